@@ -1,0 +1,21 @@
+//! The database schema, as a history of migrations. A migration is never edited once it
+//! has landed; each one can be undone with `down`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261201_000001_create_agencies_and_users;
+mod m20261201_000002_create_calls;
+mod m20261201_000003_create_audit_events;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261201_000001_create_agencies_and_users::Migration),
+            Box::new(m20261201_000002_create_calls::Migration),
+            Box::new(m20261201_000003_create_audit_events::Migration),
+        ]
+    }
+}

@@ -1,0 +1,344 @@
+//! Log in (JSON or the OAuth2 password grant), refresh, own account, self-registration.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::extract::Json;
+use super::users::UserView;
+use crate::auth::{self, AuthUser, TokenKind, password};
+use crate::domain::Violations;
+use crate::domain::user::{Role, check_password, check_username};
+use crate::error::{ApiError, Problem};
+use crate::startup::AppState;
+use crate::store::audit::Actor;
+use crate::store::users::{self, User};
+
+/// A user name and a password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"username": "admin@demo.welfare-grants.test", "password": "demo-admin-2022!"}))]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// Tokens in the shape OAuth2 clients expect.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiJ9...", "token_type": "bearer", "expires_in": 900, "refresh_token": "eyJhbGciOiJIUzI1NiJ9..."}))]
+pub struct TokenResponse {
+    /// Send it as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Renews the access token at `/api/v1/auth/refresh`.
+    pub refresh_token: String,
+}
+
+impl From<crate::auth::jwt::IssuedTokens> for TokenResponse {
+    fn from(t: crate::auth::jwt::IssuedTokens) -> TokenResponse {
+        TokenResponse {
+            access_token: t.access_token,
+            token_type: "bearer".into(),
+            expires_in: t.expires_in,
+            refresh_token: t.refresh_token,
+        }
+    }
+}
+
+/// The OAuth2 token request (RFC 6749 §4.3 password grant, or §6 refresh).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TokenForm {
+    /// `password` or `refresh_token`.
+    #[schema(example = "password")]
+    pub grant_type: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub refresh_token: Option<String>,
+    /// Accepted and ignored (Swagger UI sends it).
+    pub client_id: Option<String>,
+    /// Accepted and ignored.
+    pub client_secret: Option<String>,
+    /// Accepted and ignored: roles come from the user's account.
+    pub scope: Option<String>,
+}
+
+/// A refresh token.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// A password change of one's own account.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"current_password": "demo-admin-2022!", "new_password": "a much longer passphrase"}))]
+pub struct PasswordChange {
+    pub current_password: String,
+    /// 12 to 128 characters, not containing the user name.
+    pub new_password: String,
+}
+
+/// Self-registration of an applicant.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"username": "maria.rossi@example.org", "password": "a long and private passphrase", "full_name": "Maria Rossi"}))]
+pub struct RegisterRequest {
+    /// A lower-case e-mail address.
+    pub username: String,
+    /// 12 to 128 characters, not containing the user name.
+    pub password: String,
+    pub full_name: String,
+}
+
+async fn tokens_for(
+    state: &AppState,
+    username: &str,
+    password: &str,
+) -> Result<TokenResponse, ApiError> {
+    let user = auth::authenticate(state, username, password).await?;
+    Ok(auth::issue_for(state, &user, Utc::now())?.into())
+}
+
+/// Log in with a user name and password.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 401, description = "Wrong user name or password, or disabled account", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[post("/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    body: Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.parse()?;
+    let tokens = tokens_for(&state, &body.username, &body.password).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(tokens))
+}
+
+/// The OAuth2 token endpoint: the password grant (what Swagger UI's Authorize dialog uses)
+/// and the refresh grant.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens issued", body = TokenResponse),
+        (status = 400, description = "Unsupported grant type or missing field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong credentials or invalid refresh token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[post("/auth/token")]
+pub async fn token(
+    state: web::Data<AppState>,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, ApiError> {
+    let form = form.into_inner();
+    let missing = |field: &'static str| ApiError::BadRequest {
+        code: "invalid_request".into(),
+        message: crate::error::Msg::new(
+            format!("The {field} field is required for this grant type."),
+            format!("Il campo {field} è obbligatorio per questo tipo di grant."),
+        ),
+        violations: vec![crate::domain::Violation::new(
+            field,
+            "missing_field",
+            "This field is required.",
+            "Il campo è obbligatorio.",
+        )],
+    };
+    let tokens = match form.grant_type.as_str() {
+        "password" => {
+            let username = form.username.ok_or_else(|| missing("username"))?;
+            let password = form.password.ok_or_else(|| missing("password"))?;
+            tokens_for(&state, &username, &password).await?
+        }
+        "refresh_token" => {
+            let refresh_token = form.refresh_token.ok_or_else(|| missing("refresh_token"))?;
+            refreshed(&state, &refresh_token).await?
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "unsupported_grant_type",
+                "grant_type must be password or refresh_token.",
+                "grant_type deve essere password o refresh_token.",
+            ));
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(tokens))
+}
+
+async fn refreshed(state: &AppState, refresh_token: &str) -> Result<TokenResponse, ApiError> {
+    let caller = AuthUser::from_token(state, refresh_token, TokenKind::Refresh).await?;
+    let user = users::get(&state.db, caller.id)
+        .await?
+        .ok_or_else(users::user_not_found)?;
+    Ok(auth::issue_for(state, &user, Utc::now())?.into())
+}
+
+/// Exchange a refresh token for a new pair of tokens.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "Tokens renewed", body = TokenResponse),
+        (status = 401, description = "Invalid, expired or revoked refresh token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let tokens = refreshed(&state, &body.parse()?.refresh_token).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(tokens))
+}
+
+/// The caller's own account.
+#[utoipa::path(
+    tag = "auth",
+    responses(
+        (status = 200, description = "The caller", body = UserView),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/auth/me")]
+pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse, ApiError> {
+    let user = users::get(&state.db, caller.id)
+        .await?
+        .ok_or_else(users::user_not_found)?;
+    Ok(super::with_etag(
+        StatusCode::OK,
+        user.version,
+        &UserView::from(&user),
+    ))
+}
+
+/// Change one's own password. Every token issued before stops working; the answer carries
+/// new ones.
+#[utoipa::path(
+    tag = "auth",
+    request_body = PasswordChange,
+    responses(
+        (status = 200, description = "Password changed; new tokens", body = TokenResponse),
+        (status = 401, description = "Not logged in, or wrong current password", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The new password breaks a rule", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/auth/password")]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: Json<PasswordChange>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.parse()?;
+    ApiError::check(check_password(
+        "new_password",
+        &body.new_password,
+        &caller.username,
+    ))?;
+    auth::authenticate(&state, &caller.username, &body.current_password)
+        .await
+        .map_err(|_| {
+            ApiError::unauthorized(
+                "invalid_credentials",
+                "The current password is wrong.",
+                "La password attuale è errata.",
+            )
+        })?;
+    let hash = password::hash(body.new_password, state.settings.auth.password_hash.clone()).await?;
+    let now = Utc::now();
+    let user = users::update(
+        &state.db,
+        &caller.actor(),
+        now,
+        caller.id,
+        None,
+        "user.password_changed",
+        |u| {
+            Ok(User {
+                password_hash: hash,
+                token_version: u.token_version + 1,
+                ..u.clone()
+            })
+        },
+    )
+    .await?;
+    let tokens: TokenResponse = auth::issue_for(&state, &user, now)?.into();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(tokens))
+}
+
+/// Register as an applicant.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered; log in to get a token", body = UserView),
+        (status = 409, description = "User name taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[post("/auth/register")]
+pub async fn register(
+    state: web::Data<AppState>,
+    body: Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.parse()?;
+    let mut v = Violations::new();
+    v.extend(check_username(&body.username));
+    v.extend(check_password("password", &body.password, &body.username));
+    v.extend(crate::domain::call::check_text(
+        "full_name",
+        &body.full_name,
+        200,
+    ));
+    ApiError::check(v.into_vec())?;
+    let now = Utc::now();
+    let user = User {
+        id: Uuid::new_v4(),
+        username: body.username,
+        password_hash: password::hash(body.password, state.settings.auth.password_hash.clone())
+            .await?,
+        full_name: body.full_name.trim().to_owned(),
+        role: Role::Applicant,
+        agency: None,
+        disabled: false,
+        token_version: 0,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let actor = Actor {
+        request_id: crate::error::current_request_id(),
+        ..Actor::system()
+    };
+    users::create(&state.db, &actor, &user).await?;
+    Ok(super::with_etag(
+        StatusCode::CREATED,
+        user.version,
+        &UserView::from(&user),
+    ))
+}

@@ -1,0 +1,141 @@
+//! HTTP handlers and their request/response types, one module per resource.
+//! A handler extracts, parses into domain types, makes one store call and answers a DTO.
+
+pub mod agencies;
+pub mod auth;
+pub mod calls;
+pub mod extract;
+pub mod status;
+pub mod users;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::ApiError;
+use crate::store::Page;
+
+/// Register every route (used by the server and by the OpenAPI export alike).
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(status::status);
+    cfg.service(
+        scope::scope("/api/v1")
+            .service(auth::login)
+            .service(auth::token)
+            .service(auth::refresh)
+            .service(auth::me)
+            .service(auth::change_password)
+            .service(auth::register)
+            .service(users::create_user)
+            .service(users::list_users)
+            .service(users::get_user)
+            .service(users::patch_user)
+            .service(agencies::list_agencies)
+            .service(calls::list_calls)
+            .service(calls::create_call)
+            .service(calls::get_call)
+            .service(calls::patch_call)
+            .service(calls::clone_call)
+            .service(calls::publish_call)
+            .service(calls::list_amendments)
+            .service(calls::get_envelopes)
+            .service(calls::put_envelopes)
+            .service(calls::split_envelopes),
+    );
+}
+
+/// Unknown routes answer problem+json too.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(
+        "route_not_found",
+        "No operation exists at this path with this method; see /docs.",
+        "Nessuna operazione esiste a questo percorso con questo metodo; vedere /docs.",
+    ))
+}
+
+/// Paging of every list: `?page=` (from 1) and `?per_page=` (1 to 100, default 20).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page number, from 1.
+    #[param(minimum = 1, example = 1)]
+    pub page: Option<u64>,
+    /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100, example = 20)]
+    pub per_page: Option<u64>,
+}
+
+impl PageParams {
+    pub fn page(&self) -> Result<Page, ApiError> {
+        let mut v = crate::domain::Violations::new();
+        let page = self.page.unwrap_or(1);
+        let per_page = self.per_page.unwrap_or(20);
+        if page == 0 || page > 1_000_000 {
+            v.add(
+                "page",
+                "out_of_range",
+                "page is 1 to 1000000.",
+                "page va da 1 a 1000000.",
+            );
+        }
+        if !(1..=100).contains(&per_page) {
+            v.add(
+                "per_page",
+                "out_of_range",
+                "per_page is 1 to 100.",
+                "per_page va da 1 a 100.",
+            );
+        }
+        ApiError::check(v.into_vec())?;
+        Ok(Page { page, per_page })
+    }
+}
+
+/// The strong ETag of a resource version.
+pub fn etag(version: i32) -> String {
+    format!("\"v{version}\"")
+}
+
+/// The version named by `If-Match`: 428 when missing, 412 when it names no version we issue.
+pub fn if_match(req: &HttpRequest) -> Result<i32, ApiError> {
+    let value = req
+        .headers()
+        .get(header::IF_MATCH)
+        .ok_or(ApiError::PreconditionRequired)?
+        .to_str()
+        .map_err(|_| ApiError::PreconditionFailed)?
+        .trim();
+    let value = value.strip_prefix("W/").unwrap_or(value);
+    value
+        .strip_prefix("\"v")
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|v| v.parse::<i32>().ok())
+        .ok_or(ApiError::PreconditionFailed)
+}
+
+/// A JSON answer with the resource's ETag.
+pub fn with_etag<T: serde::Serialize>(
+    status: actix_web::http::StatusCode,
+    version: i32,
+    body: &T,
+) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, etag(version)))
+        .json(body)
+}
+
+/// Apply a JSON Merge Patch (RFC 7396) to a document.
+pub fn merge_patch(doc: &mut serde_json::Value, patch: &serde_json::Value) -> Result<(), ApiError> {
+    if !patch.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_merge_patch",
+            "A merge patch is a JSON object.",
+            "Una merge patch è un oggetto JSON.",
+        ));
+    }
+    json_patch::merge(doc, patch);
+    Ok(())
+}

@@ -1,0 +1,53 @@
+//! Liveness and database readiness.
+
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, Msg};
+use crate::startup::AppState;
+use crate::store;
+
+/// The service is up and its database answers.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"status": "ok", "database": "ok", "version": "0.1.0"}))]
+pub struct Status {
+    pub status: &'static str,
+    pub database: &'static str,
+    pub version: &'static str,
+}
+
+/// Liveness and readiness: 200 when the database answers, 503 problem+json when it does not.
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, description = "Up, database reachable", body = Status),
+        (status = 503, description = "Database unreachable", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[get("/status")]
+pub async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let ping = tokio::time::timeout(
+        std::time::Duration::from_millis(state.settings.database.acquire_timeout_ms.max(500)),
+        store::ping(&state.db),
+    )
+    .await;
+    match ping {
+        Ok(Ok(())) => Ok(HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(Status {
+                status: "ok",
+                database: "ok",
+                version: env!("CARGO_PKG_VERSION"),
+            })),
+        _ => Err(ApiError::Unavailable {
+            code: "database_unavailable",
+            message: Msg::new(
+                "The service is up but its database does not answer.",
+                "Il servizio è attivo ma il database non risponde.",
+            ),
+            retry_after: 5,
+        }),
+    }
+}

@@ -1,0 +1,319 @@
+//! User management by the Region's administrators.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::extract::{Json, decode_json};
+use super::{PageParams, if_match, merge_patch, with_etag};
+use crate::auth::{AuthUser, password};
+use crate::domain::Violations;
+use crate::domain::agency::AgencyCode;
+use crate::domain::call::check_text;
+use crate::domain::user::{Role, check_password, check_role_agency, check_username};
+use crate::error::{ApiError, Problem};
+use crate::startup::AppState;
+use crate::store::users::{self, User, UserFilter};
+
+/// A user as the API shows it (never the password hash).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11", "username": "valutatore.montagna@demo.welfare-grants.test",
+    "full_name": "Valutatore ATS Montagna", "role": "evaluator", "agency_code": "MONTAGNA", "disabled": false,
+    "created_at": "2026-11-28T09:00:00Z", "updated_at": "2026-11-28T09:00:00Z"
+}))]
+pub struct UserView {
+    pub id: Uuid,
+    pub username: String,
+    pub full_name: String,
+    pub role: Role,
+    /// Only for evaluators: the agency they work for.
+    pub agency_code: Option<AgencyCode>,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> UserView {
+        UserView {
+            id: u.id,
+            username: u.username.clone(),
+            full_name: u.full_name.clone(),
+            role: u.role,
+            agency_code: u.agency,
+            disabled: u.disabled,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// A page of users.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserList {
+    pub items: Vec<UserView>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// A new user, created by an administrator.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "username": "valutatore2.brescia@ats-brescia.example", "password": "a long and private passphrase",
+    "full_name": "Giulia Bianchi", "role": "evaluator", "agency_code": "BRESCIA"
+}))]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    pub full_name: String,
+    pub role: Role,
+    /// Required for evaluators, forbidden for the other roles.
+    pub agency_code: Option<AgencyCode>,
+}
+
+/// The fields of a user an administrator may change (JSON Merge Patch).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"disabled": true}))]
+pub struct UserPatch {
+    pub full_name: Option<String>,
+    pub role: Option<Role>,
+    /// `null` removes the agency (when the role is no longer evaluator).
+    pub agency_code: Option<AgencyCode>,
+    /// A disabled user cannot log in and its tokens stop working at once.
+    pub disabled: Option<bool>,
+    /// Set a new password; every token of the user stops working.
+    pub password: Option<String>,
+}
+
+/// The editable state of a user, the document the merge patch applies to.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserEditable {
+    full_name: String,
+    role: Role,
+    agency_code: Option<AgencyCode>,
+    disabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
+}
+
+/// Filters of the user list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    pub role: Option<Role>,
+    pub agency_code: Option<AgencyCode>,
+    pub disabled: Option<bool>,
+}
+
+fn user_id_param(path: web::Path<Uuid>) -> Uuid {
+    path.into_inner()
+}
+
+/// Create a user of any role.
+#[utoipa::path(
+    tag = "users",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "Created", body = UserView),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "User name taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: Json<NewUser>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let body = body.parse()?;
+    let mut v = Violations::new();
+    v.extend(check_username(&body.username));
+    v.extend(check_password("password", &body.password, &body.username));
+    v.extend(check_text("full_name", &body.full_name, 200));
+    v.extend(check_role_agency(body.role, body.agency_code));
+    ApiError::check(v.into_vec())?;
+    let now = Utc::now();
+    let user = User {
+        id: Uuid::new_v4(),
+        username: body.username,
+        password_hash: password::hash(body.password, state.settings.auth.password_hash.clone())
+            .await?,
+        full_name: body.full_name.trim().to_owned(),
+        role: body.role,
+        agency: body.agency_code,
+        disabled: false,
+        token_version: 0,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    users::create(&state.db, &caller.actor(), &user).await?;
+    Ok(with_etag(
+        StatusCode::CREATED,
+        user.version,
+        &UserView::from(&user),
+    ))
+}
+
+/// List users, by user name.
+#[utoipa::path(
+    tag = "users",
+    params(PageParams, UserQuery),
+    responses(
+        (status = 200, description = "A page of users", body = UserList),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    paging: web::Query<PageParams>,
+    query: web::Query<UserQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let page = paging.page()?;
+    let filter = UserFilter {
+        role: query.role,
+        agency: query.agency_code,
+        disabled: query.disabled,
+    };
+    let (items, total) = users::list(&state.db, &filter, page).await?;
+    Ok(HttpResponse::Ok().json(UserList {
+        items: items.iter().map(UserView::from).collect(),
+        total,
+        page: page.page,
+        per_page: page.per_page,
+    }))
+}
+
+/// Read a user.
+#[utoipa::path(
+    tag = "users",
+    params(("user_id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user; its ETag is needed to change it", body = UserView),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/users/{user_id}")]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let user = users::get(&state.db, user_id_param(path))
+        .await?
+        .ok_or_else(users::user_not_found)?;
+    Ok(with_etag(
+        StatusCode::OK,
+        user.version,
+        &UserView::from(&user),
+    ))
+}
+
+/// Change a user: disable or enable it, change its role or agency, reset its password.
+/// A JSON Merge Patch, with `If-Match` set to the user's ETag.
+#[utoipa::path(
+    tag = "users",
+    params(
+        ("user_id" = Uuid, Path, description = "The user's id"),
+        ("If-Match" = String, Header, description = "The ETag of the user as last read"),
+    ),
+    request_body(content = UserPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "Changed", body = UserView),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The user changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[patch("/users/{user_id}")]
+pub async fn patch_user(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    body: Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = user_id_param(path);
+    let version = if_match(&req)?;
+    let current = users::get(&state.db, id)
+        .await?
+        .ok_or_else(users::user_not_found)?;
+    let mut doc = serde_json::to_value(UserEditable {
+        full_name: current.full_name.clone(),
+        role: current.role,
+        agency_code: current.agency,
+        disabled: current.disabled,
+        password: None,
+    })
+    .map_err(anyhow::Error::from)?;
+    merge_patch(&mut doc, &body.parse()?)?;
+    let edited: UserEditable = decode_json(doc.to_string().as_bytes())?;
+    let mut v = Violations::new();
+    v.extend(check_text("full_name", &edited.full_name, 200));
+    v.extend(check_role_agency(edited.role, edited.agency_code));
+    if let Some(p) = &edited.password {
+        v.extend(check_password("password", p, &current.username));
+    }
+    if id == caller.id && (edited.disabled || edited.role != Role::Admin) {
+        v.add(
+            "disabled",
+            "cannot_demote_self",
+            "An administrator cannot disable or demote their own account.",
+            "Un amministratore non può disabilitare o declassare il proprio account.",
+        );
+    }
+    ApiError::check(v.into_vec())?;
+    let new_hash = match edited.password.clone() {
+        Some(p) => Some(password::hash(p, state.settings.auth.password_hash.clone()).await?),
+        None => None,
+    };
+    let user = users::update(
+        &state.db,
+        &caller.actor(),
+        Utc::now(),
+        id,
+        Some(version),
+        "user.changed",
+        |u| {
+            let revoke = new_hash.is_some() || edited.disabled != u.disabled;
+            Ok(User {
+                full_name: edited.full_name.trim().to_owned(),
+                role: edited.role,
+                agency: edited.agency_code,
+                disabled: edited.disabled,
+                password_hash: new_hash.clone().unwrap_or_else(|| u.password_hash.clone()),
+                token_version: u.token_version + i32::from(revoke),
+                ..u.clone()
+            })
+        },
+    )
+    .await?;
+    Ok(with_etag(
+        StatusCode::OK,
+        user.version,
+        &UserView::from(&user),
+    ))
+}

@@ -1,0 +1,171 @@
+//! The `AuthUser` extractor: a verified bearer token of a user who is still enabled.
+//!
+//! The user's state is read on every request, so a disabled user's tokens stop working at
+//! once, and a password change (which bumps the token generation) ends older sessions.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use uuid::Uuid;
+
+use super::jwt::{Subject, TokenKind};
+use crate::domain::agency::AgencyCode;
+use crate::domain::user::Role;
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::audit::Actor;
+use crate::store::users;
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: Uuid,
+    pub username: String,
+    pub role: Role,
+    pub agency: Option<AgencyCode>,
+}
+
+fn no_longer_valid() -> ApiError {
+    ApiError::unauthorized(
+        "token_revoked",
+        "The token is no longer valid: the user is disabled, or its password or role changed. Log in again.",
+        "Il token non è più valido: l'utente è disabilitato o ne sono cambiati password o ruolo. Accedere di nuovo.",
+    )
+}
+
+fn missing_token() -> ApiError {
+    ApiError::unauthorized(
+        "missing_token",
+        "This operation needs a bearer token: log in at /api/v1/auth/login or /api/v1/auth/token.",
+        "L'operazione richiede un token bearer: accedere con /api/v1/auth/login o /api/v1/auth/token.",
+    )
+}
+
+impl AuthUser {
+    /// Resolve a token of the given kind into the user it speaks for, checking the user's
+    /// current state.
+    pub async fn from_token(
+        state: &AppState,
+        token: &str,
+        kind: TokenKind,
+    ) -> Result<AuthUser, ApiError> {
+        let subject = state.keys.verify(token, kind)?;
+        match subject {
+            Subject::Local { user_id, claims } => {
+                let user = users::get(&state.db, user_id)
+                    .await?
+                    .ok_or_else(no_longer_valid)?;
+                let current = !user.disabled
+                    && claims.ver == Some(user.token_version)
+                    && claims.role == Some(user.role)
+                    && claims.agency == user.agency;
+                if !current {
+                    return Err(no_longer_valid());
+                }
+                Ok(AuthUser {
+                    id: user.id,
+                    username: user.username,
+                    role: user.role,
+                    agency: user.agency,
+                })
+            }
+            Subject::External { username } => {
+                // The identity provider authenticates; this service's user record authorises.
+                let user = users::get_by_username(&state.db, &username)
+                    .await?
+                    .ok_or_else(no_longer_valid)?;
+                if user.disabled {
+                    return Err(no_longer_valid());
+                }
+                Ok(AuthUser {
+                    id: user.id,
+                    username: user.username,
+                    role: user.role,
+                    agency: user.agency,
+                })
+            }
+        }
+    }
+
+    /// Fail with 403 unless the caller has one of these roles.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "role_not_allowed",
+                "Your role may not perform this operation.",
+                "Il suo ruolo non consente questa operazione.",
+            ))
+        }
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        self.require(&[Role::Admin])
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// The caller as the audit log records it.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.id),
+            role: Some(self.role),
+            request_id: crate::error::current_request_id(),
+        }
+    }
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<AuthUser, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no application state")))?;
+            let token = token.ok_or_else(missing_token)?;
+            AuthUser::from_token(&state, &token, TokenKind::Access).await
+        })
+    }
+}
+
+/// The caller when a token is sent, nobody when none is: for operations open to the public
+/// that show more to some roles. A token that is sent but invalid is still a 401.
+#[derive(Debug, Clone)]
+pub struct MaybeAuthUser(pub Option<AuthUser>);
+
+impl MaybeAuthUser {
+    pub fn is_admin(&self) -> bool {
+        self.0.as_ref().is_some_and(AuthUser::is_admin)
+    }
+}
+
+impl FromRequest for MaybeAuthUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<MaybeAuthUser, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if req.headers().get(header::AUTHORIZATION).is_none() {
+            return Box::pin(async { Ok(MaybeAuthUser(None)) });
+        }
+        let fut = AuthUser::from_request(req, payload);
+        Box::pin(async move { fut.await.map(|u| MaybeAuthUser(Some(u))) })
+    }
+}

@@ -1,0 +1,238 @@
+//! Typed settings: built-in defaults < an optional TOML file < `APP_*` environment variables.
+//!
+//! The file is `welfare-grants.toml` in the working directory when it exists, or the path in
+//! `APP_CONFIG_FILE`. Environment variables use `__` between levels, e.g.
+//! `APP_SERVER__PORT=9000` or `APP_DATABASE__URL=postgres://...`. Secrets are wrapped in
+//! [`SecretString`] so that they never reach a log line or a `Debug` print.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Every setting of the service. The README lists them with their defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub demo: DemoSettings,
+    pub cors: CorsSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub host: String,
+    /// Port to listen on; 0 picks a free one (used by the tests).
+    pub port: u16,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Number of HTTP workers; 0 means one per core.
+    pub workers: usize,
+    /// Seconds granted to in-flight requests on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://data/welfare-grants.db?mode=rwc` or `postgres://user:pass@host:5432/db`.
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    /// How long a request waits for a free connection before the service answers 503.
+    pub acquire_timeout_ms: u64,
+    /// Run pending migrations when the service starts.
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `iss` of the tokens this service issues and expects.
+    pub issuer: String,
+    /// `aud` of the tokens this service issues and expects.
+    pub audience: String,
+    /// HMAC secret (HS256) of the tokens this service issues; at least 32 bytes.
+    pub secret: SecretString,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    /// Leeway, in seconds, for `exp` and `nbf`.
+    pub leeway_secs: u64,
+    pub password_hash: PasswordHashSettings,
+    /// An external identity provider whose tokens are accepted as well.
+    pub external: Option<ExternalIdpSettings>,
+}
+
+/// Argon2id cost parameters for new hashes (stored hashes carry their own).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordHashSettings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalIdpSettings {
+    pub issuer: String,
+    pub audience: String,
+    /// Public keys, chosen by the token's `kid`.
+    pub keys: Vec<ExternalKey>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalKey {
+    pub kid: String,
+    /// `RS256` or `EdDSA`.
+    pub algorithm: String,
+    /// The public key in PEM.
+    pub public_key_pem: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSettings {
+    /// Seed the 2022 call, the open demo edition and the demo accounts (idempotent).
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSettings {
+    /// Origins allowed to call the API from a browser; empty allows none.
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `welfare_grants=debug,info`.
+    pub level: String,
+}
+
+/// The demo secret shipped in the defaults. The service refuses it when the demo data is off.
+pub const DEMO_JWT_SECRET: &str = "demo-only-secret-change-me-in-production-0123456789";
+
+const DEFAULTS: &str = r#"
+[server]
+host = "127.0.0.1"
+port = 8080
+body_limit_bytes = 262144
+workers = 0
+shutdown_timeout_secs = 10
+
+[database]
+url = "sqlite://data/welfare-grants.db?mode=rwc"
+max_connections = 10
+min_connections = 1
+acquire_timeout_ms = 3000
+migrate_on_start = true
+
+[auth]
+issuer = "welfare-grants"
+audience = "welfare-grants-api"
+secret = "demo-only-secret-change-me-in-production-0123456789"
+access_token_ttl_secs = 900
+refresh_token_ttl_secs = 604800
+leeway_secs = 5
+
+[auth.password_hash]
+memory_kib = 19456
+iterations = 2
+parallelism = 1
+
+[demo]
+enabled = true
+
+[cors]
+allowed_origins = []
+
+[log]
+format = "json"
+level = "info"
+"#;
+
+/// The `APP_*` variables, less `APP_CONFIG_FILE` (which names the file, it is no setting).
+fn app_environment() -> config::Map<String, String> {
+    std::env::vars()
+        .filter(|(key, _)| key.starts_with("APP_") && key != "APP_CONFIG_FILE")
+        .collect()
+}
+
+impl Settings {
+    /// Load the settings from the defaults, the optional file and the environment.
+    pub fn load() -> Result<Settings, config::ConfigError> {
+        let file =
+            std::env::var("APP_CONFIG_FILE").unwrap_or_else(|_| "welfare-grants.toml".into());
+        let required = std::env::var("APP_CONFIG_FILE").is_ok();
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .add_source(
+                config::File::with_name(&file)
+                    .format(config::FileFormat::Toml)
+                    .required(required),
+            )
+            .add_source(
+                config::Environment::with_prefix("APP")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .list_separator(",")
+                    .with_list_parse_key("cors.allowed_origins")
+                    .try_parsing(true)
+                    .source(Some(app_environment())),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// The built-in defaults alone (what the tests start from).
+    pub fn defaults() -> Settings {
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .expect("the built-in defaults are valid");
+        settings
+    }
+
+    /// Rules that the types alone cannot hold.
+    pub fn check(&self) -> Result<(), config::ConfigError> {
+        let secret = self.auth.secret.expose_secret();
+        if secret.len() < 32 {
+            return Err(config::ConfigError::Message(
+                "auth.secret must be at least 32 bytes".into(),
+            ));
+        }
+        if !self.demo.enabled && secret == DEMO_JWT_SECRET {
+            return Err(config::ConfigError::Message(
+                "auth.secret still has the demo value: set APP_AUTH__SECRET".into(),
+            ));
+        }
+        if self.auth.access_token_ttl_secs <= 0 || self.auth.refresh_token_ttl_secs <= 0 {
+            return Err(config::ConfigError::Message(
+                "token lifetimes must be positive".into(),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(config::ConfigError::Message(
+                "database.max_connections must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}

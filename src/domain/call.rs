@@ -1,0 +1,1403 @@
+//! A call for proposals: its window, its lifecycle and every rule an edition may set.
+//!
+//! Every value the notice did not confirm is a parameter here, never a constant in logic.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono_tz::Europe::Rome;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::money::Money;
+use super::percent::Percent;
+use super::points::Points;
+use super::violation::{Violation, Violations};
+
+/// The time zone in which calls define their windows and deadlines.
+pub const CALL_TIME_ZONE: chrono_tz::Tz = Rome;
+
+/// `draft` is visible to administrators only; `published` to everybody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    Draft,
+    Published,
+}
+
+impl CallStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CallStatus::Draft => "draft",
+            CallStatus::Published => "published",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CallStatus> {
+        match s {
+            "draft" => Some(CallStatus::Draft),
+            "published" => Some(CallStatus::Published),
+            _ => None,
+        }
+    }
+}
+
+/// Where a call's window stands at a given instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowState {
+    Upcoming,
+    Open,
+    Closed,
+}
+
+/// The half-open submission window `[opens_at, closes_at)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    opens_at: DateTime<Utc>,
+    closes_at: DateTime<Utc>,
+}
+
+impl Window {
+    /// A window must close after it opens.
+    pub fn new(opens_at: DateTime<Utc>, closes_at: DateTime<Utc>) -> Result<Window, Violation> {
+        if closes_at <= opens_at {
+            return Err(Violation::new(
+                "closes_at",
+                "window_close_not_after_open",
+                "The window must close after it opens.",
+                "La finestra deve chiudersi dopo l'apertura.",
+            ));
+        }
+        Ok(Window {
+            opens_at,
+            closes_at,
+        })
+    }
+
+    pub fn opens_at(&self) -> DateTime<Utc> {
+        self.opens_at
+    }
+
+    pub fn closes_at(&self) -> DateTime<Utc> {
+        self.closes_at
+    }
+
+    /// A submission at `t` is in time when `opens_at ≤ t < closes_at`.
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.opens_at <= t && t < self.closes_at
+    }
+
+    pub fn state(&self, now: DateTime<Utc>) -> WindowState {
+        if now < self.opens_at {
+            WindowState::Upcoming
+        } else if now < self.closes_at {
+            WindowState::Open
+        } else {
+            WindowState::Closed
+        }
+    }
+
+    /// The date by which rankings should be approved: `days` after the close, in Rome.
+    pub fn ranking_target_date(&self, days: u32) -> NaiveDate {
+        let close_local = self.closes_at.with_timezone(&CALL_TIME_ZONE).date_naive();
+        close_local
+            .checked_add_days(Days::new(u64::from(days)))
+            .unwrap_or(close_local)
+    }
+}
+
+/// The categories of organization a call may admit.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OrganizationCategory {
+    /// Municipality, union of municipalities, mountain community, special agency, social-plan district.
+    PublicBody,
+    /// Private non-profit, including Third Sector entities registered in RUNTS.
+    PrivateNonProfit,
+    EmployersAssociation,
+    /// A micro or small enterprise registered with the chamber of commerce.
+    MicroSmallEnterprise,
+}
+
+/// How the ranking is turned into grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AllocationMode {
+    /// Fund in rank order; the first that no longer fits may get a partial grant; the rest wait.
+    StrictOrder,
+    /// Fund in rank order every project that still fits fully, skipping those that do not.
+    SkipToFit,
+}
+
+/// One rule that breaks ties between applications with the same score.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TieBreak {
+    /// The higher score on one criterion of the grid goes first.
+    HigherCriterionScore { criterion: String },
+    /// The earlier submission (lower protocol number) goes first; always the last rule.
+    EarlierSubmission,
+}
+
+/// Partnership composition rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartnershipRules {
+    /// Minimum number of members, the lead included.
+    #[schema(example = 4)]
+    pub min_members: u32,
+    /// Whether adhering public bodies count towards `min_members`.
+    pub adhering_partners_count: bool,
+    #[schema(example = 1)]
+    pub min_public_bodies: u32,
+    #[schema(example = 2)]
+    pub min_micro_small_enterprises: u32,
+    /// The closed list of categories that may take part.
+    pub allowed_categories: Vec<OrganizationCategory>,
+    /// How many partnerships of the call one organization may join; none means no cap.
+    pub max_partnerships_per_organization: Option<u32>,
+    /// How many partnerships of the call one organization may lead; none means no cap.
+    pub max_leads_per_organization: Option<u32>,
+}
+
+/// One intervention area a project may develop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InterventionArea {
+    #[schema(example = "TIME_SAVING")]
+    pub code: String,
+    pub name_it: String,
+    pub name_en: String,
+}
+
+/// One expense category of a budget, with an optional cap as a share of the total cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpenseCategory {
+    #[schema(example = "COORDINATION")]
+    pub code: String,
+    pub name_it: String,
+    pub name_en: String,
+    /// Largest share of the total eligible cost; none means no cap.
+    pub cap_percent: Option<Percent>,
+}
+
+/// One criterion of the scoring grid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Criterion {
+    #[schema(example = "QUALITY")]
+    pub code: String,
+    pub name_it: String,
+    pub name_en: String,
+    pub min: Points,
+    pub max: Points,
+}
+
+/// The scoring grid and how scores become an outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringRules {
+    pub criteria: Vec<Criterion>,
+    /// The lowest score (after rounding) that makes an application eligible for funding.
+    pub threshold: Points,
+    /// How many final evaluations the average needs.
+    #[schema(example = 2)]
+    pub evaluators_required: u32,
+    /// A gap between evaluators' totals above this is flagged for discussion.
+    pub evaluator_gap_flag: Points,
+}
+
+/// Whether the first project that no longer fits may be funded in part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartialFunding {
+    pub allowed: bool,
+    /// The smallest partial grant, as a share of the request.
+    pub min_share: Percent,
+}
+
+/// How a ranking is ordered, funded and approved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RankingRules {
+    /// Applied in order; `earlier_submission` is always last.
+    pub tie_breaks: Vec<TieBreak>,
+    pub allocation_mode: AllocationMode,
+    pub partial_funding: PartialFunding,
+    /// Rankings should be approved within this many days of the close (a target, not a block).
+    #[schema(example = 90)]
+    pub approval_target_days: u32,
+}
+
+/// Deadlines counted in calendar days, ending at 23:59:59 Europe/Rome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlineRules {
+    /// Days an applicant has to answer a request for integration.
+    #[schema(example = 10)]
+    pub integration_days: u32,
+    /// Days a funded lead partner has to accept or decline a grant offer.
+    #[schema(example = 30)]
+    pub acceptance_days: u32,
+}
+
+/// Who a required annex is asked of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnnexScope {
+    /// One per application.
+    Application,
+    /// One for each adhering partner.
+    EachAdheringPartner,
+}
+
+/// An annex every application must carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredAnnex {
+    #[schema(example = "partnership_agreement")]
+    pub kind: String,
+    pub scope: AnnexScope,
+    pub name_it: String,
+    pub name_en: String,
+}
+
+/// Every rule of a call; locked once its window opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallRules {
+    /// The largest grant as a share of the eligible cost (rounded down to the cent).
+    pub grant_rate: Percent,
+    /// The largest grant per project.
+    pub grant_cap: Money,
+    #[schema(example = 12)]
+    pub project_duration_months: u32,
+    pub partnership: PartnershipRules,
+    pub intervention_areas: Vec<InterventionArea>,
+    pub expense_categories: Vec<ExpenseCategory>,
+    pub scoring: ScoringRules,
+    pub ranking: RankingRules,
+    pub deadlines: DeadlineRules,
+    pub required_annexes: Vec<RequiredAnnex>,
+    /// Codes an evaluator may give as reasons of inadmissibility.
+    #[schema(example = json!(["composition", "category", "lead_seat", "money_rules", "window", "required_documents", "other"]))]
+    pub inadmissibility_reasons: Vec<String>,
+}
+
+fn is_code(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 40
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn check_codes<'a>(
+    v: &mut Violations,
+    field: &str,
+    codes: impl Iterator<Item = &'a str>,
+    at_least_one: bool,
+) {
+    let mut seen = BTreeSet::new();
+    let mut count = 0;
+    for (i, code) in codes.enumerate() {
+        count += 1;
+        if !is_code(code) {
+            v.add(
+                format!("{field}[{i}]"),
+                "invalid_code",
+                "A code has 1 to 40 letters, digits, '_' or '-'.",
+                "Un codice ha da 1 a 40 lettere, cifre, '_' o '-'.",
+            );
+        }
+        if !seen.insert(code) {
+            v.add(
+                format!("{field}[{i}]"),
+                "duplicate_code",
+                format!("The code {code} appears twice."),
+                format!("Il codice {code} compare due volte."),
+            );
+        }
+    }
+    if at_least_one && count == 0 {
+        v.add(
+            field,
+            "empty_list",
+            "At least one entry is required.",
+            "Serve almeno una voce.",
+        );
+    }
+}
+
+fn check_names(v: &mut Violations, field: &str, it: &str, en: &str) {
+    for (suffix, value) in [("name_it", it), ("name_en", en)] {
+        if value.trim().is_empty() || value.chars().count() > 300 {
+            v.add(
+                format!("{field}.{suffix}"),
+                "invalid_name",
+                "A name has 1 to 300 characters.",
+                "Un nome ha da 1 a 300 caratteri.",
+            );
+        }
+    }
+}
+
+impl CallRules {
+    /// Every rule a set of call rules must satisfy, all reported at once.
+    pub fn check(&self, field: &str) -> Vec<Violation> {
+        let mut v = Violations::new();
+        let f = |name: &str| format!("{field}.{name}");
+        if self.grant_rate.basis_points() == 0 {
+            v.add(
+                f("grant_rate"),
+                "rate_zero",
+                "The grant rate must be above 0.",
+                "L'intensità del contributo deve essere maggiore di 0.",
+            );
+        }
+        if self.grant_cap == Money::ZERO {
+            v.add(
+                f("grant_cap"),
+                "amount_zero",
+                "The grant cap must be above 0.00.",
+                "Il contributo massimo deve essere maggiore di 0.00.",
+            );
+        }
+        if !(1..=60).contains(&self.project_duration_months) {
+            v.add(
+                f("project_duration_months"),
+                "out_of_range",
+                "A project lasts 1 to 60 months.",
+                "Un progetto dura da 1 a 60 mesi.",
+            );
+        }
+        let p = &self.partnership;
+        if !(1..=100).contains(&p.min_members) {
+            v.add(
+                f("partnership.min_members"),
+                "out_of_range",
+                "The minimum number of members is 1 to 100.",
+                "Il numero minimo di membri va da 1 a 100.",
+            );
+        }
+        if p.allowed_categories.is_empty() {
+            v.add(
+                f("partnership.allowed_categories"),
+                "empty_list",
+                "At least one category must be allowed.",
+                "Almeno una categoria deve essere ammessa.",
+            );
+        }
+        let cats: BTreeSet<_> = p.allowed_categories.iter().collect();
+        if cats.len() != p.allowed_categories.len() {
+            v.add(
+                f("partnership.allowed_categories"),
+                "duplicate_code",
+                "A category appears twice.",
+                "Una categoria compare due volte.",
+            );
+        }
+        if p.min_public_bodies > 0 && !cats.contains(&OrganizationCategory::PublicBody) {
+            v.add(
+                f("partnership.min_public_bodies"),
+                "category_not_allowed",
+                "Public bodies are required but not allowed.",
+                "Gli enti pubblici sono richiesti ma non ammessi.",
+            );
+        }
+        if p.min_micro_small_enterprises > 0
+            && !cats.contains(&OrganizationCategory::MicroSmallEnterprise)
+        {
+            v.add(
+                f("partnership.min_micro_small_enterprises"),
+                "category_not_allowed",
+                "Micro or small enterprises are required but not allowed.",
+                "Le micro o piccole imprese sono richieste ma non ammesse.",
+            );
+        }
+        for (name, cap) in [
+            (
+                "max_partnerships_per_organization",
+                p.max_partnerships_per_organization,
+            ),
+            ("max_leads_per_organization", p.max_leads_per_organization),
+        ] {
+            if cap == Some(0) {
+                v.add(
+                    f(&format!("partnership.{name}")),
+                    "out_of_range",
+                    "A cap, when set, is at least 1.",
+                    "Un limite, se presente, vale almeno 1.",
+                );
+            }
+        }
+
+        check_codes(
+            &mut v,
+            &f("intervention_areas"),
+            self.intervention_areas.iter().map(|a| a.code.as_str()),
+            true,
+        );
+        for (i, a) in self.intervention_areas.iter().enumerate() {
+            check_names(
+                &mut v,
+                &f(&format!("intervention_areas[{i}]")),
+                &a.name_it,
+                &a.name_en,
+            );
+        }
+        check_codes(
+            &mut v,
+            &f("expense_categories"),
+            self.expense_categories.iter().map(|c| c.code.as_str()),
+            true,
+        );
+        for (i, c) in self.expense_categories.iter().enumerate() {
+            check_names(
+                &mut v,
+                &f(&format!("expense_categories[{i}]")),
+                &c.name_it,
+                &c.name_en,
+            );
+            if c.cap_percent.is_some_and(|p| p.basis_points() == 0) {
+                v.add(
+                    f(&format!("expense_categories[{i}].cap_percent")),
+                    "rate_zero",
+                    "A cap, when set, is above 0.",
+                    "Un limite, se presente, è maggiore di 0.",
+                );
+            }
+        }
+
+        let s = &self.scoring;
+        check_codes(
+            &mut v,
+            &f("scoring.criteria"),
+            s.criteria.iter().map(|c| c.code.as_str()),
+            true,
+        );
+        let mut max_total = rust_decimal::Decimal::ZERO;
+        for (i, c) in s.criteria.iter().enumerate() {
+            check_names(
+                &mut v,
+                &f(&format!("scoring.criteria[{i}]")),
+                &c.name_it,
+                &c.name_en,
+            );
+            if c.max <= c.min {
+                v.add(
+                    f(&format!("scoring.criteria[{i}].max")),
+                    "max_not_above_min",
+                    "A criterion's maximum must be above its minimum.",
+                    "Il massimo di un criterio deve superarne il minimo.",
+                );
+            }
+            max_total += c.max.as_decimal();
+        }
+        if s.threshold.as_decimal() > max_total {
+            v.add(
+                f("scoring.threshold"),
+                "threshold_above_maximum",
+                format!("The threshold is above the grid's maximum total of {max_total}."),
+                format!("La soglia supera il punteggio massimo della griglia ({max_total})."),
+            );
+        }
+        if !(1..=10).contains(&s.evaluators_required) {
+            v.add(
+                f("scoring.evaluators_required"),
+                "out_of_range",
+                "From 1 to 10 evaluators may be required.",
+                "Si possono richiedere da 1 a 10 valutatori.",
+            );
+        }
+
+        let r = &self.ranking;
+        match r.tie_breaks.last() {
+            Some(TieBreak::EarlierSubmission) => {}
+            _ => v.add(
+                f("ranking.tie_breaks"),
+                "tie_break_submission_last",
+                "The last tie-break rule must be earlier_submission, which always decides.",
+                "L'ultimo criterio di parità deve essere earlier_submission, che decide sempre.",
+            ),
+        }
+        let codes: BTreeSet<&str> = s.criteria.iter().map(|c| c.code.as_str()).collect();
+        let mut seen = BTreeSet::new();
+        for (i, t) in r.tie_breaks.iter().enumerate() {
+            if !seen.insert(t) {
+                v.add(
+                    f(&format!("ranking.tie_breaks[{i}]")),
+                    "duplicate_code",
+                    "A tie-break rule appears twice.",
+                    "Un criterio di parità compare due volte.",
+                );
+            }
+            match t {
+                TieBreak::HigherCriterionScore { criterion }
+                    if !codes.contains(criterion.as_str()) =>
+                {
+                    v.add(
+                        f(&format!("ranking.tie_breaks[{i}].criterion")),
+                        "unknown_criterion",
+                        format!("{criterion} is not a criterion of the grid."),
+                        format!("{criterion} non è un criterio della griglia."),
+                    );
+                }
+                TieBreak::EarlierSubmission if i + 1 != r.tie_breaks.len() => {
+                    v.add(
+                        f(&format!("ranking.tie_breaks[{i}]")),
+                        "tie_break_submission_last",
+                        "earlier_submission must be the last rule.",
+                        "earlier_submission deve essere l'ultimo criterio.",
+                    );
+                }
+                _ => {}
+            }
+        }
+        if r.partial_funding.allowed && r.partial_funding.min_share.basis_points() == 0 {
+            v.add(
+                f("ranking.partial_funding.min_share"),
+                "rate_zero",
+                "The minimum share of a partial grant is above 0.",
+                "La quota minima di un finanziamento parziale è maggiore di 0.",
+            );
+        }
+        if !(1..=365).contains(&r.approval_target_days) {
+            v.add(
+                f("ranking.approval_target_days"),
+                "out_of_range",
+                "The approval target is 1 to 365 days.",
+                "Il termine di approvazione va da 1 a 365 giorni.",
+            );
+        }
+        for (name, days) in [
+            ("integration_days", self.deadlines.integration_days),
+            ("acceptance_days", self.deadlines.acceptance_days),
+        ] {
+            if !(1..=365).contains(&days) {
+                v.add(
+                    f(&format!("deadlines.{name}")),
+                    "out_of_range",
+                    "A deadline is 1 to 365 calendar days.",
+                    "Un termine va da 1 a 365 giorni di calendario.",
+                );
+            }
+        }
+        check_codes(
+            &mut v,
+            &f("required_annexes"),
+            self.required_annexes.iter().map(|a| a.kind.as_str()),
+            false,
+        );
+        for (i, a) in self.required_annexes.iter().enumerate() {
+            check_names(
+                &mut v,
+                &f(&format!("required_annexes[{i}]")),
+                &a.name_it,
+                &a.name_en,
+            );
+        }
+        check_codes(
+            &mut v,
+            &f("inadmissibility_reasons"),
+            self.inadmissibility_reasons.iter().map(String::as_str),
+            true,
+        );
+        v.into_vec()
+    }
+
+    /// The top-level rule sections that differ between two sets of rules.
+    pub fn changed_sections(&self, other: &CallRules) -> Vec<&'static str> {
+        let a = serde_json::to_value(self).unwrap_or_default();
+        let b = serde_json::to_value(other).unwrap_or_default();
+        RULE_SECTIONS
+            .iter()
+            .copied()
+            .filter(|k| a.get(k) != b.get(k))
+            .collect()
+    }
+
+    /// The rules of the 2022 call: confirmed values from the notice, and the illustrative
+    /// defaults of the configurable ones.
+    pub fn lombardy_2022() -> CallRules {
+        let pct = |s: &str| Percent::parse(s).expect("valid percent");
+        let pts = |s: &str| Points::parse(s).expect("valid points");
+        let area = |code: &str, it: &str, en: &str| InterventionArea {
+            code: code.into(),
+            name_it: it.into(),
+            name_en: en.into(),
+        };
+        let expense = |code: &str, it: &str, en: &str, cap: Option<&str>| ExpenseCategory {
+            code: code.into(),
+            name_it: it.into(),
+            name_en: en.into(),
+            cap_percent: cap.map(pct),
+        };
+        let criterion = |code: &str, it: &str, en: &str, max: &str| Criterion {
+            code: code.into(),
+            name_it: it.into(),
+            name_en: en.into(),
+            min: Points::ZERO,
+            max: pts(max),
+        };
+        CallRules {
+            grant_rate: pct("70.00"),
+            grant_cap: Money::parse("50000.00").expect("valid money"),
+            project_duration_months: 12,
+            partnership: PartnershipRules {
+                min_members: 4,
+                adhering_partners_count: true,
+                min_public_bodies: 1,
+                min_micro_small_enterprises: 2,
+                allowed_categories: vec![
+                    OrganizationCategory::PublicBody,
+                    OrganizationCategory::PrivateNonProfit,
+                    OrganizationCategory::EmployersAssociation,
+                    OrganizationCategory::MicroSmallEnterprise,
+                ],
+                max_partnerships_per_organization: None,
+                max_leads_per_organization: None,
+            },
+            intervention_areas: vec![
+                area(
+                    "RETE_IMPRESE",
+                    "Attivazione di una rete di imprese per lo sviluppo del welfare di conciliazione",
+                    "Network of enterprises for work-life welfare",
+                ),
+                area(
+                    "SERVIZI_CURA",
+                    "Accesso ai servizi di conciliazione per le responsabilità di cura e assistenza",
+                    "Access to care and assistance services",
+                ),
+                area("TIME_SAVING", "Time saving", "Time saving"),
+                area(
+                    "INTERGENERAZIONALE",
+                    "Conciliazione vita-lavoro in ambito intergenerazionale",
+                    "Intergenerational work-life balance",
+                ),
+                area("MOBILITA", "Mobilità casa-lavoro", "Home-work mobility"),
+                area(
+                    "SUPPORTO_DIPENDENTI",
+                    "Area di supporto ai dipendenti",
+                    "Employee support",
+                ),
+                area(
+                    "FLESSIBILITA_COWORKING",
+                    "Interventi di flessibilità aziendale e forme di coworking",
+                    "Organisational flexibility and coworking",
+                ),
+            ],
+            expense_categories: vec![
+                expense(
+                    "PARTNER_STAFF",
+                    "Personale dei partner",
+                    "Staff of the partners",
+                    Some("40.00"),
+                ),
+                expense(
+                    "EMPLOYEE_SERVICES",
+                    "Servizi per i dipendenti",
+                    "Services for employees",
+                    None,
+                ),
+                expense(
+                    "COORDINATION",
+                    "Coordinamento e gestione",
+                    "Coordination and management",
+                    Some("15.00"),
+                ),
+                expense(
+                    "COMMUNICATION",
+                    "Comunicazione",
+                    "Communication",
+                    Some("5.00"),
+                ),
+                expense(
+                    "SMALL_EQUIPMENT",
+                    "Piccole attrezzature",
+                    "Small equipment",
+                    Some("10.00"),
+                ),
+            ],
+            scoring: ScoringRules {
+                criteria: vec![
+                    criterion(
+                        "QUALITY",
+                        "Qualità e coerenza della proposta",
+                        "Quality and coherence",
+                        "25",
+                    ),
+                    criterion(
+                        "PARTNERSHIP",
+                        "Composizione e ruoli del partenariato",
+                        "Partnership composition and roles",
+                        "20",
+                    ),
+                    criterion(
+                        "REACH",
+                        "Dipendenti e famiglie raggiunti",
+                        "Employees and families reached",
+                        "15",
+                    ),
+                    criterion("INNOVATION", "Innovatività", "Innovation", "10"),
+                    criterion(
+                        "SUSTAINABILITY",
+                        "Sostenibilità oltre l'anno finanziato",
+                        "Sustainability after the funded year",
+                        "10",
+                    ),
+                    criterion("BUDGET", "Congruità del budget", "Budget congruity", "10"),
+                    criterion(
+                        "COMPLEMENTARITY",
+                        "Complementarietà con altri interventi sul territorio (Piani Territoriali di Conciliazione, reti WHP)",
+                        "Complementarity with territorial work-life balance plans and WHP networks",
+                        "10",
+                    ),
+                ],
+                threshold: pts("60"),
+                evaluators_required: 2,
+                evaluator_gap_flag: pts("15"),
+            },
+            ranking: RankingRules {
+                tie_breaks: vec![
+                    TieBreak::HigherCriterionScore {
+                        criterion: "QUALITY".into(),
+                    },
+                    TieBreak::EarlierSubmission,
+                ],
+                allocation_mode: AllocationMode::StrictOrder,
+                partial_funding: PartialFunding {
+                    allowed: true,
+                    min_share: pct("50.00"),
+                },
+                approval_target_days: 90,
+            },
+            deadlines: DeadlineRules {
+                integration_days: 10,
+                acceptance_days: 30,
+            },
+            required_annexes: vec![
+                RequiredAnnex {
+                    kind: "partnership_agreement".into(),
+                    scope: AnnexScope::Application,
+                    name_it: "Accordo di partenariato".into(),
+                    name_en: "Partnership agreement".into(),
+                },
+                RequiredAnnex {
+                    kind: "letter_of_adhesion".into(),
+                    scope: AnnexScope::EachAdheringPartner,
+                    name_it: "Lettera di adesione".into(),
+                    name_en: "Letter of adhesion".into(),
+                },
+            ],
+            inadmissibility_reasons: [
+                "composition",
+                "category",
+                "lead_seat",
+                "money_rules",
+                "window",
+                "required_documents",
+                "other",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        }
+    }
+}
+
+/// The top-level sections of [`CallRules`], as named in JSON.
+pub const RULE_SECTIONS: [&str; 11] = [
+    "grant_rate",
+    "grant_cap",
+    "project_duration_months",
+    "partnership",
+    "intervention_areas",
+    "expense_categories",
+    "scoring",
+    "ranking",
+    "deadlines",
+    "required_annexes",
+    "inadmissibility_reasons",
+];
+
+/// A call's identifying code: 3 to 40 capital letters, digits, `-` or `_`.
+pub fn check_call_code(code: &str) -> Option<Violation> {
+    let ok = (3..=40).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    (!ok).then(|| {
+        Violation::new(
+            "code",
+            "invalid_call_code",
+            "A call code has 3 to 40 capital letters, digits, '-' or '_'.",
+            "Il codice di un avviso ha da 3 a 40 lettere maiuscole, cifre, '-' o '_'.",
+        )
+    })
+}
+
+/// A title (or other short text) of 1 to `max` characters, not blank.
+pub fn check_text(field: &str, value: &str, max: usize) -> Option<Violation> {
+    let n = value.chars().count();
+    (value.trim().is_empty() || n > max).then(|| {
+        Violation::new(
+            field,
+            "invalid_text",
+            format!("This text must have 1 to {max} characters and not be blank."),
+            format!("Il testo deve avere da 1 a {max} caratteri e non essere vuoto."),
+        )
+    })
+}
+
+/// Whether the rules of a call may still change at `now`: only while it is a draft or
+/// its window has not opened yet.
+pub fn rules_locked(status: CallStatus, window: &Window, now: DateTime<Utc>) -> bool {
+    status == CallStatus::Published && now >= window.opens_at()
+}
+
+/// One changed value of an amendment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FieldChange {
+    #[schema(example = "closes_at")]
+    pub field: String,
+    #[schema(example = "2022-06-15T10:00:00Z")]
+    pub old_value: String,
+    #[schema(example = "2022-07-15T10:00:00Z")]
+    pub new_value: String,
+}
+
+/// The date changes between two windows, as an amendment records them.
+pub fn window_changes(old: &Window, new: &Window) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    for (field, a, b) in [
+        ("opens_at", old.opens_at, new.opens_at),
+        ("closes_at", old.closes_at, new.closes_at),
+    ] {
+        if a != b {
+            changes.push(FieldChange {
+                field: field.into(),
+                old_value: a.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                new_value: b.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            });
+        }
+    }
+    changes
+}
+
+/// An instant given as a local time in Europe/Rome (for seeds and tests).
+pub fn rome(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    CALL_TIME_ZONE
+        .with_ymd_and_hms(y, m, d, h, min, 0)
+        .single()
+        .expect("an unambiguous local time")
+        .with_timezone(&Utc)
+}
+
+/// A call for proposals as the rules see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub id: uuid::Uuid,
+    pub code: String,
+    pub title: String,
+    pub description: String,
+    pub legal_basis: String,
+    pub status: CallStatus,
+    pub window: Window,
+    pub total_budget: Money,
+    pub rules: CallRules,
+    pub cloned_from: Option<uuid::Uuid>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+impl Call {
+    pub fn rules_locked(&self, now: DateTime<Utc>) -> bool {
+        rules_locked(self.status, &self.window, now)
+    }
+}
+
+/// Where an envelope's figure comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvelopeSource {
+    /// Published in an official act.
+    Official,
+    /// Computed or estimated (e.g. by the 30/70 split on approximate populations).
+    Estimated,
+}
+
+impl EnvelopeSource {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EnvelopeSource::Official => "official",
+            EnvelopeSource::Estimated => "estimated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EnvelopeSource> {
+        match s {
+            "official" => Some(EnvelopeSource::Official),
+            "estimated" => Some(EnvelopeSource::Estimated),
+            _ => None,
+        }
+    }
+}
+
+/// The budget one agency manages within a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub agency: super::agency::AgencyCode,
+    pub amount: Money,
+    pub source: EnvelopeSource,
+    pub note: Option<String>,
+}
+
+/// Envelopes are one per agency, every agency has one, and they add up to the call's total.
+pub fn check_envelopes(total: Money, envelopes: &[Envelope], field: &str) -> Vec<Violation> {
+    let mut v = Violations::new();
+    let mut seen = BTreeSet::new();
+    for (i, e) in envelopes.iter().enumerate() {
+        if !seen.insert(e.agency) {
+            v.add(
+                format!("{field}[{i}].agency_code"),
+                "duplicate_agency",
+                format!("{} has more than one envelope.", e.agency),
+                format!("{} ha più di una dotazione.", e.agency),
+            );
+        }
+        if e.note.as_ref().is_some_and(|n| n.chars().count() > 1000) {
+            v.add(
+                format!("{field}[{i}].note"),
+                "invalid_text",
+                "A note has at most 1000 characters.",
+                "Una nota ha al massimo 1000 caratteri.",
+            );
+        }
+    }
+    for agency in super::agency::AgencyCode::ALL {
+        if !seen.contains(&agency) {
+            v.add(
+                field,
+                "missing_agency",
+                format!("{agency} has no envelope: every agency needs one (0.00 is allowed)."),
+                format!(
+                    "{agency} non ha una dotazione: ogni ATS ne deve avere una (0.00 è ammesso)."
+                ),
+            );
+        }
+    }
+    match Money::sum(envelopes.iter().map(|e| e.amount)) {
+        Some(sum) if sum == total => {}
+        Some(sum) => v.add(
+            field,
+            "envelopes_sum_mismatch",
+            format!("The envelopes add up to {sum}, but the call's total is {total}."),
+            format!("Le dotazioni sommano {sum}, ma il totale dell'avviso è {total}."),
+        ),
+        None => v.add(
+            field,
+            "envelopes_sum_mismatch",
+            "The envelopes add up to more than any amount allowed.",
+            "Le dotazioni superano qualsiasi importo ammesso.",
+        ),
+    }
+    v.into_vec()
+}
+
+/// The act that amends a call's dates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmendmentAct {
+    pub act_number: String,
+    pub act_date: NaiveDate,
+    pub reason: Option<String>,
+}
+
+impl AmendmentAct {
+    pub fn check(&self, field: &str) -> Vec<Violation> {
+        let mut v = Violations::new();
+        v.extend(check_text(
+            &format!("{field}.act_number"),
+            &self.act_number,
+            100,
+        ));
+        if let Some(r) = &self.reason {
+            v.extend(check_text(&format!("{field}.reason"), r, 2000));
+        }
+        v.into_vec()
+    }
+}
+
+/// Everything of a call an administrator may edit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallEdit {
+    pub title: String,
+    pub description: String,
+    pub legal_basis: String,
+    pub opens_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+    pub total_budget: Money,
+    pub rules: CallRules,
+}
+
+/// The common checks of a call's editable content.
+pub fn check_content(edit: &CallEdit) -> Result<Window, Vec<Violation>> {
+    let mut v = Violations::new();
+    v.extend(check_text("title", &edit.title, 300));
+    if edit.description.chars().count() > 20_000 {
+        v.add(
+            "description",
+            "invalid_text",
+            "The description has at most 20000 characters.",
+            "La descrizione ha al massimo 20000 caratteri.",
+        );
+    }
+    if edit.legal_basis.chars().count() > 2000 {
+        v.add(
+            "legal_basis",
+            "invalid_text",
+            "The legal basis has at most 2000 characters.",
+            "Il riferimento normativo ha al massimo 2000 caratteri.",
+        );
+    }
+    if edit.total_budget == Money::ZERO {
+        v.add(
+            "total_budget",
+            "amount_zero",
+            "The total budget must be above 0.00.",
+            "La dotazione complessiva deve essere maggiore di 0.00.",
+        );
+    }
+    v.extend(edit.rules.check("rules"));
+    let window = Window::new(edit.opens_at, edit.closes_at);
+    if let Err(e) = &window {
+        v.push(e.clone());
+    }
+    match window {
+        Ok(w) if v.is_empty() => Ok(w),
+        _ => Err(v.into_vec()),
+    }
+}
+
+/// Apply an edit to a call at `now`: rules and budget are locked once a published call's
+/// window has opened; a published call's dates change only by an amendment act, whose
+/// changes are returned to be recorded.
+pub fn apply_edit(
+    current: &Call,
+    edit: CallEdit,
+    amendment: Option<&AmendmentAct>,
+    now: DateTime<Utc>,
+) -> Result<(Call, Vec<FieldChange>), Vec<Violation>> {
+    let mut v = Violations::new();
+    let window = match check_content(&edit) {
+        Ok(w) => Some(w),
+        Err(errors) => {
+            v.extend(errors);
+            None
+        }
+    };
+    if let Some(a) = amendment {
+        v.extend(a.check("amendment"));
+    }
+    if current.rules_locked(now) {
+        for section in current.rules.changed_sections(&edit.rules) {
+            v.add(
+                format!("rules.{section}"),
+                "locked_after_opening",
+                "The rules of a call cannot change once its window has opened.",
+                "Le regole di un avviso non possono cambiare dopo l'apertura della finestra.",
+            );
+        }
+        if edit.total_budget != current.total_budget {
+            v.add(
+                "total_budget",
+                "locked_after_opening",
+                "The total budget cannot change once the window has opened; move money between envelopes instead.",
+                "La dotazione complessiva non può cambiare dopo l'apertura; spostare invece risorse tra le dotazioni delle ATS.",
+            );
+        }
+    }
+    let changes = window
+        .map(|w| window_changes(&current.window, &w))
+        .unwrap_or_default();
+    let dates_changed =
+        edit.opens_at != current.window.opens_at() || edit.closes_at != current.window.closes_at();
+    if dates_changed && current.status == CallStatus::Published && amendment.is_none() {
+        v.add(
+            "amendment",
+            "amendment_required",
+            "The dates of a published call change only by an amendment: give its act number and date.",
+            "Le date di un avviso pubblicato cambiano solo con un atto di modifica: indicarne numero e data.",
+        );
+    }
+    if amendment.is_some() && !dates_changed {
+        v.add(
+            "amendment",
+            "nothing_to_amend",
+            "An amendment records a change of dates, and the dates do not change.",
+            "Un atto di modifica registra un cambio di date, e le date non cambiano.",
+        );
+    }
+    let window = match window {
+        Some(w) if v.is_empty() => w,
+        _ => return Err(v.into_vec()),
+    };
+    let call = Call {
+        title: edit.title.trim().to_owned(),
+        description: edit.description,
+        legal_basis: edit.legal_basis,
+        window,
+        total_budget: edit.total_budget,
+        rules: edit.rules,
+        ..current.clone()
+    };
+    Ok((call, changes))
+}
+
+/// A pinned envelope for the split: kept exactly, the others share the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedEnvelope {
+    pub agency: super::agency::AgencyCode,
+    pub amount: Money,
+    pub source: EnvelopeSource,
+    pub note: Option<String>,
+}
+
+/// Envelopes by the 30/70 rule: `equal_share` of the total in equal parts among all agencies,
+/// the rest by population; pinned envelopes are kept and the others share what is left.
+/// Computed envelopes are `estimated`.
+pub fn envelopes_by_split(
+    total: Money,
+    equal_share: Percent,
+    populations: &[(super::agency::AgencyCode, u64)],
+    pinned: &[PinnedEnvelope],
+) -> Result<Vec<Envelope>, Violation> {
+    use super::split::{SplitShare, split_total};
+    let shares: Vec<SplitShare> = populations
+        .iter()
+        .map(|(agency, population)| SplitShare {
+            code: agency.as_str().to_owned(),
+            population: *population,
+            pinned: pinned
+                .iter()
+                .find(|p| p.agency == *agency)
+                .map(|p| p.amount),
+        })
+        .collect();
+    let parts = split_total(total, equal_share, &shares)
+        .map_err(|e| Violation::new("pinned", e.code(), e.message_en(), e.message_it()))?;
+    Ok(parts
+        .into_iter()
+        .filter_map(|part| {
+            let agency = super::agency::AgencyCode::parse(&part.code)?;
+            let pin = pinned.iter().find(|p| p.agency == agency);
+            Some(Envelope {
+                agency,
+                amount: part.amount,
+                source: pin.map(|p| p.source).unwrap_or(EnvelopeSource::Estimated),
+                note: pin.and_then(|p| p.note.clone()),
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(agency: super::super::agency::AgencyCode, amount: &str) -> Envelope {
+        Envelope {
+            agency,
+            amount: Money::parse(amount).unwrap(),
+            source: EnvelopeSource::Estimated,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn envelopes_must_cover_every_agency_and_add_up() {
+        use super::super::agency::AgencyCode;
+        let total = Money::parse("800.00").unwrap();
+        let all: Vec<_> = AgencyCode::ALL
+            .iter()
+            .map(|a| envelope(*a, "100.00"))
+            .collect();
+        assert_eq!(check_envelopes(total, &all, "envelopes"), vec![]);
+        let codes = |es: &[Envelope]| -> Vec<String> {
+            check_envelopes(total, es, "envelopes")
+                .into_iter()
+                .map(|v| v.code.into_owned())
+                .collect()
+        };
+        assert_eq!(
+            codes(&all[..7]),
+            vec!["missing_agency", "envelopes_sum_mismatch"]
+        );
+        let mut twice = all.clone();
+        twice[1] = envelope(AgencyCode::Milano, "100.00");
+        assert_eq!(codes(&twice), vec!["duplicate_agency", "missing_agency"]);
+    }
+
+    fn call_2022(status: CallStatus) -> Call {
+        Call {
+            id: uuid::Uuid::nil(),
+            code: "RLD12022024943".into(),
+            title: "Avviso".into(),
+            description: String::new(),
+            legal_basis: String::new(),
+            status,
+            window: Window::new(rome(2022, 5, 4, 12, 0), rome(2022, 6, 15, 12, 0)).unwrap(),
+            total_budget: Money::parse("5050000.00").unwrap(),
+            rules: CallRules::lombardy_2022(),
+            cloned_from: None,
+            version: 1,
+            created_at: rome(2022, 4, 6, 9, 0),
+            updated_at: rome(2022, 4, 6, 9, 0),
+            published_at: None,
+        }
+    }
+
+    fn edit_of(c: &Call) -> CallEdit {
+        CallEdit {
+            title: c.title.clone(),
+            description: c.description.clone(),
+            legal_basis: c.legal_basis.clone(),
+            opens_at: c.window.opens_at(),
+            closes_at: c.window.closes_at(),
+            total_budget: c.total_budget,
+            rules: c.rules.clone(),
+        }
+    }
+
+    #[test]
+    fn an_open_call_keeps_its_rules_but_its_dates_move_by_amendment() {
+        let call = call_2022(CallStatus::Published);
+        let now = rome(2022, 6, 14, 9, 0);
+        let mut edit = edit_of(&call);
+        edit.rules.grant_rate = Percent::parse("80.00").unwrap();
+        edit.total_budget = Money::parse("1.00").unwrap();
+        edit.closes_at = rome(2022, 7, 15, 12, 0);
+        let codes: Vec<_> = apply_edit(&call, edit.clone(), None, now)
+            .unwrap_err()
+            .into_iter()
+            .map(|v| (v.field, v.code.into_owned()))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                (
+                    "rules.grant_rate".to_owned(),
+                    "locked_after_opening".to_owned()
+                ),
+                ("total_budget".to_owned(), "locked_after_opening".to_owned()),
+                ("amendment".to_owned(), "amendment_required".to_owned()),
+            ]
+        );
+        let mut dates_only = edit_of(&call);
+        dates_only.closes_at = rome(2022, 7, 15, 12, 0);
+        let act = AmendmentAct {
+            act_number: "8343".into(),
+            act_date: NaiveDate::from_ymd_opt(2022, 6, 14).unwrap(),
+            reason: None,
+        };
+        let (new, changes) = apply_edit(&call, dates_only, Some(&act), now).unwrap();
+        assert_eq!(new.window.closes_at(), rome(2022, 7, 15, 12, 0));
+        assert_eq!(
+            changes,
+            vec![FieldChange {
+                field: "closes_at".into(),
+                old_value: "2022-06-15T10:00:00Z".into(),
+                new_value: "2022-07-15T10:00:00Z".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_draft_changes_freely() {
+        let call = call_2022(CallStatus::Draft);
+        let mut edit = edit_of(&call);
+        edit.rules.grant_rate = Percent::parse("80.00").unwrap();
+        edit.closes_at = rome(2022, 7, 15, 12, 0);
+        assert!(apply_edit(&call, edit, None, rome(2022, 6, 1, 0, 0)).is_ok());
+    }
+
+    #[test]
+    fn the_2022_rules_are_valid() {
+        assert_eq!(CallRules::lombardy_2022().check("rules"), vec![]);
+    }
+
+    #[test]
+    fn the_window_is_half_open() {
+        let w = Window::new(rome(2022, 5, 4, 12, 0), rome(2022, 7, 15, 12, 0)).unwrap();
+        assert!(!w.contains(rome(2022, 5, 4, 11, 59)));
+        assert!(w.contains(rome(2022, 5, 4, 12, 0)));
+        assert!(w.contains(rome(2022, 7, 15, 11, 59)));
+        assert!(!w.contains(rome(2022, 7, 15, 12, 0)));
+        assert_eq!(w.opens_at().to_rfc3339(), "2022-05-04T10:00:00+00:00");
+    }
+
+    #[test]
+    fn a_window_must_close_after_it_opens() {
+        let t = rome(2022, 5, 4, 12, 0);
+        assert_eq!(
+            Window::new(t, t).unwrap_err().code,
+            "window_close_not_after_open"
+        );
+    }
+
+    #[test]
+    fn the_ranking_target_is_ninety_days_after_the_close() {
+        let w = Window::new(rome(2022, 5, 4, 12, 0), rome(2022, 7, 15, 12, 0)).unwrap();
+        assert_eq!(w.ranking_target_date(90).to_string(), "2022-10-13");
+    }
+
+    #[test]
+    fn every_broken_rule_is_reported() {
+        let mut r = CallRules::lombardy_2022();
+        r.scoring.threshold = Points::parse("500").unwrap();
+        r.ranking.tie_breaks = vec![TieBreak::HigherCriterionScore {
+            criterion: "NOPE".into(),
+        }];
+        r.intervention_areas.clear();
+        let codes: Vec<_> = r
+            .check("rules")
+            .into_iter()
+            .map(|v| (v.field, v.code))
+            .collect();
+        assert!(codes.contains(&(
+            "rules.scoring.threshold".into(),
+            "threshold_above_maximum".into()
+        )));
+        assert!(codes.contains(&(
+            "rules.ranking.tie_breaks".into(),
+            "tie_break_submission_last".into()
+        )));
+        assert!(codes.contains(&(
+            "rules.ranking.tie_breaks[0].criterion".into(),
+            "unknown_criterion".into()
+        )));
+        assert!(codes.contains(&("rules.intervention_areas".into(), "empty_list".into())));
+    }
+
+    #[test]
+    fn rules_lock_when_a_published_window_opens() {
+        let w = Window::new(rome(2022, 5, 4, 12, 0), rome(2022, 7, 15, 12, 0)).unwrap();
+        assert!(!rules_locked(CallStatus::Draft, &w, rome(2022, 6, 1, 0, 0)));
+        assert!(!rules_locked(
+            CallStatus::Published,
+            &w,
+            rome(2022, 5, 4, 11, 59)
+        ));
+        assert!(rules_locked(
+            CallStatus::Published,
+            &w,
+            rome(2022, 5, 4, 12, 0)
+        ));
+    }
+}

@@ -1,0 +1,8 @@
+//! sea-orm entities: the shape of the tables, no logic.
+
+pub mod agency;
+pub mod audit_event;
+pub mod call;
+pub mod call_amendment;
+pub mod envelope;
+pub mod user;

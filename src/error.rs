@@ -1,0 +1,418 @@
+//! One error type for the whole API, rendered as RFC 9457 `application/problem+json`.
+//!
+//! Every problem carries a stable snake_case `code` (part of the contract), a message in
+//! English or Italian (chosen per request from `Accept-Language`), the request id, and for
+//! validation failures the list of every violated rule.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The language of the messages of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    It,
+}
+
+impl Lang {
+    /// The first language of an `Accept-Language` header that we speak, by quality order.
+    pub fn from_accept_language(value: Option<&str>) -> Lang {
+        let Some(value) = value else { return Lang::En };
+        let mut best: Option<(f32, Lang)> = None;
+        for part in value.split(',') {
+            let mut pieces = part.trim().split(';');
+            let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = pieces
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
+                .unwrap_or(1.0);
+            let lang = if tag == "it" || tag.starts_with("it-") {
+                Some(Lang::It)
+            } else if tag == "en" || tag.starts_with("en-") || tag == "*" {
+                Some(Lang::En)
+            } else {
+                None
+            };
+            if let Some(lang) = lang
+                && q > 0.0
+                && best.is_none_or(|(bq, _)| q > bq)
+            {
+                best = Some((q, lang));
+            }
+        }
+        best.map(|(_, l)| l).unwrap_or(Lang::En)
+    }
+}
+
+/// What the error renderer needs to know about the request it answers.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub lang: Lang,
+    pub request_id: Option<String>,
+}
+
+tokio::task_local! {
+    /// Set by the request-context middleware around every request.
+    pub static REQUEST_CONTEXT: RequestContext;
+}
+
+fn current_context() -> RequestContext {
+    REQUEST_CONTEXT.try_with(|c| c.clone()).unwrap_or_default()
+}
+
+/// The id of the request being served, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_CONTEXT
+        .try_with(|c| c.request_id.clone())
+        .ok()
+        .flatten()
+}
+
+pub use crate::domain::violation::{Msg, Violation};
+
+impl Msg {
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::En => &self.en,
+            Lang::It => &self.it,
+        }
+    }
+}
+
+/// Every error an API call can answer with.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: the request cannot be read (malformed JSON, unknown field, bad parameter).
+    BadRequest {
+        code: Cow<'static, str>,
+        message: Msg,
+        violations: Vec<Violation>,
+    },
+    /// 422: the request was read but breaks one or more rules; every violation is listed.
+    Validation(Vec<Violation>),
+    /// 401: no token, or a token that is invalid, expired or no longer honoured.
+    Unauthorized { code: &'static str, message: Msg },
+    /// 403: the caller's role may never do this.
+    Forbidden { code: &'static str, message: Msg },
+    /// 404: nothing the caller may see is there.
+    NotFound { code: &'static str, message: Msg },
+    /// 409: the request conflicts with the state of the resource.
+    Conflict { code: &'static str, message: Msg },
+    /// 412: `If-Match` names a version that is no longer current.
+    PreconditionFailed,
+    /// 428: `If-Match` is required and missing.
+    PreconditionRequired,
+    /// 413: the body is larger than the configured limit.
+    PayloadTooLarge { limit: usize },
+    /// 415: the body is not in a media type the operation reads.
+    UnsupportedMediaType { expected: &'static str },
+    /// 503: a dependency (the database) is unavailable; try again after `retry_after` seconds.
+    Unavailable {
+        code: &'static str,
+        message: Msg,
+        retry_after: u32,
+    },
+    /// 500: a bug or an infrastructure failure; the cause is logged, never shown.
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    pub fn bad_request(
+        code: impl Into<Cow<'static, str>>,
+        en: impl Into<Cow<'static, str>>,
+        it: impl Into<Cow<'static, str>>,
+    ) -> ApiError {
+        ApiError::BadRequest {
+            code: code.into(),
+            message: Msg::new(en, it),
+            violations: vec![],
+        }
+    }
+
+    pub fn unauthorized(code: &'static str, en: &'static str, it: &'static str) -> ApiError {
+        ApiError::Unauthorized {
+            code,
+            message: Msg::new(en, it),
+        }
+    }
+
+    pub fn forbidden(code: &'static str, en: &'static str, it: &'static str) -> ApiError {
+        ApiError::Forbidden {
+            code,
+            message: Msg::new(en, it),
+        }
+    }
+
+    pub fn not_found(code: &'static str, en: &'static str, it: &'static str) -> ApiError {
+        ApiError::NotFound {
+            code,
+            message: Msg::new(en, it),
+        }
+    }
+
+    pub fn conflict(
+        code: &'static str,
+        en: impl Into<Cow<'static, str>>,
+        it: impl Into<Cow<'static, str>>,
+    ) -> ApiError {
+        ApiError::Conflict {
+            code,
+            message: Msg::new(en, it),
+        }
+    }
+
+    /// A single violation as a 422.
+    pub fn invalid(
+        field: impl Into<String>,
+        code: &'static str,
+        en: impl Into<Cow<'static, str>>,
+        it: impl Into<Cow<'static, str>>,
+    ) -> ApiError {
+        ApiError::Validation(vec![Violation::new(field, code, en, it)])
+    }
+
+    /// Turn a list of violations into `Ok(())` when empty, a 422 otherwise.
+    pub fn check(violations: Vec<Violation>) -> Result<(), ApiError> {
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(violations))
+        }
+    }
+
+    pub fn code(&self) -> &str {
+        match self {
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::Unauthorized { code, .. }
+            | ApiError::Forbidden { code, .. }
+            | ApiError::NotFound { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::Unavailable { code, .. } => code,
+            ApiError::PreconditionFailed => "precondition_failed",
+            ApiError::PreconditionRequired => "precondition_required",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    fn title(&self, lang: Lang) -> &'static str {
+        let (en, it) = match self.status_code() {
+            StatusCode::BAD_REQUEST => ("Bad request", "Richiesta non valida"),
+            StatusCode::UNPROCESSABLE_ENTITY => ("Validation failed", "Validazione non superata"),
+            StatusCode::UNAUTHORIZED => ("Unauthorized", "Non autenticato"),
+            StatusCode::FORBIDDEN => ("Forbidden", "Operazione non consentita"),
+            StatusCode::NOT_FOUND => ("Not found", "Non trovato"),
+            StatusCode::CONFLICT => ("Conflict", "Conflitto"),
+            StatusCode::PRECONDITION_FAILED => {
+                ("Precondition failed", "Precondizione non soddisfatta")
+            }
+            StatusCode::PRECONDITION_REQUIRED => {
+                ("Precondition required", "Precondizione richiesta")
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => ("Payload too large", "Richiesta troppo grande"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                ("Unsupported media type", "Tipo di contenuto non supportato")
+            }
+            StatusCode::SERVICE_UNAVAILABLE => ("Service unavailable", "Servizio non disponibile"),
+            _ => ("Internal server error", "Errore interno"),
+        };
+        match lang {
+            Lang::En => en,
+            Lang::It => it,
+        }
+    }
+
+    fn detail(&self, lang: Lang) -> Cow<'static, str> {
+        let pick = |en: &'static str, it: &'static str| -> Cow<'static, str> {
+            Cow::Borrowed(if lang == Lang::It { it } else { en })
+        };
+        match self {
+            ApiError::BadRequest { message, .. }
+            | ApiError::Unauthorized { message, .. }
+            | ApiError::Forbidden { message, .. }
+            | ApiError::NotFound { message, .. }
+            | ApiError::Conflict { message, .. }
+            | ApiError::Unavailable { message, .. } => Cow::Owned(message.get(lang).to_owned()),
+            ApiError::Validation(v) => Cow::Owned(match lang {
+                Lang::En => format!("The request breaks {} rule(s); see violations.", v.len()),
+                Lang::It => format!(
+                    "La richiesta viola {} regola/e; vedere violations.",
+                    v.len()
+                ),
+            }),
+            ApiError::PreconditionFailed => pick(
+                "The resource changed since you read it: read it again and retry with its new ETag.",
+                "La risorsa è cambiata da quando è stata letta: rileggerla e riprovare con il nuovo ETag.",
+            ),
+            ApiError::PreconditionRequired => pick(
+                "This operation requires an If-Match header with the resource's ETag.",
+                "L'operazione richiede l'intestazione If-Match con l'ETag della risorsa.",
+            ),
+            ApiError::PayloadTooLarge { limit } => Cow::Owned(match lang {
+                Lang::En => format!("The request body exceeds the limit of {limit} bytes."),
+                Lang::It => format!("Il corpo della richiesta supera il limite di {limit} byte."),
+            }),
+            ApiError::UnsupportedMediaType { expected } => Cow::Owned(match lang {
+                Lang::En => format!("The request body must be {expected}."),
+                Lang::It => format!("Il corpo della richiesta deve essere {expected}."),
+            }),
+            ApiError::Internal(_) => pick(
+                "An unexpected error occurred; it has been logged with the request id.",
+                "Si è verificato un errore imprevisto; è stato registrato con l'id della richiesta.",
+            ),
+        }
+    }
+
+    fn violations(&self) -> &[Violation] {
+        match self {
+            ApiError::Validation(v) => v,
+            ApiError::BadRequest { violations, .. } => violations,
+            _ => &[],
+        }
+    }
+
+    /// Render the problem document in a language.
+    pub fn problem(&self, ctx: &RequestContext) -> Problem {
+        let lang = ctx.lang;
+        let violations = self.violations();
+        Problem {
+            problem_type: format!("urn:welfare-grants:problem:{}", self.code()),
+            title: self.title(lang).to_owned(),
+            status: self.status_code().as_u16(),
+            detail: self.detail(lang).into_owned(),
+            code: self.code().to_owned(),
+            request_id: ctx.request_id.clone(),
+            violations: (!violations.is_empty()).then(|| {
+                violations
+                    .iter()
+                    .map(|v| ProblemViolation {
+                        field: v.field.clone(),
+                        code: v.code.to_string(),
+                        message: v.message.get(lang).to_owned(),
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Internal(e) => write!(f, "internal error: {e:#}"),
+            other => write!(f, "{}: {}", other.code(), other.detail(Lang::En)),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let ctx = current_context();
+        if let ApiError::Internal(e) = self {
+            tracing::error!(error.cause_chain = ?e, request_id = ?ctx.request_id, "internal error");
+        }
+        let mut builder = HttpResponse::build(self.status_code());
+        builder.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        builder.insert_header((
+            header::CONTENT_LANGUAGE,
+            if ctx.lang == Lang::It { "it" } else { "en" },
+        ));
+        if let ApiError::Unavailable { retry_after, .. } = self {
+            builder.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after)));
+        }
+        if let ApiError::Unauthorized { .. } = self {
+            builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        builder.body(serde_json::to_vec(&self.problem(&ctx)).unwrap_or_default())
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> ApiError {
+        if crate::store::is_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            return ApiError::Unavailable {
+                code: "database_unavailable",
+                message: Msg::new(
+                    "The database is not reachable right now; retry shortly.",
+                    "Il database non è raggiungibile in questo momento; riprovare a breve.",
+                ),
+                retry_after: 5,
+            };
+        }
+        ApiError::Internal(err.into())
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> ApiError {
+        ApiError::Internal(err)
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:welfare-grants:problem:validation_failed",
+    "title": "Validation failed",
+    "status": 422,
+    "detail": "The request breaks 1 rule(s); see violations.",
+    "code": "validation_failed",
+    "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+    "violations": [{"field": "closes_at", "code": "window_close_not_after_open", "message": "The window must close after it opens."}]
+}))]
+pub struct Problem {
+    /// A URI naming the kind of problem: `urn:welfare-grants:problem:<code>`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable snake_case code; it never changes between releases or languages.
+    pub code: String,
+    /// The id of the request, also in the `X-Request-Id` header and in the logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Every broken rule, for validation problems.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violations: Option<Vec<ProblemViolation>>,
+}
+
+/// One broken rule of a request.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ProblemViolation {
+    /// Path of the field, e.g. `rules.scoring.criteria[2].max`.
+    pub field: String,
+    /// Stable snake_case code of the rule.
+    pub code: String,
+    pub message: String,
+}

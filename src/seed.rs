@@ -1,0 +1,197 @@
+//! Demo data: the 2022 call as published, an open demo edition, and demo accounts.
+//! Idempotent: what already exists (by call code or user name) is left alone.
+
+use chrono::{DateTime, Days, DurationRound, NaiveDate, Utc};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::domain::agency::AgencyCode;
+use crate::domain::call::{
+    AmendmentAct, Call, CallRules, CallStatus, EnvelopeSource, FieldChange, PinnedEnvelope, Window,
+    envelopes_by_split, rome, window_changes,
+};
+use crate::domain::money::Money;
+use crate::domain::percent::Percent;
+use crate::domain::user::Role;
+use crate::store::audit::Actor;
+use crate::store::{calls, users};
+
+/// The code of the 2022 call on Bandi Online.
+pub const CALL_2022_CODE: &str = "RLD12022024943";
+/// The code of the always-open demo edition.
+pub const DEMO_CALL_CODE: &str = "RLD-DEMO-CONCILIAZIONE";
+
+/// A demo account: user name, password (demo only, printed in the README), role, agency,
+/// and the Argon2id hash of the password, computed once so that seeding costs nothing.
+pub struct DemoUser {
+    pub username: &'static str,
+    pub password: &'static str,
+    pub full_name: &'static str,
+    pub role: Role,
+    pub agency: Option<AgencyCode>,
+    hash: &'static str,
+}
+
+pub const DEMO_USERS: [DemoUser; 5] = [
+    DemoUser {
+        username: "admin@demo.welfare-grants.test",
+        password: "demo-admin-password",
+        full_name: "Amministratore Regione Lombardia (demo)",
+        role: Role::Admin,
+        agency: None,
+        hash: "$argon2id$v=19$m=19456,t=2,p=1$qV/+6yS47LlajLTjHmicxQ$nNJluekdqmjyhR7Kfhs+CG0e+jUTJOgECLU27IsGB+o",
+    },
+    DemoUser {
+        username: "valutatore.montagna@demo.welfare-grants.test",
+        password: "demo-evaluator-password",
+        full_name: "Valutatore ATS della Montagna (demo)",
+        role: Role::Evaluator,
+        agency: Some(AgencyCode::Montagna),
+        hash: "$argon2id$v=19$m=19456,t=2,p=1$9CGQqfEJVZf0XdDFaPNujA$Aanu6bbLch8fEPa9QTsDI1LQiRammzCTZX7ybDvkOm4",
+    },
+    DemoUser {
+        username: "valutatore.brescia@demo.welfare-grants.test",
+        password: "demo-evaluator-password",
+        full_name: "Valutatore ATS di Brescia (demo)",
+        role: Role::Evaluator,
+        agency: Some(AgencyCode::Brescia),
+        hash: "$argon2id$v=19$m=19456,t=2,p=1$9CGQqfEJVZf0XdDFaPNujA$Aanu6bbLch8fEPa9QTsDI1LQiRammzCTZX7ybDvkOm4",
+    },
+    DemoUser {
+        username: "richiedente1@demo.welfare-grants.test",
+        password: "demo-applicant-password",
+        full_name: "Richiedente Uno (demo)",
+        role: Role::Applicant,
+        agency: None,
+        hash: "$argon2id$v=19$m=19456,t=2,p=1$dAuOBMm/wsSgrGaGGxvhhA$infyZGpVFi7THzFue8R07DXepfP1hdPoqSqslCrv35g",
+    },
+    DemoUser {
+        username: "richiedente2@demo.welfare-grants.test",
+        password: "demo-applicant-password",
+        full_name: "Richiedente Due (demo)",
+        role: Role::Applicant,
+        agency: None,
+        hash: "$argon2id$v=19$m=19456,t=2,p=1$dAuOBMm/wsSgrGaGGxvhhA$infyZGpVFi7THzFue8R07DXepfP1hdPoqSqslCrv35g",
+    },
+];
+
+/// The 2022 call's envelopes: Montagna's official figure pinned, the other seven by the
+/// 30/70 rule over the approximate populations.
+fn envelopes_2022(total: Money) -> anyhow::Result<Vec<crate::domain::call::Envelope>> {
+    let populations: Vec<(AgencyCode, u64)> = AgencyCode::ALL
+        .iter()
+        .map(|a| (*a, a.approximate_population()))
+        .collect();
+    let pinned = [PinnedEnvelope {
+        agency: AgencyCode::Montagna,
+        amount: Money::parse("293580.00")?,
+        source: EnvelopeSource::Official,
+        note: Some("Avviso ATS della Montagna: \"Le risorse regionali assegnate ad ATS Montagna ammontano ad euro 293.580,00\"".into()),
+    }];
+    let share = Percent::parse("30.00")?;
+    envelopes_by_split(total, share, &populations, &pinned)
+        .map_err(|v| anyhow::anyhow!("{}", v.message.en))
+}
+
+fn call(
+    code: &str,
+    title: &str,
+    legal_basis: &str,
+    window: Window,
+    published_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Call> {
+    Ok(Call {
+        id: Uuid::new_v4(),
+        code: code.into(),
+        title: title.into(),
+        description: "Interventi di conciliazione vita-lavoro e welfare aziendale offerti da partenariati pubblico-privati \
+(almeno quattro enti, tra cui un ente pubblico e due micro o piccole imprese) ai dipendenti delle micro e piccole imprese \
+con sede operativa in Lombardia, e alle loro famiglie. Contributo fino al 70% del costo complessivo, al massimo 50.000,00 euro per progetto."
+            .into(),
+        legal_basis: legal_basis.into(),
+        status: CallStatus::Published,
+        window,
+        total_budget: Money::parse("5050000.00")?,
+        rules: CallRules::lombardy_2022(),
+        cloned_from: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        published_at: Some(published_at),
+    })
+}
+
+/// Seed what is missing.
+pub async fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let system = Actor::system();
+    for u in &DEMO_USERS {
+        if users::get_by_username(db, u.username).await?.is_some() {
+            continue;
+        }
+        let user = users::User {
+            id: Uuid::new_v4(),
+            username: u.username.into(),
+            password_hash: u.hash.into(),
+            full_name: u.full_name.into(),
+            role: u.role,
+            agency: u.agency,
+            disabled: false,
+            token_version: 0,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        users::create(db, &system, &user)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding {}: {e}", u.username))?;
+    }
+
+    if !calls::code_exists(db, CALL_2022_CODE).await? {
+        let original = Window::new(rome(2022, 5, 4, 12, 0), rome(2022, 6, 15, 12, 0))
+            .map_err(|v| anyhow::anyhow!("{}", v.message.en))?;
+        let extended = Window::new(rome(2022, 5, 4, 12, 0), rome(2022, 7, 15, 12, 0))
+            .map_err(|v| anyhow::anyhow!("{}", v.message.en))?;
+        let c = call(
+            CALL_2022_CODE,
+            "Avviso interventi di conciliazione e welfare aziendale 2022",
+            "D.G.R. n. 5755/2021; decreto n. 4683 del 06/04/2022 (approvazione dell'avviso); decreto n. 8343 del 14/06/2022 (proroga)",
+            extended,
+            rome(2022, 4, 6, 12, 0),
+            now,
+        )?;
+        let envelopes = envelopes_2022(c.total_budget)?;
+        let act = AmendmentAct {
+            act_number: "decreto n. 8343".into(),
+            act_date: NaiveDate::from_ymd_opt(2022, 6, 14).ok_or_else(|| anyhow::anyhow!("date"))?,
+            reason: Some("Proroga del termine di presentazione delle domande dal 15/06/2022 al 15/07/2022 ore 12:00".into()),
+        };
+        let changes: Vec<FieldChange> = window_changes(&original, &extended);
+        calls::create(db, &system, now, &c, &envelopes, &[(act, changes)])
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the 2022 call: {e}"))?;
+    }
+
+    if !calls::code_exists(db, DEMO_CALL_CODE).await? {
+        let opens = now
+            .duration_trunc(chrono::TimeDelta::minutes(1))
+            .unwrap_or(now);
+        let closes = opens
+            .checked_add_days(Days::new(90))
+            .ok_or_else(|| anyhow::anyhow!("date overflow"))?;
+        let window = Window::new(opens, closes).map_err(|v| anyhow::anyhow!("{}", v.message.en))?;
+        let c = call(
+            DEMO_CALL_CODE,
+            "Edizione dimostrativa: avviso conciliazione e welfare aziendale (stesse regole del 2022, finestra aperta)",
+            "Dati dimostrativi: nessun atto",
+            window,
+            opens,
+            now,
+        )?;
+        let envelopes = envelopes_2022(c.total_budget)?;
+        calls::create(db, &system, now, &c, &envelopes, &[])
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the demo call: {e}"))?;
+    }
+    Ok(())
+}

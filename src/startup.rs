@@ -1,0 +1,169 @@
+//! Build the application from its settings, bind it, and run it until it is stopped.
+
+use std::net::TcpListener;
+
+use actix_cors::Cors;
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{App, HttpMessage, HttpServer, web};
+use sea_orm::DatabaseConnection;
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api;
+use crate::auth::Keys;
+use crate::config::Settings;
+use crate::error::{Lang, REQUEST_CONTEXT, RequestContext};
+use crate::{seed, store};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub keys: Keys,
+    pub settings: Settings,
+}
+
+/// A bound, ready-to-run application.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connect, migrate, seed (when the demo data is on), bind.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let db = store::connect(&settings.database).await?;
+        if settings.database.migrate_on_start {
+            store::migrate(&db).await?;
+        }
+        if settings.demo.enabled {
+            seed::run(&db, chrono::Utc::now()).await?;
+        }
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            keys: Keys::new(&settings.auth)?,
+            db,
+            settings,
+        });
+        let server = run(listener, state)?;
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serve until SIGINT/SIGTERM, then let in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The OpenAPI document of the service, as served at `/api-docs/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(crate::openapi::base())
+        .configure(api::configure)
+        .split_for_parts();
+    api
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            header::IF_MATCH,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    let settings = state.settings.clone();
+    let body_limit = settings.server.body_limit_bytes;
+    let shutdown_timeout = settings.server.shutdown_timeout_secs;
+    let workers = settings.server.workers;
+    let mut server = HttpServer::new(move || {
+        let (app, api) = App::new()
+            .into_utoipa_app()
+            .openapi(crate::openapi::base())
+            .app_data(state.clone())
+            .app_data(web::Data::new(api::extract::BodyLimit(body_limit)))
+            .app_data(web::PathConfig::default().error_handler(api::extract::path_error))
+            .app_data(web::QueryConfig::default().error_handler(api::extract::query_error))
+            .app_data(
+                web::FormConfig::default()
+                    .limit(body_limit)
+                    .error_handler(api::extract::form_error),
+            )
+            .configure(api::configure)
+            .split_for_parts();
+        app.service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .url("/api-docs/openapi.json", api)
+                .config(utoipa_swagger_ui::Config::default().persist_authorization(true))
+                .oauth(
+                    utoipa_swagger_ui::oauth::Config::new()
+                        .client_id("swagger-ui")
+                        .app_name("welfare-grants"),
+                ),
+        )
+        .service(web::redirect("/docs", "/docs/"))
+        .default_service(web::to(api::not_found))
+        .wrap_fn(|req, srv| {
+            let lang = Lang::from_accept_language(
+                req.headers()
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok()),
+            );
+            let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+            let ctx = RequestContext {
+                lang,
+                request_id: request_id.clone(),
+            };
+            let fut = srv.call(req);
+            REQUEST_CONTEXT.scope(ctx, async move {
+                let mut res = fut.await?;
+                let headers = res.headers_mut();
+                if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                    headers.insert(HeaderName::from_static("x-request-id"), id);
+                }
+                headers.insert(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                );
+                headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+                headers.insert(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                );
+                Ok(res)
+            })
+        })
+        .wrap(cors(&settings.cors.allowed_origins))
+        .wrap(TracingLogger::default())
+    })
+    .listen(listener)?
+    .shutdown_timeout(shutdown_timeout);
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,179 @@
+use crate::both;
+use crate::helpers::*;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const SECRET: &str = welfare_grants::config::DEMO_JWT_SECRET;
+
+fn claims(sub: &str, role: &str, exp_offset: i64) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({"sub": sub, "iss": "welfare-grants", "aud": "welfare-grants-api", "exp": now + exp_offset, "nbf": now - 10,
+           "iat": now - 10, "jti": "t", "typ": "access", "role": role, "ver": 0})
+}
+
+fn sign(claims: &Value) -> String {
+    encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+async fn me(app: &TestApp, token: &str) -> Value {
+    let res = app.get("/api/v1/auth/me", Some(token)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+async fn my_id(app: &TestApp, who: (&str, &str)) -> String {
+    let token = app.login(who).await;
+    me(app, &token).await["id"].as_str().unwrap().to_owned()
+}
+
+both!(async fn a_demo_account_logs_in_and_reads_itself(app) {
+    let token = app.login(EVALUATOR_MONTAGNA).await;
+    let body = me(&app, &token).await;
+    assert_eq!(body["username"], EVALUATOR_MONTAGNA.0);
+    assert_eq!(body["role"], "evaluator");
+    assert_eq!(body["agency_code"], "MONTAGNA");
+    assert!(body.get("password_hash").is_none());
+});
+
+both!(async fn the_oauth2_password_grant_logs_in_like_swagger_ui_does(app) {
+    let res = app.client.post(app.url("/api/v1/auth/token"))
+        .form(&[("grant_type", "password"), ("username", ADMIN.0), ("password", ADMIN.1), ("client_id", "swagger-ui"), ("scope", "")])
+        .send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 900);
+    let token = body["access_token"].as_str().unwrap();
+    assert_eq!(me(&app, token).await["role"], "admin");
+
+    let res = app.client.post(app.url("/api/v1/auth/token")).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    assert_eq!(problem(res, StatusCode::BAD_REQUEST).await["code"], "unsupported_grant_type");
+});
+
+both!(async fn an_unknown_user_and_a_wrong_password_answer_alike(app) {
+    let unknown = app.post("/api/v1/auth/login", None, &json!({"username": "nobody@example.org", "password": "whatever-password"})).await;
+    let unknown = problem(unknown, StatusCode::UNAUTHORIZED).await;
+    let wrong = app.post("/api/v1/auth/login", None, &json!({"username": ADMIN.0, "password": "not-the-password"})).await;
+    let wrong = problem(wrong, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(unknown["code"], "invalid_credentials");
+    assert_eq!(unknown["code"], wrong["code"]);
+    assert_eq!(unknown["detail"], wrong["detail"]);
+});
+
+both!(async fn a_refresh_token_renews_the_access_token_and_only_that(app) {
+    let res = app.post("/api/v1/auth/login", None, &json!({"username": APPLICANT.0, "password": APPLICANT.1})).await;
+    let tokens: Value = res.json().await.unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let res = app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": refresh})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let renewed: Value = res.json().await.unwrap();
+    me(&app, renewed["access_token"].as_str().unwrap()).await;
+    // A refresh token is no access token, and the other way round.
+    problem(app.get("/api/v1/auth/me", Some(refresh)).await, StatusCode::UNAUTHORIZED).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    problem(app.post("/api/v1/auth/refresh", None, &json!({"refresh_token": access})).await, StatusCode::UNAUTHORIZED).await;
+});
+
+both!(async fn tampered_expired_unsigned_and_foreign_tokens_are_refused(app) {
+    let id = my_id(&app, ADMIN).await;
+    let good = sign(&claims(&id, "admin", 600));
+    assert_eq!(app.get("/api/v1/auth/me", Some(&good)).await.status(), StatusCode::OK);
+
+    // A tampered payload: the signature no longer matches.
+    let mut parts: Vec<String> = good.split('.').map(String::from).collect();
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut payload: Value = serde_json::from_slice(&engine.decode(&parts[1]).unwrap()).unwrap();
+    payload["role"] = json!("admin");
+    payload["sub"] = json!(my_id(&app, APPLICANT).await);
+    parts[1] = engine.encode(payload.to_string());
+    let tampered = parts.join(".");
+    let expired = sign(&claims(&id, "admin", -3600));
+    let none = format!("{}.{}.", engine.encode(r#"{"alg":"none","typ":"JWT"}"#), engine.encode(claims(&id, "admin", 600).to_string()));
+    let mut wrong_aud = claims(&id, "admin", 600);
+    wrong_aud["aud"] = json!("another-service");
+    let mut wrong_iss = claims(&id, "admin", 600);
+    wrong_iss["iss"] = json!("someone-else");
+    let other_secret = encode(&Header::new(Algorithm::HS256), &claims(&id, "admin", 600), &EncodingKey::from_secret(b"another secret of at least thirty-two bytes")).unwrap();
+    let mut future = claims(&id, "admin", 7200);
+    future["nbf"] = json!(chrono::Utc::now().timestamp() + 3600);
+    for (what, token) in [
+        ("tampered", tampered), ("expired", expired), ("alg none", none), ("wrong audience", sign(&wrong_aud)),
+        ("wrong issuer", sign(&wrong_iss)), ("other key", other_secret), ("not yet valid", sign(&future)), ("garbage", "abc".into()),
+    ] {
+        let res = app.get("/api/v1/auth/me", Some(&token)).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{what}");
+        let body = problem(res, StatusCode::UNAUTHORIZED).await;
+        assert!(body["code"] == "invalid_token" || body["code"] == "token_revoked", "{what}: {body}");
+    }
+    let res = app.get("/api/v1/auth/me", None).await;
+    assert_eq!(problem(res, StatusCode::UNAUTHORIZED).await["code"], "missing_token");
+});
+
+both!(async fn a_disabled_users_tokens_stop_working_at_once(app) {
+    let admin = app.login(ADMIN).await;
+    let applicant = app.login(APPLICANT).await;
+    let id = me(&app, &applicant).await["id"].as_str().unwrap().to_owned();
+    let res = app.get(&format!("/api/v1/users/{id}"), Some(&admin)).await;
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    let res = app.patch(&format!("/api/v1/users/{id}"), Some(&admin), Some(&etag), &json!({"disabled": true})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = problem(app.get("/api/v1/auth/me", Some(&applicant)).await, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(body["code"], "token_revoked");
+    let res = app.post("/api/v1/auth/login", None, &json!({"username": APPLICANT.0, "password": APPLICANT.1})).await;
+    assert_eq!(problem(res, StatusCode::UNAUTHORIZED).await["code"], "invalid_credentials");
+});
+
+both!(async fn a_password_change_ends_older_sessions(app) {
+    let old = app.login(APPLICANT).await;
+    let res = app.post("/api/v1/auth/password", Some(&old), &json!({"current_password": "wrong-password!", "new_password": "a brand new passphrase"})).await;
+    assert_eq!(problem(res, StatusCode::UNAUTHORIZED).await["code"], "invalid_credentials");
+    let res = app.post("/api/v1/auth/password", Some(&old), &json!({"current_password": APPLICANT.1, "new_password": "short"})).await;
+    assert!(has_violation(&problem(res, StatusCode::UNPROCESSABLE_ENTITY).await, "new_password", "password_length"));
+    let res = app.post("/api/v1/auth/password", Some(&old), &json!({"current_password": APPLICANT.1, "new_password": "a brand new passphrase"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let fresh: Value = res.json().await.unwrap();
+    me(&app, fresh["access_token"].as_str().unwrap()).await;
+    assert_eq!(problem(app.get("/api/v1/auth/me", Some(&old)).await, StatusCode::UNAUTHORIZED).await["code"], "token_revoked");
+    app.login((APPLICANT.0, "a brand new passphrase")).await;
+});
+
+both!(async fn an_applicant_registers_and_logs_in(app) {
+    let body = json!({"username": "maria.rossi@example.org", "password": "a long and private passphrase", "full_name": "Maria Rossi"});
+    let res = app.post("/api/v1/auth/register", None, &body).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let user: Value = res.json().await.unwrap();
+    assert_eq!(user["role"], "applicant");
+    app.login(("maria.rossi@example.org", "a long and private passphrase")).await;
+    let again = app.post("/api/v1/auth/register", None, &body).await;
+    assert_eq!(problem(again, StatusCode::CONFLICT).await["code"], "username_taken");
+    // Every broken rule at once; a role cannot be chosen.
+    let res = app.post("/api/v1/auth/register", None, &json!({"username": "Not An Email", "password": "short", "full_name": " "})).await;
+    let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(has_violation(&p, "username", "invalid_username"));
+    assert!(has_violation(&p, "password", "password_length"));
+    assert!(has_violation(&p, "full_name", "invalid_text"));
+    let res = app.post("/api/v1/auth/register", None, &json!({"username": "x@example.org", "password": "a long and private passphrase", "full_name": "X", "role": "admin"})).await;
+    assert!(has_violation(&problem(res, StatusCode::BAD_REQUEST).await, "role", "unknown_field"));
+});
+
+both!(async fn an_external_identity_providers_token_is_accepted_by_kid(app) {
+    let now = chrono::Utc::now().timestamp();
+    let key = EncodingKey::from_ed_pem(IDP_PRIVATE_KEY.as_bytes()).unwrap();
+    let token = |kid: &str, sub: &str| {
+        let mut h = Header::new(Algorithm::EdDSA);
+        h.kid = Some(kid.into());
+        encode(&h, &json!({"sub": sub, "iss": IDP_ISSUER, "aud": IDP_AUDIENCE, "exp": now + 600, "nbf": now - 5}), &key).unwrap()
+    };
+    let body = me(&app, &token(IDP_KID, EVALUATOR_BRESCIA.0)).await;
+    assert_eq!(body["agency_code"], "BRESCIA");
+    for bad in [token("unknown-kid", EVALUATOR_BRESCIA.0), token(IDP_KID, "stranger@example.org")] {
+        problem(app.get("/api/v1/auth/me", Some(&bad)).await, StatusCode::UNAUTHORIZED).await;
+    }
+});
