@@ -60,6 +60,33 @@ fn with_database(url: &str, db: &str) -> String {
     format!("{base}/{db}")
 }
 
+/// Connect to the server's maintenance database, failing fast when nothing listens there
+/// (a pool would retry until its acquire timeout).
+async fn connect_admin(url: &str) -> Result<sea_orm::DatabaseConnection, String> {
+    let hostport = url.rsplit_once('@').map(|(_, r)| r).unwrap_or(url);
+    let hostport = hostport.split('/').next().unwrap_or("");
+    let addr = if hostport.contains(':') {
+        hostport.to_owned()
+    } else {
+        format!("{hostport}:5432")
+    };
+    let reachable = std::net::ToSocketAddrs::to_socket_addrs(&addr)
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|a| {
+            std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(2)).is_ok()
+        });
+    if !reachable {
+        return Err(format!("nothing answers at {addr}"));
+    }
+    let mut options = sea_orm::ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .sqlx_logging(false);
+    Database::connect(options).await.map_err(|e| e.to_string())
+}
+
 fn require_postgres() -> bool {
     std::env::var("WG_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
 }
@@ -98,7 +125,7 @@ pub async fn spawn_app_with(
         }
         Backend::Postgres => {
             let admin_url = postgres_admin_url();
-            let admin = match Database::connect(admin_url.as_str()).await {
+            let admin = match connect_admin(&admin_url).await {
                 Ok(db) => db,
                 Err(e) if !require_postgres() => {
                     eprintln!(
@@ -152,7 +179,7 @@ impl Drop for TestApp {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                if let Ok(admin) = Database::connect(url.as_str()).await {
+                if let Ok(admin) = connect_admin(&url).await {
                     let _ = admin
                         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                         .await;

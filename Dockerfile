@@ -1,0 +1,19 @@
+# Build the service in release mode, then run it from a slim image.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY migration ./migration
+COPY src ./src
+RUN cargo build --release --locked --bin welfare-grants
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home /app welfare
+WORKDIR /app
+COPY --from=build /src/target/release/welfare-grants /usr/local/bin/welfare-grants
+USER welfare
+ENV APP_SERVER__HOST=0.0.0.0 \
+    APP_SERVER__PORT=8080
+EXPOSE 8080
+ENTRYPOINT ["welfare-grants"]
+CMD ["serve"]
