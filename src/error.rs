@@ -409,6 +409,7 @@ pub struct Problem {
 
 /// One broken rule of a request.
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"field": "closes_at", "code": "window_close_not_after_open", "message": "The window must close after it opens."}))]
 pub struct ProblemViolation {
     /// Path of the field, e.g. `rules.scoring.criteria[2].max`.
     pub field: String,

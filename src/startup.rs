@@ -68,7 +68,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
         .openapi(crate::openapi::base())
         .configure(api::configure)
         .split_for_parts();
-    api
+    crate::openapi::finish(api)
 }
 
 fn cors(origins: &[String]) -> Cors {
@@ -117,7 +117,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .split_for_parts();
         app.service(
             SwaggerUi::new("/docs/{_:.*}")
-                .url("/api-docs/openapi.json", api)
+                .url("/api-docs/openapi.json", crate::openapi::finish(api))
                 .config(utoipa_swagger_ui::Config::default().persist_authorization(true))
                 .oauth(
                     utoipa_swagger_ui::oauth::Config::new()

@@ -53,6 +53,7 @@ impl From<crate::auth::jwt::IssuedTokens> for TokenResponse {
 
 /// The OAuth2 token request (RFC 6749 §4.3 password grant, or §6 refresh).
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"grant_type": "password", "username": "admin@demo.welfare-grants.test", "password": "demo-admin-password", "client_id": "swagger-ui"}))]
 pub struct TokenForm {
     /// `password` or `refresh_token`.
     #[schema(example = "password")]
@@ -71,6 +72,7 @@ pub struct TokenForm {
 /// A refresh token.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"refresh_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9..."}))]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }

@@ -26,6 +26,7 @@ use crate::store::calls::{self as store, Amendment, CallUpdate, call_not_found};
 
 /// A call for proposals with every rule it sets.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = examples::call_view)]
 pub struct CallView {
     pub id: Uuid,
     /// The call's code, e.g. the Bandi Online code `RLD12022024943`.
@@ -97,8 +98,41 @@ impl CallView {
     }
 }
 
+/// Examples of the OpenAPI document.
+mod examples {
+    use serde_json::{Value, json};
+
+    pub fn call_view() -> Value {
+        json!({
+            "id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "code": "RLD12022024943",
+            "title": "Avviso interventi di conciliazione e welfare aziendale 2022",
+            "description": "Interventi di conciliazione vita-lavoro e welfare aziendale...",
+            "legal_basis": "D.G.R. n. 5755/2021; decreto n. 4683 del 06/04/2022", "status": "published",
+            "opens_at": "2022-05-04T10:00:00Z", "closes_at": "2022-07-15T10:00:00Z",
+            "opens_at_local": "2022-05-04T12:00:00+02:00", "closes_at_local": "2022-07-15T12:00:00+02:00",
+            "time_zone": "Europe/Rome", "window_state": "closed", "rules_locked": true, "total_budget": "5050000.00",
+            "ranking_target_date": "2022-10-13", "rules": crate::domain::call::examples::rules(), "cloned_from": null,
+            "created_at": "2022-04-06T10:00:00Z", "updated_at": "2022-06-14T15:00:00Z", "published_at": "2022-04-06T10:00:00Z"
+        })
+    }
+
+    pub fn call_list() -> Value {
+        json!({"items": [call_view()], "total": 1, "page": 1, "per_page": 20})
+    }
+
+    pub fn new_call() -> Value {
+        json!({
+            "code": "RLD-CONCILIAZIONE-2027", "title": "Avviso interventi di conciliazione e welfare aziendale 2027",
+            "description": "", "legal_basis": "D.G.R. n. .../2027",
+            "opens_at": "2027-05-04T12:00:00+02:00", "closes_at": "2027-07-15T12:00:00+02:00",
+            "total_budget": "6000000.00", "rules": crate::domain::call::examples::rules()
+        })
+    }
+}
+
 /// A page of calls.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = examples::call_list)]
 pub struct CallList {
     pub items: Vec<CallView>,
     pub total: u64,
@@ -109,6 +143,7 @@ pub struct CallList {
 /// An envelope as given by an administrator.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"agency_code": "MONTAGNA", "amount": "293580.00", "source": "official", "note": "Avviso ATS Montagna"}))]
 pub struct EnvelopeInput {
     pub agency_code: AgencyCode,
     pub amount: Money,
@@ -131,6 +166,7 @@ impl From<&EnvelopeInput> for Envelope {
 /// A new call. Without `envelopes`, the total is split 30/70 over the agencies' populations.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = examples::new_call)]
 pub struct NewCall {
     #[schema(example = "RLD-CONCILIAZIONE-2027")]
     pub code: String,
@@ -226,6 +262,7 @@ pub struct CloneRequest {
 
 /// An amendment of a call's dates.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "6d0f3b8e-2a41-4c1e-9f57-0c2b7a9e4d13", "act_number": "decreto n. 8343", "act_date": "2022-06-14", "reason": "Proroga del termine di presentazione delle domande", "changes": [{"field": "closes_at", "old_value": "2022-06-15T10:00:00Z", "new_value": "2022-07-15T10:00:00Z"}], "created_at": "2022-06-14T15:00:00Z"}))]
 pub struct AmendmentView {
     pub id: Uuid,
     #[schema(example = "decreto n. 8343")]
@@ -263,6 +300,7 @@ pub struct EnvelopeView {
 
 /// The envelopes of a call and how they add up.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "total_budget": "5050000.00", "sum": "5050000.00", "items": [{"agency_code": "MONTAGNA", "agency_name": "ATS della Montagna", "amount": "293580.00", "source": "official", "note": "Avviso ATS Montagna"}, {"agency_code": "MILANO", "agency_name": "ATS della Città Metropolitana di Milano", "amount": "1417010.23", "source": "estimated", "note": null}]}))]
 pub struct EnvelopesView {
     pub call_id: Uuid,
     pub total_budget: Money,
@@ -304,6 +342,7 @@ pub struct EnvelopesRequest {
 /// A population to use instead of the stored one.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"agency_code": "MONTAGNA", "population": 292241}))]
 pub struct PopulationInput {
     pub agency_code: AgencyCode,
     #[schema(example = 292241)]

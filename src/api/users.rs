@@ -54,6 +54,7 @@ impl From<&User> for UserView {
 
 /// A page of users.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"items": [{"id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11", "username": "valutatore.montagna@demo.welfare-grants.test", "full_name": "Valutatore ATS Montagna", "role": "evaluator", "agency_code": "MONTAGNA", "disabled": false, "created_at": "2026-11-28T09:00:00Z", "updated_at": "2026-11-28T09:00:00Z"}], "total": 1, "page": 1, "per_page": 20}))]
 pub struct UserList {
     pub items: Vec<UserView>,
     pub total: u64,

@@ -20,6 +20,7 @@ pub const CALL_TIME_ZONE: chrono_tz::Tz = Rome;
 /// `draft` is visible to administrators only; `published` to everybody.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "published")]
 pub enum CallStatus {
     Draft,
     Published,
@@ -45,6 +46,7 @@ impl CallStatus {
 /// Where a call's window stands at a given instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "open")]
 pub enum WindowState {
     Upcoming,
     Open,
@@ -112,6 +114,7 @@ impl Window {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "public_body")]
 pub enum OrganizationCategory {
     /// Municipality, union of municipalities, mountain community, special agency, social-plan district.
     PublicBody,
@@ -125,6 +128,7 @@ pub enum OrganizationCategory {
 /// How the ranking is turned into grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "strict_order")]
 pub enum AllocationMode {
     /// Fund in rank order; the first that no longer fits may get a partial grant; the rest wait.
     StrictOrder,
@@ -135,6 +139,7 @@ pub enum AllocationMode {
 /// One rule that breaks ties between applications with the same score.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+#[schema(example = json!({"rule": "higher_criterion_score", "criterion": "QUALITY"}))]
 pub enum TieBreak {
     /// The higher score on one criterion of the grid goes first.
     HigherCriterionScore { criterion: String },
@@ -145,6 +150,7 @@ pub enum TieBreak {
 /// Partnership composition rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = examples::partnership)]
 pub struct PartnershipRules {
     /// Minimum number of members, the lead included.
     #[schema(example = 4)]
@@ -166,6 +172,7 @@ pub struct PartnershipRules {
 /// One intervention area a project may develop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "TIME_SAVING", "name_it": "Time saving", "name_en": "Time saving"}))]
 pub struct InterventionArea {
     #[schema(example = "TIME_SAVING")]
     pub code: String,
@@ -176,6 +183,7 @@ pub struct InterventionArea {
 /// One expense category of a budget, with an optional cap as a share of the total cost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "COORDINATION", "name_it": "Coordinamento e gestione", "name_en": "Coordination and management", "cap_percent": "15.00"}))]
 pub struct ExpenseCategory {
     #[schema(example = "COORDINATION")]
     pub code: String,
@@ -188,6 +196,7 @@ pub struct ExpenseCategory {
 /// One criterion of the scoring grid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "QUALITY", "name_it": "Qualità e coerenza della proposta", "name_en": "Quality and coherence", "min": "0.0", "max": "25.0"}))]
 pub struct Criterion {
     #[schema(example = "QUALITY")]
     pub code: String,
@@ -200,6 +209,7 @@ pub struct Criterion {
 /// The scoring grid and how scores become an outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = examples::scoring)]
 pub struct ScoringRules {
     pub criteria: Vec<Criterion>,
     /// The lowest score (after rounding) that makes an application eligible for funding.
@@ -214,6 +224,7 @@ pub struct ScoringRules {
 /// Whether the first project that no longer fits may be funded in part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"allowed": true, "min_share": "50.00"}))]
 pub struct PartialFunding {
     pub allowed: bool,
     /// The smallest partial grant, as a share of the request.
@@ -223,6 +234,7 @@ pub struct PartialFunding {
 /// How a ranking is ordered, funded and approved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = examples::ranking)]
 pub struct RankingRules {
     /// Applied in order; `earlier_submission` is always last.
     pub tie_breaks: Vec<TieBreak>,
@@ -236,6 +248,7 @@ pub struct RankingRules {
 /// Deadlines counted in calendar days, ending at 23:59:59 Europe/Rome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"integration_days": 10, "acceptance_days": 30}))]
 pub struct DeadlineRules {
     /// Days an applicant has to answer a request for integration.
     #[schema(example = 10)]
@@ -248,6 +261,7 @@ pub struct DeadlineRules {
 /// Who a required annex is asked of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "application")]
 pub enum AnnexScope {
     /// One per application.
     Application,
@@ -258,6 +272,7 @@ pub enum AnnexScope {
 /// An annex every application must carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "partnership_agreement", "scope": "application", "name_it": "Accordo di partenariato", "name_en": "Partnership agreement"}))]
 pub struct RequiredAnnex {
     #[schema(example = "partnership_agreement")]
     pub kind: String,
@@ -269,6 +284,7 @@ pub struct RequiredAnnex {
 /// Every rule of a call; locked once its window opens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = examples::rules)]
 pub struct CallRules {
     /// The largest grant as a share of the eligible cost (rounded down to the cent).
     pub grant_rate: Percent,
@@ -809,6 +825,28 @@ impl CallRules {
     }
 }
 
+/// Examples of the OpenAPI document, taken from the 2022 rules.
+pub mod examples {
+    use super::CallRules;
+    use serde_json::Value;
+
+    pub fn rules() -> Value {
+        serde_json::to_value(CallRules::lombardy_2022()).unwrap_or_default()
+    }
+
+    pub fn partnership() -> Value {
+        rules()["partnership"].clone()
+    }
+
+    pub fn scoring() -> Value {
+        rules()["scoring"].clone()
+    }
+
+    pub fn ranking() -> Value {
+        rules()["ranking"].clone()
+    }
+}
+
 /// The top-level sections of [`CallRules`], as named in JSON.
 pub const RULE_SECTIONS: [&str; 11] = [
     "grant_rate",
@@ -861,6 +899,7 @@ pub fn rules_locked(status: CallStatus, window: &Window, now: DateTime<Utc>) -> 
 
 /// One changed value of an amendment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"field": "closes_at", "old_value": "2022-06-15T10:00:00Z", "new_value": "2022-07-15T10:00:00Z"}))]
 pub struct FieldChange {
     #[schema(example = "closes_at")]
     pub field: String,
@@ -926,6 +965,7 @@ impl Call {
 /// Where an envelope's figure comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "official")]
 pub enum EnvelopeSource {
     /// Published in an official act.
     Official,

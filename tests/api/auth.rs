@@ -23,8 +23,10 @@ fn sign(claims: &Value) -> String {
 
 async fn me(app: &TestApp, token: &str) -> Value {
     let res = app.get("/api/v1/auth/me", Some(token)).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    res.json().await.unwrap()
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
 }
 
 async fn my_id(app: &TestApp, who: (&str, &str)) -> String {
@@ -173,7 +175,18 @@ both!(async fn an_external_identity_providers_token_is_accepted_by_kid(app) {
     };
     let body = me(&app, &token(IDP_KID, EVALUATOR_BRESCIA.0)).await;
     assert_eq!(body["agency_code"], "BRESCIA");
-    for bad in [token("unknown-kid", EVALUATOR_BRESCIA.0), token(IDP_KID, "stranger@example.org")] {
+    let rsa = EncodingKey::from_rsa_pem(IDP_RSA_PRIVATE_KEY.as_bytes()).unwrap();
+    let rs256 = |kid: &str| {
+        let mut h = Header::new(Algorithm::RS256);
+        h.kid = Some(kid.into());
+        encode(&h, &json!({"sub": ADMIN.0, "iss": IDP_ISSUER, "aud": IDP_AUDIENCE, "exp": now + 600, "nbf": now - 5}), &rsa).unwrap()
+    };
+    assert_eq!(me(&app, &rs256(IDP_RSA_KID)).await["role"], "admin");
+    // A key is bound to its algorithm and its kid: an RSA token under the EdDSA kid fails.
+    let mut wrong_iss = Header::new(Algorithm::EdDSA);
+    wrong_iss.kid = Some(IDP_KID.into());
+    let wrong_iss = encode(&wrong_iss, &json!({"sub": ADMIN.0, "iss": "https://elsewhere.test", "aud": IDP_AUDIENCE, "exp": now + 600}), &key).unwrap();
+    for bad in [token("unknown-kid", EVALUATOR_BRESCIA.0), token(IDP_KID, "stranger@example.org"), rs256(IDP_KID), wrong_iss] {
         problem(app.get("/api/v1/auth/me", Some(&bad)).await, StatusCode::UNAUTHORIZED).await;
     }
 });

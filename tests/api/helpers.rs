@@ -32,6 +32,9 @@ pub const IDP_AUDIENCE: &str = "welfare-grants-api";
 pub const IDP_KID: &str = "test-ed25519";
 pub const IDP_PRIVATE_KEY: &str = include_str!("../fixtures/idp-ed25519-private.pem");
 const IDP_PUBLIC_KEY: &str = include_str!("../fixtures/idp-ed25519-public.pem");
+pub const IDP_RSA_KID: &str = "test-rsa";
+pub const IDP_RSA_PRIVATE_KEY: &str = include_str!("../fixtures/idp-rsa-private.pem");
+const IDP_RSA_PUBLIC_KEY: &str = include_str!("../fixtures/idp-rsa-public.pem");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -108,11 +111,18 @@ pub async fn spawn_app_with(
     settings.auth.external = Some(ExternalIdpSettings {
         issuer: IDP_ISSUER.into(),
         audience: IDP_AUDIENCE.into(),
-        keys: vec![ExternalKey {
-            kid: IDP_KID.into(),
-            algorithm: "EdDSA".into(),
-            public_key_pem: IDP_PUBLIC_KEY.into(),
-        }],
+        keys: vec![
+            ExternalKey {
+                kid: IDP_KID.into(),
+                algorithm: "EdDSA".into(),
+                public_key_pem: IDP_PUBLIC_KEY.into(),
+            },
+            ExternalKey {
+                kid: IDP_RSA_KID.into(),
+                algorithm: "RS256".into(),
+                public_key_pem: IDP_RSA_PUBLIC_KEY.into(),
+            },
+        ],
     });
     let mut dir = None;
     let mut postgres_db = None;

@@ -51,6 +51,22 @@ async fn every_operation_declares_its_security_and_its_problems() {
 }
 
 #[tokio::test]
+async fn every_schema_carries_an_example_for_swagger_ui() {
+    let doc: Value = serde_json::to_value(welfare_grants::startup::openapi_document()).unwrap();
+    let missing: Vec<&String> = doc["components"]["schemas"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, s)| s.get("example").is_none() && s.get("examples").is_none())
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "schemas without an example: {missing:?}"
+    );
+}
+
+#[tokio::test]
 async fn swagger_ui_is_served_at_docs() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     let res = app.get("/docs/", None).await;
