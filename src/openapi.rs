@@ -54,6 +54,8 @@ To try it: press **Authorize**, and log in with a demo account in the *oauth2* f
         (name = "users", description = "User management (admin)"),
         (name = "agencies", description = "The eight ATS"),
         (name = "calls", description = "Calls for proposals, amendments and envelopes"),
+        (name = "organizations", description = "The shared registry of organizations and their representatives"),
+        (name = "partnerships", description = "Partnerships for a call and their eligibility"),
         (name = "operations", description = "Health of the service"),
     )
 )]

@@ -11,10 +11,15 @@ use crate::domain::call::{
     envelopes_by_split, rome, window_changes,
 };
 use crate::domain::money::Money;
+use crate::domain::organization::{
+    OrganizationDraft, SeatDraft, SeatKind, Subtype, check_organization,
+};
+use crate::domain::partnership::ParticipationRole;
 use crate::domain::percent::Percent;
 use crate::domain::user::Role;
 use crate::store::audit::Actor;
-use crate::store::{calls, users};
+use crate::store::partnerships::MemberChange;
+use crate::store::{calls, organizations, partnerships, users};
 
 /// The code of the 2022 call on Bandi Online.
 pub const CALL_2022_CODE: &str = "RLD12022024943";
@@ -192,6 +197,152 @@ pub async fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<
         calls::create(db, &system, now, &c, &envelopes, &[])
             .await
             .map_err(|e| anyhow::anyhow!("seeding the demo call: {e}"))?;
+    }
+    seed_partnership(db, now).await
+}
+
+/// One demo organization: tax code, VAT, name, subtype, REA, seats, staff, turnover.
+type DemoOrganization = (
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    Subtype,
+    Option<&'static str>,
+    &'static [(SeatKind, &'static str, &'static str, &'static str)],
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+/// The first demo applicant's organizations: a municipality (the lead), a social cooperative,
+/// a micro and a small enterprise, all in Lombardy. Fictional, with valid check digits.
+const DEMO_ORGANIZATIONS: [DemoOrganization; 4] = [
+    (
+        "90000000019",
+        None,
+        "Comune di Sondrio (demo)",
+        Subtype::Municipality,
+        None,
+        &[
+            (SeatKind::Registered, "Piazza Campello 1", "Sondrio", "SO"),
+            (SeatKind::Operating, "Piazza Campello 1", "Sondrio", "SO"),
+        ],
+        None,
+        None,
+    ),
+    (
+        "90000000027",
+        None,
+        "Cooperativa Sociale Valtellina (demo)",
+        Subtype::SocialCooperative,
+        None,
+        &[(SeatKind::Registered, "Via Nazionale 12", "Tirano", "SO")],
+        None,
+        None,
+    ),
+    (
+        "09000000035",
+        Some("09000000035"),
+        "Alfa Servizi S.r.l. (demo)",
+        Subtype::Company,
+        Some("SO-123456"),
+        &[
+            (SeatKind::Registered, "Via Trieste 10", "Sondrio", "SO"),
+            (SeatKind::Operating, "Via Trieste 10", "Sondrio", "SO"),
+        ],
+        Some("7.50"),
+        Some("850000.00"),
+    ),
+    (
+        "09000000043",
+        Some("09000000043"),
+        "Beta Logistica S.n.c. (demo)",
+        Subtype::Company,
+        Some("MI-2345678"),
+        &[
+            (SeatKind::Registered, "Viale Monza 200", "Milano", "MI"),
+            (SeatKind::Operating, "Via Stelvio 5", "Morbegno", "SO"),
+        ],
+        Some("22.00"),
+        Some("3200000.00"),
+    ),
+];
+
+/// The demo organizations and an eligible partnership in the demo edition, for the first
+/// demo applicant, so that a tester can go straight to writing an application.
+async fn seed_partnership(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let Some(applicant) = users::get_by_username(db, DEMO_USERS[3].username).await? else {
+        return Ok(());
+    };
+    let Some(demo) = calls::get_by_code(db, DEMO_CALL_CODE).await? else {
+        return Ok(());
+    };
+    let actor = Actor {
+        user_id: Some(applicant.id),
+        role: Some(Role::Applicant),
+        request_id: None,
+    };
+    let mut ids = Vec::new();
+    for (tax_code, vat, name, subtype, rea, seats, staff, turnover) in DEMO_ORGANIZATIONS {
+        if let Some(existing) = organizations::get_by_tax_code(db, tax_code).await? {
+            ids.push(existing.id);
+            continue;
+        }
+        let draft = OrganizationDraft {
+            tax_code: tax_code.into(),
+            vat_number: vat.map(String::from),
+            legal_name: name.into(),
+            category: Some(subtype.category()),
+            subtype: Some(subtype),
+            chamber_registration: rea.map(String::from),
+            seats: seats
+                .iter()
+                .map(|(kind, address, municipality, province)| SeatDraft {
+                    kind: Some(*kind),
+                    address: (*address).into(),
+                    municipality: (*municipality).into(),
+                    province: (*province).into(),
+                })
+                .collect(),
+            staff: staff.map(|s| s.parse()).transpose()?,
+            turnover: turnover.map(Money::parse).transpose()?,
+            balance_sheet_total: None,
+            reference_year: staff.map(|_| 2025),
+        };
+        let facts = check_organization(&draft, 2026)
+            .map_err(|v| anyhow::anyhow!("demo organization {name}: {v:?}"))?;
+        let org = organizations::create(db, &actor, now, &facts, applicant.id)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding {name}: {e}"))?;
+        ids.push(org.id);
+    }
+    let lead = ids[0];
+    let page = crate::store::Page {
+        page: 1,
+        per_page: 1,
+    };
+    let (existing, _) = partnerships::list(db, Some(&[lead].into()), Some(demo.id), page).await?;
+    if existing.is_empty() {
+        let p = partnerships::create(
+            db,
+            &actor,
+            now,
+            demo.id,
+            "Rete Valtellina per la conciliazione (demo)",
+            lead,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding the demo partnership: {e}"))?;
+        for id in &ids[1..] {
+            let member = *id;
+            partnerships::change_members(db, &actor, now, p.id, |_| {
+                Ok(MemberChange::Add {
+                    organization_id: member,
+                    role: ParticipationRole::FullPartner,
+                })
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the demo partnership: {e}"))?;
+        }
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261201_000001_create_agencies_and_users;
 mod m20261201_000002_create_calls;
 mod m20261201_000003_create_audit_events;
+mod m20261202_000004_create_organizations_and_partnerships;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_create_agencies_and_users::Migration),
             Box::new(m20261201_000002_create_calls::Migration),
             Box::new(m20261201_000003_create_audit_events::Migration),
+            Box::new(m20261202_000004_create_organizations_and_partnerships::Migration),
         ]
     }
 }

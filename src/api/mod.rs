@@ -5,6 +5,8 @@ pub mod agencies;
 pub mod auth;
 pub mod calls;
 pub mod extract;
+pub mod organizations;
+pub mod partnerships;
 pub mod status;
 pub mod users;
 
@@ -43,7 +45,19 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(calls::list_amendments)
             .service(calls::get_envelopes)
             .service(calls::put_envelopes)
-            .service(calls::split_envelopes),
+            .service(calls::split_envelopes)
+            .service(organizations::create_organization)
+            .service(organizations::list_organizations)
+            .service(organizations::get_organization)
+            .service(organizations::patch_organization)
+            .service(organizations::add_representative)
+            .service(partnerships::create_partnership)
+            .service(partnerships::list_partnerships)
+            .service(partnerships::get_partnership)
+            .service(partnerships::delete_partnership)
+            .service(partnerships::add_member)
+            .service(partnerships::remove_member)
+            .service(partnerships::eligibility),
     );
 }
 

@@ -2,9 +2,13 @@
 
 pub mod agency;
 pub mod call;
+pub mod identifiers;
 pub mod money;
+pub mod organization;
+pub mod partnership;
 pub mod percent;
 pub mod points;
+pub mod size;
 pub mod split;
 pub mod user;
 pub mod violation;

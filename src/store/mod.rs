@@ -5,6 +5,8 @@
 
 pub mod audit;
 pub mod calls;
+pub mod organizations;
+pub mod partnerships;
 pub mod users;
 
 use std::time::Duration;

@@ -2,10 +2,13 @@
 //! on SQLite and on PostgreSQL.
 
 mod helpers;
+mod registry;
 
 mod auth;
 mod calls;
 mod errors;
 mod openapi;
+mod organizations;
+mod partnerships;
 mod status;
 mod users;

@@ -1,0 +1,498 @@
+//! The shared registry of organizations: register, read, change, add representatives.
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Datelike, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::extract::{Json, decode_json};
+use super::{PageParams, if_match, merge_patch, with_etag};
+use crate::auth::AuthUser;
+use crate::domain::Violation;
+use crate::domain::call::OrganizationCategory;
+use crate::domain::money::Money;
+use crate::domain::organization::{
+    Category, OrganizationDraft, OrganizationFacts, SeatDraft, SeatKind, Subtype,
+    check_organization,
+};
+use crate::domain::partnership::{Access, organization_access};
+use crate::domain::size::SizeClass;
+use crate::domain::user::Role;
+use crate::error::{ApiError, Problem};
+use crate::startup::AppState;
+use crate::store::organizations::{self as store, Organization, organization_not_found};
+use crate::store::users;
+
+/// An office as declared.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "registered", "address": "Piazza Campello 1", "municipality": "Sondrio", "province": "SO"}))]
+pub struct SeatInput {
+    pub kind: SeatKind,
+    pub address: String,
+    pub municipality: String,
+    /// Province code (sigla), e.g. `SO`; Lombardy's are BG, BS, CO, CR, LC, LO, MB, MI, MN, PV, SO, VA.
+    pub province: String,
+}
+
+/// An organization as its representative declares it. The size class of an enterprise is
+/// computed from staff, turnover and balance-sheet total, never declared.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "tax_code": "01234560157", "vat_number": "01234560157", "legal_name": "Alfa Servizi S.r.l.",
+    "category": "enterprise", "subtype": "company", "chamber_registration": "SO-123456",
+    "seats": [{"kind": "registered", "address": "Via Trieste 10", "municipality": "Sondrio", "province": "SO"},
+              {"kind": "operating", "address": "Via Trieste 10", "municipality": "Sondrio", "province": "SO"}],
+    "staff": "7.50", "turnover": "850000.00", "balance_sheet_total": null, "reference_year": 2025
+}))]
+pub struct OrganizationInput {
+    /// Codice fiscale: 11 digits for legal entities, 16 characters for sole traders.
+    pub tax_code: String,
+    /// Partita IVA, 11 digits; required for enterprises.
+    pub vat_number: Option<String>,
+    pub legal_name: String,
+    pub category: Category,
+    pub subtype: Subtype,
+    /// Enterprises: the REA number as PROVINCE-NUMBER, e.g. `SO-123456`.
+    pub chamber_registration: Option<String>,
+    pub seats: Vec<SeatInput>,
+    /// Enterprises: staff in annual work units, a decimal string such as `"7.50"`.
+    pub staff: Option<String>,
+    /// Enterprises: annual turnover (at least one of turnover and balance-sheet total).
+    pub turnover: Option<Money>,
+    /// Enterprises: balance-sheet total.
+    pub balance_sheet_total: Option<Money>,
+    /// Enterprises: the year the figures refer to.
+    pub reference_year: Option<i32>,
+}
+
+impl OrganizationInput {
+    fn draft(&self) -> Result<OrganizationDraft, Vec<Violation>> {
+        let staff = match &self.staff {
+            None => None,
+            Some(s) => Some(Decimal::from_str(s.trim()).map_err(|_| {
+                vec![Violation::new(
+                    "staff",
+                    "invalid_decimal",
+                    "Staff is a decimal number as a string, such as \"7.50\".",
+                    "Il personale è un numero decimale come stringa, ad esempio \"7.50\".",
+                )]
+            })?),
+        };
+        Ok(OrganizationDraft {
+            tax_code: self.tax_code.clone(),
+            vat_number: self.vat_number.clone(),
+            legal_name: self.legal_name.clone(),
+            category: Some(self.category),
+            subtype: Some(self.subtype),
+            chamber_registration: self.chamber_registration.clone(),
+            seats: self
+                .seats
+                .iter()
+                .map(|s| SeatDraft {
+                    kind: Some(s.kind),
+                    address: s.address.clone(),
+                    municipality: s.municipality.clone(),
+                    province: s.province.clone(),
+                })
+                .collect(),
+            staff,
+            turnover: self.turnover,
+            balance_sheet_total: self.balance_sheet_total,
+            reference_year: self.reference_year,
+        })
+    }
+
+    fn of(f: &OrganizationFacts) -> OrganizationInput {
+        OrganizationInput {
+            tax_code: f.tax_code.as_str().to_owned(),
+            vat_number: f.vat_number.as_ref().map(|v| v.as_str().to_owned()),
+            legal_name: f.legal_name.clone(),
+            category: f.category(),
+            subtype: f.subtype,
+            chamber_registration: f.chamber_registration.clone(),
+            seats: f
+                .seats
+                .iter()
+                .map(|s| SeatInput {
+                    kind: s.kind,
+                    address: s.address.clone(),
+                    municipality: s.municipality.clone(),
+                    province: s.province.as_str().to_owned(),
+                })
+                .collect(),
+            staff: f.figures.as_ref().map(|x| x.staff.to_string()),
+            turnover: f.figures.as_ref().and_then(|x| x.turnover),
+            balance_sheet_total: f.figures.as_ref().and_then(|x| x.balance_sheet_total),
+            reference_year: f.reference_year,
+        }
+    }
+
+    fn facts(&self) -> Result<OrganizationFacts, ApiError> {
+        let draft = self.draft().map_err(ApiError::Validation)?;
+        check_organization(&draft, Utc::now().year()).map_err(ApiError::Validation)
+    }
+}
+
+/// A representative, as other representatives and administrators see them.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"user_id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11", "username": "richiedente1@demo.welfare-grants.test", "full_name": "Richiedente Uno (demo)"}))]
+pub struct RepresentativeView {
+    pub user_id: Uuid,
+    pub username: String,
+    pub full_name: String,
+}
+
+/// An organization of the registry.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b", "tax_code": "01234560157", "vat_number": "01234560157",
+    "legal_name": "Alfa Servizi S.r.l.", "category": "enterprise", "subtype": "company", "chamber_registration": "SO-123456",
+    "seats": [{"kind": "registered", "address": "Via Trieste 10", "municipality": "Sondrio", "province": "SO"}],
+    "staff": "7.50", "turnover": "850000.00", "balance_sheet_total": null, "reference_year": 2025,
+    "size_class": "micro", "call_category": "micro_small_enterprise",
+    "representatives": [{"user_id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11", "username": "richiedente1@demo.welfare-grants.test", "full_name": "Richiedente Uno (demo)"}],
+    "created_at": "2026-11-28T09:00:00Z", "updated_at": "2026-11-28T09:00:00Z"
+}))]
+pub struct OrganizationView {
+    pub id: Uuid,
+    /// A personal (16-character) tax code is masked for everyone but the representatives and
+    /// the administrators.
+    pub tax_code: String,
+    pub vat_number: Option<String>,
+    pub legal_name: String,
+    pub category: Category,
+    pub subtype: Subtype,
+    pub chamber_registration: Option<String>,
+    pub seats: Vec<SeatInput>,
+    pub staff: Option<String>,
+    pub turnover: Option<Money>,
+    pub balance_sheet_total: Option<Money>,
+    pub reference_year: Option<i32>,
+    /// Computed from the figures (EU Recommendation 2003/361); null for bodies that are not
+    /// enterprises.
+    pub size_class: Option<SizeClass>,
+    /// The category a call's rules count it in; null for a medium or large enterprise, which
+    /// no call admits.
+    pub call_category: Option<OrganizationCategory>,
+    /// Only for its representatives and the administrators.
+    pub representatives: Option<Vec<RepresentativeView>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Build the view of an organization for a caller with the given access.
+pub fn organization_view(
+    o: &Organization,
+    privileged: bool,
+    representatives: Option<Vec<RepresentativeView>>,
+) -> OrganizationView {
+    let input = OrganizationInput::of(&o.facts);
+    OrganizationView {
+        id: o.id,
+        tax_code: if privileged {
+            o.facts.tax_code.as_str().to_owned()
+        } else {
+            o.facts.tax_code.masked()
+        },
+        vat_number: input.vat_number,
+        legal_name: input.legal_name,
+        category: input.category,
+        subtype: input.subtype,
+        chamber_registration: input.chamber_registration,
+        seats: input.seats,
+        staff: input.staff,
+        turnover: input.turnover,
+        balance_sheet_total: input.balance_sheet_total,
+        reference_year: input.reference_year,
+        size_class: o.facts.size_class(),
+        call_category: o.facts.call_category(),
+        representatives,
+        created_at: o.created_at,
+        updated_at: o.updated_at,
+    }
+}
+
+/// A page of organizations.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"items": [], "total": 0, "page": 1, "per_page": 20}))]
+pub struct OrganizationList {
+    pub items: Vec<OrganizationView>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// Filters of the organization list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrganizationQuery {
+    /// Exact tax code.
+    pub tax_code: Option<String>,
+}
+
+/// A user to add as representative.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"username": "richiedente2@demo.welfare-grants.test"}))]
+pub struct NewRepresentative {
+    /// The user name of an applicant.
+    pub username: String,
+}
+
+/// What the caller may do with one organization; 404 when nothing.
+pub async fn access_to(state: &AppState, caller: &AuthUser, org: Uuid) -> Result<Access, ApiError> {
+    let represented = store::represented_by(&state.db, caller.id).await?;
+    let partners = if represented.contains(&org) || caller.role != Role::Applicant {
+        BTreeSet::new()
+    } else {
+        store::partners_of(&state.db, &represented).await?
+    };
+    organization_access(caller.role, &represented, &partners, org)
+        .ok_or_else(organization_not_found)
+}
+
+async fn representatives(state: &AppState, id: Uuid) -> Result<Vec<RepresentativeView>, ApiError> {
+    Ok(store::representatives(&state.db, id)
+        .await?
+        .into_iter()
+        .map(|r| RepresentativeView {
+            user_id: r.user_id,
+            username: r.username,
+            full_name: r.full_name,
+        })
+        .collect())
+}
+
+async fn view_for(
+    state: &AppState,
+    caller: &AuthUser,
+    o: &Organization,
+    access: Access,
+) -> Result<OrganizationView, ApiError> {
+    let privileged = access == Access::Manage || caller.is_admin();
+    let reps = if privileged {
+        Some(representatives(state, o.id).await?)
+    } else {
+        None
+    };
+    Ok(organization_view(o, privileged, reps))
+}
+
+/// Register an organization; the caller becomes its first representative. Every rule of
+/// the registry is checked at once.
+#[utoipa::path(
+    tag = "organizations",
+    request_body = OrganizationInput,
+    responses(
+        (status = 201, description = "Registered", body = OrganizationView),
+        (status = 400, description = "Malformed body or unknown field (a declared size class, for one)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only applicants register organizations", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The tax code is already registered", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:welfare-grants:problem:tax_code_taken", "title": "Conflict", "status": 409, "code": "tax_code_taken",
+                "detail": "An organization with tax code 01234560157 is already registered: ask one of its representatives to add you."})),
+        (status = 422, description = "Rules broken: check characters, province, seats, enterprise figures", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:welfare-grants:problem:validation_failed", "title": "Validation failed", "status": 422, "code": "validation_failed",
+                "detail": "The request breaks 2 rule(s); see violations.",
+                "violations": [{"field": "tax_code", "code": "tax_code_check", "message": "The tax code's check character is wrong."},
+                               {"field": "turnover", "code": "size_undeterminable", "message": "An enterprise must declare its turnover or its balance-sheet total."}]})),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/organizations")]
+pub async fn create_organization(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: Json<OrganizationInput>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Applicant])?;
+    let facts = body.parse()?.facts()?;
+    let org = store::create(&state.db, &caller.actor(), Utc::now(), &facts, caller.id).await?;
+    let view = view_for(&state, &caller, &org, Access::Manage).await?;
+    Ok(with_etag(StatusCode::CREATED, org.version, &view))
+}
+
+/// The organizations the caller may see: those it represents and their partners in any
+/// partnership (administrators: all).
+#[utoipa::path(
+    tag = "organizations",
+    params(PageParams, OrganizationQuery),
+    responses(
+        (status = 200, description = "A page of organizations", body = OrganizationList),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/organizations")]
+pub async fn list_organizations(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    paging: web::Query<PageParams>,
+    query: web::Query<OrganizationQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = paging.page()?;
+    let tax_code = query.tax_code.as_ref().map(|t| t.trim().to_uppercase());
+    let (represented, visible) = match caller.role {
+        Role::Admin => (BTreeSet::new(), None),
+        Role::Applicant => {
+            let represented = store::represented_by(&state.db, caller.id).await?;
+            let mut visible = store::partners_of(&state.db, &represented).await?;
+            visible.extend(represented.iter().copied());
+            (represented, Some(visible))
+        }
+        Role::Evaluator => (BTreeSet::new(), Some(BTreeSet::new())),
+    };
+    let (orgs, total) = store::list(&state.db, visible.as_ref(), tax_code.as_deref(), page).await?;
+    let mut items = Vec::with_capacity(orgs.len());
+    for o in &orgs {
+        let access = if represented.contains(&o.id) {
+            Access::Manage
+        } else {
+            Access::Read
+        };
+        items.push(view_for(&state, &caller, o, access).await?);
+    }
+    Ok(HttpResponse::Ok().json(OrganizationList {
+        items,
+        total,
+        page: page.page,
+        per_page: page.per_page,
+    }))
+}
+
+/// Read an organization. Its representatives are listed for them and for administrators only.
+#[utoipa::path(
+    tag = "organizations",
+    params(("organization_id" = Uuid, Path, description = "The organization's id")),
+    responses(
+        (status = 200, description = "The organization", body = OrganizationView),
+        (status = 404, description = "No such organization that the caller may see", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/organizations/{organization_id}")]
+pub async fn get_organization(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let access = access_to(&state, &caller, id).await?;
+    let org = store::get(&state.db, id)
+        .await?
+        .ok_or_else(organization_not_found)?;
+    let view = view_for(&state, &caller, &org, access).await?;
+    Ok(with_etag(StatusCode::OK, org.version, &view))
+}
+
+/// Change an organization (JSON Merge Patch with `If-Match`); only its representatives may.
+/// The tax code never changes.
+#[utoipa::path(
+    tag = "organizations",
+    params(
+        ("organization_id" = Uuid, Path, description = "The organization's id"),
+        ("If-Match" = String, Header, description = "The ETag of the organization as last read"),
+    ),
+    request_body(content = OrganizationInput, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "Changed", body = OrganizationView),
+        (status = 403, description = "Only applicants edit organizations", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not an organization the caller represents", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Rules broken", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[patch("/organizations/{organization_id}")]
+pub async fn patch_organization(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    body: Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Applicant])?;
+    let id = path.into_inner();
+    if access_to(&state, &caller, id).await? != Access::Manage {
+        return Err(organization_not_found());
+    }
+    let version = if_match(&req)?;
+    let patch = body.parse()?;
+    let org = store::update(
+        &state.db,
+        &caller.actor(),
+        Utc::now(),
+        id,
+        version,
+        |current| {
+            let mut doc = serde_json::to_value(OrganizationInput::of(&current.facts))
+                .map_err(anyhow::Error::from)?;
+            merge_patch(&mut doc, &patch)?;
+            let edited: OrganizationInput = decode_json(doc.to_string().as_bytes())?;
+            let facts = edited.facts()?;
+            if facts.tax_code != current.facts.tax_code {
+                return Err(ApiError::invalid(
+                    "tax_code",
+                    "immutable_field",
+                    "The tax code identifies the organization in the registry and never changes.",
+                    "Il codice fiscale identifica l'ente nel registro e non cambia mai.",
+                ));
+            }
+            Ok(facts)
+        },
+    )
+    .await?;
+    let view = view_for(&state, &caller, &org, Access::Manage).await?;
+    Ok(with_etag(StatusCode::OK, org.version, &view))
+}
+
+/// Add another applicant as representative of an organization the caller represents.
+#[utoipa::path(
+    tag = "organizations",
+    params(("organization_id" = Uuid, Path, description = "The organization's id")),
+    request_body = NewRepresentative,
+    responses(
+        (status = 201, description = "Added; the representatives now", body = Vec<RepresentativeView>),
+        (status = 403, description = "Only applicants represent organizations", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not an organization the caller represents", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already a representative", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No applicant with that user name", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/organizations/{organization_id}/representatives")]
+pub async fn add_representative(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<Uuid>,
+    body: Json<NewRepresentative>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Applicant])?;
+    let id = path.into_inner();
+    if access_to(&state, &caller, id).await? != Access::Manage {
+        return Err(organization_not_found());
+    }
+    let body = body.parse()?;
+    let user = users::get_by_username(&state.db, body.username.trim()).await?;
+    let user = match user {
+        Some(u) if u.role == Role::Applicant && !u.disabled => u,
+        _ => {
+            return Err(ApiError::invalid(
+                "username",
+                "unknown_applicant",
+                "No active applicant has this user name.",
+                "Nessun richiedente attivo ha questo nome utente.",
+            ));
+        }
+    };
+    store::add_representative(&state.db, &caller.actor(), Utc::now(), id, user.id).await?;
+    Ok(HttpResponse::Created().json(representatives(&state, id).await?))
+}

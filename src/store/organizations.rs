@@ -1,0 +1,433 @@
+//! The shared registry of organizations and their representatives.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::audit::{self, Actor, Change};
+use super::calls::money;
+use super::{Page, begin_write};
+use crate::domain::identifiers::{TaxCode, VatNumber};
+use crate::domain::organization::{OrganizationFacts, Seat, Subtype};
+use crate::domain::size::EnterpriseFigures;
+use crate::entity::{organization, organization_representative, partnership_member, user};
+use crate::error::ApiError;
+
+/// An organization of the registry.
+#[derive(Debug, Clone)]
+pub struct Organization {
+    pub id: Uuid,
+    pub facts: OrganizationFacts,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A representative of an organization.
+#[derive(Debug, Clone)]
+pub struct Representative {
+    pub user_id: Uuid,
+    pub username: String,
+    pub full_name: String,
+    pub added_at: DateTime<Utc>,
+}
+
+fn corrupt(what: &str, id: Uuid) -> DbErr {
+    DbErr::Custom(format!("stored organization {id} has an invalid {what}"))
+}
+
+pub(crate) fn to_organization(m: organization::Model) -> Result<Organization, DbErr> {
+    let id = m.id;
+    let figures = match m.staff {
+        Some(staff) => Some(EnterpriseFigures {
+            staff: staff.round_dp(2),
+            turnover: m.turnover.map(money).transpose()?,
+            balance_sheet_total: m.balance_sheet_total.map(money).transpose()?,
+        }),
+        None => None,
+    };
+    Ok(Organization {
+        id,
+        facts: OrganizationFacts {
+            tax_code: TaxCode::parse(&m.tax_code).map_err(|_| corrupt("tax code", id))?,
+            vat_number: m
+                .vat_number
+                .as_deref()
+                .map(VatNumber::parse)
+                .transpose()
+                .map_err(|_| corrupt("VAT number", id))?,
+            legal_name: m.legal_name,
+            subtype: Subtype::parse(&m.subtype).ok_or_else(|| corrupt("subtype", id))?,
+            chamber_registration: m.chamber_registration,
+            seats: serde_json::from_str::<Vec<Seat>>(&m.seats).map_err(|_| corrupt("seats", id))?,
+            figures,
+            reference_year: m.reference_year,
+        },
+        version: m.version,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    })
+}
+
+fn active(
+    id: Uuid,
+    f: &OrganizationFacts,
+    version: i32,
+    now: DateTime<Utc>,
+) -> organization::ActiveModel {
+    organization::ActiveModel {
+        id: Set(id),
+        tax_code: Set(f.tax_code.as_str().to_owned()),
+        vat_number: Set(f.vat_number.as_ref().map(|v| v.as_str().to_owned())),
+        legal_name: Set(f.legal_name.clone()),
+        category: Set(f.category().as_str().to_owned()),
+        subtype: Set(f.subtype.as_str().to_owned()),
+        chamber_registration: Set(f.chamber_registration.clone()),
+        seats: Set(serde_json::to_string(&f.seats).unwrap_or_else(|_| "[]".into())),
+        staff: Set(f.figures.as_ref().map(|x| x.staff)),
+        turnover: Set(f
+            .figures
+            .as_ref()
+            .and_then(|x| x.turnover)
+            .map(|m| m.as_decimal())),
+        balance_sheet_total: Set(f
+            .figures
+            .as_ref()
+            .and_then(|x| x.balance_sheet_total)
+            .map(|m| m.as_decimal())),
+        reference_year: Set(f.reference_year),
+        version: Set(version),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// What the audit log keeps of an organization.
+fn facts_json(f: &OrganizationFacts) -> serde_json::Value {
+    json!({
+        "tax_code": f.tax_code.as_str(), "vat_number": f.vat_number.as_ref().map(|v| v.as_str()),
+        "legal_name": f.legal_name, "subtype": f.subtype.as_str(), "chamber_registration": f.chamber_registration,
+        "seats": f.seats, "staff": f.figures.as_ref().map(|x| x.staff.to_string()),
+        "turnover": f.figures.as_ref().and_then(|x| x.turnover), "balance_sheet_total": f.figures.as_ref().and_then(|x| x.balance_sheet_total),
+        "reference_year": f.reference_year,
+    })
+}
+
+fn tax_code_taken(tax_code: &TaxCode) -> ApiError {
+    ApiError::conflict(
+        "tax_code_taken",
+        format!(
+            "An organization with tax code {} is already registered: ask one of its representatives to add you.",
+            tax_code.masked()
+        ),
+        format!(
+            "Un ente con codice fiscale {} è già registrato: chiedere a un suo rappresentante di aggiungerla.",
+            tax_code.masked()
+        ),
+    )
+}
+
+pub fn organization_not_found() -> ApiError {
+    ApiError::not_found(
+        "organization_not_found",
+        "There is no such organization that you may see.",
+        "Non esiste un ente con questo identificativo visibile a lei.",
+    )
+}
+
+/// Register an organization; its registering user becomes its first representative.
+pub async fn create(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    facts: &OrganizationFacts,
+    representative: Uuid,
+) -> Result<Organization, ApiError> {
+    let tx = begin_write(db).await?;
+    let exists = organization::Entity::find()
+        .filter(organization::Column::TaxCode.eq(facts.tax_code.as_str()))
+        .count(&tx)
+        .await?
+        > 0;
+    if exists {
+        return Err(tax_code_taken(&facts.tax_code));
+    }
+    let id = Uuid::new_v4();
+    active(id, facts, 1, now).insert(&tx).await.map_err(|e| {
+        if super::is_unique_violation(&e) {
+            tax_code_taken(&facts.tax_code)
+        } else {
+            e.into()
+        }
+    })?;
+    organization_representative::ActiveModel {
+        organization_id: Set(id),
+        user_id: Set(representative),
+        added_at: Set(now),
+        added_by: Set(actor.user_id),
+    }
+    .insert(&tx)
+    .await?;
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action: "organization.registered",
+            entity_type: "organization",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(facts_json(facts)),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Organization {
+        id,
+        facts: facts.clone(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Organization>, DbErr> {
+    organization::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(to_organization)
+        .transpose()
+}
+
+pub async fn get_by_tax_code<C: ConnectionTrait>(
+    db: &C,
+    tax_code: &str,
+) -> Result<Option<Organization>, DbErr> {
+    organization::Entity::find()
+        .filter(organization::Column::TaxCode.eq(tax_code))
+        .one(db)
+        .await?
+        .map(to_organization)
+        .transpose()
+}
+
+/// Several organizations by id, in id order.
+pub async fn get_many<C: ConnectionTrait>(
+    db: &C,
+    ids: &[Uuid],
+) -> Result<Vec<Organization>, DbErr> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    organization::Entity::find()
+        .filter(organization::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(organization::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_organization)
+        .collect()
+}
+
+/// The organizations a user represents.
+pub async fn represented_by<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+) -> Result<BTreeSet<Uuid>, DbErr> {
+    Ok(organization_representative::Entity::find()
+        .filter(organization_representative::Column::UserId.eq(user_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.organization_id)
+        .collect())
+}
+
+/// The organizations that share a partnership with one of `orgs`.
+pub async fn partners_of<C: ConnectionTrait>(
+    db: &C,
+    orgs: &BTreeSet<Uuid>,
+) -> Result<BTreeSet<Uuid>, DbErr> {
+    if orgs.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let partnerships: Vec<Uuid> = partnership_member::Entity::find()
+        .filter(partnership_member::Column::OrganizationId.is_in(orgs.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.partnership_id)
+        .collect();
+    if partnerships.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    Ok(partnership_member::Entity::find()
+        .filter(partnership_member::Column::PartnershipId.is_in(partnerships))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.organization_id)
+        .collect())
+}
+
+pub async fn representatives(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+) -> Result<Vec<Representative>, DbErr> {
+    let links = organization_representative::Entity::find()
+        .filter(organization_representative::Column::OrganizationId.eq(org_id))
+        .all(db)
+        .await?;
+    let users = user::Entity::find()
+        .filter(user::Column::Id.is_in(links.iter().map(|l| l.user_id)))
+        .all(db)
+        .await?;
+    let mut out: Vec<Representative> = links
+        .iter()
+        .filter_map(|l| {
+            let u = users.iter().find(|u| u.id == l.user_id)?;
+            Some(Representative {
+                user_id: u.id,
+                username: u.username.clone(),
+                full_name: u.full_name.clone(),
+                added_at: l.added_at,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.username.cmp(&b.username));
+    Ok(out)
+}
+
+/// A page of organizations, by legal name; `only` restricts to a set of ids.
+pub async fn list(
+    db: &DatabaseConnection,
+    only: Option<&BTreeSet<Uuid>>,
+    tax_code: Option<&str>,
+    page: Page,
+) -> Result<(Vec<Organization>, u64), DbErr> {
+    let mut q = organization::Entity::find();
+    if let Some(ids) = only {
+        q = q.filter(organization::Column::Id.is_in(ids.iter().copied()));
+    }
+    if let Some(tc) = tax_code {
+        q = q.filter(organization::Column::TaxCode.eq(tc));
+    }
+    let total = q.clone().count(db).await?;
+    let rows = q
+        .order_by_asc(organization::Column::LegalName)
+        .order_by_asc(organization::Column::Id)
+        .offset(page.offset())
+        .limit(page.per_page)
+        .all(db)
+        .await?;
+    Ok((
+        rows.into_iter()
+            .map(to_organization)
+            .collect::<Result<_, _>>()?,
+        total,
+    ))
+}
+
+/// Change an organization under optimistic concurrency; `decide` returns its new facts.
+pub async fn update<F>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    id: Uuid,
+    expected_version: i32,
+    decide: F,
+) -> Result<Organization, ApiError>
+where
+    F: FnOnce(&Organization) -> Result<OrganizationFacts, ApiError>,
+{
+    let tx = begin_write(db).await?;
+    let current = get(&tx, id).await?.ok_or_else(organization_not_found)?;
+    if current.version != expected_version {
+        return Err(ApiError::PreconditionFailed);
+    }
+    let facts = decide(&current)?;
+    let mut model = active(id, &facts, current.version + 1, now);
+    model.id = sea_orm::ActiveValue::Unchanged(id);
+    model.created_at = sea_orm::ActiveValue::NotSet;
+    let result = organization::Entity::update_many()
+        .set(model)
+        .filter(organization::Column::Id.eq(id))
+        .filter(organization::Column::Version.eq(current.version))
+        .exec(&tx)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::PreconditionFailed);
+    }
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action: "organization.changed",
+            entity_type: "organization",
+            entity_id: id.to_string(),
+            before: Some(facts_json(&current.facts)),
+            after: Some(facts_json(&facts)),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Organization {
+        id,
+        facts,
+        version: current.version + 1,
+        created_at: current.created_at,
+        updated_at: now,
+    })
+}
+
+/// Make a user a representative of an organization.
+pub async fn add_representative(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    org_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), ApiError> {
+    let tx = begin_write(db).await?;
+    let exists = organization_representative::Entity::find_by_id((org_id, user_id))
+        .one(&tx)
+        .await?
+        .is_some();
+    if exists {
+        return Err(ApiError::conflict(
+            "already_representative",
+            "This user already represents the organization.",
+            "Questo utente rappresenta già l'ente.",
+        ));
+    }
+    organization_representative::ActiveModel {
+        organization_id: Set(org_id),
+        user_id: Set(user_id),
+        added_at: Set(now),
+        added_by: Set(actor.user_id),
+    }
+    .insert(&tx)
+    .await?;
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action: "organization.representative_added",
+            entity_type: "organization",
+            entity_id: org_id.to_string(),
+            before: None,
+            after: Some(json!({"user_id": user_id})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

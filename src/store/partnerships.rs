@@ -1,0 +1,392 @@
+//! Partnerships for a call and their members.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::audit::{self, Actor, Change};
+use super::organizations::{self, Organization};
+use super::{Page, begin_write};
+use crate::domain::partnership::{Member, ParticipationRole};
+use crate::entity::{partnership, partnership_member};
+use crate::error::ApiError;
+
+/// A member as stored.
+#[derive(Debug, Clone)]
+pub struct MemberRecord {
+    pub organization_id: Uuid,
+    pub role: ParticipationRole,
+    pub added_at: DateTime<Utc>,
+}
+
+/// A partnership as stored.
+#[derive(Debug, Clone)]
+pub struct Partnership {
+    pub id: Uuid,
+    pub call_id: Uuid,
+    pub name: String,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub members: Vec<MemberRecord>,
+}
+
+impl Partnership {
+    pub fn lead(&self) -> Option<Uuid> {
+        self.members
+            .iter()
+            .find(|m| m.role == ParticipationRole::Lead)
+            .map(|m| m.organization_id)
+    }
+
+    pub fn member_ids(&self) -> BTreeSet<Uuid> {
+        self.members.iter().map(|m| m.organization_id).collect()
+    }
+}
+
+pub fn partnership_not_found() -> ApiError {
+    ApiError::not_found(
+        "partnership_not_found",
+        "There is no such partnership that you may see.",
+        "Non esiste un partenariato con questo identificativo visibile a lei.",
+    )
+}
+
+async fn members_of<C: ConnectionTrait>(
+    db: &C,
+    ids: &[Uuid],
+) -> Result<BTreeMap<Uuid, Vec<MemberRecord>>, DbErr> {
+    let mut out: BTreeMap<Uuid, Vec<MemberRecord>> = BTreeMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = partnership_member::Entity::find()
+        .filter(partnership_member::Column::PartnershipId.is_in(ids.iter().copied()))
+        .order_by_asc(partnership_member::Column::AddedAt)
+        .order_by_asc(partnership_member::Column::OrganizationId)
+        .all(db)
+        .await?;
+    for r in rows {
+        let role = ParticipationRole::parse(&r.role).ok_or_else(|| {
+            DbErr::Custom(format!(
+                "stored member of {} has an invalid role",
+                r.partnership_id
+            ))
+        })?;
+        out.entry(r.partnership_id).or_default().push(MemberRecord {
+            organization_id: r.organization_id,
+            role,
+            added_at: r.added_at,
+        });
+    }
+    Ok(out)
+}
+
+fn assemble(p: partnership::Model, members: Vec<MemberRecord>) -> Partnership {
+    Partnership {
+        id: p.id,
+        call_id: p.call_id,
+        name: p.name,
+        version: p.version,
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+        members,
+    }
+}
+
+pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Partnership>, DbErr> {
+    let Some(p) = partnership::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let mut members = members_of(db, &[id]).await?;
+    Ok(Some(assemble(p, members.remove(&id).unwrap_or_default())))
+}
+
+/// A page of partnerships, newest first; `having_member` restricts to those with one of
+/// these organizations as a member.
+pub async fn list(
+    db: &DatabaseConnection,
+    having_member: Option<&BTreeSet<Uuid>>,
+    call_id: Option<Uuid>,
+    page: Page,
+) -> Result<(Vec<Partnership>, u64), DbErr> {
+    let mut q = partnership::Entity::find();
+    if let Some(orgs) = having_member {
+        let ids: Vec<Uuid> = partnership_member::Entity::find()
+            .filter(partnership_member::Column::OrganizationId.is_in(orgs.iter().copied()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|m| m.partnership_id)
+            .collect();
+        q = q.filter(partnership::Column::Id.is_in(ids));
+    }
+    if let Some(c) = call_id {
+        q = q.filter(partnership::Column::CallId.eq(c));
+    }
+    let total = q.clone().count(db).await?;
+    let rows = q
+        .order_by_desc(partnership::Column::CreatedAt)
+        .order_by_asc(partnership::Column::Id)
+        .offset(page.offset())
+        .limit(page.per_page)
+        .all(db)
+        .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|p| p.id).collect();
+    let mut members = members_of(db, &ids).await?;
+    Ok((
+        rows.into_iter()
+            .map(|p| {
+                let m = members.remove(&p.id).unwrap_or_default();
+                assemble(p, m)
+            })
+            .collect(),
+        total,
+    ))
+}
+
+fn snapshot(p: &Partnership) -> serde_json::Value {
+    json!({
+        "call_id": p.call_id, "name": p.name,
+        "members": p.members.iter().map(|m| json!({"organization_id": m.organization_id, "role": m.role.as_str()})).collect::<Vec<_>>(),
+    })
+}
+
+/// Create a partnership with its lead.
+pub async fn create(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    call_id: Uuid,
+    name: &str,
+    lead: Uuid,
+) -> Result<Partnership, ApiError> {
+    let tx = begin_write(db).await?;
+    let id = Uuid::new_v4();
+    partnership::ActiveModel {
+        id: Set(id),
+        call_id: Set(call_id),
+        name: Set(name.to_owned()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        created_by: Set(actor.user_id),
+    }
+    .insert(&tx)
+    .await?;
+    partnership_member::ActiveModel {
+        partnership_id: Set(id),
+        organization_id: Set(lead),
+        role: Set(ParticipationRole::Lead.as_str().to_owned()),
+        added_at: Set(now),
+    }
+    .insert(&tx)
+    .await?;
+    let p = Partnership {
+        id,
+        call_id,
+        name: name.to_owned(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        members: vec![MemberRecord {
+            organization_id: lead,
+            role: ParticipationRole::Lead,
+            added_at: now,
+        }],
+    };
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action: "partnership.created",
+            entity_type: "partnership",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(snapshot(&p)),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(p)
+}
+
+/// Change the members of a partnership in one transaction: `decide` sees the current
+/// partnership and returns the member to add or the one to remove.
+pub async fn change_members<F>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    id: Uuid,
+    decide: F,
+) -> Result<Partnership, ApiError>
+where
+    F: FnOnce(&Partnership) -> Result<MemberChange, ApiError>,
+{
+    let tx = begin_write(db).await?;
+    let current = get(&tx, id).await?.ok_or_else(partnership_not_found)?;
+    let change = decide(&current)?;
+    let action = match &change {
+        MemberChange::Add {
+            organization_id,
+            role,
+        } => {
+            partnership_member::ActiveModel {
+                partnership_id: Set(id),
+                organization_id: Set(*organization_id),
+                role: Set(role.as_str().to_owned()),
+                added_at: Set(now),
+            }
+            .insert(&tx)
+            .await
+            .map_err(|e| {
+                if super::is_unique_violation(&e) {
+                    already_member()
+                } else {
+                    e.into()
+                }
+            })?;
+            "partnership.member_added"
+        }
+        MemberChange::Remove { organization_id } => {
+            partnership_member::Entity::delete_by_id((id, *organization_id))
+                .exec(&tx)
+                .await?;
+            "partnership.member_removed"
+        }
+    };
+    partnership::Entity::update_many()
+        .col_expr(
+            partnership::Column::Version,
+            Expr::col(partnership::Column::Version).add(Expr::val(1)),
+        )
+        .col_expr(partnership::Column::UpdatedAt, Expr::value(now))
+        .filter(partnership::Column::Id.eq(id))
+        .exec(&tx)
+        .await?;
+    let after = get(&tx, id).await?.ok_or_else(partnership_not_found)?;
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action,
+            entity_type: "partnership",
+            entity_id: id.to_string(),
+            before: Some(snapshot(&current)),
+            after: Some(snapshot(&after)),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// One change of a partnership's members.
+pub enum MemberChange {
+    Add {
+        organization_id: Uuid,
+        role: ParticipationRole,
+    },
+    Remove {
+        organization_id: Uuid,
+    },
+}
+
+pub fn already_member() -> ApiError {
+    ApiError::conflict(
+        "member_already_present",
+        "This organization is already a member of the partnership.",
+        "Questo ente è già membro del partenariato.",
+    )
+}
+
+/// Delete a partnership after `check` has allowed it.
+pub async fn delete<F>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    id: Uuid,
+    check: F,
+) -> Result<(), ApiError>
+where
+    F: FnOnce(&Partnership) -> Result<(), ApiError>,
+{
+    let tx = begin_write(db).await?;
+    let current = get(&tx, id).await?.ok_or_else(partnership_not_found)?;
+    check(&current)?;
+    partnership_member::Entity::delete_many()
+        .filter(partnership_member::Column::PartnershipId.eq(id))
+        .exec(&tx)
+        .await?;
+    partnership::Entity::delete_by_id(id).exec(&tx).await?;
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action: "partnership.deleted",
+            entity_type: "partnership",
+            entity_id: id.to_string(),
+            before: Some(snapshot(&current)),
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The members with everything the eligibility rules read: their registry facts and how many
+/// partnerships of the same call they join and lead.
+pub async fn members_for_rules(
+    db: &DatabaseConnection,
+    p: &Partnership,
+) -> Result<Vec<(Member, Organization)>, DbErr> {
+    let ids: Vec<Uuid> = p.members.iter().map(|m| m.organization_id).collect();
+    let orgs = organizations::get_many(db, &ids).await?;
+    let in_call: Vec<Uuid> = partnership::Entity::find()
+        .filter(partnership::Column::CallId.eq(p.call_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|x| x.id)
+        .collect();
+    let memberships = partnership_member::Entity::find()
+        .filter(partnership_member::Column::PartnershipId.is_in(in_call))
+        .filter(partnership_member::Column::OrganizationId.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    let mut out = Vec::new();
+    for m in &p.members {
+        let Some(org) = orgs.iter().find(|o| o.id == m.organization_id) else {
+            continue;
+        };
+        let mine = memberships
+            .iter()
+            .filter(|x| x.organization_id == m.organization_id);
+        let partnerships_in_call = mine.clone().count() as u32;
+        let leads_in_call = mine
+            .filter(|x| x.role == ParticipationRole::Lead.as_str())
+            .count() as u32;
+        out.push((
+            Member {
+                organization_id: m.organization_id,
+                role: m.role,
+                facts: org.facts.clone(),
+                partnerships_in_call,
+                leads_in_call,
+            },
+            org.clone(),
+        ));
+    }
+    Ok(out)
+}
