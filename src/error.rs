@@ -66,7 +66,7 @@ tokio::task_local! {
     pub static REQUEST_CONTEXT: RequestContext;
 }
 
-fn current_context() -> RequestContext {
+pub fn current_context() -> RequestContext {
     REQUEST_CONTEXT.try_with(|c| c.clone()).unwrap_or_default()
 }
 

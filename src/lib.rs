@@ -3,6 +3,7 @@
 
 pub mod api; // HTTP handlers and DTOs
 pub mod auth; // tokens, the caller extractor, password hashing
+pub mod clock; // the injectable clock
 pub mod config; // typed settings
 pub mod domain; // the rules, in pure Rust
 pub mod entity; // sea-orm entities

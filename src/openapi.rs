@@ -56,6 +56,7 @@ To try it: press **Authorize**, and log in with a demo account in the *oauth2* f
         (name = "calls", description = "Calls for proposals, amendments and envelopes"),
         (name = "organizations", description = "The shared registry of organizations and their representatives"),
         (name = "partnerships", description = "Partnerships for a call and their eligibility"),
+        (name = "applications", description = "Applications: drafts, annexes, submission and receipts"),
         (name = "operations", description = "Health of the service"),
     )
 )]

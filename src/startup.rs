@@ -1,6 +1,7 @@
 //! Build the application from its settings, bind it, and run it until it is stopped.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_cors::Cors;
 use actix_web::dev::{Server, Service};
@@ -13,6 +14,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api;
 use crate::auth::Keys;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::error::{Lang, REQUEST_CONTEXT, RequestContext};
 use crate::{seed, store};
@@ -22,6 +24,14 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub keys: Keys,
     pub settings: Settings,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    /// The current instant, by the service's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
 }
 
 /// A bound, ready-to-run application.
@@ -33,12 +43,20 @@ pub struct Application {
 impl Application {
     /// Connect, migrate, seed (when the demo data is on), bind.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Application::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// The same, with another clock (tests).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Application> {
         let db = store::connect(&settings.database).await?;
         if settings.database.migrate_on_start {
             store::migrate(&db).await?;
         }
         if settings.demo.enabled {
-            seed::run(&db, chrono::Utc::now()).await?;
+            seed::run(&db, clock.now()).await?;
         }
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
@@ -46,6 +64,7 @@ impl Application {
             keys: Keys::new(&settings.auth)?,
             db,
             settings,
+            clock,
         });
         let server = run(listener, state)?;
         Ok(Application { port, server })

@@ -7,6 +7,7 @@ mod m20261201_000001_create_agencies_and_users;
 mod m20261201_000002_create_calls;
 mod m20261201_000003_create_audit_events;
 mod m20261202_000004_create_organizations_and_partnerships;
+mod m20261203_000005_create_applications;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_create_calls::Migration),
             Box::new(m20261201_000003_create_audit_events::Migration),
             Box::new(m20261202_000004_create_organizations_and_partnerships::Migration),
+            Box::new(m20261203_000005_create_applications::Migration),
         ]
     }
 }

@@ -2,7 +2,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -105,7 +104,7 @@ async fn tokens_for(
     password: &str,
 ) -> Result<TokenResponse, ApiError> {
     let user = auth::authenticate(state, username, password).await?;
-    Ok(auth::issue_for(state, &user, Utc::now())?.into())
+    Ok(auth::issue_for(state, &user, state.now())?.into())
 }
 
 /// Log in with a user name and password.
@@ -190,7 +189,7 @@ async fn refreshed(state: &AppState, refresh_token: &str) -> Result<TokenRespons
     let user = users::get(&state.db, caller.id)
         .await?
         .ok_or_else(users::user_not_found)?;
-    Ok(auth::issue_for(state, &user, Utc::now())?.into())
+    Ok(auth::issue_for(state, &user, state.now())?.into())
 }
 
 /// Exchange a refresh token for a new pair of tokens.
@@ -269,7 +268,7 @@ pub async fn change_password(
             )
         })?;
     let hash = password::hash(body.new_password, state.settings.auth.password_hash.clone()).await?;
-    let now = Utc::now();
+    let now = state.now();
     let user = users::update(
         &state.db,
         &caller.actor(),
@@ -318,7 +317,7 @@ pub async fn register(
         200,
     ));
     ApiError::check(v.into_vec())?;
-    let now = Utc::now();
+    let now = state.now();
     let user = User {
         id: Uuid::new_v4(),
         username: body.username,

@@ -410,8 +410,8 @@ fn default_equal_share() -> Percent {
     Percent::from_basis_points(3000).expect("30.00 is a valid percent")
 }
 
-fn call_response(call: &Call, status: StatusCode) -> HttpResponse {
-    with_etag(status, call.version, &CallView::new(call, Utc::now()))
+fn call_response(state: &AppState, call: &Call, status: StatusCode) -> HttpResponse {
+    with_etag(status, call.version, &CallView::new(call, state.now()))
 }
 
 /// List the calls, newest window first. Drafts are listed for administrators only.
@@ -433,7 +433,7 @@ pub async fn list_calls(
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
     let (calls, total) = store::list(&state.db, caller.is_admin(), query.status, page).await?;
-    let now = Utc::now();
+    let now = state.now();
     Ok(HttpResponse::Ok().json(CallList {
         items: calls.iter().map(|c| CallView::new(c, now)).collect(),
         total,
@@ -459,7 +459,7 @@ pub async fn get_call(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let call = load_visible(&state, path.into_inner(), &caller).await?;
-    Ok(call_response(&call, StatusCode::OK))
+    Ok(call_response(&state, &call, StatusCode::OK))
 }
 
 /// Create a call as a draft. Without `envelopes`, the total is split 30/70 over the
@@ -514,7 +514,7 @@ pub async fn create_call(
         Some(w) if v.is_empty() => w,
         _ => return Err(ApiError::Validation(v.into_vec())),
     };
-    let now = Utc::now();
+    let now = state.now();
     let call = Call {
         id: Uuid::new_v4(),
         code: body.code,
@@ -532,7 +532,7 @@ pub async fn create_call(
         published_at: None,
     };
     store::create(&state.db, &caller.actor(), now, &call, &envelopes, &[]).await?;
-    Ok(call_response(&call, StatusCode::CREATED))
+    Ok(call_response(&state, &call, StatusCode::CREATED))
 }
 
 /// Change a call (JSON Merge Patch with `If-Match`). A published call's dates change only
@@ -586,7 +586,7 @@ pub async fn patch_call(
     merge_patch(&mut doc, &patch)?;
     let edited: CallEditable = decode_json(doc.to_string().as_bytes())?;
     let act = amendment.as_ref().map(AmendmentAct::from);
-    let now = Utc::now();
+    let now = state.now();
     let call = store::update(
         &state.db,
         &caller.actor(),
@@ -620,7 +620,7 @@ pub async fn patch_call(
         },
     )
     .await?;
-    Ok(call_response(&call, StatusCode::OK))
+    Ok(call_response(&state, &call, StatusCode::OK))
 }
 
 /// Put a field prefix on the violations of a nested document.
@@ -717,7 +717,7 @@ pub async fn clone_call(
         )
         .map_err(|e| ApiError::Validation(vec![e]))?
     };
-    let now = Utc::now();
+    let now = state.now();
     let call = Call {
         id: Uuid::new_v4(),
         code: body.code,
@@ -735,7 +735,7 @@ pub async fn clone_call(
         published_at: None,
     };
     store::create(&state.db, &caller.actor(), now, &call, &envelopes, &[]).await?;
-    Ok(call_response(&call, StatusCode::CREATED))
+    Ok(call_response(&state, &call, StatusCode::CREATED))
 }
 
 /// Publish a draft: from now on everybody sees it. Its envelopes must add up to its total.
@@ -758,7 +758,7 @@ pub async fn publish_call(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let now = Utc::now();
+    let now = state.now();
     let call = store::update(
         &state.db,
         &caller.actor(),
@@ -792,7 +792,7 @@ pub async fn publish_call(
         },
     )
     .await?;
-    Ok(call_response(&call, StatusCode::OK))
+    Ok(call_response(&state, &call, StatusCode::OK))
 }
 
 /// Every amendment of a call's dates, oldest first.
@@ -867,13 +867,14 @@ pub async fn put_envelopes(
     caller.require_admin()?;
     let envelopes: Vec<Envelope> = body.parse()?.envelopes.iter().map(Envelope::from).collect();
     let id = path.into_inner();
-    let stored = store::replace_envelopes(&state.db, &caller.actor(), Utc::now(), id, |call, _| {
-        ApiError::check(check_envelopes(call.total_budget, &envelopes, "envelopes"))?;
-        let mut sorted = envelopes.clone();
-        sorted.sort_by_key(|e| e.agency.as_str());
-        Ok(sorted)
-    })
-    .await?;
+    let stored =
+        store::replace_envelopes(&state.db, &caller.actor(), state.now(), id, |call, _| {
+            ApiError::check(check_envelopes(call.total_budget, &envelopes, "envelopes"))?;
+            let mut sorted = envelopes.clone();
+            sorted.sort_by_key(|e| e.agency.as_str());
+            Ok(sorted)
+        })
+        .await?;
     let call = store::get(&state.db, id)
         .await?
         .ok_or_else(call_not_found)?;
@@ -952,10 +953,11 @@ pub async fn split_envelopes(
         let envelopes = compute(&call)?;
         return Ok(HttpResponse::Ok().json(envelopes_view(&call, &envelopes)));
     }
-    let stored = store::replace_envelopes(&state.db, &caller.actor(), Utc::now(), id, |call, _| {
-        compute(call)
-    })
-    .await?;
+    let stored =
+        store::replace_envelopes(&state.db, &caller.actor(), state.now(), id, |call, _| {
+            compute(call)
+        })
+        .await?;
     let call = store::get(&state.db, id)
         .await?
         .ok_or_else(call_not_found)?;

@@ -135,9 +135,9 @@ impl OrganizationInput {
         }
     }
 
-    fn facts(&self) -> Result<OrganizationFacts, ApiError> {
+    fn facts(&self, current_year: i32) -> Result<OrganizationFacts, ApiError> {
         let draft = self.draft().map_err(ApiError::Validation)?;
-        check_organization(&draft, Utc::now().year()).map_err(ApiError::Validation)
+        check_organization(&draft, current_year).map_err(ApiError::Validation)
     }
 }
 
@@ -313,8 +313,8 @@ pub async fn create_organization(
     body: Json<OrganizationInput>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Applicant])?;
-    let facts = body.parse()?.facts()?;
-    let org = store::create(&state.db, &caller.actor(), Utc::now(), &facts, caller.id).await?;
+    let facts = body.parse()?.facts(state.now().year())?;
+    let org = store::create(&state.db, &caller.actor(), state.now(), &facts, caller.id).await?;
     let view = view_for(&state, &caller, &org, Access::Manage).await?;
     Ok(with_etag(StatusCode::CREATED, org.version, &view))
 }
@@ -426,10 +426,11 @@ pub async fn patch_organization(
     }
     let version = if_match(&req)?;
     let patch = body.parse()?;
+    let year = state.now().year();
     let org = store::update(
         &state.db,
         &caller.actor(),
-        Utc::now(),
+        state.now(),
         id,
         version,
         |current| {
@@ -437,7 +438,7 @@ pub async fn patch_organization(
                 .map_err(anyhow::Error::from)?;
             merge_patch(&mut doc, &patch)?;
             let edited: OrganizationInput = decode_json(doc.to_string().as_bytes())?;
-            let facts = edited.facts()?;
+            let facts = edited.facts(year)?;
             if facts.tax_code != current.facts.tax_code {
                 return Err(ApiError::invalid(
                     "tax_code",
@@ -493,6 +494,6 @@ pub async fn add_representative(
             ));
         }
     };
-    store::add_representative(&state.db, &caller.actor(), Utc::now(), id, user.id).await?;
+    store::add_representative(&state.db, &caller.actor(), state.now(), id, user.id).await?;
     Ok(HttpResponse::Created().json(representatives(&state, id).await?))
 }

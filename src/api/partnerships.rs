@@ -276,7 +276,7 @@ pub async fn create_partnership(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Applicant])?;
     let body = body.parse()?;
-    let now = Utc::now();
+    let now = state.now();
     let mut v = crate::domain::Violations::new();
     v.extend(check_text("name", &body.name, 300));
     let represented = orgs_store::represented_by(&state.db, caller.id).await?;
@@ -385,7 +385,7 @@ pub async fn delete_partnership(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let p = managed(&state, &caller, path.into_inner()).await?;
-    let now = Utc::now();
+    let now = state.now();
     let call = calls_store::get(&state.db, p.call_id)
         .await?
         .ok_or_else(call_not_found)?;
@@ -420,7 +420,7 @@ pub async fn add_member(
 ) -> Result<HttpResponse, ApiError> {
     let p = managed(&state, &caller, path.into_inner()).await?;
     let body = body.parse()?;
-    let now = Utc::now();
+    let now = state.now();
     let mut v = crate::domain::Violations::new();
     let org = match (&body.organization_id, &body.tax_code) {
         (Some(id), None) => orgs_store::get(&state.db, *id).await?,
@@ -516,7 +516,7 @@ pub async fn remove_member(
 ) -> Result<HttpResponse, ApiError> {
     let (pid, org_id) = path.into_inner();
     let p = managed(&state, &caller, pid).await?;
-    let now = Utc::now();
+    let now = state.now();
     let call = calls_store::get(&state.db, p.call_id)
         .await?
         .ok_or_else(call_not_found)?;

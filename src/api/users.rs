@@ -145,7 +145,7 @@ pub async fn create_user(
     v.extend(check_text("full_name", &body.full_name, 200));
     v.extend(check_role_agency(body.role, body.agency_code));
     ApiError::check(v.into_vec())?;
-    let now = Utc::now();
+    let now = state.now();
     let user = User {
         id: Uuid::new_v4(),
         username: body.username,
@@ -294,7 +294,7 @@ pub async fn patch_user(
     let user = users::update(
         &state.db,
         &caller.actor(),
-        Utc::now(),
+        state.now(),
         id,
         Some(version),
         "user.changed",

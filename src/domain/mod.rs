@@ -1,6 +1,7 @@
 //! The rules of the call, in pure Rust: no web framework, no database, no clock reads.
 
 pub mod agency;
+pub mod application;
 pub mod call;
 pub mod identifiers;
 pub mod money;

@@ -1,10 +1,14 @@
 //! sea-orm entities: the shape of the tables, no logic.
 
 pub mod agency;
+pub mod application;
+pub mod application_document;
+pub mod application_history;
 pub mod audit_event;
 pub mod call;
 pub mod call_amendment;
 pub mod envelope;
+pub mod idempotency_key;
 pub mod organization;
 pub mod organization_representative;
 pub mod partnership;

@@ -3,8 +3,10 @@
 //! The same code runs on SQLite (the embedded default) and PostgreSQL (production). Money is
 //! never summed in SQL: it is read as `NUMERIC(14,2)` and added as `Money` in Rust.
 
+pub mod applications;
 pub mod audit;
 pub mod calls;
+pub mod idempotency;
 pub mod organizations;
 pub mod partnerships;
 pub mod users;

@@ -233,6 +233,16 @@ where
 {
     let tx = begin_write(db).await?;
     let current = get(&tx, id).await?.ok_or_else(partnership_not_found)?;
+    if super::applications::for_partnership(&tx, id)
+        .await?
+        .is_some_and(|a| a.status != crate::domain::application::ApplicationStatus::Draft)
+    {
+        return Err(ApiError::conflict(
+            "partnership_frozen",
+            "The partnership's application has been submitted: its members can no longer change.",
+            "La domanda del partenariato è stata presentata: i suoi membri non possono più cambiare.",
+        ));
+    }
     let change = decide(&current)?;
     let action = match &change {
         MemberChange::Add {
@@ -323,6 +333,16 @@ where
     let tx = begin_write(db).await?;
     let current = get(&tx, id).await?.ok_or_else(partnership_not_found)?;
     check(&current)?;
+    if super::applications::for_partnership(&tx, id)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::conflict(
+            "partnership_has_application",
+            "The partnership has an application: delete the draft first (a submitted one can only be withdrawn).",
+            "Il partenariato ha una domanda: eliminare prima la bozza (una domanda presentata si può solo ritirare).",
+        ));
+    }
     partnership_member::Entity::delete_many()
         .filter(partnership_member::Column::PartnershipId.eq(id))
         .exec(&tx)
@@ -347,8 +367,8 @@ where
 
 /// The members with everything the eligibility rules read: their registry facts and how many
 /// partnerships of the same call they join and lead.
-pub async fn members_for_rules(
-    db: &DatabaseConnection,
+pub async fn members_for_rules<C: ConnectionTrait>(
+    db: &C,
     p: &Partnership,
 ) -> Result<Vec<(Member, Organization)>, DbErr> {
     let ids: Vec<Uuid> = p.members.iter().map(|m| m.organization_id).collect();

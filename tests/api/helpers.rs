@@ -42,7 +42,36 @@ pub enum Backend {
     Postgres,
 }
 
+/// A clock the tests set; it follows the system clock until set.
+#[derive(Default)]
+pub struct TestClock(std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>);
+
+impl TestClock {
+    pub fn set(&self, t: chrono::DateTime<chrono::Utc>) {
+        *self.0.lock().unwrap() = Some(t);
+    }
+
+    /// Set it to a local time in Europe/Rome, e.g. `"2022-07-15T12:00:00"`.
+    pub fn set_rome(&self, local: &str) {
+        use chrono::TimeZone;
+        let naive = chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S%.f")
+            .expect("a local time");
+        let t = chrono_tz::Europe::Rome
+            .from_local_datetime(&naive)
+            .single()
+            .expect("an unambiguous time");
+        self.set(t.with_timezone(&chrono::Utc));
+    }
+}
+
+impl welfare_grants::clock::Clock for TestClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.lock().unwrap().unwrap_or_else(chrono::Utc::now)
+    }
+}
+
 pub struct TestApp {
+    pub clock: std::sync::Arc<TestClock>,
     pub address: String,
     pub client: reqwest::Client,
 
@@ -158,12 +187,14 @@ pub async fn spawn_app_with(
         }
     }
     customise(&mut settings);
-    let app = Application::build(settings.clone())
+    let clock = std::sync::Arc::new(TestClock::default());
+    let app = Application::build_with_clock(settings.clone(), clock.clone())
         .await
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     Some(TestApp {
+        clock,
         address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -4,6 +4,7 @@
 mod helpers;
 mod registry;
 
+mod applications;
 mod auth;
 mod calls;
 mod errors;

@@ -47,7 +47,7 @@ pub fn enterprise(
     b["staff"] = json!(staff);
     b["turnover"] = json!(turnover);
     b["balance_sheet_total"] = json!(balance);
-    b["reference_year"] = json!(2025);
+    b["reference_year"] = json!(2021);
     b
 }
 

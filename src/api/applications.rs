@@ -1,0 +1,964 @@
+//! Applications: drafts, annexes, submission with a receipt, withdrawal, history.
+
+use std::collections::BTreeSet;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::extract::{Json, decode_json};
+use super::{PageParams, idempotent, if_match, merge_patch, with_etag};
+use crate::auth::AuthUser;
+use crate::domain::agency::AgencyCode;
+use crate::domain::application::{
+    AnnexFacts, ApplicationContent, ApplicationStatus, application_access, check_shape,
+    submission_problems, totals,
+};
+use crate::domain::call::{Call, CallStatus};
+use crate::domain::money::Money;
+use crate::domain::partnership::Access;
+use crate::domain::user::Role;
+use crate::domain::{Violation, Violations};
+use crate::error::{ApiError, Lang, Problem, ProblemViolation};
+use crate::startup::AppState;
+use crate::store::applications::{
+    self as store, Application, Document, NewDocument, application_not_found,
+};
+use crate::store::{
+    calls as calls_store, organizations as orgs_store, partnerships as partnerships_store,
+};
+
+/// A new application of a partnership, as a draft; the content may be incomplete.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "partnership_id": "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c",
+    "content": {"agency_code": "MONTAGNA", "title": "Valtellina concilia", "summary": "Servizi di conciliazione per i dipendenti delle micro e piccole imprese della rete.",
+        "intervention_areas": ["SERVIZI_CURA", "TIME_SAVING"], "start_date": "2027-01-01", "end_date": "2027-12-31",
+        "employees_reached": 120, "enterprises_reached": 2,
+        "budget": {"lines": [{"category": "EMPLOYEE_SERVICES", "description": "Servizi di baby-sitting e assistenza", "amount": "30000.00", "borne_by": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b"},
+                             {"category": "COORDINATION", "description": "Coordinamento del progetto", "amount": "5000.00", "borne_by": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b"}],
+                   "requested_grant": "24500.00", "co_financing": "10500.00"}}
+}))]
+pub struct NewApplication {
+    pub partnership_id: Uuid,
+    #[serde(default)]
+    pub content: ApplicationContent,
+}
+
+/// The computed totals of the budget.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"total_cost": "35000.00", "max_grant": "24500.00"}))]
+pub struct TotalsView {
+    /// The sum of the cost lines.
+    pub total_cost: Money,
+    /// The largest grant the call allows for this total: the grant rate rounded down to the
+    /// cent, and no more than the cap.
+    pub max_grant: Money,
+}
+
+/// An application.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "partnership_id": "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c",
+    "status": "draft", "content": {"agency_code": "MONTAGNA", "title": "Valtellina concilia", "summary": null, "intervention_areas": ["SERVIZI_CURA"],
+        "start_date": null, "end_date": null, "employees_reached": null, "enterprises_reached": null, "budget": {"lines": [], "requested_grant": null, "co_financing": null}},
+    "totals": {"total_cost": "0.00", "max_grant": "0.00"},
+    "blocking": [{"field": "summary", "code": "missing_field", "message": "Required before submission."}],
+    "protocol_number": null, "submitted_at": null, "snapshot_sha256": null, "can_manage": true,
+    "created_at": "2026-11-28T09:00:00Z", "updated_at": "2026-11-28T09:00:00Z"
+}))]
+pub struct ApplicationView {
+    pub id: Uuid,
+    pub call_id: Uuid,
+    pub partnership_id: Uuid,
+    pub status: ApplicationStatus,
+    pub content: ApplicationContent,
+    pub totals: Option<TotalsView>,
+    /// For a draft: everything that still blocks its submission now (empty when it can be
+    /// submitted).
+    pub blocking: Vec<ProblemViolation>,
+    /// `<call code>-<6 digits>`, once submitted.
+    pub protocol_number: Option<String>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// SHA-256 of the canonical JSON (RFC 8785) of the submitted snapshot.
+    pub snapshot_sha256: Option<String>,
+    /// Whether the caller represents the lead (and so may edit, submit, withdraw).
+    pub can_manage: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A page of applications.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"items": [], "total": 0, "page": 1, "per_page": 20}))]
+pub struct ApplicationList {
+    pub items: Vec<ApplicationView>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// Filters of the application list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ApplicationQuery {
+    pub call_id: Option<Uuid>,
+    pub agency_code: Option<AgencyCode>,
+    pub status: Option<ApplicationStatus>,
+    /// An intervention area code.
+    pub area: Option<String>,
+    /// `json` (default) or `csv` (RFC 4180, UTF-8, dot decimals; every match, no paging).
+    pub format: Option<String>,
+}
+
+/// The metadata of an annex kept elsewhere.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "partnership_agreement", "file_name": "accordo-partenariato.pdf", "size_bytes": 482113,
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "organization_id": null}))]
+pub struct DocumentInput {
+    /// One of the call's annex kinds (e.g. `partnership_agreement`, `letter_of_adhesion`) or `other`.
+    pub kind: String,
+    pub file_name: String,
+    pub size_bytes: i64,
+    /// Lower-case hex SHA-256 of the file.
+    pub sha256: String,
+    /// The member an annex is about (e.g. the adhering partner of a letter of adhesion).
+    pub organization_id: Option<Uuid>,
+}
+
+/// An annex.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a", "kind": "partnership_agreement", "file_name": "accordo-partenariato.pdf", "size_bytes": 482113,
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "organization_id": null, "created_at": "2026-11-28T09:00:00Z"}))]
+pub struct DocumentView {
+    pub id: Uuid,
+    pub kind: String,
+    pub file_name: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub organization_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Document> for DocumentView {
+    fn from(d: &Document) -> DocumentView {
+        DocumentView {
+            id: d.id,
+            kind: d.kind.clone(),
+            file_name: d.file_name.clone(),
+            size_bytes: d.size_bytes,
+            sha256: d.sha256.clone(),
+            organization_id: d.organization_id,
+            created_at: d.created_at,
+        }
+    }
+}
+
+/// The receipt of a submission: nobody can alter it afterwards.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "call_code": "RLD-DEMO-CONCILIAZIONE",
+    "protocol_number": "RLD-DEMO-CONCILIAZIONE-000001", "submitted_at": "2026-11-28T10:15:00.123456Z",
+    "snapshot_sha256": "4c1f0b8e2f6f2d5c9d1a7e3b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d",
+    "hash_algorithm": "SHA-256 of the RFC 8785 canonical JSON of snapshot", "snapshot": {"protocol_number": "RLD-DEMO-CONCILIAZIONE-000001"}}))]
+pub struct Receipt {
+    pub application_id: Uuid,
+    pub call_code: String,
+    pub protocol_number: String,
+    pub submitted_at: DateTime<Utc>,
+    pub snapshot_sha256: String,
+    pub hash_algorithm: String,
+    /// What was submitted, members and their organization data included, exactly as hashed.
+    #[schema(value_type = Object)]
+    pub snapshot: serde_json::Value,
+}
+
+/// Why an application is withdrawn.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Il partenariato ha rinunciato al progetto."}))]
+pub struct WithdrawRequest {
+    pub reason: String,
+}
+
+/// One status change.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"from_status": "draft", "to_status": "submitted", "at": "2026-11-28T10:15:00Z",
+    "actor_id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11", "actor_role": "applicant", "reason": "protocol RLD-DEMO-CONCILIAZIONE-000001"}))]
+pub struct HistoryView {
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    pub actor_role: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// An application the caller may see, with what it needs to show it.
+struct Seen {
+    app: Application,
+    call: Call,
+    access: Access,
+}
+
+async fn seen(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<Seen, ApiError> {
+    let app = store::get(&state.db, id)
+        .await?
+        .ok_or_else(application_not_found)?;
+    let partnership = partnerships_store::get(&state.db, app.partnership_id)
+        .await?
+        .ok_or_else(application_not_found)?;
+    let represented = orgs_store::represented_by(&state.db, caller.id).await?;
+    let access = application_access(
+        caller.role,
+        caller.agency,
+        &represented,
+        partnership.lead(),
+        &partnership.member_ids(),
+        app.status,
+        app.content.agency_code,
+    )
+    .ok_or_else(application_not_found)?;
+    let call = calls_store::get(&state.db, app.call_id)
+        .await?
+        .ok_or_else(application_not_found)?;
+    Ok(Seen { app, call, access })
+}
+
+/// An application the caller manages (the lead's representatives); 404 for anyone else who
+/// may not, 403 for roles that never may.
+async fn managed(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<Seen, ApiError> {
+    caller.require(&[Role::Applicant])?;
+    let s = seen(state, caller, id).await?;
+    if s.access != Access::Manage {
+        return Err(application_not_found());
+    }
+    Ok(s)
+}
+
+fn localise(v: Vec<Violation>, lang: Lang) -> Vec<ProblemViolation> {
+    v.into_iter()
+        .map(|x| ProblemViolation {
+            field: x.field,
+            code: x.code.into_owned(),
+            message: x.message.get(lang).to_owned(),
+        })
+        .collect()
+}
+
+async fn view(state: &AppState, s: &Seen) -> Result<ApplicationView, ApiError> {
+    let blocking = if s.app.status == ApplicationStatus::Draft {
+        let partnership = partnerships_store::get(&state.db, s.app.partnership_id)
+            .await?
+            .ok_or_else(application_not_found)?;
+        let members: Vec<_> = partnerships_store::members_for_rules(&state.db, &partnership)
+            .await?
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect();
+        let annexes: Vec<AnnexFacts> = store::documents(&state.db, s.app.id)
+            .await?
+            .into_iter()
+            .map(|d| AnnexFacts {
+                kind: d.kind,
+                organization_id: d.organization_id,
+            })
+            .collect();
+        localise(
+            submission_problems(
+                &s.app.content,
+                &s.call.rules,
+                &s.call.window,
+                state.now(),
+                &members,
+                &annexes,
+            ),
+            crate::error::current_context().lang,
+        )
+    } else {
+        vec![]
+    };
+    Ok(ApplicationView {
+        id: s.app.id,
+        call_id: s.app.call_id,
+        partnership_id: s.app.partnership_id,
+        status: s.app.status,
+        content: s.app.content.clone(),
+        totals: totals(&s.app.content.budget, &s.call.rules).map(|t| TotalsView {
+            total_cost: t.total_cost,
+            max_grant: t.max_grant,
+        }),
+        blocking,
+        protocol_number: s.app.protocol_number.clone(),
+        submitted_at: s.app.submitted_at,
+        snapshot_sha256: s.app.snapshot_sha256.clone(),
+        can_manage: s.access == Access::Manage,
+        created_at: s.app.created_at,
+        updated_at: s.app.updated_at,
+    })
+}
+
+fn receipt(app: &Application, call: &Call) -> Result<Receipt, ApiError> {
+    let (Some(protocol), Some(at), Some(hash), Some(snapshot)) = (
+        &app.protocol_number,
+        app.submitted_at,
+        &app.snapshot_sha256,
+        &app.snapshot,
+    ) else {
+        return Err(ApiError::not_found(
+            "receipt_not_found",
+            "The application has not been submitted: it has no receipt.",
+            "La domanda non è stata presentata: non ha una ricevuta.",
+        ));
+    };
+    Ok(Receipt {
+        application_id: app.id,
+        call_code: call.code.clone(),
+        protocol_number: protocol.clone(),
+        submitted_at: at,
+        snapshot_sha256: hash.clone(),
+        hash_algorithm: "SHA-256 of the RFC 8785 canonical JSON of snapshot".into(),
+        snapshot: serde_json::from_str(snapshot).map_err(anyhow::Error::from)?,
+    })
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {
+    Ok(serde_json::to_value(value).map_err(anyhow::Error::from)?)
+}
+
+/// Start an application of a partnership whose lead the caller represents, as a draft. The
+/// content may be incomplete; `blocking` in the answer lists what still stops its submission.
+#[utoipa::path(
+    tag = "applications",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key, e.g. a UUID")),
+    request_body = NewApplication,
+    responses(
+        (status = 201, description = "Created as a draft", body = ApplicationView),
+        (status = 403, description = "Only applicants write applications", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such partnership that the caller leads", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The partnership already has an application for the call", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown area or category, a cost borne by a non-member, dates out of order", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/applications")]
+pub async fn create_application(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    req: HttpRequest,
+    body: Json<NewApplication>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Applicant])?;
+    let bytes = body.bytes().to_vec();
+    let body = body.parse()?;
+    idempotent(&state, &caller, &req, &bytes, || async {
+        let partnership = partnerships_store::get(&state.db, body.partnership_id)
+            .await?
+            .ok_or_else(partnerships_store::partnership_not_found)?;
+        let represented = orgs_store::represented_by(&state.db, caller.id).await?;
+        if !partnership.lead().is_some_and(|l| represented.contains(&l)) {
+            return Err(partnerships_store::partnership_not_found());
+        }
+        let call = calls_store::get(&state.db, partnership.call_id)
+            .await?
+            .ok_or_else(calls_store::call_not_found)?;
+        if call.status != CallStatus::Published {
+            return Err(calls_store::call_not_found());
+        }
+        ApiError::check(check_shape(
+            &body.content,
+            &call.rules,
+            &partnership.member_ids(),
+        ))?;
+        let app = store::create(
+            &state.db,
+            &caller.actor(),
+            state.now(),
+            &call,
+            partnership.id,
+            &body.content,
+        )
+        .await?;
+        let s = Seen {
+            app,
+            call,
+            access: Access::Manage,
+        };
+        Ok((StatusCode::CREATED, to_json(&view(&state, &s).await?)?))
+    })
+    .await
+}
+
+/// The applications the caller may see: of the partnerships its organizations belong to;
+/// for evaluators, those submitted to their agency; for administrators, all. `format=csv`
+/// exports every match.
+#[utoipa::path(
+    tag = "applications",
+    params(PageParams, ApplicationQuery),
+    responses(
+        (status = 200, description = "A page of applications (or a CSV file)",
+            content((ApplicationList = "application/json"), (String = "text/csv"))),
+        (status = 400, description = "Bad filter", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/applications")]
+pub async fn list_applications(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    paging: web::Query<PageParams>,
+    query: web::Query<ApplicationQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let csv = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "format",
+                "unknown_format",
+                "format is json or csv.",
+                "format è json o csv.",
+            ));
+        }
+    };
+    let page = paging.page()?;
+    let mut filter = store::Filter {
+        call_id: query.call_id,
+        agency: query.agency_code,
+        status: query.status,
+        area: query.area.clone(),
+        ..Default::default()
+    };
+    let represented = orgs_store::represented_by(&state.db, caller.id).await?;
+    match caller.role {
+        Role::Admin => {}
+        Role::Evaluator => {
+            filter.agency_submitted = Some(caller.agency.ok_or_else(application_not_found)?)
+        }
+        Role::Applicant => {
+            let (ps, _) = partnerships_store::list(
+                &state.db,
+                Some(&represented),
+                None,
+                crate::store::Page {
+                    page: 1,
+                    per_page: 10_000,
+                },
+            )
+            .await?;
+            filter.partnerships = Some(ps.iter().map(|p| p.id).collect::<BTreeSet<Uuid>>());
+        }
+    }
+    let (apps, total) = store::list(&state.db, &filter, (!csv).then_some(page)).await?;
+    if csv {
+        return csv_export(&state, &apps).await;
+    }
+    let mut items = Vec::with_capacity(apps.len());
+    for app in apps {
+        let partnership = partnerships_store::get(&state.db, app.partnership_id).await?;
+        let access = partnership
+            .as_ref()
+            .and_then(|p| {
+                application_access(
+                    caller.role,
+                    caller.agency,
+                    &represented,
+                    p.lead(),
+                    &p.member_ids(),
+                    app.status,
+                    app.content.agency_code,
+                )
+            })
+            .unwrap_or(Access::Read);
+        let call = calls_store::get(&state.db, app.call_id)
+            .await?
+            .ok_or_else(application_not_found)?;
+        items.push(view(&state, &Seen { app, call, access }).await?);
+    }
+    Ok(HttpResponse::Ok().json(ApplicationList {
+        items,
+        total,
+        page: page.page,
+        per_page: page.per_page,
+    }))
+}
+
+async fn csv_export(state: &AppState, apps: &[Application]) -> Result<HttpResponse, ApiError> {
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let header = [
+        "id",
+        "call_code",
+        "protocol_number",
+        "status",
+        "agency_code",
+        "title",
+        "intervention_areas",
+        "total_cost",
+        "requested_grant",
+        "co_financing",
+        "submitted_at",
+    ];
+    out.write_record(header).map_err(anyhow::Error::from)?;
+    let mut codes = std::collections::BTreeMap::new();
+    for a in apps {
+        if !codes.contains_key(&a.call_id)
+            && let Some(c) = calls_store::get(&state.db, a.call_id).await?
+        {
+            codes.insert(a.call_id, c);
+        }
+        let call = codes.get(&a.call_id);
+        let t = call.and_then(|c| totals(&a.content.budget, &c.rules));
+        out.write_record([
+            a.id.to_string(),
+            call.map(|c| c.code.clone()).unwrap_or_default(),
+            a.protocol_number.clone().unwrap_or_default(),
+            a.status.as_str().to_owned(),
+            a.content
+                .agency_code
+                .map(|x| x.as_str().to_owned())
+                .unwrap_or_default(),
+            a.content.title.clone().unwrap_or_default(),
+            a.content.intervention_areas.join(";"),
+            t.map(|t| t.total_cost.to_string()).unwrap_or_default(),
+            a.content
+                .budget
+                .requested_grant
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
+            a.content
+                .budget
+                .co_financing
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
+            a.submitted_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        ])
+        .map_err(anyhow::Error::from)?;
+    }
+    let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"applications.csv\"",
+        ))
+        .body(bytes))
+}
+
+/// Read an application. For a draft, `blocking` lists what still stops its submission.
+#[utoipa::path(
+    tag = "applications",
+    params(("application_id" = Uuid, Path, description = "The application's id")),
+    responses(
+        (status = 200, description = "The application; its ETag is needed to change it", body = ApplicationView),
+        (status = 404, description = "No such application that the caller may see", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/applications/{application_id}")]
+pub async fn get_application(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = seen(&state, &caller, path.into_inner()).await?;
+    let body = view(&state, &s).await?;
+    Ok(with_etag(StatusCode::OK, s.app.version, &body))
+}
+
+/// Change a draft's content (a JSON Merge Patch of `content`, with `If-Match`).
+#[utoipa::path(
+    tag = "applications",
+    params(
+        ("application_id" = Uuid, Path, description = "The application's id"),
+        ("If-Match" = String, Header, description = "The ETag of the application as last read"),
+    ),
+    request_body(content = ApplicationContent, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "Changed", body = ApplicationView),
+        (status = 404, description = "No such application that the caller leads", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already submitted: the content is frozen", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown area or category, a cost borne by a non-member, dates out of order", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[patch("/applications/{application_id}")]
+pub async fn patch_application(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    body: Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let s = managed(&state, &caller, path.into_inner()).await?;
+    let version = if_match(&req)?;
+    let patch = body.parse()?;
+    let partnership = partnerships_store::get(&state.db, s.app.partnership_id)
+        .await?
+        .ok_or_else(application_not_found)?;
+    let app = store::update_draft(
+        &state.db,
+        &caller.actor(),
+        state.now(),
+        s.app.id,
+        version,
+        &s.call.rules,
+        |current| {
+            let mut doc = to_json(&current.content)?;
+            merge_patch(&mut doc, &patch)?;
+            let content: ApplicationContent = decode_json(doc.to_string().as_bytes())?;
+            ApiError::check(check_shape(
+                &content,
+                &s.call.rules,
+                &partnership.member_ids(),
+            ))?;
+            Ok(content)
+        },
+    )
+    .await?;
+    let s = Seen { app, ..s };
+    let body = view(&state, &s).await?;
+    Ok(with_etag(StatusCode::OK, s.app.version, &body))
+}
+
+/// Delete a draft.
+#[utoipa::path(
+    tag = "applications",
+    params(("application_id" = Uuid, Path, description = "The application's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such application that the caller leads", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already submitted: withdraw it instead", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[delete("/applications/{application_id}")]
+pub async fn delete_application(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = managed(&state, &caller, path.into_inner()).await?;
+    store::delete_draft(&state.db, &caller.actor(), state.now(), s.app.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Record an annex (its metadata and SHA-256; the file is kept elsewhere) while a draft.
+#[utoipa::path(
+    tag = "applications",
+    params(
+        ("application_id" = Uuid, Path, description = "The application's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key, e.g. a UUID"),
+    ),
+    request_body = DocumentInput,
+    responses(
+        (status = 201, description = "Recorded", body = DocumentView),
+        (status = 404, description = "No such application that the caller leads", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already submitted", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown kind, bad hash, size or file name, not a member", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/applications/{application_id}/documents")]
+pub async fn add_document(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    body: Json<DocumentInput>,
+) -> Result<HttpResponse, ApiError> {
+    let s = managed(&state, &caller, path.into_inner()).await?;
+    let bytes = body.bytes().to_vec();
+    let d = body.parse()?;
+    let partnership = partnerships_store::get(&state.db, s.app.partnership_id)
+        .await?
+        .ok_or_else(application_not_found)?;
+    let mut v = Violations::new();
+    let kinds: BTreeSet<&str> = s
+        .call
+        .rules
+        .required_annexes
+        .iter()
+        .map(|a| a.kind.as_str())
+        .chain(["other"])
+        .collect();
+    if !kinds.contains(d.kind.as_str()) {
+        v.add(
+            "kind",
+            "unknown_kind",
+            format!(
+                "The kind is one of: {}.",
+                kinds.iter().copied().collect::<Vec<_>>().join(", ")
+            ),
+            format!(
+                "Il tipo è uno tra: {}.",
+                kinds.iter().copied().collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
+    let name = d.file_name.trim();
+    if name.is_empty()
+        || name.chars().count() > 255
+        || name.contains(['/', '\\'])
+        || name.chars().any(char::is_control)
+    {
+        v.add(
+            "file_name",
+            "invalid_file_name",
+            "A file name has 1 to 255 characters and no path.",
+            "Un nome di file ha da 1 a 255 caratteri e nessun percorso.",
+        );
+    }
+    if !(1..=1_073_741_824).contains(&d.size_bytes) {
+        v.add(
+            "size_bytes",
+            "out_of_range",
+            "A file has 1 byte to 1 GiB.",
+            "Un file ha da 1 byte a 1 GiB.",
+        );
+    }
+    if d.sha256.len() != 64
+        || !d
+            .sha256
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        v.add(
+            "sha256",
+            "invalid_sha256",
+            "The SHA-256 is 64 lower-case hexadecimal characters.",
+            "Lo SHA-256 è di 64 caratteri esadecimali minuscoli.",
+        );
+    }
+    if d.organization_id
+        .is_some_and(|o| !partnership.member_ids().contains(&o))
+    {
+        v.add(
+            "organization_id",
+            "not_a_member",
+            "The annex is about a member of the partnership.",
+            "L'allegato riguarda un membro del partenariato.",
+        );
+    }
+    ApiError::check(v.into_vec())?;
+    idempotent(&state, &caller, &req, &bytes, || async {
+        let doc = store::add_document(
+            &state.db,
+            &caller.actor(),
+            state.now(),
+            s.app.id,
+            NewDocument {
+                kind: d.kind.clone(),
+                file_name: name.to_owned(),
+                size_bytes: d.size_bytes,
+                sha256: d.sha256.clone(),
+                organization_id: d.organization_id,
+            },
+        )
+        .await?;
+        Ok((StatusCode::CREATED, to_json(&DocumentView::from(&doc))?))
+    })
+    .await
+}
+
+/// The annexes of an application.
+#[utoipa::path(
+    tag = "applications",
+    params(("application_id" = Uuid, Path, description = "The application's id")),
+    responses(
+        (status = 200, description = "The annexes", body = Vec<DocumentView>),
+        (status = 404, description = "No such application that the caller may see", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/applications/{application_id}/documents")]
+pub async fn list_documents(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = seen(&state, &caller, path.into_inner()).await?;
+    let docs: Vec<DocumentView> = store::documents(&state.db, s.app.id)
+        .await?
+        .iter()
+        .map(DocumentView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(docs))
+}
+
+/// Delete an annex while the application is a draft.
+#[utoipa::path(
+    tag = "applications",
+    params(
+        ("application_id" = Uuid, Path, description = "The application's id"),
+        ("document_id" = Uuid, Path, description = "The annex's id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such application or annex", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already submitted", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[delete("/applications/{application_id}/documents/{document_id}")]
+pub async fn delete_document(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, document_id) = path.into_inner();
+    let s = managed(&state, &caller, id).await?;
+    store::delete_document(
+        &state.db,
+        &caller.actor(),
+        state.now(),
+        s.app.id,
+        document_id,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Submit the application: in time when `opens_at ≤ now < closes_at` (the server's clock,
+/// read inside the committing transaction), with every rule met and the partnership
+/// eligible. It gets a protocol number, unique and gap-free in its call, and a receipt with
+/// the SHA-256 of the canonical JSON of what was submitted. Send an `Idempotency-Key`: a
+/// repeat answers the same receipt.
+#[utoipa::path(
+    tag = "applications",
+    params(
+        ("application_id" = Uuid, Path, description = "The application's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key, e.g. a UUID"),
+    ),
+    responses(
+        (status = 200, description = "Submitted: the receipt", body = Receipt),
+        (status = 404, description = "No such application that the caller leads", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already submitted (or the same key is still running)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Outside the window, a rule broken, or the partnership not eligible: every reason listed", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:welfare-grants:problem:validation_failed", "title": "Validation failed", "status": 422, "code": "validation_failed",
+                "detail": "The request breaks 2 rule(s); see violations.",
+                "violations": [{"field": "submitted_at", "code": "outside_window", "message": "The submission window has closed."},
+                               {"field": "budget.requested_grant", "code": "grant_above_rate", "message": "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99."}]})),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/applications/{application_id}/submit")]
+pub async fn submit(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = managed(&state, &caller, path.into_inner()).await?;
+    idempotent(&state, &caller, &req, b"", || async {
+        let app = store::submit(&state.db, &caller.actor(), &state.clock, s.app.id).await?;
+        Ok((StatusCode::OK, to_json(&receipt(&app, &s.call)?)?))
+    })
+    .await
+}
+
+/// The receipt of a submitted application, again, exactly as issued.
+#[utoipa::path(
+    tag = "applications",
+    params(("application_id" = Uuid, Path, description = "The application's id")),
+    responses(
+        (status = 200, description = "The receipt", body = Receipt),
+        (status = 404, description = "No such application, or not submitted", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/applications/{application_id}/receipt")]
+pub async fn get_receipt(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = seen(&state, &caller, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(receipt(&s.app, &s.call)?))
+}
+
+/// Withdraw a submitted application, with a reason (possible until its ranking is approved).
+#[utoipa::path(
+    tag = "applications",
+    params(
+        ("application_id" = Uuid, Path, description = "The application's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key, e.g. a UUID"),
+    ),
+    request_body = WithdrawRequest,
+    responses(
+        (status = 200, description = "Withdrawn", body = ApplicationView),
+        (status = 404, description = "No such application that the caller leads", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not submitted", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No reason", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/applications/{application_id}/withdraw")]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    body: Json<WithdrawRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let s = managed(&state, &caller, path.into_inner()).await?;
+    let bytes = body.bytes().to_vec();
+    let body = body.parse()?;
+    ApiError::check(
+        crate::domain::call::check_text("reason", &body.reason, 2000)
+            .into_iter()
+            .collect(),
+    )?;
+    idempotent(&state, &caller, &req, &bytes, || async {
+        let app = store::withdraw(
+            &state.db,
+            &caller.actor(),
+            state.now(),
+            s.app.id,
+            body.reason.trim(),
+        )
+        .await?;
+        let s = Seen { app, ..s };
+        Ok((StatusCode::OK, to_json(&view(&state, &s).await?)?))
+    })
+    .await
+}
+
+/// Every status change of an application: who, when and why.
+#[utoipa::path(
+    tag = "applications",
+    params(("application_id" = Uuid, Path, description = "The application's id")),
+    responses(
+        (status = 200, description = "The history, oldest first", body = Vec<HistoryView>),
+        (status = 404, description = "No such application that the caller may see", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/applications/{application_id}/history")]
+pub async fn history(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let s = seen(&state, &caller, path.into_inner()).await?;
+    let items: Vec<HistoryView> = store::history(&state.db, s.app.id)
+        .await?
+        .into_iter()
+        .map(|h| HistoryView {
+            from_status: h.from_status,
+            to_status: h.to_status,
+            at: h.at,
+            actor_id: h.actor_id,
+            actor_role: h.actor_role,
+            reason: h.reason,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(items))
+}

@@ -1,0 +1,680 @@
+//! Applications: their content, the money rules of the budget, and what blocks submission.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Months, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::agency::AgencyCode;
+use super::call::{AnnexScope, CallRules, Window};
+use super::money::Money;
+use super::partnership::{
+    Access, Member, ParticipationRole, check_eligibility, partnership_access,
+};
+use super::user::Role;
+use super::violation::{Violation, Violations};
+
+/// Where an application stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(example = "draft")]
+pub enum ApplicationStatus {
+    /// Being written; the lead's representatives edit it.
+    Draft,
+    /// Submitted in time: it has a protocol number and a receipt, and its content is frozen.
+    Submitted,
+    /// Withdrawn by the applicant after submission.
+    Withdrawn,
+}
+
+impl ApplicationStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ApplicationStatus::Draft => "draft",
+            ApplicationStatus::Submitted => "submitted",
+            ApplicationStatus::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ApplicationStatus> {
+        match s {
+            "draft" => Some(ApplicationStatus::Draft),
+            "submitted" => Some(ApplicationStatus::Submitted),
+            "withdrawn" => Some(ApplicationStatus::Withdrawn),
+            _ => None,
+        }
+    }
+}
+
+/// One cost line of the budget, net of VAT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"category": "EMPLOYEE_SERVICES", "description": "Servizi di baby-sitting aziendale", "amount": "30000.00", "borne_by": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b"}))]
+pub struct CostLine {
+    /// One of the call's expense categories.
+    pub category: String,
+    pub description: String,
+    /// Net of VAT.
+    pub amount: Money,
+    /// The member organization that bears the cost.
+    pub borne_by: Uuid,
+}
+
+/// The budget as declared: cost lines, the requested grant and the co-financing.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"lines": [
+    {"category": "EMPLOYEE_SERVICES", "description": "Servizi di baby-sitting aziendale", "amount": "30000.00", "borne_by": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b"},
+    {"category": "COORDINATION", "description": "Coordinamento del progetto", "amount": "5000.00", "borne_by": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b"}],
+    "requested_grant": "24500.00", "co_financing": "10500.00"}))]
+pub struct Budget {
+    #[serde(default)]
+    pub lines: Vec<CostLine>,
+    pub requested_grant: Option<Money>,
+    pub co_financing: Option<Money>,
+}
+
+/// The content of an application: what the lead writes, possibly incomplete while a draft.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"agency_code": "MONTAGNA", "title": "Valtellina concilia",
+    "summary": "Servizi di conciliazione per i dipendenti delle micro e piccole imprese della rete.",
+    "intervention_areas": ["SERVIZI_CURA", "TIME_SAVING"], "start_date": "2027-01-01", "end_date": "2027-12-31",
+    "employees_reached": 120, "enterprises_reached": 2,
+    "budget": {"lines": [{"category": "EMPLOYEE_SERVICES", "description": "Servizi di baby-sitting e assistenza", "amount": "30000.00", "borne_by": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b"},
+                         {"category": "COORDINATION", "description": "Coordinamento del progetto", "amount": "5000.00", "borne_by": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b"}],
+               "requested_grant": "24500.00", "co_financing": "10500.00"}}))]
+pub struct ApplicationContent {
+    /// The territorially competent ATS, chosen by the applicant.
+    pub agency_code: Option<AgencyCode>,
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    /// One or more of the call's intervention areas.
+    #[serde(default)]
+    pub intervention_areas: Vec<String>,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    /// Employees of the micro and small enterprises reached.
+    pub employees_reached: Option<u32>,
+    /// Micro and small enterprises reached.
+    pub enterprises_reached: Option<u32>,
+    #[serde(default)]
+    pub budget: Budget,
+}
+
+/// The totals of a budget, computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetTotals {
+    /// The eligible total: the sum of the cost lines.
+    pub total_cost: Money,
+    /// The largest grant the rules allow: the grant rate of the total, rounded down to the
+    /// cent, and no more than the cap.
+    pub max_grant: Money,
+}
+
+/// Compute the totals; `None` when the lines add up beyond any amount allowed.
+pub fn totals(budget: &Budget, rules: &CallRules) -> Option<BudgetTotals> {
+    let total_cost = Money::sum(budget.lines.iter().map(|l| l.amount))?;
+    let by_rate = total_cost.percent_floor(rules.grant_rate);
+    Some(BudgetTotals {
+        total_cost,
+        max_grant: by_rate.min(rules.grant_cap),
+    })
+}
+
+/// The money rules of a budget, every broken one reported.
+pub fn check_money(budget: &Budget, rules: &CallRules) -> Vec<Violation> {
+    let mut v = Violations::new();
+    let Some(t) = totals(budget, rules) else {
+        v.add(
+            "budget.lines",
+            "amount_overflow",
+            "The cost lines add up beyond any amount allowed.",
+            "Le voci di costo superano qualsiasi importo ammesso.",
+        );
+        return v.into_vec();
+    };
+    if t.total_cost == Money::ZERO {
+        v.add(
+            "budget.lines",
+            "budget_empty",
+            "The budget needs at least one cost line above 0.00.",
+            "Il budget richiede almeno una voce di costo maggiore di 0.00.",
+        );
+    }
+    match budget.requested_grant {
+        None => v.add(
+            "budget.requested_grant",
+            "missing_field",
+            "The requested grant is required.",
+            "Il contributo richiesto è obbligatorio.",
+        ),
+        Some(grant) => {
+            if grant == Money::ZERO {
+                v.add(
+                    "budget.requested_grant",
+                    "amount_zero",
+                    "The requested grant must be above 0.00.",
+                    "Il contributo richiesto deve essere maggiore di 0.00.",
+                );
+            }
+            let by_rate = t.total_cost.percent_floor(rules.grant_rate);
+            if grant > by_rate {
+                v.add(
+                    "budget.requested_grant",
+                    "grant_above_rate",
+                    format!("The grant may be at most {}% of the eligible total {}, rounded down: {by_rate}.", rules.grant_rate, t.total_cost),
+                    format!("Il contributo può essere al massimo il {}% del costo ammissibile {}, arrotondato per difetto: {by_rate}.", rules.grant_rate, t.total_cost),
+                );
+            }
+            if grant > rules.grant_cap {
+                v.add(
+                    "budget.requested_grant",
+                    "grant_above_cap",
+                    format!("The grant may be at most {}.", rules.grant_cap),
+                    format!("Il contributo può essere al massimo {}.", rules.grant_cap),
+                );
+            }
+            let expected = t.total_cost.checked_sub(grant);
+            match (budget.co_financing, expected) {
+                (None, _) => v.add("budget.co_financing", "missing_field", "The co-financing is required.", "Il cofinanziamento è obbligatorio."),
+                (Some(c), Some(e)) if c == e => {}
+                (Some(_), Some(e)) => v.add(
+                    "budget.co_financing",
+                    "co_financing_mismatch",
+                    format!("The co-financing is the total {} minus the grant {grant}: {e}.", t.total_cost),
+                    format!("Il cofinanziamento è il totale {} meno il contributo {grant}: {e}.", t.total_cost),
+                ),
+                (Some(_), None) => v.add(
+                    "budget.co_financing",
+                    "co_financing_mismatch",
+                    "The grant exceeds the total, so no co-financing can match it.",
+                    "Il contributo supera il totale, quindi nessun cofinanziamento può corrispondere.",
+                ),
+            }
+        }
+    }
+    // Each category within its cap, as a share of the total: cents × 10000 ≤ total cents × bp.
+    let mut by_category: BTreeMap<&str, Money> = BTreeMap::new();
+    for l in &budget.lines {
+        let e = by_category
+            .entry(l.category.as_str())
+            .or_insert(Money::ZERO);
+        *e = e.checked_add(l.amount).unwrap_or(*e);
+    }
+    for c in &rules.expense_categories {
+        let (Some(cap), Some(sum)) = (c.cap_percent, by_category.get(c.code.as_str())) else {
+            continue;
+        };
+        if i128::from(sum.cents()) * 10_000
+            > i128::from(t.total_cost.cents()) * i128::from(cap.basis_points())
+        {
+            v.add(
+                "budget.lines",
+                "category_above_cap",
+                format!(
+                    "{} adds up to {sum}, more than {cap}% of the total {}.",
+                    c.code, t.total_cost
+                ),
+                format!(
+                    "{} somma {sum}, più del {cap}% del totale {}.",
+                    c.code, t.total_cost
+                ),
+            );
+        }
+    }
+    v.into_vec()
+}
+
+/// Checks of the content's shape, enforced on every write even of a draft: known codes,
+/// members that exist, dates in order, sensible lengths.
+pub fn check_shape(
+    c: &ApplicationContent,
+    rules: &CallRules,
+    members: &BTreeSet<Uuid>,
+) -> Vec<Violation> {
+    let mut v = Violations::new();
+    if let Some(t) = &c.title
+        && (t.trim().is_empty() || t.chars().count() > 300)
+    {
+        v.add(
+            "title",
+            "invalid_text",
+            "The title has 1 to 300 characters.",
+            "Il titolo ha da 1 a 300 caratteri.",
+        );
+    }
+    if let Some(s) = &c.summary
+        && (s.trim().is_empty() || s.chars().count() > 10_000)
+    {
+        v.add(
+            "summary",
+            "invalid_text",
+            "The summary has 1 to 10000 characters.",
+            "La sintesi ha da 1 a 10000 caratteri.",
+        );
+    }
+    let areas: BTreeSet<&str> = rules
+        .intervention_areas
+        .iter()
+        .map(|a| a.code.as_str())
+        .collect();
+    let mut seen = BTreeSet::new();
+    for (i, a) in c.intervention_areas.iter().enumerate() {
+        if !areas.contains(a.as_str()) {
+            v.add(
+                format!("intervention_areas[{i}]"),
+                "unknown_area",
+                format!("{a} is not an intervention area of the call."),
+                format!("{a} non è un'area di intervento dell'avviso."),
+            );
+        }
+        if !seen.insert(a.as_str()) {
+            v.add(
+                format!("intervention_areas[{i}]"),
+                "duplicate_code",
+                format!("{a} appears twice."),
+                format!("{a} compare due volte."),
+            );
+        }
+    }
+    if let (Some(s), Some(e)) = (c.start_date, c.end_date) {
+        if e < s {
+            v.add(
+                "end_date",
+                "end_before_start",
+                "The project ends before it starts.",
+                "Il progetto termina prima di iniziare.",
+            );
+        } else if let Some(limit) = s.checked_add_months(Months::new(rules.project_duration_months))
+            && e >= limit
+        {
+            v.add(
+                "end_date",
+                "duration_exceeded",
+                format!(
+                    "A project lasts at most {} months: it must end by {}.",
+                    rules.project_duration_months,
+                    limit.pred_opt().unwrap_or(limit)
+                ),
+                format!(
+                    "Un progetto dura al massimo {} mesi: deve terminare entro il {}.",
+                    rules.project_duration_months,
+                    limit.pred_opt().unwrap_or(limit)
+                ),
+            );
+        }
+    }
+    let categories: BTreeSet<&str> = rules
+        .expense_categories
+        .iter()
+        .map(|c| c.code.as_str())
+        .collect();
+    for (i, l) in c.budget.lines.iter().enumerate() {
+        if !categories.contains(l.category.as_str()) {
+            v.add(
+                format!("budget.lines[{i}].category"),
+                "unknown_category",
+                format!("{} is not an expense category of the call.", l.category),
+                format!("{} non è una categoria di spesa dell'avviso.", l.category),
+            );
+        }
+        if l.description.trim().is_empty() || l.description.chars().count() > 500 {
+            v.add(
+                format!("budget.lines[{i}].description"),
+                "invalid_text",
+                "A description has 1 to 500 characters.",
+                "Una descrizione ha da 1 a 500 caratteri.",
+            );
+        }
+        if !members.contains(&l.borne_by) {
+            v.add(
+                format!("budget.lines[{i}].borne_by"),
+                "not_a_member",
+                "A cost is borne by a member of the partnership.",
+                "Un costo è sostenuto da un membro del partenariato.",
+            );
+        }
+    }
+    if c.budget.lines.len() > 500 {
+        v.add(
+            "budget.lines",
+            "too_many_lines",
+            "A budget has at most 500 lines.",
+            "Un budget ha al massimo 500 voci.",
+        );
+    }
+    v.into_vec()
+}
+
+/// An annex as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnexFacts {
+    pub kind: String,
+    pub organization_id: Option<Uuid>,
+}
+
+/// Everything that blocks the submission of a content, all at once: missing fields, the
+/// shape and money rules, and the required annexes. The partnership's eligibility and the
+/// window are checked by the caller.
+pub fn blocking_issues(
+    c: &ApplicationContent,
+    rules: &CallRules,
+    members: &[(Uuid, ParticipationRole)],
+    annexes: &[AnnexFacts],
+) -> Vec<Violation> {
+    let mut v = Violations::new();
+    let missing = |v: &mut Violations, field: &str| {
+        v.add(
+            field,
+            "missing_field",
+            "Required before submission.",
+            "Obbligatorio prima della presentazione.",
+        )
+    };
+    if c.agency_code.is_none() {
+        missing(&mut v, "agency_code");
+    }
+    if c.title.is_none() {
+        missing(&mut v, "title");
+    }
+    if c.summary.is_none() {
+        missing(&mut v, "summary");
+    }
+    if c.intervention_areas.is_empty() {
+        v.add(
+            "intervention_areas",
+            "empty_list",
+            "Choose at least one intervention area.",
+            "Scegliere almeno un'area di intervento.",
+        );
+    }
+    if c.start_date.is_none() {
+        missing(&mut v, "start_date");
+    }
+    if c.end_date.is_none() {
+        missing(&mut v, "end_date");
+    }
+    match c.employees_reached {
+        None => missing(&mut v, "employees_reached"),
+        Some(0) => v.add(
+            "employees_reached",
+            "out_of_range",
+            "The project reaches at least one employee.",
+            "Il progetto raggiunge almeno un dipendente.",
+        ),
+        _ => {}
+    }
+    match c.enterprises_reached {
+        None => missing(&mut v, "enterprises_reached"),
+        Some(0) => v.add(
+            "enterprises_reached",
+            "out_of_range",
+            "The project reaches at least one enterprise.",
+            "Il progetto raggiunge almeno un'impresa.",
+        ),
+        _ => {}
+    }
+    let ids: BTreeSet<Uuid> = members.iter().map(|(id, _)| *id).collect();
+    v.extend(check_shape(c, rules, &ids));
+    v.extend(check_money(&c.budget, rules));
+    for annex in &rules.required_annexes {
+        match annex.scope {
+            AnnexScope::Application => {
+                if !annexes.iter().any(|a| a.kind == annex.kind) {
+                    v.add(
+                        "documents",
+                        "missing_annex",
+                        format!("The annex {} ({}) is required.", annex.kind, annex.name_en),
+                        format!(
+                            "L'allegato {} ({}) è obbligatorio.",
+                            annex.kind, annex.name_it
+                        ),
+                    );
+                }
+            }
+            AnnexScope::EachAdheringPartner => {
+                for (id, _) in members
+                    .iter()
+                    .filter(|(_, r)| *r == ParticipationRole::AdheringPartner)
+                {
+                    if !annexes
+                        .iter()
+                        .any(|a| a.kind == annex.kind && a.organization_id == Some(*id))
+                    {
+                        v.add(
+                            "documents",
+                            "missing_annex",
+                            format!(
+                                "The annex {} is required for the adhering partner {id}.",
+                                annex.kind
+                            ),
+                            format!(
+                                "L'allegato {} è obbligatorio per il partner aderente {id}.",
+                                annex.kind
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    v.into_vec()
+}
+
+/// A submission at `now` is in time when `opens_at ≤ now < closes_at`.
+pub fn check_in_time(window: &Window, now: DateTime<Utc>) -> Result<(), Violation> {
+    if window.contains(now) {
+        return Ok(());
+    }
+    let (en, it) = if now < window.opens_at() {
+        (
+            "The submission window has not opened yet.",
+            "La finestra di presentazione non è ancora aperta.",
+        )
+    } else {
+        (
+            "The submission window has closed.",
+            "La finestra di presentazione è chiusa.",
+        )
+    };
+    Err(Violation::new("submitted_at", "outside_window", en, it))
+}
+
+/// Everything that stands between a content and its submission at `now`: the window, every
+/// content, money and annex rule, and each failed composition rule of the partnership.
+pub fn submission_problems(
+    c: &ApplicationContent,
+    rules: &CallRules,
+    window: &Window,
+    now: DateTime<Utc>,
+    members: &[Member],
+    annexes: &[AnnexFacts],
+) -> Vec<Violation> {
+    let mut problems = Vec::new();
+    if let Err(v) = check_in_time(window, now) {
+        problems.push(v);
+    }
+    let roles: Vec<(Uuid, ParticipationRole)> = members
+        .iter()
+        .map(|m| (m.organization_id, m.role))
+        .collect();
+    problems.extend(blocking_issues(c, rules, &roles, annexes));
+    for o in check_eligibility(&rules.partnership, members)
+        .into_iter()
+        .filter(|o| !o.passed)
+    {
+        let rule = serde_json::to_value(o.rule)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        problems.push(Violation {
+            field: "partnership".into(),
+            code: format!("partnership_{rule}").into(),
+            message: o.reason,
+        });
+    }
+    problems
+}
+
+/// What a caller may do with an application: the lead's representatives manage it, the
+/// members' representatives read it, the evaluators of its agency read it once submitted,
+/// administrators read everything; nobody else sees it.
+#[allow(clippy::too_many_arguments)]
+pub fn application_access(
+    role: Role,
+    caller_agency: Option<AgencyCode>,
+    represented: &BTreeSet<Uuid>,
+    lead: Option<Uuid>,
+    members: &BTreeSet<Uuid>,
+    status: ApplicationStatus,
+    agency: Option<AgencyCode>,
+) -> Option<Access> {
+    match role {
+        Role::Admin => Some(Access::Read),
+        Role::Evaluator
+            if status != ApplicationStatus::Draft
+                && agency.is_some()
+                && agency == caller_agency =>
+        {
+            Some(Access::Read)
+        }
+        Role::Evaluator => None,
+        Role::Applicant => partnership_access(role, represented, lead, members),
+    }
+}
+
+/// The protocol number of the n-th submission of a call: `<call code>-<6 digits>`.
+pub fn protocol_number(call_code: &str, n: i64) -> String {
+    format!("{call_code}-{n:06}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rules() -> CallRules {
+        CallRules::lombardy_2022()
+    }
+
+    fn m(s: &str) -> Money {
+        Money::parse(s).unwrap()
+    }
+
+    fn line(category: &str, amount: &str) -> CostLine {
+        CostLine {
+            category: category.into(),
+            description: "x".into(),
+            amount: m(amount),
+            borne_by: Uuid::nil(),
+        }
+    }
+
+    fn budget(lines: Vec<CostLine>, grant: &str, co: &str) -> Budget {
+        Budget {
+            lines,
+            requested_grant: Some(m(grant)),
+            co_financing: Some(m(co)),
+        }
+    }
+
+    fn codes(b: &Budget) -> Vec<String> {
+        check_money(b, &rules())
+            .into_iter()
+            .map(|v| v.code.into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_grant_is_seventy_percent_rounded_down() {
+        let b = budget(
+            vec![line("EMPLOYEE_SERVICES", "71428.57")],
+            "49999.99",
+            "21428.58",
+        );
+        assert_eq!(codes(&b), Vec::<String>::new());
+        let b = budget(
+            vec![line("EMPLOYEE_SERVICES", "71428.57")],
+            "50000.00",
+            "21428.57",
+        );
+        assert_eq!(codes(&b), vec!["grant_above_rate"]);
+        let b = budget(
+            vec![line("EMPLOYEE_SERVICES", "71428.58")],
+            "50000.00",
+            "21428.58",
+        );
+        assert_eq!(codes(&b), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_grant_is_capped() {
+        let b = budget(
+            vec![line("EMPLOYEE_SERVICES", "100000.00")],
+            "50000.01",
+            "49999.99",
+        );
+        assert_eq!(codes(&b), vec!["grant_above_cap"]);
+    }
+
+    #[test]
+    fn co_financing_is_total_minus_grant() {
+        let b = budget(
+            vec![line("EMPLOYEE_SERVICES", "1000.00")],
+            "700.00",
+            "300.01",
+        );
+        assert_eq!(codes(&b), vec!["co_financing_mismatch"]);
+    }
+
+    #[test]
+    fn each_category_stays_within_its_cap() {
+        // COMMUNICATION ≤ 5%: 50.00 of 1000.00 is fine, 50.01 of 1000.01 is not.
+        let ok = budget(
+            vec![
+                line("EMPLOYEE_SERVICES", "950.00"),
+                line("COMMUNICATION", "50.00"),
+            ],
+            "700.00",
+            "300.00",
+        );
+        assert_eq!(codes(&ok), Vec::<String>::new());
+        let over = budget(
+            vec![
+                line("EMPLOYEE_SERVICES", "950.00"),
+                line("COMMUNICATION", "50.01"),
+            ],
+            "700.00",
+            "300.01",
+        );
+        assert_eq!(codes(&over), vec!["category_above_cap"]);
+    }
+
+    #[test]
+    fn the_protocol_number_has_six_digits() {
+        assert_eq!(protocol_number("RLD-DEMO", 7), "RLD-DEMO-000007");
+    }
+
+    proptest! {
+        #[test]
+        fn the_largest_allowed_grant_always_passes_and_one_cent_more_never(cents in 1i64..2_000_000_000) {
+            let total = Money::from_cents(cents).unwrap();
+            let t = totals(&budget(vec![line("EMPLOYEE_SERVICES", &total.to_string())], "0.01", "0.00"), &rules()).unwrap();
+            let max = t.max_grant;
+            prop_assume!(max > Money::ZERO);
+            let co = total.checked_sub(max).unwrap();
+            let ok = budget(vec![line("EMPLOYEE_SERVICES", &total.to_string())], &max.to_string(), &co.to_string());
+            prop_assert_eq!(codes(&ok), Vec::<String>::new());
+            let above = max.checked_add(Money::from_cents(1).unwrap()).unwrap();
+            if let Some(co) = total.checked_sub(above) {
+                let bad = budget(vec![line("EMPLOYEE_SERVICES", &total.to_string())], &above.to_string(), &co.to_string());
+                prop_assert!(!codes(&bad).is_empty());
+            }
+            // The grant never exceeds 70% of the total, and co-financing is at least 30%.
+            prop_assert!(i128::from(max.cents()) * 100 <= i128::from(total.cents()) * 70);
+        }
+    }
+}

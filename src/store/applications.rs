@@ -1,0 +1,754 @@
+//! Applications: drafts, annexes, submission with its gap-free protocol number, history.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::audit::{self, Actor, Change};
+use super::{Page, begin_write, calls, partnerships};
+use crate::clock::Clock;
+use crate::domain::agency::AgencyCode;
+use crate::domain::application::{
+    AnnexFacts, ApplicationContent, ApplicationStatus, protocol_number, submission_problems, totals,
+};
+use crate::entity::{application, application_document, application_history};
+use crate::error::ApiError;
+
+/// An application as stored.
+#[derive(Debug, Clone)]
+pub struct Application {
+    pub id: Uuid,
+    pub call_id: Uuid,
+    pub partnership_id: Uuid,
+    pub status: ApplicationStatus,
+    pub content: ApplicationContent,
+    pub protocol_number: Option<String>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub snapshot: Option<String>,
+    pub snapshot_sha256: Option<String>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An annex as recorded.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub id: Uuid,
+    pub kind: String,
+    pub file_name: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub organization_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One status change.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<Uuid>,
+    pub actor_role: Option<String>,
+    pub reason: Option<String>,
+}
+
+fn to_application(m: application::Model) -> Result<Application, DbErr> {
+    Ok(Application {
+        id: m.id,
+        call_id: m.call_id,
+        partnership_id: m.partnership_id,
+        status: ApplicationStatus::parse(&m.status)
+            .ok_or_else(|| DbErr::Custom(format!("application {} has an invalid status", m.id)))?,
+        content: serde_json::from_str(&m.content)
+            .map_err(|e| DbErr::Custom(format!("application {} has invalid content: {e}", m.id)))?,
+        protocol_number: m.protocol_number,
+        submitted_at: m.submitted_at,
+        snapshot: m.snapshot,
+        snapshot_sha256: m.snapshot_sha256,
+        version: m.version,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    })
+}
+
+pub fn application_not_found() -> ApiError {
+    ApiError::not_found(
+        "application_not_found",
+        "There is no such application that you may see.",
+        "Non esiste una domanda con questo identificativo visibile a lei.",
+    )
+}
+
+fn frozen() -> ApiError {
+    ApiError::conflict(
+        "application_not_draft",
+        "The application has been submitted: its content is frozen.",
+        "La domanda è stata presentata: il suo contenuto è congelato.",
+    )
+}
+
+async fn record_history<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    from: Option<ApplicationStatus>,
+    to: ApplicationStatus,
+    actor: &Actor,
+    at: DateTime<Utc>,
+    reason: Option<String>,
+) -> Result<(), DbErr> {
+    application_history::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        application_id: Set(id),
+        from_status: Set(from.map(|s| s.as_str().to_owned())),
+        to_status: Set(to.as_str().to_owned()),
+        at: Set(at),
+        actor_id: Set(actor.user_id),
+        actor_role: Set(actor.role.map(|r| r.as_str().to_owned())),
+        reason: Set(reason),
+    }
+    .insert(conn)
+    .await
+    .map(|_| ())
+}
+
+/// The denormalised columns a list filters and sorts on.
+fn money_columns(
+    content: &ApplicationContent,
+    rules: &crate::domain::call::CallRules,
+) -> (Option<rust_decimal::Decimal>, Option<rust_decimal::Decimal>) {
+    (
+        totals(&content.budget, rules).map(|t| t.total_cost.as_decimal()),
+        content.budget.requested_grant.map(|g| g.as_decimal()),
+    )
+}
+
+/// Create a draft for a partnership; a partnership has at most one application per call.
+pub async fn create(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    call: &crate::domain::call::Call,
+    partnership_id: Uuid,
+    content: &ApplicationContent,
+) -> Result<Application, ApiError> {
+    let exists_error = || {
+        ApiError::conflict(
+            "application_exists",
+            "This partnership already has an application for the call.",
+            "Questo partenariato ha già una domanda per l'avviso.",
+        )
+    };
+    let tx = begin_write(db).await?;
+    let exists = application::Entity::find()
+        .filter(application::Column::CallId.eq(call.id))
+        .filter(application::Column::PartnershipId.eq(partnership_id))
+        .count(&tx)
+        .await?
+        > 0;
+    if exists {
+        return Err(exists_error());
+    }
+    let id = Uuid::new_v4();
+    let (total_cost, requested_grant) = money_columns(content, &call.rules);
+    application::ActiveModel {
+        id: Set(id),
+        call_id: Set(call.id),
+        partnership_id: Set(partnership_id),
+        agency_code: Set(content.agency_code.map(|a| a.as_str().to_owned())),
+        status: Set(ApplicationStatus::Draft.as_str().to_owned()),
+        content: Set(serde_json::to_string(content).map_err(anyhow::Error::from)?),
+        total_cost: Set(total_cost),
+        requested_grant: Set(requested_grant),
+        protocol_number: Set(None),
+        submitted_at: Set(None),
+        snapshot: Set(None),
+        snapshot_sha256: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        created_by: Set(actor.user_id),
+    }
+    .insert(&tx)
+    .await
+    .map_err(|e| {
+        if super::is_unique_violation(&e) {
+            exists_error()
+        } else {
+            e.into()
+        }
+    })?;
+    record_history(&tx, id, None, ApplicationStatus::Draft, actor, now, None).await?;
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action: "application.created",
+            entity_type: "application",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(json!({"content": content})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, id).await?.ok_or_else(application_not_found)
+}
+
+pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Application>, DbErr> {
+    application::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(to_application)
+        .transpose()
+}
+
+/// Whether a partnership has an application (any status).
+pub async fn for_partnership<C: ConnectionTrait>(
+    db: &C,
+    partnership_id: Uuid,
+) -> Result<Option<Application>, DbErr> {
+    application::Entity::find()
+        .filter(application::Column::PartnershipId.eq(partnership_id))
+        .one(db)
+        .await?
+        .map(to_application)
+        .transpose()
+}
+
+/// Filters of the application list; `partnerships` and `agency_submitted` scope it by role.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub call_id: Option<Uuid>,
+    pub agency: Option<AgencyCode>,
+    pub status: Option<ApplicationStatus>,
+    pub area: Option<String>,
+    /// Applicants: only these partnerships' applications.
+    pub partnerships: Option<BTreeSet<Uuid>>,
+    /// Evaluators: only applications submitted (or withdrawn after submission) to this agency.
+    pub agency_submitted: Option<AgencyCode>,
+}
+
+/// A page of applications, by protocol number then creation (stable).
+pub async fn list(
+    db: &DatabaseConnection,
+    f: &Filter,
+    page: Option<Page>,
+) -> Result<(Vec<Application>, u64), DbErr> {
+    let mut q = application::Entity::find();
+    if let Some(c) = f.call_id {
+        q = q.filter(application::Column::CallId.eq(c));
+    }
+    if let Some(a) = f.agency {
+        q = q.filter(application::Column::AgencyCode.eq(a.as_str()));
+    }
+    if let Some(s) = f.status {
+        q = q.filter(application::Column::Status.eq(s.as_str()));
+    }
+    if let Some(ps) = &f.partnerships {
+        q = q.filter(application::Column::PartnershipId.is_in(ps.iter().copied()));
+    }
+    if let Some(a) = f.agency_submitted {
+        q = q
+            .filter(application::Column::AgencyCode.eq(a.as_str()))
+            .filter(application::Column::Status.ne(ApplicationStatus::Draft.as_str()));
+    }
+    if let Some(area) = &f.area {
+        // Areas live in the content document; match the quoted code, then confirm in Rust.
+        q = q.filter(application::Column::Content.contains(format!("\"{area}\"")));
+    }
+    let q = q
+        .order_by_asc(application::Column::ProtocolNumber)
+        .order_by_asc(application::Column::CreatedAt)
+        .order_by_asc(application::Column::Id);
+    let rows = match page {
+        Some(p) => {
+            q.clone()
+                .offset(p.offset())
+                .limit(p.per_page)
+                .all(db)
+                .await?
+        }
+        None => q.clone().all(db).await?,
+    };
+    let total = q.count(db).await?;
+    let mut items: Vec<Application> = rows
+        .into_iter()
+        .map(to_application)
+        .collect::<Result<_, _>>()?;
+    if let Some(area) = &f.area {
+        items.retain(|a| a.content.intervention_areas.iter().any(|x| x == area));
+    }
+    Ok((items, total))
+}
+
+/// Change a draft's content under optimistic concurrency.
+pub async fn update_draft<F>(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    id: Uuid,
+    expected_version: i32,
+    rules: &crate::domain::call::CallRules,
+    decide: F,
+) -> Result<Application, ApiError>
+where
+    F: FnOnce(&Application) -> Result<ApplicationContent, ApiError>,
+{
+    let tx = begin_write(db).await?;
+    let current = get(&tx, id).await?.ok_or_else(application_not_found)?;
+    if current.version != expected_version {
+        return Err(ApiError::PreconditionFailed);
+    }
+    if current.status != ApplicationStatus::Draft {
+        return Err(frozen());
+    }
+    let content = decide(&current)?;
+    let (total_cost, requested_grant) = money_columns(&content, rules);
+    let result = application::Entity::update_many()
+        .set(application::ActiveModel {
+            agency_code: Set(content.agency_code.map(|a| a.as_str().to_owned())),
+            content: Set(serde_json::to_string(&content).map_err(anyhow::Error::from)?),
+            total_cost: Set(total_cost),
+            requested_grant: Set(requested_grant),
+            version: Set(current.version + 1),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .filter(application::Column::Id.eq(id))
+        .filter(application::Column::Version.eq(current.version))
+        .filter(application::Column::Status.eq(ApplicationStatus::Draft.as_str()))
+        .exec(&tx)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::PreconditionFailed);
+    }
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action: "application.changed",
+            entity_type: "application",
+            entity_id: id.to_string(),
+            before: Some(json!({"content": current.content})),
+            after: Some(json!({"content": content})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, id).await?.ok_or_else(application_not_found)
+}
+
+/// Delete a draft.
+pub async fn delete_draft(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    let tx = begin_write(db).await?;
+    let current = get(&tx, id).await?.ok_or_else(application_not_found)?;
+    if current.status != ApplicationStatus::Draft {
+        return Err(frozen());
+    }
+    application_history::Entity::delete_many()
+        .filter(application_history::Column::ApplicationId.eq(id))
+        .exec(&tx)
+        .await?;
+    application_document::Entity::delete_many()
+        .filter(application_document::Column::ApplicationId.eq(id))
+        .exec(&tx)
+        .await?;
+    application::Entity::delete_by_id(id).exec(&tx).await?;
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action: "application.deleted",
+            entity_type: "application",
+            entity_id: id.to_string(),
+            before: Some(json!({"content": current.content})),
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn to_document(m: application_document::Model) -> Document {
+    Document {
+        id: m.id,
+        kind: m.kind,
+        file_name: m.file_name,
+        size_bytes: m.size_bytes,
+        sha256: m.sha256,
+        organization_id: m.organization_id,
+        created_at: m.created_at,
+    }
+}
+
+pub async fn documents<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Vec<Document>, DbErr> {
+    Ok(application_document::Entity::find()
+        .filter(application_document::Column::ApplicationId.eq(id))
+        .order_by_asc(application_document::Column::CreatedAt)
+        .order_by_asc(application_document::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_document)
+        .collect())
+}
+
+/// The metadata of a new annex.
+pub struct NewDocument {
+    pub kind: String,
+    pub file_name: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub organization_id: Option<Uuid>,
+}
+
+/// Record an annex of a draft.
+pub async fn add_document(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    id: Uuid,
+    d: NewDocument,
+) -> Result<Document, ApiError> {
+    let tx = begin_write(db).await?;
+    let current = get(&tx, id).await?.ok_or_else(application_not_found)?;
+    if current.status != ApplicationStatus::Draft {
+        return Err(frozen());
+    }
+    let doc_id = Uuid::new_v4();
+    let model = application_document::ActiveModel {
+        id: Set(doc_id),
+        application_id: Set(id),
+        kind: Set(d.kind),
+        file_name: Set(d.file_name),
+        size_bytes: Set(d.size_bytes),
+        sha256: Set(d.sha256),
+        organization_id: Set(d.organization_id),
+        created_at: Set(now),
+        created_by: Set(actor.user_id),
+    }
+    .insert(&tx)
+    .await?;
+    application::Entity::update_many()
+        .col_expr(
+            application::Column::Version,
+            Expr::col(application::Column::Version).add(Expr::val(1)),
+        )
+        .col_expr(application::Column::UpdatedAt, Expr::value(now))
+        .filter(application::Column::Id.eq(id))
+        .exec(&tx)
+        .await?;
+    let doc = to_document(model);
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action: "application.document_added",
+            entity_type: "application",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(json!({"document_id": doc.id, "kind": doc.kind, "file_name": doc.file_name, "sha256": doc.sha256, "size_bytes": doc.size_bytes})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(doc)
+}
+
+/// Delete an annex of a draft.
+pub async fn delete_document(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    id: Uuid,
+    document_id: Uuid,
+) -> Result<(), ApiError> {
+    let tx = begin_write(db).await?;
+    let current = get(&tx, id).await?.ok_or_else(application_not_found)?;
+    if current.status != ApplicationStatus::Draft {
+        return Err(frozen());
+    }
+    let deleted = application_document::Entity::delete_many()
+        .filter(application_document::Column::Id.eq(document_id))
+        .filter(application_document::Column::ApplicationId.eq(id))
+        .exec(&tx)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(ApiError::not_found(
+            "document_not_found",
+            "The application has no such document.",
+            "La domanda non ha questo documento.",
+        ));
+    }
+    application::Entity::update_many()
+        .col_expr(
+            application::Column::Version,
+            Expr::col(application::Column::Version).add(Expr::val(1)),
+        )
+        .col_expr(application::Column::UpdatedAt, Expr::value(now))
+        .filter(application::Column::Id.eq(id))
+        .exec(&tx)
+        .await?;
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action: "application.document_deleted",
+            entity_type: "application",
+            entity_id: id.to_string(),
+            before: Some(json!({"document_id": document_id})),
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn history(db: &DatabaseConnection, id: Uuid) -> Result<Vec<HistoryEntry>, DbErr> {
+    Ok(application_history::Entity::find()
+        .filter(application_history::Column::ApplicationId.eq(id))
+        .order_by_asc(application_history::Column::At)
+        .order_by_asc(application_history::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|h| HistoryEntry {
+            from_status: h.from_status,
+            to_status: h.to_status,
+            at: h.at,
+            actor_id: h.actor_id,
+            actor_role: h.actor_role,
+            reason: h.reason,
+        })
+        .collect())
+}
+
+/// The next protocol number of a call: a counter row incremented inside the submitting
+/// transaction, so numbers are unique and without gaps (a rollback gives the number back).
+async fn next_protocol<C: ConnectionTrait>(conn: &C, call_id: Uuid) -> Result<i64, DbErr> {
+    let backend = conn.get_database_backend();
+    let sql = "INSERT INTO protocol_counters (call_id, last_value) VALUES ($1, 1) \
+               ON CONFLICT (call_id) DO UPDATE SET last_value = protocol_counters.last_value + 1 \
+               RETURNING last_value";
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [call_id.into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("the protocol counter returned nothing".into()))?;
+    row.try_get_by_index::<i64>(0)
+}
+
+/// Lock an application's row until the end of the transaction (PostgreSQL; SQLite's
+/// `BEGIN IMMEDIATE` already serialises writers).
+async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Application>, DbErr> {
+    let q = application::Entity::find_by_id(id);
+    let row = match conn.get_database_backend() {
+        DatabaseBackend::Postgres => q.lock_exclusive().one(conn).await?,
+        _ => q.one(conn).await?,
+    };
+    row.map(to_application).transpose()
+}
+
+/// Submit a draft: in one transaction, lock it, read the clock, check the window, every
+/// content and money rule, the annexes and the partnership's eligibility, take the next
+/// protocol number, and store the canonical snapshot with its SHA-256.
+pub async fn submit(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &Arc<dyn Clock>,
+    id: Uuid,
+) -> Result<Application, ApiError> {
+    let tx = begin_write(db).await?;
+    let app = lock(&tx, id).await?.ok_or_else(application_not_found)?;
+    if app.status != ApplicationStatus::Draft {
+        return Err(ApiError::conflict(
+            "already_submitted",
+            "The application has already been submitted; an application is submitted once.",
+            "La domanda è già stata presentata; una domanda si presenta una sola volta.",
+        ));
+    }
+    let now = clock.now();
+    let call = calls::get(&tx, app.call_id)
+        .await?
+        .ok_or_else(calls::call_not_found)?;
+    let partnership = partnerships::get(&tx, app.partnership_id)
+        .await?
+        .ok_or_else(partnerships::partnership_not_found)?;
+    let members = partnerships::members_for_rules(&tx, &partnership).await?;
+    let docs = documents(&tx, id).await?;
+    let facts: Vec<_> = members.iter().map(|(m, _)| m.clone()).collect();
+    let annexes: Vec<AnnexFacts> = docs
+        .iter()
+        .map(|d| AnnexFacts {
+            kind: d.kind.clone(),
+            organization_id: d.organization_id,
+        })
+        .collect();
+    let problems = submission_problems(
+        &app.content,
+        &call.rules,
+        &call.window,
+        now,
+        &facts,
+        &annexes,
+    );
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
+    let n = next_protocol(&tx, call.id).await?;
+    let protocol = protocol_number(&call.code, n);
+    let snapshot = json!({
+        "application_id": app.id,
+        "protocol_number": protocol,
+        "submitted_at": now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "call": {"id": call.id, "code": call.code},
+        "partnership": {"id": partnership.id, "name": partnership.name},
+        "content": app.content,
+        "members": members.iter().map(|(m, o)| json!({
+            "organization_id": m.organization_id,
+            "role": m.role,
+            "tax_code": o.facts.tax_code.as_str(),
+            "vat_number": o.facts.vat_number.as_ref().map(|v| v.as_str()),
+            "legal_name": o.facts.legal_name,
+            "category": o.facts.category(),
+            "subtype": o.facts.subtype,
+            "chamber_registration": o.facts.chamber_registration,
+            "seats": o.facts.seats,
+            "staff": o.facts.figures.as_ref().map(|f| f.staff.to_string()),
+            "turnover": o.facts.figures.as_ref().and_then(|f| f.turnover),
+            "balance_sheet_total": o.facts.figures.as_ref().and_then(|f| f.balance_sheet_total),
+            "reference_year": o.facts.reference_year,
+            "size_class": o.facts.size_class(),
+        })).collect::<Vec<_>>(),
+        "documents": docs.iter().map(|d| json!({"kind": d.kind, "file_name": d.file_name, "size_bytes": d.size_bytes, "sha256": d.sha256, "organization_id": d.organization_id})).collect::<Vec<_>>(),
+    });
+    let canonical = serde_json_canonicalizer::to_string(&snapshot).map_err(anyhow::Error::from)?;
+    let hash = hex::encode(Sha256::digest(canonical.as_bytes()));
+    let result = application::Entity::update_many()
+        .set(application::ActiveModel {
+            status: Set(ApplicationStatus::Submitted.as_str().to_owned()),
+            protocol_number: Set(Some(protocol.clone())),
+            submitted_at: Set(Some(now)),
+            snapshot: Set(Some(canonical)),
+            snapshot_sha256: Set(Some(hash.clone())),
+            version: Set(app.version + 1),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .filter(application::Column::Id.eq(id))
+        .filter(application::Column::Status.eq(ApplicationStatus::Draft.as_str()))
+        .exec(&tx)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ApiError::conflict(
+            "already_submitted",
+            "The application has already been submitted.",
+            "La domanda è già stata presentata.",
+        ));
+    }
+    record_history(
+        &tx,
+        id,
+        Some(ApplicationStatus::Draft),
+        ApplicationStatus::Submitted,
+        actor,
+        now,
+        Some(format!("protocol {protocol}")),
+    )
+    .await?;
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action: "application.submitted",
+            entity_type: "application",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(json!({"protocol_number": protocol, "snapshot_sha256": hash})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, id).await?.ok_or_else(application_not_found)
+}
+
+/// Withdraw a submitted application, with a reason.
+pub async fn withdraw(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    id: Uuid,
+    reason: &str,
+) -> Result<Application, ApiError> {
+    let tx = begin_write(db).await?;
+    let app = lock(&tx, id).await?.ok_or_else(application_not_found)?;
+    if app.status != ApplicationStatus::Submitted {
+        return Err(ApiError::conflict(
+            "not_submitted",
+            "Only a submitted application can be withdrawn (a draft is deleted instead).",
+            "Solo una domanda presentata può essere ritirata (una bozza si elimina).",
+        ));
+    }
+    application::Entity::update_many()
+        .set(application::ActiveModel {
+            status: Set(ApplicationStatus::Withdrawn.as_str().to_owned()),
+            version: Set(app.version + 1),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .filter(application::Column::Id.eq(id))
+        .exec(&tx)
+        .await?;
+    record_history(
+        &tx,
+        id,
+        Some(ApplicationStatus::Submitted),
+        ApplicationStatus::Withdrawn,
+        actor,
+        now,
+        Some(reason.to_owned()),
+    )
+    .await?;
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action: "application.withdrawn",
+            entity_type: "application",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(json!({"reason": reason})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, id).await?.ok_or_else(application_not_found)
+}

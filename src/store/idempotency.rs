@@ -1,0 +1,100 @@
+//! Idempotency keys: a repeated state-changing request with the same key and body gets the
+//! first answer again; the same key with another body is refused; a repeat while the first
+//! is still running is a conflict.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use uuid::Uuid;
+
+use crate::entity::idempotency_key;
+use crate::error::ApiError;
+
+/// What to do with a request that carries a key.
+pub enum Begin {
+    /// The first time: run it, then `finish`.
+    Fresh,
+    /// Seen and finished: answer this again.
+    Replay { status: u16, body: String },
+}
+
+/// Claim a key for a request (`scope` is method and path, `request_hash` covers the body).
+pub async fn begin(
+    db: &DatabaseConnection,
+    user_id: Uuid,
+    key: &str,
+    scope: &str,
+    request_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Begin, ApiError> {
+    let inserted = idempotency_key::ActiveModel {
+        user_id: Set(user_id),
+        key: Set(key.to_owned()),
+        scope: Set(scope.to_owned()),
+        request_hash: Set(request_hash.to_owned()),
+        state: Set("in_progress".into()),
+        response_status: Set(None),
+        response_body: Set(None),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(_) => Ok(Begin::Fresh),
+        Err(e) if super::is_unique_violation(&e) => {
+            let row = idempotency_key::Entity::find_by_id((user_id, key.to_owned()))
+                .one(db)
+                .await?
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("idempotency key vanished")))?;
+            if row.scope != scope || row.request_hash != request_hash {
+                return Err(ApiError::invalid(
+                    "Idempotency-Key",
+                    "idempotency_key_reused",
+                    "This Idempotency-Key was used for another request: use a new key for a new request.",
+                    "Questa Idempotency-Key è stata usata per un'altra richiesta: usare una chiave nuova per una richiesta nuova.",
+                ));
+            }
+            match (row.state.as_str(), row.response_status, row.response_body) {
+                ("done", Some(status), Some(body)) => Ok(Begin::Replay {
+                    status: u16::try_from(status).unwrap_or(500),
+                    body,
+                }),
+                _ => Err(ApiError::conflict(
+                    "idempotency_in_progress",
+                    "A request with this Idempotency-Key is still running: retry in a moment.",
+                    "Una richiesta con questa Idempotency-Key è ancora in corso: riprovare tra poco.",
+                )),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Record the answer of a finished request.
+pub async fn finish(
+    db: &DatabaseConnection,
+    user_id: Uuid,
+    key: &str,
+    status: u16,
+    body: &str,
+) -> Result<(), ApiError> {
+    idempotency_key::Entity::update_many()
+        .set(idempotency_key::ActiveModel {
+            state: Set("done".into()),
+            response_status: Set(Some(i32::from(status))),
+            response_body: Set(Some(body.to_owned())),
+            ..Default::default()
+        })
+        .filter(idempotency_key::Column::UserId.eq(user_id))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Forget a key whose request failed for a transient reason, so that a retry runs again.
+pub async fn abandon(db: &DatabaseConnection, user_id: Uuid, key: &str) -> Result<(), ApiError> {
+    idempotency_key::Entity::delete_by_id((user_id, key.to_owned()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
