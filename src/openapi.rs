@@ -57,6 +57,8 @@ To try it: press **Authorize**, and log in with a demo account in the *oauth2* f
         (name = "organizations", description = "The shared registry of organizations and their representatives"),
         (name = "partnerships", description = "Partnerships for a call and their eligibility"),
         (name = "applications", description = "Applications: drafts, annexes, submission and receipts"),
+        (name = "review", description = "The agencies' review: conflict of interest, admissibility, integration, scores"),
+        (name = "notifications", description = "Every user's inbox"),
         (name = "operations", description = "Health of the service"),
     )
 )]

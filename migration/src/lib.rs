@@ -8,6 +8,7 @@ mod m20261201_000002_create_calls;
 mod m20261201_000003_create_audit_events;
 mod m20261202_000004_create_organizations_and_partnerships;
 mod m20261203_000005_create_applications;
+mod m20261204_000006_create_review;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_create_audit_events::Migration),
             Box::new(m20261202_000004_create_organizations_and_partnerships::Migration),
             Box::new(m20261203_000005_create_applications::Migration),
+            Box::new(m20261204_000006_create_review::Migration),
         ]
     }
 }

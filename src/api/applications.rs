@@ -20,6 +20,7 @@ use crate::domain::application::{
 use crate::domain::call::{Call, CallStatus};
 use crate::domain::money::Money;
 use crate::domain::partnership::Access;
+use crate::domain::review::ReviewStatus;
 use crate::domain::user::Role;
 use crate::domain::{Violation, Violations};
 use crate::error::{ApiError, Lang, Problem, ProblemViolation};
@@ -69,6 +70,7 @@ pub struct TotalsView {
     "totals": {"total_cost": "0.00", "max_grant": "0.00"},
     "blocking": [{"field": "summary", "code": "missing_field", "message": "Required before submission."}],
     "protocol_number": null, "submitted_at": null, "snapshot_sha256": null, "can_manage": true,
+    "review_status": null, "integration_deadline": null, "restricted": false,
     "created_at": "2026-11-28T09:00:00Z", "updated_at": "2026-11-28T09:00:00Z"
 }))]
 pub struct ApplicationView {
@@ -88,6 +90,13 @@ pub struct ApplicationView {
     pub snapshot_sha256: Option<String>,
     /// Whether the caller represents the lead (and so may edit, submit, withdraw).
     pub can_manage: bool,
+    /// The agency's review, once submitted.
+    pub review_status: Option<ReviewStatus>,
+    /// End of the answer period of an open request for integration (23:59:59 Europe/Rome).
+    pub integration_deadline: Option<DateTime<Utc>>,
+    /// For an evaluator who has not declared on its conflict of interest (or declared one):
+    /// only the protocol number and the title are shown.
+    pub restricted: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -223,6 +232,7 @@ async fn seen(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<Seen, Api
         app.content.agency_code,
     )
     .ok_or_else(application_not_found)?;
+    super::review::require_no_conflict(state, caller, app.id).await?;
     let call = calls_store::get(&state.db, app.call_id)
         .await?
         .ok_or_else(application_not_found)?;
@@ -297,9 +307,38 @@ async fn view(state: &AppState, s: &Seen) -> Result<ApplicationView, ApiError> {
         submitted_at: s.app.submitted_at,
         snapshot_sha256: s.app.snapshot_sha256.clone(),
         can_manage: s.access == Access::Manage,
+        review_status: s.app.review_status,
+        integration_deadline: s.app.integration_deadline,
+        restricted: false,
         created_at: s.app.created_at,
         updated_at: s.app.updated_at,
     })
+}
+
+/// What an evaluator sees of an application before a declaration of no conflict.
+fn restricted_view(app: &Application) -> ApplicationView {
+    ApplicationView {
+        id: app.id,
+        call_id: app.call_id,
+        partnership_id: app.partnership_id,
+        status: app.status,
+        content: ApplicationContent {
+            title: app.content.title.clone(),
+            agency_code: app.content.agency_code,
+            ..Default::default()
+        },
+        totals: None,
+        blocking: vec![],
+        protocol_number: app.protocol_number.clone(),
+        submitted_at: app.submitted_at,
+        snapshot_sha256: None,
+        can_manage: false,
+        review_status: app.review_status,
+        integration_deadline: app.integration_deadline,
+        restricted: true,
+        created_at: app.created_at,
+        updated_at: app.updated_at,
+    }
 }
 
 fn receipt(app: &Application, call: &Call) -> Result<Receipt, ApiError> {
@@ -474,6 +513,14 @@ pub async fn list_applications(
                 )
             })
             .unwrap_or(Access::Read);
+        if caller.role == Role::Evaluator
+            && super::review::require_no_conflict(&state, &caller, app.id)
+                .await
+                .is_err()
+        {
+            items.push(restricted_view(&app));
+            continue;
+        }
         let call = calls_store::get(&state.db, app.call_id)
             .await?
             .ok_or_else(application_not_found)?;

@@ -8,6 +8,7 @@ pub mod calls;
 pub mod extract;
 pub mod organizations;
 pub mod partnerships;
+pub mod review;
 pub mod status;
 pub mod users;
 
@@ -70,7 +71,17 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(applications::submit)
             .service(applications::get_receipt)
             .service(applications::withdraw)
-            .service(applications::history),
+            .service(applications::history)
+            .service(review::conflict_summary)
+            .service(review::declare)
+            .service(review::admissibility)
+            .service(review::integration)
+            .service(review::save_evaluation)
+            .service(review::list_evaluations)
+            .service(review::reopen)
+            .service(review::put_consensus)
+            .service(review::list_notifications)
+            .service(review::read_notification),
     );
 }
 

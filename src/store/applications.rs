@@ -20,6 +20,7 @@ use crate::domain::agency::AgencyCode;
 use crate::domain::application::{
     AnnexFacts, ApplicationContent, ApplicationStatus, protocol_number, submission_problems, totals,
 };
+use crate::domain::review::ReviewStatus;
 use crate::entity::{application, application_document, application_history};
 use crate::error::ApiError;
 
@@ -38,6 +39,10 @@ pub struct Application {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The agency's review, once submitted.
+    pub review_status: Option<ReviewStatus>,
+    /// The deadline of an open request for integration.
+    pub integration_deadline: Option<DateTime<Utc>>,
 }
 
 /// An annex as recorded.
@@ -79,6 +84,16 @@ fn to_application(m: application::Model) -> Result<Application, DbErr> {
         version: m.version,
         created_at: m.created_at,
         updated_at: m.updated_at,
+        review_status: m
+            .review_status
+            .as_deref()
+            .map(|r| {
+                ReviewStatus::parse(r).ok_or_else(|| {
+                    DbErr::Custom(format!("application {} has an invalid review status", m.id))
+                })
+            })
+            .transpose()?,
+        integration_deadline: m.integration_deadline,
     })
 }
 
@@ -98,11 +113,12 @@ fn frozen() -> ApiError {
     )
 }
 
-async fn record_history<C: ConnectionTrait>(
+/// Record a status change (of the application, or of its review) in its history.
+pub async fn record_history<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
-    from: Option<ApplicationStatus>,
-    to: ApplicationStatus,
+    from: Option<&str>,
+    to: &str,
     actor: &Actor,
     at: DateTime<Utc>,
     reason: Option<String>,
@@ -110,8 +126,8 @@ async fn record_history<C: ConnectionTrait>(
     application_history::ActiveModel {
         id: Set(Uuid::new_v4()),
         application_id: Set(id),
-        from_status: Set(from.map(|s| s.as_str().to_owned())),
-        to_status: Set(to.as_str().to_owned()),
+        from_status: Set(from.map(str::to_owned)),
+        to_status: Set(to.to_owned()),
         at: Set(at),
         actor_id: Set(actor.user_id),
         actor_role: Set(actor.role.map(|r| r.as_str().to_owned())),
@@ -178,6 +194,8 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
         created_by: Set(actor.user_id),
+        review_status: Set(None),
+        integration_deadline: Set(None),
     }
     .insert(&tx)
     .await
@@ -188,7 +206,16 @@ pub async fn create(
             e.into()
         }
     })?;
-    record_history(&tx, id, None, ApplicationStatus::Draft, actor, now, None).await?;
+    record_history(
+        &tx,
+        id,
+        None,
+        ApplicationStatus::Draft.as_str(),
+        actor,
+        now,
+        None,
+    )
+    .await?;
     audit::record(
         &tx,
         actor,
@@ -566,7 +593,7 @@ async fn next_protocol<C: ConnectionTrait>(conn: &C, call_id: Uuid) -> Result<i6
 
 /// Lock an application's row until the end of the transaction (PostgreSQL; SQLite's
 /// `BEGIN IMMEDIATE` already serialises writers).
-async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Application>, DbErr> {
+pub async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Application>, DbErr> {
     let q = application::Entity::find_by_id(id);
     let row = match conn.get_database_backend() {
         DatabaseBackend::Postgres => q.lock_exclusive().one(conn).await?,
@@ -657,6 +684,7 @@ pub async fn submit(
             submitted_at: Set(Some(now)),
             snapshot: Set(Some(canonical)),
             snapshot_sha256: Set(Some(hash.clone())),
+            review_status: Set(Some(ReviewStatus::Pending.as_str().to_owned())),
             version: Set(app.version + 1),
             updated_at: Set(now),
             ..Default::default()
@@ -675,13 +703,29 @@ pub async fn submit(
     record_history(
         &tx,
         id,
-        Some(ApplicationStatus::Draft),
-        ApplicationStatus::Submitted,
+        Some(ApplicationStatus::Draft.as_str()),
+        ApplicationStatus::Submitted.as_str(),
         actor,
         now,
         Some(format!("protocol {protocol}")),
     )
     .await?;
+    if let Some(agency) = app.content.agency_code {
+        let evaluators = super::notifications::evaluators_of(&tx, agency).await?;
+        let title = app.content.title.clone().unwrap_or_default();
+        super::notifications::notify(
+            &tx,
+            &evaluators,
+            "application_submitted",
+            crate::domain::violation::Msg::new(
+                format!("New application {protocol} submitted to your agency: \"{title}\"."),
+                format!("Nuova domanda {protocol} presentata alla sua ATS: \"{title}\"."),
+            ),
+            json!({"application_id": id, "protocol_number": protocol}),
+            now,
+        )
+        .await?;
+    }
     audit::record(
         &tx,
         actor,
@@ -729,8 +773,8 @@ pub async fn withdraw(
     record_history(
         &tx,
         id,
-        Some(ApplicationStatus::Submitted),
-        ApplicationStatus::Withdrawn,
+        Some(ApplicationStatus::Submitted.as_str()),
+        ApplicationStatus::Withdrawn.as_str(),
         actor,
         now,
         Some(reason.to_owned()),

@@ -7,8 +7,10 @@ pub mod applications;
 pub mod audit;
 pub mod calls;
 pub mod idempotency;
+pub mod notifications;
 pub mod organizations;
 pub mod partnerships;
+pub mod review;
 pub mod users;
 
 use std::time::Duration;

@@ -12,12 +12,12 @@ const CALL_2022: &str = "RLD12022024943";
 const DEMO: &str = "RLD-DEMO-CONCILIAZIONE";
 
 /// The organizations of an eligible partnership: lead municipality, association, two enterprises.
-struct Members {
-    lead: String,
-    others: Vec<String>,
+pub struct Members {
+    pub lead: String,
+    pub others: Vec<String>,
 }
 
-async fn members(app: &TestApp, token: &str, base: u32) -> Members {
+pub async fn members(app: &TestApp, token: &str, base: u32) -> Members {
     Members {
         lead: register(app, token, &public_body(base, "SO", &["SO"])).await,
         others: vec![
@@ -43,7 +43,7 @@ async fn members(app: &TestApp, token: &str, base: u32) -> Members {
     }
 }
 
-async fn partnership(app: &TestApp, token: &str, call: &str, m: &Members) -> String {
+pub async fn partnership(app: &TestApp, token: &str, call: &str, m: &Members) -> String {
     let res = app
         .post(
             "/api/v1/partnerships",
@@ -69,7 +69,7 @@ async fn partnership(app: &TestApp, token: &str, call: &str, m: &Members) -> Str
 }
 
 /// A complete content: 30,000.00 of services and 5,000.00 of coordination, 24,500.00 asked.
-fn content(lead: &str) -> Value {
+pub fn content(lead: &str) -> Value {
     json!({
         "agency_code": "MONTAGNA", "title": "Valtellina concilia", "summary": "Servizi di conciliazione per i dipendenti.",
         "intervention_areas": ["SERVIZI_CURA", "TIME_SAVING"], "start_date": "2027-01-01", "end_date": "2027-12-31",
@@ -84,7 +84,7 @@ fn content(lead: &str) -> Value {
 const AGREEMENT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 /// A complete application of a new partnership; returns its id.
-async fn complete_application(app: &TestApp, token: &str, call: &str, m: &Members) -> String {
+pub async fn complete_application(app: &TestApp, token: &str, call: &str, m: &Members) -> String {
     let pid = partnership(app, token, call, m).await;
     let res = app
         .post(
@@ -126,7 +126,7 @@ async fn complete_application(app: &TestApp, token: &str, call: &str, m: &Member
     id
 }
 
-async fn submit(app: &TestApp, token: &str, id: &str, key: Option<&str>) -> reqwest::Response {
+pub async fn submit(app: &TestApp, token: &str, id: &str, key: Option<&str>) -> reqwest::Response {
     let mut req = app
         .client
         .post(app.url(&format!("/api/v1/applications/{id}/submit")))
@@ -137,7 +137,7 @@ async fn submit(app: &TestApp, token: &str, id: &str, key: Option<&str>) -> reqw
     req.send().await.unwrap()
 }
 
-async fn etag(app: &TestApp, path: &str, token: &str) -> String {
+pub async fn etag(app: &TestApp, path: &str, token: &str) -> String {
     app.get(path, Some(token)).await.headers()["etag"]
         .to_str()
         .unwrap()
@@ -375,9 +375,14 @@ both!(async fn only_the_partnership_and_its_agency_see_an_application(app) {
     problem(submit(&app, &stranger, &id, None).await, StatusCode::NOT_FOUND).await;
     let tag = etag(&app, &path, &token).await;
     problem(app.patch(&path, Some(&stranger), Some(&tag), &json!({"title": "x"})).await, StatusCode::NOT_FOUND).await;
-    // Evaluators see it only once submitted, and only the competent agency's.
+    // Evaluators see it only once submitted, only the competent agency's, and only after
+    // declaring that they have no conflict of interest.
     problem(app.get(&path, Some(&montagna)).await, StatusCode::NOT_FOUND).await;
     assert_eq!(submit(&app, &token, &id, None).await.status(), StatusCode::OK);
+    let p = problem(app.get(&path, Some(&montagna)).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(p["code"], "conflict_declaration_required");
+    let res = app.post(&format!("{path}/conflict-of-interest"), Some(&montagna), &json!({"has_conflict": false})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(app.get(&path, Some(&montagna)).await.status(), StatusCode::OK);
     problem(app.get(&path, Some(&brescia)).await, StatusCode::NOT_FOUND).await;
     problem(submit(&app, &montagna, &id, None).await, StatusCode::FORBIDDEN).await;

@@ -187,6 +187,11 @@ pub async fn spawn_app_with(
         }
     }
     customise(&mut settings);
+    // TEST_LOG=1 shows the service's logs (with the cause of any 500).
+    if std::env::var("TEST_LOG").is_ok() {
+        settings.log.format = welfare_grants::config::LogFormat::Pretty;
+        welfare_grants::telemetry::init(&settings.log);
+    }
     let clock = std::sync::Arc::new(TestClock::default());
     let app = Application::build_with_clock(settings.clone(), clock.clone())
         .await

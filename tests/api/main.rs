@@ -11,5 +11,6 @@ mod errors;
 mod openapi;
 mod organizations;
 mod partnerships;
+mod review;
 mod status;
 mod users;
