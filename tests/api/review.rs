@@ -108,6 +108,8 @@ both!(async fn an_application_walks_from_submission_to_a_final_score(app) {
     assert_eq!(summary["protocol_number"], "RLD-DEMO-CONCILIAZIONE-000001");
     assert_eq!(summary["members"].as_array().unwrap().len(), 4);
     assert_eq!(problem(decide(&app, &first, &id, json!({"decision": "admitted"})).await, StatusCode::FORBIDDEN).await["code"], "conflict_declaration_required");
+    let early = score(&app, &first, &id, json!({"scores": scores(["20", "15", "12", "8", "7", "8", "6"]), "final": true})).await;
+    assert_eq!(problem(early, StatusCode::FORBIDDEN).await["code"], "conflict_declaration_required");
     declare(&app, &first, &id, false).await;
     assert_eq!(app.get(&path, Some(&first)).await.status(), StatusCode::OK);
 
