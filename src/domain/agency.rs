@@ -8,7 +8,6 @@ use utoipa::ToSchema;
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
 )]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[schema(example = "MONTAGNA")]
 pub enum AgencyCode {
     Milano,
     Insubria,

@@ -19,7 +19,6 @@ use super::violation::{Violation, Violations};
 /// Where an application stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-#[schema(example = "draft")]
 pub enum ApplicationStatus {
     /// Being written; the lead's representatives edit it.
     Draft,

@@ -20,7 +20,6 @@ pub const CALL_TIME_ZONE: chrono_tz::Tz = Rome;
 /// `draft` is visible to administrators only; `published` to everybody.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-#[schema(example = "published")]
 pub enum CallStatus {
     Draft,
     Published,

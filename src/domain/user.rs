@@ -9,7 +9,6 @@ use super::violation::{Violation, Violations};
 /// What a user may do: see the roles table of the API contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-#[schema(example = "evaluator")]
 pub enum Role {
     /// Represents organizations; builds partnerships; writes and submits applications.
     Applicant,

@@ -57,6 +57,8 @@ async fn every_schema_carries_an_example_for_swagger_ui() {
         .as_object()
         .unwrap()
         .iter()
+        // Enumerations list their values; an example would pre-select a filter in Swagger UI.
+        .filter(|(_, s)| s.get("enum").is_none())
         .filter(|(_, s)| s.get("example").is_none() && s.get("examples").is_none())
         .map(|(name, _)| name)
         .collect();
