@@ -9,6 +9,7 @@ pub mod organization;
 pub mod partnership;
 pub mod percent;
 pub mod points;
+pub mod ranking;
 pub mod review;
 pub mod size;
 pub mod split;

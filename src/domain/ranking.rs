@@ -1,0 +1,415 @@
+//! Rankings and allocation per agency: order the eligible applications, fund them down the
+//! ranking from the envelope, and explain every entry. Deterministic: the same data gives
+//! the same result whatever order it comes in.
+
+use std::cmp::Ordering;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::call::{AllocationMode, PartialFunding, TieBreak};
+use super::money::Money;
+use super::points::Points;
+
+/// An application as the ranking reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub application_id: Uuid,
+    /// `<call code>-<6 digits>`: within a call, the lower is the earlier submission.
+    pub protocol_number: String,
+    /// The application's score, rounded to two decimals; `None` when it has none.
+    pub score: Option<Decimal>,
+    /// The score of each criterion (average or consensus), for tie-breaks.
+    pub criteria: Vec<(String, Decimal)>,
+    pub requested: Money,
+}
+
+/// The rules of one ranking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub threshold: Points,
+    pub tie_breaks: Vec<TieBreak>,
+    pub mode: AllocationMode,
+    pub partial: PartialFunding,
+}
+
+/// What an application gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(example = "funded")]
+pub enum Outcome {
+    Funded,
+    PartiallyFunded,
+    /// Eligible, waiting for money to be freed (scorrimento).
+    Reserve,
+    /// Below the threshold or without a score.
+    NotEligible,
+}
+
+/// One line of a ranking, with its explanation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "protocol_number": "RLD-DEMO-CONCILIAZIONE-000003",
+    "rank": 2, "score": "77.35", "requested": "24500.00", "outcome": "funded", "amount": "24500.00",
+    "tie_break": "higher_criterion_score:QUALITY", "envelope_before": "293580.00", "envelope_after": "269080.00"}))]
+pub struct Entry {
+    pub application_id: Uuid,
+    pub protocol_number: String,
+    /// Position among the eligible; none for the others.
+    pub rank: Option<u32>,
+    #[schema(value_type = Option<String>)]
+    pub score: Option<Decimal>,
+    pub requested: Money,
+    pub outcome: Outcome,
+    pub amount: Money,
+    /// The rule that put it after the previous entry when their scores were equal.
+    pub tie_break: Option<String>,
+    /// The money left before and after this entry.
+    pub envelope_before: Money,
+    pub envelope_after: Money,
+}
+
+/// A ranking and its allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Allocation {
+    pub envelope: Money,
+    pub allocated: Money,
+    pub remaining: Money,
+    pub entries: Vec<Entry>,
+}
+
+fn rule_name(t: &TieBreak) -> String {
+    match t {
+        TieBreak::HigherCriterionScore { criterion } => {
+            format!("higher_criterion_score:{criterion}")
+        }
+        TieBreak::EarlierSubmission => "earlier_submission".into(),
+    }
+}
+
+/// A candidate's sort key: score, then each tie-break value, ready to compare.
+struct Keyed<'a> {
+    c: &'a Candidate,
+    score: Decimal,
+    breaks: Vec<Decimal>,
+}
+
+fn criterion(c: &Candidate, code: &str) -> Decimal {
+    c.criteria
+        .iter()
+        .find(|(k, _)| k == code)
+        .map(|(_, v)| *v)
+        .unwrap_or(Decimal::ZERO)
+}
+
+/// Compare two eligible candidates by the policy; the index of the deciding tie-break rule.
+fn compare(a: &Keyed, b: &Keyed, rules: &[TieBreak]) -> (Ordering, Option<usize>) {
+    match b.score.cmp(&a.score) {
+        Ordering::Equal => {}
+        o => return (o, None),
+    }
+    for (i, rule) in rules.iter().enumerate() {
+        let o = match rule {
+            TieBreak::HigherCriterionScore { .. } => b.breaks[i].cmp(&a.breaks[i]),
+            TieBreak::EarlierSubmission => a.c.protocol_number.cmp(&b.c.protocol_number),
+        };
+        if o != Ordering::Equal {
+            return (o, Some(i));
+        }
+    }
+    // Never reached within one call (protocol numbers are unique); keeps the order total.
+    (a.c.application_id.cmp(&b.c.application_id), None)
+}
+
+/// Rank the candidates and allocate the envelope down the ranking.
+pub fn rank_and_allocate(candidates: &[Candidate], envelope: Money, policy: &Policy) -> Allocation {
+    let threshold = policy.threshold.as_decimal();
+    let (eligible, not_eligible): (Vec<&Candidate>, Vec<&Candidate>) = candidates
+        .iter()
+        .partition(|c| c.score.is_some_and(|s| s >= threshold));
+    let mut keyed: Vec<Keyed> = eligible
+        .into_iter()
+        .map(|c| Keyed {
+            c,
+            score: c.score.unwrap_or_default(),
+            breaks: policy
+                .tie_breaks
+                .iter()
+                .map(|t| match t {
+                    TieBreak::HigherCriterionScore { criterion: code } => criterion(c, code),
+                    TieBreak::EarlierSubmission => Decimal::ZERO,
+                })
+                .collect(),
+        })
+        .collect();
+    keyed.sort_by(|a, b| compare(a, b, &policy.tie_breaks).0);
+
+    let mut remaining = envelope;
+    let mut entries = Vec::with_capacity(candidates.len());
+    let mut closed = false; // strict order: after the first that does not fit, all wait
+    for (i, k) in keyed.iter().enumerate() {
+        let tie_break = if i > 0 {
+            compare(&keyed[i - 1], k, &policy.tie_breaks)
+                .1
+                .map(|r| rule_name(&policy.tie_breaks[r]))
+        } else {
+            None
+        };
+        let before = remaining;
+        let requested = k.c.requested;
+        let (outcome, amount) = if !closed && requested <= remaining {
+            (Outcome::Funded, requested)
+        } else if closed || policy.mode == AllocationMode::SkipToFit {
+            (Outcome::Reserve, Money::ZERO)
+        } else {
+            closed = true;
+            let enough = i128::from(remaining.cents()) * 10_000
+                >= i128::from(requested.cents())
+                    * i128::from(policy.partial.min_share.basis_points());
+            if policy.partial.allowed && remaining > Money::ZERO && enough {
+                (Outcome::PartiallyFunded, remaining)
+            } else {
+                (Outcome::Reserve, Money::ZERO)
+            }
+        };
+        remaining = remaining.checked_sub(amount).unwrap_or(Money::ZERO);
+        entries.push(Entry {
+            application_id: k.c.application_id,
+            protocol_number: k.c.protocol_number.clone(),
+            rank: Some(i as u32 + 1),
+            score: Some(k.score),
+            requested,
+            outcome,
+            amount,
+            tie_break,
+            envelope_before: before,
+            envelope_after: remaining,
+        });
+    }
+    let mut rest: Vec<&Candidate> = not_eligible;
+    rest.sort_by(|a, b| {
+        a.protocol_number
+            .cmp(&b.protocol_number)
+            .then(a.application_id.cmp(&b.application_id))
+    });
+    for c in rest {
+        entries.push(Entry {
+            application_id: c.application_id,
+            protocol_number: c.protocol_number.clone(),
+            rank: None,
+            score: c.score,
+            requested: c.requested,
+            outcome: Outcome::NotEligible,
+            amount: Money::ZERO,
+            tie_break: None,
+            envelope_before: remaining,
+            envelope_after: remaining,
+        });
+    }
+    let allocated = envelope.checked_sub(remaining).unwrap_or(Money::ZERO);
+    Allocation {
+        envelope,
+        allocated,
+        remaining,
+        entries,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::percent::Percent;
+    use proptest::prelude::*;
+
+    fn policy(mode: AllocationMode, partial: bool) -> Policy {
+        Policy {
+            threshold: Points::parse("60").unwrap(),
+            tie_breaks: vec![
+                TieBreak::HigherCriterionScore {
+                    criterion: "QUALITY".into(),
+                },
+                TieBreak::EarlierSubmission,
+            ],
+            mode,
+            partial: PartialFunding {
+                allowed: partial,
+                min_share: Percent::parse("50.00").unwrap(),
+            },
+        }
+    }
+
+    fn cand(n: u32, score: &str, quality: &str, requested: &str) -> Candidate {
+        Candidate {
+            application_id: Uuid::from_u128(u128::from(n)),
+            protocol_number: format!("C-{n:06}"),
+            score: Some(score.parse().unwrap()),
+            criteria: vec![("QUALITY".into(), quality.parse().unwrap())],
+            requested: Money::parse(requested).unwrap(),
+        }
+    }
+
+    fn outcomes(a: &Allocation) -> Vec<(String, Outcome, String)> {
+        a.entries
+            .iter()
+            .map(|e| (e.protocol_number.clone(), e.outcome, e.amount.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn strict_order_funds_a_prefix_with_one_partial_then_waits() {
+        let cs = vec![
+            cand(1, "80.00", "20", "50000.00"),
+            cand(2, "75.00", "20", "50000.00"),
+            cand(3, "70.00", "20", "40000.00"),
+            cand(4, "65.00", "20", "5000.00"),
+            cand(5, "55.00", "20", "5000.00"),
+        ];
+        let a = rank_and_allocate(
+            &cs,
+            Money::parse("120000.00").unwrap(),
+            &policy(AllocationMode::StrictOrder, true),
+        );
+        assert_eq!(
+            outcomes(&a),
+            vec![
+                ("C-000001".into(), Outcome::Funded, "50000.00".into()),
+                ("C-000002".into(), Outcome::Funded, "50000.00".into()),
+                (
+                    "C-000003".into(),
+                    Outcome::PartiallyFunded,
+                    "20000.00".into()
+                ),
+                ("C-000004".into(), Outcome::Reserve, "0.00".into()),
+                ("C-000005".into(), Outcome::NotEligible, "0.00".into()),
+            ]
+        );
+        assert_eq!(a.remaining, Money::ZERO);
+    }
+
+    #[test]
+    fn a_remainder_below_the_minimum_share_is_not_offered() {
+        let cs = vec![
+            cand(1, "80.00", "20", "50000.00"),
+            cand(2, "75.00", "20", "50000.00"),
+            cand(3, "70.00", "20", "1000.00"),
+        ];
+        let a = rank_and_allocate(
+            &cs,
+            Money::parse("74999.99").unwrap(),
+            &policy(AllocationMode::StrictOrder, true),
+        );
+        // 24,999.99 is less than half of 50,000.00: reserve, and so is everything after it.
+        assert_eq!(a.entries[1].outcome, Outcome::Reserve);
+        assert_eq!(a.entries[2].outcome, Outcome::Reserve);
+        let a = rank_and_allocate(
+            &cs,
+            Money::parse("75000.00").unwrap(),
+            &policy(AllocationMode::StrictOrder, true),
+        );
+        assert_eq!(
+            (a.entries[1].outcome, a.entries[1].amount.to_string()),
+            (Outcome::PartiallyFunded, "25000.00".into())
+        );
+    }
+
+    #[test]
+    fn skip_to_fit_funds_every_project_that_still_fits() {
+        let cs = vec![
+            cand(1, "80.00", "20", "50000.00"),
+            cand(2, "75.00", "20", "50000.00"),
+            cand(3, "70.00", "20", "10000.00"),
+        ];
+        let a = rank_and_allocate(
+            &cs,
+            Money::parse("65000.00").unwrap(),
+            &policy(AllocationMode::SkipToFit, true),
+        );
+        let got: Vec<Outcome> = a.entries.iter().map(|e| e.outcome).collect();
+        assert_eq!(
+            got,
+            vec![Outcome::Funded, Outcome::Reserve, Outcome::Funded]
+        );
+    }
+
+    #[test]
+    fn ties_are_broken_by_the_named_rule() {
+        let cs = vec![
+            cand(1, "70.00", "18", "1.00"),
+            cand(2, "70.00", "20", "1.00"),
+            cand(3, "70.00", "20", "1.00"),
+        ];
+        let a = rank_and_allocate(
+            &cs,
+            Money::parse("10.00").unwrap(),
+            &policy(AllocationMode::StrictOrder, true),
+        );
+        let order: Vec<(&str, Option<&str>)> = a
+            .entries
+            .iter()
+            .map(|e| (e.protocol_number.as_str(), e.tie_break.as_deref()))
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                ("C-000002", None),
+                ("C-000003", Some("earlier_submission")),
+                ("C-000001", Some("higher_criterion_score:QUALITY"))
+            ]
+        );
+    }
+
+    fn arb_candidates() -> impl Strategy<Value = Vec<Candidate>> {
+        prop::collection::vec((5000u32..10_000, 0u32..250, 1i64..5_000_000), 0..40).prop_map(|v| {
+            v.into_iter()
+                .enumerate()
+                .map(|(i, (score, quality, cents))| Candidate {
+                    application_id: Uuid::from_u128(i as u128 + 1),
+                    protocol_number: format!("C-{:06}", i + 1),
+                    score: Some(Decimal::new(i64::from(score), 2)),
+                    criteria: vec![("QUALITY".into(), Decimal::new(i64::from(quality), 1))],
+                    requested: Money::from_cents(cents).unwrap(),
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn never_more_than_the_envelope_and_the_same_whatever_the_order(
+            cs in arb_candidates(), envelope in 0i64..20_000_000, skip in any::<bool>(), partial in any::<bool>(), seed in any::<u64>()
+        ) {
+            let p = policy(if skip { AllocationMode::SkipToFit } else { AllocationMode::StrictOrder }, partial);
+            let envelope = Money::from_cents(envelope).unwrap();
+            let a = rank_and_allocate(&cs, envelope, &p);
+            let sum = Money::sum(a.entries.iter().map(|e| e.amount)).unwrap();
+            prop_assert!(sum <= envelope);
+            prop_assert_eq!(sum, a.allocated);
+            prop_assert_eq!(a.entries.len(), cs.len());
+            let mut shuffled = cs.clone();
+            let mut s = seed;
+            for i in (1..shuffled.len()).rev() {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                shuffled.swap(i, (s >> 33) as usize % (i + 1));
+            }
+            prop_assert_eq!(rank_and_allocate(&shuffled, envelope, &p), a.clone());
+            let ranked: Vec<&Entry> = a.entries.iter().filter(|e| e.rank.is_some()).collect();
+            if skip {
+                // No reserve entry's request fits in what is left.
+                for e in ranked.iter().filter(|e| e.outcome == Outcome::Reserve) {
+                    prop_assert!(e.requested > a.remaining);
+                }
+            } else {
+                // Funded entries are a prefix of the ranking, with at most one partial at its end.
+                let funded = ranked.iter().take_while(|e| e.outcome == Outcome::Funded).count();
+                let rest = &ranked[funded..];
+                let partials = rest.iter().filter(|e| e.outcome == Outcome::PartiallyFunded).count();
+                prop_assert!(partials <= 1);
+                if partials == 1 {
+                    prop_assert_eq!(rest[0].outcome, Outcome::PartiallyFunded);
+                }
+                prop_assert!(rest.iter().skip(partials).all(|e| e.outcome == Outcome::Reserve));
+            }
+        }
+    }
+}
