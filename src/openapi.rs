@@ -59,6 +59,7 @@ To try it: press **Authorize**, and log in with a demo account in the *oauth2* f
         (name = "applications", description = "Applications: drafts, annexes, submission and receipts"),
         (name = "review", description = "The agencies' review: conflict of interest, admissibility, integration, scores"),
         (name = "notifications", description = "Every user's inbox"),
+        (name = "rankings", description = "Each agency's ranking and allocation"),
         (name = "operations", description = "Health of the service"),
     )
 )]

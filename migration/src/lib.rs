@@ -9,6 +9,7 @@ mod m20261201_000003_create_audit_events;
 mod m20261202_000004_create_organizations_and_partnerships;
 mod m20261203_000005_create_applications;
 mod m20261204_000006_create_review;
+mod m20261205_000007_create_rankings;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_create_organizations_and_partnerships::Migration),
             Box::new(m20261203_000005_create_applications::Migration),
             Box::new(m20261204_000006_create_review::Migration),
+            Box::new(m20261205_000007_create_rankings::Migration),
         ]
     }
 }

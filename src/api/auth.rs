@@ -104,7 +104,7 @@ async fn tokens_for(
     password: &str,
 ) -> Result<TokenResponse, ApiError> {
     let user = auth::authenticate(state, username, password).await?;
-    Ok(auth::issue_for(state, &user, state.now())?.into())
+    Ok(auth::issue_for(state, &user, chrono::Utc::now())?.into())
 }
 
 /// Log in with a user name and password.
@@ -189,7 +189,7 @@ async fn refreshed(state: &AppState, refresh_token: &str) -> Result<TokenRespons
     let user = users::get(&state.db, caller.id)
         .await?
         .ok_or_else(users::user_not_found)?;
-    Ok(auth::issue_for(state, &user, state.now())?.into())
+    Ok(auth::issue_for(state, &user, chrono::Utc::now())?.into())
 }
 
 /// Exchange a refresh token for a new pair of tokens.
@@ -285,7 +285,7 @@ pub async fn change_password(
         },
     )
     .await?;
-    let tokens: TokenResponse = auth::issue_for(&state, &user, now)?.into();
+    let tokens: TokenResponse = auth::issue_for(&state, &user, chrono::Utc::now())?.into();
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(tokens))

@@ -8,6 +8,7 @@ pub mod calls;
 pub mod extract;
 pub mod organizations;
 pub mod partnerships;
+pub mod rankings;
 pub mod review;
 pub mod status;
 pub mod users;
@@ -81,7 +82,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(review::reopen)
             .service(review::put_consensus)
             .service(review::list_notifications)
-            .service(review::read_notification),
+            .service(review::read_notification)
+            .service(rankings::compute)
+            .service(rankings::current)
+            .service(rankings::list_versions)
+            .service(rankings::approve)
+            .service(rankings::simulate),
     );
 }
 

@@ -715,7 +715,11 @@ pub async fn list_evaluations(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let (app, call, _) = visible(&state, &caller, path.into_inner()).await?;
-    if caller.role == Role::Applicant {
+    let published = match app.content.agency_code {
+        Some(agency) => crate::store::rankings::approved(&state.db, app.call_id, agency).await?,
+        None => false,
+    };
+    if caller.role == Role::Applicant && !published {
         return Err(ApiError::forbidden(
             "results_not_published",
             "Scores are shown to applicants once the agency's ranking is approved.",

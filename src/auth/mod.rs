@@ -40,7 +40,8 @@ pub async fn authenticate(
     }
 }
 
-/// Issue a fresh pair of tokens for a user.
+/// Issue a fresh pair of tokens for a user. Tokens live in real time (`now` is the system
+/// clock), whatever the service clock says: their verification reads the system clock.
 pub fn issue_for(
     state: &AppState,
     user: &User,

@@ -17,5 +17,6 @@ pub mod organization;
 pub mod organization_representative;
 pub mod partnership;
 pub mod partnership_member;
+pub mod ranking_version;
 pub mod review_step;
 pub mod user;

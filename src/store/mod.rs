@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod notifications;
 pub mod organizations;
 pub mod partnerships;
+pub mod rankings;
 pub mod review;
 pub mod users;
 

@@ -11,6 +11,7 @@ mod errors;
 mod openapi;
 mod organizations;
 mod partnerships;
+mod rankings;
 mod review;
 mod status;
 mod users;

@@ -1,0 +1,381 @@
+//! An agency's ranking and allocation: compute a draft, read it and its versions, simulate,
+//! approve.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::extract::Json;
+use crate::auth::AuthUser;
+use crate::domain::Violations;
+use crate::domain::agency::AgencyCode;
+use crate::domain::call::{AllocationMode, Call, CallStatus, WindowState, check_text};
+use crate::domain::money::Money;
+use crate::domain::points::Points;
+use crate::domain::ranking::{Entry, rank_and_allocate};
+use crate::domain::user::Role;
+use crate::error::{ApiError, Problem};
+use crate::startup::AppState;
+use crate::store::calls::{self as calls_store, call_not_found};
+use crate::store::rankings::{self as store, Version};
+
+/// A version of an agency's ranking with its allocation and explanation.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "agency_code": "MONTAGNA", "version": 1, "status": "draft", "reason": "computed",
+    "envelope": "293580.00", "allocated": "293580.00", "remaining": "0.00", "entries": [], "inputs_sha256": "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
+    "act_number": null, "act_date": null, "created_at": "2027-03-01T09:00:00Z", "approved_at": null, "approval_target_date": "2027-05-27", "warning": null}))]
+pub struct RankingView {
+    pub call_id: Uuid,
+    pub agency_code: AgencyCode,
+    pub version: i32,
+    /// `draft` or `approved` (frozen and published).
+    pub status: String,
+    pub reason: String,
+    pub envelope: Money,
+    pub allocated: Money,
+    pub remaining: Money,
+    /// Ranked entries first (by rank), then those not eligible; each explained.
+    pub entries: Vec<Entry>,
+    /// Hash of the inputs the draft was computed from; approval refuses a stale draft.
+    pub inputs_sha256: String,
+    pub act_number: Option<String>,
+    pub act_date: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    pub approved_at: Option<DateTime<Utc>>,
+    /// Rankings should be approved within the call's target (90 days from the close).
+    pub approval_target_date: NaiveDate,
+    /// Set when the target date has passed without an approval.
+    pub warning: Option<String>,
+}
+
+/// A version, in the list of versions.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"version": 1, "status": "approved", "reason": "computed", "allocated": "293580.00", "act_number": "decreto ATS n. 123", "created_at": "2027-03-01T09:00:00Z", "approved_at": "2027-03-05T09:00:00Z"}))]
+pub struct VersionSummary {
+    pub version: i32,
+    pub status: String,
+    pub reason: String,
+    pub allocated: Money,
+    pub act_number: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub approved_at: Option<DateTime<Utc>>,
+}
+
+/// The approval act.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"act_number": "decreto ATS della Montagna n. 123", "act_date": "2027-03-05"}))]
+pub struct ApprovalRequest {
+    pub act_number: String,
+    pub act_date: NaiveDate,
+}
+
+/// A what-if: the same computation with another envelope, threshold or mode.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"envelope": "350000.00", "threshold": "65.0", "mode": "skip_to_fit"}))]
+pub struct SimulationRequest {
+    pub envelope: Option<Money>,
+    pub threshold: Option<Points>,
+    pub mode: Option<AllocationMode>,
+}
+
+/// The result of a simulation: nothing is stored.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"envelope": "350000.00", "allocated": "349000.00", "remaining": "1000.00", "entries": []}))]
+pub struct SimulationView {
+    pub envelope: Money,
+    pub allocated: Money,
+    pub remaining: Money,
+    pub entries: Vec<Entry>,
+}
+
+fn ranking_not_found() -> ApiError {
+    ApiError::not_found(
+        "ranking_not_found",
+        "This agency has no ranking of this call that you may see.",
+        "Questa ATS non ha una graduatoria dell'avviso visibile a lei.",
+    )
+}
+
+/// The call, checked for a caller acting for an agency: its evaluators or an administrator.
+async fn for_agency(
+    state: &AppState,
+    caller: &AuthUser,
+    call_id: Uuid,
+    agency: AgencyCode,
+) -> Result<Call, ApiError> {
+    caller.require(&[Role::Evaluator, Role::Admin])?;
+    if caller.role == Role::Evaluator && caller.agency != Some(agency) {
+        return Err(ranking_not_found());
+    }
+    let call = calls_store::get(&state.db, call_id)
+        .await?
+        .ok_or_else(call_not_found)?;
+    if call.status != CallStatus::Published {
+        return Err(call_not_found());
+    }
+    Ok(call)
+}
+
+fn closed(call: &Call, now: DateTime<Utc>) -> Result<(), ApiError> {
+    if call.window.state(now) != WindowState::Closed {
+        return Err(ApiError::conflict(
+            "window_open",
+            "The submission window has not closed yet: rankings come after it.",
+            "La finestra di presentazione non è ancora chiusa: le graduatorie vengono dopo.",
+        ));
+    }
+    Ok(())
+}
+
+fn view(call: &Call, agency: AgencyCode, v: &Version, now: DateTime<Utc>) -> RankingView {
+    let target = call
+        .window
+        .ranking_target_date(call.rules.ranking.approval_target_days);
+    let today = now
+        .with_timezone(&crate::domain::call::CALL_TIME_ZONE)
+        .date_naive();
+    let warning = (!v.approved && today > target)
+        .then(|| format!("The approval target date {target} has passed."));
+    RankingView {
+        call_id: call.id,
+        agency_code: agency,
+        version: v.version,
+        status: if v.approved {
+            "approved".into()
+        } else {
+            "draft".into()
+        },
+        reason: v.reason.clone(),
+        envelope: v.allocation.envelope,
+        allocated: v.allocation.allocated,
+        remaining: v.allocation.remaining,
+        entries: v.allocation.entries.clone(),
+        inputs_sha256: v.inputs_sha256.clone(),
+        act_number: v.act_number.clone(),
+        act_date: v.act_date,
+        created_at: v.created_at,
+        approved_at: v.approved_at,
+        approval_target_date: target,
+        warning,
+    }
+}
+
+/// Compute the agency's ranking and allocation from the current scores and envelope, and
+/// store it as a draft version (with a hash of its inputs). Every application must be
+/// decided and, when admitted, scored.
+#[utoipa::path(
+    tag = "rankings",
+    params(
+        ("call_id" = Uuid, Path, description = "The call's id"),
+        ("agency_code" = AgencyCode, Path, description = "The agency"),
+    ),
+    responses(
+        (status = 201, description = "The draft", body = RankingView),
+        (status = 403, description = "Not an evaluator or administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The window is open, evaluations are missing, or the ranking is already approved", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:welfare-grants:problem:evaluations_missing", "title": "Conflict", "status": 409, "code": "evaluations_missing",
+                "detail": "The ranking needs every application decided and scored: RLD-DEMO-CONCILIAZIONE-000002 has 1 of the 2 final evaluations required."})),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/calls/{call_id}/agencies/{agency_code}/ranking")]
+pub async fn compute(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(Uuid, AgencyCode)>,
+) -> Result<HttpResponse, ApiError> {
+    let (call_id, agency) = path.into_inner();
+    let call = for_agency(&state, &caller, call_id, agency).await?;
+    let now = state.now();
+    closed(&call, now)?;
+    let v = store::compute_draft(&state.db, &caller.actor(), now, &call, agency).await?;
+    Ok(HttpResponse::Created().json(view(&call, agency, &v, now)))
+}
+
+/// The current version of the agency's ranking (the latest), with its entries and totals.
+#[utoipa::path(
+    tag = "rankings",
+    params(
+        ("call_id" = Uuid, Path, description = "The call's id"),
+        ("agency_code" = AgencyCode, Path, description = "The agency"),
+    ),
+    responses(
+        (status = 200, description = "The current version", body = RankingView),
+        (status = 404, description = "No ranking yet, or another agency", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/calls/{call_id}/agencies/{agency_code}/ranking")]
+pub async fn current(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(Uuid, AgencyCode)>,
+) -> Result<HttpResponse, ApiError> {
+    let (call_id, agency) = path.into_inner();
+    let call = for_agency(&state, &caller, call_id, agency).await?;
+    let versions = store::versions(&state.db, call.id, agency).await?;
+    let v = versions.last().ok_or_else(ranking_not_found)?;
+    Ok(HttpResponse::Ok().json(view(&call, agency, v, state.now())))
+}
+
+/// Every version of the agency's ranking, oldest first, with its reason.
+#[utoipa::path(
+    tag = "rankings",
+    params(
+        ("call_id" = Uuid, Path, description = "The call's id"),
+        ("agency_code" = AgencyCode, Path, description = "The agency"),
+    ),
+    responses(
+        (status = 200, description = "The versions", body = Vec<VersionSummary>),
+        (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/calls/{call_id}/agencies/{agency_code}/ranking/versions")]
+pub async fn list_versions(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(Uuid, AgencyCode)>,
+) -> Result<HttpResponse, ApiError> {
+    let (call_id, agency) = path.into_inner();
+    let call = for_agency(&state, &caller, call_id, agency).await?;
+    let items: Vec<VersionSummary> = store::versions(&state.db, call.id, agency)
+        .await?
+        .into_iter()
+        .map(|v| VersionSummary {
+            version: v.version,
+            status: if v.approved {
+                "approved".into()
+            } else {
+                "draft".into()
+            },
+            reason: v.reason,
+            allocated: v.allocation.allocated,
+            act_number: v.act_number,
+            created_at: v.created_at,
+            approved_at: v.approved_at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(items))
+}
+
+/// Approve the draft with the act's number and date: it is frozen and its results are
+/// published (every lead is told its outcome). Refused when the inputs changed since.
+#[utoipa::path(
+    tag = "rankings",
+    params(
+        ("call_id" = Uuid, Path, description = "The call's id"),
+        ("agency_code" = AgencyCode, Path, description = "The agency"),
+    ),
+    request_body = ApprovalRequest,
+    responses(
+        (status = 200, description = "Approved", body = RankingView),
+        (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already approved, no draft, an empty draft, or a stale one", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:welfare-grants:problem:ranking_stale", "title": "Conflict", "status": 409, "code": "ranking_stale",
+                "detail": "The inputs changed since the draft was computed (scores, withdrawals, envelope): compute it again."})),
+        (status = 422, description = "No act number", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/calls/{call_id}/agencies/{agency_code}/ranking/approve")]
+pub async fn approve(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(Uuid, AgencyCode)>,
+    body: Json<ApprovalRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (call_id, agency) = path.into_inner();
+    let call = for_agency(&state, &caller, call_id, agency).await?;
+    let body = body.parse()?;
+    let mut v = Violations::new();
+    v.extend(check_text("act_number", &body.act_number, 100));
+    ApiError::check(v.into_vec())?;
+    let now = state.now();
+    let approved = store::approve(
+        &state.db,
+        &caller.actor(),
+        now,
+        &call,
+        agency,
+        body.act_number.trim(),
+        body.act_date,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(view(&call, agency, &approved, now)))
+}
+
+/// The same computation with another envelope, threshold or allocation mode; nothing is
+/// stored.
+#[utoipa::path(
+    tag = "rankings",
+    params(
+        ("call_id" = Uuid, Path, description = "The call's id"),
+        ("agency_code" = AgencyCode, Path, description = "The agency"),
+    ),
+    request_body = SimulationRequest,
+    responses(
+        (status = 200, description = "The simulated allocation", body = SimulationView),
+        (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Evaluations are missing", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/calls/{call_id}/agencies/{agency_code}/ranking/simulate")]
+pub async fn simulate(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(Uuid, AgencyCode)>,
+    body: Json<SimulationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (call_id, agency) = path.into_inner();
+    let call = for_agency(&state, &caller, call_id, agency).await?;
+    let body = body.parse()?;
+    let inputs = store::inputs(&state.db, &call, agency).await?;
+    if !inputs.missing.is_empty() {
+        return Err(ApiError::conflict(
+            "evaluations_missing",
+            format!(
+                "Some applications are not decided or scored yet: {}",
+                inputs
+                    .missing
+                    .iter()
+                    .map(|v| v.message.en.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            format!(
+                "Alcune domande non sono ancora decise o valutate: {}",
+                inputs
+                    .missing
+                    .iter()
+                    .map(|v| v.message.it.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        ));
+    }
+    let mut policy = store::policy(&call);
+    if let Some(t) = body.threshold {
+        policy.threshold = t;
+    }
+    if let Some(m) = body.mode {
+        policy.mode = m;
+    }
+    let a = rank_and_allocate(
+        &inputs.candidates,
+        body.envelope.unwrap_or(inputs.envelope),
+        &policy,
+    );
+    Ok(HttpResponse::Ok().json(SimulationView {
+        envelope: a.envelope,
+        allocated: a.allocated,
+        remaining: a.remaining,
+        entries: a.entries,
+    }))
+}

@@ -1,0 +1,424 @@
+//! Rankings: their inputs read from the review, and every stored version.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, Set,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::audit::{self, Actor, Change};
+use super::calls::{self, money};
+use super::{begin_write, notifications, partnerships, review};
+use crate::domain::agency::AgencyCode;
+use crate::domain::application::ApplicationStatus;
+use crate::domain::call::Call;
+use crate::domain::money::Money;
+use crate::domain::ranking::{Allocation, Candidate, Outcome, Policy, rank_and_allocate};
+use crate::domain::review::{ReviewStatus, ScoreMethod, application_score};
+use crate::domain::violation::{Msg, Violation};
+use crate::entity::{application, ranking_version};
+use crate::error::ApiError;
+
+/// What a ranking is computed from, and what still stands in its way.
+pub struct Inputs {
+    pub candidates: Vec<Candidate>,
+    pub envelope: Money,
+    /// Applications still under review, or admitted without enough final evaluations.
+    pub missing: Vec<Violation>,
+}
+
+/// Read a ranking's inputs: the agency's envelope and every submitted application of the
+/// call for it, with its score.
+pub async fn inputs<C: ConnectionTrait>(
+    conn: &C,
+    call: &Call,
+    agency: AgencyCode,
+) -> Result<Inputs, ApiError> {
+    let envelope = calls::envelopes(conn, call.id)
+        .await?
+        .into_iter()
+        .find(|e| e.agency == agency)
+        .map(|e| e.amount)
+        .unwrap_or(Money::ZERO);
+    let rows = application::Entity::find()
+        .filter(application::Column::CallId.eq(call.id))
+        .filter(application::Column::AgencyCode.eq(agency.as_str()))
+        .filter(application::Column::Status.eq(ApplicationStatus::Submitted.as_str()))
+        .order_by_asc(application::Column::ProtocolNumber)
+        .all(conn)
+        .await?;
+    let mut candidates = Vec::new();
+    let mut missing = Vec::new();
+    for a in rows {
+        let protocol = a.protocol_number.clone().unwrap_or_default();
+        match a.review_status.as_deref().and_then(ReviewStatus::parse) {
+            Some(ReviewStatus::Inadmissible) => continue,
+            Some(ReviewStatus::Admitted) => {}
+            _ => {
+                missing.push(Violation::new(
+                    "applications",
+                    "review_pending",
+                    format!("{protocol} has no admissibility decision yet."),
+                    format!("{protocol} non ha ancora una decisione di ammissibilità."),
+                ));
+                continue;
+            }
+        }
+        let evaluations = review::evaluations(conn, a.id).await?;
+        let finals: Vec<_> = evaluations
+            .into_iter()
+            .filter(|e| e.is_final)
+            .map(|e| e.scores)
+            .collect();
+        let consensus = review::consensus(conn, a.id).await?;
+        let outcome = application_score(
+            &call.rules.scoring,
+            &finals,
+            consensus.as_ref().map(|c| c.scores.as_slice()),
+        );
+        if outcome.method == ScoreMethod::Pending {
+            missing.push(Violation::new(
+                "applications",
+                "evaluations_missing",
+                format!(
+                    "{protocol} has {} of the {} final evaluations required.",
+                    finals.len(),
+                    call.rules.scoring.evaluators_required
+                ),
+                format!(
+                    "{protocol} ha {} delle {} valutazioni definitive richieste.",
+                    finals.len(),
+                    call.rules.scoring.evaluators_required
+                ),
+            ));
+            continue;
+        }
+        candidates.push(Candidate {
+            application_id: a.id,
+            protocol_number: protocol,
+            score: outcome.score,
+            criteria: outcome.criteria,
+            requested: a
+                .requested_grant
+                .map(money)
+                .transpose()?
+                .unwrap_or(Money::ZERO),
+        });
+    }
+    Ok(Inputs {
+        candidates,
+        envelope,
+        missing,
+    })
+}
+
+/// The policy of a call's rankings.
+pub fn policy(call: &Call) -> Policy {
+    Policy {
+        threshold: call.rules.scoring.threshold,
+        tie_breaks: call.rules.ranking.tie_breaks.clone(),
+        mode: call.rules.ranking.allocation_mode,
+        partial: call.rules.ranking.partial_funding.clone(),
+    }
+}
+
+/// A hash of everything a ranking depends on, to tell a stale draft.
+pub fn inputs_hash(inputs: &Inputs, policy: &Policy) -> String {
+    let doc = json!({
+        "envelope": inputs.envelope,
+        "threshold": policy.threshold,
+        "tie_breaks": policy.tie_breaks,
+        "mode": policy.mode,
+        "partial": policy.partial,
+        "candidates": inputs.candidates.iter().map(|c| json!({
+            "application_id": c.application_id, "protocol_number": c.protocol_number, "score": c.score.map(|s| s.to_string()),
+            "criteria": c.criteria.iter().map(|(k, v)| json!([k, v.to_string()])).collect::<Vec<_>>(), "requested": c.requested,
+        })).collect::<Vec<_>>(),
+    });
+    let canonical = serde_json_canonicalizer::to_string(&doc).unwrap_or_default();
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// A stored version of a ranking.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub id: Uuid,
+    pub version: i32,
+    pub approved: bool,
+    pub reason: String,
+    pub inputs_sha256: String,
+    pub allocation: Allocation,
+    pub act_number: Option<String>,
+    pub act_date: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    pub approved_at: Option<DateTime<Utc>>,
+}
+
+fn to_version(m: ranking_version::Model) -> Result<Version, DbErr> {
+    Ok(Version {
+        id: m.id,
+        version: m.version,
+        approved: m.status == "approved",
+        reason: m.reason,
+        inputs_sha256: m.inputs_sha256,
+        allocation: serde_json::from_str(&m.allocation)
+            .map_err(|e| DbErr::Custom(format!("ranking {} is invalid: {e}", m.id)))?,
+        act_number: m.act_number,
+        act_date: m.act_date,
+        created_at: m.created_at,
+        approved_at: m.approved_at,
+    })
+}
+
+/// Every version of an agency's ranking, oldest first.
+pub async fn versions<C: ConnectionTrait>(
+    conn: &C,
+    call_id: Uuid,
+    agency: AgencyCode,
+) -> Result<Vec<Version>, DbErr> {
+    ranking_version::Entity::find()
+        .filter(ranking_version::Column::CallId.eq(call_id))
+        .filter(ranking_version::Column::AgencyCode.eq(agency.as_str()))
+        .order_by_asc(ranking_version::Column::Version)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_version)
+        .collect()
+}
+
+/// Whether an agency's ranking of a call has been approved (its results are published).
+pub async fn approved<C: ConnectionTrait>(
+    conn: &C,
+    call_id: Uuid,
+    agency: AgencyCode,
+) -> Result<bool, DbErr> {
+    Ok(versions(conn, call_id, agency)
+        .await?
+        .iter()
+        .any(|v| v.approved))
+}
+
+fn already_approved() -> ApiError {
+    ApiError::conflict(
+        "ranking_already_approved",
+        "The agency's ranking is approved: it changes only through new published versions (freed money, reallocations).",
+        "La graduatoria dell'ATS è approvata: cambia solo con nuove versioni pubblicate (risorse liberate, riassegnazioni).",
+    )
+}
+
+/// Compute and store a draft version of the ranking.
+pub async fn compute_draft(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    call: &Call,
+    agency: AgencyCode,
+) -> Result<Version, ApiError> {
+    let tx = begin_write(db).await?;
+    let existing = versions(&tx, call.id, agency).await?;
+    if existing.iter().any(|v| v.approved) {
+        return Err(already_approved());
+    }
+    let inputs = inputs(&tx, call, agency).await?;
+    if !inputs.missing.is_empty() {
+        return Err(ApiError::Conflict {
+            code: "evaluations_missing",
+            message: Msg::new(
+                format!(
+                    "The ranking needs every application decided and scored: {}",
+                    inputs
+                        .missing
+                        .iter()
+                        .map(|v| v.message.en.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                format!(
+                    "La graduatoria richiede che ogni domanda sia decisa e valutata: {}",
+                    inputs
+                        .missing
+                        .iter()
+                        .map(|v| v.message.it.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            ),
+        });
+    }
+    let policy = policy(call);
+    let allocation = rank_and_allocate(&inputs.candidates, inputs.envelope, &policy);
+    let hash = inputs_hash(&inputs, &policy);
+    let version = existing.last().map(|v| v.version + 1).unwrap_or(1);
+    let id = Uuid::new_v4();
+    ranking_version::ActiveModel {
+        id: Set(id),
+        call_id: Set(call.id),
+        agency_code: Set(agency.as_str().to_owned()),
+        version: Set(version),
+        status: Set("draft".into()),
+        reason: Set("computed".into()),
+        inputs_sha256: Set(hash),
+        envelope: Set(inputs.envelope.as_decimal()),
+        allocation: Set(serde_json::to_string(&allocation).map_err(anyhow::Error::from)?),
+        act_number: Set(None),
+        act_date: Set(None),
+        created_at: Set(now),
+        created_by: Set(actor.user_id),
+        approved_at: Set(None),
+        approved_by: Set(None),
+    }
+    .insert(&tx)
+    .await?;
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change { action: "ranking.computed", entity_type: "ranking", entity_id: id.to_string(), before: None, after: Some(json!({"call_id": call.id, "agency": agency, "version": version, "allocated": allocation.allocated})) },
+    )
+    .await?;
+    tx.commit().await?;
+    versions(db, call.id, agency)
+        .await?
+        .into_iter()
+        .find(|v| v.id == id)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the new ranking vanished")))
+}
+
+/// Approve the latest draft with its act, unless its inputs changed since it was computed.
+pub async fn approve(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    call: &Call,
+    agency: AgencyCode,
+    act_number: &str,
+    act_date: NaiveDate,
+) -> Result<Version, ApiError> {
+    let tx = begin_write(db).await?;
+    let all = versions(&tx, call.id, agency).await?;
+    if all.iter().any(|v| v.approved) {
+        return Err(already_approved());
+    }
+    let draft = all.last().ok_or_else(|| {
+        ApiError::conflict(
+            "no_draft_ranking",
+            "There is no draft ranking to approve: compute one first.",
+            "Non c'è una graduatoria in bozza da approvare: calcolarne prima una.",
+        )
+    })?;
+    if draft.allocation.entries.is_empty() {
+        return Err(ApiError::conflict(
+            "ranking_empty",
+            "The draft ranking has no application: there is nothing to approve.",
+            "La graduatoria in bozza non ha domande: non c'è nulla da approvare.",
+        ));
+    }
+    let inputs = inputs(&tx, call, agency).await?;
+    if !inputs.missing.is_empty() || inputs_hash(&inputs, &policy(call)) != draft.inputs_sha256 {
+        return Err(ApiError::conflict(
+            "ranking_stale",
+            "The inputs changed since the draft was computed (scores, withdrawals, envelope): compute it again.",
+            "I dati sono cambiati dal calcolo della bozza (punteggi, ritiri, dotazione): ricalcolarla.",
+        ));
+    }
+    let updated = ranking_version::Entity::update_many()
+        .set(ranking_version::ActiveModel {
+            status: Set("approved".into()),
+            act_number: Set(Some(act_number.to_owned())),
+            act_date: Set(Some(act_date)),
+            approved_at: Set(Some(now)),
+            approved_by: Set(actor.user_id),
+            ..Default::default()
+        })
+        .filter(ranking_version::Column::Id.eq(draft.id))
+        .filter(ranking_version::Column::Status.eq("draft"))
+        .exec(&tx)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(already_approved());
+    }
+    // The results are published: every lead is told its outcome.
+    for e in &draft.allocation.entries {
+        let Some(app) = super::applications::get(&tx, e.application_id).await? else {
+            continue;
+        };
+        let Some(p) = partnerships::get(&tx, app.partnership_id).await? else {
+            continue;
+        };
+        let Some(lead) = p.lead() else { continue };
+        let recipients = notifications::representatives_of(&tx, lead).await?;
+        let (en, it) = match e.outcome {
+            Outcome::Funded => (
+                format!("Application {} is funded: {}.", e.protocol_number, e.amount),
+                format!(
+                    "La domanda {} è finanziata: {}.",
+                    e.protocol_number, e.amount
+                ),
+            ),
+            Outcome::PartiallyFunded => (
+                format!(
+                    "Application {} is partially funded: {} of {}.",
+                    e.protocol_number, e.amount, e.requested
+                ),
+                format!(
+                    "La domanda {} è finanziata parzialmente: {} su {}.",
+                    e.protocol_number, e.amount, e.requested
+                ),
+            ),
+            Outcome::Reserve => (
+                format!(
+                    "Application {} is eligible and in the reserve list.",
+                    e.protocol_number
+                ),
+                format!(
+                    "La domanda {} è idonea e in graduatoria di riserva.",
+                    e.protocol_number
+                ),
+            ),
+            Outcome::NotEligible => (
+                format!(
+                    "Application {} did not reach the threshold.",
+                    e.protocol_number
+                ),
+                format!(
+                    "La domanda {} non ha raggiunto la soglia.",
+                    e.protocol_number
+                ),
+            ),
+        };
+        notifications::notify(
+            &tx,
+            &recipients,
+            "ranking_approved",
+            Msg::new(en, it),
+            json!({"application_id": e.application_id, "outcome": e.outcome, "amount": e.amount}),
+            now,
+        )
+        .await?;
+    }
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action: "ranking.approved",
+            entity_type: "ranking",
+            entity_id: draft.id.to_string(),
+            before: Some(json!({"status": "draft"})),
+            after: Some(
+                json!({"status": "approved", "act_number": act_number, "act_date": act_date}),
+            ),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    versions(db, call.id, agency)
+        .await?
+        .into_iter()
+        .find(|v| v.id == draft.id)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the approved ranking vanished")))
+}

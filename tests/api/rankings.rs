@@ -1,0 +1,192 @@
+use crate::applications::{complete_application, etag, members, submit};
+use crate::both;
+use crate::helpers::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const APPLICANT2: (&str, &str) = (
+    "richiedente2@demo.welfare-grants.test",
+    "demo-applicant-password",
+);
+const SECOND_MONTAGNA: (&str, &str) = (
+    "secondo.montagna@ats-montagna.example",
+    "a long and private passphrase",
+);
+
+fn scores(values: [u32; 7]) -> Value {
+    let criteria = [
+        "QUALITY",
+        "PARTNERSHIP",
+        "REACH",
+        "INNOVATION",
+        "SUSTAINABILITY",
+        "BUDGET",
+        "COMPLEMENTARITY",
+    ];
+    json!(criteria.iter().zip(values).map(|(c, v)| json!({"criterion": c, "score": v.to_string(), "justification": "Motivazione."})).collect::<Vec<_>>())
+}
+
+/// Seven applications to ATS Montagna asking 50,000.00 each, decided and scored by two
+/// evaluators; returns their ids in protocol order and the evaluators' tokens.
+async fn scored_round(app: &TestApp) -> (Vec<String>, String, String, String) {
+    let applicant = app.login(APPLICANT2).await;
+    let m = members(app, &applicant, 1).await;
+    let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    let admin = app.login(ADMIN).await;
+    let res = app
+        .post(
+            "/api/v1/users",
+            Some(&admin),
+            &json!({"username": SECOND_MONTAGNA.0, "password": SECOND_MONTAGNA.1,
+        "full_name": "Secondo Valutatore", "role": "evaluator", "agency_code": "MONTAGNA"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let first = app.login(EVALUATOR_MONTAGNA).await;
+    let second = app.login(SECOND_MONTAGNA).await;
+    let totals: [[u32; 7]; 7] = [
+        [23, 18, 14, 9, 9, 9, 8], // A 90
+        [22, 17, 13, 9, 8, 8, 8], // B 85
+        [20, 17, 13, 8, 8, 7, 7], // C 80, QUALITY 20
+        [22, 16, 12, 8, 8, 7, 7], // D 80, QUALITY 22: before C
+        [20, 15, 12, 8, 7, 7, 6], // E 75
+        [20, 15, 12, 8, 7, 7, 6], // F 75, the same as E: E submitted earlier
+        [12, 10, 8, 5, 5, 5, 5],  // G 50: below the threshold
+    ];
+    let mut ids = Vec::new();
+    for _ in 0..totals.len() {
+        let id = complete_application(app, &applicant, &demo, &m).await;
+        let path = format!("/api/v1/applications/{id}");
+        let tag = etag(app, &path, &applicant).await;
+        let budget = json!({"budget": {"lines": [{"category": "EMPLOYEE_SERVICES", "description": "Servizi", "amount": "71428.58", "borne_by": m.lead}],
+            "requested_grant": "50000.00", "co_financing": "21428.58"}});
+        assert_eq!(
+            app.patch(&path, Some(&applicant), Some(&tag), &budget)
+                .await
+                .status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            submit(app, &applicant, &id, None).await.status(),
+            StatusCode::OK
+        );
+        ids.push(id);
+    }
+    for (id, values) in ids.iter().zip(totals) {
+        for token in [&first, &second] {
+            let res = app
+                .post(
+                    &format!("/api/v1/applications/{id}/conflict-of-interest"),
+                    Some(token),
+                    &json!({"has_conflict": false}),
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::CREATED);
+        }
+        let res = app
+            .post(
+                &format!("/api/v1/applications/{id}/admissibility"),
+                Some(&first),
+                &json!({"decision": "admitted"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        for token in [&first, &second] {
+            let res = app
+                .request(
+                    Method::PUT,
+                    &format!("/api/v1/applications/{id}/evaluations/mine"),
+                    Some(token),
+                    Some(&json!({"scores": scores(values), "final": true})),
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::OK);
+        }
+    }
+    (ids, applicant, first, second)
+}
+
+both!(async fn the_montagna_envelope_is_ranked_and_allocated_to_the_cent(app) {
+    let (ids, applicant, first, _) = scored_round(&app).await;
+    let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    let ranking = format!("/api/v1/calls/{demo}/agencies/MONTAGNA/ranking");
+    // Rankings come after the window closes.
+    assert_eq!(problem(app.post(&ranking, Some(&first), &json!({})).await, StatusCode::CONFLICT).await["code"], "window_open");
+    app.clock.set(chrono::Utc::now() + chrono::Duration::days(100));
+
+    let res = app.post(&ranking, Some(&first), &json!({})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let draft: Value = res.json().await.unwrap();
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(draft["envelope"], "293580.00");
+    assert_eq!(draft["allocated"], "293580.00");
+    let entries = draft["entries"].as_array().unwrap();
+    let line = |i: usize| {
+        let e = &entries[i];
+        (e["protocol_number"].as_str().unwrap()[23..].to_owned(), e["outcome"].as_str().unwrap().to_owned(), e["amount"].as_str().unwrap().to_owned(), e["tie_break"].as_str().map(String::from))
+    };
+    let expected = [
+        ("000001", "funded", "50000.00", None),
+        ("000002", "funded", "50000.00", None),
+        ("000004", "funded", "50000.00", None),
+        ("000003", "funded", "50000.00", Some("higher_criterion_score:QUALITY")),
+        ("000005", "funded", "50000.00", None),
+        ("000006", "partially_funded", "43580.00", Some("earlier_submission")),
+        ("000007", "not_eligible", "0.00", None),
+    ];
+    for (i, (protocol, outcome, amount, tie)) in expected.iter().enumerate() {
+        assert_eq!(line(i), (protocol.to_string(), outcome.to_string(), amount.to_string(), tie.map(String::from)), "entry {i}: {}", entries[i]);
+    }
+    assert_eq!(entries[5]["envelope_before"], "43580.00");
+    assert_eq!(entries[5]["envelope_after"], "0.00");
+
+    // A simulation stores nothing.
+    let sim: Value = app.post(&format!("{ranking}/simulate"), Some(&first), &json!({"envelope": "400000.00"})).await.json().await.unwrap();
+    assert_eq!(sim["allocated"], "300000.00");
+    let versions: Value = app.get(&format!("{ranking}/versions"), Some(&first)).await.json().await.unwrap();
+    assert_eq!(versions.as_array().unwrap().len(), 1);
+
+    // The inputs change (a withdrawal): the draft is stale.
+    let res = app.post(&format!("/api/v1/applications/{}/withdraw", ids[6]), Some(&applicant), &json!({"reason": "Rinuncia."})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let act = json!({"act_number": "decreto ATS della Montagna n. 123", "act_date": "2027-03-05"});
+    assert_eq!(problem(app.post(&format!("{ranking}/approve"), Some(&first), &act).await, StatusCode::CONFLICT).await["code"], "ranking_stale");
+    assert_eq!(app.post(&ranking, Some(&first), &json!({})).await.status(), StatusCode::CREATED);
+    let res = app.post(&format!("{ranking}/approve"), Some(&first), &act).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let approved: Value = res.json().await.unwrap();
+    assert_eq!((approved["status"].as_str(), approved["version"].as_i64()), (Some("approved"), Some(2)));
+    assert_eq!(approved["entries"].as_array().unwrap().len(), 6);
+    assert_eq!(problem(app.post(&format!("{ranking}/approve"), Some(&first), &act).await, StatusCode::CONFLICT).await["code"], "ranking_already_approved");
+    assert_eq!(problem(app.post(&ranking, Some(&first), &json!({})).await, StatusCode::CONFLICT).await["code"], "ranking_already_approved");
+
+    // The results are published: the applicant is told and reads the scores now.
+    let inbox: Value = app.get("/api/v1/notifications", Some(&applicant)).await.json().await.unwrap();
+    assert!(inbox["items"].as_array().unwrap().iter().any(|n| n["kind"] == "ranking_approved" && n["data"]["outcome"] == "partially_funded"));
+    let scores: Value = app.get(&format!("/api/v1/applications/{}/evaluations", ids[0]), Some(&applicant)).await.json().await.unwrap();
+    assert_eq!(scores["outcome"]["score"], "90.00");
+});
+
+both!(async fn rankings_belong_to_their_agency_and_wait_for_every_evaluation(app) {
+    let applicant = app.login(APPLICANT2).await;
+    let m = members(&app, &applicant, 1).await;
+    let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    let id = complete_application(&app, &applicant, &demo, &m).await;
+    assert_eq!(submit(&app, &applicant, &id, None).await.status(), StatusCode::OK);
+    app.clock.set(chrono::Utc::now() + chrono::Duration::days(100));
+    let ranking = format!("/api/v1/calls/{demo}/agencies/MONTAGNA/ranking");
+    let first = app.login(EVALUATOR_MONTAGNA).await;
+    let p = problem(app.post(&ranking, Some(&first), &json!({})).await, StatusCode::CONFLICT).await;
+    assert_eq!(p["code"], "evaluations_missing");
+    assert!(p["detail"].as_str().unwrap().contains("RLD-DEMO-CONCILIAZIONE-000001"));
+    problem(app.get(&ranking, Some(&first)).await, StatusCode::NOT_FOUND).await;
+    problem(app.post(&ranking, Some(&app.login(EVALUATOR_BRESCIA).await), &json!({})).await, StatusCode::NOT_FOUND).await;
+    problem(app.post(&ranking, Some(&applicant), &json!({})).await, StatusCode::FORBIDDEN).await;
+    // Nothing to approve yet; an empty ranking of another agency cannot be approved.
+    let act = json!({"act_number": "decreto n. 1", "act_date": "2027-03-05"});
+    assert_eq!(problem(app.post(&format!("{ranking}/approve"), Some(&first), &act).await, StatusCode::CONFLICT).await["code"], "no_draft_ranking");
+    let admin = app.login(ADMIN).await;
+    let pavia = format!("/api/v1/calls/{demo}/agencies/PAVIA/ranking");
+    assert_eq!(app.post(&pavia, Some(&admin), &json!({})).await.status(), StatusCode::CREATED);
+    assert_eq!(problem(app.post(&format!("{pavia}/approve"), Some(&admin), &act).await, StatusCode::CONFLICT).await["code"], "ranking_empty");
+});
