@@ -60,6 +60,7 @@ To try it: press **Authorize**, and log in with a demo account in the *oauth2* f
         (name = "review", description = "The agencies' review: conflict of interest, admissibility, integration, scores"),
         (name = "notifications", description = "Every user's inbox"),
         (name = "rankings", description = "Each agency's ranking and allocation"),
+        (name = "grants", description = "Grants: offers, acceptance with the CUP, decline"),
         (name = "operations", description = "Health of the service"),
     )
 )]
@@ -118,6 +119,7 @@ fn resource(path: &str) -> &'static str {
         ("organizations", _) => "organization",
         ("users", _) => "user",
         ("notifications", _) => "notification",
+        ("grants", _) => "grant",
         ("auth", _) => "auth",
         _ => "call",
     }
@@ -194,6 +196,12 @@ fn problem_example(path: &str, method: &str, status: &str) -> Option<serde_json:
                 "There is no such notice in your inbox.",
                 None,
             ),
+            "grant" => (
+                "grant_not_found",
+                "Not found",
+                "There is no such grant that you may see.",
+                None,
+            ),
             _ => (
                 "call_not_found",
                 "Not found",
@@ -236,6 +244,12 @@ fn problem_example(path: &str, method: &str, status: &str) -> Option<serde_json:
                 "evaluation_final",
                 "Conflict",
                 "Your evaluation is final: only an administrator can reopen it, with a reason.",
+                None,
+            ),
+            "grant" => (
+                "offer_expired",
+                "Conflict",
+                "The acceptance deadline has passed: the offer has lapsed.",
                 None,
             ),
             _ => (
@@ -296,6 +310,11 @@ fn problem_example(path: &str, method: &str, status: &str) -> Option<serde_json:
                     "QUALITY is scored from 0.0 to 25.0.",
                 ),
                 "notification" => violation("per_page", "out_of_range", "per_page is 1 to 100."),
+                "grant" => violation(
+                    "cup",
+                    "invalid_cup",
+                    "The CUP has 15 capital letters and digits, e.g. J51B22000120002.",
+                ),
                 _ => violation(
                     "closes_at",
                     "window_close_not_after_open",

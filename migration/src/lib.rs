@@ -10,6 +10,7 @@ mod m20261202_000004_create_organizations_and_partnerships;
 mod m20261203_000005_create_applications;
 mod m20261204_000006_create_review;
 mod m20261205_000007_create_rankings;
+mod m20261206_000008_create_grants;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_create_applications::Migration),
             Box::new(m20261204_000006_create_review::Migration),
             Box::new(m20261205_000007_create_rankings::Migration),
+            Box::new(m20261206_000008_create_grants::Migration),
         ]
     }
 }

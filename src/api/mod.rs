@@ -6,6 +6,7 @@ pub mod applications;
 pub mod auth;
 pub mod calls;
 pub mod extract;
+pub mod grants;
 pub mod organizations;
 pub mod partnerships;
 pub mod rankings;
@@ -87,7 +88,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(rankings::current)
             .service(rankings::list_versions)
             .service(rankings::approve)
-            .service(rankings::simulate),
+            .service(rankings::simulate)
+            .service(grants::list_grants)
+            .service(grants::get_grant)
+            .service(grants::accept)
+            .service(grants::decline),
     );
 }
 

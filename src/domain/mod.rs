@@ -3,6 +3,7 @@
 pub mod agency;
 pub mod application;
 pub mod call;
+pub mod grant;
 pub mod identifiers;
 pub mod money;
 pub mod organization;

@@ -11,6 +11,7 @@ pub mod conflict_declaration;
 pub mod consensus_score;
 pub mod envelope;
 pub mod evaluation;
+pub mod grant;
 pub mod idempotency_key;
 pub mod notification;
 pub mod organization;

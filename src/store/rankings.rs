@@ -341,6 +341,16 @@ pub async fn approve(
     if updated.rows_affected != 1 {
         return Err(already_approved());
     }
+    super::grants::offer_all(
+        &tx,
+        call.id,
+        agency,
+        &draft.allocation,
+        draft.version,
+        call.rules.deadlines.acceptance_days,
+        now,
+    )
+    .await?;
     // The results are published: every lead is told its outcome.
     for e in &draft.allocation.entries {
         let Some(app) = super::applications::get(&tx, e.application_id).await? else {

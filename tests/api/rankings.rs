@@ -165,6 +165,34 @@ both!(async fn the_montagna_envelope_is_ranked_and_allocated_to_the_cent(app) {
     assert!(inbox["items"].as_array().unwrap().iter().any(|n| n["kind"] == "ranking_approved" && n["data"]["outcome"] == "partially_funded"));
     let scores: Value = app.get(&format!("/api/v1/applications/{}/evaluations", ids[0]), Some(&applicant)).await.json().await.unwrap();
     assert_eq!(scores["outcome"]["score"], "90.00");
+
+    // The approval offered a grant to each funded application, with a deadline.
+    let grants: Value = app.get("/api/v1/grants", Some(&applicant)).await.json().await.unwrap();
+    assert_eq!(grants["total"], 6);
+    let all = grants["items"].as_array().unwrap().clone();
+    let partial = all.iter().find(|g| g["amount"] == "43580.00").unwrap().clone();
+    assert_eq!(partial["requested"], "50000.00");
+    assert_eq!(partial["status"], "offered");
+    let agency: Value = app.get("/api/v1/grants?agency_code=BRESCIA", Some(&first)).await.json().await.unwrap();
+    assert_eq!(agency["total"], 0, "an evaluator sees its own agency's grants only");
+    let agency: Value = app.get("/api/v1/grants", Some(&first)).await.json().await.unwrap();
+    assert_eq!(agency["total"], 6);
+    let g0 = all[0]["id"].as_str().unwrap().to_owned();
+    let g1 = all[1]["id"].as_str().unwrap().to_owned();
+    let p = problem(app.post(&format!("/api/v1/grants/{g0}/accept"), Some(&applicant), &json!({"cup": "nope"})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(has_violation(&p, "cup", "invalid_cup"));
+    let stranger = app.login(APPLICANT).await;
+    problem(app.post(&format!("/api/v1/grants/{g1}/decline"), Some(&stranger), &json!({})).await, StatusCode::NOT_FOUND).await;
+    let res = app.post(&format!("/api/v1/grants/{g0}/accept"), Some(&applicant), &json!({"cup": "J51B22000120002"})).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "accepted");
+    assert_eq!(problem(app.post(&format!("/api/v1/grants/{g0}/decline"), Some(&applicant), &json!({})).await, StatusCode::CONFLICT).await["code"], "offer_answered");
+    let res = app.post(&format!("/api/v1/grants/{g1}/decline"), Some(&applicant), &json!({"reason": "Rinuncia."})).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "declined");
+    // After the deadline the remaining offers have lapsed.
+    let g2 = all[2]["id"].as_str().unwrap().to_owned();
+    app.clock.set(chrono::Utc::now() + chrono::Duration::days(200));
+    let p = problem(app.post(&format!("/api/v1/grants/{g2}/accept"), Some(&applicant), &json!({"cup": "J51B22000120003"})).await, StatusCode::CONFLICT).await;
+    assert_eq!(p["code"], "offer_expired");
 });
 
 both!(async fn rankings_belong_to_their_agency_and_wait_for_every_evaluation(app) {

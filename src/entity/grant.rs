@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "grants")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub call_id: Uuid,
+    pub agency_code: String,
+    #[sea_orm(unique)]
+    pub application_id: Uuid,
+    #[sea_orm(column_type = "Decimal(Some((14, 2)))")]
+    pub amount: Decimal,
+    #[sea_orm(column_type = "Decimal(Some((14, 2)))")]
+    pub requested: Decimal,
+    pub status: String,
+    pub offered_at: DateTimeUtc,
+    pub deadline: DateTimeUtc,
+    pub cup: Option<String>,
+    pub answered_at: Option<DateTimeUtc>,
+    pub reason: Option<String>,
+    pub ranking_version: i32,
+    pub version: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

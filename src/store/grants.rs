@@ -1,0 +1,262 @@
+//! Grants: created by an approved ranking, answered by the applicants.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::audit::{self, Actor, Change};
+use super::calls::money;
+use super::{Page, begin_write, notifications};
+use crate::clock::Clock;
+use crate::domain::agency::AgencyCode;
+use crate::domain::grant::{GrantStatus, answer};
+use crate::domain::money::Money;
+use crate::domain::ranking::{Allocation, Outcome};
+use crate::domain::review::deadline_after;
+use crate::domain::violation::Msg;
+use crate::entity::grant;
+use crate::error::ApiError;
+
+/// A grant as stored.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub id: Uuid,
+    pub call_id: Uuid,
+    pub agency: AgencyCode,
+    pub application_id: Uuid,
+    pub amount: Money,
+    pub requested: Money,
+    pub status: GrantStatus,
+    pub offered_at: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+    pub cup: Option<String>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+    pub ranking_version: i32,
+}
+
+fn to_grant(m: grant::Model) -> Result<Grant, DbErr> {
+    let bad = |what: &str| DbErr::Custom(format!("grant {} has an invalid {what}", m.id));
+    Ok(Grant {
+        agency: AgencyCode::parse(&m.agency_code).ok_or_else(|| bad("agency"))?,
+        status: GrantStatus::parse(&m.status).ok_or_else(|| bad("status"))?,
+        amount: money(m.amount)?,
+        requested: money(m.requested)?,
+        id: m.id,
+        call_id: m.call_id,
+        application_id: m.application_id,
+        offered_at: m.offered_at,
+        deadline: m.deadline,
+        cup: m.cup,
+        answered_at: m.answered_at,
+        reason: m.reason,
+        ranking_version: m.ranking_version,
+    })
+}
+
+pub fn grant_not_found() -> ApiError {
+    ApiError::not_found(
+        "grant_not_found",
+        "There is no such grant that you may see.",
+        "Non esiste un contributo con questo identificativo visibile a lei.",
+    )
+}
+
+/// Offer a grant to every funded entry of an approved ranking, inside its transaction.
+pub async fn offer_all<C: ConnectionTrait>(
+    conn: &C,
+    call_id: Uuid,
+    agency: AgencyCode,
+    allocation: &Allocation,
+    ranking_version: i32,
+    acceptance_days: u32,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let deadline = deadline_after(now, acceptance_days);
+    for e in allocation
+        .entries
+        .iter()
+        .filter(|e| matches!(e.outcome, Outcome::Funded | Outcome::PartiallyFunded))
+    {
+        grant::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            call_id: Set(call_id),
+            agency_code: Set(agency.as_str().to_owned()),
+            application_id: Set(e.application_id),
+            amount: Set(e.amount.as_decimal()),
+            requested: Set(e.requested.as_decimal()),
+            status: Set(GrantStatus::Offered.as_str().to_owned()),
+            offered_at: Set(now),
+            deadline: Set(deadline),
+            cup: Set(None),
+            answered_at: Set(None),
+            reason: Set(None),
+            ranking_version: Set(ranking_version),
+            version: Set(1),
+        }
+        .insert(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn get<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Grant>, DbErr> {
+    grant::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .map(to_grant)
+        .transpose()
+}
+
+/// The grants of a call's agency.
+pub async fn of_agency<C: ConnectionTrait>(
+    conn: &C,
+    call_id: Uuid,
+    agency: AgencyCode,
+) -> Result<Vec<Grant>, DbErr> {
+    grant::Entity::find()
+        .filter(grant::Column::CallId.eq(call_id))
+        .filter(grant::Column::AgencyCode.eq(agency.as_str()))
+        .order_by_asc(grant::Column::OfferedAt)
+        .order_by_asc(grant::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_grant)
+        .collect()
+}
+
+/// The money an agency has committed: offered and accepted grants, added in Rust.
+pub fn committed(grants: &[Grant]) -> Money {
+    Money::sum(
+        grants
+            .iter()
+            .filter(|g| g.status.commits())
+            .map(|g| g.amount),
+    )
+    .unwrap_or(Money::ZERO)
+}
+
+/// Filters of the grant list; the scope comes from the caller's role.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub call_id: Option<Uuid>,
+    pub agency: Option<AgencyCode>,
+    pub status: Option<GrantStatus>,
+    /// Applicants: only these applications' grants.
+    pub applications: Option<BTreeSet<Uuid>>,
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    f: &Filter,
+    page: Page,
+) -> Result<(Vec<Grant>, u64), DbErr> {
+    let mut q = grant::Entity::find();
+    if let Some(c) = f.call_id {
+        q = q.filter(grant::Column::CallId.eq(c));
+    }
+    if let Some(a) = f.agency {
+        q = q.filter(grant::Column::AgencyCode.eq(a.as_str()));
+    }
+    if let Some(s) = f.status {
+        q = q.filter(grant::Column::Status.eq(s.as_str()));
+    }
+    if let Some(apps) = &f.applications {
+        q = q.filter(grant::Column::ApplicationId.is_in(apps.iter().copied()));
+    }
+    let total = q.clone().count(db).await?;
+    let rows = q
+        .order_by_asc(grant::Column::OfferedAt)
+        .order_by_asc(grant::Column::Id)
+        .offset(page.offset())
+        .limit(page.per_page)
+        .all(db)
+        .await?;
+    Ok((
+        rows.into_iter().map(to_grant).collect::<Result<_, _>>()?,
+        total,
+    ))
+}
+
+/// Answer an offer (the lead's representatives): accept with a CUP, or decline.
+pub async fn answer_offer(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &Arc<dyn Clock>,
+    id: Uuid,
+    accept: bool,
+    cup: Option<&str>,
+    reason: Option<&str>,
+) -> Result<Grant, ApiError> {
+    let tx = begin_write(db).await?;
+    let q = grant::Entity::find_by_id(id);
+    let row = match tx.get_database_backend() {
+        DatabaseBackend::Postgres => q.lock_exclusive().one(&tx).await?,
+        _ => q.one(&tx).await?,
+    };
+    let current = row.map(to_grant).transpose()?.ok_or_else(grant_not_found)?;
+    let now = clock.now();
+    let next = answer(current.status, current.deadline, now, accept)?;
+    let updated = grant::Entity::update_many()
+        .set(grant::ActiveModel {
+            status: Set(next.as_str().to_owned()),
+            cup: Set(cup.map(str::to_owned)),
+            answered_at: Set(Some(now)),
+            reason: Set(reason.map(str::to_owned)),
+            ..Default::default()
+        })
+        .filter(grant::Column::Id.eq(id))
+        .filter(grant::Column::Status.eq(GrantStatus::Offered.as_str()))
+        .exec(&tx)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(ApiError::conflict(
+            "offer_answered",
+            "The offer has already been answered.",
+            "All'offerta è già stata data risposta.",
+        ));
+    }
+    if let Some(agency_users) = Some(notifications::evaluators_of(&tx, current.agency).await?) {
+        let verb_en = if accept { "accepted" } else { "declined" };
+        let verb_it = if accept { "accettato" } else { "rifiutato" };
+        notifications::notify(
+            &tx,
+            &agency_users,
+            &format!("grant_{verb_en}"),
+            Msg::new(
+                format!("A grant of {} has been {verb_en}.", current.amount),
+                format!("Un contributo di {} è stato {verb_it}.", current.amount),
+            ),
+            json!({"grant_id": id, "application_id": current.application_id}),
+            now,
+        )
+        .await?;
+    }
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action: if accept {
+                "grant.accepted"
+            } else {
+                "grant.declined"
+            },
+            entity_type: "grant",
+            entity_id: id.to_string(),
+            before: Some(json!({"status": current.status})),
+            after: Some(json!({"status": next, "cup": cup, "reason": reason})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, id).await?.ok_or_else(grant_not_found)
+}
