@@ -181,7 +181,8 @@ pub struct Receipt {
     pub submitted_at: DateTime<Utc>,
     pub snapshot_sha256: String,
     pub hash_algorithm: String,
-    /// What was submitted, members and their organization data included, exactly as hashed.
+    /// What was submitted, members and their organization data included, as hashed; the
+    /// personal tax codes of members the caller does not represent are masked.
     #[schema(value_type = Object)]
     pub snapshot: serde_json::Value,
 }
@@ -341,7 +342,13 @@ fn restricted_view(app: &Application) -> ApplicationView {
     }
 }
 
-fn receipt(app: &Application, call: &Call) -> Result<Receipt, ApiError> {
+/// The receipt, as a caller may see it: the personal (16-character) tax codes of members it
+/// does not represent are masked, unless it is an administrator or an evaluator.
+fn receipt(
+    app: &Application,
+    call: &Call,
+    reveal: &dyn Fn(Uuid) -> bool,
+) -> Result<Receipt, ApiError> {
     let (Some(protocol), Some(at), Some(hash), Some(snapshot)) = (
         &app.protocol_number,
         app.submitted_at,
@@ -361,8 +368,39 @@ fn receipt(app: &Application, call: &Call) -> Result<Receipt, ApiError> {
         submitted_at: at,
         snapshot_sha256: hash.clone(),
         hash_algorithm: "SHA-256 of the RFC 8785 canonical JSON of snapshot".into(),
-        snapshot: serde_json::from_str(snapshot).map_err(anyhow::Error::from)?,
+        snapshot: {
+            let mut value: serde_json::Value =
+                serde_json::from_str(snapshot).map_err(anyhow::Error::from)?;
+            if let Some(members) = value.get_mut("members").and_then(|m| m.as_array_mut()) {
+                for m in members {
+                    let id = m["organization_id"]
+                        .as_str()
+                        .and_then(|s| Uuid::parse_str(s).ok());
+                    let code = m["tax_code"]
+                        .as_str()
+                        .map(crate::domain::identifiers::TaxCode::parse);
+                    if let (Some(id), Some(Ok(code))) = (id, code)
+                        && !reveal(id)
+                    {
+                        m["tax_code"] = serde_json::Value::String(code.masked());
+                    }
+                }
+            }
+            value
+        },
     })
+}
+
+/// Which members' personal data a caller may see in full.
+async fn revealer(
+    state: &AppState,
+    caller: &AuthUser,
+) -> Result<Box<dyn Fn(Uuid) -> bool>, ApiError> {
+    if caller.role != Role::Applicant {
+        return Ok(Box::new(|_| true));
+    }
+    let represented = orgs_store::represented_by(&state.db, caller.id).await?;
+    Ok(Box::new(move |id| represented.contains(&id)))
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {
@@ -465,6 +503,19 @@ pub async fn list_applications(
         }
     };
     let page = paging.page()?;
+    if let Some(area) = &query.area
+        && (!(1..=40).contains(&area.len())
+            || !area
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+    {
+        return Err(ApiError::invalid(
+            "area",
+            "invalid_code",
+            "An area is a code such as TIME_SAVING.",
+            "Un'area è un codice come TIME_SAVING.",
+        ));
+    }
     let mut filter = store::Filter {
         call_id: query.call_id,
         agency: query.agency_code,
@@ -494,7 +545,18 @@ pub async fn list_applications(
     }
     let (apps, total) = store::list(&state.db, &filter, (!csv).then_some(page)).await?;
     if csv {
-        return csv_export(&state, &apps).await;
+        let mut rows = Vec::with_capacity(apps.len());
+        for a in apps {
+            // An evaluator exports only what it may read: after declaring no conflict.
+            if caller.role != Role::Evaluator
+                || super::review::require_no_conflict(&state, &caller, a.id)
+                    .await
+                    .is_ok()
+            {
+                rows.push(a);
+            }
+        }
+        return csv_export(&state, &rows).await;
     }
     let mut items = Vec::with_capacity(apps.len());
     for app in apps {
@@ -906,7 +968,8 @@ pub async fn submit(
     let s = managed(&state, &caller, path.into_inner()).await?;
     idempotent(&state, &caller, &req, b"", || async {
         let app = store::submit(&state.db, &caller.actor(), &state.clock, s.app.id).await?;
-        Ok((StatusCode::OK, to_json(&receipt(&app, &s.call)?)?))
+        let reveal = revealer(&state, &caller).await?;
+        Ok((StatusCode::OK, to_json(&receipt(&app, &s.call, &*reveal)?)?))
     })
     .await
 }
@@ -928,7 +991,8 @@ pub async fn get_receipt(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let s = seen(&state, &caller, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(receipt(&s.app, &s.call)?))
+    let reveal = revealer(&state, &caller).await?;
+    Ok(HttpResponse::Ok().json(receipt(&s.app, &s.call, &*reveal)?))
 }
 
 /// Withdraw a submitted application, with a reason (possible until its ranking is approved).

@@ -121,7 +121,7 @@ impl Keys {
                 v.set_audience(&[&ext.audience]);
                 v.validate_nbf = true;
                 v.leeway = settings.leeway_secs;
-                v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+                v.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
                 Some(ExternalKeys {
                     validation_base: v,
                     keys,

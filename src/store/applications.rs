@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
@@ -299,6 +299,26 @@ pub async fn list(
         .order_by_asc(application::Column::ProtocolNumber)
         .order_by_asc(application::Column::CreatedAt)
         .order_by_asc(application::Column::Id);
+    if let Some(area) = &f.area {
+        // The areas live in the content document: the SQL filter narrows, Rust decides, and
+        // the total and the page are taken after it.
+        let mut items: Vec<Application> = q
+            .all(db)
+            .await?
+            .into_iter()
+            .map(to_application)
+            .collect::<Result<_, _>>()?;
+        items.retain(|a| a.content.intervention_areas.iter().any(|x| x == area));
+        let total = items.len() as u64;
+        if let Some(p) = page {
+            items = items
+                .into_iter()
+                .skip(p.offset() as usize)
+                .take(p.per_page as usize)
+                .collect();
+        }
+        return Ok((items, total));
+    }
     let rows = match page {
         Some(p) => {
             q.clone()
@@ -310,13 +330,10 @@ pub async fn list(
         None => q.clone().all(db).await?,
     };
     let total = q.count(db).await?;
-    let mut items: Vec<Application> = rows
+    let items: Vec<Application> = rows
         .into_iter()
         .map(to_application)
         .collect::<Result<_, _>>()?;
-    if let Some(area) = &f.area {
-        items.retain(|a| a.content.intervention_areas.iter().any(|x| x == area));
-    }
     Ok((items, total))
 }
 
@@ -620,7 +637,12 @@ pub async fn submit(
             "La domanda è già stata presentata; una domanda si presenta una sola volta.",
         ));
     }
+    partnerships::lock(&tx, app.partnership_id).await?;
+    // Microseconds: what both databases store, so that the receipt and its snapshot agree.
     let now = clock.now();
+    let now = now
+        .duration_trunc(chrono::TimeDelta::microseconds(1))
+        .unwrap_or(now);
     let call = calls::get(&tx, app.call_id)
         .await?
         .ok_or_else(calls::call_not_found)?;
@@ -753,6 +775,7 @@ pub async fn withdraw(
 ) -> Result<Application, ApiError> {
     let tx = begin_write(db).await?;
     let app = lock(&tx, id).await?.ok_or_else(application_not_found)?;
+    super::rankings::ensure_not_approved(&tx, &app).await?;
     if app.status != ApplicationStatus::Submitted {
         return Err(ApiError::conflict(
             "not_submitted",

@@ -58,6 +58,21 @@ pub async fn begin(
                     status: u16::try_from(status).unwrap_or(500),
                     body,
                 }),
+                // A request that never finished (its client went away, the service stopped):
+                // after a minute its key may run again.
+                ("in_progress", _, _) if now - row.created_at > chrono::TimeDelta::seconds(60) => {
+                    idempotency_key::Entity::update_many()
+                        .col_expr(
+                            idempotency_key::Column::CreatedAt,
+                            sea_orm::sea_query::Expr::value(now),
+                        )
+                        .filter(idempotency_key::Column::UserId.eq(user_id))
+                        .filter(idempotency_key::Column::Key.eq(key))
+                        .filter(idempotency_key::Column::CreatedAt.eq(row.created_at))
+                        .exec(db)
+                        .await?;
+                    Ok(Begin::Fresh)
+                }
                 _ => Err(ApiError::conflict(
                     "idempotency_in_progress",
                     "A request with this Idempotency-Key is still running: retry in a moment.",

@@ -101,6 +101,19 @@ fn assemble(p: partnership::Model, members: Vec<MemberRecord>) -> Partnership {
     }
 }
 
+/// Lock a partnership's row until the end of the transaction (PostgreSQL; SQLite's
+/// `BEGIN IMMEDIATE` already serialises writers), so that its members cannot change while
+/// an application of it is being submitted.
+pub async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<(), DbErr> {
+    if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        partnership::Entity::find_by_id(id)
+            .lock_exclusive()
+            .one(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Partnership>, DbErr> {
     let Some(p) = partnership::Entity::find_by_id(id).one(db).await? else {
         return Ok(None);
@@ -232,6 +245,7 @@ where
     F: FnOnce(&Partnership) -> Result<MemberChange, ApiError>,
 {
     let tx = begin_write(db).await?;
+    lock(&tx, id).await?;
     let current = get(&tx, id).await?.ok_or_else(partnership_not_found)?;
     if super::applications::for_partnership(&tx, id)
         .await?
@@ -331,6 +345,7 @@ where
     F: FnOnce(&Partnership) -> Result<(), ApiError>,
 {
     let tx = begin_write(db).await?;
+    lock(&tx, id).await?;
     let current = get(&tx, id).await?.ok_or_else(partnership_not_found)?;
     check(&current)?;
     if super::applications::for_partnership(&tx, id)

@@ -202,6 +202,24 @@ pub async fn approved<C: ConnectionTrait>(
         .any(|v| v.approved))
 }
 
+/// Refuse a change of an application once its agency's ranking is approved: from then on
+/// it changes only through new ranking versions.
+pub async fn ensure_not_approved<C: ConnectionTrait>(
+    conn: &C,
+    app: &super::applications::Application,
+) -> Result<(), ApiError> {
+    if let Some(agency) = app.content.agency_code
+        && approved(conn, app.call_id, agency).await?
+    {
+        return Err(ApiError::conflict(
+            "ranking_approved",
+            "The agency's ranking is approved: the application and its scores are frozen.",
+            "La graduatoria dell'ATS è approvata: la domanda e i suoi punteggi sono congelati.",
+        ));
+    }
+    Ok(())
+}
+
 fn already_approved() -> ApiError {
     ApiError::conflict(
         "ranking_already_approved",
@@ -272,7 +290,14 @@ pub async fn compute_draft(
         approved_by: Set(None),
     }
     .insert(&tx)
-    .await?;
+    .await
+    .map_err(|e| {
+        if super::is_unique_violation(&e) {
+            ApiError::conflict("ranking_in_progress", "Another computation of this ranking ran at the same time: read the current version.", "Un altro calcolo di questa graduatoria è avvenuto nello stesso momento: leggere la versione corrente.")
+        } else {
+            e.into()
+        }
+    })?;
     audit::record(
         &tx,
         actor,

@@ -94,7 +94,18 @@ pub async fn declare(
         declared_at: Set(now),
     }
     .insert(&tx)
-    .await?;
+    .await
+    .map_err(|e| {
+        if super::is_unique_violation(&e) {
+            ApiError::conflict(
+                "already_declared",
+                "You have already declared on this application.",
+                "Ha già reso la dichiarazione su questa domanda.",
+            )
+        } else {
+            e.into()
+        }
+    })?;
     audit::record(
         &tx,
         actor,
@@ -472,6 +483,7 @@ pub async fn save_mine(
         .ok_or_else(application_not_found)?;
     let current = require_submitted(&app)?;
     review::may_score(actor.role.unwrap_or(Role::Applicant), current)?;
+    super::rankings::ensure_not_approved(&tx, &app).await?;
     let existing = evaluation::Entity::find()
         .filter(evaluation::Column::ApplicationId.eq(application_id))
         .filter(evaluation::Column::EvaluatorId.eq(evaluator_id))
@@ -559,6 +571,10 @@ pub async fn reopen(
     reason: &str,
 ) -> Result<Evaluation, ApiError> {
     let tx = begin_write(db).await?;
+    let app = applications::get(&tx, application_id)
+        .await?
+        .ok_or_else(application_not_found)?;
+    super::rankings::ensure_not_approved(&tx, &app).await?;
     let e = evaluation::Entity::find_by_id(evaluation_id)
         .filter(evaluation::Column::ApplicationId.eq(application_id))
         .one(&tx)
@@ -653,6 +669,7 @@ pub async fn set_consensus(
         .ok_or_else(application_not_found)?;
     let current = require_submitted(&app)?;
     review::may_score(actor.role.unwrap_or(Role::Applicant), current)?;
+    super::rankings::ensure_not_approved(&tx, &app).await?;
     let before = consensus(&tx, application_id).await?;
     consensus_score::Entity::delete_by_id(application_id)
         .exec(&tx)

@@ -163,8 +163,15 @@ both!(async fn the_montagna_envelope_is_ranked_and_allocated_to_the_cent(app) {
     // The results are published: the applicant is told and reads the scores now.
     let inbox: Value = app.get("/api/v1/notifications", Some(&applicant)).await.json().await.unwrap();
     assert!(inbox["items"].as_array().unwrap().iter().any(|n| n["kind"] == "ranking_approved" && n["data"]["outcome"] == "partially_funded"));
-    let scores: Value = app.get(&format!("/api/v1/applications/{}/evaluations", ids[0]), Some(&applicant)).await.json().await.unwrap();
-    assert_eq!(scores["outcome"]["score"], "90.00");
+    let published: Value = app.get(&format!("/api/v1/applications/{}/evaluations", ids[0]), Some(&applicant)).await.json().await.unwrap();
+    assert_eq!(published["outcome"]["score"], "90.00");
+
+    // From now on the applications and their scores are frozen.
+    let res = app.post(&format!("/api/v1/applications/{}/withdraw", ids[0]), Some(&applicant), &json!({"reason": "Ripensamento."})).await;
+    assert_eq!(problem(res, StatusCode::CONFLICT).await["code"], "ranking_approved");
+    let body = json!({"scores": scores([25, 20, 15, 10, 10, 10, 10]), "reasons": "Tardivo."});
+    let res = app.request(Method::PUT, &format!("/api/v1/applications/{}/consensus", ids[1]), Some(&first), Some(&body)).await;
+    assert_eq!(problem(res, StatusCode::CONFLICT).await["code"], "ranking_approved");
 
     // The approval offered a grant to each funded application, with a deadline.
     let grants: Value = app.get("/api/v1/grants", Some(&applicant)).await.json().await.unwrap();
