@@ -587,13 +587,14 @@ pub async fn patch_call(
     let edited: CallEditable = decode_json(doc.to_string().as_bytes())?;
     let act = amendment.as_ref().map(AmendmentAct::from);
     let now = state.now();
+    let pops = populations(&state).await?;
     let call = store::update(
         &state.db,
         &caller.actor(),
         now,
         id,
         Some(version),
-        |current, _| {
+        |current, current_envelopes| {
             let edit = CallEdit {
                 title: edited.title,
                 description: edited.description,
@@ -611,10 +612,34 @@ pub async fn patch_call(
             } else {
                 "call.changed"
             };
+            // A new total re-splits the envelopes 30/70, keeping the official ones, so that
+            // they always add up to the total.
+            let envelopes = if call.total_budget != current.total_budget {
+                let pinned: Vec<PinnedEnvelope> = current_envelopes
+                    .iter()
+                    .filter(|e| e.source == EnvelopeSource::Official)
+                    .map(|e| PinnedEnvelope {
+                        agency: e.agency,
+                        amount: e.amount,
+                        source: e.source,
+                        note: e.note.clone(),
+                    })
+                    .collect();
+                let mut split =
+                    envelopes_by_split(call.total_budget, default_equal_share(), &pops, &pinned)
+                        .map_err(|mut v| {
+                            v.field = "total_budget".into();
+                            ApiError::Validation(vec![v])
+                        })?;
+                split.sort_by_key(|e| e.agency.as_str());
+                Some(split)
+            } else {
+                None
+            };
             Ok(CallUpdate {
                 call,
                 amendment,
-                envelopes: None,
+                envelopes,
                 action,
             })
         },

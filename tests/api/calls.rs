@@ -265,4 +265,11 @@ both!(async fn a_call_is_cloned_into_a_draft_next_edition(app) {
     let res = app.patch(&path, Some(&admin), Some(&etag), &json!({"rules": {"grant_rate": "60.00"}})).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["rules"]["grant_rate"], "60.00");
+    // A new total re-splits the envelopes, keeping Montagna's official one.
+    let etag = etag_of(&app, &path, &admin).await;
+    assert_eq!(app.patch(&path, Some(&admin), Some(&etag), &json!({"total_budget": "6000000.00"})).await.status(), StatusCode::OK);
+    let env: Value = app.get(&format!("{path}/envelopes"), Some(&admin)).await.json().await.unwrap();
+    assert_eq!(env["sum"], "6000000.00");
+    let montagna = env["items"].as_array().unwrap().iter().find(|e| e["agency_code"] == "MONTAGNA").unwrap().clone();
+    assert_eq!((montagna["amount"].as_str(), montagna["source"].as_str()), (Some("293580.00"), Some("official")));
 });
