@@ -44,6 +44,8 @@ impl Modify for SecuritySchemes {
 calls, partnerships, applications, review by the eight ATS, rankings and allocation.\n\n\
 Money is a string with two decimals (`\"50000.00\"`); errors are `application/problem+json` with a stable `code` \
 and, for validation failures, every violated rule in `violations`. Messages are in Italian with `Accept-Language: it`.\n\n\
+Every state-changing POST honours an `Idempotency-Key` header: a repeat with the same key and body answers the first result \
+again (`Idempotent-Replayed: true`), the same key with another body is 422, a repeat while the first still runs is 409.\n\n\
 To try it: press **Authorize**, and log in with a demo account in the *oauth2* form.",
         version = "1.0.0",
         license(name = "EUPL-1.2")

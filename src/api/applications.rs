@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::extract::{Json, decode_json};
-use super::{PageParams, idempotent, if_match, merge_patch, with_etag};
+use super::{PageParams, if_match, merge_patch, with_etag};
 use crate::auth::AuthUser;
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::{
@@ -403,6 +403,16 @@ async fn revealer(
     Ok(Box::new(move |id| represented.contains(&id)))
 }
 
+/// Answer what an operation returns (a repeated `Idempotency-Key` is the middleware's).
+async fn answer<F, Fut>(run: F) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(StatusCode, serde_json::Value), ApiError>>,
+{
+    let (status, value) = run().await?;
+    Ok(HttpResponse::build(status).json(value))
+}
+
 fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {
     Ok(serde_json::to_value(value).map_err(anyhow::Error::from)?)
 }
@@ -426,13 +436,11 @@ fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {
 pub async fn create_application(
     state: web::Data<AppState>,
     caller: AuthUser,
-    req: HttpRequest,
     body: Json<NewApplication>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Applicant])?;
-    let bytes = body.bytes().to_vec();
     let body = body.parse()?;
-    idempotent(&state, &caller, &req, &bytes, || async {
+    answer(|| async {
         let partnership = partnerships_store::get(&state.db, body.partnership_id)
             .await?
             .ok_or_else(partnerships_store::partnership_not_found)?;
@@ -779,12 +787,10 @@ pub async fn delete_application(
 pub async fn add_document(
     state: web::Data<AppState>,
     caller: AuthUser,
-    req: HttpRequest,
     path: web::Path<Uuid>,
     body: Json<DocumentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let s = managed(&state, &caller, path.into_inner()).await?;
-    let bytes = body.bytes().to_vec();
     let d = body.parse()?;
     let partnership = partnerships_store::get(&state.db, s.app.partnership_id)
         .await?
@@ -857,7 +863,7 @@ pub async fn add_document(
         );
     }
     ApiError::check(v.into_vec())?;
-    idempotent(&state, &caller, &req, &bytes, || async {
+    answer(|| async {
         let doc = store::add_document(
             &state.db,
             &caller.actor(),
@@ -962,11 +968,10 @@ pub async fn delete_document(
 pub async fn submit(
     state: web::Data<AppState>,
     caller: AuthUser,
-    req: HttpRequest,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let s = managed(&state, &caller, path.into_inner()).await?;
-    idempotent(&state, &caller, &req, b"", || async {
+    answer(|| async {
         let app = store::submit(&state.db, &caller.actor(), &state.clock, s.app.id).await?;
         let reveal = revealer(&state, &caller).await?;
         Ok((StatusCode::OK, to_json(&receipt(&app, &s.call, &*reveal)?)?))
@@ -1015,19 +1020,17 @@ pub async fn get_receipt(
 pub async fn withdraw(
     state: web::Data<AppState>,
     caller: AuthUser,
-    req: HttpRequest,
     path: web::Path<Uuid>,
     body: Json<WithdrawRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let s = managed(&state, &caller, path.into_inner()).await?;
-    let bytes = body.bytes().to_vec();
     let body = body.parse()?;
     ApiError::check(
         crate::domain::call::check_text("reason", &body.reason, 2000)
             .into_iter()
             .collect(),
     )?;
-    idempotent(&state, &caller, &req, &bytes, || async {
+    answer(|| async {
         let app = store::withdraw(
             &state.db,
             &caller.actor(),

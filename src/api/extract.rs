@@ -25,13 +25,6 @@ pub struct Json<T> {
     _type: std::marker::PhantomData<T>,
 }
 
-impl<T> Json<T> {
-    /// The body as received (for idempotency hashes).
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-}
-
 impl<T: DeserializeOwned> Json<T> {
     /// Decode the body.
     pub fn parse(self) -> Result<T, ApiError> {

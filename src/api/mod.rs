@@ -7,6 +7,7 @@ pub mod auth;
 pub mod calls;
 pub mod extract;
 pub mod grants;
+pub mod idempotency;
 pub mod organizations;
 pub mod partnerships;
 pub mod rankings;
@@ -174,97 +175,6 @@ pub fn with_etag<T: serde::Serialize>(
     HttpResponse::build(status)
         .insert_header((header::ETAG, etag(version)))
         .json(body)
-}
-
-/// Run a state-changing operation under the request's `Idempotency-Key`, if it has one: a
-/// repeat with the same key and body answers the first result again (with
-/// `Idempotent-Replayed: true`), the same key with another body is 422, a repeat while the
-/// first still runs is 409. Failures of the service itself (5xx) release the key.
-pub async fn idempotent<F, Fut>(
-    state: &crate::startup::AppState,
-    caller: &crate::auth::AuthUser,
-    req: &HttpRequest,
-    body: &[u8],
-    run: F,
-) -> Result<HttpResponse, ApiError>
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<
-            Output = Result<(actix_web::http::StatusCode, serde_json::Value), ApiError>,
-        >,
-{
-    use actix_web::ResponseError;
-    use sha2::{Digest, Sha256};
-
-    use crate::store::idempotency::{self, Begin};
-
-    let respond = |status: actix_web::http::StatusCode, body: &serde_json::Value| {
-        HttpResponse::build(status).json(body)
-    };
-    let Some(key) = req.headers().get("idempotency-key") else {
-        let (status, value) = run().await?;
-        return Ok(respond(status, &value));
-    };
-    let key = key
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_idempotency_key",
-                "Idempotency-Key is 1 to 255 visible ASCII characters, e.g. a UUID.",
-                "Idempotency-Key ha da 1 a 255 caratteri ASCII visibili, ad esempio un UUID.",
-            )
-        })?
-        .to_owned();
-    let scope = format!("{} {}", req.method(), req.path());
-    let hash = hex::encode(Sha256::digest(body));
-    match idempotency::begin(&state.db, caller.id, &key, &scope, &hash, state.now()).await? {
-        Begin::Replay { status, body } => {
-            let status = actix_web::http::StatusCode::from_u16(status)
-                .unwrap_or(actix_web::http::StatusCode::OK);
-            let content_type = if status.is_success() {
-                "application/json"
-            } else {
-                "application/problem+json"
-            };
-            Ok(HttpResponse::build(status)
-                .insert_header((header::CONTENT_TYPE, content_type))
-                .insert_header(("Idempotent-Replayed", "true"))
-                .body(body))
-        }
-        Begin::Fresh => match run().await {
-            Ok((status, value)) => {
-                idempotency::finish(
-                    &state.db,
-                    caller.id,
-                    &key,
-                    status.as_u16(),
-                    &value.to_string(),
-                )
-                .await?;
-                Ok(respond(status, &value))
-            }
-            Err(e) if e.status_code().is_server_error() => {
-                idempotency::abandon(&state.db, caller.id, &key).await.ok();
-                Err(e)
-            }
-            Err(e) => {
-                let problem = serde_json::to_string(&e.problem(&crate::error::current_context()))
-                    .unwrap_or_default();
-                idempotency::finish(
-                    &state.db,
-                    caller.id,
-                    &key,
-                    e.status_code().as_u16(),
-                    &problem,
-                )
-                .await?;
-                Err(e)
-            }
-        },
-    }
 }
 
 /// Apply a JSON Merge Patch (RFC 7396) to a document.

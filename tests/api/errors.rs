@@ -43,3 +43,30 @@ both!(async fn messages_follow_accept_language_and_codes_never_change(app) {
     assert_eq!(it["title"], "Non autenticato");
     assert_eq!(en["title"], "Unauthorized");
 });
+
+both!(async fn every_post_honours_an_idempotency_key(app) {
+    let token = app.login(APPLICANT).await;
+    let org = crate::registry::public_body(90, "SO", &["SO"]);
+    let send = |key: &'static str, body: Value| {
+        app.client.post(app.url("/api/v1/organizations")).bearer_auth(&token).header("idempotency-key", key).json(&body).send()
+    };
+    let first = send("org-1", org.clone()).await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let first: Value = first.json().await.unwrap();
+    let again = send("org-1", org.clone()).await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    let other = send("org-1", crate::registry::public_body(91, "SO", &["SO"])).await.unwrap();
+    assert!(has_violation(&problem(other, StatusCode::UNPROCESSABLE_ENTITY).await, "Idempotency-Key", "idempotency_key_reused"));
+    // A refusal is replayed too: the same duplicate, the same 409.
+    let dup = send("org-2", org.clone()).await.unwrap();
+    assert_eq!(problem(dup, StatusCode::CONFLICT).await["code"], "tax_code_taken");
+    let dup = send("org-2", org).await.unwrap();
+    assert_eq!(dup.headers()["idempotent-replayed"], "true");
+    assert_eq!(problem(dup, StatusCode::CONFLICT).await["code"], "tax_code_taken");
+    let list: Value = app.get("/api/v1/organizations?per_page=100", Some(&token)).await.json().await.unwrap();
+    assert_eq!(list["total"], 5, "the four demo organizations and one more");
+});

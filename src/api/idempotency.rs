@@ -1,0 +1,148 @@
+//! `Idempotency-Key` for every state-changing POST: a repeat with the same key and body
+//! answers the first result again (with `Idempotent-Replayed: true`), the same key with
+//! another body is 422, a repeat while the first still runs is 409. Keys belong to the
+//! authenticated user; failures of the service itself (5xx) release the key.
+
+use actix_web::body::{BoxBody, MessageBody, to_bytes};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpResponse, ResponseError};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::auth::TokenKind;
+use crate::auth::extractor::bearer;
+use crate::auth::jwt::Subject;
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::idempotency::{self, Begin};
+use crate::store::users;
+
+/// What is kept of a first answer to replay it.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    content_type: Option<String>,
+    etag: Option<String>,
+    location: Option<String>,
+    body: String,
+}
+
+/// The user a bearer token speaks for, when it is valid.
+async fn user_of(state: &AppState, token: &str) -> Option<Uuid> {
+    match state.keys.verify(token, TokenKind::Access).ok()? {
+        Subject::Local { user_id, .. } => Some(user_id),
+        Subject::External { username } => users::get_by_username(&state.db, &username)
+            .await
+            .ok()?
+            .map(|u| u.id),
+    }
+}
+
+fn replay(status: u16, stored: &str) -> HttpResponse {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let mut res = HttpResponse::build(status);
+    res.insert_header(("Idempotent-Replayed", "true"));
+    match serde_json::from_str::<Stored>(stored) {
+        Ok(s) => {
+            for (name, value) in [
+                (header::CONTENT_TYPE, s.content_type),
+                (header::ETAG, s.etag),
+                (header::LOCATION, s.location),
+            ] {
+                if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                    res.insert_header((name, v));
+                }
+            }
+            res.body(s.body)
+        }
+        Err(_) => res.body(stored.to_owned()),
+    }
+}
+
+/// The middleware.
+pub async fn layer(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let key = req.headers().get("idempotency-key").cloned();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let token = bearer(req.request());
+    let (Some(key), Some(state), Some(token), true) =
+        (key, state, token, req.method() == Method::POST)
+    else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    };
+    let Some(user_id) = user_of(&state, &token).await else {
+        // An invalid token: the operation itself answers 401.
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    };
+    let key = match key
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        Some(k) => k.to_owned(),
+        None => {
+            let e = ApiError::bad_request(
+                "invalid_idempotency_key",
+                "Idempotency-Key is 1 to 255 visible ASCII characters, e.g. a UUID.",
+                "Idempotency-Key ha da 1 a 255 caratteri ASCII visibili, ad esempio un UUID.",
+            );
+            return Ok(req.into_response(e.error_response()));
+        }
+    };
+    let body: Bytes = req.extract::<Bytes>().await?;
+    req.set_payload(actix_web::dev::Payload::from(body.clone()));
+    let scope = format!("{} {}", req.method(), req.path());
+    let hash = hex::encode(Sha256::digest(&body));
+    match idempotency::begin(&state.db, user_id, &key, &scope, &hash, state.now()).await {
+        Err(e) => return Ok(req.into_response(e.error_response())),
+        Ok(Begin::Replay { status, body }) => return Ok(req.into_response(replay(status, &body))),
+        Ok(Begin::Fresh) => {}
+    }
+    let res = next.call(req).await?;
+    let status = res.status();
+    if status.is_server_error() {
+        idempotency::abandon(&state.db, user_id, &key).await.ok();
+        return Ok(res.map_into_boxed_body());
+    }
+    let header_of = |res: &ServiceResponse<_>, name: header::HeaderName| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let content_type = header_of(&res, header::CONTENT_TYPE);
+    let etag = header_of(&res, header::ETAG);
+    let location = header_of(&res, header::LOCATION);
+    let (request, response) = res.into_parts();
+    let (head, body) = response.into_parts();
+    let bytes = to_bytes(body)
+        .await
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("cannot read the response body")))?;
+    let stored = Stored {
+        content_type,
+        etag,
+        location,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    let serialized = serde_json::to_string(&stored).unwrap_or_default();
+    if let Err(e) =
+        idempotency::finish(&state.db, user_id, &key, status.as_u16(), &serialized).await
+    {
+        tracing::warn!(error = %e, "cannot record an idempotent answer");
+    }
+    let response = head.set_body(BoxBody::new(bytes));
+    Ok(ServiceResponse::new(request, response))
+}
