@@ -90,6 +90,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(rankings::list_versions)
             .service(rankings::approve)
             .service(rankings::simulate)
+            .service(rankings::dashboard)
             .service(grants::list_grants)
             .service(grants::get_grant)
             .service(grants::accept)

@@ -379,3 +379,134 @@ pub async fn simulate(
         entries: a.entries,
     }))
 }
+
+/// An agency's progress through the call.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "agency_code": "MONTAGNA", "received": 7, "under_review": 0, "admitted": 7,
+    "inadmissible": 0, "scored": 7, "eligible": 6, "envelope": "293580.00", "committed": "293580.00", "free": "0.00",
+    "ranking_status": "approved", "approval_target_date": "2027-05-27", "warning": null}))]
+pub struct DashboardView {
+    pub call_id: Uuid,
+    pub agency_code: AgencyCode,
+    /// Submitted applications (withdrawn ones excluded).
+    pub received: u32,
+    /// Waiting for an admissibility decision or an integration.
+    pub under_review: u32,
+    pub admitted: u32,
+    pub inadmissible: u32,
+    /// Admitted with a score (enough final evaluations, or a consensus).
+    pub scored: u32,
+    /// Scored at or above the threshold.
+    pub eligible: u32,
+    pub envelope: Money,
+    /// Offered and accepted grants.
+    pub committed: Money,
+    pub free: Money,
+    /// `none`, `draft` or `approved`.
+    pub ranking_status: String,
+    pub approval_target_date: NaiveDate,
+    pub warning: Option<String>,
+}
+
+/// Received, admitted, scored and eligible applications, and the committed and free money
+/// of an agency in a call.
+#[utoipa::path(
+    tag = "rankings",
+    params(
+        ("call_id" = Uuid, Path, description = "The call's id"),
+        ("agency_code" = AgencyCode, Path, description = "The agency"),
+    ),
+    responses(
+        (status = 200, description = "The dashboard", body = DashboardView),
+        (status = 403, description = "Not an evaluator or administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/calls/{call_id}/agencies/{agency_code}/dashboard")]
+pub async fn dashboard(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(Uuid, AgencyCode)>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::domain::application::ApplicationStatus;
+    use crate::domain::review::{ReviewStatus, ScoreMethod, application_score};
+    let (call_id, agency) = path.into_inner();
+    let call = for_agency(&state, &caller, call_id, agency).await?;
+    let filter = crate::store::applications::Filter {
+        call_id: Some(call.id),
+        agency: Some(agency),
+        status: Some(ApplicationStatus::Submitted),
+        ..Default::default()
+    };
+    let (apps, _) = crate::store::applications::list(&state.db, &filter, None).await?;
+    let (mut under_review, mut admitted, mut inadmissible, mut scored, mut eligible) =
+        (0, 0, 0, 0, 0);
+    for a in &apps {
+        match a.review_status {
+            Some(ReviewStatus::Admitted) => {
+                admitted += 1;
+                let evaluations = crate::store::review::evaluations(&state.db, a.id).await?;
+                let finals: Vec<_> = evaluations
+                    .into_iter()
+                    .filter(|e| e.is_final)
+                    .map(|e| e.scores)
+                    .collect();
+                let consensus = crate::store::review::consensus(&state.db, a.id).await?;
+                let outcome = application_score(
+                    &call.rules.scoring,
+                    &finals,
+                    consensus.as_ref().map(|c| c.scores.as_slice()),
+                );
+                if outcome.method != ScoreMethod::Pending {
+                    scored += 1;
+                }
+                if outcome.eligible == Some(true) {
+                    eligible += 1;
+                }
+            }
+            Some(ReviewStatus::Inadmissible) => inadmissible += 1,
+            _ => under_review += 1,
+        }
+    }
+    let envelope = calls_store::envelopes(&state.db, call.id)
+        .await?
+        .into_iter()
+        .find(|e| e.agency == agency)
+        .map(|e| e.amount)
+        .unwrap_or(Money::ZERO);
+    let committed = crate::store::grants::committed(
+        &crate::store::grants::of_agency(&state.db, call.id, agency).await?,
+    );
+    let versions = store::versions(&state.db, call.id, agency).await?;
+    let ranking_status = match versions.last() {
+        None => "none",
+        Some(v) if v.approved || versions.iter().any(|x| x.approved) => "approved",
+        Some(_) => "draft",
+    };
+    let target = call
+        .window
+        .ranking_target_date(call.rules.ranking.approval_target_days);
+    let today = state
+        .now()
+        .with_timezone(&crate::domain::call::CALL_TIME_ZONE)
+        .date_naive();
+    let warning = (ranking_status != "approved" && today > target)
+        .then(|| format!("The approval target date {target} has passed."));
+    Ok(HttpResponse::Ok().json(DashboardView {
+        call_id: call.id,
+        agency_code: agency,
+        received: apps.len() as u32,
+        under_review,
+        admitted,
+        inadmissible,
+        scored,
+        eligible,
+        envelope,
+        committed,
+        free: envelope.checked_sub(committed).unwrap_or(Money::ZERO),
+        ranking_status: ranking_status.into(),
+        approval_target_date: target,
+        warning,
+    }))
+}

@@ -184,8 +184,8 @@ both!(async fn the_montagna_envelope_is_ranked_and_allocated_to_the_cent(app) {
     assert_eq!(agency["total"], 0, "an evaluator sees its own agency's grants only");
     let agency: Value = app.get("/api/v1/grants", Some(&first)).await.json().await.unwrap();
     assert_eq!(agency["total"], 6);
-    let g0 = all[0]["id"].as_str().unwrap().to_owned();
-    let g1 = all[1]["id"].as_str().unwrap().to_owned();
+    let full: Vec<String> = all.iter().filter(|g| g["amount"] == "50000.00").map(|g| g["id"].as_str().unwrap().to_owned()).collect();
+    let (g0, g1) = (full[0].clone(), full[1].clone());
     let p = problem(app.post(&format!("/api/v1/grants/{g0}/accept"), Some(&applicant), &json!({"cup": "nope"})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(has_violation(&p, "cup", "invalid_cup"));
     let stranger = app.login(APPLICANT).await;
@@ -195,8 +195,18 @@ both!(async fn the_montagna_envelope_is_ranked_and_allocated_to_the_cent(app) {
     assert_eq!(problem(app.post(&format!("/api/v1/grants/{g0}/decline"), Some(&applicant), &json!({})).await, StatusCode::CONFLICT).await["code"], "offer_answered");
     let res = app.post(&format!("/api/v1/grants/{g1}/decline"), Some(&applicant), &json!({"reason": "Rinuncia."})).await;
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "declined");
+    // The dashboard counts them: one declined offer frees its 50,000.00.
+    let dashboard: Value = app.get(&format!("/api/v1/calls/{demo}/agencies/MONTAGNA/dashboard"), Some(&first)).await.json().await.unwrap();
+    assert_eq!(
+        (dashboard["received"].as_u64(), dashboard["admitted"].as_u64(), dashboard["scored"].as_u64(), dashboard["eligible"].as_u64()),
+        (Some(6), Some(6), Some(6), Some(6))
+    );
+    assert_eq!((dashboard["committed"].as_str(), dashboard["free"].as_str()), (Some("243580.00"), Some("50000.00")));
+    assert_eq!(dashboard["ranking_status"], "approved");
+    problem(app.get(&format!("/api/v1/calls/{demo}/agencies/MONTAGNA/dashboard"), Some(&app.login(EVALUATOR_BRESCIA).await)).await, StatusCode::NOT_FOUND).await;
+
     // After the deadline the remaining offers have lapsed.
-    let g2 = all[2]["id"].as_str().unwrap().to_owned();
+    let g2 = full[2].clone();
     app.clock.set(chrono::Utc::now() + chrono::Duration::days(200));
     let p = problem(app.post(&format!("/api/v1/grants/{g2}/accept"), Some(&applicant), &json!({"cup": "J51B22000120003"})).await, StatusCode::CONFLICT).await;
     assert_eq!(p["code"], "offer_expired");
