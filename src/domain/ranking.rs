@@ -46,6 +46,8 @@ pub enum Outcome {
     Reserve,
     /// Below the threshold or without a score.
     NotEligible,
+    /// Its grant was declined, expired or revoked: its money went down the list.
+    Lapsed,
 }
 
 /// One line of a ranking, with its explanation.
@@ -216,6 +218,73 @@ pub fn rank_and_allocate(candidates: &[Candidate], envelope: Money, policy: &Pol
     }
 }
 
+/// Scorrimento: the money freed in an approved ranking goes down the list. The partially
+/// funded entry is topped up first (up to its request), then the reserve entries are funded
+/// by the allocation mode, each with a new offer; entries whose grant lapsed are marked so.
+/// `free` is the envelope less what the remaining grants commit.
+pub fn scorrimento(
+    previous: &Allocation,
+    free: Money,
+    lapsed: &std::collections::BTreeSet<Uuid>,
+    policy: &Policy,
+) -> Allocation {
+    let mut remaining = free;
+    let mut closed = false;
+    let mut entries = Vec::with_capacity(previous.entries.len());
+    for e in &previous.entries {
+        let mut e = e.clone();
+        let before = remaining;
+        if lapsed.contains(&e.application_id) {
+            e.outcome = Outcome::Lapsed;
+            e.amount = Money::ZERO;
+        } else {
+            match e.outcome {
+                Outcome::PartiallyFunded => {
+                    let missing = e.requested.checked_sub(e.amount).unwrap_or(Money::ZERO);
+                    let top_up = missing.min(remaining);
+                    e.amount = e.amount.checked_add(top_up).unwrap_or(e.amount);
+                    remaining = remaining.checked_sub(top_up).unwrap_or(Money::ZERO);
+                    if e.amount == e.requested {
+                        e.outcome = Outcome::Funded;
+                    } else {
+                        closed = true;
+                    }
+                }
+                Outcome::Reserve if !closed && e.requested <= remaining => {
+                    e.outcome = Outcome::Funded;
+                    e.amount = e.requested;
+                    remaining = remaining.checked_sub(e.requested).unwrap_or(Money::ZERO);
+                }
+                Outcome::Reserve if policy.mode == AllocationMode::StrictOrder && !closed => {
+                    closed = true;
+                    let enough = i128::from(remaining.cents()) * 10_000
+                        >= i128::from(e.requested.cents())
+                            * i128::from(policy.partial.min_share.basis_points());
+                    if policy.partial.allowed && remaining > Money::ZERO && enough {
+                        e.outcome = Outcome::PartiallyFunded;
+                        e.amount = remaining;
+                        remaining = Money::ZERO;
+                    }
+                }
+                _ => {}
+            }
+        }
+        e.envelope_before = before;
+        e.envelope_after = remaining;
+        entries.push(e);
+    }
+    let allocated = Money::sum(entries.iter().map(|e| e.amount)).unwrap_or(Money::ZERO);
+    Allocation {
+        envelope: previous.envelope,
+        allocated,
+        remaining: previous
+            .envelope
+            .checked_sub(allocated)
+            .unwrap_or(Money::ZERO),
+        entries,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +383,37 @@ mod tests {
     }
 
     #[test]
+    fn a_decline_tops_up_the_partial_grant_first_then_funds_the_reserve() {
+        let cs = vec![
+            cand(1, "80.00", "20", "50000.00"),
+            cand(2, "75.00", "20", "50000.00"),
+            cand(3, "70.00", "20", "40000.00"),
+            cand(4, "65.00", "20", "30000.00"),
+        ];
+        let p = policy(AllocationMode::StrictOrder, true);
+        let first = rank_and_allocate(&cs, Money::parse("120000.00").unwrap(), &p);
+        assert_eq!(first.entries[2].amount, Money::parse("20000.00").unwrap());
+        // The second declines: 50,000.00 free; 20,000.00 complete the third, 30,000.00 fund the fourth.
+        let lapsed = [Uuid::from_u128(2)].into();
+        let committed = Money::parse("70000.00").unwrap();
+        let free = Money::parse("120000.00")
+            .unwrap()
+            .checked_sub(committed)
+            .unwrap();
+        let next = scorrimento(&first, free, &lapsed, &p);
+        assert_eq!(
+            outcomes(&next),
+            vec![
+                ("C-000001".into(), Outcome::Funded, "50000.00".into()),
+                ("C-000002".into(), Outcome::Lapsed, "0.00".into()),
+                ("C-000003".into(), Outcome::Funded, "40000.00".into()),
+                ("C-000004".into(), Outcome::Funded, "30000.00".into()),
+            ]
+        );
+        assert_eq!(next.allocated, Money::parse("120000.00").unwrap());
+    }
+
+    #[test]
     fn skip_to_fit_funds_every_project_that_still_fits() {
         let cs = vec![
             cand(1, "80.00", "20", "50000.00"),
@@ -393,6 +493,17 @@ mod tests {
                 shuffled.swap(i, (s >> 33) as usize % (i + 1));
             }
             prop_assert_eq!(rank_and_allocate(&shuffled, envelope, &p), a.clone());
+            // Scorrimento after the first funded entry lapses never exceeds the envelope
+            // either, and gives the lapsed entry nothing.
+            if let Some(gone) = a.entries.iter().find(|e| e.amount > Money::ZERO) {
+                let lapsed = [gone.application_id].into();
+                let committed = Money::sum(a.entries.iter().filter(|e| e.application_id != gone.application_id).map(|e| e.amount)).unwrap();
+                let next = scorrimento(&a, envelope.checked_sub(committed).unwrap(), &lapsed, &p);
+                prop_assert!(next.allocated <= envelope);
+                prop_assert_eq!(Money::sum(next.entries.iter().map(|e| e.amount)).unwrap(), next.allocated);
+                prop_assert!(next.entries.iter().all(|e| e.application_id != gone.application_id || e.amount == Money::ZERO));
+                prop_assert!(next.allocated >= committed);
+            }
             let ranked: Vec<&Entry> = a.entries.iter().filter(|e| e.rank.is_some()).collect();
             if skip {
                 // No reserve entry's request fits in what is left.

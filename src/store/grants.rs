@@ -79,32 +79,72 @@ pub async fn offer_all<C: ConnectionTrait>(
     acceptance_days: u32,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let deadline = deadline_after(now, acceptance_days);
     for e in allocation
         .entries
         .iter()
         .filter(|e| matches!(e.outcome, Outcome::Funded | Outcome::PartiallyFunded))
     {
-        grant::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            call_id: Set(call_id),
-            agency_code: Set(agency.as_str().to_owned()),
-            application_id: Set(e.application_id),
-            amount: Set(e.amount.as_decimal()),
-            requested: Set(e.requested.as_decimal()),
-            status: Set(GrantStatus::Offered.as_str().to_owned()),
-            offered_at: Set(now),
-            deadline: Set(deadline),
-            cup: Set(None),
-            answered_at: Set(None),
-            reason: Set(None),
-            ranking_version: Set(ranking_version),
-            version: Set(1),
-        }
-        .insert(conn)
+        offer(
+            conn,
+            call_id,
+            agency,
+            e.application_id,
+            e.amount,
+            e.requested,
+            ranking_version,
+            acceptance_days,
+            now,
+        )
         .await?;
     }
     Ok(())
+}
+
+/// Offer one grant, with a deadline counted from now.
+#[allow(clippy::too_many_arguments)]
+pub async fn offer<C: ConnectionTrait>(
+    conn: &C,
+    call_id: Uuid,
+    agency: AgencyCode,
+    application_id: Uuid,
+    amount: Money,
+    requested: Money,
+    ranking_version: i32,
+    acceptance_days: u32,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    grant::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        call_id: Set(call_id),
+        agency_code: Set(agency.as_str().to_owned()),
+        application_id: Set(application_id),
+        amount: Set(amount.as_decimal()),
+        requested: Set(requested.as_decimal()),
+        status: Set(GrantStatus::Offered.as_str().to_owned()),
+        offered_at: Set(now),
+        deadline: Set(deadline_after(now, acceptance_days)),
+        cup: Set(None),
+        answered_at: Set(None),
+        reason: Set(None),
+        ranking_version: Set(ranking_version),
+        version: Set(1),
+    }
+    .insert(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Raise the amount of a grant (a partial grant topped up by scorrimento).
+pub async fn top_up<C: ConnectionTrait>(conn: &C, id: Uuid, amount: Money) -> Result<(), DbErr> {
+    grant::Entity::update_many()
+        .col_expr(
+            grant::Column::Amount,
+            sea_orm::sea_query::Expr::value(amount.as_decimal()),
+        )
+        .filter(grant::Column::Id.eq(id))
+        .exec(conn)
+        .await
+        .map(|_| ())
 }
 
 pub async fn get<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Grant>, DbErr> {
@@ -223,6 +263,18 @@ pub async fn answer_offer(
             "The offer has already been answered.",
             "All'offerta è già stata data risposta.",
         ));
+    }
+    if !accept {
+        let reason = format!("scorrimento after the decline of grant {id}");
+        super::rankings::scorrimento_after(
+            &tx,
+            actor,
+            current.call_id,
+            current.agency,
+            &reason,
+            now,
+        )
+        .await?;
     }
     if let Some(agency_users) = Some(notifications::evaluators_of(&tx, current.agency).await?) {
         let verb_en = if accept { "accepted" } else { "declined" };

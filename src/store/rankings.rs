@@ -414,6 +414,7 @@ pub async fn approve(
                     e.protocol_number
                 ),
             ),
+            Outcome::Lapsed => continue,
             Outcome::NotEligible => (
                 format!(
                     "Application {} did not reach the threshold.",
@@ -456,4 +457,141 @@ pub async fn approve(
         .into_iter()
         .find(|v| v.id == draft.id)
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the approved ranking vanished")))
+}
+
+/// After money is freed in an approved ranking (a decline), publish a new version in which
+/// it went down the list, inside the freeing transaction: top up the partial grant, offer
+/// the next ones, and tell their leads.
+pub async fn scorrimento_after<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    call_id: Uuid,
+    agency: AgencyCode,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    use crate::domain::grant::GrantStatus;
+    let call = calls::get(conn, call_id)
+        .await?
+        .ok_or_else(calls::call_not_found)?;
+    let all = versions(conn, call_id, agency).await?;
+    let Some(latest) = all.last().filter(|v| v.approved) else {
+        return Ok(());
+    };
+    let grants = super::grants::of_agency(conn, call_id, agency).await?;
+    let lapsed: std::collections::BTreeSet<Uuid> = grants
+        .iter()
+        .filter(|g| {
+            matches!(
+                g.status,
+                GrantStatus::Declined | GrantStatus::Expired | GrantStatus::Revoked
+            )
+        })
+        .map(|g| g.application_id)
+        .collect();
+    let free = latest
+        .allocation
+        .envelope
+        .checked_sub(super::grants::committed(&grants))
+        .unwrap_or(Money::ZERO);
+    let next =
+        crate::domain::ranking::scorrimento(&latest.allocation, free, &lapsed, &policy(&call));
+    let version = latest.version + 1;
+    ranking_version::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        call_id: Set(call_id),
+        agency_code: Set(agency.as_str().to_owned()),
+        version: Set(version),
+        status: Set("approved".into()),
+        reason: Set(reason.to_owned()),
+        inputs_sha256: Set(latest.inputs_sha256.clone()),
+        envelope: Set(next.envelope.as_decimal()),
+        allocation: Set(serde_json::to_string(&next).map_err(anyhow::Error::from)?),
+        act_number: Set(latest.act_number.clone()),
+        act_date: Set(latest.act_date),
+        created_at: Set(now),
+        created_by: Set(actor.user_id),
+        approved_at: Set(Some(now)),
+        approved_by: Set(actor.user_id),
+    }
+    .insert(conn)
+    .await?;
+    for e in next
+        .entries
+        .iter()
+        .filter(|e| matches!(e.outcome, Outcome::Funded | Outcome::PartiallyFunded))
+    {
+        let existing = grants
+            .iter()
+            .find(|g| g.application_id == e.application_id && g.status.commits());
+        let message = match existing {
+            Some(g) if g.amount == e.amount => continue,
+            Some(g) => {
+                super::grants::top_up(conn, g.id, e.amount).await?;
+                Msg::new(
+                    format!(
+                        "The grant of {} rises to {} (scorrimento).",
+                        e.protocol_number, e.amount
+                    ),
+                    format!(
+                        "Il contributo della domanda {} sale a {} (scorrimento).",
+                        e.protocol_number, e.amount
+                    ),
+                )
+            }
+            None => {
+                super::grants::offer(
+                    conn,
+                    call_id,
+                    agency,
+                    e.application_id,
+                    e.amount,
+                    e.requested,
+                    version,
+                    call.rules.deadlines.acceptance_days,
+                    now,
+                )
+                .await?;
+                Msg::new(
+                    format!(
+                        "Application {} is now funded: {} (scorrimento). Accept or decline by the deadline.",
+                        e.protocol_number, e.amount
+                    ),
+                    format!(
+                        "La domanda {} è ora finanziata: {} (scorrimento). Accettare o rinunciare entro il termine.",
+                        e.protocol_number, e.amount
+                    ),
+                )
+            }
+        };
+        if let Some(app) = super::applications::get(conn, e.application_id).await?
+            && let Some(p) = partnerships::get(conn, app.partnership_id).await?
+            && let Some(lead) = p.lead()
+        {
+            let recipients = notifications::representatives_of(conn, lead).await?;
+            notifications::notify(
+                conn,
+                &recipients,
+                "grant_offered",
+                message,
+                json!({"application_id": e.application_id, "amount": e.amount}),
+                now,
+            )
+            .await?;
+        }
+    }
+    audit::record(
+        conn,
+        actor,
+        now,
+        Change {
+            action: "ranking.scorrimento",
+            entity_type: "ranking",
+            entity_id: format!("{call_id}:{agency}:{version}"),
+            before: None,
+            after: Some(json!({"reason": reason, "allocated": next.allocated})),
+        },
+    )
+    .await?;
+    Ok(())
 }

@@ -195,13 +195,28 @@ both!(async fn the_montagna_envelope_is_ranked_and_allocated_to_the_cent(app) {
     assert_eq!(problem(app.post(&format!("/api/v1/grants/{g0}/decline"), Some(&applicant), &json!({})).await, StatusCode::CONFLICT).await["code"], "offer_answered");
     let res = app.post(&format!("/api/v1/grants/{g1}/decline"), Some(&applicant), &json!({"reason": "Rinuncia."})).await;
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "declined");
-    // The dashboard counts them: one declined offer frees its 50,000.00.
+    // The decline frees 50,000.00, which goes down the list as a new published version: the
+    // partial grant is topped up to its request first (6,420.00); 43,580.00 stay free.
+    let versions: Value = app.get(&format!("{ranking}/versions"), Some(&first)).await.json().await.unwrap();
+    let last = versions.as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["version"].as_i64(), last["status"].as_str()), (Some(3), Some("approved")));
+    assert!(last["reason"].as_str().unwrap().starts_with("scorrimento"));
+    let current: Value = app.get(&ranking, Some(&first)).await.json().await.unwrap();
+    let outcomes: Vec<&str> = current["entries"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes.iter().filter(|o| **o == "lapsed").count(), 1);
+    assert!(!outcomes.contains(&"partially_funded"));
+    let topped: Value = app.get(&format!("/api/v1/grants/{}", partial["id"].as_str().unwrap()), Some(&applicant)).await.json().await.unwrap();
+    assert_eq!(topped["amount"], "50000.00");
+    let inbox: Value = app.get("/api/v1/notifications", Some(&applicant)).await.json().await.unwrap();
+    assert!(inbox["items"].as_array().unwrap().iter().any(|n| n["kind"] == "grant_offered"));
+
+    // The dashboard counts them.
     let dashboard: Value = app.get(&format!("/api/v1/calls/{demo}/agencies/MONTAGNA/dashboard"), Some(&first)).await.json().await.unwrap();
     assert_eq!(
         (dashboard["received"].as_u64(), dashboard["admitted"].as_u64(), dashboard["scored"].as_u64(), dashboard["eligible"].as_u64()),
         (Some(6), Some(6), Some(6), Some(6))
     );
-    assert_eq!((dashboard["committed"].as_str(), dashboard["free"].as_str()), (Some("243580.00"), Some("50000.00")));
+    assert_eq!((dashboard["committed"].as_str(), dashboard["free"].as_str()), (Some("250000.00"), Some("43580.00")));
     assert_eq!(dashboard["ranking_status"], "approved");
     problem(app.get(&format!("/api/v1/calls/{demo}/agencies/MONTAGNA/dashboard"), Some(&app.login(EVALUATOR_BRESCIA).await)).await, StatusCode::NOT_FOUND).await;
 
