@@ -892,14 +892,20 @@ pub async fn put_envelopes(
     caller.require_admin()?;
     let envelopes: Vec<Envelope> = body.parse()?.envelopes.iter().map(Envelope::from).collect();
     let id = path.into_inner();
-    let stored =
-        store::replace_envelopes(&state.db, &caller.actor(), state.now(), id, |call, _| {
+    let stored = store::replace_envelopes(
+        &state.db,
+        &caller.actor(),
+        state.now(),
+        id,
+        "call.envelopes_set",
+        |call, _| {
             ApiError::check(check_envelopes(call.total_budget, &envelopes, "envelopes"))?;
             let mut sorted = envelopes.clone();
             sorted.sort_by_key(|e| e.agency.as_str());
             Ok(sorted)
-        })
-        .await?;
+        },
+    )
+    .await?;
     let call = store::get(&state.db, id)
         .await?
         .ok_or_else(call_not_found)?;
@@ -978,13 +984,151 @@ pub async fn split_envelopes(
         let envelopes = compute(&call)?;
         return Ok(HttpResponse::Ok().json(envelopes_view(&call, &envelopes)));
     }
-    let stored =
-        store::replace_envelopes(&state.db, &caller.actor(), state.now(), id, |call, _| {
-            compute(call)
-        })
-        .await?;
+    let stored = store::replace_envelopes(
+        &state.db,
+        &caller.actor(),
+        state.now(),
+        id,
+        "call.envelopes_set",
+        |call, _| compute(call),
+    )
+    .await?;
     let call = store::get(&state.db, id)
         .await?
         .ok_or_else(call_not_found)?;
     Ok(HttpResponse::Ok().json(envelopes_view(&call, &stored)))
+}
+
+/// Move unused money from one agency's envelope to another's.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"from_agency_code": "PAVIA", "to_agency_code": "MONTAGNA", "amount": "50000.00", "reason": "Risorse non utilizzate da ATS Pavia (decreto n. 77)."}))]
+pub struct ReallocationRequest {
+    pub from_agency_code: AgencyCode,
+    pub to_agency_code: AgencyCode,
+    pub amount: Money,
+    pub reason: String,
+}
+
+/// Move money an agency has not committed to another agency's envelope (administrators).
+/// The call's total does not change; money arriving in an agency whose ranking is approved
+/// goes down its reserve list at once, as a new published version.
+#[utoipa::path(
+    tag = "calls",
+    params(("call_id" = Uuid, Path, description = "The call's id")),
+    request_body = ReallocationRequest,
+    responses(
+        (status = 201, description = "Moved; the envelopes now", body = EnvelopesView),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "More than the agency has unused, the same agency twice, no reason", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:welfare-grants:problem:validation_failed", "title": "Validation failed", "status": 422, "code": "validation_failed",
+                "detail": "The request breaks 1 rule(s); see violations.",
+                "violations": [{"field": "amount", "code": "more_than_unused", "message": "PAVIA has 12000.00 unused: no more can be moved."}]})),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/calls/{call_id}/reallocations")]
+pub async fn reallocate(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<Uuid>,
+    body: Json<ReallocationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = path.into_inner();
+    let body = body.parse()?;
+    let call = store::get(&state.db, id)
+        .await?
+        .ok_or_else(call_not_found)?;
+    let mut v = Violations::new();
+    v.extend(crate::domain::call::check_text(
+        "reason",
+        &body.reason,
+        2000,
+    ));
+    if body.from_agency_code == body.to_agency_code {
+        v.add(
+            "to_agency_code",
+            "same_agency",
+            "Money moves between two different agencies.",
+            "Le risorse si spostano tra due ATS diverse.",
+        );
+    }
+    if body.amount == Money::ZERO {
+        v.add(
+            "amount",
+            "amount_zero",
+            "The amount must be above 0.00.",
+            "L'importo deve essere maggiore di 0.00.",
+        );
+    }
+    let committed = crate::store::grants::committed(
+        &crate::store::grants::of_agency(&state.db, id, body.from_agency_code).await?,
+    );
+    let current = store::envelopes(&state.db, id).await?;
+    let from_amount = current
+        .iter()
+        .find(|e| e.agency == body.from_agency_code)
+        .map(|e| e.amount)
+        .unwrap_or(Money::ZERO);
+    let unused = from_amount.checked_sub(committed).unwrap_or(Money::ZERO);
+    if body.amount > unused {
+        v.add(
+            "amount",
+            "more_than_unused",
+            format!(
+                "{} has {unused} unused: no more can be moved.",
+                body.from_agency_code
+            ),
+            format!(
+                "{} ha {unused} non utilizzati: non si può spostare di più.",
+                body.from_agency_code
+            ),
+        );
+    }
+    ApiError::check(v.into_vec())?;
+    let note = format!(
+        "{} {} from {} to {}: {}",
+        "reallocation",
+        body.amount,
+        body.from_agency_code,
+        body.to_agency_code,
+        body.reason.trim()
+    );
+    let stored = store::replace_envelopes(
+        &state.db,
+        &caller.actor(),
+        state.now(),
+        id,
+        "call.reallocated",
+        |_, envelopes| {
+            let mut next = envelopes.to_vec();
+            for e in &mut next {
+                if e.agency == body.from_agency_code {
+                    e.amount = e.amount.checked_sub(body.amount).ok_or_else(|| {
+                        ApiError::invalid(
+                            "amount",
+                            "more_than_unused",
+                            "The agency has not that much unused.",
+                            "L'ATS non ha tanto non utilizzato.",
+                        )
+                    })?;
+                } else if e.agency == body.to_agency_code {
+                    e.amount = e.amount.checked_add(body.amount).ok_or_else(|| {
+                        ApiError::invalid(
+                            "amount",
+                            "amount_overflow",
+                            "Too large.",
+                            "Troppo grande.",
+                        )
+                    })?;
+                    e.note = Some(note.clone());
+                }
+            }
+            Ok(next)
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(envelopes_view(&call, &stored)))
 }

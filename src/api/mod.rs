@@ -51,6 +51,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(calls::get_envelopes)
             .service(calls::put_envelopes)
             .service(calls::split_envelopes)
+            .service(calls::reallocate)
             .service(organizations::create_organization)
             .service(organizations::list_organizations)
             .service(organizations::get_organization)

@@ -224,6 +224,7 @@ pub fn rank_and_allocate(candidates: &[Candidate], envelope: Money, policy: &Pol
 /// `free` is the envelope less what the remaining grants commit.
 pub fn scorrimento(
     previous: &Allocation,
+    envelope: Money,
     free: Money,
     lapsed: &std::collections::BTreeSet<Uuid>,
     policy: &Policy,
@@ -275,12 +276,9 @@ pub fn scorrimento(
     }
     let allocated = Money::sum(entries.iter().map(|e| e.amount)).unwrap_or(Money::ZERO);
     Allocation {
-        envelope: previous.envelope,
+        envelope,
         allocated,
-        remaining: previous
-            .envelope
-            .checked_sub(allocated)
-            .unwrap_or(Money::ZERO),
+        remaining: envelope.checked_sub(allocated).unwrap_or(Money::ZERO),
         entries,
     }
 }
@@ -400,7 +398,7 @@ mod tests {
             .unwrap()
             .checked_sub(committed)
             .unwrap();
-        let next = scorrimento(&first, free, &lapsed, &p);
+        let next = scorrimento(&first, first.envelope, free, &lapsed, &p);
         assert_eq!(
             outcomes(&next),
             vec![
@@ -498,7 +496,7 @@ mod tests {
             if let Some(gone) = a.entries.iter().find(|e| e.amount > Money::ZERO) {
                 let lapsed = [gone.application_id].into();
                 let committed = Money::sum(a.entries.iter().filter(|e| e.application_id != gone.application_id).map(|e| e.amount)).unwrap();
-                let next = scorrimento(&a, envelope.checked_sub(committed).unwrap(), &lapsed, &p);
+                let next = scorrimento(&a, envelope, envelope.checked_sub(committed).unwrap(), &lapsed, &p);
                 prop_assert!(next.allocated <= envelope);
                 prop_assert_eq!(Money::sum(next.entries.iter().map(|e| e.amount)).unwrap(), next.allocated);
                 prop_assert!(next.entries.iter().all(|e| e.application_id != gone.application_id || e.amount == Money::ZERO));

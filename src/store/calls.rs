@@ -383,6 +383,7 @@ pub async fn replace_envelopes<F>(
     actor: &Actor,
     now: DateTime<Utc>,
     id: Uuid,
+    action: &'static str,
     decide: F,
 ) -> Result<Vec<Envelope>, ApiError>
 where
@@ -392,7 +393,40 @@ where
     let current = get(&tx, id).await?.ok_or_else(call_not_found)?;
     let before = envelopes(&tx, id).await?;
     let new = decide(&current, &before)?;
+    // Never below what an agency has committed.
+    let mut v = crate::domain::Violations::new();
+    for (i, e) in new.iter().enumerate() {
+        let committed =
+            super::grants::committed(&super::grants::of_agency(&tx, id, e.agency).await?);
+        if e.amount < committed {
+            v.add(
+                format!("envelopes[{i}].amount"),
+                "below_committed",
+                format!("{} has committed {committed} in grants: its envelope cannot be lower.", e.agency),
+                format!("{} ha impegnato {committed} in contributi: la sua dotazione non può essere inferiore.", e.agency),
+            );
+        }
+    }
+    ApiError::check(v.into_vec())?;
     write_envelopes(&tx, id, &new, now).await?;
+    // Money arriving in an agency whose ranking is approved goes down its reserve list at once.
+    for e in &new {
+        if before
+            .iter()
+            .find(|b| b.agency == e.agency)
+            .is_some_and(|b| e.amount > b.amount)
+        {
+            super::rankings::scorrimento_after(
+                &tx,
+                actor,
+                id,
+                e.agency,
+                "scorrimento after an increase of the envelope",
+                now,
+            )
+            .await?;
+        }
+    }
     // Bump the call's version so that a stale ETag of the call is noticed.
     call::Entity::update_many()
         .col_expr(
@@ -408,7 +442,7 @@ where
         actor,
         now,
         Change {
-            action: "call.envelopes_set",
+            action,
             entity_type: "call",
             entity_id: id.to_string(),
             before: Some(envelopes_json(&before)),

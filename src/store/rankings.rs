@@ -489,13 +489,22 @@ pub async fn scorrimento_after<C: ConnectionTrait>(
         })
         .map(|g| g.application_id)
         .collect();
-    let free = latest
-        .allocation
-        .envelope
+    let envelope = calls::envelopes(conn, call_id)
+        .await?
+        .into_iter()
+        .find(|e| e.agency == agency)
+        .map(|e| e.amount)
+        .unwrap_or(Money::ZERO);
+    let free = envelope
         .checked_sub(super::grants::committed(&grants))
         .unwrap_or(Money::ZERO);
-    let next =
-        crate::domain::ranking::scorrimento(&latest.allocation, free, &lapsed, &policy(&call));
+    let next = crate::domain::ranking::scorrimento(
+        &latest.allocation,
+        envelope,
+        free,
+        &lapsed,
+        &policy(&call),
+    );
     let version = latest.version + 1;
     ranking_version::ActiveModel {
         id: Set(Uuid::new_v4()),

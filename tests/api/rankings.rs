@@ -220,6 +220,29 @@ both!(async fn the_montagna_envelope_is_ranked_and_allocated_to_the_cent(app) {
     assert_eq!(dashboard["ranking_status"], "approved");
     problem(app.get(&format!("/api/v1/calls/{demo}/agencies/MONTAGNA/dashboard"), Some(&app.login(EVALUATOR_BRESCIA).await)).await, StatusCode::NOT_FOUND).await;
 
+    // Regional reallocation: only unused money moves, never below what is committed.
+    let admin = app.login(ADMIN).await;
+    let realloc = format!("/api/v1/calls/{demo}/reallocations");
+    let p = problem(app.post(&realloc, Some(&admin), &json!({"from_agency_code": "MONTAGNA", "to_agency_code": "PAVIA", "amount": "43580.01", "reason": "Prova."})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(has_violation(&p, "amount", "more_than_unused"), "{p}");
+    problem(app.post(&realloc, Some(&first), &json!({"from_agency_code": "PAVIA", "to_agency_code": "MONTAGNA", "amount": "1.00", "reason": "x"})).await, StatusCode::FORBIDDEN).await;
+    let res = app.post(&realloc, Some(&admin), &json!({"from_agency_code": "PAVIA", "to_agency_code": "MONTAGNA", "amount": "10000.00", "reason": "Risorse non utilizzate."})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let env: Value = res.json().await.unwrap();
+    assert_eq!(env["sum"], "5050000.00");
+    let montagna = env["items"].as_array().unwrap().iter().find(|e| e["agency_code"] == "MONTAGNA").unwrap().clone();
+    assert_eq!(montagna["amount"], "303580.00");
+    let versions: Value = app.get(&format!("{ranking}/versions"), Some(&first)).await.json().await.unwrap();
+    assert_eq!(versions.as_array().unwrap().len(), 4, "the money arriving went down the list as a new version");
+    let mut envelopes: Vec<Value> = env["items"].as_array().unwrap().iter()
+        .map(|e| json!({"agency_code": e["agency_code"], "amount": e["amount"], "source": e["source"], "note": e["note"]})).collect();
+    let i = envelopes.iter().position(|e| e["agency_code"] == "MONTAGNA").unwrap();
+    let j = envelopes.iter().position(|e| e["agency_code"] == "PAVIA").unwrap();
+    envelopes[i]["amount"] = json!("200000.00");
+    envelopes[j]["amount"] = json!("472980.18");
+    let p = problem(app.put(&format!("/api/v1/calls/{demo}/envelopes"), Some(&admin), &json!({"envelopes": envelopes})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(has_violation(&p, &format!("envelopes[{i}].amount"), "below_committed"), "{p}");
+
     // After the deadline the remaining offers have lapsed.
     let g2 = full[2].clone();
     app.clock.set(chrono::Utc::now() + chrono::Duration::days(200));
