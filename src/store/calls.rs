@@ -390,6 +390,7 @@ where
     F: FnOnce(&Call, &[Envelope]) -> Result<Vec<Envelope>, ApiError>,
 {
     let tx = begin_write(db).await?;
+    lock_envelopes(&tx, id).await?;
     let current = get(&tx, id).await?.ok_or_else(call_not_found)?;
     let before = envelopes(&tx, id).await?;
     let new = decide(&current, &before)?;
@@ -469,6 +470,22 @@ pub async fn code_exists(db: &DatabaseConnection, code: &str) -> Result<bool, Db
         .count(db)
         .await?
         > 0)
+}
+
+/// Lock a call's envelopes until the end of the transaction (PostgreSQL; SQLite's
+/// `BEGIN IMMEDIATE` already serialises writers): every change of an agency's money
+/// (approval, answers to offers, scorrimento, envelopes, reallocations) takes it first, so
+/// that two service processes never commit the same euro twice.
+pub async fn lock_envelopes<C: ConnectionTrait>(conn: &C, call_id: Uuid) -> Result<(), DbErr> {
+    // The call's row is the lock: it is never deleted, unlike envelope rows, which are
+    // replaced when they are set.
+    if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        call::Entity::find_by_id(call_id)
+            .lock_exclusive()
+            .one(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Run `f` in a read transaction (a consistent view on both databases).

@@ -237,6 +237,9 @@ pub async fn answer_offer(
     reason: Option<&str>,
 ) -> Result<Grant, ApiError> {
     let tx = begin_write(db).await?;
+    if let Some(g) = get(&tx, id).await? {
+        super::calls::lock_envelopes(&tx, g.call_id).await?;
+    }
     let q = grant::Entity::find_by_id(id);
     let row = match tx.get_database_backend() {
         DatabaseBackend::Postgres => q.lock_exclusive().one(&tx).await?,

@@ -324,6 +324,7 @@ pub async fn approve(
     act_date: NaiveDate,
 ) -> Result<Version, ApiError> {
     let tx = begin_write(db).await?;
+    calls::lock_envelopes(&tx, call.id).await?;
     let all = versions(&tx, call.id, agency).await?;
     if all.iter().any(|v| v.approved) {
         return Err(already_approved());

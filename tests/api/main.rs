@@ -7,6 +7,7 @@ mod registry;
 mod applications;
 mod auth;
 mod calls;
+mod concurrency;
 mod errors;
 mod openapi;
 mod organizations;

@@ -28,7 +28,7 @@ fn scores(values: [u32; 7]) -> Value {
 
 /// Seven applications to ATS Montagna asking 50,000.00 each, decided and scored by two
 /// evaluators; returns their ids in protocol order and the evaluators' tokens.
-async fn scored_round(app: &TestApp) -> (Vec<String>, String, String, String) {
+pub async fn scored_round(app: &TestApp) -> (Vec<String>, String, String, String) {
     let applicant = app.login(APPLICANT2).await;
     let m = members(app, &applicant, 1).await;
     let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
