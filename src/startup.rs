@@ -66,6 +66,7 @@ impl Application {
             settings,
             clock,
         });
+        spawn_expiry(state.clone());
         let server = run(listener, state)?;
         Ok(Application { port, server })
     }
@@ -78,6 +79,29 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The periodic task that lapses unanswered offers past their deadline (they are also
+/// detected lazily whenever grants are read or answered).
+fn spawn_expiry(state: web::Data<AppState>) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
+        loop {
+            ticks.tick().await;
+            match crate::store::grants::expire_due(
+                &state.db,
+                &crate::store::audit::Actor::system(),
+                state.now(),
+            )
+            .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "offers lapsed past their deadline"),
+                Err(e) => tracing::warn!(error = %e, "cannot lapse expired offers"),
+            }
+        }
+    });
 }
 
 /// The OpenAPI document of the service, as served at `/api-docs/openapi.json`.

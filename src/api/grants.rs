@@ -108,6 +108,12 @@ pub struct DeclineRequest {
 
 /// A grant and what the caller may do with it; 404 when nothing.
 async fn seen(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<(Grant, Access), ApiError> {
+    store::expire_due(
+        &state.db,
+        &crate::store::audit::Actor::system(),
+        state.now(),
+    )
+    .await?;
     let g = store::get(&state.db, id)
         .await?
         .ok_or_else(grant_not_found)?;
@@ -150,6 +156,12 @@ pub async fn list_grants(
     query: web::Query<GrantQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
+    store::expire_due(
+        &state.db,
+        &crate::store::audit::Actor::system(),
+        state.now(),
+    )
+    .await?;
     let mut filter = store::Filter {
         call_id: query.call_id,
         agency: query.agency_code,
@@ -298,6 +310,55 @@ pub async fn decline(
         false,
         None,
         body.reason.as_deref().map(str::trim),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(GrantView::from(&g)))
+}
+
+/// A reason, for a revocation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Il progetto non è stato avviato entro i termini."}))]
+pub struct RevokeRequest {
+    pub reason: String,
+}
+
+/// Revoke an offered or accepted grant (administrators), with a reason: its money goes down
+/// the reserve list as a new published ranking version.
+#[utoipa::path(
+    tag = "grants",
+    params(("grant_id" = Uuid, Path, description = "The grant's id")),
+    request_body = RevokeRequest,
+    responses(
+        (status = 200, description = "Revoked", body = GrantView),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such grant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not offered or accepted", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No reason", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/grants/{grant_id}/revoke")]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<Uuid>,
+    body: Json<RevokeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let (g, _) = seen(&state, &caller, path.into_inner()).await?;
+    let body = body.parse()?;
+    ApiError::check(
+        check_text("reason", &body.reason, 2000)
+            .into_iter()
+            .collect(),
+    )?;
+    let g = store::revoke(
+        &state.db,
+        &caller.actor(),
+        state.now(),
+        g.id,
+        body.reason.trim(),
     )
     .await?;
     Ok(HttpResponse::Ok().json(GrantView::from(&g)))

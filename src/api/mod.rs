@@ -92,10 +92,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(rankings::approve)
             .service(rankings::simulate)
             .service(rankings::dashboard)
+            .service(rankings::results)
             .service(grants::list_grants)
             .service(grants::get_grant)
             .service(grants::accept)
-            .service(grants::decline),
+            .service(grants::decline)
+            .service(grants::revoke),
     );
 }
 

@@ -510,3 +510,165 @@ pub async fn dashboard(
         warning,
     }))
 }
+
+/// One published result: an application of an approved ranking (no personal data).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"agency_code": "MONTAGNA", "rank": 1, "protocol_number": "RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia",
+    "recipient": "Comune di Sondrio (demo)", "score": "90.00", "outcome": "funded", "amount": "50000.00", "act_number": "decreto ATS n. 123", "act_date": "2027-03-05"}))]
+pub struct ResultView {
+    pub agency_code: AgencyCode,
+    pub rank: Option<u32>,
+    pub protocol_number: String,
+    pub title: Option<String>,
+    /// The lead organization (a natural person's name is never shown).
+    pub recipient: String,
+    #[schema(value_type = Option<String>)]
+    pub score: Option<rust_decimal::Decimal>,
+    pub outcome: crate::domain::ranking::Outcome,
+    pub amount: Money,
+    pub act_number: Option<String>,
+    pub act_date: Option<NaiveDate>,
+}
+
+/// The format of the results.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResultsQuery {
+    /// `json` (default), `csv` or `360giving`.
+    pub format: Option<String>,
+}
+
+/// The approved rankings of a call, as published: JSON, CSV, or the 360Giving data standard.
+/// Public; no personal data.
+#[utoipa::path(
+    tag = "rankings",
+    params(("call_id" = Uuid, Path, description = "The call's id"), ResultsQuery),
+    responses(
+        (status = 200, description = "The published results", content((Vec<ResultView> = "application/json"), (String = "text/csv"))),
+        (status = 404, description = "No such published call", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown format", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[get("/calls/{call_id}/results")]
+pub async fn results(
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+    query: web::Query<ResultsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let format = query.format.as_deref().unwrap_or("json");
+    if !["json", "csv", "360giving"].contains(&format) {
+        return Err(ApiError::invalid(
+            "format",
+            "unknown_format",
+            "format is json, csv or 360giving.",
+            "format è json, csv o 360giving.",
+        ));
+    }
+    let call = calls_store::get(&state.db, path.into_inner())
+        .await?
+        .filter(|c| c.status == CallStatus::Published)
+        .ok_or_else(call_not_found)?;
+    let mut rows = Vec::new();
+    for agency in AgencyCode::ALL {
+        let versions = store::versions(&state.db, call.id, agency).await?;
+        let Some(v) = versions.iter().rev().find(|v| v.approved) else {
+            continue;
+        };
+        for e in v.allocation.entries.iter().filter(|e| e.rank.is_some()) {
+            let app = crate::store::applications::get(&state.db, e.application_id).await?;
+            let lead = match &app {
+                Some(a) => match crate::store::partnerships::get(&state.db, a.partnership_id)
+                    .await?
+                    .and_then(|p| p.lead())
+                {
+                    Some(l) => crate::store::organizations::get(&state.db, l).await?,
+                    None => None,
+                },
+                None => None,
+            };
+            let recipient = match &lead {
+                Some(o) if o.facts.tax_code.is_personal() => "(natural person)".to_owned(),
+                Some(o) => o.facts.legal_name.clone(),
+                None => String::new(),
+            };
+            rows.push((
+                ResultView {
+                    agency_code: agency,
+                    rank: e.rank,
+                    protocol_number: e.protocol_number.clone(),
+                    title: app.as_ref().and_then(|a| a.content.title.clone()),
+                    recipient,
+                    score: e.score,
+                    outcome: e.outcome,
+                    amount: e.amount,
+                    act_number: v.act_number.clone(),
+                    act_date: v.act_date,
+                },
+                lead.filter(|o| !o.facts.tax_code.is_personal())
+                    .map(|o| o.facts.tax_code.as_str().to_owned()),
+            ));
+        }
+    }
+    match format {
+        "csv" => {
+            let mut out = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .from_writer(Vec::new());
+            out.write_record([
+                "agency_code",
+                "rank",
+                "protocol_number",
+                "title",
+                "recipient",
+                "score",
+                "outcome",
+                "amount",
+                "act_number",
+                "act_date",
+            ])
+            .map_err(anyhow::Error::from)?;
+            for (r, _) in &rows {
+                out.write_record([
+                    r.agency_code.as_str().to_owned(),
+                    r.rank.map(|x| x.to_string()).unwrap_or_default(),
+                    r.protocol_number.clone(),
+                    r.title.clone().unwrap_or_default(),
+                    r.recipient.clone(),
+                    r.score.map(|s| s.to_string()).unwrap_or_default(),
+                    serde_json::to_value(r.outcome)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    r.amount.to_string(),
+                    r.act_number.clone().unwrap_or_default(),
+                    r.act_date.map(|d| d.to_string()).unwrap_or_default(),
+                ])
+                .map_err(anyhow::Error::from)?;
+            }
+            let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+            Ok(HttpResponse::Ok()
+                .content_type("text/csv; charset=utf-8")
+                .body(bytes))
+        }
+        "360giving" => {
+            let grants: Vec<serde_json::Value> = rows
+                .iter()
+                .filter(|(r, _)| r.amount > Money::ZERO)
+                .map(|(r, tax_code)| {
+                    serde_json::json!({
+                        "id": format!("IT-RL-{}", r.protocol_number),
+                        "title": r.title,
+                        "currency": "EUR",
+                        "amountAwarded": r.amount.to_string().parse::<f64>().unwrap_or(0.0),
+                        "awardDate": r.act_date,
+                        "recipientOrganization": [{"id": tax_code.as_ref().map(|t| format!("IT-CF-{t}")), "name": r.recipient}],
+                        "fundingOrganization": [{"id": format!("IT-ATS-{}", r.agency_code), "name": r.agency_code.name()}],
+                    })
+                })
+                .collect();
+            Ok(HttpResponse::Ok().json(serde_json::json!({"grants": grants})))
+        }
+        _ => Ok(HttpResponse::Ok().json(rows.into_iter().map(|(r, _)| r).collect::<Vec<_>>())),
+    }
+}

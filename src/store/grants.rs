@@ -315,3 +315,147 @@ pub async fn answer_offer(
     tx.commit().await?;
     get(db, id).await?.ok_or_else(grant_not_found)
 }
+
+/// Lapse every offer whose acceptance deadline has passed, and let its money go down the
+/// list; each agency in a transaction of its own. Run lazily before grants are read or
+/// answered, and by the periodic task.
+pub async fn expire_due(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<usize, ApiError> {
+    let due = grant::Entity::find()
+        .filter(grant::Column::Status.eq(GrantStatus::Offered.as_str()))
+        .filter(grant::Column::Deadline.lt(now))
+        .all(db)
+        .await?;
+    let mut agencies: Vec<(Uuid, String)> = due
+        .iter()
+        .map(|g| (g.call_id, g.agency_code.clone()))
+        .collect();
+    agencies.sort();
+    agencies.dedup();
+    let mut expired = 0;
+    for (call_id, agency) in agencies {
+        let Some(agency) = AgencyCode::parse(&agency) else {
+            continue;
+        };
+        let tx = begin_write(db).await?;
+        super::calls::lock_envelopes(&tx, call_id).await?;
+        let result = grant::Entity::update_many()
+            .set(grant::ActiveModel {
+                status: Set(GrantStatus::Expired.as_str().to_owned()),
+                answered_at: Set(Some(now)),
+                ..Default::default()
+            })
+            .filter(grant::Column::CallId.eq(call_id))
+            .filter(grant::Column::AgencyCode.eq(agency.as_str()))
+            .filter(grant::Column::Status.eq(GrantStatus::Offered.as_str()))
+            .filter(grant::Column::Deadline.lt(now))
+            .exec(&tx)
+            .await?;
+        if result.rows_affected > 0 {
+            expired += result.rows_affected as usize;
+            super::rankings::scorrimento_after(
+                &tx,
+                actor,
+                call_id,
+                agency,
+                "scorrimento after offers expired unanswered",
+                now,
+            )
+            .await?;
+            audit::record(
+                &tx,
+                actor,
+                now,
+                Change {
+                    action: "grant.expired",
+                    entity_type: "agency",
+                    entity_id: format!("{call_id}:{agency}"),
+                    before: None,
+                    after: Some(json!({"expired": result.rows_affected})),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(expired)
+}
+
+/// Revoke a grant (administrators), with a reason; its money goes down the list.
+pub async fn revoke(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    id: Uuid,
+    reason: &str,
+) -> Result<Grant, ApiError> {
+    let tx = begin_write(db).await?;
+    let current = get(&tx, id).await?.ok_or_else(grant_not_found)?;
+    super::calls::lock_envelopes(&tx, current.call_id).await?;
+    let current = get(&tx, id).await?.ok_or_else(grant_not_found)?;
+    if !current.status.commits() {
+        return Err(ApiError::conflict(
+            "grant_not_live",
+            "Only an offered or accepted grant can be revoked.",
+            "Si revoca solo un contributo offerto o accettato.",
+        ));
+    }
+    grant::Entity::update_many()
+        .set(grant::ActiveModel {
+            status: Set(GrantStatus::Revoked.as_str().to_owned()),
+            reason: Set(Some(reason.to_owned())),
+            answered_at: Set(Some(now)),
+            ..Default::default()
+        })
+        .filter(grant::Column::Id.eq(id))
+        .exec(&tx)
+        .await?;
+    super::rankings::scorrimento_after(
+        &tx,
+        actor,
+        current.call_id,
+        current.agency,
+        &format!("scorrimento after the revocation of grant {id}: {reason}"),
+        now,
+    )
+    .await?;
+    if let Some(app) = super::applications::get(&tx, current.application_id).await?
+        && let Some(p) = super::partnerships::get(&tx, app.partnership_id).await?
+        && let Some(lead) = p.lead()
+    {
+        let recipients = notifications::representatives_of(&tx, lead).await?;
+        notifications::notify(
+            &tx,
+            &recipients,
+            "grant_revoked",
+            Msg::new(
+                format!("The grant of {} has been revoked: {reason}", current.amount),
+                format!(
+                    "Il contributo di {} è stato revocato: {reason}",
+                    current.amount
+                ),
+            ),
+            json!({"grant_id": id}),
+            now,
+        )
+        .await?;
+    }
+    audit::record(
+        &tx,
+        actor,
+        now,
+        Change {
+            action: "grant.revoked",
+            entity_type: "grant",
+            entity_id: id.to_string(),
+            before: Some(json!({"status": current.status})),
+            after: Some(json!({"status": "revoked", "reason": reason})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, id).await?.ok_or_else(grant_not_found)
+}

@@ -173,6 +173,16 @@ both!(async fn the_montagna_envelope_is_ranked_and_allocated_to_the_cent(app) {
     let res = app.request(Method::PUT, &format!("/api/v1/applications/{}/consensus", ids[1]), Some(&first), Some(&body)).await;
     assert_eq!(problem(res, StatusCode::CONFLICT).await["code"], "ranking_approved");
 
+    // The results are public, in JSON, CSV and 360Giving, without personal data.
+    let results: Value = app.get(&format!("/api/v1/calls/{demo}/results"), None).await.json().await.unwrap();
+    assert_eq!(results.as_array().unwrap().len(), 6);
+    assert_eq!(results[5]["outcome"], "partially_funded");
+    let csv = app.get(&format!("/api/v1/calls/{demo}/results?format=csv"), None).await.text().await.unwrap();
+    assert!(csv.starts_with("agency_code,rank,protocol_number,title,recipient,score,outcome,amount,act_number,act_date\r\n"));
+    let giving: Value = app.get(&format!("/api/v1/calls/{demo}/results?format=360giving"), None).await.json().await.unwrap();
+    assert_eq!(giving["grants"].as_array().unwrap().len(), 6);
+    assert_eq!(giving["grants"][0]["currency"], "EUR");
+
     // The approval offered a grant to each funded application, with a deadline.
     let grants: Value = app.get("/api/v1/grants", Some(&applicant)).await.json().await.unwrap();
     assert_eq!(grants["total"], 6);
@@ -243,11 +253,23 @@ both!(async fn the_montagna_envelope_is_ranked_and_allocated_to_the_cent(app) {
     let p = problem(app.put(&format!("/api/v1/calls/{demo}/envelopes"), Some(&admin), &json!({"envelopes": envelopes})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(has_violation(&p, &format!("envelopes[{i}].amount"), "below_committed"), "{p}");
 
-    // After the deadline the remaining offers have lapsed.
+    // An administrator revokes an accepted grant, with a reason: its money goes down the list.
+    let res = app.post(&format!("/api/v1/grants/{g0}/revoke"), Some(&admin), &json!({"reason": "Progetto non avviato."})).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "revoked");
+    assert_eq!(problem(app.post(&format!("/api/v1/grants/{g0}/revoke"), Some(&admin), &json!({"reason": "Di nuovo."})).await, StatusCode::CONFLICT).await["code"], "grant_not_live");
+    problem(app.post(&format!("/api/v1/grants/{g0}/revoke"), Some(&applicant), &json!({"reason": "x"})).await, StatusCode::FORBIDDEN).await;
+    let versions: Value = app.get(&format!("{ranking}/versions"), Some(&first)).await.json().await.unwrap();
+    assert!(versions.as_array().unwrap().last().unwrap()["reason"].as_str().unwrap().contains("revocation"));
+
+    // After the deadline the remaining offers have lapsed, as the next read finds.
     let g2 = full[2].clone();
     app.clock.set(chrono::Utc::now() + chrono::Duration::days(200));
+    let lapsed: Value = app.get(&format!("/api/v1/grants/{g2}"), Some(&applicant)).await.json().await.unwrap();
+    assert_eq!(lapsed["status"], "expired");
     let p = problem(app.post(&format!("/api/v1/grants/{g2}/accept"), Some(&applicant), &json!({"cup": "J51B22000120003"})).await, StatusCode::CONFLICT).await;
     assert_eq!(p["code"], "offer_expired");
+    let versions: Value = app.get(&format!("{ranking}/versions"), Some(&first)).await.json().await.unwrap();
+    assert!(versions.as_array().unwrap().last().unwrap()["reason"].as_str().unwrap().contains("expired"));
 });
 
 both!(async fn rankings_belong_to_their_agency_and_wait_for_every_evaluation(app) {
