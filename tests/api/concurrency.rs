@@ -62,7 +62,17 @@ async fn start(database_url: &str) -> Process {
 
 #[tokio::test]
 async fn two_processes_racing_on_one_agency_never_commit_a_euro_twice() {
-    let Some(app) = spawn_app_with(Backend::Postgres, |s| {
+    race(Backend::Postgres).await
+}
+
+/// On SQLite the same requests are serialised by the database file's write lock.
+#[tokio::test]
+async fn two_processes_on_one_sqlite_file_serialise_the_same_race() {
+    race(Backend::Sqlite).await
+}
+
+async fn race(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
         s.auth.secret = secrecy::SecretString::from(SECRET.to_owned())
     })
     .await
