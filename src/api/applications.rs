@@ -14,8 +14,8 @@ use super::{PageParams, if_match, merge_patch, with_etag};
 use crate::auth::AuthUser;
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::{
-    AnnexFacts, ApplicationContent, ApplicationStatus, application_access, check_shape,
-    submission_problems, totals,
+    AnnexFacts, ApplicationContent, ApplicationStatus, application_access, check_annex,
+    check_shape, submission_problems, totals,
 };
 use crate::domain::call::{Call, CallStatus};
 use crate::domain::money::Money;
@@ -796,62 +796,15 @@ pub async fn add_document(
         .await?
         .ok_or_else(application_not_found)?;
     let mut v = Violations::new();
-    let kinds: BTreeSet<&str> = s
-        .call
-        .rules
-        .required_annexes
-        .iter()
-        .map(|a| a.kind.as_str())
-        .chain(["other"])
-        .collect();
-    if !kinds.contains(d.kind.as_str()) {
-        v.add(
-            "kind",
-            "unknown_kind",
-            format!(
-                "The kind is one of: {}.",
-                kinds.iter().copied().collect::<Vec<_>>().join(", ")
-            ),
-            format!(
-                "Il tipo è uno tra: {}.",
-                kinds.iter().copied().collect::<Vec<_>>().join(", ")
-            ),
-        );
-    }
+    v.extend(check_annex(
+        "",
+        &s.call.rules,
+        &d.kind,
+        &d.file_name,
+        d.size_bytes,
+        &d.sha256,
+    ));
     let name = d.file_name.trim();
-    if name.is_empty()
-        || name.chars().count() > 255
-        || name.contains(['/', '\\'])
-        || name.chars().any(char::is_control)
-    {
-        v.add(
-            "file_name",
-            "invalid_file_name",
-            "A file name has 1 to 255 characters and no path.",
-            "Un nome di file ha da 1 a 255 caratteri e nessun percorso.",
-        );
-    }
-    if !(1..=1_073_741_824).contains(&d.size_bytes) {
-        v.add(
-            "size_bytes",
-            "out_of_range",
-            "A file has 1 byte to 1 GiB.",
-            "Un file ha da 1 byte a 1 GiB.",
-        );
-    }
-    if d.sha256.len() != 64
-        || !d
-            .sha256
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        v.add(
-            "sha256",
-            "invalid_sha256",
-            "The SHA-256 is 64 lower-case hexadecimal characters.",
-            "Lo SHA-256 è di 64 caratteri esadecimali minuscoli.",
-        );
-    }
     if d.organization_id
         .is_some_and(|o| !partnership.member_ids().contains(&o))
     {

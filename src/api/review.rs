@@ -552,7 +552,7 @@ pub async fn integration(
     body: Json<IntegrationAnswer>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Applicant])?;
-    let (app, _, partnership) = visible(&state, &caller, path.into_inner()).await?;
+    let (app, call, partnership) = visible(&state, &caller, path.into_inner()).await?;
     let represented = orgs_store::represented_by(&state.db, caller.id).await?;
     if !partnership.lead().is_some_and(|l| represented.contains(&l)) {
         return Err(application_not_found());
@@ -561,35 +561,14 @@ pub async fn integration(
     let mut v = Violations::new();
     v.extend(check_text("answer", &body.answer, 10_000));
     for (i, d) in body.documents.iter().enumerate() {
-        if d.sha256.len() != 64
-            || !d
-                .sha256
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            v.add(
-                format!("documents[{i}].sha256"),
-                "invalid_sha256",
-                "The SHA-256 is 64 lower-case hexadecimal characters.",
-                "Lo SHA-256 è di 64 caratteri esadecimali minuscoli.",
-            );
-        }
-        if d.file_name.trim().is_empty() || d.file_name.contains(['/', '\\']) {
-            v.add(
-                format!("documents[{i}].file_name"),
-                "invalid_file_name",
-                "A file name has 1 to 255 characters and no path.",
-                "Un nome di file ha da 1 a 255 caratteri e nessun percorso.",
-            );
-        }
-        if !(1..=1_073_741_824).contains(&d.size_bytes) {
-            v.add(
-                format!("documents[{i}].size_bytes"),
-                "out_of_range",
-                "A file has 1 byte to 1 GiB.",
-                "Un file ha da 1 byte a 1 GiB.",
-            );
-        }
+        v.extend(crate::domain::application::check_annex(
+            &format!("documents[{i}]"),
+            &call.rules,
+            &d.kind,
+            &d.file_name,
+            d.size_bytes,
+            &d.sha256,
+        ));
     }
     ApiError::check(v.into_vec())?;
     let documents = serde_json::json!(body.documents.iter().map(|d| serde_json::json!({"kind": d.kind, "file_name": d.file_name, "size_bytes": d.size_bytes, "sha256": d.sha256, "organization_id": d.organization_id})).collect::<Vec<_>>());

@@ -463,6 +463,76 @@ pub fn blocking_issues(
     v.into_vec()
 }
 
+/// The metadata of an annex kept elsewhere: a kind the call knows (or `other`), a file name
+/// without a path, a size from 1 byte to 1 GiB, a lower-case hex SHA-256. `prefix` is the
+/// path of the annex in the request (empty at the top level).
+pub fn check_annex(
+    prefix: &str,
+    rules: &CallRules,
+    kind: &str,
+    file_name: &str,
+    size_bytes: i64,
+    sha256: &str,
+) -> Vec<Violation> {
+    let field = |name: &str| {
+        if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    };
+    let mut v = Violations::new();
+    let kinds: BTreeSet<&str> = rules
+        .required_annexes
+        .iter()
+        .map(|a| a.kind.as_str())
+        .chain(["other"])
+        .collect();
+    if !kinds.contains(kind) {
+        let list = kinds.iter().copied().collect::<Vec<_>>().join(", ");
+        v.add(
+            field("kind"),
+            "unknown_kind",
+            format!("The kind is one of: {list}."),
+            format!("Il tipo è uno tra: {list}."),
+        );
+    }
+    let name = file_name.trim();
+    if name.is_empty()
+        || name.chars().count() > 255
+        || name.contains(['/', '\\'])
+        || name.chars().any(char::is_control)
+    {
+        v.add(
+            field("file_name"),
+            "invalid_file_name",
+            "A file name has 1 to 255 characters and no path.",
+            "Un nome di file ha da 1 a 255 caratteri e nessun percorso.",
+        );
+    }
+    if !(1..=1_073_741_824).contains(&size_bytes) {
+        v.add(
+            field("size_bytes"),
+            "out_of_range",
+            "A file has 1 byte to 1 GiB.",
+            "Un file ha da 1 byte a 1 GiB.",
+        );
+    }
+    if sha256.len() != 64
+        || !sha256
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        v.add(
+            field("sha256"),
+            "invalid_sha256",
+            "The SHA-256 is 64 lower-case hexadecimal characters.",
+            "Lo SHA-256 è di 64 caratteri esadecimali minuscoli.",
+        );
+    }
+    v.into_vec()
+}
+
 /// A submission at `now` is in time when `opens_at ≤ now < closes_at`.
 pub fn check_in_time(window: &Window, now: DateTime<Utc>) -> Result<(), Violation> {
     if window.contains(now) {
