@@ -63,6 +63,7 @@ To try it: press **Authorize**, and log in with a demo account in the *oauth2* f
         (name = "notifications", description = "Every user's inbox"),
         (name = "rankings", description = "Each agency's ranking and allocation"),
         (name = "grants", description = "Grants: offers, acceptance with the CUP, decline"),
+        (name = "audit", description = "The audit log (administrators)"),
         (name = "operations", description = "Health of the service"),
     )
 )]

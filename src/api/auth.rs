@@ -332,9 +332,11 @@ pub async fn register(
         created_at: now,
         updated_at: now,
     };
+    // A self-registered applicant is its own actor.
     let actor = Actor {
+        user_id: Some(user.id),
+        role: Some(Role::Applicant),
         request_id: crate::error::current_request_id(),
-        ..Actor::system()
     };
     users::create(&state.db, &actor, &user).await?;
     Ok(super::with_etag(

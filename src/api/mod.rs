@@ -3,6 +3,7 @@
 
 pub mod agencies;
 pub mod applications;
+pub mod audit;
 pub mod auth;
 pub mod calls;
 pub mod extract;
@@ -97,7 +98,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(grants::get_grant)
             .service(grants::accept)
             .service(grants::decline)
-            .service(grants::revoke),
+            .service(grants::revoke)
+            .service(audit::list_audit_events),
     );
 }
 

@@ -156,19 +156,9 @@ pub async fn create(db: &DatabaseConnection, actor: &Actor, user: &User) -> Resu
             e.into()
         }
     })?;
-    // A self-registered applicant is its own actor.
-    let actor = if actor.user_id.is_none() && actor.role.is_none() {
-        Actor {
-            user_id: Some(user.id),
-            role: Some(user.role),
-            request_id: actor.request_id.clone(),
-        }
-    } else {
-        actor.clone()
-    };
     audit::record(
         &tx,
-        &actor,
+        actor,
         user.created_at,
         Change {
             action: "user.created",

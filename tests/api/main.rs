@@ -5,6 +5,7 @@ mod helpers;
 mod registry;
 
 mod applications;
+mod audit;
 mod auth;
 mod calls;
 mod concurrency;
