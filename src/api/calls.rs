@@ -1066,12 +1066,7 @@ pub async fn reallocate(
     let committed = crate::store::grants::committed(
         &crate::store::grants::of_agency(&state.db, id, body.from_agency_code).await?,
     );
-    let current = store::envelopes(&state.db, id).await?;
-    let from_amount = current
-        .iter()
-        .find(|e| e.agency == body.from_agency_code)
-        .map(|e| e.amount)
-        .unwrap_or(Money::ZERO);
+    let from_amount = store::envelope_of(&state.db, id, body.from_agency_code).await?;
     let unused = from_amount.checked_sub(committed).unwrap_or(Money::ZERO);
     if body.amount > unused {
         v.add(

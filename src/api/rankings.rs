@@ -430,7 +430,7 @@ pub async fn dashboard(
     path: web::Path<(Uuid, AgencyCode)>,
 ) -> Result<HttpResponse, ApiError> {
     use crate::domain::application::ApplicationStatus;
-    use crate::domain::review::{ReviewStatus, ScoreMethod, application_score};
+    use crate::domain::review::{ReviewStatus, ScoreMethod};
     let (call_id, agency) = path.into_inner();
     let call = for_agency(&state, &caller, call_id, agency).await?;
     let filter = crate::store::applications::Filter {
@@ -446,18 +446,8 @@ pub async fn dashboard(
         match a.review_status {
             Some(ReviewStatus::Admitted) => {
                 admitted += 1;
-                let evaluations = crate::store::review::evaluations(&state.db, a.id).await?;
-                let finals: Vec<_> = evaluations
-                    .into_iter()
-                    .filter(|e| e.is_final)
-                    .map(|e| e.scores)
-                    .collect();
-                let consensus = crate::store::review::consensus(&state.db, a.id).await?;
-                let outcome = application_score(
-                    &call.rules.scoring,
-                    &finals,
-                    consensus.as_ref().map(|c| c.scores.as_slice()),
-                );
+                let (outcome, _) =
+                    crate::store::review::score(&state.db, a.id, &call.rules.scoring).await?;
                 if outcome.method != ScoreMethod::Pending {
                     scored += 1;
                 }
@@ -469,12 +459,7 @@ pub async fn dashboard(
             _ => under_review += 1,
         }
     }
-    let envelope = calls_store::envelopes(&state.db, call.id)
-        .await?
-        .into_iter()
-        .find(|e| e.agency == agency)
-        .map(|e| e.amount)
-        .unwrap_or(Money::ZERO);
+    let envelope = calls_store::envelope_of(&state.db, call.id, agency).await?;
     let committed = crate::store::grants::committed(
         &crate::store::grants::of_agency(&state.db, call.id, agency).await?,
     );

@@ -134,6 +134,20 @@ pub async fn envelopes<C: ConnectionTrait>(db: &C, call_id: Uuid) -> Result<Vec<
         .collect()
 }
 
+/// One agency's envelope in a call (0.00 when it has none).
+pub async fn envelope_of<C: ConnectionTrait>(
+    db: &C,
+    call_id: Uuid,
+    agency: AgencyCode,
+) -> Result<Money, DbErr> {
+    Ok(envelopes(db, call_id)
+        .await?
+        .into_iter()
+        .find(|e| e.agency == agency)
+        .map(|e| e.amount)
+        .unwrap_or(Money::ZERO))
+}
+
 pub async fn amendments(db: &DatabaseConnection, call_id: Uuid) -> Result<Vec<Amendment>, DbErr> {
     call_amendment::Entity::find()
         .filter(call_amendment::Column::CallId.eq(call_id))

@@ -422,27 +422,22 @@ pub async fn revoke(
         now,
     )
     .await?;
-    if let Some(app) = super::applications::get(&tx, current.application_id).await?
-        && let Some(p) = super::partnerships::get(&tx, app.partnership_id).await?
-        && let Some(lead) = p.lead()
-    {
-        let recipients = notifications::representatives_of(&tx, lead).await?;
-        notifications::notify(
-            &tx,
-            &recipients,
-            "grant_revoked",
-            Msg::new(
-                format!("The grant of {} has been revoked: {reason}", current.amount),
-                format!(
-                    "Il contributo di {} è stato revocato: {reason}",
-                    current.amount
-                ),
+    let recipients = notifications::lead_representatives(&tx, current.application_id).await?;
+    notifications::notify(
+        &tx,
+        &recipients,
+        "grant_revoked",
+        Msg::new(
+            format!("The grant of {} has been revoked: {reason}", current.amount),
+            format!(
+                "Il contributo di {} è stato revocato: {reason}",
+                current.amount
             ),
-            json!({"grant_id": id}),
-            now,
-        )
-        .await?;
-    }
+        ),
+        json!({"grant_id": id}),
+        now,
+    )
+    .await?;
     audit::record(
         &tx,
         actor,

@@ -71,6 +71,23 @@ pub async fn representatives_of<C: ConnectionTrait>(
         .collect())
 }
 
+/// The representatives of an application's lead partner: who hears of its fate.
+pub async fn lead_representatives<C: ConnectionTrait>(
+    conn: &C,
+    application_id: Uuid,
+) -> Result<Vec<Uuid>, DbErr> {
+    let Some(app) = super::applications::get(conn, application_id).await? else {
+        return Ok(vec![]);
+    };
+    let Some(lead) = super::partnerships::get(conn, app.partnership_id)
+        .await?
+        .and_then(|p| p.lead())
+    else {
+        return Ok(vec![]);
+    };
+    representatives_of(conn, lead).await
+}
+
 /// A notice as stored.
 pub struct Notice {
     pub id: Uuid,

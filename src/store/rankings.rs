@@ -11,13 +11,13 @@ use uuid::Uuid;
 
 use super::audit::{self, Actor, Change};
 use super::calls::{self, money};
-use super::{begin_write, notifications, partnerships, review};
+use super::{begin_write, notifications, review};
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::ApplicationStatus;
 use crate::domain::call::Call;
 use crate::domain::money::Money;
 use crate::domain::ranking::{Allocation, Candidate, Outcome, Policy, rank_and_allocate};
-use crate::domain::review::{ReviewStatus, ScoreMethod, application_score};
+use crate::domain::review::{ReviewStatus, ScoreMethod};
 use crate::domain::violation::{Msg, Violation};
 use crate::entity::{application, ranking_version};
 use crate::error::ApiError;
@@ -37,12 +37,7 @@ pub async fn inputs<C: ConnectionTrait>(
     call: &Call,
     agency: AgencyCode,
 ) -> Result<Inputs, ApiError> {
-    let envelope = calls::envelopes(conn, call.id)
-        .await?
-        .into_iter()
-        .find(|e| e.agency == agency)
-        .map(|e| e.amount)
-        .unwrap_or(Money::ZERO);
+    let envelope = calls::envelope_of(conn, call.id, agency).await?;
     let rows = application::Entity::find()
         .filter(application::Column::CallId.eq(call.id))
         .filter(application::Column::AgencyCode.eq(agency.as_str()))
@@ -67,30 +62,17 @@ pub async fn inputs<C: ConnectionTrait>(
                 continue;
             }
         }
-        let evaluations = review::evaluations(conn, a.id).await?;
-        let finals: Vec<_> = evaluations
-            .into_iter()
-            .filter(|e| e.is_final)
-            .map(|e| e.scores)
-            .collect();
-        let consensus = review::consensus(conn, a.id).await?;
-        let outcome = application_score(
-            &call.rules.scoring,
-            &finals,
-            consensus.as_ref().map(|c| c.scores.as_slice()),
-        );
+        let (outcome, finals) = review::score(conn, a.id, &call.rules.scoring).await?;
         if outcome.method == ScoreMethod::Pending {
             missing.push(Violation::new(
                 "applications",
                 "evaluations_missing",
                 format!(
-                    "{protocol} has {} of the {} final evaluations required.",
-                    finals.len(),
+                    "{protocol} has {finals} of the {} final evaluations required.",
                     call.rules.scoring.evaluators_required
                 ),
                 format!(
-                    "{protocol} ha {} delle {} valutazioni definitive richieste.",
-                    finals.len(),
+                    "{protocol} ha {finals} delle {} valutazioni definitive richieste.",
                     call.rules.scoring.evaluators_required
                 ),
             ));
@@ -379,14 +361,7 @@ pub async fn approve(
     .await?;
     // The results are published: every lead is told its outcome.
     for e in &draft.allocation.entries {
-        let Some(app) = super::applications::get(&tx, e.application_id).await? else {
-            continue;
-        };
-        let Some(p) = partnerships::get(&tx, app.partnership_id).await? else {
-            continue;
-        };
-        let Some(lead) = p.lead() else { continue };
-        let recipients = notifications::representatives_of(&tx, lead).await?;
+        let recipients = notifications::lead_representatives(&tx, e.application_id).await?;
         let (en, it) = match e.outcome {
             Outcome::Funded => (
                 format!("Application {} is funded: {}.", e.protocol_number, e.amount),
@@ -490,12 +465,7 @@ pub async fn scorrimento_after<C: ConnectionTrait>(
         })
         .map(|g| g.application_id)
         .collect();
-    let envelope = calls::envelopes(conn, call_id)
-        .await?
-        .into_iter()
-        .find(|e| e.agency == agency)
-        .map(|e| e.amount)
-        .unwrap_or(Money::ZERO);
+    let envelope = calls::envelope_of(conn, call_id, agency).await?;
     let free = envelope
         .checked_sub(super::grants::committed(&grants))
         .unwrap_or(Money::ZERO);
@@ -574,21 +544,16 @@ pub async fn scorrimento_after<C: ConnectionTrait>(
                 )
             }
         };
-        if let Some(app) = super::applications::get(conn, e.application_id).await?
-            && let Some(p) = partnerships::get(conn, app.partnership_id).await?
-            && let Some(lead) = p.lead()
-        {
-            let recipients = notifications::representatives_of(conn, lead).await?;
-            notifications::notify(
-                conn,
-                &recipients,
-                "grant_offered",
-                message,
-                json!({"application_id": e.application_id, "amount": e.amount}),
-                now,
-            )
-            .await?;
-        }
+        let recipients = notifications::lead_representatives(conn, e.application_id).await?;
+        notifications::notify(
+            conn,
+            &recipients,
+            "grant_offered",
+            message,
+            json!({"application_id": e.application_id, "amount": e.amount}),
+            now,
+        )
+        .await?;
     }
     audit::record(
         conn,

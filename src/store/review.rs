@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::applications::{self, Application, application_not_found, record_history};
 use super::audit::{self, Actor, Change};
-use super::{begin_write, notifications, partnerships};
+use super::{begin_write, notifications};
 use crate::clock::Clock;
 use crate::domain::application::ApplicationStatus;
 use crate::domain::review::{
@@ -136,19 +136,6 @@ pub struct AdmissibilityInput {
     pub integration_days: u32,
 }
 
-async fn lead_representatives<C: ConnectionTrait>(
-    conn: &C,
-    app: &Application,
-) -> Result<Vec<Uuid>, DbErr> {
-    let Some(p) = partnerships::get(conn, app.partnership_id).await? else {
-        return Ok(vec![]);
-    };
-    match p.lead() {
-        Some(lead) => notifications::representatives_of(conn, lead).await,
-        None => Ok(vec![]),
-    }
-}
-
 fn require_submitted(app: &Application) -> Result<ReviewStatus, ApiError> {
     match (app.status, app.review_status) {
         (ApplicationStatus::Submitted, Some(r)) => Ok(r),
@@ -267,7 +254,7 @@ pub async fn decide_admissibility(
             format!("La domanda {protocol} è in istruttoria."),
         ),
     };
-    let recipients = lead_representatives(&tx, &app).await?;
+    let recipients = notifications::lead_representatives(&tx, app.id).await?;
     notifications::notify(
         &tx,
         &recipients,
@@ -703,4 +690,26 @@ pub async fn set_consensus(
         decided_by: actor.user_id,
         decided_at: now,
     })
+}
+
+/// An application's score now: from its final evaluations, or its consensus; and how many
+/// final evaluations it has.
+pub async fn score<C: ConnectionTrait>(
+    conn: &C,
+    application_id: Uuid,
+    grid: &crate::domain::call::ScoringRules,
+) -> Result<(review::ScoreOutcome, usize), DbErr> {
+    let finals: Vec<Vec<CriterionScore>> = evaluations(conn, application_id)
+        .await?
+        .into_iter()
+        .filter(|e| e.is_final)
+        .map(|e| e.scores)
+        .collect();
+    let consensus = consensus(conn, application_id).await?;
+    let outcome = review::application_score(
+        grid,
+        &finals,
+        consensus.as_ref().map(|c| c.scores.as_slice()),
+    );
+    Ok((outcome, finals.len()))
 }
