@@ -18,6 +18,9 @@ pub struct Settings {
     pub demo: DemoSettings,
     pub cors: CorsSettings,
     pub log: LogSettings,
+    pub webhooks: WebhookSettings,
+    pub metrics: MetricsSettings,
+    pub rate_limit: RateLimitSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,6 +126,50 @@ pub struct LogSettings {
     pub level: String,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Run the delivery worker in this process (every replica may: claims are leased).
+    pub worker_enabled: bool,
+    /// How often the worker looks for due deliveries.
+    pub poll_interval_ms: u64,
+    /// How long a subscriber has to answer one attempt.
+    pub request_timeout_ms: u64,
+    /// Attempts before a delivery is given up (`failed`).
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt; it doubles after each one.
+    pub retry_base_ms: u64,
+    /// The longest wait between two attempts.
+    pub retry_max_ms: u64,
+    /// Accept `http://` subscription URLs (local receivers, tests); otherwise only `https://`.
+    pub allow_http: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Serve `GET /metrics`.
+    pub enabled: bool,
+    /// When set, `/metrics` asks for `Authorization: Bearer <token>`.
+    pub bearer_token: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Limit login, token and registration requests per client address (per replica).
+    pub enabled: bool,
+    /// Login and token requests (`/auth/login`, `/auth/token`, `/auth/refresh`) per minute
+    /// and client address; bursts up to the same number.
+    pub auth_per_minute: u32,
+    /// Self-registrations per hour and client address.
+    pub register_per_hour: u32,
+    /// Behind a load balancer: the header that carries the client address
+    /// (e.g. `x-forwarded-for`; its last entry is the one the balancer appended). Empty: the
+    /// address of the TCP peer. Set it only when a proxy you trust sets the header.
+    pub trusted_proxy_header: String,
+}
+
 /// The demo secret shipped in the defaults. The service refuses it when the demo data is off.
 pub const DEMO_JWT_SECRET: &str = "demo-only-secret-change-me-in-production-0123456789";
 
@@ -163,6 +210,24 @@ allowed_origins = []
 [log]
 format = "json"
 level = "info"
+
+[webhooks]
+worker_enabled = true
+poll_interval_ms = 1000
+request_timeout_ms = 5000
+max_attempts = 10
+retry_base_ms = 10000
+retry_max_ms = 3600000
+allow_http = false
+
+[metrics]
+enabled = true
+
+[rate_limit]
+enabled = true
+auth_per_minute = 30
+register_per_hour = 20
+trusted_proxy_header = ""
 "#;
 
 /// The `APP_*` variables, less `APP_CONFIG_FILE` (which names the file, it is no setting).
@@ -226,6 +291,19 @@ impl Settings {
         if self.auth.access_token_ttl_secs <= 0 || self.auth.refresh_token_ttl_secs <= 0 {
             return Err(config::ConfigError::Message(
                 "token lifetimes must be positive".into(),
+            ));
+        }
+        if self.rate_limit.enabled
+            && (self.rate_limit.auth_per_minute == 0 || self.rate_limit.register_per_hour == 0)
+        {
+            return Err(config::ConfigError::Message(
+                "rate limits must be at least 1 (set rate_limit.enabled = false to turn them off)"
+                    .into(),
+            ));
+        }
+        if self.webhooks.max_attempts == 0 || self.webhooks.poll_interval_ms == 0 {
+            return Err(config::ConfigError::Message(
+                "webhooks.max_attempts and webhooks.poll_interval_ms must be at least 1".into(),
             ));
         }
         if self.database.max_connections == 0 {

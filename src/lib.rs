@@ -9,6 +9,7 @@ pub mod domain; // the rules, in pure Rust
 pub mod entity; // sea-orm entities
 pub mod error; // ApiError -> problem+json
 pub mod openapi; // the OpenAPI document's header
+pub mod outbox; // the webhook delivery worker
 pub mod seed; // demo data
 pub mod startup; // build and run the application
 pub mod store; // persistence

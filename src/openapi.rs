@@ -64,6 +64,7 @@ To try it: press **Authorize**, and log in with a demo account in the *oauth2* f
         (name = "rankings", description = "Each agency's ranking and allocation"),
         (name = "grants", description = "Grants: offers, acceptance with the CUP, decline"),
         (name = "audit", description = "The audit log (administrators)"),
+        (name = "webhooks", description = "Event subscriptions of other systems, and their deliveries (administrators)"),
         (name = "operations", description = "Health of the service"),
     )
 )]

@@ -67,6 +67,13 @@ impl Application {
             clock,
         });
         spawn_expiry(state.clone());
+        if state.settings.webhooks.worker_enabled {
+            crate::outbox::spawn(
+                state.db.clone(),
+                state.settings.webhooks.clone(),
+                state.clock.clone(),
+            );
+        }
         let server = run(listener, state)?;
         Ok(Application { port, server })
     }

@@ -11,6 +11,7 @@ mod m20261203_000005_create_applications;
 mod m20261204_000006_create_review;
 mod m20261205_000007_create_rankings;
 mod m20261206_000008_create_grants;
+mod m20261207_000009_create_webhooks;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000006_create_review::Migration),
             Box::new(m20261205_000007_create_rankings::Migration),
             Box::new(m20261206_000008_create_grants::Migration),
+            Box::new(m20261207_000009_create_webhooks::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ pub mod rankings;
 pub mod review;
 pub mod status;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -99,7 +100,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(grants::accept)
             .service(grants::decline)
             .service(grants::revoke)
-            .service(audit::list_audit_events),
+            .service(audit::list_audit_events)
+            .service(webhooks::create_webhook)
+            .service(webhooks::list_webhooks)
+            .service(webhooks::get_webhook)
+            .service(webhooks::delete_webhook)
+            .service(webhooks::list_deliveries),
     );
 }
 

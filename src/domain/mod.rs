@@ -16,5 +16,6 @@ pub mod size;
 pub mod split;
 pub mod user;
 pub mod violation;
+pub mod webhook;
 
 pub use violation::{Msg, Violation, Violations};

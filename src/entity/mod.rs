@@ -21,3 +21,7 @@ pub mod partnership_member;
 pub mod ranking_version;
 pub mod review_step;
 pub mod user;
+pub mod webhook;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_event;

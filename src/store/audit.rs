@@ -32,13 +32,23 @@ pub struct Change<'a> {
     pub after: Option<Value>,
 }
 
-/// Record one change.
+/// Record one change, and publish the event it stands for to the webhook outbox.
 pub async fn record<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
     at: DateTime<Utc>,
     change: Change<'_>,
 ) -> Result<(), DbErr> {
+    if let Some(event) =
+        crate::domain::webhook::EventType::for_audit_action(change.action, change.after.as_ref())
+    {
+        let data = serde_json::json!({
+            "entity_type": change.entity_type,
+            "entity_id": change.entity_id,
+            "change": change.after,
+        });
+        super::webhooks::enqueue(conn, at, event, data).await?;
+    }
     audit_event::ActiveModel {
         id: Set(Uuid::new_v4()),
         occurred_at: Set(at),

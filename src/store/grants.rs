@@ -113,8 +113,10 @@ pub async fn offer<C: ConnectionTrait>(
     acceptance_days: u32,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    let id = Uuid::new_v4();
+    let deadline = deadline_after(now, acceptance_days);
     grant::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(id),
         call_id: Set(call_id),
         agency_code: Set(agency.as_str().to_owned()),
         application_id: Set(application_id),
@@ -122,7 +124,7 @@ pub async fn offer<C: ConnectionTrait>(
         requested: Set(requested.as_decimal()),
         status: Set(GrantStatus::Offered.as_str().to_owned()),
         offered_at: Set(now),
-        deadline: Set(deadline_after(now, acceptance_days)),
+        deadline: Set(deadline),
         cup: Set(None),
         answered_at: Set(None),
         reason: Set(None),
@@ -130,8 +132,27 @@ pub async fn offer<C: ConnectionTrait>(
         version: Set(1),
     }
     .insert(conn)
+    .await?;
+    super::webhooks::enqueue(
+        conn,
+        now,
+        crate::domain::webhook::EventType::GrantOffered,
+        serde_json::json!({
+            "entity_type": "grant",
+            "entity_id": id,
+            "change": {
+                "status": GrantStatus::Offered,
+                "call_id": call_id,
+                "agency_code": agency,
+                "application_id": application_id,
+                "amount": amount,
+                "requested": requested,
+                "deadline": deadline,
+                "ranking_version": ranking_version,
+            },
+        }),
+    )
     .await
-    .map(|_| ())
 }
 
 /// Raise the amount of a grant (a partial grant topped up by scorrimento).

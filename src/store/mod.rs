@@ -14,6 +14,7 @@ pub mod partnerships;
 pub mod rankings;
 pub mod review;
 pub mod users;
+pub mod webhooks;
 
 use std::time::Duration;
 

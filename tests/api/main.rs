@@ -17,3 +17,4 @@ mod rankings;
 mod review;
 mod status;
 mod users;
+mod webhooks;

@@ -1,0 +1,371 @@
+//! Webhook subscriptions of other systems (administrators), and what was delivered to them.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::PageParams;
+use super::extract::Json;
+use crate::auth::AuthUser;
+use crate::domain::call::check_text;
+use crate::domain::webhook::{EventType, check_subscription, new_secret};
+use crate::error::{ApiError, Problem};
+use crate::startup::AppState;
+use crate::store::webhooks::{self as store, DeliveryRecord, webhook_not_found};
+
+/// A new subscription. The service generates its signing secret and shows it once.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"url": "https://protocollo.regione.lombardia.example/hooks/welfare-grants",
+    "event_types": ["application.submitted", "grant.accepted"], "description": "Protocollo regionale"}))]
+pub struct WebhookInput {
+    /// Where events are POSTed: `https://` (or `http://` where the settings allow it).
+    pub url: String,
+    /// Which events to receive; see `EventType`.
+    pub event_types: Vec<String>,
+    /// A note for administrators, up to 200 characters.
+    pub description: Option<String>,
+}
+
+/// A subscription.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b",
+    "url": "https://protocollo.regione.lombardia.example/hooks/welfare-grants",
+    "event_types": ["application.submitted", "grant.accepted"], "description": "Protocollo regionale",
+    "created_at": "2026-11-28T09:00:00Z", "secret": null}))]
+pub struct WebhookView {
+    pub id: Uuid,
+    pub url: String,
+    pub event_types: Vec<EventType>,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The signing secret (`whsec_` and base64): only in the answer that created the
+    /// subscription. Keep it; it is never shown again.
+    pub secret: Option<String>,
+}
+
+fn view(m: crate::entity::webhook::Model, with_secret: bool) -> WebhookView {
+    WebhookView {
+        id: m.id,
+        event_types: store::event_types(&m),
+        url: m.url,
+        description: m.description,
+        created_at: m.created_at,
+        secret: with_secret.then_some(m.secret),
+    }
+}
+
+/// A page of subscriptions.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"items": [], "total": 0, "page": 1, "per_page": 20}))]
+pub struct WebhookList {
+    pub items: Vec<WebhookView>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Not yet delivered; tried again at `next_attempt_at`.
+    Pending,
+    Delivered,
+    /// Given up after the last allowed attempt.
+    Failed,
+    /// The subscription was deleted before it was delivered.
+    Cancelled,
+}
+
+impl DeliveryStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => store::PENDING,
+            DeliveryStatus::Delivered => store::DELIVERED,
+            DeliveryStatus::Failed => store::FAILED,
+            DeliveryStatus::Cancelled => store::CANCELLED,
+        }
+    }
+
+    fn parse(s: &str) -> DeliveryStatus {
+        match s {
+            store::DELIVERED => DeliveryStatus::Delivered,
+            store::FAILED => DeliveryStatus::Failed,
+            store::CANCELLED => DeliveryStatus::Cancelled,
+            _ => DeliveryStatus::Pending,
+        }
+    }
+}
+
+/// One attempt at a delivery.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"attempt": 1, "attempted_at": "2026-11-28T09:00:01Z", "duration_ms": 48, "status_code": 503,
+    "error": "the receiver answered 503 Service Unavailable"}))]
+pub struct AttemptView {
+    pub attempt: i32,
+    pub attempted_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    /// The receiver's HTTP status; none when it could not be reached.
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+}
+
+/// One event for one subscription, with every attempt.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "7c6b5a49-3827-4615-9a4b-3c2d1e0f9a8b", "event_id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+    "event_type": "application.submitted", "status": "delivered", "attempts": 2, "next_attempt_at": "2026-11-28T09:00:11Z",
+    "last_status_code": 204, "last_error": null, "delivered_at": "2026-11-28T09:00:11Z", "created_at": "2026-11-28T09:00:00Z",
+    "attempt_log": [
+        {"attempt": 1, "attempted_at": "2026-11-28T09:00:01Z", "duration_ms": 48, "status_code": 503, "error": "the receiver answered 503 Service Unavailable"},
+        {"attempt": 2, "attempted_at": "2026-11-28T09:00:11Z", "duration_ms": 12, "status_code": 204, "error": null}]}))]
+pub struct DeliveryView {
+    pub id: Uuid,
+    /// The event's id, sent as `webhook-id`: the same on every attempt.
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub attempt_log: Vec<AttemptView>,
+}
+
+fn delivery_view(r: DeliveryRecord) -> DeliveryView {
+    let d = r.delivery;
+    DeliveryView {
+        id: d.id,
+        event_id: d.event_id,
+        event_type: r.event_type,
+        status: DeliveryStatus::parse(&d.status),
+        attempts: d.attempts,
+        next_attempt_at: d.next_attempt_at,
+        last_status_code: d.last_status_code,
+        last_error: d.last_error,
+        delivered_at: d.delivered_at,
+        created_at: d.created_at,
+        attempt_log: r
+            .attempts
+            .into_iter()
+            .map(|a| AttemptView {
+                attempt: a.attempt,
+                attempted_at: a.attempted_at,
+                duration_ms: a.duration_ms,
+                status_code: a.status_code,
+                error: a.error,
+            })
+            .collect(),
+    }
+}
+
+/// A page of deliveries.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"items": [], "total": 0, "page": 1, "per_page": 20}))]
+pub struct DeliveryList {
+    pub items: Vec<DeliveryView>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// Filters of the delivery list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryQuery {
+    pub status: Option<DeliveryStatus>,
+}
+
+/// Subscribe a system to events. Each event is POSTed as JSON with the headers
+/// `webhook-id` (the event id: de-duplicate on it, delivery is at least once),
+/// `webhook-timestamp` (Unix seconds) and `webhook-signature`
+/// (`v1,` + base64 of HMAC-SHA256 over `{webhook-id}.{webhook-timestamp}.{body}`, keyed with
+/// the base64-decoded part of the secret after `whsec_`: the Standard Webhooks scheme).
+/// A 2xx answer is a delivery; anything else is tried again with a doubling wait.
+#[utoipa::path(
+    tag = "webhooks",
+    request_body = WebhookInput,
+    responses(
+        (status = 201, description = "Subscribed; the answer carries the secret, shown only now", body = WebhookView,
+            example = json!({"id": "1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b", "url": "https://protocollo.regione.lombardia.example/hooks/welfare-grants",
+                "event_types": ["application.submitted", "grant.accepted"], "description": "Protocollo regionale", "created_at": "2026-11-28T09:00:00Z",
+                "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo="})),
+        (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Every broken rule: URL, event types, description", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:welfare-grants:problem:validation_failed", "title": "Validation failed", "status": 422, "code": "validation_failed",
+                "detail": "The request breaks 2 rule(s); see violations.",
+                "violations": [{"field": "url", "code": "insecure_url", "message": "The URL must use https."},
+                               {"field": "event_types[0]", "code": "unknown_event_type", "message": "Unknown event type \"grant.created\"; known: application.submitted, ..."}]})),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/webhooks")]
+pub async fn create_webhook(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: Json<WebhookInput>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let input = body.parse()?;
+    let url = input.url.trim().to_owned();
+    let mut v = check_subscription(&url, &input.event_types, state.settings.webhooks.allow_http);
+    let description = input
+        .description
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty());
+    if let Some(d) = &description
+        && let Some(problem) = check_text("description", d, 200)
+    {
+        v.push(problem);
+    }
+    ApiError::check(v.into_vec())?;
+    let types: Vec<EventType> = input
+        .event_types
+        .iter()
+        .filter_map(|t| EventType::parse(t))
+        .collect();
+    let secret = new_secret(rand::random());
+    let hook = store::create(
+        &state.db,
+        &caller.actor(),
+        state.now(),
+        &url,
+        &types,
+        description,
+        secret,
+    )
+    .await?;
+    Ok(HttpResponse::build(StatusCode::CREATED)
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/webhooks/{}", hook.id),
+        ))
+        .json(view(hook, true)))
+}
+
+/// The live subscriptions, oldest first (secrets are not shown).
+#[utoipa::path(
+    tag = "webhooks",
+    params(PageParams),
+    responses(
+        (status = 200, description = "A page of subscriptions", body = WebhookList),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad paging", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/webhooks")]
+pub async fn list_webhooks(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    paging: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let page = paging.page()?;
+    let (rows, total) = store::list(&state.db, page).await?;
+    Ok(HttpResponse::Ok().json(WebhookList {
+        items: rows.into_iter().map(|m| view(m, false)).collect(),
+        total,
+        page: page.page,
+        per_page: page.per_page,
+    }))
+}
+
+/// One live subscription.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("webhook_id" = Uuid, Path, description = "The subscription")),
+    responses(
+        (status = 200, description = "The subscription", body = WebhookView),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such subscription", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/webhooks/{webhook_id}")]
+pub async fn get_webhook(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let hook = store::get(&state.db, *id)
+        .await?
+        .ok_or_else(webhook_not_found)?;
+    Ok(HttpResponse::Ok().json(view(hook, false)))
+}
+
+/// Unsubscribe: nothing more is sent and pending deliveries are cancelled; the delivery
+/// history stays readable.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("webhook_id" = Uuid, Path, description = "The subscription")),
+    responses(
+        (status = 204, description = "Unsubscribed"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such subscription", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[delete("/webhooks/{webhook_id}")]
+pub async fn delete_webhook(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    store::delete(&state.db, &caller.actor(), state.now(), *id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// What was sent to a subscription (deleted ones too), newest first, with every attempt.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("webhook_id" = Uuid, Path, description = "The subscription"), PageParams, DeliveryQuery),
+    responses(
+        (status = 200, description = "A page of deliveries", body = DeliveryList),
+        (status = 400, description = "Bad filter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such subscription", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad paging", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[get("/webhooks/{webhook_id}/deliveries")]
+pub async fn list_deliveries(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    id: web::Path<Uuid>,
+    paging: web::Query<PageParams>,
+    query: web::Query<DeliveryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let page = paging.page()?;
+    if !store::ever_existed(&state.db, *id).await? {
+        return Err(webhook_not_found());
+    }
+    let (rows, total) = store::deliveries(
+        &state.db,
+        *id,
+        query.status.map(DeliveryStatus::as_str),
+        page,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(DeliveryList {
+        items: rows.into_iter().map(delivery_view).collect(),
+        total,
+        page: page.page,
+        per_page: page.per_page,
+    }))
+}
