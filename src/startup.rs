@@ -25,6 +25,7 @@ pub struct AppState {
     pub keys: Keys,
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
+    pub metrics: api::metrics::Metrics,
 }
 
 impl AppState {
@@ -65,6 +66,7 @@ impl Application {
             db,
             settings,
             clock,
+            metrics: api::metrics::Metrics::new(),
         });
         spawn_expiry(state.clone());
         if state.settings.webhooks.worker_enabled {
@@ -176,6 +178,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                 ),
         )
         .service(web::redirect("/docs", "/docs/"))
+        .route("/metrics", web::get().to(api::metrics::serve))
         .default_service(web::to(api::not_found))
         .wrap(actix_web::middleware::from_fn(api::idempotency::layer))
         .wrap_fn(|req, srv| {
@@ -208,6 +211,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                 Ok(res)
             })
         })
+        .wrap(actix_web::middleware::from_fn(api::metrics::layer))
         .wrap(cors(&settings.cors.allowed_origins))
         .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
     })

@@ -458,3 +458,33 @@ both_fast!(async fn a_deleted_subscription_gets_nothing_more_and_keeps_its_histo
     let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["webhook.created", "webhook.deleted"]);
 });
+
+both_fast!(async fn a_review_round_publishes_decisions_the_approved_ranking_and_its_offers(app) {
+    let rx = receiver(0).await;
+    let admin = app.login(ADMIN).await;
+    subscribe(&app, &admin, &rx.url, &["application.admissibility_decided", "ranking.approved", "grant.offered"]).await;
+    let (ids, _, first, _) = crate::rankings::scored_round(&app).await;
+    app.clock.set(chrono::Utc::now() + chrono::Duration::days(100));
+    let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    let ranking = format!("/api/v1/calls/{demo}/agencies/MONTAGNA/ranking");
+    assert_eq!(app.post(&ranking, Some(&first), &json!({})).await.status(), StatusCode::CREATED);
+    let act = json!({"act_number": "decreto ATS della Montagna n. 123", "act_date": "2027-03-05"});
+    assert_eq!(app.post(&format!("{ranking}/approve"), Some(&first), &act).await.status(), StatusCode::OK);
+    let got = rx.wait_for(7 + 1 + 6).await;
+    let events: Vec<Value> = got.iter().map(|r| serde_json::from_str(&r.body).unwrap()).collect();
+    let of = |t: &str| events.iter().filter(|e| e["type"] == t).collect::<Vec<_>>();
+    let decided = of("application.admissibility_decided");
+    assert_eq!(decided.len(), 7);
+    assert!(decided.iter().all(|e| e["data"]["change"]["review_status"] == "admitted"), "{decided:?}");
+    assert_eq!(of("ranking.approved").len(), 1);
+    let offers = of("grant.offered");
+    assert_eq!(offers.len(), 6);
+    assert!(offers.iter().all(|e| e["data"]["change"]["agency_code"] == "MONTAGNA" && ids.contains(&e["data"]["change"]["application_id"].as_str().unwrap().to_owned())), "{offers:?}");
+    let mut amounts: Vec<&str> = offers.iter().map(|e| e["data"]["change"]["amount"].as_str().unwrap()).collect();
+    amounts.sort();
+    assert_eq!(amounts, ["43580.00", "50000.00", "50000.00", "50000.00", "50000.00", "50000.00"]);
+    // Unsubscribed types (ranking.changed, application.submitted) were not sent.
+    assert_eq!(events.len(), 14);
+    let ids_sent: std::collections::BTreeSet<&str> = got.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids_sent.len(), 14, "one id per event");
+});
