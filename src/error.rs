@@ -116,6 +116,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     /// 415: the body is not in a media type the operation reads.
     UnsupportedMediaType { expected: &'static str },
+    /// 429: this client address made too many such requests; try again after `retry_after`
+    /// seconds.
+    TooManyRequests { retry_after: u32 },
     /// 503: a dependency (the database) is unavailable; try again after `retry_after` seconds.
     Unavailable {
         code: &'static str,
@@ -203,6 +206,7 @@ impl ApiError {
             ApiError::PreconditionRequired => "precondition_required",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
+            ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -225,6 +229,7 @@ impl ApiError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => {
                 ("Unsupported media type", "Tipo di contenuto non supportato")
             }
+            StatusCode::TOO_MANY_REQUESTS => ("Too many requests", "Troppe richieste"),
             StatusCode::SERVICE_UNAVAILABLE => ("Service unavailable", "Servizio non disponibile"),
             _ => ("Internal server error", "Errore interno"),
         };
@@ -250,6 +255,14 @@ impl ApiError {
                 Lang::It => format!(
                     "La richiesta viola {} regola/e; vedere violations.",
                     v.len()
+                ),
+            }),
+            ApiError::TooManyRequests { retry_after } => Cow::Owned(match lang {
+                Lang::En => {
+                    format!("Too many such requests from your address: retry in {retry_after} s.")
+                }
+                Lang::It => format!(
+                    "Troppe richieste di questo tipo dal suo indirizzo: riprovare tra {retry_after} s."
                 ),
             }),
             ApiError::PreconditionFailed => pick(
@@ -330,6 +343,7 @@ impl ResponseError for ApiError {
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -346,7 +360,9 @@ impl ResponseError for ApiError {
             header::CONTENT_LANGUAGE,
             if ctx.lang == Lang::It { "it" } else { "en" },
         ));
-        if let ApiError::Unavailable { retry_after, .. } = self {
+        if let ApiError::Unavailable { retry_after, .. }
+        | ApiError::TooManyRequests { retry_after } = self
+        {
             builder.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after)));
         }
         if let ApiError::Unauthorized { .. } = self {

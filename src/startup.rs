@@ -26,6 +26,7 @@ pub struct AppState {
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
     pub metrics: api::metrics::Metrics,
+    pub limits: api::limits::RateLimits,
 }
 
 impl AppState {
@@ -61,12 +62,14 @@ impl Application {
         }
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
+        let limits = api::limits::RateLimits::new(&settings.rate_limit)?;
         let state = web::Data::new(AppState {
             keys: Keys::new(&settings.auth)?,
             db,
             settings,
             clock,
             metrics: api::metrics::Metrics::new(),
+            limits,
         });
         spawn_expiry(state.clone());
         if state.settings.webhooks.worker_enabled {
@@ -181,6 +184,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
         .route("/metrics", web::get().to(api::metrics::serve))
         .default_service(web::to(api::not_found))
         .wrap(actix_web::middleware::from_fn(api::idempotency::layer))
+        .wrap(actix_web::middleware::from_fn(api::limits::layer))
         .wrap_fn(|req, srv| {
             let lang = Lang::from_accept_language(
                 req.headers()

@@ -9,6 +9,7 @@ pub mod calls;
 pub mod extract;
 pub mod grants;
 pub mod idempotency;
+pub mod limits;
 pub mod metrics;
 pub mod organizations;
 pub mod partnerships;

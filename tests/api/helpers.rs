@@ -137,6 +137,8 @@ pub async fn spawn_app_with(
     settings.server.port = 0;
     settings.server.workers = 1;
     settings.database.max_connections = 5;
+    // Tests log in far more often than a person would; tests/api/limits.rs turns them on.
+    settings.rate_limit.enabled = false;
     settings.auth.external = Some(ExternalIdpSettings {
         issuer: IDP_ISSUER.into(),
         audience: IDP_AUDIENCE.into(),

@@ -10,6 +10,7 @@ mod auth;
 mod calls;
 mod concurrency;
 mod errors;
+mod limits;
 mod metrics;
 mod openapi;
 mod organizations;

@@ -1,0 +1,155 @@
+//! Rate limits: log in, token and registration per client address, with 429 and
+//! `Retry-After`; the address taken from a trusted proxy header only when one is configured.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn limited(settings: &mut welfare_grants::config::Settings) {
+    settings.rate_limit.enabled = true;
+    settings.rate_limit.auth_per_minute = 3;
+    settings.rate_limit.register_per_hour = 2;
+}
+
+async fn login_from(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": ADMIN.0, "password": "not the password"}));
+    if let Some(f) = forwarded_for {
+        req = req.header("x-forwarded-for", f);
+    }
+    req.send().await.unwrap()
+}
+
+async fn assert_limited(res: reqwest::Response) {
+    let retry_after: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let p = problem(res, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(p["code"], "rate_limited");
+}
+
+#[tokio::test]
+async fn logins_are_limited_per_client_address_and_say_when_to_retry() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app_with(backend, limited).await else {
+            continue;
+        };
+        for _ in 0..3 {
+            assert_eq!(
+                login_from(&app, None).await.status(),
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_limited(login_from(&app, None).await).await;
+        // The OAuth2 form and the refresh share the budget: even the right password waits.
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", ADMIN.0),
+                ("password", ADMIN.1),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_limited(res).await;
+        // Without a trusted proxy header, a forwarded address is the client's word: ignored.
+        assert_limited(login_from(&app, Some("198.51.100.7")).await).await;
+        // Everything else goes on.
+        assert_eq!(app.get("/status", None).await.status(), StatusCode::OK);
+        assert_eq!(
+            app.get("/api/v1/calls", None).await.status(),
+            StatusCode::OK
+        );
+    }
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_address_has_its_own_budget() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app_with(backend, |s| {
+            limited(s);
+            s.rate_limit.trusted_proxy_header = "X-Forwarded-For".into();
+        })
+        .await
+        else {
+            continue;
+        };
+        for _ in 0..3 {
+            assert_eq!(
+                login_from(&app, Some("203.0.113.1")).await.status(),
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_limited(login_from(&app, Some("203.0.113.1")).await).await;
+        // A forged first entry does not help: the balancer's (last) entry counts.
+        assert_limited(login_from(&app, Some("10.9.8.7, 203.0.113.1")).await).await;
+        // Another client is not affected.
+        assert_eq!(
+            login_from(&app, Some("203.0.113.2")).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        let token = app.login(ADMIN).await; // from 127.0.0.1: its own budget
+        assert!(!token.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn registrations_are_limited_per_hour() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app_with(backend, limited).await else {
+            continue;
+        };
+        for i in 0..2 {
+            let res = app
+                .post("/api/v1/auth/register", None, &json!({"username": format!("new{i}@example.test"), "password": "a long and private passphrase", "full_name": "Nuovo Richiedente"}))
+                .await;
+            assert_eq!(res.status(), StatusCode::CREATED);
+        }
+        let res = app
+            .post("/api/v1/auth/register", None, &json!({"username": "new9@example.test", "password": "a long and private passphrase", "full_name": "Nuovo Richiedente"}))
+            .await;
+        let retry_after: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            retry_after > 60,
+            "an hourly budget refills slowly: {retry_after}"
+        );
+        assert_eq!(
+            problem(res, StatusCode::TOO_MANY_REQUESTS).await["code"],
+            "rate_limited"
+        );
+        // Logging in has its own budget.
+        assert!(!app.login(ADMIN).await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn limits_can_be_switched_off() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app_with(backend, |s| {
+            limited(s);
+            s.rate_limit.enabled = false;
+        })
+        .await
+        else {
+            continue;
+        };
+        for _ in 0..6 {
+            assert_eq!(
+                login_from(&app, None).await.status(),
+                StatusCode::UNAUTHORIZED
+            );
+        }
+    }
+}
