@@ -4,6 +4,9 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY migration ./migration
 COPY src ./src
+# Cargo.toml names the bench and test targets: their files must exist for the manifest to load.
+COPY benches ./benches
+COPY tests ./tests
 RUN cargo build --release --locked --bin welfare-grants
 
 FROM debian:bookworm-slim

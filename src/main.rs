@@ -31,7 +31,14 @@ async fn run() -> anyhow::Result<()> {
             tracing::info!(port = app.port(), "listening");
             app.run_until_stopped().await?;
         }
-        "migrate" => store::migrate(&store::connect(&settings.database).await?).await?,
+        "migrate" => {
+            // Migrate (and seed the demo data when it is on) once, before the replicas start.
+            let db = store::connect(&settings.database).await?;
+            store::migrate(&db).await?;
+            if settings.demo.enabled {
+                welfare_grants::seed::run(&db, chrono::Utc::now()).await?;
+            }
+        }
         "hash-password" => {
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password)?;
