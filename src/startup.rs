@@ -94,7 +94,8 @@ impl Application {
 }
 
 /// The periodic task that lapses unanswered offers past their deadline (they are also
-/// detected lazily whenever grants are read or answered).
+/// detected lazily whenever grants are read or answered) and forgets idempotency keys older
+/// than a day.
 fn spawn_expiry(state: web::Data<AppState>) {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(60);
     tokio::spawn(async move {
@@ -111,6 +112,11 @@ fn spawn_expiry(state: web::Data<AppState>) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "offers lapsed past their deadline"),
                 Err(e) => tracing::warn!(error = %e, "cannot lapse expired offers"),
+            }
+            match crate::store::idempotency::purge(&state.db, state.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "idempotency keys past their retention"),
+                Err(e) => tracing::warn!(error = %e, "cannot purge idempotency keys"),
             }
         }
     });

@@ -45,6 +45,35 @@ pub async fn begin(
                 .one(db)
                 .await?
                 .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("idempotency key vanished")))?;
+            // Past its retention a key is forgotten: it starts a new request.
+            if now - row.created_at > RETENTION {
+                let taken = idempotency_key::Entity::update_many()
+                    .set(idempotency_key::ActiveModel {
+                        scope: Set(scope.to_owned()),
+                        request_hash: Set(request_hash.to_owned()),
+                        state: Set("in_progress".into()),
+                        response_status: Set(None),
+                        response_body: Set(None),
+                        created_at: Set(now),
+                        ..Default::default()
+                    })
+                    .filter(idempotency_key::Column::UserId.eq(user_id))
+                    .filter(idempotency_key::Column::Key.eq(key))
+                    .filter(idempotency_key::Column::CreatedAt.eq(row.created_at))
+                    .exec(db)
+                    .await?
+                    .rows_affected
+                    == 1;
+                return if taken {
+                    Ok(Begin::Fresh)
+                } else {
+                    Err(ApiError::conflict(
+                        "idempotency_in_progress",
+                        "A request with this Idempotency-Key is still running: retry in a moment.",
+                        "Una richiesta con questa Idempotency-Key è ancora in corso: riprovare tra poco.",
+                    ))
+                };
+            }
             if row.scope != scope || row.request_hash != request_hash {
                 return Err(ApiError::invalid(
                     "Idempotency-Key",
@@ -112,4 +141,19 @@ pub async fn abandon(db: &DatabaseConnection, user_id: Uuid, key: &str) -> Resul
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// How long a key answers its first result again.
+pub const RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// Forget the keys older than [`RETENTION`]; returns how many.
+pub async fn purge(
+    db: &DatabaseConnection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, sea_orm::DbErr> {
+    Ok(idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::CreatedAt.lt(now - RETENTION))
+        .exec(db)
+        .await?
+        .rows_affected)
 }

@@ -69,4 +69,9 @@ both!(async fn every_post_honours_an_idempotency_key(app) {
     assert_eq!(problem(dup, StatusCode::CONFLICT).await["code"], "tax_code_taken");
     let list: Value = app.get("/api/v1/organizations?per_page=100", Some(&token)).await.json().await.unwrap();
     assert_eq!(list["total"], 5, "the four demo organizations and one more");
+    // A key is remembered for a day; after that it names a new request.
+    app.clock.set(chrono::Utc::now() + chrono::Duration::hours(25));
+    let later = send("org-1", crate::registry::public_body(92, "SO", &["SO"])).await.unwrap();
+    assert_eq!(later.status(), StatusCode::CREATED);
+    assert!(later.headers().get("idempotent-replayed").is_none());
 });
