@@ -1,6 +1,7 @@
 //! The OpenAPI document: its header, security schemes and tags. Paths and schemas are
 //! collected from the handlers by utoipa-actix-web.
 
+use serde_json::{Value, json};
 use utoipa::openapi::security::{
     Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
 };
@@ -77,30 +78,121 @@ pub fn base() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// Give every problem+json response without an example one that fits its status (and, for
-/// 404 and 409, the resource of its path), so that Swagger UI never shows a 422 example
-/// under a 401.
+/// The operations behind the per-address rate limits (`api::limits`): they may answer 429.
+const RATE_LIMITED: [&str; 4] = [
+    "/api/v1/auth/login",
+    "/api/v1/auth/token",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/register",
+];
+
+/// What an operation takes, as far as the problems it may answer go.
+struct Shape<'a> {
+    path: &'a str,
+    method: &'a str,
+    path_params: bool,
+    query_params: bool,
+    if_match: bool,
+    /// The media types of its request body; empty when it takes none.
+    body: Vec<String>,
+    /// It reads a bearer token (required, or optional and then checked when sent).
+    token: bool,
+}
+
+impl<'a> Shape<'a> {
+    fn of(path: &'a str, method: &'a str, op: &serde_json::Map<String, Value>) -> Shape<'a> {
+        let params: Vec<(&str, &str)> = op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Some((p.get("in")?.as_str()?, p.get("name")?.as_str()?)))
+            .collect();
+        Shape {
+            path,
+            method,
+            path_params: params.iter().any(|(at, _)| *at == "path"),
+            query_params: params.iter().any(|(at, _)| *at == "query"),
+            if_match: params
+                .iter()
+                .any(|(at, name)| *at == "header" && name.eq_ignore_ascii_case("if-match")),
+            body: op
+                .get("requestBody")
+                .and_then(|b| b.get("content"))
+                .and_then(Value::as_object)
+                .map(|c| c.keys().cloned().collect())
+                .unwrap_or_default(),
+            token: op
+                .get("security")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|s| s.get("bearer").is_some()),
+        }
+    }
+
+    /// A POST made with a token goes through the `Idempotency-Key` middleware.
+    fn idempotent(&self) -> bool {
+        self.method == "post" && self.token
+    }
+}
+
+/// Complete the document from what every operation shares:
+///
+/// - the problems that the extractors, the middleware and the store answer for any operation
+///   of a given shape (a bad parameter or body, a missing or invalid token, a path naming
+///   nothing, an `Idempotency-Key` still running or reused, a stale or missing `If-Match`, a
+///   body too large or of another media type, a rate limit, the database unavailable), where
+///   the handler's own annotation does not already declare them; those that read the same
+///   everywhere are shared in `components/responses`;
+/// - the `Idempotency-Key` header on every POST that honours it;
+/// - the headers that go with a status: `WWW-Authenticate` with 401, `Retry-After` with 429
+///   and 503;
+/// - for every problem+json response without an example one that fits its status (and, for
+///   404 and 409, the resource of its path), so that Swagger UI never shows a 422 example
+///   under a 401.
 pub fn finish(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     let Ok(mut value) = serde_json::to_value(&doc) else {
         return doc;
     };
+    if let Some(components) = value.get_mut("components").and_then(|c| c.as_object_mut()) {
+        let shared = components
+            .entry("responses")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(shared) = shared.as_object_mut() {
+            for (name, status, response) in shared_responses() {
+                let mut response = response;
+                declare_headers(status, &mut response);
+                shared.entry(name).or_insert(response);
+            }
+        }
+    }
     if let Some(paths) = value.get_mut("paths").and_then(|p| p.as_object_mut()) {
         for (path, item) in paths.iter_mut() {
             let Some(item) = item.as_object_mut() else {
                 continue;
             };
             for (method, op) in item.iter_mut() {
+                let Some(op) = op.as_object_mut() else {
+                    continue;
+                };
+                let shape = Shape::of(path, method, op);
+                if shape.idempotent() {
+                    declare_idempotency_key(op);
+                }
                 let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut())
                 else {
                     continue;
                 };
+                declare_common_problems(&shape, responses);
                 for (status, response) in responses.iter_mut() {
+                    declare_headers(status, response);
                     let Some(media) = response.pointer_mut("/content/application~1problem+json")
                     else {
                         continue;
                     };
                     if media.get("example").is_none()
-                        && let Some(example) = problem_example(path, method, status)
+                        && let Some(example) = problem_example(&shape, status)
                     {
                         media["example"] = example;
                     }
@@ -108,7 +200,276 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             }
         }
     }
-    serde_json::from_value(value).unwrap_or(doc)
+    match serde_json::from_value(value) {
+        Ok(doc) => doc,
+        Err(e) => panic!("the completed OpenAPI document no longer reads as one: {e}"),
+    }
+}
+
+/// A problem document, as an example.
+fn problem(code: &str, title: &str, status: u16, detail: &str) -> Value {
+    json!({
+        "type": format!("urn:welfare-grants:problem:{code}"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20"
+    })
+}
+
+fn problem_response(description: &str, example: Option<Value>) -> Value {
+    let mut media = json!({"schema": {"$ref": "#/components/schemas/Problem"}});
+    if let Some(example) = example {
+        media["example"] = example;
+    }
+    json!({"description": description, "content": {"application/problem+json": media}})
+}
+
+/// The problems that read the same for every operation, by name in `components/responses`.
+fn shared_responses() -> Vec<(String, &'static str, Value)> {
+    let shared = |name: &str, status: &'static str, description: &str, example: Value| {
+        (
+            name.to_owned(),
+            status,
+            problem_response(description, Some(example)),
+        )
+    };
+    vec![
+        shared(
+            "Unauthorized",
+            "401",
+            "No bearer token where one is required, or a token that is invalid, expired or no longer honoured",
+            problem(
+                "missing_token",
+                "Unauthorized",
+                401,
+                "This operation needs a bearer token: log in at /api/v1/auth/login or /api/v1/auth/token.",
+            ),
+        ),
+        shared(
+            "IdempotencyInProgress",
+            "409",
+            "A request with the same Idempotency-Key is still running",
+            problem(
+                "idempotency_in_progress",
+                "Conflict",
+                409,
+                "A request with this Idempotency-Key is still running: retry in a moment.",
+            ),
+        ),
+        shared(
+            "PreconditionFailed",
+            "412",
+            "If-Match names a version that is no longer current: read the resource again",
+            problem(
+                "precondition_failed",
+                "Precondition failed",
+                412,
+                "The resource changed since you read it: read it again and retry with its new ETag.",
+            ),
+        ),
+        shared(
+            "PayloadTooLarge",
+            "413",
+            "The body is larger than the configured limit",
+            problem(
+                "payload_too_large",
+                "Payload too large",
+                413,
+                "The request body exceeds the limit of 262144 bytes.",
+            ),
+        ),
+        shared(
+            "PreconditionRequired",
+            "428",
+            "If-Match is missing",
+            problem(
+                "precondition_required",
+                "Precondition required",
+                428,
+                "This operation requires an If-Match header with the resource's ETag.",
+            ),
+        ),
+        shared(
+            "TooManyRequests",
+            "429",
+            "Too many such requests from this address: retry after Retry-After seconds",
+            problem(
+                "rate_limited",
+                "Too many requests",
+                429,
+                "Too many such requests from your address: retry in 12 s.",
+            ),
+        ),
+        shared(
+            "ServiceUnavailable",
+            "503",
+            "The database is unavailable or busy: retry after Retry-After seconds",
+            problem(
+                "database_unavailable",
+                "Service unavailable",
+                503,
+                "The database is not reachable right now; retry shortly.",
+            ),
+        ),
+    ]
+}
+
+fn declare_idempotency_key(op: &mut serde_json::Map<String, Value>) {
+    let params = op
+        .entry("parameters")
+        .or_insert_with(|| Value::Array(vec![]));
+    let Some(params) = params.as_array_mut() else {
+        return;
+    };
+    let declared = params.iter().any(|p| {
+        p.get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| n.eq_ignore_ascii_case("idempotency-key"))
+    });
+    if !declared {
+        params.push(json!({
+            "name": "Idempotency-Key",
+            "in": "header",
+            "description": "Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again.",
+            "required": false,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255}
+        }));
+    }
+}
+
+fn declare_common_problems(shape: &Shape, responses: &mut serde_json::Map<String, Value>) {
+    let mut add = |status: &str, response: Value| {
+        responses.entry(status).or_insert(response);
+    };
+    let shared = |name: &str| json!({"$ref": format!("#/components/responses/{name}")});
+    let mut unreadable = vec![];
+    if shape.path_params {
+        unreadable.push("a path parameter of the wrong type");
+    }
+    if shape.query_params {
+        unreadable.push("a query parameter of the wrong type");
+    }
+    if !shape.body.is_empty() {
+        unreadable.push("a malformed body, an unknown field or a value of the wrong type");
+    }
+    if shape.idempotent() {
+        unreadable.push("an invalid Idempotency-Key");
+    }
+    if !unreadable.is_empty() {
+        let why = format!("The request cannot be read: {}", unreadable.join(", "));
+        add("400", problem_response(&why, None));
+    }
+    if shape.token {
+        add("401", shared("Unauthorized"));
+    }
+    if shape.path_params {
+        let why = "Nothing that the caller may see is there";
+        add("404", problem_response(why, None));
+    }
+    if shape.idempotent() {
+        add("409", shared("IdempotencyInProgress"));
+    }
+    if shape.if_match {
+        add("412", shared("PreconditionFailed"));
+        add("428", shared("PreconditionRequired"));
+    }
+    if !shape.body.is_empty() {
+        add("413", shared("PayloadTooLarge"));
+        let media = shape.body.join(" or ");
+        let example = problem(
+            "unsupported_media_type",
+            "Unsupported media type",
+            415,
+            &format!("The request body must be {media}."),
+        );
+        let why = format!("The body is not {media}");
+        add("415", problem_response(&why, Some(example)));
+    }
+    // Why a request that was read may still break a rule, with an example of the likeliest
+    // when it is not one of the resource's own rules.
+    let mut broken = vec![];
+    let mut violation = None;
+    if !shape.body.is_empty() {
+        broken.push("the body breaks one or more rules, every one listed in violations");
+    } else if shape.query_params {
+        broken.push("a query parameter is out of range or not one of its values");
+        violation = Some(("per_page", "out_of_range", "per_page is 1 to 100."));
+    }
+    if shape.idempotent() {
+        broken.push("the Idempotency-Key was used before with another request");
+        if broken.len() == 1 {
+            violation = Some((
+                "Idempotency-Key",
+                "idempotency_key_reused",
+                "This Idempotency-Key was used for another request: use a new key for a new request.",
+            ));
+        }
+    }
+    if !broken.is_empty() {
+        let example = violation.map(|(field, code, message)| {
+            let mut example = problem(
+                "validation_failed",
+                "Validation failed",
+                422,
+                "The request breaks 1 rule(s); see violations.",
+            );
+            example["violations"] = json!([{"field": field, "code": code, "message": message}]);
+            example
+        });
+        add(
+            "422",
+            problem_response(&sentence(&broken.join("; or ")), example),
+        );
+    }
+    if shape.method == "post" && RATE_LIMITED.contains(&shape.path) {
+        add("429", shared("TooManyRequests"));
+    }
+    add("503", shared("ServiceUnavailable"));
+    // Keep the responses in the order of their status codes.
+    let mut entries: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    responses.extend(entries);
+}
+
+/// The text with its first letter in upper case.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// The headers every problem of a status carries (see `ApiError::error_response`).
+fn declare_headers(status: &str, response: &mut Value) {
+    if response
+        .pointer("/content/application~1problem+json")
+        .is_none()
+    {
+        return;
+    }
+    let (name, header) = match status {
+        "401" => (
+            "WWW-Authenticate",
+            json!({"description": "The authentication scheme: `Bearer`.", "schema": {"type": "string"}}),
+        ),
+        "429" | "503" => (
+            "Retry-After",
+            json!({"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 1}}),
+        ),
+        _ => return,
+    };
+    let Some(response) = response.as_object_mut() else {
+        return;
+    };
+    let headers = response
+        .entry("headers")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(headers) = headers.as_object_mut() {
+        headers.entry(name).or_insert(header);
+    }
 }
 
 /// The resource a path is about, for the examples of its problems.
@@ -129,14 +490,26 @@ fn resource(path: &str) -> &'static str {
     }
 }
 
-fn problem_example(path: &str, method: &str, status: &str) -> Option<serde_json::Value> {
-    let resource = resource(path);
+fn problem_example(shape: &Shape, status: &str) -> Option<Value> {
+    let resource = resource(shape.path);
     let violation = |field: &str, code: &str, message: &str| serde_json::json!([{"field": field, "code": code, "message": message}]);
     let (code, title, detail, violations) = match status {
-        "400" if method == "get" => (
+        "400" if shape.body.is_empty() && shape.query_params => (
             "invalid_query_parameter",
             "Bad request",
             "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+            None,
+        ),
+        "400" if shape.body.is_empty() && shape.path_params => (
+            "invalid_path_parameter",
+            "Bad request",
+            "A path parameter is not valid: UUID parsing failed: invalid character.",
+            None,
+        ),
+        "400" if shape.body.is_empty() => (
+            "invalid_idempotency_key",
+            "Bad request",
+            "Idempotency-Key is 1 to 255 visible ASCII characters, e.g. a UUID.",
             None,
         ),
         "400" => (
@@ -338,6 +711,12 @@ fn problem_example(path: &str, method: &str, status: &str) -> Option<serde_json:
             "This operation requires an If-Match header with the resource's ETag.",
             None,
         ),
+        "429" => (
+            "rate_limited",
+            "Too many requests",
+            "Too many such requests from your address: retry in 12 s.",
+            None,
+        ),
         "503" => (
             "database_unavailable",
             "Service unavailable",
@@ -346,17 +725,75 @@ fn problem_example(path: &str, method: &str, status: &str) -> Option<serde_json:
         ),
         _ => return None,
     };
-    let status_code: u16 = status.parse().ok()?;
-    let mut example = serde_json::json!({
-        "type": format!("urn:welfare-grants:problem:{code}"),
-        "title": title,
-        "status": status_code,
-        "detail": detail,
-        "code": code,
-        "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20"
-    });
+    let mut example = problem(code, title, status.parse().ok()?, detail);
     if let Some(v) = violations {
         example["violations"] = v;
     }
     Some(example)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    #[test]
+    fn every_operation_declares_the_problems_of_its_shape() {
+        let doc = serde_json::to_value(crate::startup::openapi_document()).unwrap();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let responses = op["responses"].as_object().unwrap();
+                let missing = |statuses: &[&str]| -> Vec<String> {
+                    statuses
+                        .iter()
+                        .filter(|s| !responses.contains_key(**s))
+                        .map(|s| s.to_string())
+                        .collect()
+                };
+                let mut expected = vec!["503"];
+                if path.contains('{') {
+                    expected.extend(["400", "404"]);
+                }
+                if op.get("requestBody").is_some() {
+                    expected.extend(["400", "413", "415", "422"]);
+                }
+                let token = op["security"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s.get("bearer").is_some());
+                if token {
+                    expected.push("401");
+                }
+                if token && method == "post" {
+                    expected.extend(["400", "409", "422"]);
+                    let params = op["parameters"].as_array().unwrap();
+                    assert!(
+                        params.iter().any(|p| p["name"] == "Idempotency-Key"),
+                        "{method} {path} does not declare Idempotency-Key"
+                    );
+                }
+                assert!(
+                    missing(&expected).is_empty(),
+                    "{method} {path} does not declare {:?}",
+                    missing(&expected)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn shared_problems_carry_their_headers() {
+        let doc = serde_json::to_value(crate::startup::openapi_document()).unwrap();
+        let shared = &doc["components"]["responses"];
+        let header = |name: &str, header: &str| -> Value {
+            shared[name]["headers"][header]["schema"]["type"].clone()
+        };
+        assert_eq!(header("Unauthorized", "WWW-Authenticate"), "string");
+        assert_eq!(header("TooManyRequests", "Retry-After"), "integer");
+        assert_eq!(header("ServiceUnavailable", "Retry-After"), "integer");
+        assert_eq!(
+            doc["paths"]["/api/v1/auth/login"]["post"]["responses"]["429"]["$ref"],
+            "#/components/responses/TooManyRequests"
+        );
+    }
 }

@@ -673,6 +673,9 @@ async fn csv_export(state: &AppState, apps: &[Application]) -> Result<HttpRespon
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
         (status = 200, description = "The application; its ETag is needed to change it", body = ApplicationView),
+        (status = 403, description = "An evaluator who has not declared on its conflict of interest, or declared one", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:welfare-grants:problem:conflict_declaration_required", "title": "Forbidden", "status": 403, "code": "conflict_declaration_required",
+                "detail": "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest)."})),
         (status = 404, description = "No such application that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("oauth2" = []))
@@ -698,6 +701,7 @@ pub async fn get_application(
     request_body(content = ApplicationContent, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "Changed", body = ApplicationView),
+        (status = 403, description = "Only applicants edit applications", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application that the caller leads", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already submitted: the content is frozen", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since it was read", body = Problem, content_type = "application/problem+json"),
@@ -751,6 +755,7 @@ pub async fn patch_application(
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 403, description = "Only applicants delete applications", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application that the caller leads", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already submitted: withdraw it instead", body = Problem, content_type = "application/problem+json"),
     ),
@@ -777,6 +782,7 @@ pub async fn delete_application(
     request_body = DocumentInput,
     responses(
         (status = 201, description = "Recorded", body = DocumentView),
+        (status = 403, description = "Only applicants record annexes", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application that the caller leads", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already submitted", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown kind, bad hash, size or file name, not a member", body = Problem, content_type = "application/problem+json"),
@@ -842,6 +848,9 @@ pub async fn add_document(
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
         (status = 200, description = "The annexes", body = Vec<DocumentView>),
+        (status = 403, description = "An evaluator who has not declared on its conflict of interest, or declared one", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:welfare-grants:problem:conflict_declaration_required", "title": "Forbidden", "status": 403, "code": "conflict_declaration_required",
+                "detail": "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest)."})),
         (status = 404, description = "No such application that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("oauth2" = []))
@@ -870,6 +879,7 @@ pub async fn list_documents(
     ),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 403, description = "Only applicants delete annexes", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application or annex", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already submitted", body = Problem, content_type = "application/problem+json"),
     ),
@@ -907,6 +917,7 @@ pub async fn delete_document(
     ),
     responses(
         (status = 200, description = "Submitted: the receipt", body = Receipt),
+        (status = 403, description = "Only applicants submit applications", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application that the caller leads", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already submitted (or the same key is still running)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Outside the window, a rule broken, or the partnership not eligible: every reason listed", body = Problem, content_type = "application/problem+json",
@@ -938,6 +949,9 @@ pub async fn submit(
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
         (status = 200, description = "The receipt", body = Receipt),
+        (status = 403, description = "An evaluator who has not declared on its conflict of interest, or declared one", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:welfare-grants:problem:conflict_declaration_required", "title": "Forbidden", "status": 403, "code": "conflict_declaration_required",
+                "detail": "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest)."})),
         (status = 404, description = "No such application, or not submitted", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("oauth2" = []))
@@ -963,6 +977,7 @@ pub async fn get_receipt(
     request_body = WithdrawRequest,
     responses(
         (status = 200, description = "Withdrawn", body = ApplicationView),
+        (status = 403, description = "Only applicants withdraw applications", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application that the caller leads", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not submitted", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No reason", body = Problem, content_type = "application/problem+json"),
@@ -1004,6 +1019,9 @@ pub async fn withdraw(
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
         (status = 200, description = "The history, oldest first", body = Vec<HistoryView>),
+        (status = 403, description = "An evaluator who has not declared on its conflict of interest, or declared one", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:welfare-grants:problem:conflict_declaration_required", "title": "Forbidden", "status": 403, "code": "conflict_declaration_required",
+                "detail": "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest)."})),
         (status = 404, description = "No such application that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("oauth2" = []))

@@ -25,11 +25,31 @@ pub struct AuditEventView {
     pub action: String,
     pub entity_type: String,
     pub entity_id: String,
-    #[schema(value_type = Option<Object>)]
+    /// The entity as it was: an object, or a list (a call's envelopes); null for a creation.
+    #[schema(schema_with = snapshot_schema)]
     pub before: Option<serde_json::Value>,
-    #[schema(value_type = Option<Object>)]
+    /// The entity as it became: an object, or a list (a call's envelopes); null for a deletion.
+    #[schema(schema_with = snapshot_schema)]
     pub after: Option<serde_json::Value>,
     pub request_id: Option<String>,
+}
+
+/// What the store records of an entity before and after a change: an object or a list.
+/// (utoipa's "any value" schema does not survive `openapi::finish`, which reads the document
+/// back.)
+fn snapshot_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([
+            Type::Object,
+            Type::Array,
+            Type::Null,
+        ]))
+        .description(Some(
+            "The entity as the change found it (`before`) or left it (`after`): an object, or a \
+             list such as a call's envelopes; null before a creation and after a deletion.",
+        ))
+        .build()
 }
 
 /// A page of the audit log.

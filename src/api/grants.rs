@@ -238,6 +238,7 @@ pub async fn get_grant(
     request_body = AcceptRequest,
     responses(
         (status = 200, description = "Accepted", body = GrantView),
+        (status = 403, description = "Only applicants accept grants", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such grant that the caller's organization leads", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already answered, or the deadline has passed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No valid CUP", body = Problem, content_type = "application/problem+json"),
@@ -279,6 +280,7 @@ pub async fn accept(
     request_body = DeclineRequest,
     responses(
         (status = 200, description = "Declined", body = GrantView),
+        (status = 403, description = "Only applicants decline grants", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such grant that the caller's organization leads", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already answered, or the deadline has passed", body = Problem, content_type = "application/problem+json"),
     ),

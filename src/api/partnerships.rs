@@ -373,6 +373,7 @@ pub async fn get_partnership(
     params(("partnership_id" = Uuid, Path, description = "The partnership's id")),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 403, description = "Only applicants delete partnerships", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such partnership that the caller leads", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The call has closed", body = Problem, content_type = "application/problem+json"),
     ),
@@ -403,6 +404,7 @@ pub async fn delete_partnership(
     request_body = NewMember,
     responses(
         (status = 201, description = "Added; the partnership now", body = PartnershipView),
+        (status = 403, description = "Only applicants change partnerships", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such partnership that the caller leads", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already a member", body = Problem, content_type = "application/problem+json",
             example = json!({"type": "urn:welfare-grants:problem:member_already_present", "title": "Conflict", "status": 409, "code": "member_already_present",
@@ -503,6 +505,7 @@ pub async fn add_member(
     ),
     responses(
         (status = 200, description = "Removed; the partnership now", body = PartnershipView),
+        (status = 403, description = "Only applicants change partnerships", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such partnership that the caller leads, or no such member", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The lead cannot be removed; the call has closed", body = Problem, content_type = "application/problem+json"),
     ),

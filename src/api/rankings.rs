@@ -206,6 +206,7 @@ pub async fn compute(
     ),
     responses(
         (status = 200, description = "The current version", body = RankingView),
+        (status = 403, description = "Only evaluators and administrators read rankings", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No ranking yet, or another agency", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("oauth2" = []))
@@ -232,6 +233,7 @@ pub async fn current(
     ),
     responses(
         (status = 200, description = "The versions", body = Vec<VersionSummary>),
+        (status = 403, description = "Only evaluators and administrators read rankings", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("oauth2" = []))
@@ -275,6 +277,7 @@ pub async fn list_versions(
     request_body = ApprovalRequest,
     responses(
         (status = 200, description = "Approved", body = RankingView),
+        (status = 403, description = "Only evaluators and administrators approve rankings", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already approved, no draft, an empty draft, or a stale one", body = Problem, content_type = "application/problem+json",
             example = json!({"type": "urn:welfare-grants:problem:ranking_stale", "title": "Conflict", "status": 409, "code": "ranking_stale",
@@ -321,6 +324,7 @@ pub async fn approve(
     request_body = SimulationRequest,
     responses(
         (status = 200, description = "The simulated allocation", body = SimulationView),
+        (status = 403, description = "Only evaluators and administrators simulate rankings", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Evaluations are missing", body = Problem, content_type = "application/problem+json"),
     ),

@@ -538,6 +538,7 @@ pub async fn admissibility(
     request_body = IntegrationAnswer,
     responses(
         (status = 200, description = "Answered: the case is open again", body = ReviewView),
+        (status = 403, description = "Only applicants answer requests for integration", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application that the caller leads", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No open request, or its deadline has passed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No answer, bad annex metadata", body = Problem, content_type = "application/problem+json"),
