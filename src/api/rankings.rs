@@ -190,6 +190,8 @@ pub async fn compute(
     path: web::Path<(Uuid, AgencyCode)>,
 ) -> Result<HttpResponse, ApiError> {
     let (call_id, agency) = path.into_inner();
+    // Computing and approving are the agency's acts: administrators read and simulate.
+    caller.require(&[Role::Evaluator])?;
     let call = for_agency(&state, &caller, call_id, agency).await?;
     let now = state.now();
     closed(&call, now)?;
@@ -294,6 +296,7 @@ pub async fn approve(
     body: Json<ApprovalRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (call_id, agency) = path.into_inner();
+    caller.require(&[Role::Evaluator])?;
     let call = for_agency(&state, &caller, call_id, agency).await?;
     let body = body.parse()?;
     let mut v = Violations::new();

@@ -86,7 +86,8 @@ impl Outcome {
 }
 
 /// The expectation of one cell: what the contract wants and what the service answers.
-/// They differ only in cells marked with [`known_deviation`].
+/// They differ only where a deviation is known and tracked (none today): such a cell asserts
+/// what the service does and fails, asking for its marker to go, once the service is fixed.
 #[derive(Debug, Clone, Copy)]
 struct Exp {
     contract: Outcome,
@@ -108,17 +109,6 @@ const UNAUTH: Exp = exp(Outcome::Unauthorized);
 const NO: Exp = exp(Outcome::Forbidden);
 /// 404: the object is someone else's.
 const HID: Exp = exp(Outcome::Hidden);
-
-/// KNOWN_DEVIATION: the contract wants `contract`, the service answers `service`. The cell
-/// asserts what the service does today, so that the matrix stays green while the deviation
-/// is with the owner of the operation; once the service follows the contract the cell fails
-/// and asks for the marker to be removed.
-const fn known_deviation(contract: Outcome, service: Outcome) -> Exp {
-    Exp { contract, service }
-}
-
-/// KNOWN_DEVIATION: an administrator may do what the contract keeps for another role.
-const ADMIN_LET_THROUGH: Exp = known_deviation(Outcome::Forbidden, Outcome::Allowed);
 
 // The role columns: lead, member, other applicant, evaluator MONTAGNA, evaluator BRESCIA, admin.
 
@@ -243,16 +233,14 @@ fn table() -> Vec<Row> {
             "GET /api/v1/calls/{call_id}/agencies/{agency_code}/ranking",
             AGENCY_READS,
         ),
-        // KNOWN_DEVIATION: the contract gives computing and approving an agency's ranking to
-        // its evaluators; administrators (who read it) are let through as well.
         token(
             "POST /api/v1/calls/{call_id}/agencies/{agency_code}/ranking",
-            [NO, NO, NO, OK, HID, ADMIN_LET_THROUGH],
+            [NO, NO, NO, OK, HID, NO],
         ),
-        // KNOWN_DEVIATION: as above; approving freezes the ranking and offers the grants.
+        // Approving freezes the ranking and offers the grants: the agency's act.
         token(
             "POST /api/v1/calls/{call_id}/agencies/{agency_code}/ranking/approve",
-            [NO, NO, NO, OK, HID, ADMIN_LET_THROUGH],
+            [NO, NO, NO, OK, HID, NO],
         ),
         // A what-if that stores nothing: a read.
         token(

@@ -7,6 +7,7 @@ mod registry;
 mod applications;
 mod audit;
 mod auth;
+mod authz;
 mod calls;
 mod concurrency;
 mod errors;

@@ -290,8 +290,13 @@ both!(async fn rankings_belong_to_their_agency_and_wait_for_every_evaluation(app
     // Nothing to approve yet; an empty ranking of another agency cannot be approved.
     let act = json!({"act_number": "decreto n. 1", "act_date": "2027-03-05"});
     assert_eq!(problem(app.post(&format!("{ranking}/approve"), Some(&first), &act).await, StatusCode::CONFLICT).await["code"], "no_draft_ranking");
+    // Computing and approving are the agency's acts: an administrator reads and simulates only.
     let admin = app.login(ADMIN).await;
-    let pavia = format!("/api/v1/calls/{demo}/agencies/PAVIA/ranking");
-    assert_eq!(app.post(&pavia, Some(&admin), &json!({})).await.status(), StatusCode::CREATED);
-    assert_eq!(problem(app.post(&format!("{pavia}/approve"), Some(&admin), &act).await, StatusCode::CONFLICT).await["code"], "ranking_empty");
+    let brescia = format!("/api/v1/calls/{demo}/agencies/BRESCIA/ranking");
+    problem(app.post(&brescia, Some(&admin), &json!({})).await, StatusCode::FORBIDDEN).await;
+    problem(app.post(&format!("{brescia}/approve"), Some(&admin), &act).await, StatusCode::FORBIDDEN).await;
+    let evaluator_brescia = app.login(EVALUATOR_BRESCIA).await;
+    assert_eq!(app.post(&brescia, Some(&evaluator_brescia), &json!({})).await.status(), StatusCode::CREATED);
+    assert_eq!(problem(app.post(&format!("{brescia}/approve"), Some(&evaluator_brescia), &act).await, StatusCode::CONFLICT).await["code"], "ranking_empty");
+    assert_eq!(app.post(&format!("{brescia}/simulate"), Some(&admin), &json!({"envelope": "100000.00"})).await.status(), StatusCode::OK);
 });
