@@ -375,6 +375,9 @@ pub async fn get_partnership(
         (status = 204, description = "Deleted"),
         (status = 403, description = "Only applicants delete partnerships", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such partnership that the caller leads", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The partnership has an application: delete the draft first", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:welfare-grants:problem:partnership_has_application", "title": "Conflict", "status": 409, "code": "partnership_has_application",
+                "detail": "The partnership has an application: delete the draft first (a submitted one can only be withdrawn)."})),
         (status = 422, description = "The call has closed", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("oauth2" = []))
@@ -406,7 +409,7 @@ pub async fn delete_partnership(
         (status = 201, description = "Added; the partnership now", body = PartnershipView),
         (status = 403, description = "Only applicants change partnerships", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such partnership that the caller leads", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already a member", body = Problem, content_type = "application/problem+json",
+        (status = 409, description = "Already a member, or the partnership's application has been submitted", body = Problem, content_type = "application/problem+json",
             example = json!({"type": "urn:welfare-grants:problem:member_already_present", "title": "Conflict", "status": 409, "code": "member_already_present",
                 "detail": "This organization is already a member of the partnership."})),
         (status = 422, description = "Unknown organization, both or neither of id and tax code, a lead role, an adhering partner that is no public body, a closed call", body = Problem, content_type = "application/problem+json"),
@@ -507,6 +510,9 @@ pub async fn add_member(
         (status = 200, description = "Removed; the partnership now", body = PartnershipView),
         (status = 403, description = "Only applicants change partnerships", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such partnership that the caller leads, or no such member", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The partnership's application has been submitted: its members no longer change", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:welfare-grants:problem:partnership_frozen", "title": "Conflict", "status": 409, "code": "partnership_frozen",
+                "detail": "The partnership's application has been submitted: its members can no longer change."})),
         (status = 422, description = "The lead cannot be removed; the call has closed", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("oauth2" = []))
