@@ -28,26 +28,34 @@ pub struct Status {
 )]
 #[get("/status")]
 pub async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    // The pool's acquire timeout bounds waiting for a connection (and the ping of a pooled
+    // one); this bounds the query too, on a connection that stopped answering.
+    let limit = state.settings.database.acquire_timeout_ms.max(500);
     let ping = tokio::time::timeout(
-        std::time::Duration::from_millis(state.settings.database.acquire_timeout_ms.max(500)),
+        std::time::Duration::from_millis(limit),
         store::ping(&state.db),
     )
     .await;
-    match ping {
-        Ok(Ok(())) => Ok(HttpResponse::Ok()
-            .insert_header(("Cache-Control", "no-store"))
-            .json(Status {
-                status: "ok",
-                database: "ok",
-                version: env!("CARGO_PKG_VERSION"),
-            })),
-        _ => Err(ApiError::Unavailable {
-            code: "database_unavailable",
-            message: Msg::new(
-                "The service is up but its database does not answer.",
-                "Il servizio è attivo ma il database non risponde.",
-            ),
-            retry_after: 5,
-        }),
-    }
+    let cause = match ping {
+        Ok(Ok(())) => {
+            return Ok(HttpResponse::Ok()
+                .insert_header(("Cache-Control", "no-store"))
+                .json(Status {
+                    status: "ok",
+                    database: "ok",
+                    version: env!("CARGO_PKG_VERSION"),
+                }));
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {limit} ms"),
+    };
+    tracing::warn!(error = %cause, "status: the database does not answer");
+    Err(ApiError::Unavailable {
+        code: "database_unavailable",
+        message: Msg::new(
+            "The service is up but its database does not answer.",
+            "Il servizio è attivo ma il database non risponde.",
+        ),
+        retry_after: 5,
+    })
 }

@@ -44,6 +44,11 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .min_connections(settings.min_connections.min(settings.max_connections))
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
         .connect_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        // Ping a pooled connection before handing it out, within the acquire timeout: one
+        // that died or hangs since an outage is replaced (or the request answers 503 in
+        // time) instead of failing or hanging the request, and the pool recovers by itself
+        // when the database returns (tests/api/outage.rs).
+        .test_before_acquire(true)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
@@ -81,11 +86,35 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 }
 
 /// Whether an error means the database is unreachable or saturated (answer 503), rather
-/// than a bug (answer 500).
+/// than a bug (answer 500). A connection lost in the middle of a statement (the server or
+/// the network went away, even during `COMMIT`) is an I/O error of the driver: unavailable,
+/// and its transaction is rolled back by the server.
 pub fn is_unavailable(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(e) | DbErr::Query(e) => {
+            if let sea_orm::RuntimeErr::SqlxError(e) = e {
+                use sea_orm::sqlx::Error;
+                match e.as_ref() {
+                    Error::Io(_)
+                    | Error::Tls(_)
+                    | Error::PoolTimedOut
+                    | Error::PoolClosed
+                    | Error::WorkerCrashed => return true,
+                    // PostgreSQL: connection exceptions (class 08), the server shutting down
+                    // or starting up (57P01-57P03), too many connections (53300).
+                    Error::Database(db) => {
+                        if let Some(code) = db.code()
+                            && code.len() == 5
+                            && (code.starts_with("08")
+                                || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300"))
+                        {
+                            return true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
             let text = e.to_string().to_ascii_lowercase();
             text.contains("pool timed out")
                 || text.contains("connection refused")
