@@ -15,6 +15,7 @@ mod limits;
 mod metrics;
 mod openapi;
 mod organizations;
+mod outage;
 mod partnerships;
 mod rankings;
 mod review;
