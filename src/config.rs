@@ -36,6 +36,9 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds granted to in-flight requests on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// The longest a request may take; past it the answer is 503 with `Retry-After` and its
+    /// work is abandoned (an open transaction is rolled back). 0: no deadline.
+    pub request_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +183,7 @@ port = 8080
 body_limit_bytes = 262144
 workers = 0
 shutdown_timeout_secs = 10
+request_timeout_secs = 30
 
 [database]
 url = "sqlite://data/welfare-grants.db?mode=rwc"

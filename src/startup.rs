@@ -191,6 +191,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
         .default_service(web::to(api::not_found))
         .wrap(actix_web::middleware::from_fn(api::idempotency::layer))
         .wrap(actix_web::middleware::from_fn(api::limits::layer))
+        .wrap(actix_web::middleware::from_fn(api::deadline::layer))
         .wrap_fn(|req, srv| {
             let lang = Lang::from_accept_language(
                 req.headers()

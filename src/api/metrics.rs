@@ -127,13 +127,17 @@ pub async fn layer(
     let started = Instant::now();
     let method = req.method().as_str().to_owned();
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let res = next.call(req).await?;
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let res = next.call(req).await;
     if let Some(state) = state {
-        let route = res
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
-        let status = res.status().as_u16().to_string();
+        // An error that escaped the handlers (a request past its deadline) is answered too.
+        let status = match &res {
+            Ok(r) => r.status(),
+            Err(e) => e.as_response_error().status_code(),
+        };
+        let status = status.as_u16().to_string();
         let m = &state.metrics;
         m.requests
             .with_label_values(&[method.as_str(), route.as_str(), status.as_str()])
@@ -142,7 +146,7 @@ pub async fn layer(
             .with_label_values(&[method.as_str(), route.as_str()])
             .observe(started.elapsed().as_secs_f64());
     }
-    Ok(res)
+    res
 }
 
 fn digest(s: &[u8]) -> [u8; 32] {

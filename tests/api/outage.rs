@@ -47,6 +47,8 @@ struct Control {
     /// Cut everything when the service sends these bytes (once).
     cut_on: Mutex<Option<Vec<u8>>>,
     tripped: AtomicBool,
+    /// When the armed pattern goes out: freeze everything (blackhole) instead of cutting.
+    freeze_on_trip: AtomicBool,
     /// What the service sent while the cut was armed.
     sent: Mutex<Vec<u8>>,
 }
@@ -68,7 +70,11 @@ impl Control {
         if hit {
             *armed = None;
             self.tripped.store(true, Ordering::SeqCst);
-            self.set(Mode::Cut);
+            self.set(if self.freeze_on_trip.load(Ordering::SeqCst) {
+                Mode::Blackhole
+            } else {
+                Mode::Cut
+            });
         }
         hit
     }
@@ -90,6 +96,7 @@ impl Proxy {
             target: Mutex::new(String::new()),
             cut_on: Mutex::new(None),
             tripped: AtomicBool::new(false),
+            freeze_on_trip: AtomicBool::new(false),
             sent: Mutex::new(Vec::new()),
         });
         tokio::spawn(listen(control.clone(), listener, port));
@@ -113,6 +120,13 @@ impl Proxy {
         self.control.tripped.store(false, Ordering::SeqCst);
         self.control.sent.lock().unwrap().clear();
         *self.control.cut_on.lock().unwrap() = Some(pattern.to_vec());
+    }
+
+    /// Freeze everything at the moment the service sends `pattern` (not forwarding it): the
+    /// connection stays open and never answers, as when a network silently drops packets.
+    fn freeze_when_sent(&self, pattern: &[u8]) {
+        self.control.freeze_on_trip.store(true, Ordering::SeqCst);
+        self.cut_when_sent(pattern);
     }
 
     fn tripped(&self) -> bool {
@@ -218,6 +232,10 @@ async fn pump(
                     Ok(n) => n,
                 };
                 if from_service && control.trips(&buf[..n]) {
+                    // Frozen: hold both sockets open, silent, until the test restores.
+                    if *mode.borrow_and_update() == Mode::Blackhole {
+                        let _ = mode.changed().await;
+                    }
                     return;
                 }
                 if to.write_all(&buf[..n]).await.is_err() {
@@ -260,6 +278,12 @@ struct Outage {
 }
 
 async fn spawn_behind_proxy() -> Option<Outage> {
+    spawn_behind_proxy_with(|_| {}).await
+}
+
+async fn spawn_behind_proxy_with(
+    customise: impl FnOnce(&mut welfare_grants::config::Settings),
+) -> Option<Outage> {
     let proxy = Proxy::start().await;
     let mut direct_url = String::new();
     let app = spawn_app_with(Backend::Postgres, |s| {
@@ -271,6 +295,7 @@ async fn spawn_behind_proxy() -> Option<Outage> {
         // No background worker writing on its own: the only traffic is the test's.
         s.webhooks.worker_enabled = false;
         direct_url = url;
+        customise(s);
     })
     .await?;
     let direct = Database::connect(direct_url.as_str())
@@ -567,4 +592,95 @@ async fn a_cut_in_the_middle_of_a_submission_leaves_nothing_of_it() {
         .map(|s| s["to_status"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(steps, ["draft", "submitted"], "{history}");
+}
+
+/// A connection that freezes in the middle of a transaction (the network silently drops
+/// everything after the writes went out) holds neither the client nor its locks forever: at
+/// the request's deadline the answer is 503, the transaction is abandoned, and once the
+/// database is reachable again the same submission goes through with the first number.
+#[tokio::test]
+async fn a_request_stuck_on_a_frozen_connection_answers_503_at_its_deadline() {
+    const DEADLINE_SECS: u64 = 2;
+    let Some(o) = spawn_behind_proxy_with(|s| s.server.request_timeout_secs = DEADLINE_SECS).await
+    else {
+        return;
+    };
+    let app = &o.app;
+    let token = app.login(APPLICANT).await;
+    let list: Value = app
+        .get("/api/v1/partnerships", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let partnership = &list["items"][0];
+    let lead = partnership["members"][0]["organization_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let content = json!({
+        "agency_code": "MONTAGNA", "title": "Valtellina concilia", "summary": "Servizi di conciliazione.",
+        "intervention_areas": ["SERVIZI_CURA"], "start_date": "2027-01-01", "end_date": "2027-12-31",
+        "employees_reached": 50, "enterprises_reached": 2,
+        "budget": {"lines": [{"category": "EMPLOYEE_SERVICES", "description": "Baby-sitting", "amount": "20000.00", "borne_by": lead}],
+                   "requested_grant": "14000.00", "co_financing": "6000.00"}
+    });
+    let res = app
+        .post(
+            "/api/v1/applications",
+            Some(&token),
+            &json!({"partnership_id": partnership["id"], "content": content}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let doc = json!({"kind": "partnership_agreement", "file_name": "accordo.pdf", "size_bytes": 1000,
+                     "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"});
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/applications/{id}/documents"),
+            Some(&token),
+            &doc
+        )
+        .await
+        .status(),
+        StatusCode::CREATED
+    );
+    let submit = || {
+        app.client
+            .post(app.url(&format!("/api/v1/applications/{id}/submit")))
+            .bearer_auth(&token)
+            .send()
+    };
+
+    o.proxy.freeze_when_sent(b"COMMIT");
+    let (res, t) = timed(async { submit().await.unwrap() }).await;
+    assert!(o.proxy.tripped(), "the submission's COMMIT never went out");
+    let elapsed = t.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(DEADLINE_SECS)
+            && elapsed < Duration::from_secs(DEADLINE_SECS) + FAIL_FAST,
+        "answered after {elapsed:?}"
+    );
+    assert!(res.headers().get("retry-after").is_some());
+    assert_eq!(
+        problem(res, StatusCode::SERVICE_UNAVAILABLE).await["code"],
+        "request_timeout"
+    );
+    // Nothing of it was committed.
+    assert_eq!(
+        o.count("SELECT count(*) FROM applications WHERE protocol_number IS NOT NULL")
+            .await,
+        0
+    );
+
+    o.proxy.restore();
+    let res = submit().await.unwrap();
+    let status = res.status();
+    let receipt: Value = res.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{receipt}");
+    assert_eq!(receipt["protocol_number"], "RLD-DEMO-CONCILIAZIONE-000001");
 }

@@ -1,0 +1,50 @@
+//! A deadline for every request: a request stuck on the database (a connection that froze
+//! in the middle of a transaction) answers 503 with `Retry-After` instead of holding its
+//! client, its worker and its locks forever. Dropping the handler drops its transaction,
+//! which the database rolls back: nothing is half-written.
+
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{ResponseError, web};
+
+use crate::domain::Msg;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+pub async fn layer(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let secs = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(0, |s| s.settings.server.request_timeout_secs);
+    if secs == 0 {
+        return next.call(req).await;
+    }
+    // No clone of the request may be held while the router runs (it needs it unshared), so
+    // the late answer travels as an error carrying its ready-made response.
+    let path = req.path().to_owned();
+    match tokio::time::timeout(Duration::from_secs(secs), next.call(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(
+                path,
+                deadline_secs = secs,
+                "request abandoned at its deadline"
+            );
+            let err = ApiError::Unavailable {
+                code: "request_timeout",
+                message: Msg::new(
+                    "The request took too long and was abandoned; its open transaction was rolled back. Retry shortly (with the same Idempotency-Key a retry is safe).",
+                    "La richiesta ha richiesto troppo tempo ed è stata abbandonata; la sua transazione aperta è stata annullata. Riprovare a breve (con la stessa Idempotency-Key riprovare è sicuro).",
+                ),
+                retry_after: 5,
+            };
+            let res = err.error_response();
+            Err(actix_web::error::InternalError::from_response("request deadline", res).into())
+        }
+    }
+}
