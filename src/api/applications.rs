@@ -121,7 +121,18 @@ pub struct ApplicationQuery {
     /// An intervention area code.
     pub area: Option<String>,
     /// `json` (default) or `csv` (RFC 4180, UTF-8, dot decimals; every match, no paging).
+    #[param(value_type = Option<ExportFormat>, inline)]
     pub format: Option<String>,
+}
+
+// For the document only: the handlers read `format` as text, so that another value is a 422
+// naming the field.
+/// The format of an export.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Json,
+    Csv,
 }
 
 /// The metadata of an annex kept elsewhere.

@@ -79,6 +79,7 @@ pub struct AuditQuery {
     #[param(value_type = Option<String>)]
     pub to: Option<DateTime<FixedOffset>>,
     /// `json` (default) or `csv` (every match, no paging).
+    #[param(value_type = Option<super::applications::ExportFormat>, inline)]
     pub format: Option<String>,
 }
 

@@ -522,12 +522,76 @@ pub struct ResultView {
     pub act_date: Option<NaiveDate>,
 }
 
+/// The results in the 360Giving data standard.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"grants": [{"id": "IT-RL-RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia", "currency": "EUR",
+    "amountAwarded": 50000.0, "awardDate": "2027-03-05",
+    "recipientOrganization": [{"id": "IT-CF-00000010143", "name": "Comune di Sondrio (demo)"}],
+    "fundingOrganization": [{"id": "IT-ATS-MONTAGNA", "name": "ATS della Montagna"}]}]}))]
+pub struct GivingGrants {
+    pub grants: Vec<GivingGrant>,
+}
+
+/// One funded application, as a 360Giving grant.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"id": "IT-RL-RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia", "currency": "EUR",
+    "amountAwarded": 50000.0, "awardDate": "2027-03-05",
+    "recipientOrganization": [{"id": "IT-CF-00000010143", "name": "Comune di Sondrio (demo)"}],
+    "fundingOrganization": [{"id": "IT-ATS-MONTAGNA", "name": "ATS della Montagna"}]}))]
+pub struct GivingGrant {
+    /// `IT-RL-` and the protocol number.
+    pub id: String,
+    pub title: Option<String>,
+    /// Always `EUR`.
+    pub currency: String,
+    /// A number, as the standard wants (the JSON and CSV results carry the exact string).
+    pub amount_awarded: f64,
+    pub award_date: Option<NaiveDate>,
+    pub recipient_organization: Vec<GivingOrganization>,
+    pub funding_organization: Vec<GivingOrganization>,
+}
+
+/// An organization of a 360Giving grant.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "IT-ATS-MONTAGNA", "name": "ATS della Montagna"}))]
+pub struct GivingOrganization {
+    /// `IT-CF-` and the tax code of an organization (null for a natural person), or `IT-ATS-`
+    /// and the agency's code.
+    pub id: Option<String>,
+    pub name: String,
+}
+
+/// The JSON of the results: the list by default, an object with `grants` for `format=360giving`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+#[schema(example = json!([{"agency_code": "MONTAGNA", "rank": 1, "protocol_number": "RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia",
+    "recipient": "Comune di Sondrio (demo)", "score": "90.00", "outcome": "funded", "amount": "50000.00", "act_number": "decreto ATS n. 123", "act_date": "2027-03-05"}]))]
+pub enum ResultsDocument {
+    Results(Vec<ResultView>),
+    ThreeSixtyGiving(GivingGrants),
+}
+
 /// The format of the results.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ResultsQuery {
     /// `json` (default), `csv` or `360giving`.
+    #[param(value_type = Option<ResultsFormat>, inline)]
     pub format: Option<String>,
+}
+
+// For the document only, like `applications::ExportFormat`.
+/// The format of the results.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub enum ResultsFormat {
+    #[serde(rename = "json")]
+    Json,
+    #[serde(rename = "csv")]
+    Csv,
+    /// The 360Giving data standard, as JSON.
+    #[serde(rename = "360giving")]
+    ThreeSixtyGiving,
 }
 
 /// The approved rankings of a call, as published: JSON, CSV, or the 360Giving data standard.
@@ -536,7 +600,7 @@ pub struct ResultsQuery {
     tag = "rankings",
     params(("call_id" = Uuid, Path, description = "The call's id"), ResultsQuery),
     responses(
-        (status = 200, description = "The published results", content((Vec<ResultView> = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "The published results", content((ResultsDocument = "application/json"), (String = "text/csv"))),
         (status = 404, description = "No such published call", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown format", body = Problem, content_type = "application/problem+json"),
     ),
@@ -644,22 +708,26 @@ pub async fn results(
                 .body(bytes))
         }
         "360giving" => {
-            let grants: Vec<serde_json::Value> = rows
+            let grants: Vec<GivingGrant> = rows
                 .iter()
                 .filter(|(r, _)| r.amount > Money::ZERO)
-                .map(|(r, tax_code)| {
-                    serde_json::json!({
-                        "id": format!("IT-RL-{}", r.protocol_number),
-                        "title": r.title,
-                        "currency": "EUR",
-                        "amountAwarded": r.amount.to_string().parse::<f64>().unwrap_or(0.0),
-                        "awardDate": r.act_date,
-                        "recipientOrganization": [{"id": tax_code.as_ref().map(|t| format!("IT-CF-{t}")), "name": r.recipient}],
-                        "fundingOrganization": [{"id": format!("IT-ATS-{}", r.agency_code), "name": r.agency_code.name()}],
-                    })
+                .map(|(r, tax_code)| GivingGrant {
+                    id: format!("IT-RL-{}", r.protocol_number),
+                    title: r.title.clone(),
+                    currency: "EUR".into(),
+                    amount_awarded: r.amount.to_string().parse::<f64>().unwrap_or(0.0),
+                    award_date: r.act_date,
+                    recipient_organization: vec![GivingOrganization {
+                        id: tax_code.as_ref().map(|t| format!("IT-CF-{t}")),
+                        name: r.recipient.clone(),
+                    }],
+                    funding_organization: vec![GivingOrganization {
+                        id: Some(format!("IT-ATS-{}", r.agency_code)),
+                        name: r.agency_code.name().to_owned(),
+                    }],
                 })
                 .collect();
-            Ok(HttpResponse::Ok().json(serde_json::json!({"grants": grants})))
+            Ok(HttpResponse::Ok().json(GivingGrants { grants }))
         }
         _ => Ok(HttpResponse::Ok().json(rows.into_iter().map(|(r, _)| r).collect::<Vec<_>>())),
     }
