@@ -316,26 +316,30 @@ fn shared_responses() -> Vec<(String, &'static str, Value)> {
     ]
 }
 
+/// Declare the `Idempotency-Key` header, or give the one a handler declares its exact schema.
 fn declare_idempotency_key(op: &mut serde_json::Map<String, Value>) {
+    // What `api::idempotency` accepts: 1 to 255 visible ASCII characters.
+    let schema = json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"});
     let params = op
         .entry("parameters")
         .or_insert_with(|| Value::Array(vec![]));
     let Some(params) = params.as_array_mut() else {
         return;
     };
-    let declared = params.iter().any(|p| {
+    let declared = params.iter_mut().find(|p| {
         p.get("name")
             .and_then(Value::as_str)
             .is_some_and(|n| n.eq_ignore_ascii_case("idempotency-key"))
     });
-    if !declared {
-        params.push(json!({
+    match declared {
+        Some(param) => param["schema"] = schema,
+        None => params.push(json!({
             "name": "Idempotency-Key",
             "in": "header",
             "description": "Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again.",
             "required": false,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255}
-        }));
+            "schema": schema
+        })),
     }
 }
 
