@@ -2949,6 +2949,88 @@ export interface components {
             old_value: string;
         };
         /**
+         * @description One funded application, as a 360Giving grant.
+         * @example {
+         *       "amountAwarded": 50000,
+         *       "awardDate": "2027-03-05",
+         *       "currency": "EUR",
+         *       "fundingOrganization": [
+         *         {
+         *           "id": "IT-ATS-MONTAGNA",
+         *           "name": "ATS della Montagna"
+         *         }
+         *       ],
+         *       "id": "IT-RL-RLD-DEMO-CONCILIAZIONE-000001",
+         *       "recipientOrganization": [
+         *         {
+         *           "id": "IT-CF-00000010143",
+         *           "name": "Comune di Sondrio (demo)"
+         *         }
+         *       ],
+         *       "title": "Valtellina concilia"
+         *     }
+         */
+        GivingGrant: {
+            /**
+             * Format: double
+             * @description A number, as the standard wants (the JSON and CSV results carry the exact string).
+             */
+            amountAwarded: number;
+            /** Format: date */
+            awardDate?: string | null;
+            /** @description Always `EUR`. */
+            currency: string;
+            fundingOrganization: components["schemas"]["GivingOrganization"][];
+            /** @description `IT-RL-` and the protocol number. */
+            id: string;
+            recipientOrganization: components["schemas"]["GivingOrganization"][];
+            title?: string | null;
+        };
+        /**
+         * @description The results in the 360Giving data standard.
+         * @example {
+         *       "grants": [
+         *         {
+         *           "amountAwarded": 50000,
+         *           "awardDate": "2027-03-05",
+         *           "currency": "EUR",
+         *           "fundingOrganization": [
+         *             {
+         *               "id": "IT-ATS-MONTAGNA",
+         *               "name": "ATS della Montagna"
+         *             }
+         *           ],
+         *           "id": "IT-RL-RLD-DEMO-CONCILIAZIONE-000001",
+         *           "recipientOrganization": [
+         *             {
+         *               "id": "IT-CF-00000010143",
+         *               "name": "Comune di Sondrio (demo)"
+         *             }
+         *           ],
+         *           "title": "Valtellina concilia"
+         *         }
+         *       ]
+         *     }
+         */
+        GivingGrants: {
+            grants: components["schemas"]["GivingGrant"][];
+        };
+        /**
+         * @description An organization of a 360Giving grant.
+         * @example {
+         *       "id": "IT-ATS-MONTAGNA",
+         *       "name": "ATS della Montagna"
+         *     }
+         */
+        GivingOrganization: {
+            /**
+             * @description `IT-CF-` and the tax code of an organization (null for a natural person), or `IT-ATS-`
+             *     and the agency's code.
+             */
+            id?: string | null;
+            name: string;
+        };
+        /**
          * @description A page of grants.
          * @example {
          *       "items": [],
@@ -4054,6 +4136,24 @@ export interface components {
             title?: string | null;
         };
         /**
+         * @description The JSON of the results: the list by default, an object with `grants` for `format=360giving`.
+         * @example [
+         *       {
+         *         "act_date": "2027-03-05",
+         *         "act_number": "decreto ATS n. 123",
+         *         "agency_code": "MONTAGNA",
+         *         "amount": "50000.00",
+         *         "outcome": "funded",
+         *         "protocol_number": "RLD-DEMO-CONCILIAZIONE-000001",
+         *         "rank": 1,
+         *         "recipient": "Comune di Sondrio (demo)",
+         *         "score": "90.00",
+         *         "title": "Valtellina concilia"
+         *       }
+         *     ]
+         */
+        ResultsDocument: components["schemas"]["ResultView"][] | components["schemas"]["GivingGrants"];
+        /**
          * @description Where the formal check of a submitted application stands.
          * @example admitted
          * @enum {string}
@@ -4772,7 +4872,7 @@ export interface operations {
                 /** @description An intervention area code. */
                 area?: string;
                 /** @description `json` (default) or `csv` (RFC 4180, UTF-8, dot decimals; every match, no paging). */
-                format?: string;
+                format?: "json" | "csv";
             };
             header?: never;
             path?: never;
@@ -4844,7 +4944,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat-safe key, e.g. a UUID */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -6024,7 +6124,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat-safe key, e.g. a UUID */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description The application's id */
@@ -7012,7 +7112,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat-safe key, e.g. a UUID */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description The application's id */
@@ -7146,7 +7246,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Repeat-safe key, e.g. a UUID */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description The application's id */
@@ -7326,7 +7426,7 @@ export interface operations {
                 /** @description To this instant (excluded), RFC 3339. */
                 to?: string;
                 /** @description `json` (default) or `csv` (every match, no paging). */
-                format?: string;
+                format?: "json" | "csv";
             };
             header?: never;
             path?: never;
@@ -10063,7 +10163,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description `json` (default), `csv` or `360giving`. */
-                format?: string;
+                format?: "json" | "csv" | "360giving";
             };
             header?: never;
             path: {
@@ -10080,7 +10180,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ResultView"][];
+                    "application/json": components["schemas"]["ResultsDocument"];
                     "text/csv": string;
                 };
             };
