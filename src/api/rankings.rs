@@ -175,7 +175,7 @@ fn view(call: &Call, agency: AgencyCode, v: &Version, now: DateTime<Utc>) -> Ran
     ),
     responses(
         (status = 201, description = "The draft", body = RankingView),
-        (status = 403, description = "Not an evaluator or administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only evaluators compute rankings (administrators read and simulate them)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The window is open, evaluations are missing, or the ranking is already approved", body = Problem, content_type = "application/problem+json",
             example = json!({"type": "urn:welfare-grants:problem:evaluations_missing", "title": "Conflict", "status": 409, "code": "evaluations_missing",
@@ -279,7 +279,7 @@ pub async fn list_versions(
     request_body = ApprovalRequest,
     responses(
         (status = 200, description = "Approved", body = RankingView),
-        (status = 403, description = "Only evaluators and administrators approve rankings", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only evaluators approve rankings (administrators read and simulate them)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already approved, no draft, an empty draft, or a stale one", body = Problem, content_type = "application/problem+json",
             example = json!({"type": "urn:welfare-grants:problem:ranking_stale", "title": "Conflict", "status": 409, "code": "ranking_stale",

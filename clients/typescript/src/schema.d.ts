@@ -8825,7 +8825,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Not an evaluator or administrator */
+            /** @description Only evaluators compute rankings (administrators read and simulate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8967,7 +8967,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Only evaluators and administrators approve rankings */
+            /** @description Only evaluators approve rankings (administrators read and simulate them) */
             403: {
                 headers: {
                     [name: string]: unknown;
