@@ -1,0 +1,237 @@
+"""Render target/bench/results-*.json as a table on the terminal and as BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import pathlib
+import platform
+import subprocess
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+OUT = ROOT / "target" / "bench"
+
+TARGETS = {
+    "read_share": 0.30,
+    "fixed_p99_ms": 25.0,
+    "rush_p99_ms": 250.0,
+    "ranking_s": 1.0,
+    "memory_mib": 100.0,
+}
+
+
+def sh(*cmd: str) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine() -> list[tuple[str, str]]:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kib = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                mem_kib = int(line.split()[1])
+    osname = platform.platform()
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    osname = line.split("=", 1)[1].strip().strip('"') + f", kernel {platform.release()}"
+    except OSError:
+        pass
+    commit = sh("git", "rev-parse", "--short=12", "HEAD")
+    dirty = sh("git", "status", "--porcelain", "--", "src", "migration", "Cargo.toml", "Cargo.lock")
+    if dirty and dirty != "unknown":
+        commit += f" (plus {len(dirty.splitlines())} uncommitted changes in src/, migration/ or Cargo files)"
+    pg = sh("psql", os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432") + "/postgres", "-Atc", "show server_version")
+    return [
+        ("CPU", cpu), ("cores", str(os.cpu_count())), ("RAM", f"{mem_kib / 1024 / 1024:.1f} GiB"),
+        ("OS", osname), ("rustc", sh("rustc", "--version")), ("PostgreSQL", pg),
+        ("load tool", sh(str(OUT / "tools" / "bin" / "oha"), "--version")),
+        ("date", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")), ("git commit", commit),
+    ]
+
+
+def mark(ok: bool | None) -> str:
+    return "—" if ok is None else ("**met**" if ok else "**not met**")
+
+
+def fmt_int(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def rows_for(r: dict) -> list[tuple[str, str, str, str]]:
+    rows = []
+    reads = r["reads"]
+    st = reads["status"]
+    rows.append(("Ceiling: GET /status", f"{fmt_int(st['rps'])} req/s; p50 {st['p50_ms']} ms, p99 {st['p99_ms']} ms", "—", "—"))
+    for key in ("get_application", "list_applicant", "list_evaluator"):
+        m = reads[key]
+        share = m["share_of_ceiling"]
+        errs = f"; {m['non_2xx']} non-2xx" if m["non_2xx"] else ""
+        rows.append((m["label"],
+                     f"{fmt_int(m['rps'])} req/s = **{share:.2f}** of the ceiling; p50 {m['p50_ms']} ms, p99 {m['p99_ms']} ms{errs}",
+                     f"≥ {TARGETS['read_share']:.2f} of the ceiling", mark(share >= TARGETS["read_share"])))
+        f = m["fixed"]
+        ferrs = f"; {f['non_2xx']} non-2xx" if f["non_2xx"] else ""
+        rows.append((f"  same, fixed rate {fmt_int(m['fixed_rate'])} req/s (70% of its maximum)",
+                     f"p50 {f['p50_ms']} ms, **p99 {f['p99_ms']} ms**, achieved {fmt_int(f['rps'])} req/s{ferrs}",
+                     f"p99 ≤ {TARGETS['fixed_p99_ms']:.0f} ms", mark(f["p99_ms"] <= TARGETS["fixed_p99_ms"] and f["non_2xx"] == 0)))
+    ru = r["rush"]
+    pc = ru["protocol_check"]
+    proto_ok = pc["unique"] and pc["gap_free"] and pc["rush_unique"]
+    rows.append((f"Deadline rush: {ru['submits']:,} applicants submit at once (one connection each)",
+                 f"errors **{ru['errors']}** ({', '.join(f'{k}: {v}' for k, v in sorted(ru['status_codes'].items()))}); "
+                 f"p50 {ru['p50_ms']} ms, **p99 {ru['p99_ms']} ms**, max {ru['max_ms']} ms; all answered in {ru['wall_s']} s "
+                 f"({fmt_int(ru['throughput_per_s'])} submits/s)",
+                 f"0 errors, p99 ≤ {TARGETS['rush_p99_ms']:.0f} ms",
+                 mark(ru["errors"] == 0 and ru["p99_ms"] <= TARGETS["rush_p99_ms"])))
+    rows.append(("  protocol numbers",
+                 f"{pc['submitted_in_call']:,} in the call: unique {'yes' if pc['unique'] else '**NO**'}, gap-free {'yes' if pc['gap_free'] else '**NO**'}; "
+                 f"the rush's contiguous {'yes' if pc['rush_contiguous'] else 'no'}",
+                 "unique, gap-free", mark(proto_ok)))
+    rk = r["ranking"]["runs"]
+    first = rk[0]
+    others = ", ".join(f"{x['secs'] * 1000:,.0f} ms" for x in rk[1:])
+    rows.append((f"Ranking + allocation of {first['entries']:,} applications (POST .../ranking, end to end)",
+                 f"**{first['secs'] * 1000:,.0f} ms** (first); then {others or '—'}; {first['funded']:,} funded, "
+                 f"{first['allocated']} of {first['envelope']} EUR; answer {first['bytes'] / 1e6:.1f} MB; "
+                 f"GET of the version {r['ranking']['get_secs'] * 1000:,.0f} ms",
+                 f"≤ {TARGETS['ranking_s']:.0f} s", mark(first["secs"] <= TARGETS["ranking_s"])))
+    mem = r["memory"]
+    load_peak = max(mem["reads"]["peak_rss_mib"], mem["rush"]["peak_rss_mib"], mem["ranking"]["peak_rss_mib"])
+    rows.append(("Resident memory, idle (started / seeded)", f"{mem['idle_start_mib']} MiB / {mem['idle_seeded_mib']} MiB", "—", "—"))
+    rows.append(("Resident memory under load: peak of reads / rush / ranking",
+                 f"{mem['reads']['peak_rss_mib']} / {mem['rush']['peak_rss_mib']} / {mem['ranking']['peak_rss_mib']} MiB "
+                 f"(threads up to {max(mem['reads']['max_threads'], mem['rush']['max_threads'], mem['ranking']['max_threads'])})",
+                 f"≤ {TARGETS['memory_mib']:.0f} MiB", mark(load_peak <= TARGETS["memory_mib"])))
+    rows.append(("  peak while hashing passwords (registrations + logins)",
+                 f"{mem['argon2_phase']['peak_rss_mib']} MiB at {r['phases']['login']['concurrency']} concurrent, "
+                 f"{mem['argon2_phase']['max_threads']} threads", "—", "—"))
+    rows.append(("  peak during the review writes", f"{mem['review']['peak_rss_mib']} MiB", "—", "—"))
+    return rows
+
+
+def table(rows) -> str:
+    out = ["| measure | result | target | |", "|---|---|---|---|"]
+    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(out)
+
+
+def setup_lines(r: dict) -> str:
+    p = r["phases"]
+    d = r["data_set"]
+    lines = [
+        f"Data set, built through the API: {d['applicants']:,} applicants (self-registered), "
+        f"{d['evaluators']} evaluators of {r['sizes']['agency']}, {d['organizations']:,} organizations, "
+        f"{d['partnerships']:,} partnerships with 4 members each and as many applications over "
+        f"{d['agencies']} agencies; {d['submitted_before_rush']:,} of {r['sizes']['agency']}'s were submitted before the rush. "
+        f"Call `{r['call']['code']}` (the 2022 rules: {r['call']['evaluators_required']} evaluators per application, threshold {r['call']['threshold']}).",
+        "",
+        "| setup step (untimed by the targets) | count | time | rate |",
+        "|---|---|---|---|",
+        f"| self-registrations (Argon2id hash), {p['login']['concurrency']} at a time | {p['register']['count']:,} | {p['register']['secs']} s | {p['register']['per_s']}/s |",
+        f"| logins (Argon2id verify), {p['login']['concurrency']} at a time | {p['login']['count']:,} | {p['login']['secs']} s | {p['login']['per_s']}/s |",
+        f"| organizations | {p['organizations']['count']:,} | {p['organizations']['secs']} s | {p['organizations']['per_s']}/s |",
+        f"| partnership + 3 members + draft + annex ({p['projects']['requests_each']} requests) | {p['projects']['count']:,} | {p['projects']['secs']} s | {p['projects']['per_s']}/s |",
+        f"| submissions before the rush | {p['earlier_submissions']['count']:,} | {p['earlier_submissions']['secs']} s | {p['earlier_submissions']['per_s']}/s |",
+        f"| review: declarations, admissibility, final scores | {p['review']['requests']:,} requests ({p['review']['applications']:,} applications) | {p['review']['secs']} s | {p['review']['requests_per_s']}/s |",
+    ]
+    return "\n".join(lines)
+
+
+def diagnostics(r: dict) -> str:
+    d = r.get("pg_diagnostics")
+    if not d:
+        return ""
+    out = ["", "What one request costs in PostgreSQL (from `pg_stat_database` and `pg_stat_user_tables` around the "
+           "maximum-rate run; statements are counted as autocommit transactions, so those inside an explicit "
+           "transaction are not, while index lookups and rows are):", "",
+           "| request | SQL statements | rows read | sequential scans (rows read by them) | index lookups (rows fetched) |",
+           "|---|---|---|---|---|"]
+    labels = {k: v["label"] for k, v in r["reads"].items()}
+    labels["submit"] = "POST .../submit (the rush, per submission)"
+    labels["ranking"] = "POST .../ranking (one computation)"
+    for key in ("status", "get_application", "list_applicant", "list_evaluator", "submit", "ranking"):
+        if key not in d:
+            continue
+        x = d[key]
+        tables = x["tables"]
+        seq = ", ".join(f"{t} {v['seq_scans']:g}× ({v['seq_rows']:,.0f})" for t, v in sorted(tables.items(), key=lambda kv: -kv[1]["seq_rows"]) if v["seq_scans"] >= 0.5) or "none"
+        idx = ", ".join(f"{t} {v['idx_scans']:,.1f}× ({v['idx_rows']:,.0f})" for t, v in sorted(tables.items(), key=lambda kv: -kv[1]["idx_scans"]) if v["idx_scans"] >= 0.5)
+        stmts = "(one transaction)" if key in ("ranking", "submit") else f"{x['statements']:,}"
+        out.append(f"| {labels[key]} | {stmts} | {x['rows_read']:,.0f} | {seq} | {idx} |")
+    return "\n".join(out)
+
+
+def section(title: str, r: dict, extra: str) -> str:
+    settings = ", ".join(f"`{k}={v}`" for k, v in sorted(r["service_settings"].items()))
+    parts = [f"## {title}", "", table(rows_for(r)), "", setup_lines(r), diagnostics(r), "",
+             f"Service settings: {settings}; everything else at its default "
+             "(2 HTTP workers, a pool of 10 connections, JSON logs at `info` to a file). "
+             f"Client retries on 429/503 during setup: {r['client_retries_on_429_503']}. "
+             f"Load average when the section started: {' / '.join(str(x) for x in r.get('load_average_at_start', []))}.", ""]
+    if extra:
+        parts += [extra, ""]
+    return "\n".join(parts)
+
+
+SQLITE_LIMITS = """SQLite's own limits, as they show here: one writer at a time for the whole file (the
+service opens write transactions with `BEGIN IMMEDIATE`, and the others wait on the 5 s busy
+timeout), so every write — the rush's submissions, the review — is serialised, whatever the pool
+size; reads run in parallel (WAL). It suits one service process on one machine (the demo, a
+small agency); several processes, or a deadline with thousands of concurrent writers, need
+PostgreSQL."""
+
+
+def main(args) -> None:
+    results = {}
+    for backend in ("postgres", "sqlite"):
+        p = OUT / f"results-{backend}.json"
+        if p.exists():
+            results[backend] = json.loads(p.read_text())
+    if not results:
+        raise SystemExit("no results in target/bench: run bench/run first")
+    any_r = next(iter(results.values()))
+    sizes = any_r["sizes"]
+    elapsed = f"{args.elapsed / 60:.1f} minutes" if args.elapsed else "unknown"
+    mach = "\n".join(f"| {k} | {v} |" for k, v in machine())
+    doc = [
+        "# Benchmarks: deadline day",
+        "",
+        "Generated by `bench/run` (see `bench/README.md`); do not edit by hand, run it again.",
+        "Client and service share the machine: the load tool and the data-setup client take CPU",
+        "from the service, so the figures are a floor for a service on its own cores.",
+        "",
+        "| machine | |", "|---|---|", mach,
+        f"| sizes | BENCH_RUSH={sizes['rush']}, BENCH_RANK_APPS={sizes['rank_apps']}, BENCH_AGENCY={sizes['agency']} |",
+        f"| whole run | {elapsed} |",
+        "",
+        "Targets (2-core machine, PostgreSQL): an authenticated read ≥ 0.30 of the ceiling; p99 ≤ 25 ms at",
+        "70% of the maximum rate; the deadline rush with zero errors and p99 ≤ 250 ms; a ranking of",
+        "10,000 applications ≤ 1 s end to end; ≤ 100 MiB resident under load.",
+        "",
+    ]
+    if "postgres" in results:
+        doc.append(section("PostgreSQL", results["postgres"], ""))
+    if "sqlite" in results:
+        doc.append(section("SQLite", results["sqlite"], SQLITE_LIMITS))
+    findings = ROOT / "bench" / "findings.md"
+    if findings.exists():
+        doc.append(findings.read_text().rstrip() + "\n")
+    text = "\n".join(doc).rstrip() + "\n"
+    pathlib.Path(args.output).write_text(text)
+    for backend, r in results.items():
+        print(f"\n== {backend} ==")
+        for a, b, c, d in rows_for(r):
+            print(f"{a}\n    {b.replace('**', '')}   [{c}: {d.replace('**', '')}]")
+    print(f"\nwritten {args.output}")
