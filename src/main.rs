@@ -6,8 +6,38 @@ use welfare_grants::config::Settings;
 use welfare_grants::startup::{Application, openapi_document};
 use welfare_grants::{auth, store, telemetry};
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+/// Every password hash and check allocates Argon2's whole block array (19 MiB by default)
+/// on a blocking thread. glibc raises its mmap threshold after the first such block is freed,
+/// so the next ones come from per-thread arenas that keep them: resident memory grew to
+/// gigabytes under concurrent logins. A fixed threshold maps and unmaps every large block, and
+/// memory returns to the system after each hash.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_allocations_to_the_system() {
+    // SAFETY: mallopt only sets an allocator parameter; called before any large allocation.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_allocations_to_the_system() {}
+
+fn main() -> std::process::ExitCode {
+    return_large_allocations_to_the_system();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async_main())
+}
+
+async fn async_main() -> std::process::ExitCode {
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
