@@ -116,7 +116,9 @@ def rows_for(r: dict) -> list[tuple[str, str, str, str]]:
                  f"**{first['secs'] * 1000:,.0f} ms** (first); then {others or '—'}; {first['funded']:,} funded, "
                  f"{first['allocated']} of {first['envelope']} EUR; answer {first['bytes'] / 1e6:.1f} MB; "
                  f"GET of the version {r['ranking']['get_secs'] * 1000:,.0f} ms",
-                 f"≤ {TARGETS['ranking_s']:.0f} s", mark(first["secs"] <= TARGETS["ranking_s"])))
+                 f"≤ {TARGETS['ranking_s']:.0f} s for 10,000",
+                 mark(first["secs"] <= TARGETS["ranking_s"]) if first["entries"] >= 10000
+                 else ("—, fewer than 10,000" if first["secs"] <= TARGETS["ranking_s"] else "**not met** even with fewer than 10,000")))
     mem = r["memory"]
     load_peak = max(mem["reads"]["peak_rss_mib"], mem["rush"]["peak_rss_mib"], mem["ranking"]["peak_rss_mib"])
     rows.append(("Resident memory, idle (started / seeded)", f"{mem['idle_start_mib']} MiB / {mem['idle_seeded_mib']} MiB", "—", "—"))
@@ -144,7 +146,7 @@ def setup_lines(r: dict) -> str:
     stuck = (f" ({n_stuck} answered 409 `idempotency_in_progress` on a retry with the same key after a 503, "
              "and were submitted with a new key)") if n_stuck else ""
     lines = [
-        f"Sizes: `BENCH_RUSH={r['sizes']['rush']}`, `BENCH_RANK_APPS={r['sizes']['rank_apps']}`, `BENCH_AGENCY={r['sizes']['agency']}`. "
+        f"Sizes: `BENCH_RUSH={r['sizes']['rush']}`, `{'BENCH_SQLITE_RANK_APPS' if r['backend'] == 'sqlite' else 'BENCH_RANK_APPS'}={r['sizes']['rank_apps']}`, `BENCH_AGENCY={r['sizes']['agency']}`. "
         f"Data set, built through the API: {d['applicants']:,} applicants (self-registered), "
         f"{d['evaluators']} evaluators of {r['sizes']['agency']}, {d['organizations']:,} organizations, "
         f"{d['partnerships']:,} partnerships with 4 members each and as many applications over "
@@ -200,12 +202,16 @@ def section(title: str, r: dict, extra: str) -> str:
     return "\n".join(parts)
 
 
-SQLITE_LIMITS = """SQLite's own limits, as they show here: one writer at a time for the whole file (the
-service opens write transactions with `BEGIN IMMEDIATE`, and the others wait on the 5 s busy
-timeout), so every write — the rush's submissions, the review — is serialised, whatever the pool
-size; reads run in parallel (WAL). It suits one service process on one machine (the demo, a
-small agency); several processes, or a deadline with thousands of concurrent writers, need
-PostgreSQL."""
+SQLITE_LIMITS = """SQLite's own limits, as they show here. One writer at a time for the whole file: the
+service opens write transactions with `BEGIN IMMEDIATE` and the others wait (5 s busy timeout,
+and the pool's 3 s acquire timeout before that), so every write — the rush's submissions, the
+review — is serialised whatever the pool size, and a burst of writers gets 503s. Reads run in
+parallel (WAL) and in-process, which is why the ceiling and the simple reads are higher than on
+PostgreSQL on the same two cores. The data set is smaller by default (`BENCH_SQLITE_RANK_APPS`,
+3,000 ranked applications): building the call grows quadratically with its size (item 3 below),
+and 10,000 took over half an hour of set-up here. SQLite suits one service process on one
+machine (the demo, a small agency); several processes, or a deadline with thousands of
+concurrent writers, need PostgreSQL."""
 
 
 def main(args) -> None:
@@ -228,7 +234,7 @@ def main(args) -> None:
         "from the service, so the figures are a floor for a service on its own cores.",
         "",
         "| machine | |", "|---|---|", mach,
-        f"| last `bench/run` | {elapsed}, release build included |",
+        *( [f"| last `bench/run` | {elapsed}, release build included |"] if args.elapsed else []),
         "",
         "Targets (2-core machine, PostgreSQL): an authenticated read ≥ 0.30 of the ceiling; p99 ≤ 25 ms at",
         "70% of the maximum rate; the deadline rush with zero errors and p99 ≤ 250 ms; a ranking of",
