@@ -157,11 +157,7 @@ fn digest(s: &[u8]) -> [u8; 32] {
 pub async fn serve(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let settings = &state.settings.metrics;
     if !settings.enabled {
-        return Err(ApiError::not_found(
-            "route_not_found",
-            "No operation exists at this path with this method; see /docs.",
-            "Nessuna operazione esiste a questo percorso con questo metodo; vedere /docs.",
-        ));
+        return super::not_found().await;
     }
     if let Some(expected) = settings
         .bearer_token

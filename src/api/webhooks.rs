@@ -10,7 +10,6 @@ use uuid::Uuid;
 use super::PageParams;
 use super::extract::Json;
 use crate::auth::AuthUser;
-use crate::domain::call::check_text;
 use crate::domain::webhook::{EventType, check_subscription, new_secret};
 use crate::error::{ApiError, Problem};
 use crate::startup::AppState;
@@ -215,17 +214,19 @@ pub async fn create_webhook(
     caller.require_admin()?;
     let input = body.parse()?;
     let url = input.url.trim().to_owned();
-    let mut v = check_subscription(&url, &input.event_types, state.settings.webhooks.allow_http);
     let description = input
         .description
         .map(|d| d.trim().to_owned())
         .filter(|d| !d.is_empty());
-    if let Some(d) = &description
-        && let Some(problem) = check_text("description", d, 200)
-    {
-        v.push(problem);
-    }
-    ApiError::check(v.into_vec())?;
+    ApiError::check(
+        check_subscription(
+            &url,
+            &input.event_types,
+            description.as_deref(),
+            state.settings.webhooks.allow_http,
+        )
+        .into_vec(),
+    )?;
     let types: Vec<EventType> = input
         .event_types
         .iter()

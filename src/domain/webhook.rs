@@ -108,9 +108,19 @@ impl EventType {
 pub const MAX_URL_LEN: usize = 2000;
 
 /// Check a new subscription: an absolute `https` URL (`http` only where the settings allow
-/// it) without credentials, and at least one event type, each named once.
-pub fn check_subscription(url: &str, event_types: &[String], allow_http: bool) -> Violations {
+/// it) without credentials, at least one event type, each named once, and a description of
+/// at most 200 characters.
+pub fn check_subscription(
+    url: &str,
+    event_types: &[String],
+    description: Option<&str>,
+    allow_http: bool,
+) -> Violations {
     let mut v = Violations::new();
+    if let Some(problem) = description.and_then(|d| super::call::check_text("description", d, 200))
+    {
+        v.push(problem);
+    }
     match url::Url::parse(url) {
         Ok(u) => {
             let scheme_ok = u.scheme() == "https" || (allow_http && u.scheme() == "http");
@@ -288,6 +298,7 @@ mod tests {
                 "nope".into(),
                 "grant.offered".into(),
             ],
+            None,
             false,
         )
         .into_vec();
@@ -309,15 +320,24 @@ mod tests {
             check_subscription(
                 "https://hooks.example.test/x",
                 &["grant.offered".into()],
+                None,
                 false
             )
             .is_empty()
         );
         assert!(
-            check_subscription("http://127.0.0.1:9/x", &["grant.offered".into()], true).is_empty()
+            check_subscription(
+                "http://127.0.0.1:9/x",
+                &["grant.offered".into()],
+                None,
+                true
+            )
+            .is_empty()
         );
         assert_eq!(
-            check_subscription("not a url", &[], true).into_vec().len(),
+            check_subscription("not a url", &[], None, true)
+                .into_vec()
+                .len(),
             2
         );
     }

@@ -476,16 +476,11 @@ async fn when_the_database_returns_the_service_recovers_by_itself_and_the_failed
 /// The connection dies in the middle of a submission, after every write of its transaction
 /// (protocol counter, application, history, notifications, audit) and before `COMMIT`: none
 /// of them stays, and the retry after the outage takes the first protocol number.
-#[tokio::test]
-async fn a_cut_in_the_middle_of_a_submission_leaves_nothing_of_it() {
-    let Some(o) = spawn_behind_proxy().await else {
-        return;
-    };
-    let app = &o.app;
-    let token = app.login(APPLICANT).await;
-    // The demo partnership, ready for an application; an application with its agreement.
+/// A draft of the demo applicant's partnership with its agreement: nothing but the
+/// submission left to do.
+async fn submittable_draft(app: &TestApp, token: &str) -> String {
     let list: Value = app
-        .get("/api/v1/partnerships", Some(&token))
+        .get("/api/v1/partnerships", Some(token))
         .await
         .json()
         .await
@@ -510,7 +505,7 @@ async fn a_cut_in_the_middle_of_a_submission_leaves_nothing_of_it() {
     let res = app
         .post(
             "/api/v1/applications",
-            Some(&token),
+            Some(token),
             &json!({"partnership_id": partnership["id"], "content": content}),
         )
         .await;
@@ -523,11 +518,22 @@ async fn a_cut_in_the_middle_of_a_submission_leaves_nothing_of_it() {
     let res = app
         .post(
             &format!("/api/v1/applications/{id}/documents"),
-            Some(&token),
+            Some(token),
             &doc,
         )
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
+    id
+}
+
+#[tokio::test]
+async fn a_cut_in_the_middle_of_a_submission_leaves_nothing_of_it() {
+    let Some(o) = spawn_behind_proxy().await else {
+        return;
+    };
+    let app = &o.app;
+    let token = app.login(APPLICANT).await;
+    let id = submittable_draft(app, &token).await;
 
     let counts = [
         "SELECT count(*) FROM protocol_counters",
@@ -607,48 +613,7 @@ async fn a_request_stuck_on_a_frozen_connection_answers_503_at_its_deadline() {
     };
     let app = &o.app;
     let token = app.login(APPLICANT).await;
-    let list: Value = app
-        .get("/api/v1/partnerships", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let partnership = &list["items"][0];
-    let lead = partnership["members"][0]["organization_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let content = json!({
-        "agency_code": "MONTAGNA", "title": "Valtellina concilia", "summary": "Servizi di conciliazione.",
-        "intervention_areas": ["SERVIZI_CURA"], "start_date": "2027-01-01", "end_date": "2027-12-31",
-        "employees_reached": 50, "enterprises_reached": 2,
-        "budget": {"lines": [{"category": "EMPLOYEE_SERVICES", "description": "Baby-sitting", "amount": "20000.00", "borne_by": lead}],
-                   "requested_grant": "14000.00", "co_financing": "6000.00"}
-    });
-    let res = app
-        .post(
-            "/api/v1/applications",
-            Some(&token),
-            &json!({"partnership_id": partnership["id"], "content": content}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let doc = json!({"kind": "partnership_agreement", "file_name": "accordo.pdf", "size_bytes": 1000,
-                     "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"});
-    assert_eq!(
-        app.post(
-            &format!("/api/v1/applications/{id}/documents"),
-            Some(&token),
-            &doc
-        )
-        .await
-        .status(),
-        StatusCode::CREATED
-    );
+    let id = submittable_draft(app, &token).await;
     let submit = || {
         app.client
             .post(app.url(&format!("/api/v1/applications/{id}/submit")))
