@@ -12,6 +12,7 @@ mod m20261204_000006_create_review;
 mod m20261205_000007_create_rankings;
 mod m20261206_000008_create_grants;
 mod m20261207_000009_create_webhooks;
+mod m20261208_000010_add_read_path_indexes;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000007_create_rankings::Migration),
             Box::new(m20261206_000008_create_grants::Migration),
             Box::new(m20261207_000009_create_webhooks::Migration),
+            Box::new(m20261208_000010_add_read_path_indexes::Migration),
         ]
     }
 }
