@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -388,16 +388,16 @@ pub async fn members_for_rules<C: ConnectionTrait>(
 ) -> Result<Vec<(Member, Organization)>, DbErr> {
     let ids: Vec<Uuid> = p.members.iter().map(|m| m.organization_id).collect();
     let orgs = organizations::get_many(db, &ids).await?;
-    let in_call: Vec<Uuid> = partnership::Entity::find()
-        .filter(partnership::Column::CallId.eq(p.call_id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|x| x.id)
-        .collect();
+    // The members' memberships in partnerships of the same call: a subquery, so that the
+    // statement does not grow with the call.
+    let in_call = Query::select()
+        .column(partnership::Column::Id)
+        .from(partnership::Entity)
+        .and_where(partnership::Column::CallId.eq(p.call_id))
+        .to_owned();
     let memberships = partnership_member::Entity::find()
-        .filter(partnership_member::Column::PartnershipId.is_in(in_call))
         .filter(partnership_member::Column::OrganizationId.is_in(ids.iter().copied()))
+        .filter(partnership_member::Column::PartnershipId.in_subquery(in_call))
         .all(db)
         .await?;
     let mut out = Vec::new();
