@@ -1,5 +1,7 @@
 //! Argon2id password hashing, run on the blocking pool so that it never stalls the
-//! async workers.
+//! async workers, at most one hash per core at a time: each one works on `memory_kib` of
+//! memory, so a burst of logins queues here instead of multiplying the resident memory (and
+//! would not finish sooner on more threads than cores).
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -26,7 +28,13 @@ pub fn hash_sync(password: &str, settings: &PasswordHashSettings) -> anyhow::Res
         .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
 }
 
+/// The hashes that may run at once: one per core.
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 pub async fn hash(password: String, settings: PasswordHashSettings) -> anyhow::Result<String> {
+    let _permit = HASHING.acquire().await?;
     tokio::task::spawn_blocking(move || hash_sync(&password, &settings)).await?
 }
 
@@ -41,6 +49,7 @@ pub fn verify_sync(password: &str, phc: &str) -> bool {
 }
 
 pub async fn verify(password: String, phc: String) -> anyhow::Result<bool> {
+    let _permit = HASHING.acquire().await?;
     Ok(tokio::task::spawn_blocking(move || verify_sync(&password, &phc)).await?)
 }
 
