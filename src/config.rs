@@ -52,6 +52,11 @@ pub struct DatabaseSettings {
     pub acquire_timeout_ms: u64,
     /// Run pending migrations when the service starts.
     pub migrate_on_start: bool,
+    /// Submissions that run their transaction at once. They all wait for the call's protocol
+    /// counter in turn; the others queue in order in the service, without holding a
+    /// connection or running into `acquire_timeout_ms`, so that a deadline-day burst leaves
+    /// the pool to everything else. At most `max_connections`.
+    pub submit_concurrency: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -191,6 +196,7 @@ max_connections = 10
 min_connections = 1
 acquire_timeout_ms = 3000
 migrate_on_start = true
+submit_concurrency = 4
 
 [auth]
 issuer = "welfare-grants"
@@ -313,6 +319,11 @@ impl Settings {
         if self.database.max_connections == 0 {
             return Err(config::ConfigError::Message(
                 "database.max_connections must be at least 1".into(),
+            ));
+        }
+        if !(1..=self.database.max_connections).contains(&self.database.submit_concurrency) {
+            return Err(config::ConfigError::Message(
+                "database.submit_concurrency must be from 1 to database.max_connections".into(),
             ));
         }
         Ok(())

@@ -27,6 +27,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: api::metrics::Metrics,
     pub limits: api::limits::RateLimits,
+    /// Permits to run a submission's transaction (`database.submit_concurrency`).
+    pub submissions: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -65,6 +67,9 @@ impl Application {
         let limits = api::limits::RateLimits::new(&settings.rate_limit)?;
         let state = web::Data::new(AppState {
             keys: Keys::new(&settings.auth)?,
+            submissions: Arc::new(tokio::sync::Semaphore::new(
+                settings.database.submit_concurrency as usize,
+            )),
             db,
             settings,
             clock,

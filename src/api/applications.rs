@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::extract::{Json, decode_json};
+use super::idempotency::{Claim, Recorded};
 use super::{PageParams, if_match, merge_patch, with_etag};
 use crate::auth::AuthUser;
 use crate::domain::agency::AgencyCode;
@@ -941,17 +942,33 @@ pub async fn delete_document(
 )]
 #[post("/applications/{application_id}/submit")]
 pub async fn submit(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: AuthUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let s = managed(&state, &caller, path.into_inner()).await?;
-    answer(|| async {
-        let app = store::submit(&state.db, &caller.actor(), &state.clock, s.app.id).await?;
-        let reveal = revealer(&state, &caller).await?;
-        Ok((StatusCode::OK, to_json(&receipt(&app, &s.call, &*reveal)?)?))
+    let reveal = revealer(&state, &caller).await?;
+    let claim = Claim::of(&req);
+    // Submissions wait here, in order, rather than on the pool: see `database.submit_concurrency`.
+    let _permit = state
+        .submissions
+        .acquire()
+        .await
+        .map_err(anyhow::Error::from)?;
+    let mut answer = None;
+    store::submit(&state.db, &caller.actor(), &state.clock, s.app.id, |app| {
+        let value = to_json(&receipt(app, &s.call, &*reveal)?)?;
+        let recorded = claim.as_ref().map(|c| c.answer(StatusCode::OK, &value));
+        answer = Some(value);
+        Ok(recorded)
     })
-    .await
+    .await?;
+    let mut res = HttpResponse::Ok().json(answer);
+    if claim.is_some() {
+        res.extensions_mut().insert(Recorded);
+    }
+    Ok(res)
 }
 
 /// The receipt of a submitted application, again, exactly as issued.

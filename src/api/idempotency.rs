@@ -9,7 +9,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -29,6 +29,43 @@ struct Stored {
     etag: Option<String>,
     location: Option<String>,
     body: String,
+}
+
+/// The key a request runs under. An operation that can record its answer in the same
+/// transaction as its change takes it from the request ([`Claim::of`]), records
+/// [`Claim::answer`] before committing, and marks its response [`Recorded`]: then no failure
+/// after the commit can leave a committed change without its answer.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub user_id: Uuid,
+    pub key: String,
+}
+
+/// Marks a response whose answer was recorded with its change.
+#[derive(Debug, Clone, Copy)]
+pub struct Recorded;
+
+impl Claim {
+    /// The key of this request, when it carries a valid one.
+    pub fn of(req: &actix_web::HttpRequest) -> Option<Claim> {
+        req.extensions().get::<Claim>().cloned()
+    }
+
+    /// What is kept of a JSON answer to replay it, exactly as the middleware keeps it.
+    pub fn answer(&self, status: StatusCode, body: &serde_json::Value) -> idempotency::Answer {
+        let stored = Stored {
+            content_type: Some("application/json".to_owned()),
+            etag: None,
+            location: None,
+            body: body.to_string(),
+        };
+        idempotency::Answer {
+            user_id: self.user_id,
+            key: self.key.clone(),
+            status: status.as_u16(),
+            stored: serde_json::to_string(&stored).unwrap_or_default(),
+        }
+    }
 }
 
 /// The user a bearer token speaks for, when it is valid.
@@ -111,7 +148,14 @@ pub async fn layer(
         Ok(Begin::Replay { status, body }) => return Ok(req.into_response(replay(status, &body))),
         Ok(Begin::Fresh) => {}
     }
+    req.extensions_mut().insert(Claim {
+        user_id,
+        key: key.clone(),
+    });
     let res = next.call(req).await?;
+    if res.response().extensions().get::<Recorded>().is_some() {
+        return Ok(res.map_into_boxed_body());
+    }
     let status = res.status();
     if status.is_server_error() {
         idempotency::abandon(&state.db, user_id, &key).await.ok();

@@ -622,12 +622,24 @@ pub async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Appli
 /// Submit a draft: in one transaction, lock it, read the clock, check the window, every
 /// content and money rule, the annexes and the partnership's eligibility, take the next
 /// protocol number, and store the canonical snapshot with its SHA-256.
-pub async fn submit(
+///
+/// `respond` builds the answer from the submitted application before the commit; the
+/// answer it returns for an `Idempotency-Key` is recorded in the same transaction. Nothing
+/// is read after the commit, so a committed submission is never answered with an error.
+///
+/// The protocol counter's row stays locked from the number's taking to the commit, and
+/// every submission of the call waits for it: everything that does not need the number is
+/// read before it is taken.
+pub async fn submit<F>(
     db: &DatabaseConnection,
     actor: &Actor,
     clock: &Arc<dyn Clock>,
     id: Uuid,
-) -> Result<Application, ApiError> {
+    respond: F,
+) -> Result<Application, ApiError>
+where
+    F: FnOnce(&Application) -> Result<Option<super::idempotency::Answer>, ApiError>,
+{
     let tx = begin_write(db).await?;
     let app = lock(&tx, id).await?.ok_or_else(application_not_found)?;
     if app.status != ApplicationStatus::Draft {
@@ -670,6 +682,10 @@ pub async fn submit(
     if !problems.is_empty() {
         return Err(ApiError::Validation(problems));
     }
+    let evaluators = match app.content.agency_code {
+        Some(agency) => super::notifications::evaluators_of(&tx, agency).await?,
+        None => vec![],
+    };
     let n = next_protocol(&tx, call.id).await?;
     let protocol = protocol_number(&call.code, n);
     let snapshot = json!({
@@ -704,7 +720,7 @@ pub async fn submit(
             status: Set(ApplicationStatus::Submitted.as_str().to_owned()),
             protocol_number: Set(Some(protocol.clone())),
             submitted_at: Set(Some(now)),
-            snapshot: Set(Some(canonical)),
+            snapshot: Set(Some(canonical.clone())),
             snapshot_sha256: Set(Some(hash.clone())),
             review_status: Set(Some(ReviewStatus::Pending.as_str().to_owned())),
             version: Set(app.version + 1),
@@ -732,8 +748,7 @@ pub async fn submit(
         Some(format!("protocol {protocol}")),
     )
     .await?;
-    if let Some(agency) = app.content.agency_code {
-        let evaluators = super::notifications::evaluators_of(&tx, agency).await?;
+    if app.content.agency_code.is_some() {
         let title = app.content.title.clone().unwrap_or_default();
         super::notifications::notify(
             &tx,
@@ -761,8 +776,22 @@ pub async fn submit(
         },
     )
     .await?;
+    let submitted = Application {
+        status: ApplicationStatus::Submitted,
+        protocol_number: Some(protocol),
+        submitted_at: Some(now),
+        snapshot: Some(canonical),
+        snapshot_sha256: Some(hash),
+        review_status: Some(ReviewStatus::Pending),
+        version: app.version + 1,
+        updated_at: now,
+        ..app
+    };
+    if let Some(answer) = respond(&submitted)? {
+        super::idempotency::record(&tx, &answer).await?;
+    }
     tx.commit().await?;
-    get(db, id).await?.ok_or_else(application_not_found)
+    Ok(submitted)
 }
 
 /// Withdraw a submitted application, with a reason.

@@ -3,7 +3,10 @@
 //! is still running is a conflict.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
+};
 use uuid::Uuid;
 
 use crate::entity::idempotency_key;
@@ -113,9 +116,32 @@ pub async fn begin(
     }
 }
 
-/// Record the answer of a finished request.
-pub async fn finish(
-    db: &DatabaseConnection,
+/// The answer of a request, as kept for its key.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub user_id: Uuid,
+    pub key: String,
+    pub status: u16,
+    /// What the replay needs (headers and body), serialised.
+    pub stored: String,
+}
+
+/// Record an answer inside the transaction of the change it answers.
+pub async fn record<C: ConnectionTrait>(conn: &C, answer: &Answer) -> Result<(), ApiError> {
+    finish(
+        conn,
+        answer.user_id,
+        &answer.key,
+        answer.status,
+        &answer.stored,
+    )
+    .await
+}
+
+/// Record the answer of a finished request; inside the request's own transaction when the
+/// operation records it with its change, so that a committed change always has its answer.
+pub async fn finish<C: ConnectionTrait>(
+    db: &C,
     user_id: Uuid,
     key: &str,
     status: u16,
@@ -135,9 +161,13 @@ pub async fn finish(
     Ok(())
 }
 
-/// Forget a key whose request failed for a transient reason, so that a retry runs again.
+/// Forget a key whose request failed for a transient reason, so that a retry runs again. A
+/// key whose answer was already recorded (with its change) is kept: the retry replays it.
 pub async fn abandon(db: &DatabaseConnection, user_id: Uuid, key: &str) -> Result<(), ApiError> {
-    idempotency_key::Entity::delete_by_id((user_id, key.to_owned()))
+    idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::UserId.eq(user_id))
+        .filter(idempotency_key::Column::Key.eq(key))
+        .filter(idempotency_key::Column::State.eq("in_progress"))
         .exec(db)
         .await?;
     Ok(())

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -24,19 +24,22 @@ pub async fn notify<C: ConnectionTrait>(
     data: Value,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    for u in users {
-        notification::ActiveModel {
+    let data = data.to_string();
+    // One statement per chunk (8 columns a row stays far below every parameter limit).
+    for chunk in users.chunks(1000) {
+        let rows = chunk.iter().map(|u| notification::ActiveModel {
             id: Set(Uuid::new_v4()),
             user_id: Set(*u),
             kind: Set(kind.to_owned()),
             message_en: Set(message.en.to_string()),
             message_it: Set(message.it.to_string()),
-            data: Set(data.to_string()),
+            data: Set(data.clone()),
             created_at: Set(now),
             read_at: Set(None),
-        }
-        .insert(conn)
-        .await?;
+        });
+        notification::Entity::insert_many(rows)
+            .exec_without_returning(conn)
+            .await?;
     }
     Ok(())
 }

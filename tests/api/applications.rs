@@ -257,6 +257,70 @@ both!(async fn concurrent_submissions_get_unique_gap_free_numbers(app) {
     assert_eq!(numbers, expected);
 });
 
+/// Deadline day: everybody submits at once. With one submission's transaction at a time and
+/// a pool of two connections, a burst waits its turn instead of failing; every submission
+/// gets its number, and the receipt it was answered is the one stored.
+mod a_burst_of_submissions_waits_its_turn_instead_of_failing {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let Some(app) = spawn_app_with(backend, |s| {
+            s.database.max_connections = 2;
+            s.database.submit_concurrency = 1;
+        })
+        .await
+        else {
+            return;
+        };
+        let token = app.login(APPLICANT2).await;
+        let m = members(&app, &token, 1).await;
+        let demo = app.call_id(DEMO).await;
+        let mut ids = Vec::new();
+        for _ in 0..30 {
+            ids.push(complete_application(&app, &token, &demo, &m).await);
+        }
+        let keys: Vec<String> = (0..ids.len()).map(|i| format!("burst-{i}")).collect();
+        let results = futures_util::future::join_all(
+            ids.iter()
+                .zip(&keys)
+                .map(|(id, key)| submit(&app, &token, id, Some(key))),
+        )
+        .await;
+        let mut numbers = Vec::new();
+        for ((res, id), key) in results.into_iter().zip(&ids).zip(&keys) {
+            assert_eq!(res.status(), StatusCode::OK);
+            let answered: Value = res.json().await.unwrap();
+            let stored: Value = app
+                .get(&format!("/api/v1/applications/{id}/receipt"), Some(&token))
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(answered, stored);
+            let again = submit(&app, &token, id, Some(key)).await;
+            assert_eq!(again.headers()["idempotent-replayed"], "true");
+            assert_eq!(again.headers()["content-type"], "application/json");
+            assert_eq!(again.json::<Value>().await.unwrap(), answered);
+            numbers.push(answered["protocol_number"].as_str().unwrap().to_owned());
+        }
+        numbers.sort();
+        let expected: Vec<String> = (1..=30)
+            .map(|n| format!("RLD-DEMO-CONCILIAZIONE-{n:06}"))
+            .collect();
+        assert_eq!(numbers, expected);
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        run(Backend::Sqlite).await
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        run(Backend::Postgres).await
+    }
+}
+
 both!(async fn a_submission_key_gives_one_receipt_and_two_keys_give_one_success(app) {
     let token = app.login(APPLICANT2).await;
     let m = members(&app, &token, 1).await;
