@@ -49,8 +49,14 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (name, table) in [
             ("ix_users_role_agency", Users::Table.into_iden()),
-            ("ix_applications_call_agency_order", Applications::Table.into_iden()),
-            ("ix_applications_partnership", Applications::Table.into_iden()),
+            (
+                "ix_applications_call_agency_order",
+                Applications::Table.into_iden(),
+            ),
+            (
+                "ix_applications_partnership",
+                Applications::Table.into_iden(),
+            ),
         ] {
             manager
                 .drop_index(Index::drop().name(name).table(table).to_owned())
