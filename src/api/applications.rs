@@ -227,28 +227,30 @@ struct Seen {
     access: Access,
 }
 
+/// An application the caller may see, with its call. One statement for the application
+/// and its call, then one for an applicant's representation of the members, or one for an
+/// evaluator's conflict declaration.
 async fn seen(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<Seen, ApiError> {
-    let app = store::get(&state.db, id)
+    let (app, call) = store::get_with_call(&state.db, id)
         .await?
         .ok_or_else(application_not_found)?;
-    let partnership = partnerships_store::get(&state.db, app.partnership_id)
-        .await?
-        .ok_or_else(application_not_found)?;
-    let represented = orgs_store::represented_by(&state.db, caller.id).await?;
+    // Only an applicant's access depends on the members (evaluators' on the agency).
+    let facts = if caller.role == Role::Applicant {
+        partnerships_store::access_facts(&state.db, app.partnership_id, caller.id).await?
+    } else {
+        partnerships_store::AccessFacts::default()
+    };
     let access = application_access(
         caller.role,
         caller.agency,
-        &represented,
-        partnership.lead(),
-        &partnership.member_ids(),
+        &facts.represented,
+        facts.lead,
+        &facts.members,
         app.status,
         app.content.agency_code,
     )
     .ok_or_else(application_not_found)?;
     super::review::require_no_conflict(state, caller, app.id).await?;
-    let call = calls_store::get(&state.db, app.call_id)
-        .await?
-        .ok_or_else(application_not_found)?;
     Ok(Seen { app, call, access })
 }
 

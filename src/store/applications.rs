@@ -242,6 +242,21 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Applicat
 }
 
 /// Whether a partnership has an application (any status).
+/// An application with its call, in one statement: what every read of one needs.
+pub async fn get_with_call<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Option<(Application, crate::domain::call::Call)>, DbErr> {
+    let Some((app, Some(call))) = application::Entity::find_by_id(id)
+        .find_also_related(crate::entity::call::Entity)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((to_application(app)?, calls::to_call(call)?)))
+}
+
 pub async fn for_partnership<C: ConnectionTrait>(
     db: &C,
     partnership_id: Uuid,

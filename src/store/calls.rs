@@ -28,7 +28,7 @@ pub fn money(d: rust_decimal::Decimal) -> Result<Money, DbErr> {
     Money::from_decimal(d.round_dp(2)).map_err(|e| corrupt("amount", e))
 }
 
-fn to_call(m: call::Model) -> Result<Call, DbErr> {
+pub(super) fn to_call(m: call::Model) -> Result<Call, DbErr> {
     Ok(Call {
         id: m.id,
         status: CallStatus::parse(&m.status).ok_or_else(|| corrupt("call status", &m.status))?,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -49,6 +49,47 @@ impl Partnership {
     pub fn member_ids(&self) -> BTreeSet<Uuid> {
         self.members.iter().map(|m| m.organization_id).collect()
     }
+}
+
+/// What deciding an applicant's access to a partnership (or its application) needs.
+#[derive(Debug, Clone, Default)]
+pub struct AccessFacts {
+    pub lead: Option<Uuid>,
+    pub members: BTreeSet<Uuid>,
+    /// The members the user represents.
+    pub represented: BTreeSet<Uuid>,
+}
+
+/// The members of a partnership and which of them a user represents, in one statement.
+pub async fn access_facts<C: ConnectionTrait>(
+    db: &C,
+    partnership_id: Uuid,
+    user_id: Uuid,
+) -> Result<AccessFacts, DbErr> {
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            "SELECT m.organization_id, m.role, r.user_id AS representative \
+             FROM partnership_members m \
+             LEFT JOIN organization_representatives r \
+               ON r.organization_id = m.organization_id AND r.user_id = $2 \
+             WHERE m.partnership_id = $1",
+            [partnership_id.into(), user_id.into()],
+        ))
+        .await?;
+    let mut facts = AccessFacts::default();
+    for row in rows {
+        let org: Uuid = row.try_get("", "organization_id")?;
+        let role: String = row.try_get("", "role")?;
+        if role == ParticipationRole::Lead.as_str() {
+            facts.lead = Some(org);
+        }
+        if row.try_get::<Option<Uuid>>("", "representative")?.is_some() {
+            facts.represented.insert(org);
+        }
+        facts.members.insert(org);
+    }
+    Ok(facts)
 }
 
 pub fn partnership_not_found() -> ApiError {
