@@ -1,6 +1,6 @@
 //! Applications: drafts, annexes, submission with a receipt, withdrawal, history.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
@@ -20,7 +20,7 @@ use crate::domain::application::{
 };
 use crate::domain::call::{Call, CallStatus};
 use crate::domain::money::Money;
-use crate::domain::partnership::Access;
+use crate::domain::partnership::{Access, Member};
 use crate::domain::review::ReviewStatus;
 use crate::domain::user::Role;
 use crate::domain::{Violation, Violations};
@@ -31,6 +31,7 @@ use crate::store::applications::{
 };
 use crate::store::{
     calls as calls_store, organizations as orgs_store, partnerships as partnerships_store,
+    review as review_store,
 };
 
 /// A new application of a partnership, as a draft; the content may be incomplete.
@@ -287,47 +288,71 @@ async fn view(state: &AppState, s: &Seen) -> Result<ApplicationView, ApiError> {
             .collect();
         let annexes: Vec<AnnexFacts> = store::documents(&state.db, s.app.id)
             .await?
-            .into_iter()
-            .map(|d| AnnexFacts {
-                kind: d.kind,
-                organization_id: d.organization_id,
-            })
+            .iter()
+            .map(annex_facts)
             .collect();
-        localise(
-            submission_problems(
-                &s.app.content,
-                &s.call.rules,
-                &s.call.window,
-                state.now(),
-                &members,
-                &annexes,
-            ),
-            crate::error::current_context().lang,
-        )
+        blocking_of(state, &s.app, &s.call, &members, &annexes)
     } else {
         vec![]
     };
-    Ok(ApplicationView {
-        id: s.app.id,
-        call_id: s.app.call_id,
-        partnership_id: s.app.partnership_id,
-        status: s.app.status,
-        content: s.app.content.clone(),
-        totals: totals(&s.app.content.budget, &s.call.rules).map(|t| TotalsView {
+    Ok(view_of(&s.app, &s.call, s.access, blocking))
+}
+
+fn annex_facts(d: &Document) -> AnnexFacts {
+    AnnexFacts {
+        kind: d.kind.clone(),
+        organization_id: d.organization_id,
+    }
+}
+
+/// Everything that blocks a draft's submission now, in the caller's language.
+fn blocking_of(
+    state: &AppState,
+    app: &Application,
+    call: &Call,
+    members: &[Member],
+    annexes: &[AnnexFacts],
+) -> Vec<ProblemViolation> {
+    localise(
+        submission_problems(
+            &app.content,
+            &call.rules,
+            &call.window,
+            state.now(),
+            members,
+            annexes,
+        ),
+        crate::error::current_context().lang,
+    )
+}
+
+fn view_of(
+    app: &Application,
+    call: &Call,
+    access: Access,
+    blocking: Vec<ProblemViolation>,
+) -> ApplicationView {
+    ApplicationView {
+        id: app.id,
+        call_id: app.call_id,
+        partnership_id: app.partnership_id,
+        status: app.status,
+        content: app.content.clone(),
+        totals: totals(&app.content.budget, &call.rules).map(|t| TotalsView {
             total_cost: t.total_cost,
             max_grant: t.max_grant,
         }),
         blocking,
-        protocol_number: s.app.protocol_number.clone(),
-        submitted_at: s.app.submitted_at,
-        snapshot_sha256: s.app.snapshot_sha256.clone(),
-        can_manage: s.access == Access::Manage,
-        review_status: s.app.review_status,
-        integration_deadline: s.app.integration_deadline,
+        protocol_number: app.protocol_number.clone(),
+        submitted_at: app.submitted_at,
+        snapshot_sha256: app.snapshot_sha256.clone(),
+        can_manage: access == Access::Manage,
+        review_status: app.review_status,
+        integration_deadline: app.integration_deadline,
         restricted: false,
-        created_at: s.app.created_at,
-        updated_at: s.app.updated_at,
-    })
+        created_at: app.created_at,
+        updated_at: app.updated_at,
+    }
 }
 
 /// What an evaluator sees of an application before a declaration of no conflict.
@@ -545,46 +570,73 @@ pub async fn list_applications(
         area: query.area.clone(),
         ..Default::default()
     };
-    let represented = orgs_store::represented_by(&state.db, caller.id).await?;
+    // Only an applicant's access depends on the organizations it represents.
+    let represented = if caller.role == Role::Applicant {
+        orgs_store::represented_by(&state.db, caller.id).await?
+    } else {
+        BTreeSet::new()
+    };
     match caller.role {
         Role::Admin => {}
         Role::Evaluator => {
-            filter.agency_submitted = Some(caller.agency.ok_or_else(application_not_found)?)
+            filter.agency_submitted = Some(caller.agency.ok_or_else(application_not_found)?);
+            if csv {
+                // An evaluator exports only what it may read: after declaring no conflict.
+                filter.declared_no_conflict_by = Some(caller.id);
+            }
         }
-        Role::Applicant => {
-            let (ps, _) = partnerships_store::list(
-                &state.db,
-                Some(&represented),
-                None,
-                crate::store::Page {
-                    page: 1,
-                    per_page: 10_000,
-                },
-            )
-            .await?;
-            filter.partnerships = Some(ps.iter().map(|p| p.id).collect::<BTreeSet<Uuid>>());
-        }
+        Role::Applicant => filter.member_of = Some(represented.clone()),
     }
     let (apps, total) = store::list(&state.db, &filter, (!csv).then_some(page)).await?;
     if csv {
-        let mut rows = Vec::with_capacity(apps.len());
-        for a in apps {
-            // An evaluator exports only what it may read: after declaring no conflict.
-            if caller.role != Role::Evaluator
-                || super::review::require_no_conflict(&state, &caller, a.id)
-                    .await
-                    .is_ok()
-            {
-                rows.push(a);
-            }
-        }
-        return csv_export(&state, &rows).await;
+        return csv_export(&state, &apps).await;
     }
+    // What the page needs, in a fixed number of queries whatever its size: the caller's
+    // declarations (evaluators), the partnerships with their members (an applicant's access,
+    // a draft's blocking problems), each call once, and for drafts the members' facts and the
+    // annexes.
+    let declarations = if caller.role == Role::Evaluator {
+        let ids: Vec<Uuid> = apps.iter().map(|a| a.id).collect();
+        review_store::declarations_of(&state.db, &ids, caller.id).await?
+    } else {
+        BTreeMap::new()
+    };
+    let readable = |a: &Application| {
+        caller.role != Role::Evaluator
+            || super::review::no_conflict(declarations.get(&a.id)).is_ok()
+    };
+    let shown: Vec<&Application> = apps.iter().filter(|a| readable(a)).collect();
+    // For others than applicants the access is `Read` whatever the partnership.
+    let wanted: Vec<Uuid> = shown
+        .iter()
+        .filter(|a| caller.role == Role::Applicant || a.status == ApplicationStatus::Draft)
+        .map(|a| a.partnership_id)
+        .collect::<BTreeSet<Uuid>>()
+        .into_iter()
+        .collect();
+    let partnerships = partnerships_store::get_many(&state.db, &wanted).await?;
+    let call_ids: BTreeSet<Uuid> = shown.iter().map(|a| a.call_id).collect();
+    let calls = calls_store::get_many(&state.db, &call_ids).await?;
+    let drafts: Vec<&Application> = shown
+        .iter()
+        .copied()
+        .filter(|a| a.status == ApplicationStatus::Draft)
+        .collect();
+    let draft_partnerships: Vec<&partnerships_store::Partnership> = drafts
+        .iter()
+        .filter_map(|a| partnerships.get(&a.partnership_id))
+        .collect();
+    let members = partnerships_store::members_for_rules_of(&state.db, &draft_partnerships).await?;
+    let draft_ids: Vec<Uuid> = drafts.iter().map(|a| a.id).collect();
+    let annexes = store::documents_of(&state.db, &draft_ids).await?;
     let mut items = Vec::with_capacity(apps.len());
-    for app in apps {
-        let partnership = partnerships_store::get(&state.db, app.partnership_id).await?;
+    for app in &apps {
+        if !readable(app) {
+            items.push(restricted_view(app));
+            continue;
+        }
+        let partnership = partnerships.get(&app.partnership_id);
         let access = partnership
-            .as_ref()
             .and_then(|p| {
                 application_access(
                     caller.role,
@@ -597,18 +649,22 @@ pub async fn list_applications(
                 )
             })
             .unwrap_or(Access::Read);
-        if caller.role == Role::Evaluator
-            && super::review::require_no_conflict(&state, &caller, app.id)
-                .await
-                .is_err()
-        {
-            items.push(restricted_view(&app));
-            continue;
-        }
-        let call = calls_store::get(&state.db, app.call_id)
-            .await?
-            .ok_or_else(application_not_found)?;
-        items.push(view(&state, &Seen { app, call, access }).await?);
+        let call = calls.get(&app.call_id).ok_or_else(application_not_found)?;
+        let blocking = if app.status == ApplicationStatus::Draft {
+            let p = partnership.ok_or_else(application_not_found)?;
+            let members: Vec<Member> = members
+                .get(&p.id)
+                .map(|ms| ms.iter().map(|(m, _)| m.clone()).collect())
+                .unwrap_or_default();
+            let annexes: Vec<AnnexFacts> = annexes
+                .get(&app.id)
+                .map(|ds| ds.iter().map(annex_facts).collect())
+                .unwrap_or_default();
+            blocking_of(&state, app, call, &members, &annexes)
+        } else {
+            vec![]
+        };
+        items.push(view_of(app, call, access, blocking));
     }
     Ok(HttpResponse::Ok().json(ApplicationList {
         items,

@@ -178,21 +178,10 @@ pub async fn list_grants(
         }
         Role::Applicant => {
             let represented = orgs_store::represented_by(&state.db, caller.id).await?;
-            let (ps, _) = partnerships_store::list(
-                &state.db,
-                Some(&represented),
-                None,
-                crate::store::Page {
-                    page: 1,
-                    per_page: 10_000,
-                },
-            )
-            .await?;
-            let partnerships: BTreeSet<Uuid> = ps.iter().map(|p| p.id).collect();
             let (apps, _) = apps_store::list(
                 &state.db,
                 &apps_store::Filter {
-                    partnerships: Some(partnerships),
+                    member_of: Some(represented),
                     ..Default::default()
                 },
                 None,

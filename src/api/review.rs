@@ -299,7 +299,17 @@ pub async fn require_no_conflict(
     if caller.role != Role::Evaluator {
         return Ok(());
     }
-    match store::declaration(&state.db, application_id, caller.id).await? {
+    no_conflict(
+        store::declaration(&state.db, application_id, caller.id)
+            .await?
+            .as_ref(),
+    )
+}
+
+/// An evaluator's declaration on an application allows working on it: it exists and declares
+/// no conflict.
+pub fn no_conflict(declaration: Option<&store::Declaration>) -> Result<(), ApiError> {
+    match declaration {
         None => Err(ApiError::forbidden(
             "conflict_declaration_required",
             "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest).",

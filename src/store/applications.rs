@@ -1,13 +1,13 @@
 //! Applications: drafts, annexes, submission with its gap-free protocol number, history.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, DurationRound, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -21,7 +21,7 @@ use crate::domain::application::{
     AnnexFacts, ApplicationContent, ApplicationStatus, protocol_number, submission_problems, totals,
 };
 use crate::domain::review::ReviewStatus;
-use crate::entity::{application, application_document, application_history};
+use crate::entity::{application, application_document, application_history, conflict_declaration};
 use crate::error::ApiError;
 
 /// An application as stored.
@@ -269,48 +269,76 @@ pub async fn for_partnership<C: ConnectionTrait>(
         .transpose()
 }
 
-/// Filters of the application list; `partnerships` and `agency_submitted` scope it by role.
+/// Filters of the application list; `member_of` and `agency_submitted` scope it by role.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub call_id: Option<Uuid>,
     pub agency: Option<AgencyCode>,
     pub status: Option<ApplicationStatus>,
     pub area: Option<String>,
-    /// Applicants: only these partnerships' applications.
-    pub partnerships: Option<BTreeSet<Uuid>>,
+    /// Applicants: only the applications of partnerships with one of these organizations (the
+    /// ones the caller represents) as a member; the partnerships are found by a subquery, so
+    /// that no list of them is bound.
+    pub member_of: Option<BTreeSet<Uuid>>,
     /// Evaluators: only applications submitted (or withdrawn after submission) to this agency.
     pub agency_submitted: Option<AgencyCode>,
+    /// Evaluators' exports: only the applications this evaluator declared no conflict with.
+    pub declared_no_conflict_by: Option<Uuid>,
+}
+
+/// The SQL part of a filter (the area is only narrowed here; Rust decides).
+fn condition(f: &Filter) -> Condition {
+    let mut c = Condition::all();
+    if let Some(id) = f.call_id {
+        c = c.add(application::Column::CallId.eq(id));
+    }
+    if let Some(a) = f.agency {
+        c = c.add(application::Column::AgencyCode.eq(a.as_str()));
+    }
+    if let Some(s) = f.status {
+        c = c.add(application::Column::Status.eq(s.as_str()));
+    }
+    if let Some(orgs) = &f.member_of {
+        c = c.add(application::Column::PartnershipId.in_subquery(partnerships::with_member(orgs)));
+    }
+    if let Some(a) = f.agency_submitted {
+        c = c
+            .add(application::Column::AgencyCode.eq(a.as_str()))
+            .add(application::Column::Status.ne(ApplicationStatus::Draft.as_str()));
+    }
+    if let Some(evaluator) = f.declared_no_conflict_by {
+        c = c.add(
+            application::Column::Id.in_subquery(
+                Query::select()
+                    .column(conflict_declaration::Column::ApplicationId)
+                    .from(conflict_declaration::Entity)
+                    .and_where(conflict_declaration::Column::EvaluatorId.eq(evaluator))
+                    .and_where(conflict_declaration::Column::HasConflict.eq(false))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(area) = &f.area {
+        // Areas live in the content document; match the quoted code, then confirm in Rust.
+        c = c.add(application::Column::Content.contains(format!("\"{area}\"")));
+    }
+    c
 }
 
 /// A page of applications, by protocol number then creation (stable).
+///
+/// Without an area, the page query orders by `protocol_number, created_at, id` exactly (the
+/// index `applications (call_id, agency_code, protocol_number, created_at, id)` lets it stop
+/// after the page), and the total is counted by a query that selects only the count and has no
+/// `ORDER BY`; a short page tells the total without counting.
 pub async fn list(
     db: &DatabaseConnection,
     f: &Filter,
     page: Option<Page>,
 ) -> Result<(Vec<Application>, u64), DbErr> {
-    let mut q = application::Entity::find();
-    if let Some(c) = f.call_id {
-        q = q.filter(application::Column::CallId.eq(c));
-    }
-    if let Some(a) = f.agency {
-        q = q.filter(application::Column::AgencyCode.eq(a.as_str()));
-    }
-    if let Some(s) = f.status {
-        q = q.filter(application::Column::Status.eq(s.as_str()));
-    }
-    if let Some(ps) = &f.partnerships {
-        q = q.filter(application::Column::PartnershipId.is_in(ps.iter().copied()));
-    }
-    if let Some(a) = f.agency_submitted {
-        q = q
-            .filter(application::Column::AgencyCode.eq(a.as_str()))
-            .filter(application::Column::Status.ne(ApplicationStatus::Draft.as_str()));
-    }
-    if let Some(area) = &f.area {
-        // Areas live in the content document; match the quoted code, then confirm in Rust.
-        q = q.filter(application::Column::Content.contains(format!("\"{area}\"")));
-    }
-    let q = q
+    let cond = condition(f);
+    let q = application::Entity::find()
+        .filter(cond.clone())
         .order_by_asc(application::Column::ProtocolNumber)
         .order_by_asc(application::Column::CreatedAt)
         .order_by_asc(application::Column::Id);
@@ -334,22 +362,45 @@ pub async fn list(
         }
         return Ok((items, total));
     }
-    let rows = match page {
+    let (rows, total) = match page {
         Some(p) => {
-            q.clone()
-                .offset(p.offset())
-                .limit(p.per_page)
-                .all(db)
-                .await?
+            let rows = q.offset(p.offset()).limit(p.per_page).all(db).await?;
+            let n = rows.len() as u64;
+            // A page that is neither empty nor full is the last one: it tells the total.
+            let total = if n > 0 && n < p.per_page {
+                p.offset() + n
+            } else {
+                count(db, cond).await?
+            };
+            (rows, total)
         }
-        None => q.clone().all(db).await?,
+        None => {
+            let rows = q.all(db).await?;
+            let n = rows.len() as u64;
+            (rows, n)
+        }
     };
-    let total = q.count(db).await?;
     let items: Vec<Application> = rows
         .into_iter()
         .map(to_application)
         .collect::<Result<_, _>>()?;
     Ok((items, total))
+}
+
+/// How many applications match: `SELECT COUNT(id)` with the filter alone (no `ORDER BY`).
+async fn count(db: &DatabaseConnection, cond: Condition) -> Result<u64, DbErr> {
+    let n = application::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::expr(Func::count(Expr::col(application::Column::Id))),
+            "n",
+        )
+        .filter(cond)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .unwrap_or(0);
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Change a draft's content under optimistic concurrency.
@@ -470,6 +521,29 @@ pub async fn documents<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Vec<Docum
         .into_iter()
         .map(to_document)
         .collect())
+}
+
+/// The annexes of several applications, each in the order of [`documents`], in one query.
+pub async fn documents_of<C: ConnectionTrait>(
+    db: &C,
+    ids: &[Uuid],
+) -> Result<BTreeMap<Uuid, Vec<Document>>, DbErr> {
+    let mut out: BTreeMap<Uuid, Vec<Document>> = BTreeMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = application_document::Entity::find()
+        .filter(application_document::Column::ApplicationId.is_in(ids.iter().copied()))
+        .order_by_asc(application_document::Column::CreatedAt)
+        .order_by_asc(application_document::Column::Id)
+        .all(db)
+        .await?;
+    for r in rows {
+        out.entry(r.application_id)
+            .or_default()
+            .push(to_document(r));
+    }
+    Ok(out)
 }
 
 /// The metadata of a new annex.

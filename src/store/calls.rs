@@ -1,5 +1,7 @@
 //! Calls, their amendments and their envelopes.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -112,6 +114,23 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Call>, D
         .await?
         .map(to_call)
         .transpose()
+}
+
+/// Several calls by id, in one query.
+pub async fn get_many<C: ConnectionTrait>(
+    db: &C,
+    ids: &BTreeSet<Uuid>,
+) -> Result<BTreeMap<Uuid, Call>, DbErr> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    call::Entity::find()
+        .filter(call::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| to_call(m).map(|c| (c.id, c)))
+        .collect()
 }
 
 pub async fn get_by_code<C: ConnectionTrait>(db: &C, code: &str) -> Result<Option<Call>, DbErr> {

@@ -3,10 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -163,6 +163,39 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Partners
     Ok(Some(assemble(p, members.remove(&id).unwrap_or_default())))
 }
 
+/// The partnerships of several ids with their members, in two queries.
+pub async fn get_many<C: ConnectionTrait>(
+    db: &C,
+    ids: &[Uuid],
+) -> Result<BTreeMap<Uuid, Partnership>, DbErr> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let rows = partnership::Entity::find()
+        .filter(partnership::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    let mut members = members_of(db, ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|p| {
+            let m = members.remove(&p.id).unwrap_or_default();
+            (p.id, assemble(p, m))
+        })
+        .collect())
+}
+
+/// `SELECT partnership_id FROM partnership_members WHERE organization_id IN (orgs)`: the
+/// partnerships with one of these organizations as a member, for an `IN (subquery)`, so that
+/// no list of partnerships is bound.
+pub fn with_member(orgs: &BTreeSet<Uuid>) -> SelectStatement {
+    Query::select()
+        .column(partnership_member::Column::PartnershipId)
+        .from(partnership_member::Entity)
+        .and_where(partnership_member::Column::OrganizationId.is_in(orgs.iter().copied()))
+        .to_owned()
+}
+
 /// A page of partnerships, newest first; `having_member` restricts to those with one of
 /// these organizations as a member.
 pub async fn list(
@@ -173,14 +206,7 @@ pub async fn list(
 ) -> Result<(Vec<Partnership>, u64), DbErr> {
     let mut q = partnership::Entity::find();
     if let Some(orgs) = having_member {
-        let ids: Vec<Uuid> = partnership_member::Entity::find()
-            .filter(partnership_member::Column::OrganizationId.is_in(orgs.iter().copied()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|m| m.partnership_id)
-            .collect();
-        q = q.filter(partnership::Column::Id.is_in(ids));
+        q = q.filter(partnership::Column::Id.in_subquery(with_member(orgs)));
     }
     if let Some(c) = call_id {
         q = q.filter(partnership::Column::CallId.eq(c));
@@ -427,42 +453,94 @@ pub async fn members_for_rules<C: ConnectionTrait>(
     db: &C,
     p: &Partnership,
 ) -> Result<Vec<(Member, Organization)>, DbErr> {
-    let ids: Vec<Uuid> = p.members.iter().map(|m| m.organization_id).collect();
-    let orgs = organizations::get_many(db, &ids).await?;
-    // The members' memberships in partnerships of the same call: a subquery, so that the
-    // statement does not grow with the call.
-    let in_call = Query::select()
-        .column(partnership::Column::Id)
-        .from(partnership::Entity)
-        .and_where(partnership::Column::CallId.eq(p.call_id))
-        .to_owned();
-    let memberships = partnership_member::Entity::find()
+    Ok(members_for_rules_of(db, &[p])
+        .await?
+        .remove(&p.id)
+        .unwrap_or_default())
+}
+
+/// [`members_for_rules`] for several partnerships at once (e.g. the drafts of a page), with the
+/// same answer for each, in two queries whatever their number: the members' organizations, and
+/// per organization, call and role how many partnerships it joins.
+pub async fn members_for_rules_of<C: ConnectionTrait>(
+    db: &C,
+    ps: &[&Partnership],
+) -> Result<BTreeMap<Uuid, Vec<(Member, Organization)>>, DbErr> {
+    let ids: Vec<Uuid> = ps
+        .iter()
+        .flat_map(|p| p.members.iter().map(|m| m.organization_id))
+        .collect::<BTreeSet<Uuid>>()
+        .into_iter()
+        .collect();
+    let mut out: BTreeMap<Uuid, Vec<(Member, Organization)>> =
+        ps.iter().map(|p| (p.id, Vec::new())).collect();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let calls: BTreeSet<Uuid> = ps.iter().map(|p| p.call_id).collect();
+    let orgs: BTreeMap<Uuid, Organization> = organizations::get_many(db, &ids)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    let rows: Vec<(Uuid, Uuid, String, i64)> = partnership_member::Entity::find()
+        .select_only()
+        .column(partnership_member::Column::OrganizationId)
+        .column(partnership::Column::CallId)
+        .column(partnership_member::Column::Role)
+        .column_as(
+            Expr::expr(Func::count(Expr::col((
+                partnership_member::Entity,
+                partnership_member::Column::PartnershipId,
+            )))),
+            "n",
+        )
+        .join(
+            JoinType::InnerJoin,
+            partnership_member::Entity::belongs_to(partnership::Entity)
+                .from(partnership_member::Column::PartnershipId)
+                .to(partnership::Column::Id)
+                .into(),
+        )
+        .filter(partnership::Column::CallId.is_in(calls.iter().copied()))
         .filter(partnership_member::Column::OrganizationId.is_in(ids.iter().copied()))
-        .filter(partnership_member::Column::PartnershipId.in_subquery(in_call))
+        .group_by(partnership_member::Column::OrganizationId)
+        .group_by(partnership::Column::CallId)
+        .group_by(partnership_member::Column::Role)
+        .into_tuple()
         .all(db)
         .await?;
-    let mut out = Vec::new();
-    for m in &p.members {
-        let Some(org) = orgs.iter().find(|o| o.id == m.organization_id) else {
-            continue;
-        };
-        let mine = memberships
-            .iter()
-            .filter(|x| x.organization_id == m.organization_id);
-        let partnerships_in_call = mine.clone().count() as u32;
-        let leads_in_call = mine
-            .filter(|x| x.role == ParticipationRole::Lead.as_str())
-            .count() as u32;
-        out.push((
-            Member {
-                organization_id: m.organization_id,
-                role: m.role,
-                facts: org.facts.clone(),
-                partnerships_in_call,
-                leads_in_call,
-            },
-            org.clone(),
-        ));
+    // (organization, call) → (partnerships joined, partnerships led)
+    let mut counts: BTreeMap<(Uuid, Uuid), (u32, u32)> = BTreeMap::new();
+    for (org, call, role, n) in rows {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        let c = counts.entry((org, call)).or_default();
+        c.0 = c.0.saturating_add(n);
+        if role == ParticipationRole::Lead.as_str() {
+            c.1 = c.1.saturating_add(n);
+        }
+    }
+    for p in ps {
+        let list = out.entry(p.id).or_default();
+        for m in &p.members {
+            let Some(org) = orgs.get(&m.organization_id) else {
+                continue;
+            };
+            let (partnerships_in_call, leads_in_call) = counts
+                .get(&(m.organization_id, p.call_id))
+                .copied()
+                .unwrap_or_default();
+            list.push((
+                Member {
+                    organization_id: m.organization_id,
+                    role: m.role,
+                    facts: org.facts.clone(),
+                    partnerships_in_call,
+                    leads_in_call,
+                },
+                org.clone(),
+            ));
+        }
     }
     Ok(out)
 }

@@ -1,5 +1,6 @@
 //! The agencies' review: conflict declarations, admissibility steps, evaluations, consensus.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -62,6 +63,34 @@ pub async fn declaration(
                 declared_at: d.declared_at,
             }),
     )
+}
+
+/// An evaluator's declarations on several applications (e.g. a page of the list), in one query.
+pub async fn declarations_of(
+    db: &DatabaseConnection,
+    application_ids: &[Uuid],
+    evaluator_id: Uuid,
+) -> Result<BTreeMap<Uuid, Declaration>, DbErr> {
+    if application_ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    Ok(conflict_declaration::Entity::find()
+        .filter(conflict_declaration::Column::EvaluatorId.eq(evaluator_id))
+        .filter(conflict_declaration::Column::ApplicationId.is_in(application_ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| {
+            (
+                d.application_id,
+                Declaration {
+                    has_conflict: d.has_conflict,
+                    statement: d.statement,
+                    declared_at: d.declared_at,
+                },
+            )
+        })
+        .collect())
 }
 
 /// Record an evaluator's declaration, once.

@@ -494,6 +494,43 @@ both!(async fn the_list_filters_and_exports_csv(app) {
     assert!(text.contains(",35000.00,24500.00,10500.00,"), "{text}");
 });
 
+both!(async fn the_list_shows_each_application_as_its_own_read_does(app) {
+    let token = app.login(APPLICANT2).await;
+    let demo = app.call_id(DEMO).await;
+    let m = members(&app, &token, 1).await;
+    let submitted = complete_application(&app, &token, &demo, &m).await;
+    let _complete = complete_application(&app, &token, &demo, &m).await;
+    assert_eq!(submit(&app, &token, &submitted, None).await.status(), StatusCode::OK);
+    // A bare draft of a partnership with another applicant's organization as a member.
+    let member_token = app.login(APPLICANT).await;
+    let member = register(&app, &member_token, &enterprise(60, "SO", &["SO"], "2", Some("1000.00"), None)).await;
+    let pid = partnership(&app, &token, &demo, &Members { lead: m.lead.clone(), others: vec![member] }).await;
+    let res = app.post("/api/v1/applications", Some(&token), &json!({"partnership_id": pid})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let bare = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    for (who, n) in [(&token, 3), (&member_token, 1)] {
+        let list: Value = app.get("/api/v1/applications?per_page=100", Some(who)).await.json().await.unwrap();
+        assert_eq!(list["total"], n, "{list}");
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(items.len(), n);
+        for item in items {
+            let one: Value = app.get(&format!("/api/v1/applications/{}", item["id"].as_str().unwrap()), Some(who)).await.json().await.unwrap();
+            assert_eq!(item, &one);
+        }
+        let draft = items.iter().find(|i| i["id"] == bare.as_str()).unwrap();
+        assert!(draft["blocking"].as_array().unwrap().iter().any(|v| v["code"] != "outside_window"), "{draft}");
+        assert_eq!(draft["can_manage"], who == &token);
+        // Page by page: the same items in the same order, and every page tells the same total.
+        let mut paged = vec![];
+        for page in 1..=3 {
+            let list: Value = app.get(&format!("/api/v1/applications?per_page=2&page={page}"), Some(who)).await.json().await.unwrap();
+            assert_eq!(list["total"], n, "{list}");
+            paged.extend(list["items"].as_array().unwrap().iter().map(|i| i["id"].clone()));
+        }
+        assert_eq!(paged, items.iter().map(|i| i["id"].clone()).collect::<Vec<_>>());
+    }
+});
+
 both!(async fn a_partnership_that_is_not_eligible_cannot_submit(app) {
     let token = app.login(APPLICANT2).await;
     let mut m = members(&app, &token, 1).await;

@@ -215,6 +215,46 @@ both!(async fn a_declared_conflict_bars_the_evaluator(app) {
     assert_eq!(list["items"][0]["content"]["budget"]["lines"], json!([]));
 });
 
+both!(async fn an_evaluator_lists_in_full_only_what_it_declared_no_conflict_with(app) {
+    let token = app.login(APPLICANT2).await;
+    let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    let mut ids = vec![];
+    for base in [1, 10, 20] {
+        let m = members(&app, &token, base).await;
+        let id = complete_application(&app, &token, &demo, &m).await;
+        assert_eq!(submit(&app, &token, &id, None).await.status(), StatusCode::OK);
+        ids.push(id);
+    }
+    let evaluator = app.login(EVALUATOR_MONTAGNA).await;
+    declare(&app, &evaluator, &ids[0], false).await;
+    declare(&app, &evaluator, &ids[1], true).await;
+    let list: Value = app.get("/api/v1/applications", Some(&evaluator)).await.json().await.unwrap();
+    assert_eq!(list["total"], 3, "{list}");
+    let items = list["items"].as_array().unwrap();
+    let seen: Vec<(&str, bool)> = items.iter().map(|i| (i["id"].as_str().unwrap(), i["restricted"].as_bool().unwrap())).collect();
+    assert_eq!(seen, vec![(ids[0].as_str(), false), (ids[1].as_str(), true), (ids[2].as_str(), true)]);
+    let one: Value = app.get(&format!("/api/v1/applications/{}", ids[0]), Some(&evaluator)).await.json().await.unwrap();
+    assert_eq!(items[0], one);
+    for item in &items[1..] {
+        assert_eq!(item["content"]["budget"]["lines"], json!([]));
+        assert_eq!(item["totals"], Value::Null);
+    }
+    // Page by page, the same order and the same total.
+    let page = |n: u32| format!("/api/v1/applications?per_page=2&page={n}");
+    let first: Value = app.get(&page(1), Some(&evaluator)).await.json().await.unwrap();
+    let second: Value = app.get(&page(2), Some(&evaluator)).await.json().await.unwrap();
+    let third: Value = app.get(&page(3), Some(&evaluator)).await.json().await.unwrap();
+    assert_eq!((&first["total"], &second["total"], &third["total"]), (&json!(3), &json!(3), &json!(3)));
+    assert_eq!(first["items"], json!(items[..2]));
+    assert_eq!(second["items"], json!(items[2..]));
+    assert_eq!(third["items"], json!([]));
+    // The export holds only what the evaluator may read.
+    let text = app.get("/api/v1/applications?format=csv", Some(&evaluator)).await.text().await.unwrap();
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[1].starts_with(&ids[0]), "{text}");
+});
+
 both!(async fn the_service_hints_at_a_conflict_it_can_see(app) {
     let (id, _) = submitted(&app).await;
     // An applicant who represents a member later becomes an evaluator of the agency.
