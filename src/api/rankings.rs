@@ -447,14 +447,14 @@ pub async fn dashboard(
         ..Default::default()
     };
     let (apps, _) = crate::store::applications::list(&state.db, &filter, None).await?;
+    let mut scoring = crate::store::review::agency_scoring(&state.db, call.id, agency).await?;
     let (mut under_review, mut admitted, mut inadmissible, mut scored, mut eligible) =
         (0, 0, 0, 0, 0);
     for a in &apps {
         match a.review_status {
             Some(ReviewStatus::Admitted) => {
                 admitted += 1;
-                let (outcome, _) =
-                    crate::store::review::score(&state.db, a.id, &call.rules.scoring).await?;
+                let (outcome, _) = scoring.score(a.id, &call.rules.scoring);
                 if outcome.method != ScoreMethod::Pending {
                     scored += 1;
                 }

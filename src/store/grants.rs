@@ -69,7 +69,8 @@ pub fn grant_not_found() -> ApiError {
     )
 }
 
-/// Offer a grant to every funded entry of an approved ranking, inside its transaction.
+/// Offer a grant to every funded entry of an approved ranking, inside its transaction: the
+/// grants are inserted a thousand at a time.
 pub async fn offer_all<C: ConnectionTrait>(
     conn: &C,
     call_id: Uuid,
@@ -79,21 +80,35 @@ pub async fn offer_all<C: ConnectionTrait>(
     acceptance_days: u32,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    for e in allocation
+    let offers: Vec<(grant::ActiveModel, serde_json::Value)> = allocation
         .entries
         .iter()
         .filter(|e| matches!(e.outcome, Outcome::Funded | Outcome::PartiallyFunded))
-    {
-        offer(
+        .map(|e| {
+            offered(
+                call_id,
+                agency,
+                e.application_id,
+                e.amount,
+                e.requested,
+                ranking_version,
+                acceptance_days,
+                now,
+            )
+        })
+        .collect();
+    // 14 columns a row: well under the databases' bind limits.
+    for chunk in offers.chunks(1000) {
+        grant::Entity::insert_many(chunk.iter().map(|(row, _)| row.clone()))
+            .exec(conn)
+            .await?;
+    }
+    for (_, event) in offers {
+        super::webhooks::enqueue(
             conn,
-            call_id,
-            agency,
-            e.application_id,
-            e.amount,
-            e.requested,
-            ranking_version,
-            acceptance_days,
             now,
+            crate::domain::webhook::EventType::GrantOffered,
+            event,
         )
         .await?;
     }
@@ -113,9 +128,41 @@ pub async fn offer<C: ConnectionTrait>(
     acceptance_days: u32,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    let (row, event) = offered(
+        call_id,
+        agency,
+        application_id,
+        amount,
+        requested,
+        ranking_version,
+        acceptance_days,
+        now,
+    );
+    row.insert(conn).await?;
+    super::webhooks::enqueue(
+        conn,
+        now,
+        crate::domain::webhook::EventType::GrantOffered,
+        event,
+    )
+    .await
+}
+
+/// A grant offered now, and the data of its webhook event.
+#[allow(clippy::too_many_arguments)]
+fn offered(
+    call_id: Uuid,
+    agency: AgencyCode,
+    application_id: Uuid,
+    amount: Money,
+    requested: Money,
+    ranking_version: i32,
+    acceptance_days: u32,
+    now: DateTime<Utc>,
+) -> (grant::ActiveModel, serde_json::Value) {
     let id = Uuid::new_v4();
     let deadline = deadline_after(now, acceptance_days);
-    grant::ActiveModel {
+    let row = grant::ActiveModel {
         id: Set(id),
         call_id: Set(call_id),
         agency_code: Set(agency.as_str().to_owned()),
@@ -130,29 +177,22 @@ pub async fn offer<C: ConnectionTrait>(
         reason: Set(None),
         ranking_version: Set(ranking_version),
         version: Set(1),
-    }
-    .insert(conn)
-    .await?;
-    super::webhooks::enqueue(
-        conn,
-        now,
-        crate::domain::webhook::EventType::GrantOffered,
-        serde_json::json!({
-            "entity_type": "grant",
-            "entity_id": id,
-            "change": {
-                "status": GrantStatus::Offered,
-                "call_id": call_id,
-                "agency_code": agency,
-                "application_id": application_id,
-                "amount": amount,
-                "requested": requested,
-                "deadline": deadline,
-                "ranking_version": ranking_version,
-            },
-        }),
-    )
-    .await
+    };
+    let event = serde_json::json!({
+        "entity_type": "grant",
+        "entity_id": id,
+        "change": {
+            "status": GrantStatus::Offered,
+            "call_id": call_id,
+            "agency_code": agency,
+            "application_id": application_id,
+            "amount": amount,
+            "requested": requested,
+            "deadline": deadline,
+            "ranking_version": ranking_version,
+        },
+    });
+    (row, event)
 }
 
 /// Raise the amount of a grant (a partial grant topped up by scorrimento).

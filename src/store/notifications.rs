@@ -1,18 +1,23 @@
 //! Every user's inbox.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QueryOrder, QuerySelect, Set, sea_query::Query,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::Page;
 use crate::domain::agency::AgencyCode;
+use crate::domain::partnership::ParticipationRole;
 use crate::domain::user::Role;
 use crate::domain::violation::Msg;
-use crate::entity::{notification, organization_representative, user};
+use crate::entity::{
+    application, notification, organization_representative, partnership_member, user,
+};
 use crate::error::ApiError;
 
 /// Leave the same notice in several inboxes.
@@ -24,20 +29,57 @@ pub async fn notify<C: ConnectionTrait>(
     data: Value,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let data = data.to_string();
-    // One statement per chunk (8 columns a row stays far below every parameter limit).
-    for chunk in users.chunks(1000) {
-        let rows = chunk.iter().map(|u| notification::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            user_id: Set(*u),
-            kind: Set(kind.to_owned()),
-            message_en: Set(message.en.to_string()),
-            message_it: Set(message.it.to_string()),
-            data: Set(data.clone()),
-            created_at: Set(now),
-            read_at: Set(None),
-        });
-        notification::Entity::insert_many(rows)
+    notify_all(
+        conn,
+        vec![Outgoing {
+            users,
+            kind,
+            message,
+            data,
+        }],
+        now,
+    )
+    .await
+}
+
+/// A notice to leave in several inboxes.
+pub struct Outgoing<'a> {
+    pub users: &'a [Uuid],
+    pub kind: &'a str,
+    pub message: Msg,
+    pub data: Value,
+}
+
+/// Leave several notices, each in its inboxes: a thousand rows an insert, whatever their
+/// number.
+pub async fn notify_all<C: ConnectionTrait>(
+    conn: &C,
+    notices: Vec<Outgoing<'_>>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let rows: Vec<notification::ActiveModel> = notices
+        .iter()
+        .flat_map(|n| {
+            let (en, it, data) = (
+                n.message.en.to_string(),
+                n.message.it.to_string(),
+                n.data.to_string(),
+            );
+            n.users.iter().map(move |u| notification::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                user_id: Set(*u),
+                kind: Set(n.kind.to_owned()),
+                message_en: Set(en.clone()),
+                message_it: Set(it.clone()),
+                data: Set(data.clone()),
+                created_at: Set(now),
+                read_at: Set(None),
+            })
+        })
+        .collect();
+    // 8 columns a row: well under the databases' bind limits.
+    for chunk in rows.chunks(1000) {
+        notification::Entity::insert_many(chunk.iter().cloned())
             .exec_without_returning(conn)
             .await?;
     }
@@ -89,6 +131,79 @@ pub async fn lead_representatives<C: ConnectionTrait>(
         return Ok(vec![]);
     };
     representatives_of(conn, lead).await
+}
+
+/// The representatives of the lead partner of each application of a call for an agency,
+/// by application: `lead_representatives` of them all, in three queries whatever their
+/// number.
+pub async fn lead_representatives_of_agency<C: ConnectionTrait>(
+    conn: &C,
+    call_id: Uuid,
+    agency: AgencyCode,
+) -> Result<HashMap<Uuid, Vec<Uuid>>, DbErr> {
+    // Subqueries, not lists of ids: a list would outgrow the databases' bind limits.
+    let partnerships = || {
+        Query::select()
+            .column(application::Column::PartnershipId)
+            .from(application::Entity)
+            .and_where(application::Column::CallId.eq(call_id))
+            .and_where(application::Column::AgencyCode.eq(agency.as_str()))
+            .to_owned()
+    };
+    let lead = ParticipationRole::Lead.as_str();
+    let applications: Vec<(Uuid, Uuid)> = application::Entity::find()
+        .select_only()
+        .columns([application::Column::Id, application::Column::PartnershipId])
+        .filter(application::Column::CallId.eq(call_id))
+        .filter(application::Column::AgencyCode.eq(agency.as_str()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    // A partnership's lead is its first lead member, as `Partnership::lead` finds it.
+    let mut leads: HashMap<Uuid, Uuid> = HashMap::new();
+    for m in partnership_member::Entity::find()
+        .filter(partnership_member::Column::Role.eq(lead))
+        .filter(partnership_member::Column::PartnershipId.in_subquery(partnerships()))
+        .order_by_asc(partnership_member::Column::AddedAt)
+        .order_by_asc(partnership_member::Column::OrganizationId)
+        .all(conn)
+        .await?
+    {
+        leads.entry(m.partnership_id).or_insert(m.organization_id);
+    }
+    let mut representatives: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for r in organization_representative::Entity::find()
+        .filter(
+            organization_representative::Column::OrganizationId.in_subquery(
+                Query::select()
+                    .column(partnership_member::Column::OrganizationId)
+                    .from(partnership_member::Entity)
+                    .and_where(partnership_member::Column::Role.eq(lead))
+                    .and_where(
+                        partnership_member::Column::PartnershipId.in_subquery(partnerships()),
+                    )
+                    .to_owned(),
+            ),
+        )
+        .all(conn)
+        .await?
+    {
+        representatives
+            .entry(r.organization_id)
+            .or_default()
+            .push(r.user_id);
+    }
+    Ok(applications
+        .into_iter()
+        .map(|(id, partnership)| {
+            let users = leads
+                .get(&partnership)
+                .and_then(|o| representatives.get(o))
+                .cloned()
+                .unwrap_or_default();
+            (id, users)
+        })
+        .collect())
 }
 
 /// A notice as stored.

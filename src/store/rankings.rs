@@ -1,9 +1,10 @@
 //! Rankings: their inputs read from the review, and every stored version.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -38,18 +39,29 @@ pub async fn inputs<C: ConnectionTrait>(
     agency: AgencyCode,
 ) -> Result<Inputs, ApiError> {
     let envelope = calls::envelope_of(conn, call.id, agency).await?;
-    let rows = application::Entity::find()
-        .filter(application::Column::CallId.eq(call.id))
-        .filter(application::Column::AgencyCode.eq(agency.as_str()))
-        .filter(application::Column::Status.eq(ApplicationStatus::Submitted.as_str()))
-        .order_by_asc(application::Column::ProtocolNumber)
-        .all(conn)
-        .await?;
+    // Only what a candidate needs: not the content nor the snapshot.
+    let rows: Vec<(Uuid, Option<String>, Option<String>, Option<Decimal>)> =
+        application::Entity::find()
+            .select_only()
+            .columns([
+                application::Column::Id,
+                application::Column::ProtocolNumber,
+                application::Column::ReviewStatus,
+                application::Column::RequestedGrant,
+            ])
+            .filter(application::Column::CallId.eq(call.id))
+            .filter(application::Column::AgencyCode.eq(agency.as_str()))
+            .filter(application::Column::Status.eq(ApplicationStatus::Submitted.as_str()))
+            .order_by_asc(application::Column::ProtocolNumber)
+            .into_tuple()
+            .all(conn)
+            .await?;
+    let mut scoring = review::agency_scoring(conn, call.id, agency).await?;
     let mut candidates = Vec::new();
     let mut missing = Vec::new();
-    for a in rows {
-        let protocol = a.protocol_number.clone().unwrap_or_default();
-        match a.review_status.as_deref().and_then(ReviewStatus::parse) {
+    for (id, protocol_number, review_status, requested_grant) in rows {
+        let protocol = protocol_number.unwrap_or_default();
+        match review_status.as_deref().and_then(ReviewStatus::parse) {
             Some(ReviewStatus::Inadmissible) => continue,
             Some(ReviewStatus::Admitted) => {}
             _ => {
@@ -62,7 +74,7 @@ pub async fn inputs<C: ConnectionTrait>(
                 continue;
             }
         }
-        let (outcome, finals) = review::score(conn, a.id, &call.rules.scoring).await?;
+        let (outcome, finals) = scoring.score(id, &call.rules.scoring);
         if outcome.method == ScoreMethod::Pending {
             missing.push(Violation::new(
                 "applications",
@@ -79,12 +91,11 @@ pub async fn inputs<C: ConnectionTrait>(
             continue;
         }
         candidates.push(Candidate {
-            application_id: a.id,
+            application_id: id,
             protocol_number: protocol,
             score: outcome.score,
             criteria: outcome.criteria,
-            requested: a
-                .requested_grant
+            requested: requested_grant
                 .map(money)
                 .transpose()?
                 .unwrap_or(Money::ZERO),
@@ -172,16 +183,47 @@ pub async fn versions<C: ConnectionTrait>(
         .collect()
 }
 
+/// The id, number and status of every version of an agency's ranking, oldest first: what
+/// deciding the next version needs, without reading the allocations.
+async fn heads<C: ConnectionTrait>(
+    conn: &C,
+    call_id: Uuid,
+    agency: AgencyCode,
+) -> Result<Vec<(Uuid, i32, String)>, DbErr> {
+    ranking_version::Entity::find()
+        .select_only()
+        .columns([
+            ranking_version::Column::Id,
+            ranking_version::Column::Version,
+            ranking_version::Column::Status,
+        ])
+        .filter(ranking_version::Column::CallId.eq(call_id))
+        .filter(ranking_version::Column::AgencyCode.eq(agency.as_str()))
+        .order_by_asc(ranking_version::Column::Version)
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
 /// Whether an agency's ranking of a call has been approved (its results are published).
 pub async fn approved<C: ConnectionTrait>(
     conn: &C,
     call_id: Uuid,
     agency: AgencyCode,
 ) -> Result<bool, DbErr> {
-    Ok(versions(conn, call_id, agency)
+    Ok(heads(conn, call_id, agency)
         .await?
         .iter()
-        .any(|v| v.approved))
+        .any(|(_, _, status)| status == "approved"))
+}
+
+/// A time as the database gives it back: PostgreSQL keeps microseconds (and the driver
+/// truncates), SQLite keeps the text of all of it.
+fn as_stored<C: ConnectionTrait>(conn: &C, t: DateTime<Utc>) -> DateTime<Utc> {
+    match conn.get_database_backend() {
+        DatabaseBackend::Postgres => t.trunc_subsecs(6),
+        _ => t,
+    }
 }
 
 /// Refuse a change of an application once its agency's ranking is approved: from then on
@@ -219,8 +261,8 @@ pub async fn compute_draft(
     agency: AgencyCode,
 ) -> Result<Version, ApiError> {
     let tx = begin_write(db).await?;
-    let existing = versions(&tx, call.id, agency).await?;
-    if existing.iter().any(|v| v.approved) {
+    let existing = heads(&tx, call.id, agency).await?;
+    if existing.iter().any(|(_, _, status)| status == "approved") {
         return Err(already_approved());
     }
     let inputs = inputs(&tx, call, agency).await?;
@@ -252,7 +294,7 @@ pub async fn compute_draft(
     let policy = policy(call);
     let allocation = rank_and_allocate(&inputs.candidates, inputs.envelope, &policy);
     let hash = inputs_hash(&inputs, &policy);
-    let version = existing.last().map(|v| v.version + 1).unwrap_or(1);
+    let version = existing.last().map(|(_, v, _)| v + 1).unwrap_or(1);
     let id = Uuid::new_v4();
     ranking_version::ActiveModel {
         id: Set(id),
@@ -261,7 +303,7 @@ pub async fn compute_draft(
         version: Set(version),
         status: Set("draft".into()),
         reason: Set("computed".into()),
-        inputs_sha256: Set(hash),
+        inputs_sha256: Set(hash.clone()),
         envelope: Set(inputs.envelope.as_decimal()),
         allocation: Set(serde_json::to_string(&allocation).map_err(anyhow::Error::from)?),
         act_number: Set(None),
@@ -288,11 +330,19 @@ pub async fn compute_draft(
     )
     .await?;
     tx.commit().await?;
-    versions(db, call.id, agency)
-        .await?
-        .into_iter()
-        .find(|v| v.id == id)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the new ranking vanished")))
+    // The version just written, as reading it back would give it.
+    Ok(Version {
+        id,
+        version,
+        approved: false,
+        reason: "computed".into(),
+        inputs_sha256: hash,
+        allocation,
+        act_number: None,
+        act_date: None,
+        created_at: as_stored(db, now),
+        approved_at: None,
+    })
 }
 
 /// Approve the latest draft with its act, unless its inputs changed since it was computed.
@@ -307,17 +357,23 @@ pub async fn approve(
 ) -> Result<Version, ApiError> {
     let tx = begin_write(db).await?;
     calls::lock_envelopes(&tx, call.id).await?;
-    let all = versions(&tx, call.id, agency).await?;
-    if all.iter().any(|v| v.approved) {
+    let all = heads(&tx, call.id, agency).await?;
+    if all.iter().any(|(_, _, status)| status == "approved") {
         return Err(already_approved());
     }
-    let draft = all.last().ok_or_else(|| {
+    let (draft_id, _, _) = all.last().ok_or_else(|| {
         ApiError::conflict(
             "no_draft_ranking",
             "There is no draft ranking to approve: compute one first.",
             "Non c'è una graduatoria in bozza da approvare: calcolarne prima una.",
         )
     })?;
+    let draft = ranking_version::Entity::find_by_id(*draft_id)
+        .one(&tx)
+        .await?
+        .map(to_version)
+        .transpose()?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the draft ranking vanished")))?;
     if draft.allocation.entries.is_empty() {
         return Err(ApiError::conflict(
             "ranking_empty",
@@ -360,8 +416,9 @@ pub async fn approve(
     )
     .await?;
     // The results are published: every lead is told its outcome.
+    let leads = notifications::lead_representatives_of_agency(&tx, call.id, agency).await?;
+    let mut notices = Vec::with_capacity(draft.allocation.entries.len());
     for e in &draft.allocation.entries {
-        let recipients = notifications::lead_representatives(&tx, e.application_id).await?;
         let (en, it) = match e.outcome {
             Outcome::Funded => (
                 format!("Application {} is funded: {}.", e.protocol_number, e.amount),
@@ -402,16 +459,17 @@ pub async fn approve(
                 ),
             ),
         };
-        notifications::notify(
-            &tx,
-            &recipients,
-            "ranking_approved",
-            Msg::new(en, it),
-            json!({"application_id": e.application_id, "outcome": e.outcome, "amount": e.amount}),
-            now,
-        )
-        .await?;
+        notices.push(notifications::Outgoing {
+            users: leads
+                .get(&e.application_id)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+            kind: "ranking_approved",
+            message: Msg::new(en, it),
+            data: json!({"application_id": e.application_id, "outcome": e.outcome, "amount": e.amount}),
+        });
     }
+    notifications::notify_all(&tx, notices, now).await?;
     audit::record(
         &tx,
         actor,
@@ -428,11 +486,14 @@ pub async fn approve(
     )
     .await?;
     tx.commit().await?;
-    versions(db, call.id, agency)
-        .await?
-        .into_iter()
-        .find(|v| v.id == draft.id)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the approved ranking vanished")))
+    // The version just approved, as reading it back would give it.
+    Ok(Version {
+        approved: true,
+        act_number: Some(act_number.to_owned()),
+        act_date: Some(act_date),
+        approved_at: Some(as_stored(db, now)),
+        ..draft
+    })
 }
 
 /// After money is freed in an approved ranking (a decline), publish a new version in which

@@ -1,12 +1,12 @@
 //! The agencies' review: conflict declarations, admissibility steps, evaluations, consensus.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, Set,
+    QueryFilter, QueryOrder, Set, sea_query::Query,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -15,6 +15,7 @@ use super::applications::{self, Application, application_not_found, record_histo
 use super::audit::{self, Actor, Change};
 use super::{begin_write, notifications};
 use crate::clock::Clock;
+use crate::domain::agency::AgencyCode;
 use crate::domain::application::ApplicationStatus;
 use crate::domain::review::{
     self, CriterionScore, Decision, Refusal, ReviewStatus, deadline_after,
@@ -651,23 +652,26 @@ pub struct Consensus {
     pub decided_at: DateTime<Utc>,
 }
 
+fn to_consensus(c: consensus_score::Model) -> Result<Consensus, DbErr> {
+    Ok(Consensus {
+        scores: serde_json::from_str(&c.scores).map_err(|e| {
+            DbErr::Custom(format!("consensus of {} is invalid: {e}", c.application_id))
+        })?,
+        reasons: c.reasons,
+        decided_by: c.decided_by,
+        decided_at: c.decided_at,
+    })
+}
+
 pub async fn consensus<C: ConnectionTrait>(
     db: &C,
     application_id: Uuid,
 ) -> Result<Option<Consensus>, DbErr> {
-    let Some(c) = consensus_score::Entity::find_by_id(application_id)
+    consensus_score::Entity::find_by_id(application_id)
         .one(db)
         .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(Consensus {
-        scores: serde_json::from_str(&c.scores)
-            .map_err(|e| DbErr::Custom(format!("consensus of {application_id} is invalid: {e}")))?,
-        reasons: c.reasons,
-        decided_by: c.decided_by,
-        decided_at: c.decided_at,
-    }))
+        .map(to_consensus)
+        .transpose()
 }
 
 /// Record (or replace) the agency's consensus score.
@@ -728,17 +732,90 @@ pub async fn score<C: ConnectionTrait>(
     application_id: Uuid,
     grid: &crate::domain::call::ScoringRules,
 ) -> Result<(review::ScoreOutcome, usize), DbErr> {
-    let finals: Vec<Vec<CriterionScore>> = evaluations(conn, application_id)
-        .await?
+    let evaluations = evaluations(conn, application_id).await?;
+    let consensus = consensus(conn, application_id).await?;
+    Ok(score_of(grid, evaluations, consensus.as_ref()))
+}
+
+/// An application's score from its evaluations (only the final ones count) and its
+/// consensus, as read; and how many final evaluations it has.
+pub fn score_of(
+    grid: &crate::domain::call::ScoringRules,
+    evaluations: Vec<Evaluation>,
+    consensus: Option<&Consensus>,
+) -> (review::ScoreOutcome, usize) {
+    let finals: Vec<Vec<CriterionScore>> = evaluations
         .into_iter()
         .filter(|e| e.is_final)
         .map(|e| e.scores)
         .collect();
-    let consensus = consensus(conn, application_id).await?;
-    let outcome = review::application_score(
-        grid,
-        &finals,
-        consensus.as_ref().map(|c| c.scores.as_slice()),
-    );
-    Ok((outcome, finals.len()))
+    let outcome = review::application_score(grid, &finals, consensus.map(|c| c.scores.as_slice()));
+    (outcome, finals.len())
+}
+
+/// What scores the admitted applications of a call for an agency: their evaluations (in
+/// the order `evaluations` reads them) and their consensus scores, by application, in two
+/// queries whatever their number.
+pub struct AgencyScoring {
+    pub evaluations: HashMap<Uuid, Vec<Evaluation>>,
+    pub consensus: HashMap<Uuid, Consensus>,
+}
+
+impl AgencyScoring {
+    /// An application's score, as `score` computes it.
+    pub fn score(
+        &mut self,
+        application_id: Uuid,
+        grid: &crate::domain::call::ScoringRules,
+    ) -> (review::ScoreOutcome, usize) {
+        score_of(
+            grid,
+            self.evaluations.remove(&application_id).unwrap_or_default(),
+            self.consensus.get(&application_id),
+        )
+    }
+}
+
+/// Read the `AgencyScoring` of a call's admitted applications for an agency.
+pub async fn agency_scoring<C: ConnectionTrait>(
+    conn: &C,
+    call_id: Uuid,
+    agency: AgencyCode,
+) -> Result<AgencyScoring, DbErr> {
+    // A subquery, not a list of ids: a list would outgrow the databases' bind limits.
+    let admitted = || {
+        Query::select()
+            .column(application::Column::Id)
+            .from(application::Entity)
+            .and_where(application::Column::CallId.eq(call_id))
+            .and_where(application::Column::AgencyCode.eq(agency.as_str()))
+            .and_where(application::Column::Status.eq(ApplicationStatus::Submitted.as_str()))
+            .and_where(application::Column::ReviewStatus.eq(ReviewStatus::Admitted.as_str()))
+            .to_owned()
+    };
+    let mut evaluations: HashMap<Uuid, Vec<Evaluation>> = HashMap::new();
+    for m in evaluation::Entity::find()
+        .filter(evaluation::Column::ApplicationId.in_subquery(admitted()))
+        .order_by_asc(evaluation::Column::UpdatedAt)
+        .order_by_asc(evaluation::Column::Id)
+        .all(conn)
+        .await?
+    {
+        let application_id = m.application_id;
+        evaluations
+            .entry(application_id)
+            .or_default()
+            .push(to_evaluation(m)?);
+    }
+    let consensus = consensus_score::Entity::find()
+        .filter(consensus_score::Column::ApplicationId.in_subquery(admitted()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|c| Ok((c.application_id, to_consensus(c)?)))
+        .collect::<Result<_, DbErr>>()?;
+    Ok(AgencyScoring {
+        evaluations,
+        consensus,
+    })
 }
