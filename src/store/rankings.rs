@@ -31,6 +31,9 @@ pub struct Inputs {
     pub missing: Vec<Violation>,
 }
 
+/// What a ranking reads of an application: id, protocol number, review status, requested grant.
+type CandidateRow = (Uuid, Option<String>, Option<String>, Option<Decimal>);
+
 /// Read a ranking's inputs: the agency's envelope and every submitted application of the
 /// call for it, with its score.
 pub async fn inputs<C: ConnectionTrait>(
@@ -40,22 +43,21 @@ pub async fn inputs<C: ConnectionTrait>(
 ) -> Result<Inputs, ApiError> {
     let envelope = calls::envelope_of(conn, call.id, agency).await?;
     // Only what a candidate needs: not the content nor the snapshot.
-    let rows: Vec<(Uuid, Option<String>, Option<String>, Option<Decimal>)> =
-        application::Entity::find()
-            .select_only()
-            .columns([
-                application::Column::Id,
-                application::Column::ProtocolNumber,
-                application::Column::ReviewStatus,
-                application::Column::RequestedGrant,
-            ])
-            .filter(application::Column::CallId.eq(call.id))
-            .filter(application::Column::AgencyCode.eq(agency.as_str()))
-            .filter(application::Column::Status.eq(ApplicationStatus::Submitted.as_str()))
-            .order_by_asc(application::Column::ProtocolNumber)
-            .into_tuple()
-            .all(conn)
-            .await?;
+    let rows: Vec<CandidateRow> = application::Entity::find()
+        .select_only()
+        .columns([
+            application::Column::Id,
+            application::Column::ProtocolNumber,
+            application::Column::ReviewStatus,
+            application::Column::RequestedGrant,
+        ])
+        .filter(application::Column::CallId.eq(call.id))
+        .filter(application::Column::AgencyCode.eq(agency.as_str()))
+        .filter(application::Column::Status.eq(ApplicationStatus::Submitted.as_str()))
+        .order_by_asc(application::Column::ProtocolNumber)
+        .into_tuple()
+        .all(conn)
+        .await?;
     let mut scoring = review::agency_scoring(conn, call.id, agency).await?;
     let mut candidates = Vec::new();
     let mut missing = Vec::new();
