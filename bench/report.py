@@ -1,7 +1,11 @@
-"""Render target/bench/results-*.json as a table on the terminal and as BENCHMARKS.md."""
+"""Render target/bench/results-*.json as a table on the terminal and as BENCHMARKS.md.
+
+The results are read from `$BENCH_OUT` (default `target/bench`); bench/baseline.json holds the
+figures of the run before the performance fixes, shown next to this run's under "Before and after"."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -10,7 +14,8 @@ import platform
 import subprocess
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-OUT = ROOT / "target" / "bench"
+OUT = pathlib.Path(os.environ.get("BENCH_OUT") or ROOT / "target" / "bench")
+BASELINE = ROOT / "bench" / "baseline.json"
 
 TARGETS = {
     "read_share": 0.30,
@@ -202,6 +207,132 @@ def section(title: str, r: dict, extra: str) -> str:
     return "\n".join(parts)
 
 
+READ_KEYS = ("get_application", "list_applicant", "list_evaluator")
+READ_LABELS = {
+    "get_application": "GET /api/v1/applications/{id} (applicant)",
+    "list_applicant": "GET /api/v1/applications?call_id&status (applicant)",
+    "list_evaluator": "GET /api/v1/applications?call_id&agency_code&status (evaluator, 20/page)",
+}
+BACKEND_TITLES = {"postgres": "PostgreSQL", "sqlite": "SQLite"}
+
+
+def dig(d, *path):
+    """d[path[0]][path[1]]..., or None where a key or an index is missing."""
+    for k in path:
+        try:
+            d = d[k]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return d
+
+
+def figures(r: dict) -> dict:
+    """The key figures of a results JSON, in the shape of a backend of bench/baseline.json
+    (None where the results lack a key)."""
+    codes = dig(r, "rush", "status_codes")
+    peaks = [dig(r, "memory", k, "peak_rss_mib") for k in ("reads", "rush", "ranking")]
+    secs = dig(r, "ranking", "runs", 0, "secs")
+    return {
+        "sizes": {"rush": dig(r, "sizes", "rush"), "rank_apps": dig(r, "sizes", "rank_apps")},
+        "ceiling_rps": dig(r, "reads", "status", "rps"),
+        "reads": {key: {"rps": dig(r, "reads", key, "rps"),
+                        "share_of_ceiling": dig(r, "reads", key, "share_of_ceiling"),
+                        "p99_ms": dig(r, "reads", key, "p99_ms"),
+                        "fixed_p99_ms": dig(r, "reads", key, "fixed", "p99_ms")} for key in READ_KEYS},
+        "rush": {"errors": dig(r, "rush", "errors"), "submits": dig(r, "rush", "submits"),
+                 "p50_ms": dig(r, "rush", "p50_ms"), "p99_ms": dig(r, "rush", "p99_ms"),
+                 "wall_s": dig(r, "rush", "wall_s"),
+                 "submitted": codes.get("200", 0) if isinstance(codes, dict) else None},
+        "ranking": {"entries": dig(r, "ranking", "runs", 0, "entries"),
+                    "first_ms": None if secs is None else secs * 1000},
+        "memory": {"idle_seeded_mib": dig(r, "memory", "idle_seeded_mib"),
+                   "load_peak_mib": None if None in peaks else max(peaks),
+                   "hashing_peak_mib": dig(r, "memory", "argon2_phase", "peak_rss_mib")},
+        "setup": {"partnerships_per_s": dig(r, "phases", "projects", "per_s"),
+                  "earlier_submissions_per_s": dig(r, "phases", "earlier_submissions", "per_s"),
+                  "review_requests_per_s": dig(r, "phases", "review", "requests_per_s")},
+    }
+
+
+def num(x, kind: str) -> str:
+    if x is None:
+        return "—"
+    try:
+        if kind == "int":
+            return fmt_int(x)
+        if kind == "share":
+            return f"{x:.2f}"
+        return f"{x:,}"
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def comparison_rows(before: dict, r: dict) -> list[tuple[str, str, str]]:
+    """(measure, before, after) for one backend: before from bench/baseline.json, after from
+    this run's results."""
+    after = figures(r)
+    spec = [("Ceiling: GET /status, req/s", ("ceiling_rps",), "int")]
+    for key in READ_KEYS:
+        spec += [(f"{dig(r, 'reads', key, 'label') or READ_LABELS[key]}, req/s", ("reads", key, "rps"), "int"),
+                 ("  share of the ceiling", ("reads", key, "share_of_ceiling"), "share"),
+                 ("  p99 at its maximum rate, ms", ("reads", key, "p99_ms"), "dec"),
+                 ("  p99 at the fixed rate (70% of its maximum), ms", ("reads", key, "fixed_p99_ms"), "dec")]
+    spec += [
+        ("Deadline rush: submissions at once", ("rush", "submits"), "int"),
+        ("  errors", ("rush", "errors"), "int"),
+        ("  submitted (answered 200)", ("rush", "submitted"), "int"),
+        ("  p50, ms", ("rush", "p50_ms"), "dec"),
+        ("  p99, ms", ("rush", "p99_ms"), "dec"),
+        ("  all answered in, s", ("rush", "wall_s"), "dec"),
+        ("Ranking + allocation: applications ranked", ("ranking", "entries"), "int"),
+        ("  first computation, end to end, ms", ("ranking", "first_ms"), "int"),
+        ("Resident memory, idle after seeding, MiB", ("memory", "idle_seeded_mib"), "dec"),
+        ("Resident memory under load, peak of reads / rush / ranking, MiB", ("memory", "load_peak_mib"), "dec"),
+        ("  peak while hashing passwords, MiB", ("memory", "hashing_peak_mib"), "dec"),
+        ("Set-up: partnerships + drafts (6 requests each), per s", ("setup", "partnerships_per_s"), "dec"),
+        ("  submissions before the rush, per s", ("setup", "earlier_submissions_per_s"), "dec"),
+        ("  review requests, per s", ("setup", "review_requests_per_s"), "dec"),
+    ]
+    return [(label, num(dig(before, *path), kind), num(dig(after, *path), kind)) for label, path, kind in spec]
+
+
+def load_baseline() -> dict | None:
+    try:
+        return json.loads(BASELINE.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def before_after(baseline: dict | None, results: dict) -> str:
+    if not baseline:
+        return ""
+    backends = [b for b in ("postgres", "sqlite") if b in results and dig(baseline, "backends", b)]
+    if not backends:
+        return ""
+    commit = baseline.get("commit", "baseline")
+    parts = ["## Before and after", "",
+             f"Before: the run at commit {commit} ({baseline.get('date', 'date unknown')}), ahead of the performance "
+             "fixes, as printed in BENCHMARKS.md then (its raw results are lost; `bench/baseline.json` holds them, "
+             "rounded as they were printed). After: this run. Lower is better for latencies, errors, times and "
+             "memory; higher for rates, shares and submissions.", ""]
+    for backend in backends:
+        before = baseline["backends"][backend]
+        r = results[backend]
+        sizes_then = (dig(before, "sizes", "rush"), dig(before, "sizes", "rank_apps"))
+        sizes_now = (dig(r, "sizes", "rush"), dig(r, "sizes", "rank_apps"))
+        rank_var = "BENCH_SQLITE_RANK_APPS" if backend == "sqlite" else "BENCH_RANK_APPS"
+        same = ("Same sizes" if sizes_then == sizes_now else
+                "**Sizes differ**, so the figures are not directly comparable: before")
+        parts += [f"### {BACKEND_TITLES[backend]}", "",
+                  f"{same}: `BENCH_RUSH={sizes_then[0]}`, `{rank_var}={sizes_then[1]}`"
+                  + ("." if sizes_then == sizes_now else
+                     f"; after `BENCH_RUSH={sizes_now[0]}`, `{rank_var}={sizes_now[1]}`."), "",
+                  f"| measure | before ({commit}) | after (this run) |", "|---|---|---|"]
+        parts += [f"| {a} | {b} | {c} |" for a, b, c in comparison_rows(before, r)]
+        parts.append("")
+    return "\n".join(parts)
+
+
 SQLITE_LIMITS = """SQLite's own limits, as they show here. One writer at a time for the whole file: the
 service opens write transactions with `BEGIN IMMEDIATE` and the others wait (5 s busy timeout,
 and the pool's 3 s acquire timeout before that), so every write — the rush's submissions, the
@@ -221,7 +352,7 @@ def main(args) -> None:
         if p.exists():
             results[backend] = json.loads(p.read_text())
     if not results:
-        raise SystemExit("no results in target/bench: run bench/run first")
+        raise SystemExit(f"no results in {OUT}: run bench/run first")
     any_r = next(iter(results.values()))
     sizes = any_r["sizes"]
     elapsed = f"{args.elapsed / 60:.1f} minutes" if args.elapsed else "unknown"
@@ -245,6 +376,10 @@ def main(args) -> None:
         doc.append(section("PostgreSQL", results["postgres"], ""))
     if "sqlite" in results:
         doc.append(section("SQLite", results["sqlite"], SQLITE_LIMITS))
+    baseline = load_baseline()
+    compared = before_after(baseline, results)
+    if compared:
+        doc.append(compared)
     findings = ROOT / "bench" / "findings.md"
     if findings.exists():
         doc.append(findings.read_text().rstrip() + "\n")
@@ -254,4 +389,20 @@ def main(args) -> None:
         print(f"\n== {backend} ==")
         for a, b, c, d in rows_for(r):
             print(f"{a}\n    {b.replace('**', '')}   [{c}: {d.replace('**', '')}]")
+    if compared:
+        for backend, r in results.items():
+            before = dig(baseline, "backends", backend)
+            if not before:
+                continue
+            print(f"\n== {backend}: before ({baseline.get('commit', 'baseline')}) / after (this run) ==")
+            for a, b, c in comparison_rows(before, r):
+                print(f"{a}\n    {b} → {c}")
     print(f"\nwritten {args.output}")
+
+
+if __name__ == "__main__":
+    # The same flags as `wg_bench.py report` (which bench/run calls), without its packages.
+    ap = argparse.ArgumentParser(description="print the table and write BENCHMARKS.md")
+    ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--elapsed", type=float, default=None)
+    main(ap.parse_args())
