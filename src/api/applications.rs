@@ -1005,15 +1005,16 @@ pub async fn submit(
     caller: AuthUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = managed(&state, &caller, path.into_inner()).await?;
-    let reveal = revealer(&state, &caller).await?;
-    let claim = Claim::of(&req);
-    // Submissions wait here, in order, rather than on the pool: see `database.submit_concurrency`.
+    // Submissions wait here, in order and holding nothing yet, rather than on the pool: see
+    // `database.submit_concurrency`.
     let _permit = state
         .submissions
         .acquire()
         .await
         .map_err(anyhow::Error::from)?;
+    let s = managed(&state, &caller, path.into_inner()).await?;
+    let reveal = revealer(&state, &caller).await?;
+    let claim = Claim::of(&req);
     let mut answer = None;
     store::submit(&state.db, &caller.actor(), &state.clock, s.app.id, |app| {
         let value = to_json(&receipt(app, &s.call, &*reveal)?)?;
