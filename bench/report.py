@@ -334,15 +334,13 @@ def before_after(baseline: dict | None, results: dict) -> str:
 
 
 SQLITE_LIMITS = """SQLite's own limits, as they show here. One writer at a time for the whole file: the
-service opens write transactions with `BEGIN IMMEDIATE` and the others wait (5 s busy timeout,
-and the pool's 3 s acquire timeout before that), so every write — the rush's submissions, the
-review — is serialised whatever the pool size, and a burst of writers gets 503s. Reads run in
-parallel (WAL) and in-process, which is why the ceiling and the simple reads are higher than on
-PostgreSQL on the same two cores. The data set is smaller by default (`BENCH_SQLITE_RANK_APPS`,
-3,000 ranked applications): building the call grows quadratically with its size (item 3 below),
-and 10,000 took over half an hour of set-up here. SQLite suits one service process on one
-machine (the demo, a small agency); several processes, or a deadline with thousands of
-concurrent writers, need PostgreSQL."""
+service opens write transactions with `BEGIN IMMEDIATE`, so every write (the rush's
+submissions, the review) is serialised whatever the pool size; submissions queue for their
+permit (`database.submit_concurrency`) in the service, so a burst waits instead of failing, and
+the rush's p99 is the time to write them one after the other. Reads run in parallel (WAL) and
+in-process, which is why the ceiling and the simple reads are higher than on PostgreSQL on the
+same two cores. SQLite suits one service process on one machine (the demo, a small agency);
+several processes, or a deadline with thousands of concurrent writers, need PostgreSQL."""
 
 
 def main(args) -> None:
