@@ -587,10 +587,10 @@ pub async fn list_applications(
         }
         Role::Applicant => filter.member_of = Some(represented.clone()),
     }
-    let (apps, total) = store::list(&state.db, &filter, (!csv).then_some(page)).await?;
     if csv {
-        return csv_export(&state, &apps).await;
+        return csv_export(&state, &filter).await;
     }
+    let (apps, total) = store::list(&state.db, &filter, Some(page)).await?;
     // What the page needs, in a fixed number of queries whatever its size: the caller's
     // declarations (evaluators), the partnerships with their members (an applicant's access,
     // a draft's blocking problems), each call once, and for drafts the members' facts and the
@@ -674,7 +674,9 @@ pub async fn list_applications(
     }))
 }
 
-async fn csv_export(state: &AppState, apps: &[Application]) -> Result<HttpResponse, ApiError> {
+/// Every match as CSV, written row by row as the applications are read (one query for their
+/// calls, one for them), so that an export of a whole call does not hold it in memory.
+async fn csv_export(state: &AppState, filter: &store::Filter) -> Result<HttpResponse, ApiError> {
     let mut out = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
@@ -692,14 +694,9 @@ async fn csv_export(state: &AppState, apps: &[Application]) -> Result<HttpRespon
         "submitted_at",
     ];
     out.write_record(header).map_err(anyhow::Error::from)?;
-    let mut codes = std::collections::BTreeMap::new();
-    for a in apps {
-        if !codes.contains_key(&a.call_id)
-            && let Some(c) = calls_store::get(&state.db, a.call_id).await?
-        {
-            codes.insert(a.call_id, c);
-        }
-        let call = codes.get(&a.call_id);
+    let calls = store::calls_of(&state.db, filter).await?;
+    store::for_each(&state.db, filter, |a| {
+        let call = calls.get(&a.call_id);
         let t = call.and_then(|c| totals(&a.content.budget, &c.rules));
         out.write_record([
             a.id.to_string(),
@@ -725,8 +722,9 @@ async fn csv_export(state: &AppState, apps: &[Application]) -> Result<HttpRespon
                 .unwrap_or_default(),
             a.submitted_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
         ])
-        .map_err(anyhow::Error::from)?;
-    }
+        .map_err(|e| ApiError::from(anyhow::Error::from(e)))
+    })
+    .await?;
     let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
@@ -1012,9 +1010,20 @@ pub async fn submit(
         .acquire()
         .await
         .map_err(anyhow::Error::from)?;
-    let s = managed(&state, &caller, path.into_inner()).await?;
-    let reveal = revealer(&state, &caller).await?;
-    let claim = Claim::of(&req);
+    // On the heap, and only once the permit is held: a submission that waits keeps a small
+    // future, not room for every query below (at a deadline a thousand of them wait).
+    Box::pin(submit_now(&req, &state, &caller, path.into_inner())).await
+}
+
+async fn submit_now(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &AuthUser,
+    id: Uuid,
+) -> Result<HttpResponse, ApiError> {
+    let s = managed(state, caller, id).await?;
+    let reveal = revealer(state, caller).await?;
+    let claim = Claim::of(req);
     let mut answer = None;
     store::submit(&state.db, &caller.actor(), &state.clock, s.app.id, |app| {
         let value = to_json(&receipt(app, &s.call, &*reveal)?)?;

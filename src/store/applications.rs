@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, DurationRound, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use futures_util::TryStreamExt;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection,
     DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
@@ -337,11 +338,7 @@ pub async fn list(
     page: Option<Page>,
 ) -> Result<(Vec<Application>, u64), DbErr> {
     let cond = condition(f);
-    let q = application::Entity::find()
-        .filter(cond.clone())
-        .order_by_asc(application::Column::ProtocolNumber)
-        .order_by_asc(application::Column::CreatedAt)
-        .order_by_asc(application::Column::Id);
+    let q = in_list_order(cond.clone());
     if let Some(area) = &f.area {
         // The areas live in the content document: the SQL filter narrows, Rust decides, and
         // the total and the page are taken after it.
@@ -351,7 +348,7 @@ pub async fn list(
             .into_iter()
             .map(to_application)
             .collect::<Result<_, _>>()?;
-        items.retain(|a| a.content.intervention_areas.iter().any(|x| x == area));
+        items.retain(|a| in_area(a, area));
         let total = items.len() as u64;
         if let Some(p) = page {
             items = items
@@ -387,14 +384,59 @@ pub async fn list(
     Ok((items, total))
 }
 
-/// How many applications match: `SELECT COUNT(id)` with the filter alone (no `ORDER BY`).
+fn in_list_order(cond: Condition) -> sea_orm::Select<application::Entity> {
+    application::Entity::find()
+        .filter(cond)
+        .order_by_asc(application::Column::ProtocolNumber)
+        .order_by_asc(application::Column::CreatedAt)
+        .order_by_asc(application::Column::Id)
+}
+
+fn in_area(a: &Application, area: &str) -> bool {
+    a.content.intervention_areas.iter().any(|x| x == area)
+}
+
+/// Every matching application in list order, handed to `each` one at a time as its row
+/// arrives: one query, and the matches are never all in memory at once (exports).
+pub async fn for_each<F>(db: &DatabaseConnection, f: &Filter, mut each: F) -> Result<(), ApiError>
+where
+    F: FnMut(Application) -> Result<(), ApiError>,
+{
+    let mut rows = in_list_order(condition(f)).stream(db).await?;
+    while let Some(row) = rows.try_next().await? {
+        let a = to_application(row)?;
+        if f.area.as_deref().is_none_or(|area| in_area(&a, area)) {
+            each(a)?;
+        }
+    }
+    Ok(())
+}
+
+/// The calls of the matching applications, in one query.
+pub async fn calls_of(
+    db: &DatabaseConnection,
+    f: &Filter,
+) -> Result<BTreeMap<Uuid, crate::domain::call::Call>, DbErr> {
+    let ids = Query::select()
+        .column(application::Column::CallId)
+        .from(application::Entity)
+        .cond_where(condition(f))
+        .to_owned();
+    crate::entity::call::Entity::find()
+        .filter(crate::entity::call::Column::Id.in_subquery(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| calls::to_call(m).map(|c| (c.id, c)))
+        .collect()
+}
+
+/// How many applications match: `SELECT COUNT(*)` with the filter alone (no `ORDER BY`), so
+/// that PostgreSQL can answer from an index without visiting the rows.
 async fn count(db: &DatabaseConnection, cond: Condition) -> Result<u64, DbErr> {
     let n = application::Entity::find()
         .select_only()
-        .column_as(
-            Expr::expr(Func::count(Expr::col(application::Column::Id))),
-            "n",
-        )
+        .column_as(Expr::cust("COUNT(*)"), "n")
         .filter(cond)
         .into_tuple::<i64>()
         .one(db)

@@ -492,6 +492,13 @@ both!(async fn the_list_filters_and_exports_csv(app) {
     assert_eq!(lines[0], "id,call_code,protocol_number,status,agency_code,title,intervention_areas,total_cost,requested_grant,co_financing,submitted_at");
     assert_eq!(lines.len(), 3, "{text}");
     assert!(text.contains(",35000.00,24500.00,10500.00,"), "{text}");
+    // The applicant's export holds what its list holds, area filter included, with the call's code.
+    let text = app.get("/api/v1/applications?format=csv&area=TIME_SAVING", Some(&token)).await.text().await.unwrap();
+    let rows: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).skip(1).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(rows.iter().all(|r| r.split(',').nth(1) == Some(DEMO)), "{text}");
+    let text = app.get("/api/v1/applications?format=csv&area=MOBILITA", Some(&token)).await.text().await.unwrap();
+    assert_eq!(text.split("\r\n").filter(|l| !l.is_empty()).count(), 1, "{text}");
 });
 
 both!(async fn the_list_shows_each_application_as_its_own_read_does(app) {
