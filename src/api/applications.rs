@@ -232,15 +232,11 @@ struct Seen {
 /// and its call, then one for an applicant's representation of the members, or one for an
 /// evaluator's conflict declaration.
 async fn seen(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<Seen, ApiError> {
-    let (app, call) = store::get_with_call(&state.db, id)
+    // Only an applicant's access depends on the members (evaluators' on the agency).
+    let reader = (caller.role == Role::Applicant).then_some(caller.id);
+    let (app, call, facts) = store::get_for_reader(&state.db, id, reader)
         .await?
         .ok_or_else(application_not_found)?;
-    // Only an applicant's access depends on the members (evaluators' on the agency).
-    let facts = if caller.role == Role::Applicant {
-        partnerships_store::access_facts(&state.db, app.partnership_id, caller.id).await?
-    } else {
-        partnerships_store::AccessFacts::default()
-    };
     let access = application_access(
         caller.role,
         caller.agency,

@@ -8,7 +8,8 @@ use futures_util::TryStreamExt;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Set, Statement,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -242,21 +243,41 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Applicat
         .transpose()
 }
 
-/// Whether a partnership has an application (any status).
-/// An application with its call, in one statement: what every read of one needs.
-pub async fn get_with_call<C: ConnectionTrait>(
+/// An application with its call and, for an applicant (`reader`), the facts that decide its
+/// access (empty for anyone else), in one statement: what every read of one needs.
+pub async fn get_for_reader<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
-) -> Result<Option<(Application, crate::domain::call::Call)>, DbErr> {
-    let Some((app, Some(call))) = application::Entity::find_by_id(id)
-        .find_also_related(crate::entity::call::Entity)
-        .one(db)
-        .await?
-    else {
+    reader: Option<Uuid>,
+) -> Result<
+    Option<(
+        Application,
+        crate::domain::call::Call,
+        partnerships::AccessFacts,
+    )>,
+    DbErr,
+> {
+    let mut q = application::Entity::find_by_id(id).find_also_related(crate::entity::call::Entity);
+    if let Some(user) = reader {
+        for (expr, alias) in partnerships::access_columns(user) {
+            q = q.expr_as(expr, alias);
+        }
+    }
+    let Some(row) = db.query_one_raw(q.build(db.get_database_backend())).await? else {
         return Ok(None);
     };
-    Ok(Some((to_application(app)?, calls::to_call(call)?)))
+    let app = application::Model::from_query_result(&row, "A_")?;
+    let Some(call) = crate::entity::call::Model::from_query_result_optional(&row, "B_")? else {
+        return Ok(None);
+    };
+    let facts = match reader {
+        Some(_) => partnerships::access_facts_of(&row)?,
+        None => partnerships::AccessFacts::default(),
+    };
+    Ok(Some((to_application(app)?, calls::to_call(call)?, facts)))
 }
+
+/// Whether a partnership has an application (any status).
 
 pub async fn for_partnership<C: ConnectionTrait>(
     db: &C,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -15,7 +15,7 @@ use super::audit::{self, Actor, Change};
 use super::organizations::{self, Organization};
 use super::{Page, begin_write};
 use crate::domain::partnership::{Member, ParticipationRole};
-use crate::entity::{partnership, partnership_member};
+use crate::entity::{organization_representative, partnership, partnership_member};
 use crate::error::ApiError;
 
 /// A member as stored.
@@ -60,36 +60,90 @@ pub struct AccessFacts {
     pub represented: BTreeSet<Uuid>,
 }
 
-/// The members of a partnership and which of them a user represents, in one statement.
-pub async fn access_facts<C: ConnectionTrait>(
-    db: &C,
-    partnership_id: Uuid,
-    user_id: Uuid,
-) -> Result<AccessFacts, DbErr> {
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            db.get_database_backend(),
-            "SELECT m.organization_id, m.role, r.user_id AS representative \
-             FROM partnership_members m \
-             LEFT JOIN organization_representatives r \
-               ON r.organization_id = m.organization_id AND r.user_id = $2 \
-             WHERE m.partnership_id = $1",
-            [partnership_id.into(), user_id.into()],
+/// Two scalar subqueries for a statement over `applications`: the lead of the application's
+/// partnership (`access_lead`), and the member `user_id` represents (`access_represented`),
+/// the lead first when it represents it. They are all that deciding an applicant's access
+/// needs, so that reading an application and deciding who may see it is one statement.
+pub(super) fn access_columns(user_id: Uuid) -> [(Expr, &'static str); 2] {
+    let of_application = || {
+        Expr::col((
+            partnership_member::Entity,
+            partnership_member::Column::PartnershipId,
         ))
-        .await?;
-    let mut facts = AccessFacts::default();
-    for row in rows {
-        let org: Uuid = row.try_get("", "organization_id")?;
-        let role: String = row.try_get("", "role")?;
-        if role == ParticipationRole::Lead.as_str() {
-            facts.lead = Some(org);
-        }
-        if row.try_get::<Option<Uuid>>("", "representative")?.is_some() {
-            facts.represented.insert(org);
-        }
-        facts.members.insert(org);
-    }
-    Ok(facts)
+        .equals((
+            crate::entity::application::Entity,
+            crate::entity::application::Column::PartnershipId,
+        ))
+    };
+    let lead = Query::select()
+        .column((
+            partnership_member::Entity,
+            partnership_member::Column::OrganizationId,
+        ))
+        .from(partnership_member::Entity)
+        .and_where(of_application())
+        .and_where(
+            Expr::col((partnership_member::Entity, partnership_member::Column::Role))
+                .eq(ParticipationRole::Lead.as_str()),
+        )
+        .limit(1)
+        .to_owned();
+    let represented = Query::select()
+        .column((
+            partnership_member::Entity,
+            partnership_member::Column::OrganizationId,
+        ))
+        .from(partnership_member::Entity)
+        .inner_join(
+            organization_representative::Entity,
+            Expr::col((
+                organization_representative::Entity,
+                organization_representative::Column::OrganizationId,
+            ))
+            .equals((
+                partnership_member::Entity,
+                partnership_member::Column::OrganizationId,
+            )),
+        )
+        .and_where(of_application())
+        .and_where(
+            Expr::col((
+                organization_representative::Entity,
+                organization_representative::Column::UserId,
+            ))
+            .eq(user_id),
+        )
+        .order_by_expr(
+            Expr::case(
+                Expr::col((partnership_member::Entity, partnership_member::Column::Role))
+                    .eq(ParticipationRole::Lead.as_str()),
+                0,
+            )
+            .finally(1)
+            .into(),
+            sea_orm::Order::Asc,
+        )
+        .limit(1)
+        .to_owned();
+    [
+        (Expr::SubQuery(None, Box::new(lead.into())), "access_lead"),
+        (
+            Expr::SubQuery(None, Box::new(represented.into())),
+            "access_represented",
+        ),
+    ]
+}
+
+/// The facts of [`access_columns`] from a row: the lead, and the member the user represents
+/// (the lead when it does), which decide access as the whole sets would.
+pub(super) fn access_facts_of(row: &sea_orm::QueryResult) -> Result<AccessFacts, DbErr> {
+    let lead: Option<Uuid> = row.try_get("", "access_lead")?;
+    let represented: Option<Uuid> = row.try_get("", "access_represented")?;
+    Ok(AccessFacts {
+        lead,
+        members: lead.into_iter().chain(represented).collect(),
+        represented: represented.into_iter().collect(),
+    })
 }
 
 pub fn partnership_not_found() -> ApiError {
