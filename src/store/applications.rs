@@ -277,8 +277,7 @@ pub async fn get_for_reader<C: ConnectionTrait>(
     Ok(Some((to_application(app)?, calls::to_call(call)?, facts)))
 }
 
-/// Whether a partnership has an application (any status).
-
+/// The application of a partnership, if it has one (any status).
 pub async fn for_partnership<C: ConnectionTrait>(
     db: &C,
     partnership_id: Uuid,
