@@ -33,7 +33,6 @@ pub struct RequestSpan;
 impl tracing_actix_web::RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
         use actix_web::HttpMessage;
-        let route = request.match_pattern().unwrap_or_else(|| "default".into());
         let request_id = request
             .extensions()
             .get::<tracing_actix_web::RequestId>()
@@ -42,11 +41,13 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
         tracing::info_span!(
             "HTTP request",
             http.method = %request.method(),
-            http.route = %route,
+            // Recorded at the end, once the router has matched: finding the pattern before
+            // routing means matching the path against every route, on every request.
+            http.route = tracing::field::Empty,
             http.target = %request.path(),
             http.client_ip = %request.connection_info().realip_remote_addr().unwrap_or(""),
             http.status_code = tracing::field::Empty,
-            otel.name = %format!("{} {}", request.method(), route),
+            otel.name = tracing::field::Empty,
             otel.kind = "server",
             otel.status_code = tracing::field::Empty,
             request_id = %request_id,
@@ -59,6 +60,12 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
         span: tracing::Span,
         outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
     ) {
+        if let Ok(res) = outcome {
+            let req = res.request();
+            let route = req.match_pattern().unwrap_or_else(|| "default".into());
+            span.record("otel.name", format!("{} {route}", req.method()));
+            span.record("http.route", route);
+        }
         tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }

@@ -127,15 +127,19 @@ pub async fn layer(
     let started = Instant::now();
     let method = req.method().as_str().to_owned();
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
     let res = next.call(req).await;
     if let Some(state) = state {
-        // An error that escaped the handlers (a request past its deadline) is answered too.
-        let status = match &res {
-            Ok(r) => r.status(),
-            Err(e) => e.as_response_error().status_code(),
+        // The pattern once the router has matched, which is a lookup; before routing it would
+        // mean matching the path against every route. An error that escaped the handlers (a
+        // request abandoned at its deadline) is counted too, without its request.
+        let (status, route) = match &res {
+            Ok(r) => (
+                r.status(),
+                r.request()
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".to_owned()),
+            ),
+            Err(e) => (e.as_response_error().status_code(), "abandoned".to_owned()),
         };
         let status = status.as_u16().to_string();
         let m = &state.metrics;

@@ -648,4 +648,18 @@ async fn a_request_stuck_on_a_frozen_connection_answers_503_at_its_deadline() {
     let receipt: Value = res.json().await.unwrap();
     assert_eq!(status, StatusCode::OK, "{receipt}");
     assert_eq!(receipt["protocol_number"], "RLD-DEMO-CONCILIAZIONE-000001");
+    // The metrics count the abandoned request apart, and the submission by its pattern.
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics.contains(
+            r#"welfare_grants_http_requests_total{method="POST",route="abandoned",status="503"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            r#"welfare_grants_http_requests_total{method="POST",route="/api/v1/applications/{application_id}/submit",status="200"} 1"#
+        ),
+        "{metrics}"
+    );
 }
