@@ -221,9 +221,10 @@ pub async fn current(
 ) -> Result<HttpResponse, ApiError> {
     let (call_id, agency) = path.into_inner();
     let call = for_agency(&state, &caller, call_id, agency).await?;
-    let versions = store::versions(&state.db, call.id, agency).await?;
-    let v = versions.last().ok_or_else(ranking_not_found)?;
-    Ok(HttpResponse::Ok().json(view(&call, agency, v, state.now())))
+    let v = store::latest(&state.db, call.id, agency, false)
+        .await?
+        .ok_or_else(ranking_not_found)?;
+    Ok(HttpResponse::Ok().json(view(&call, agency, &v, state.now())))
 }
 
 /// Every version of the agency's ranking, oldest first, with its reason.
@@ -470,10 +471,9 @@ pub async fn dashboard(
     let committed = crate::store::grants::committed(
         &crate::store::grants::of_agency(&state.db, call.id, agency).await?,
     );
-    let versions = store::versions(&state.db, call.id, agency).await?;
-    let ranking_status = match versions.last() {
+    let ranking_status = match store::latest(&state.db, call.id, agency, false).await? {
         None => "none",
-        Some(v) if v.approved || versions.iter().any(|x| x.approved) => "approved",
+        Some(v) if v.approved || store::approved(&state.db, call.id, agency).await? => "approved",
         Some(_) => "draft",
     };
     let target = call
@@ -627,8 +627,7 @@ pub async fn results(
         .ok_or_else(call_not_found)?;
     let mut rows = Vec::new();
     for agency in AgencyCode::ALL {
-        let versions = store::versions(&state.db, call.id, agency).await?;
-        let Some(v) = versions.iter().rev().find(|v| v.approved) else {
+        let Some(v) = store::latest(&state.db, call.id, agency, true).await? else {
             continue;
         };
         for e in v.allocation.entries.iter().filter(|e| e.rank.is_some()) {

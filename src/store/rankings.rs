@@ -36,7 +36,7 @@ type CandidateRow = (Uuid, Option<String>, Option<String>, Option<Decimal>);
 
 /// Read a ranking's inputs: the agency's envelope and every submitted application of the
 /// call for it, with its score.
-pub async fn inputs<C: ConnectionTrait>(
+pub async fn inputs<C: ConnectionTrait + sea_orm::StreamTrait>(
     conn: &C,
     call: &Call,
     agency: AgencyCode,
@@ -183,6 +183,27 @@ pub async fn versions<C: ConnectionTrait>(
         .into_iter()
         .map(to_version)
         .collect()
+}
+
+/// The latest version of an agency's ranking (the latest approved one with `approved_only`):
+/// one row, however many versions there are.
+pub async fn latest<C: ConnectionTrait>(
+    conn: &C,
+    call_id: Uuid,
+    agency: AgencyCode,
+    approved_only: bool,
+) -> Result<Option<Version>, DbErr> {
+    let mut q = ranking_version::Entity::find()
+        .filter(ranking_version::Column::CallId.eq(call_id))
+        .filter(ranking_version::Column::AgencyCode.eq(agency.as_str()));
+    if approved_only {
+        q = q.filter(ranking_version::Column::Status.eq("approved"));
+    }
+    q.order_by_desc(ranking_version::Column::Version)
+        .one(conn)
+        .await?
+        .map(to_version)
+        .transpose()
 }
 
 /// The id, number and status of every version of an agency's ranking, oldest first: what
@@ -513,8 +534,8 @@ pub async fn scorrimento_after<C: ConnectionTrait>(
     let call = calls::get(conn, call_id)
         .await?
         .ok_or_else(calls::call_not_found)?;
-    let all = versions(conn, call_id, agency).await?;
-    let Some(latest) = all.last().filter(|v| v.approved) else {
+    let latest = latest(conn, call_id, agency, false).await?;
+    let Some(latest) = latest.as_ref().filter(|v| v.approved) else {
         return Ok(());
     };
     let grants = super::grants::of_agency(conn, call_id, agency).await?;

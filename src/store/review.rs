@@ -4,9 +4,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, Set, sea_query::Query,
+    QueryFilter, QueryOrder, Set, StreamTrait, sea_query::Query,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -777,7 +778,7 @@ impl AgencyScoring {
 }
 
 /// Read the `AgencyScoring` of a call's admitted applications for an agency.
-pub async fn agency_scoring<C: ConnectionTrait>(
+pub async fn agency_scoring<C: ConnectionTrait + StreamTrait>(
     conn: &C,
     call_id: Uuid,
     agency: AgencyCode,
@@ -793,27 +794,34 @@ pub async fn agency_scoring<C: ConnectionTrait>(
             .and_where(application::Column::ReviewStatus.eq(ReviewStatus::Admitted.as_str()))
             .to_owned()
     };
+    // Streamed: each row is converted as it arrives, so that the raw rows of an agency's
+    // tens of thousands of evaluations are never all in memory next to their conversions.
     let mut evaluations: HashMap<Uuid, Vec<Evaluation>> = HashMap::new();
-    for m in evaluation::Entity::find()
-        .filter(evaluation::Column::ApplicationId.in_subquery(admitted()))
-        .order_by_asc(evaluation::Column::UpdatedAt)
-        .order_by_asc(evaluation::Column::Id)
-        .all(conn)
-        .await?
     {
-        let application_id = m.application_id;
-        evaluations
-            .entry(application_id)
-            .or_default()
-            .push(to_evaluation(m)?);
+        let mut rows = evaluation::Entity::find()
+            .filter(evaluation::Column::ApplicationId.in_subquery(admitted()))
+            .order_by_asc(evaluation::Column::UpdatedAt)
+            .order_by_asc(evaluation::Column::Id)
+            .stream(conn)
+            .await?;
+        while let Some(m) = rows.try_next().await? {
+            let application_id = m.application_id;
+            evaluations
+                .entry(application_id)
+                .or_default()
+                .push(to_evaluation(m)?);
+        }
     }
-    let consensus = consensus_score::Entity::find()
-        .filter(consensus_score::Column::ApplicationId.in_subquery(admitted()))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|c| Ok((c.application_id, to_consensus(c)?)))
-        .collect::<Result<_, DbErr>>()?;
+    let mut consensus = HashMap::new();
+    {
+        let mut rows = consensus_score::Entity::find()
+            .filter(consensus_score::Column::ApplicationId.in_subquery(admitted()))
+            .stream(conn)
+            .await?;
+        while let Some(c) = rows.try_next().await? {
+            consensus.insert(c.application_id, to_consensus(c)?);
+        }
+    }
     Ok(AgencyScoring {
         evaluations,
         consensus,
