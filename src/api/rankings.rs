@@ -630,18 +630,25 @@ pub async fn results(
         let Some(v) = store::latest(&state.db, call.id, agency, true).await? else {
             continue;
         };
+        // What the rows show of each application, in three statements per agency (the
+        // applications' titles, streamed; the partnerships' leads; their organizations),
+        // not three per ranked entry.
+        let filter = crate::store::applications::Filter {
+            call_id: Some(call.id),
+            agency_submitted: Some(agency),
+            ..Default::default()
+        };
+        let mut apps = std::collections::HashMap::new();
+        crate::store::applications::for_each(&state.db, &filter, |a| {
+            apps.insert(a.id, (a.content.title, a.partnership_id));
+            Ok(())
+        })
+        .await?;
+        let leads =
+            crate::store::partnerships::leads_for_agency(&state.db, call.id, agency).await?;
         for e in v.allocation.entries.iter().filter(|e| e.rank.is_some()) {
-            let app = crate::store::applications::get(&state.db, e.application_id).await?;
-            let lead = match &app {
-                Some(a) => match crate::store::partnerships::get(&state.db, a.partnership_id)
-                    .await?
-                    .and_then(|p| p.lead())
-                {
-                    Some(l) => crate::store::organizations::get(&state.db, l).await?,
-                    None => None,
-                },
-                None => None,
-            };
+            let app = apps.get(&e.application_id);
+            let lead = app.and_then(|(_, partnership)| leads.get(partnership));
             let recipient = match &lead {
                 Some(o) if o.facts.tax_code.is_personal() => "(natural person)".to_owned(),
                 Some(o) => o.facts.legal_name.clone(),
@@ -652,7 +659,7 @@ pub async fn results(
                     agency_code: agency,
                     rank: e.rank,
                     protocol_number: e.protocol_number.clone(),
-                    title: app.as_ref().and_then(|a| a.content.title.clone()),
+                    title: app.and_then(|(title, _)| title.clone()),
                     recipient,
                     score: e.score,
                     outcome: e.outcome,

@@ -250,6 +250,53 @@ pub fn with_member(orgs: &BTreeSet<Uuid>) -> SelectStatement {
         .to_owned()
 }
 
+/// The lead organization of every partnership with a submitted (or since withdrawn)
+/// application of a call to an agency, by partnership: two statements, whatever their number.
+pub async fn leads_for_agency<C: ConnectionTrait>(
+    db: &C,
+    call_id: Uuid,
+    agency: crate::domain::agency::AgencyCode,
+) -> Result<BTreeMap<Uuid, Organization>, DbErr> {
+    use crate::domain::application::ApplicationStatus;
+    use crate::entity::application;
+    // Subqueries, not lists of ids: a list would outgrow the databases' bind limits.
+    let partnerships = || {
+        Query::select()
+            .column(application::Column::PartnershipId)
+            .from(application::Entity)
+            .and_where(application::Column::CallId.eq(call_id))
+            .and_where(application::Column::AgencyCode.eq(agency.as_str()))
+            .and_where(application::Column::Status.ne(ApplicationStatus::Draft.as_str()))
+            .to_owned()
+    };
+    let leads = Query::select()
+        .column(partnership_member::Column::OrganizationId)
+        .from(partnership_member::Entity)
+        .and_where(partnership_member::Column::Role.eq(ParticipationRole::Lead.as_str()))
+        .and_where(partnership_member::Column::PartnershipId.in_subquery(partnerships()))
+        .to_owned();
+    let pairs: Vec<(Uuid, Uuid)> = partnership_member::Entity::find()
+        .select_only()
+        .columns([
+            partnership_member::Column::PartnershipId,
+            partnership_member::Column::OrganizationId,
+        ])
+        .filter(partnership_member::Column::Role.eq(ParticipationRole::Lead.as_str()))
+        .filter(partnership_member::Column::PartnershipId.in_subquery(partnerships()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let orgs: BTreeMap<Uuid, Organization> = organizations::selected_by(db, leads)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    Ok(pairs
+        .into_iter()
+        .filter_map(|(p, o)| orgs.get(&o).map(|org| (p, org.clone())))
+        .collect())
+}
+
 /// A page of partnerships, newest first; `having_member` restricts to those with one of
 /// these organizations as a member.
 pub async fn list(

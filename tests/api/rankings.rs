@@ -177,6 +177,11 @@ both!(async fn the_montagna_envelope_is_ranked_and_allocated_to_the_cent(app) {
     let results: Value = app.get(&format!("/api/v1/calls/{demo}/results"), None).await.json().await.unwrap();
     assert_eq!(results.as_array().unwrap().len(), 6);
     assert_eq!(results[5]["outcome"], "partially_funded");
+    // Each row names its project and its lead partner (a public body here, so by name).
+    for r in results.as_array().unwrap() {
+        assert_eq!(r["title"], "Valtellina concilia", "{r}");
+        assert!(r["recipient"].as_str().unwrap().starts_with("Ente "), "{r}");
+    }
     let csv = app.get(&format!("/api/v1/calls/{demo}/results?format=csv"), None).await.text().await.unwrap();
     assert!(csv.starts_with("agency_code,rank,protocol_number,title,recipient,score,outcome,amount,act_number,act_date\r\n"));
     let giving: Value = app.get(&format!("/api/v1/calls/{demo}/results?format=360giving"), None).await.json().await.unwrap();
