@@ -5,19 +5,16 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, sea_query::Query,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::Page;
+use super::{Page, partnerships};
 use crate::domain::agency::AgencyCode;
-use crate::domain::partnership::ParticipationRole;
 use crate::domain::user::Role;
 use crate::domain::violation::Msg;
-use crate::entity::{
-    application, notification, organization_representative, partnership_member, user,
-};
+use crate::entity::{application, notification, organization_representative, user};
 use crate::error::ApiError;
 
 /// Leave the same notice in several inboxes.
@@ -141,16 +138,6 @@ pub async fn lead_representatives_of_agency<C: ConnectionTrait>(
     call_id: Uuid,
     agency: AgencyCode,
 ) -> Result<HashMap<Uuid, Vec<Uuid>>, DbErr> {
-    // Subqueries, not lists of ids: a list would outgrow the databases' bind limits.
-    let partnerships = || {
-        Query::select()
-            .column(application::Column::PartnershipId)
-            .from(application::Entity)
-            .and_where(application::Column::CallId.eq(call_id))
-            .and_where(application::Column::AgencyCode.eq(agency.as_str()))
-            .to_owned()
-    };
-    let lead = ParticipationRole::Lead.as_str();
     let applications: Vec<(Uuid, Uuid)> = application::Entity::find()
         .select_only()
         .columns([application::Column::Id, application::Column::PartnershipId])
@@ -159,30 +146,12 @@ pub async fn lead_representatives_of_agency<C: ConnectionTrait>(
         .into_tuple()
         .all(conn)
         .await?;
-    // A partnership's lead is its first lead member, as `Partnership::lead` finds it.
-    let mut leads: HashMap<Uuid, Uuid> = HashMap::new();
-    for m in partnership_member::Entity::find()
-        .filter(partnership_member::Column::Role.eq(lead))
-        .filter(partnership_member::Column::PartnershipId.in_subquery(partnerships()))
-        .order_by_asc(partnership_member::Column::AddedAt)
-        .order_by_asc(partnership_member::Column::OrganizationId)
-        .all(conn)
-        .await?
-    {
-        leads.entry(m.partnership_id).or_insert(m.organization_id);
-    }
+    let leads = partnerships::leads_of(conn, partnerships::of_agency(call_id, agency)).await?;
     let mut representatives: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     for r in organization_representative::Entity::find()
         .filter(
             organization_representative::Column::OrganizationId.in_subquery(
-                Query::select()
-                    .column(partnership_member::Column::OrganizationId)
-                    .from(partnership_member::Entity)
-                    .and_where(partnership_member::Column::Role.eq(lead))
-                    .and_where(
-                        partnership_member::Column::PartnershipId.in_subquery(partnerships()),
-                    )
-                    .to_owned(),
+                partnerships::lead_organizations_of(partnerships::of_agency(call_id, agency)),
             ),
         )
         .all(conn)

@@ -1,6 +1,6 @@
 //! Partnerships for a call and their members.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SelectStatement};
@@ -14,8 +14,9 @@ use uuid::Uuid;
 use super::audit::{self, Actor, Change};
 use super::organizations::{self, Organization};
 use super::{Page, begin_write};
+use crate::domain::agency::AgencyCode;
 use crate::domain::partnership::{Member, ParticipationRole};
-use crate::entity::{organization_representative, partnership, partnership_member};
+use crate::entity::{application, organization_representative, partnership, partnership_member};
 use crate::error::ApiError;
 
 /// A member as stored.
@@ -70,10 +71,7 @@ pub(super) fn access_columns(user_id: Uuid) -> [(Expr, &'static str); 2] {
             partnership_member::Entity,
             partnership_member::Column::PartnershipId,
         ))
-        .equals((
-            crate::entity::application::Entity,
-            crate::entity::application::Column::PartnershipId,
-        ))
+        .equals((application::Entity, application::Column::PartnershipId))
     };
     let lead = Query::select()
         .column((
@@ -85,6 +83,20 @@ pub(super) fn access_columns(user_id: Uuid) -> [(Expr, &'static str); 2] {
         .and_where(
             Expr::col((partnership_member::Entity, partnership_member::Column::Role))
                 .eq(ParticipationRole::Lead.as_str()),
+        )
+        .order_by(
+            (
+                partnership_member::Entity,
+                partnership_member::Column::AddedAt,
+            ),
+            sea_orm::Order::Asc,
+        )
+        .order_by(
+            (
+                partnership_member::Entity,
+                partnership_member::Column::OrganizationId,
+            ),
+            sea_orm::Order::Asc,
         )
         .limit(1)
         .to_owned();
@@ -250,48 +262,62 @@ pub fn with_member(orgs: &BTreeSet<Uuid>) -> SelectStatement {
         .to_owned()
 }
 
-/// The lead organization of every partnership with a submitted (or since withdrawn)
-/// application of a call to an agency, by partnership: two statements, whatever their number.
-pub async fn leads_for_agency<C: ConnectionTrait>(
-    db: &C,
-    call_id: Uuid,
-    agency: crate::domain::agency::AgencyCode,
-) -> Result<BTreeMap<Uuid, Organization>, DbErr> {
-    use crate::domain::application::ApplicationStatus;
-    use crate::entity::application;
-    // Subqueries, not lists of ids: a list would outgrow the databases' bind limits.
-    let partnerships = || {
-        Query::select()
-            .column(application::Column::PartnershipId)
-            .from(application::Entity)
-            .and_where(application::Column::CallId.eq(call_id))
-            .and_where(application::Column::AgencyCode.eq(agency.as_str()))
-            .and_where(application::Column::Status.ne(ApplicationStatus::Draft.as_str()))
-            .to_owned()
-    };
-    let leads = Query::select()
+/// The partnerships with an application of a call to an agency (any status), as a subquery:
+/// no list of ids, which would outgrow the databases' bind limits.
+pub(super) fn of_agency(call_id: Uuid, agency: AgencyCode) -> SelectStatement {
+    Query::select()
+        .column(application::Column::PartnershipId)
+        .from(application::Entity)
+        .and_where(application::Column::CallId.eq(call_id))
+        .and_where(application::Column::AgencyCode.eq(agency.as_str()))
+        .to_owned()
+}
+
+/// The lead organizations of the partnerships a subquery selects, as a subquery.
+pub(super) fn lead_organizations_of(partnerships: SelectStatement) -> SelectStatement {
+    Query::select()
         .column(partnership_member::Column::OrganizationId)
         .from(partnership_member::Entity)
         .and_where(partnership_member::Column::Role.eq(ParticipationRole::Lead.as_str()))
-        .and_where(partnership_member::Column::PartnershipId.in_subquery(partnerships()))
-        .to_owned();
-    let pairs: Vec<(Uuid, Uuid)> = partnership_member::Entity::find()
-        .select_only()
-        .columns([
-            partnership_member::Column::PartnershipId,
-            partnership_member::Column::OrganizationId,
-        ])
+        .and_where(partnership_member::Column::PartnershipId.in_subquery(partnerships))
+        .to_owned()
+}
+
+/// The lead organization of each partnership a subquery selects, by partnership: its first
+/// lead member, as `Partnership::lead` finds it. One statement, whatever their number.
+pub(super) async fn leads_of<C: ConnectionTrait>(
+    conn: &C,
+    partnerships: SelectStatement,
+) -> Result<HashMap<Uuid, Uuid>, DbErr> {
+    let mut leads = HashMap::new();
+    for m in partnership_member::Entity::find()
         .filter(partnership_member::Column::Role.eq(ParticipationRole::Lead.as_str()))
-        .filter(partnership_member::Column::PartnershipId.in_subquery(partnerships()))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let orgs: BTreeMap<Uuid, Organization> = organizations::selected_by(db, leads)
+        .filter(partnership_member::Column::PartnershipId.in_subquery(partnerships))
+        .order_by_asc(partnership_member::Column::AddedAt)
+        .order_by_asc(partnership_member::Column::OrganizationId)
+        .all(conn)
         .await?
-        .into_iter()
-        .map(|o| (o.id, o))
-        .collect();
-    Ok(pairs
+    {
+        leads.entry(m.partnership_id).or_insert(m.organization_id);
+    }
+    Ok(leads)
+}
+
+/// The lead organization of every partnership with an application of a call to an agency,
+/// by partnership: two statements, whatever their number.
+pub async fn leads_for_agency<C: ConnectionTrait>(
+    db: &C,
+    call_id: Uuid,
+    agency: AgencyCode,
+) -> Result<HashMap<Uuid, Organization>, DbErr> {
+    let leads = leads_of(db, of_agency(call_id, agency)).await?;
+    let orgs: HashMap<Uuid, Organization> =
+        organizations::selected_by(db, lead_organizations_of(of_agency(call_id, agency)))
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o))
+            .collect();
+    Ok(leads
         .into_iter()
         .filter_map(|(p, o)| orgs.get(&o).map(|org| (p, org.clone())))
         .collect())

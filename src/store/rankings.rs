@@ -208,7 +208,7 @@ pub async fn latest<C: ConnectionTrait>(
 
 /// The id, number and status of every version of an agency's ranking, oldest first: what
 /// deciding the next version needs, without reading the allocations.
-async fn heads<C: ConnectionTrait>(
+pub async fn heads<C: ConnectionTrait>(
     conn: &C,
     call_id: Uuid,
     agency: AgencyCode,
