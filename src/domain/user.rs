@@ -74,7 +74,32 @@ pub fn check_username(username: &str) -> Option<Violation> {
     })
 }
 
-/// A password: 12 to 128 characters, not the user name, not only one repeated character.
+/// The common-password list of `@zxcvbn-ts/language-common` (MIT, licence beside it): about
+/// 49,000 passwords that leaked most often, lower case, one a line.
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+
+static COMMON: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| COMMON_PASSWORDS.lines().collect());
+
+/// Whether a password is on the common-password list, whatever its case.
+pub fn is_common_password(password: &str) -> bool {
+    COMMON.contains(password.to_lowercase().as_str())
+}
+
+/// The part of a user name (an e-mail address) before the `@`, when it is long enough (at
+/// least 4 characters) to mean something inside a password.
+fn meaningful_local_part(username: &str) -> Option<String> {
+    let local = username
+        .split('@')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_lowercase();
+    (local.chars().count() >= 4).then_some(local)
+}
+
+/// A password: 12 to 128 characters, not on the common-password list, not containing the
+/// user name or its local part, not only one repeated character.
 pub fn check_password(field: &str, password: &str, username: &str) -> Vec<Violation> {
     let mut v = Violations::new();
     let n = password.chars().count();
@@ -86,12 +111,24 @@ pub fn check_password(field: &str, password: &str, username: &str) -> Vec<Violat
             "Una password ha da 12 a 128 caratteri.",
         );
     }
-    if !username.is_empty() && password.to_lowercase().contains(&username.to_lowercase()) {
+    let lower = password.to_lowercase();
+    if !username.is_empty()
+        && (lower.contains(&username.to_lowercase())
+            || meaningful_local_part(username).is_some_and(|local| lower.contains(&local)))
+    {
         v.add(
             field,
             "password_contains_username",
-            "A password must not contain the user name.",
-            "La password non deve contenere il nome utente.",
+            "A password must not contain the user name or the part of it before the @: it is the first thing an attacker tries.",
+            "La password non deve contenere il nome utente né la sua parte prima della @: è la prima cosa che un attaccante prova.",
+        );
+    }
+    if is_common_password(password) {
+        v.add(
+            field,
+            "password_too_common",
+            "This password is on a list of commonly used passwords that attackers try first: choose another one.",
+            "Questa password è in un elenco di password molto usate che gli attaccanti provano per prime: sceglierne un'altra.",
         );
     }
     let mut chars = password.chars();
@@ -125,11 +162,39 @@ mod tests {
         assert!(check_username("anna@example.org").is_none());
         assert!(check_username("Anna@example.org").is_some());
         assert!(check_username("anna").is_some());
-        assert_eq!(check_password("password", "short", "a@b.it").len(), 1);
-        assert_eq!(
-            check_password("password", "aaaaaaaaaaaaaa", "a@b.it").len(),
-            1
+        assert_eq!(check_password("password", "xq7-short", "a@b.it").len(), 1);
+        assert!(
+            check_password("password", "aaaaaaaaaaaaaa", "a@b.it")
+                .iter()
+                .any(|v| v.code == "password_too_simple")
         );
         assert!(check_password("password", "a sound passphrase", "a@b.it").is_empty());
+    }
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        for p in ["123456789012", "password1234", "PASSWORD1234"] {
+            let v = check_password("password", p, "someone@example.org");
+            assert!(
+                v.iter().any(|v| v.code == "password_too_common"),
+                "{p}: {v:?}"
+            );
+        }
+        assert!(COMMON_PASSWORDS.lines().count() > 49_000);
+        assert!(!is_common_password("a sound passphrase"));
+    }
+
+    #[test]
+    fn a_password_may_not_contain_the_local_part_of_the_user_name() {
+        let v = check_password(
+            "password",
+            "xxMaria.Rossi-2024xx",
+            "maria.rossi@example.org",
+        );
+        assert!(v.iter().any(|v| v.code == "password_contains_username"));
+        // A local part shorter than 4 characters says too little to be refused.
+        assert!(
+            check_password("password", "ann and her long passphrase", "ann@example.org").is_empty()
+        );
     }
 }
