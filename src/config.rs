@@ -73,6 +73,9 @@ pub struct AuthSettings {
     /// Leeway, in seconds, for `exp` and `nbf`.
     pub leeway_secs: u64,
     pub password_hash: PasswordHashSettings,
+    /// Waits imposed on an account after wrong passwords (kept in the database, so every
+    /// replica shares them).
+    pub lockout: LockoutSettings,
     /// An external identity provider whose tokens are accepted as well.
     pub external: Option<ExternalIdpSettings>,
 }
@@ -84,6 +87,27 @@ pub struct PasswordHashSettings {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
+}
+
+/// After `max_failures` wrong passwords in a row an account (or an unknown user name) waits
+/// `first_wait_secs` before the next try; each further wrong password doubles the wait, up to
+/// `max_wait_secs`. A success forgets them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockoutSettings {
+    pub max_failures: u32,
+    pub first_wait_secs: u32,
+    pub max_wait_secs: u32,
+}
+
+impl LockoutSettings {
+    pub fn policy(&self) -> crate::domain::login::LockoutPolicy {
+        crate::domain::login::LockoutPolicy {
+            max_failures: self.max_failures,
+            first_wait: chrono::Duration::seconds(i64::from(self.first_wait_secs)),
+            max_wait: chrono::Duration::seconds(i64::from(self.max_wait_secs)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -211,6 +235,11 @@ memory_kib = 19456
 iterations = 2
 parallelism = 1
 
+[auth.lockout]
+max_failures = 5
+first_wait_secs = 60
+max_wait_secs = 900
+
 [demo]
 enabled = true
 
@@ -301,6 +330,15 @@ impl Settings {
         if self.auth.access_token_ttl_secs <= 0 || self.auth.refresh_token_ttl_secs <= 0 {
             return Err(config::ConfigError::Message(
                 "token lifetimes must be positive".into(),
+            ));
+        }
+        let lockout = &self.auth.lockout;
+        if lockout.max_failures == 0
+            || lockout.first_wait_secs == 0
+            || lockout.max_wait_secs < lockout.first_wait_secs
+        {
+            return Err(config::ConfigError::Message(
+                "auth.lockout: max_failures and first_wait_secs must be at least 1, and max_wait_secs at least first_wait_secs".into(),
             ));
         }
         if self.rate_limit.enabled

@@ -119,6 +119,9 @@ pub enum ApiError {
     /// 429: this client address made too many such requests; try again after `retry_after`
     /// seconds.
     TooManyRequests { retry_after: u32 },
+    /// 429: too many wrong passwords for this account (from any address); even the right one
+    /// waits `retry_after` seconds.
+    AccountRateLimited { retry_after: u32 },
     /// 503: a dependency (the database) is unavailable; try again after `retry_after` seconds.
     Unavailable {
         code: &'static str,
@@ -207,6 +210,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
             ApiError::TooManyRequests { .. } => "rate_limited",
+            ApiError::AccountRateLimited { .. } => "account_rate_limited",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -263,6 +267,14 @@ impl ApiError {
                 }
                 Lang::It => format!(
                     "Troppe richieste di questo tipo dal suo indirizzo: riprovare tra {retry_after} s."
+                ),
+            }),
+            ApiError::AccountRateLimited { retry_after } => Cow::Owned(match lang {
+                Lang::En => format!(
+                    "Too many wrong passwords for this account: it waits {retry_after} s before the next try."
+                ),
+                Lang::It => format!(
+                    "Troppe password errate per questo account: attende {retry_after} s prima del prossimo tentativo."
                 ),
             }),
             ApiError::PreconditionFailed => pick(
@@ -343,7 +355,9 @@ impl ResponseError for ApiError {
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::AccountRateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -361,7 +375,8 @@ impl ResponseError for ApiError {
             if ctx.lang == Lang::It { "it" } else { "en" },
         ));
         if let ApiError::Unavailable { retry_after, .. }
-        | ApiError::TooManyRequests { retry_after } = self
+        | ApiError::TooManyRequests { retry_after }
+        | ApiError::AccountRateLimited { retry_after } = self
         {
             builder.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after)));
         }

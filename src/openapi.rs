@@ -715,6 +715,12 @@ fn problem_example(shape: &Shape, status: &str) -> Option<Value> {
             "This operation requires an If-Match header with the resource's ETag.",
             None,
         ),
+        "429" if resource == "auth" => (
+            "account_rate_limited",
+            "Too many requests",
+            "Too many wrong passwords for this account: it waits 60 s before the next try.",
+            None,
+        ),
         "429" => (
             "rate_limited",
             "Too many requests",
@@ -796,8 +802,11 @@ mod tests {
         assert_eq!(header("TooManyRequests", "Retry-After"), "integer");
         assert_eq!(header("ServiceUnavailable", "Retry-After"), "integer");
         assert_eq!(
-            doc["paths"]["/api/v1/auth/login"]["post"]["responses"]["429"]["$ref"],
+            doc["paths"]["/api/v1/auth/register"]["post"]["responses"]["429"]["$ref"],
             "#/components/responses/TooManyRequests"
         );
+        // Logging in may also make the account wait: its own 429, with the same header.
+        let login = &doc["paths"]["/api/v1/auth/login"]["post"]["responses"]["429"];
+        assert_eq!(login["headers"]["Retry-After"]["schema"]["type"], "integer");
     }
 }

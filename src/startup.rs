@@ -118,6 +118,15 @@ fn spawn_expiry(state: web::Data<AppState>) {
                 Ok(n) => tracing::info!(expired = n, "offers lapsed past their deadline"),
                 Err(e) => tracing::warn!(error = %e, "cannot lapse expired offers"),
             }
+            // Sessions and tokens live in real time (see `auth::start_session`).
+            match crate::store::sessions::purge(&state.db, chrono::Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    purged = n,
+                    "sessions and wrong-password counts past their time"
+                ),
+                Err(e) => tracing::warn!(error = %e, "cannot purge sessions"),
+            }
             match crate::store::idempotency::purge(&state.db, state.now()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "idempotency keys past their retention"),

@@ -13,6 +13,7 @@ mod m20261205_000007_create_rankings;
 mod m20261206_000008_create_grants;
 mod m20261207_000009_create_webhooks;
 mod m20261208_000010_add_read_path_indexes;
+mod m20261209_000011_create_sessions_and_login_throttles;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_create_grants::Migration),
             Box::new(m20261207_000009_create_webhooks::Migration),
             Box::new(m20261208_000010_add_read_path_indexes::Migration),
+            Box::new(m20261209_000011_create_sessions_and_login_throttles::Migration),
         ]
     }
 }

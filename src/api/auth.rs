@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::extract::Json;
 use super::users::UserView;
-use crate::auth::{self, AuthUser, TokenKind, password};
+use crate::auth::{self, AuthUser, password};
 use crate::domain::Violations;
 use crate::domain::user::{Role, check_password, check_username};
 use crate::error::{ApiError, Problem};
@@ -82,7 +82,8 @@ pub struct RefreshRequest {
 #[schema(example = json!({"current_password": "demo-admin-2022!", "new_password": "a much longer passphrase"}))]
 pub struct PasswordChange {
     pub current_password: String,
-    /// 12 to 128 characters, not containing the user name.
+    /// 12 to 128 characters, not on the list of common passwords, not containing the user
+    /// name nor the part of it before the @ (when that has at least 4 characters).
     pub new_password: String,
 }
 
@@ -93,7 +94,8 @@ pub struct PasswordChange {
 pub struct RegisterRequest {
     /// A lower-case e-mail address.
     pub username: String,
-    /// 12 to 128 characters, not containing the user name.
+    /// 12 to 128 characters, not on the list of common passwords, not containing the user
+    /// name nor the part of it before the @ (when that has at least 4 characters).
     pub password: String,
     pub full_name: String,
 }
@@ -104,7 +106,7 @@ async fn tokens_for(
     password: &str,
 ) -> Result<TokenResponse, ApiError> {
     let user = auth::authenticate(state, username, password).await?;
-    Ok(auth::issue_for(state, &user, chrono::Utc::now())?.into())
+    Ok(auth::start_session(state, &user).await?.into())
 }
 
 /// Log in with a user name and password.
@@ -115,6 +117,7 @@ async fn tokens_for(
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 401, description = "Wrong user name or password, or disabled account", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many tries from this address (`rate_limited`), or too many wrong passwords for this account (`account_rate_limited`, whatever the address; even the right password waits): retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
@@ -138,7 +141,8 @@ pub async fn login(
     responses(
         (status = 200, description = "Tokens issued", body = TokenResponse),
         (status = 400, description = "Unsupported grant type or missing field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Wrong credentials or invalid refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong credentials, or a refresh token that is invalid, already exchanged (`refresh_token_reused`: its session is ended) or of an ended session (`session_ended`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many tries from this address (`rate_limited`), or too many wrong passwords for this account (`account_rate_limited`, whatever the address; even the right password waits): retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
@@ -185,20 +189,19 @@ pub async fn token(
 }
 
 async fn refreshed(state: &AppState, refresh_token: &str) -> Result<TokenResponse, ApiError> {
-    let caller = AuthUser::from_token(state, refresh_token, TokenKind::Refresh).await?;
-    let user = users::get(&state.db, caller.id)
-        .await?
-        .ok_or_else(users::user_not_found)?;
-    Ok(auth::issue_for(state, &user, chrono::Utc::now())?.into())
+    Ok(auth::refresh(state, refresh_token).await?.into())
 }
 
-/// Exchange a refresh token for a new pair of tokens.
+/// Exchange a refresh token for a new pair of tokens. A refresh token is used once: the
+/// answer carries the next one, and the one sent is retired. A retired refresh token sent
+/// again ends its whole session (`refresh_token_reused`): either it was copied, or the
+/// client kept an old one; in both cases its holder logs in again.
 #[utoipa::path(
     tag = "auth",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "Tokens renewed", body = TokenResponse),
-        (status = 401, description = "Invalid, expired or revoked refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid or expired refresh token; already exchanged (`refresh_token_reused`: its session is now ended); of an ended session (`session_ended`); or of a disabled user (`token_revoked`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
@@ -211,6 +214,25 @@ pub async fn refresh(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(tokens))
+}
+
+/// Log out: end the caller's session. Its access token and its refresh tokens stop working
+/// at once, on every replica; the user's other sessions (other devices) go on.
+#[utoipa::path(
+    tag = "auth",
+    responses(
+        (status = 204, description = "The session is ended"),
+        (status = 401, description = "Not logged in, or the session already ended", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/auth/logout")]
+pub async fn logout(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    auth::logout(&state, &caller).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The caller's own account.
@@ -243,6 +265,7 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
         (status = 200, description = "Password changed; new tokens", body = TokenResponse),
         (status = 401, description = "Not logged in, or wrong current password", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The new password breaks a rule", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords for this account (`account_rate_limited`; a wrong current password counts like a wrong password at login): retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("oauth2" = []))
 )]
@@ -260,12 +283,13 @@ pub async fn change_password(
     ))?;
     auth::authenticate(&state, &caller.username, &body.current_password)
         .await
-        .map_err(|_| {
-            ApiError::unauthorized(
+        .map_err(|e| match e {
+            ApiError::Unauthorized { .. } => ApiError::unauthorized(
                 "invalid_credentials",
                 "The current password is wrong.",
                 "La password attuale è errata.",
-            )
+            ),
+            other => other,
         })?;
     let hash = password::hash(body.new_password, state.settings.auth.password_hash.clone()).await?;
     let now = state.now();
@@ -285,7 +309,7 @@ pub async fn change_password(
         },
     )
     .await?;
-    let tokens: TokenResponse = auth::issue_for(&state, &user, chrono::Utc::now())?.into();
+    let tokens: TokenResponse = auth::start_session(&state, &user).await?.into();
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(tokens))

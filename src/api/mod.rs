@@ -38,6 +38,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(auth::login)
             .service(auth::token)
             .service(auth::refresh)
+            .service(auth::logout)
             .service(auth::me)
             .service(auth::change_password)
             .service(auth::register)

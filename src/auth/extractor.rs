@@ -17,7 +17,7 @@ use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::startup::AppState;
 use crate::store::audit::Actor;
-use crate::store::users;
+use crate::store::{sessions, users};
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -26,6 +26,10 @@ pub struct AuthUser {
     pub username: String,
     pub role: Role,
     pub agency: Option<AgencyCode>,
+    /// The session of the token (tokens of this service; none for an external provider's).
+    pub session_id: Option<Uuid>,
+    /// The token's own id (`jti`), for the refresh-token rotation.
+    pub token_id: Option<Uuid>,
 }
 
 fn no_longer_valid() -> ApiError {
@@ -33,6 +37,14 @@ fn no_longer_valid() -> ApiError {
         "token_revoked",
         "The token is no longer valid: the user is disabled, or its password or role changed. Log in again.",
         "Il token non è più valido: l'utente è disabilitato o ne sono cambiati password o ruolo. Accedere di nuovo.",
+    )
+}
+
+pub(crate) fn session_ended() -> ApiError {
+    ApiError::unauthorized(
+        "session_ended",
+        "The session of this token has ended (logged out, or ended for safety). Log in again.",
+        "La sessione di questo token è chiusa (uscita, o chiusa per sicurezza). Accedere di nuovo.",
     )
 }
 
@@ -55,9 +67,22 @@ impl AuthUser {
         let subject = state.keys.verify(token, kind)?;
         match subject {
             Subject::Local { user_id, claims } => {
-                let user = users::get(&state.db, user_id)
-                    .await?
-                    .ok_or_else(no_longer_valid)?;
+                // The user and, for a token of a session, whether the session is still open,
+                // in one statement.
+                let user = match claims.sid {
+                    Some(sid) => {
+                        let (user, open) = sessions::user_in_session(&state.db, user_id, sid)
+                            .await?
+                            .ok_or_else(no_longer_valid)?;
+                        if !open {
+                            return Err(session_ended());
+                        }
+                        users::from_model(user)?
+                    }
+                    None => users::get(&state.db, user_id)
+                        .await?
+                        .ok_or_else(no_longer_valid)?,
+                };
                 let current = !user.disabled
                     && claims.ver == Some(user.token_version)
                     && claims.role == Some(user.role)
@@ -70,6 +95,8 @@ impl AuthUser {
                     username: user.username,
                     role: user.role,
                     agency: user.agency,
+                    session_id: claims.sid,
+                    token_id: Uuid::parse_str(&claims.jti).ok(),
                 })
             }
             Subject::External { username } => {
@@ -85,6 +112,8 @@ impl AuthUser {
                     username: user.username,
                     role: user.role,
                     agency: user.agency,
+                    session_id: None,
+                    token_id: None,
                 })
             }
         }

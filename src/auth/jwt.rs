@@ -45,6 +45,10 @@ pub struct Claims {
     /// The user's token generation: a password change or a disable bumps it.
     #[serde(default)]
     pub ver: Option<i32>,
+    /// The session (one per login) the token belongs to: logging out or replaying a retired
+    /// refresh token ends it, and every token of it stops working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 fn access() -> TokenKind {
@@ -82,6 +86,19 @@ pub struct IssuedTokens {
     pub access_token: String,
     pub refresh_token: String,
     pub expires_in: i64,
+    /// The refresh token's id (`jti`): the one its session honours next.
+    pub refresh_id: Uuid,
+    /// When the refresh token expires.
+    pub refresh_expires_at: DateTime<Utc>,
+}
+
+/// Who a pair of tokens is for, and in which session.
+pub struct TokenSubject {
+    pub user_id: Uuid,
+    pub role: Role,
+    pub agency: Option<AgencyCode>,
+    pub token_version: i32,
+    pub session_id: Uuid,
 }
 
 fn invalid_token() -> ApiError {
@@ -148,32 +165,30 @@ impl Keys {
         )?)
     }
 
-    /// Issue an access and a refresh token for a user.
-    pub fn issue(
-        &self,
-        user_id: Uuid,
-        role: Role,
-        agency: Option<AgencyCode>,
-        token_version: i32,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<IssuedTokens> {
-        let base = |typ: TokenKind, ttl: i64| Claims {
-            sub: user_id.to_string(),
+    /// Issue an access and a refresh token of a session.
+    pub fn issue(&self, who: &TokenSubject, now: DateTime<Utc>) -> anyhow::Result<IssuedTokens> {
+        let base = |typ: TokenKind, ttl: i64, jti: Uuid| Claims {
+            sub: who.user_id.to_string(),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             exp: now.timestamp() + ttl,
             nbf: now.timestamp(),
             iat: now.timestamp(),
-            jti: Uuid::new_v4().to_string(),
+            jti: jti.to_string(),
             typ,
-            role: Some(role),
-            agency,
-            ver: Some(token_version),
+            role: Some(who.role),
+            agency: who.agency,
+            ver: Some(who.token_version),
+            sid: Some(who.session_id),
         };
+        let refresh_id = Uuid::new_v4();
         Ok(IssuedTokens {
-            access_token: self.sign(&base(TokenKind::Access, self.access_ttl))?,
-            refresh_token: self.sign(&base(TokenKind::Refresh, self.refresh_ttl))?,
+            access_token: self.sign(&base(TokenKind::Access, self.access_ttl, Uuid::new_v4()))?,
+            refresh_token: self.sign(&base(TokenKind::Refresh, self.refresh_ttl, refresh_id))?,
             expires_in: self.access_ttl,
+            refresh_id,
+            refresh_expires_at: DateTime::from_timestamp(now.timestamp() + self.refresh_ttl, 0)
+                .unwrap_or(now),
         })
     }
 

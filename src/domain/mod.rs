@@ -5,6 +5,7 @@ pub mod application;
 pub mod call;
 pub mod grant;
 pub mod identifiers;
+pub mod login;
 pub mod money;
 pub mod organization;
 pub mod partnership;

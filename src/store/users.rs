@@ -31,6 +31,11 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A user from its row, as read by another statement.
+pub fn from_model(m: user::Model) -> Result<User, DbErr> {
+    to_user(m)
+}
+
 fn to_user(m: user::Model) -> Result<User, DbErr> {
     let bad = |what: &str| DbErr::Custom(format!("stored user {} has an invalid {what}", m.id));
     Ok(User {

@@ -190,3 +190,102 @@ both!(async fn an_external_identity_providers_token_is_accepted_by_kid(app) {
         problem(app.get("/api/v1/auth/me", Some(&bad)).await, StatusCode::UNAUTHORIZED).await;
     }
 });
+
+async fn login_pair(app: &TestApp, who: (&str, &str)) -> (String, String) {
+    let res = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"username": who.0, "password": who.1}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    (
+        body["access_token"].as_str().unwrap().to_owned(),
+        body["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn refresh_with(app: &TestApp, refresh: &str) -> reqwest::Response {
+    app.post(
+        "/api/v1/auth/refresh",
+        None,
+        &json!({"refresh_token": refresh}),
+    )
+    .await
+}
+
+both!(async fn a_refresh_token_is_exchanged_once_and_its_replay_ends_the_session(app) {
+    let (_, first) = login_pair(&app, APPLICANT).await;
+    let res = refresh_with(&app, &first).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let second: Value = res.json().await.unwrap();
+    let second_refresh = second["refresh_token"].as_str().unwrap().to_owned();
+    let second_access = second["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(second_refresh, first, "each refresh answers a new refresh token");
+    me(&app, &second_access).await;
+
+    // The retired token again: an attacker (or a stale client) replays it. Refused, and the
+    // whole session ends: the newest tokens of the family stop working too.
+    let replay = problem(refresh_with(&app, &first).await, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(replay["code"], "refresh_token_reused");
+    let p = problem(refresh_with(&app, &second_refresh).await, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(p["code"], "session_ended");
+    let p = problem(app.get("/api/v1/auth/me", Some(&second_access)).await, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(p["code"], "session_ended");
+
+    // The user's other sessions are untouched, and the reuse is in the audit log.
+    let (access, _) = login_pair(&app, APPLICANT).await;
+    me(&app, &access).await;
+    let admin = app.login(ADMIN).await;
+    let events: Value = app.get("/api/v1/audit-events?action=session.refresh_token_reused", Some(&admin)).await.json().await.unwrap();
+    assert_eq!(events["total"], 1, "{events}");
+});
+
+both!(async fn logging_out_ends_the_callers_session_and_only_that_one(app) {
+    let (laptop_access, laptop_refresh) = login_pair(&app, APPLICANT).await;
+    let (phone_access, phone_refresh) = login_pair(&app, APPLICANT).await;
+    let res = app.post("/api/v1/auth/logout", Some(&laptop_access), &json!({})).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    for res in [app.get("/api/v1/auth/me", Some(&laptop_access)).await, refresh_with(&app, &laptop_refresh).await] {
+        assert_eq!(problem(res, StatusCode::UNAUTHORIZED).await["code"], "session_ended");
+    }
+    me(&app, &phone_access).await;
+    assert_eq!(refresh_with(&app, &phone_refresh).await.status(), StatusCode::OK);
+    // Logging out needs a token.
+    problem(app.post("/api/v1/auth/logout", None, &json!({})).await, StatusCode::UNAUTHORIZED).await;
+});
+
+both!(async fn the_oauth2_refresh_grant_rotates_too(app) {
+    let (_, first) = login_pair(&app, EVALUATOR_MONTAGNA).await;
+    let grant = |token: String| app.client.post(app.url("/api/v1/auth/token"))
+        .form(&[("grant_type".to_owned(), "refresh_token".to_owned()), ("refresh_token".to_owned(), token)]).send();
+    let res = grant(first.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = grant(first).await.unwrap();
+    assert_eq!(problem(res, StatusCode::UNAUTHORIZED).await["code"], "refresh_token_reused");
+});
+
+both!(async fn common_passwords_and_the_user_names_local_part_are_refused(app) {
+    for (password, code) in [
+        ("123456789012", "password_too_common"),
+        ("password1234", "password_too_common"),
+        ("Password1234", "password_too_common"),
+        ("maria.rossi and a long tail", "password_contains_username"),
+    ] {
+        let res = app.post("/api/v1/auth/register", None, &json!({"username": "maria.rossi@example.org", "password": password, "full_name": "Maria Rossi"})).await;
+        let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(has_violation(&p, "password", code), "{password}: {p}");
+    }
+    // The same rules when an administrator creates a user and when a password changes.
+    let admin = app.login(ADMIN).await;
+    let res = app.post("/api/v1/users", Some(&admin), &json!({"username": "giulia@ats.example", "password": "123456789012",
+        "full_name": "Giulia", "role": "evaluator", "agency_code": "BRESCIA"})).await;
+    assert!(has_violation(&problem(res, StatusCode::UNPROCESSABLE_ENTITY).await, "password", "password_too_common"));
+    let token = app.login(APPLICANT).await;
+    let res = app.post("/api/v1/auth/password", Some(&token), &json!({"current_password": APPLICANT.1, "new_password": "password1234"})).await;
+    assert!(has_violation(&problem(res, StatusCode::UNPROCESSABLE_ENTITY).await, "new_password", "password_too_common"));
+    let res = app.post("/api/v1/auth/password", Some(&token), &json!({"current_password": APPLICANT.1, "new_password": "RICHIEDENTE1 forever and ever"})).await;
+    assert!(has_violation(&problem(res, StatusCode::UNPROCESSABLE_ENTITY).await, "new_password", "password_contains_username"));
+});

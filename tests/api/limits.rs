@@ -145,11 +145,156 @@ async fn limits_can_be_switched_off() {
         else {
             continue;
         };
-        for _ in 0..6 {
+        // More than the address budget (3), fewer than the account's (5 wrong passwords).
+        for _ in 0..4 {
             assert_eq!(
                 login_from(&app, None).await.status(),
                 StatusCode::UNAUTHORIZED
             );
         }
+    }
+}
+
+/// A login as `username` with `password` from `address` (behind a trusted proxy).
+async fn login_as(
+    app: &TestApp,
+    username: &str,
+    password: &str,
+    address: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", address)
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn account_waits(res: reqwest::Response) -> u64 {
+    let retry_after: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let p = problem(res, StatusCode::TOO_MANY_REQUESTS).await;
+    assert_eq!(p["code"], "account_rate_limited");
+    retry_after
+}
+
+#[tokio::test]
+async fn an_account_waits_after_five_wrong_passwords_from_any_address() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        // The per-address limit is on, and every guess comes from another address.
+        let Some(app) = spawn_app_with(backend, |s| {
+            s.rate_limit.enabled = true;
+            s.rate_limit.auth_per_minute = 3;
+            s.rate_limit.trusted_proxy_header = "x-forwarded-for".into();
+        })
+        .await
+        else {
+            continue;
+        };
+        let start = chrono::Utc::now();
+        app.clock.set(start);
+        for i in 0..5 {
+            let res = login_as(&app, ADMIN.0, "not the password", &format!("203.0.113.{i}")).await;
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "guess {i}");
+        }
+        // The sixth try waits, even with the right password, from a fresh address.
+        let wait = account_waits(login_as(&app, ADMIN.0, ADMIN.1, "198.51.100.1").await).await;
+        assert!((55..=60).contains(&wait), "{wait}");
+        // The user name's case changes nothing.
+        account_waits(login_as(&app, &ADMIN.0.to_uppercase(), ADMIN.1, "198.51.100.2").await).await;
+        // Other accounts are not affected.
+        assert_eq!(
+            login_as(&app, APPLICANT.0, APPLICANT.1, "198.51.100.3")
+                .await
+                .status(),
+            StatusCode::OK
+        );
+
+        // After the wait, one more wrong password doubles it.
+        app.clock.set(start + chrono::Duration::seconds(61));
+        assert_eq!(
+            login_as(&app, ADMIN.0, "still not it", "198.51.100.4")
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+        let wait = account_waits(login_as(&app, ADMIN.0, ADMIN.1, "198.51.100.5").await).await;
+        assert!((115..=120).contains(&wait), "{wait}");
+
+        // The right password after the wait logs in and forgets the wrong ones.
+        app.clock.set(start + chrono::Duration::seconds(61 + 121));
+        assert_eq!(
+            login_as(&app, ADMIN.0, ADMIN.1, "198.51.100.6")
+                .await
+                .status(),
+            StatusCode::OK
+        );
+        for i in 0..4 {
+            let res = login_as(&app, ADMIN.0, "not the password", &format!("192.0.2.{i}")).await;
+            assert_eq!(
+                res.status(),
+                StatusCode::UNAUTHORIZED,
+                "guess {i} after the success"
+            );
+        }
+        assert_eq!(
+            login_as(&app, ADMIN.0, ADMIN.1, "192.0.2.200")
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_user_name_waits_like_an_account_so_the_answer_tells_nothing() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app(backend).await else {
+            continue;
+        };
+        for _ in 0..5 {
+            assert_eq!(
+                login_as(&app, "nobody@example.org", "a guess", "127.0.0.1")
+                    .await
+                    .status(),
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        account_waits(login_as(&app, "nobody@example.org", "a guess", "127.0.0.1").await).await;
+    }
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_in_a_password_change_count_like_wrong_logins() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app(backend).await else {
+            continue;
+        };
+        let token = app.login(APPLICANT).await;
+        let change = |current: String| {
+            let app = &app;
+            let token = token.clone();
+            async move {
+                app.post(
+                    "/api/v1/auth/password",
+                    Some(&token),
+                    &json!({"current_password": current, "new_password": "a brand new passphrase"}),
+                )
+                .await
+            }
+        };
+        for i in 0..5 {
+            let res = change(format!("guess number {i}")).await;
+            assert_eq!(
+                problem(res, StatusCode::UNAUTHORIZED).await["code"],
+                "invalid_credentials"
+            );
+        }
+        account_waits(change(APPLICANT.1.to_owned()).await).await;
+        account_waits(login_as(&app, APPLICANT.0, APPLICANT.1, "127.0.0.1").await).await;
     }
 }
