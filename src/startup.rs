@@ -48,7 +48,7 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connect, migrate, seed (when the demo data is on), bind.
+    /// Connect, migrate, seed (when the demo data is on; off, disable its accounts), bind.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         Application::build_with_clock(settings, Arc::new(SystemClock)).await
     }
@@ -62,9 +62,8 @@ impl Application {
         if settings.database.migrate_on_start {
             store::migrate(&db).await?;
         }
-        if settings.demo.enabled {
-            seed::run(&db, clock.now()).await?;
-        }
+        // Seed the demo when it is on; when it is off, disable its accounts.
+        seed::apply(&db, settings.demo.enabled, clock.now()).await?;
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
         let metrics_listener = match settings.metrics.listen_address() {
