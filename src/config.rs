@@ -184,6 +184,28 @@ pub struct MetricsSettings {
     pub enabled: bool,
     /// When set, `/metrics` asks for `Authorization: Bearer <token>`.
     pub bearer_token: Option<SecretString>,
+    /// When set (e.g. `127.0.0.1:9090`), `/metrics` is served on this address by a listener
+    /// of its own, and no longer on the API's port. Empty or absent: on the API's port.
+    pub listen: Option<String>,
+}
+
+impl MetricsSettings {
+    /// The address of the metrics' own listener, when there is one.
+    pub fn listen_address(&self) -> Option<&str> {
+        self.listen
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+    }
+
+    /// Whether anybody who reaches the API's port can read the metrics.
+    fn public(&self) -> bool {
+        let token = self
+            .bearer_token
+            .as_ref()
+            .is_some_and(|t| !t.expose_secret().is_empty());
+        self.enabled && !token && self.listen_address().is_none()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -327,6 +349,14 @@ impl Settings {
                 "auth.secret still has the demo value: set APP_AUTH__SECRET".into(),
             ));
         }
+        if !self.demo.enabled && self.metrics.public() {
+            return Err(config::ConfigError::Message(
+                "/metrics would be public: set metrics.bearer_token (APP_METRICS__BEARER_TOKEN) \
+                 or metrics.listen (APP_METRICS__LISTEN, e.g. 127.0.0.1:9090), \
+                 or metrics.enabled = false"
+                    .into(),
+            ));
+        }
         if self.auth.access_token_ttl_secs <= 0 || self.auth.refresh_token_ttl_secs <= 0 {
             return Err(config::ConfigError::Message(
                 "token lifetimes must be positive".into(),
@@ -365,5 +395,43 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The defaults with the demo off and a secret of its own, as in production.
+    fn production() -> Settings {
+        let mut s = Settings::defaults();
+        s.demo.enabled = false;
+        s.auth.secret = SecretString::from("a-production-secret-that-is-not-the-demo-one");
+        s
+    }
+
+    #[test]
+    fn with_the_demo_off_the_metrics_are_never_public() {
+        let refused = production().check().unwrap_err().to_string();
+        assert!(
+            refused.contains("metrics.bearer_token") && refused.contains("metrics.listen"),
+            "{refused}"
+        );
+        let mut empty = production();
+        empty.metrics.bearer_token = Some(SecretString::from(""));
+        empty.metrics.listen = Some(" ".into());
+        assert!(empty.check().is_err(), "empty values are no protection");
+
+        let mut token = production();
+        token.metrics.bearer_token = Some(SecretString::from("scrape-me-0123456789"));
+        assert!(token.check().is_ok());
+        let mut listener = production();
+        listener.metrics.listen = Some("127.0.0.1:9090".into());
+        assert!(listener.check().is_ok());
+        let mut off = production();
+        off.metrics.enabled = false;
+        assert!(off.check().is_ok());
+        // The demo (a laptop, the tests) keeps them open.
+        assert!(Settings::defaults().check().is_ok());
     }
 }

@@ -1,9 +1,13 @@
-//! `welfare-grants [serve|migrate|openapi|hash-password]`
+//! `welfare-grants [serve|migrate|openapi|hash-password|create-admin <username> [full name]]`
 
 use std::io::Read;
 
 use welfare_grants::config::Settings;
+use welfare_grants::domain::call::check_text;
+use welfare_grants::domain::user::{Role, check_password, check_username};
 use welfare_grants::startup::{Application, openapi_document};
+use welfare_grants::store::audit::Actor;
+use welfare_grants::store::users::{self, User};
 use welfare_grants::{auth, store, telemetry};
 
 /// Every password hash and check allocates Argon2's whole block array (19 MiB by default)
@@ -62,13 +66,13 @@ async fn run() -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         "migrate" => {
-            // Migrate (and seed the demo data when it is on) once, before the replicas start.
+            // Migrate (and seed the demo data when it is on, disable its accounts when it is
+            // off) once, before the replicas start.
             let db = store::connect(&settings.database).await?;
             store::migrate(&db).await?;
-            if settings.demo.enabled {
-                welfare_grants::seed::run(&db, chrono::Utc::now()).await?;
-            }
+            welfare_grants::seed::apply(&db, settings.demo.enabled, chrono::Utc::now()).await?;
         }
+        "create-admin" => create_admin(&settings).await?,
         "hash-password" => {
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password)?;
@@ -81,8 +85,67 @@ async fn run() -> anyhow::Result<()> {
             );
         }
         other => {
-            anyhow::bail!("unknown command {other}: use serve, migrate, openapi or hash-password")
+            anyhow::bail!(
+                "unknown command {other}: use serve, migrate, openapi, hash-password or create-admin"
+            )
         }
     }
+    Ok(())
+}
+
+/// `create-admin <username> [full name]`, the password on standard input: the first
+/// administrator of a database without the demo accounts (or another one). The same rules
+/// as `POST /api/v1/users`; prints the new user's id.
+async fn create_admin(settings: &Settings) -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(2);
+    let username = args.next().ok_or_else(|| {
+        anyhow::anyhow!("usage: welfare-grants create-admin <username> [full name] < password")
+    })?;
+    let full_name = args.collect::<Vec<_>>().join(" ");
+    let full_name = if full_name.is_empty() {
+        "Administrator".to_owned()
+    } else {
+        full_name.trim().to_owned()
+    };
+    let mut password = String::new();
+    std::io::stdin().read_to_string(&mut password)?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    let mut broken = Vec::new();
+    broken.extend(check_username(&username));
+    broken.extend(check_password("password", password, &username));
+    broken.extend(check_text("full_name", &full_name, 200));
+    if !broken.is_empty() {
+        let list: Vec<String> = broken
+            .iter()
+            .map(|v| format!("{} ({}): {}", v.field, v.code, v.message.en))
+            .collect();
+        anyhow::bail!(
+            "the administrator breaks these rules:\n  {}",
+            list.join("\n  ")
+        );
+    }
+    let db = store::connect(&settings.database).await?;
+    let now = chrono::Utc::now();
+    let user = User {
+        id: uuid::Uuid::new_v4(),
+        password_hash: auth::password::hash(
+            password.to_owned(),
+            settings.auth.password_hash.clone(),
+        )
+        .await?,
+        username,
+        full_name,
+        role: Role::Admin,
+        agency: None,
+        disabled: false,
+        token_version: 0,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    users::create(&db, &Actor::system(), &user)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", user.id);
     Ok(())
 }

@@ -1,5 +1,8 @@
 //! Demo data: the 2022 call as published, an open demo edition, and demo accounts.
 //! Idempotent: what already exists (by call code or user name) is left alone.
+//!
+//! The demo accounts' passwords are public (they are in the README), so they work only while
+//! the demo is on: with the demo off, start-up disables them and ends their sessions.
 
 use chrono::{DateTime, Days, DurationRound, NaiveDate, Utc};
 use sea_orm::DatabaseConnection;
@@ -17,7 +20,8 @@ use crate::domain::organization::{
 use crate::domain::partnership::ParticipationRole;
 use crate::domain::percent::Percent;
 use crate::domain::user::Role;
-use crate::store::audit::Actor;
+use crate::error::ApiError;
+use crate::store::audit::{self, Actor};
 use crate::store::partnerships::MemberChange;
 use crate::store::{calls, organizations, partnerships, users};
 
@@ -127,11 +131,120 @@ con sede operativa in Lombardia, e alle loro famiglie. Contributo fino al 70% de
     })
 }
 
-/// Seed what is missing.
+/// The audit action of a demo account disabled at start-up because the demo is off.
+pub const DEMO_ACCOUNT_DISABLED: &str = "user.demo_disabled";
+/// The audit action of a demo account enabled again because the demo is back on.
+pub const DEMO_ACCOUNT_ENABLED: &str = "user.demo_enabled";
+
+/// What start-up does with the demo switch: seed what is missing when it is on; disable the
+/// demo accounts when it is off.
+pub async fn apply(
+    db: &DatabaseConnection,
+    enabled: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    if enabled {
+        run(db, now).await
+    } else {
+        let n = disable_demo_accounts(db, now).await?;
+        if n > 0 {
+            tracing::warn!(accounts = n, "the demo is off: its accounts are disabled");
+        }
+        Ok(())
+    }
+}
+
+/// Disable every demo account that is still enabled, and end its sessions (its token
+/// generation goes up), with an audit event each. How many were disabled.
+pub async fn disable_demo_accounts(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let mut n = 0;
+    for u in &DEMO_USERS {
+        if switch_account(db, now, u.username, true).await? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Disable or enable a demo account; false when it already was. Replicas starting together
+/// may race on the same account: a lost race reads it again.
+async fn switch_account(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    username: &str,
+    disable: bool,
+) -> anyhow::Result<bool> {
+    let action = if disable {
+        DEMO_ACCOUNT_DISABLED
+    } else {
+        DEMO_ACCOUNT_ENABLED
+    };
+    for _ in 0..5 {
+        let Some(current) = users::get_by_username(db, username).await? else {
+            return Ok(false);
+        };
+        if current.disabled == disable {
+            return Ok(false);
+        }
+        let changed = users::update(
+            db,
+            &Actor::system(),
+            now,
+            current.id,
+            Some(current.version),
+            action,
+            |u| {
+                Ok(users::User {
+                    disabled: disable,
+                    // Tokens issued before the demo went off never work again.
+                    token_version: u.token_version + i32::from(disable),
+                    ..u.clone()
+                })
+            },
+        )
+        .await;
+        match changed {
+            Ok(_) => return Ok(true),
+            Err(ApiError::PreconditionFailed) => continue,
+            Err(e) => anyhow::bail!("{action} {username}: {e}"),
+        }
+    }
+    anyhow::bail!("{action} {username}: the account keeps changing")
+}
+
+/// Whether the last change of this user was the demo switch disabling it (and not, say, an
+/// administrator, whose decision seeding leaves alone).
+async fn disabled_by_the_switch(
+    db: &DatabaseConnection,
+    user: &users::User,
+) -> anyhow::Result<bool> {
+    let filter = audit::Filter {
+        entity_type: Some("user".into()),
+        entity_id: Some(user.id.to_string()),
+        action: Some(DEMO_ACCOUNT_DISABLED.into()),
+        ..Default::default()
+    };
+    let (events, _) = audit::list(db, &filter, None).await?;
+    Ok(events.iter().any(|e| {
+        e.after
+            .as_deref()
+            .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+            .and_then(|a| a["version"].as_i64())
+            == Some(i64::from(user.version))
+    }))
+}
+
+/// Seed what is missing, and enable again the demo accounts that the demo switch disabled.
 pub async fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<()> {
     let system = Actor::system();
     for u in &DEMO_USERS {
-        if users::get_by_username(db, u.username).await?.is_some() {
+        if let Some(existing) = users::get_by_username(db, u.username).await? {
+            if existing.disabled && disabled_by_the_switch(db, &existing).await? {
+                switch_account(db, now, u.username, false).await?;
+            }
             continue;
         }
         let user = users::User {

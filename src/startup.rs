@@ -7,6 +7,7 @@ use actix_cors::Cors;
 use actix_web::dev::{Server, Service};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{App, HttpMessage, HttpServer, web};
+use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa_actix_web::AppExt;
@@ -42,10 +43,12 @@ impl AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The metrics' own listener (`metrics.listen`): its port and its server.
+    metrics: Option<(u16, Server)>,
 }
 
 impl Application {
-    /// Connect, migrate, seed (when the demo data is on), bind.
+    /// Connect, migrate, seed (when the demo data is on; off, disable its accounts), bind.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         Application::build_with_clock(settings, Arc::new(SystemClock)).await
     }
@@ -59,11 +62,17 @@ impl Application {
         if settings.database.migrate_on_start {
             store::migrate(&db).await?;
         }
-        if settings.demo.enabled {
-            seed::run(&db, clock.now()).await?;
-        }
+        // Seed the demo when it is on; when it is off, disable its accounts.
+        seed::apply(&db, settings.demo.enabled, clock.now()).await?;
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
+        let metrics_listener = match settings.metrics.listen_address() {
+            Some(address) if settings.metrics.enabled => Some(
+                TcpListener::bind(address)
+                    .with_context(|| format!("cannot listen for metrics on {address}"))?,
+            ),
+            _ => None,
+        };
         let limits = api::limits::RateLimits::new(&settings.rate_limit)?;
         let state = web::Data::new(AppState {
             keys: Keys::new(&settings.auth)?,
@@ -84,17 +93,42 @@ impl Application {
                 state.clock.clone(),
             );
         }
+        let metrics = match metrics_listener {
+            Some(l) => Some((
+                l.local_addr()?.port(),
+                api::metrics::server(l, state.clone())?,
+            )),
+            None => None,
+        };
         let server = run(listener, state)?;
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            metrics,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serve until SIGINT/SIGTERM, then let in-flight requests finish.
+    /// The port of the metrics' own listener, when `metrics.listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
+    /// Serve until SIGINT/SIGTERM, then let in-flight requests finish; the metrics' listener
+    /// stops with the API.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Some((_, metrics)) = self.metrics else {
+            return self.server.await;
+        };
+        let handle = metrics.handle();
+        let metrics = tokio::spawn(metrics);
+        let served = self.server.await;
+        handle.stop(true).await;
+        let _ = metrics.await;
+        served
     }
 }
 
@@ -190,6 +224,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     let body_limit = settings.server.body_limit_bytes;
     let shutdown_timeout = settings.server.shutdown_timeout_secs;
     let workers = settings.server.workers;
+    // With a listener of their own (`metrics.listen`), the metrics are not on the API's port.
+    let metrics_here = settings.metrics.listen_address().is_none();
     let mut server = HttpServer::new(move || {
         let (app, api) = App::new()
             .into_utoipa_app()
@@ -216,7 +252,11 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                 ),
         )
         .service(web::redirect("/docs", "/docs/"))
-        .route("/metrics", web::get().to(api::metrics::serve))
+        .configure(|c| {
+            if metrics_here {
+                c.route("/metrics", web::get().to(api::metrics::serve));
+            }
+        })
         .default_service(web::to(api::not_found))
         .wrap(actix_web::middleware::from_fn(api::idempotency::layer))
         .wrap(actix_web::middleware::from_fn(api::limits::layer))

@@ -3,13 +3,14 @@
 //! money per agency, webhook deliveries). Request figures are per replica (scrape each one);
 //! business figures come from the database and are the same on every replica.
 
+use std::net::TcpListener;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -231,4 +232,21 @@ pub async fn serve(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpR
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(out))
+}
+
+/// The metrics on a listener of their own (`metrics.listen`): `/metrics` and nothing else,
+/// one worker. It has no signal handling: it stops when the API's server does.
+pub fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let shutdown_timeout = state.settings.server.shutdown_timeout_secs;
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(serve))
+            .default_service(web::to(super::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(shutdown_timeout)
+    .listen(listener)?
+    .run())
 }

@@ -32,7 +32,9 @@ async fn start(database_url: &str) -> Process {
         .env("APP_SERVER__WORKERS", "2")
         .env("APP_DATABASE__URL", database_url)
         .env("APP_DATABASE__MIGRATE_ON_START", "false")
-        .env("APP_DEMO__ENABLED", "false")
+        // The processes share a demo database and the test uses its demo accounts: with the
+        // demo off they would disable them, and refuse to start with public metrics.
+        .env("APP_DEMO__ENABLED", "true")
         .env("APP_AUTH__SECRET", SECRET)
         .env("APP_LOG__LEVEL", "error")
         .stdout(Stdio::null())

@@ -97,3 +97,110 @@ async fn metrics_ask_for_the_configured_bearer_token() {
         );
     }
 }
+
+#[tokio::test]
+async fn metrics_on_a_listener_of_their_own_are_not_served_on_the_api_port() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app(backend).await else {
+            continue;
+        };
+        // The same database served again, with the metrics on a listener of their own.
+        let mut settings = app.settings.clone();
+        settings.metrics.listen = Some("127.0.0.1:0".into());
+        let split = welfare_grants::startup::Application::build(settings)
+            .await
+            .unwrap();
+        let api = format!("http://127.0.0.1:{}", split.port());
+        let metrics = format!(
+            "http://127.0.0.1:{}",
+            split.metrics_port().expect("a metrics listener")
+        );
+        tokio::spawn(split.run_until_stopped());
+
+        let res = app
+            .client
+            .get(format!("{api}/api/v1/calls"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let p = problem(
+            app.client
+                .get(format!("{api}/metrics"))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+        assert_eq!(p["code"], "route_not_found");
+        let res = app
+            .client
+            .get(format!("{metrics}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let text = res.text().await.unwrap();
+        // The API's requests are counted; the API itself is not on the metrics listener.
+        assert_eq!(
+            sample(
+                &text,
+                r#"welfare_grants_http_requests_total{method="GET",route="/api/v1/calls",status="200"}"#
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        let res = app
+            .client
+            .get(format!("{metrics}/api/v1/calls"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn the_service_refuses_to_start_with_public_metrics_when_the_demo_is_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("never.db");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_welfare-grants"))
+        .arg("serve")
+        .env_remove("APP_CONFIG_FILE")
+        .env("APP_SERVER__PORT", "0")
+        .env(
+            "APP_DATABASE__URL",
+            format!("sqlite://{}?mode=rwc", database.display()),
+        )
+        .env("APP_DEMO__ENABLED", "false")
+        .env(
+            "APP_AUTH__SECRET",
+            "a-production-secret-that-is-not-the-demo-one-0123456789",
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the service binary starts");
+    let mut status = None;
+    for _ in 0..300 {
+        status = child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the service started with public metrics and the demo off");
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(
+        stderr.contains("metrics.bearer_token") && stderr.contains("metrics.listen"),
+        "{stderr}"
+    );
+    assert!(!database.exists(), "refused before touching the database");
+}

@@ -377,7 +377,8 @@ async fn events_written_before_a_restart_are_delivered_after_it() {
         // A new process on the same database picks it up.
         let mut settings = app.settings.clone();
         settings.webhooks.worker_enabled = true;
-        settings.demo.enabled = false;
+        // The demo stays on: with it off, the new process would disable the demo accounts
+        // whose tokens this test still uses.
         settings.auth.secret =
             secrecy::SecretString::from("another-secret-for-the-second-process-0123456789");
         let second = welfare_grants::startup::Application::build(settings)
