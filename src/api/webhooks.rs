@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::PageParams;
 use super::extract::Json;
 use crate::auth::AuthUser;
-use crate::domain::webhook::{EventType, check_subscription, new_secret};
+use crate::domain::webhook::{EventType, UrlRules, check_subscription, new_secret};
 use crate::error::{ApiError, Problem};
 use crate::startup::AppState;
 use crate::store::webhooks::{self as store, DeliveryRecord, webhook_not_found};
@@ -213,7 +213,8 @@ pub async fn create_webhook(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let input = body.parse()?;
-    let url = input.url.trim().to_owned();
+    // Only spaces: a line break or a tab is refused, not trimmed.
+    let url = input.url.trim_matches(' ').to_owned();
     let description = input
         .description
         .map(|d| d.trim().to_owned())
@@ -223,7 +224,10 @@ pub async fn create_webhook(
             &url,
             &input.event_types,
             description.as_deref(),
-            state.settings.webhooks.allow_http,
+            UrlRules {
+                allow_http: state.settings.webhooks.allow_http,
+                allow_private_networks: state.settings.webhooks.allow_private_networks,
+            },
         )
         .into_vec(),
     )?;
