@@ -175,6 +175,10 @@ pub struct WebhookSettings {
     pub retry_max_ms: u64,
     /// Accept `http://` subscription URLs (local receivers, tests); otherwise only `https://`.
     pub allow_http: bool,
+    /// Call hosts on loopback, private, link-local and other non-public addresses (local
+    /// receivers, tests). Off, such addresses are refused at subscription and at every
+    /// delivery, after the host name is resolved.
+    pub allow_private_networks: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -280,6 +284,7 @@ max_attempts = 10
 retry_base_ms = 10000
 retry_max_ms = 3600000
 allow_http = false
+allow_private_networks = false
 
 [metrics]
 enabled = true

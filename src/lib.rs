@@ -10,6 +10,7 @@ pub mod entity; // sea-orm entities
 pub mod error; // ApiError -> problem+json
 pub mod openapi; // the OpenAPI document's header
 pub mod outbox; // the webhook delivery worker
+pub mod resolver; // the injectable name resolver of webhook hosts
 pub mod seed; // demo data
 pub mod startup; // build and run the application
 pub mod store; // persistence

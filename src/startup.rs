@@ -18,6 +18,7 @@ use crate::auth::Keys;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::error::{Lang, REQUEST_CONTEXT, RequestContext};
+use crate::resolver::{Resolver, SystemResolver};
 use crate::{seed, store};
 
 /// What every handler can reach.
@@ -26,6 +27,8 @@ pub struct AppState {
     pub keys: Keys,
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
+    /// Resolves the host names of webhook subscriptions.
+    pub resolver: Arc<dyn Resolver>,
     pub metrics: api::metrics::Metrics,
     pub limits: api::limits::RateLimits,
     /// Permits to run a submission's transaction (`database.submit_concurrency`).
@@ -58,6 +61,15 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Application> {
+        Application::build_with(settings, clock, Arc::new(SystemResolver)).await
+    }
+
+    /// The same, with another clock and another name resolver (tests).
+    pub async fn build_with(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        resolver: Arc<dyn Resolver>,
+    ) -> anyhow::Result<Application> {
         let db = store::connect(&settings.database).await?;
         if settings.database.migrate_on_start {
             store::migrate(&db).await?;
@@ -82,6 +94,7 @@ impl Application {
             db,
             settings,
             clock,
+            resolver,
             metrics: api::metrics::Metrics::new(),
             limits,
         });
@@ -91,6 +104,7 @@ impl Application {
                 state.db.clone(),
                 state.settings.webhooks.clone(),
                 state.clock.clone(),
+                state.resolver.clone(),
             );
         }
         let metrics = match metrics_listener {

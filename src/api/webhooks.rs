@@ -10,7 +10,10 @@ use uuid::Uuid;
 use super::PageParams;
 use super::extract::Json;
 use crate::auth::AuthUser;
-use crate::domain::webhook::{EventType, check_subscription, new_secret};
+use crate::domain::violation::Violations;
+use crate::domain::webhook::{
+    EventType, UrlRules, check_resolved, check_subscription, host_to_resolve, new_secret,
+};
 use crate::error::{ApiError, Problem};
 use crate::startup::AppState;
 use crate::store::webhooks::{self as store, DeliveryRecord, webhook_not_found};
@@ -21,7 +24,11 @@ use crate::store::webhooks::{self as store, DeliveryRecord, webhook_not_found};
 #[schema(example = json!({"url": "https://protocollo.regione.lombardia.example/hooks/welfare-grants",
     "event_types": ["application.submitted", "grant.accepted"], "description": "Protocollo regionale"}))]
 pub struct WebhookInput {
-    /// Where events are POSTed: `https://` (or `http://` where the settings allow it).
+    /// Where events are POSTed: `https://` (or `http://` where the settings allow it), to a
+    /// public address: a host that is, or resolves to, a loopback, private, link-local,
+    /// unique-local, carrier-grade NAT, multicast, documentation or reserved address is
+    /// refused (`private_address`), unless the settings allow private networks. No control
+    /// characters (`control_character`).
     pub url: String,
     /// Which events to receive; see `EventType`.
     pub event_types: Vec<String>,
@@ -197,10 +204,11 @@ pub struct DeliveryQuery {
         (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Every broken rule: URL, event types, description", body = Problem, content_type = "application/problem+json",
+        (status = 422, description = "Every broken rule: URL (scheme, credentials, a non-public address, control characters), event types, description", body = Problem, content_type = "application/problem+json",
             example = json!({"type": "urn:welfare-grants:problem:validation_failed", "title": "Validation failed", "status": 422, "code": "validation_failed",
-                "detail": "The request breaks 2 rule(s); see violations.",
-                "violations": [{"field": "url", "code": "insecure_url", "message": "The URL must use https."},
+                "detail": "The request breaks 3 rule(s); see violations.",
+                "violations": [{"field": "url", "code": "private_address", "message": "The URL's host 169.254.169.254 is a link-local address: webhooks are sent to public addresses only."},
+                               {"field": "url", "code": "insecure_url", "message": "The URL must use https."},
                                {"field": "event_types[0]", "code": "unknown_event_type", "message": "Unknown event type \"grant.created\"; known: application.submitted, ..."}]})),
     ),
     security(("bearer" = []), ("oauth2" = []))
@@ -213,20 +221,22 @@ pub async fn create_webhook(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let input = body.parse()?;
-    let url = input.url.trim().to_owned();
+    // Only spaces: a line break or a tab is refused, not trimmed.
+    let url = input.url.trim_matches(' ').to_owned();
     let description = input
         .description
         .map(|d| d.trim().to_owned())
         .filter(|d| !d.is_empty());
-    ApiError::check(
-        check_subscription(
-            &url,
-            &input.event_types,
-            description.as_deref(),
-            state.settings.webhooks.allow_http,
-        )
-        .into_vec(),
-    )?;
+    let rules = UrlRules {
+        allow_http: state.settings.webhooks.allow_http,
+        allow_private_networks: state.settings.webhooks.allow_private_networks,
+    };
+    let mut violations =
+        check_subscription(&url, &input.event_types, description.as_deref(), rules).into_vec();
+    if !rules.allow_private_networks {
+        violations.extend(check_host_addresses(&state, &url).await.into_vec());
+    }
+    ApiError::check(violations)?;
     let types: Vec<EventType> = input
         .event_types
         .iter()
@@ -249,6 +259,23 @@ pub async fn create_webhook(
             format!("/api/v1/webhooks/{}", hook.id),
         ))
         .json(view(hook, true)))
+}
+
+/// Resolve a subscription's host name, when it has one, and check every address it resolves
+/// to. A name that does not resolve (in time) passes: the worker checks it again at every
+/// delivery.
+async fn check_host_addresses(state: &AppState, url: &str) -> Violations {
+    let Some((host, port)) = host_to_resolve(url) else {
+        return Violations::new();
+    };
+    let wait = std::time::Duration::from_millis(state.settings.webhooks.request_timeout_ms);
+    match tokio::time::timeout(wait, state.resolver.resolve(&host, port)).await {
+        Ok(Ok(addrs)) => {
+            let ips: Vec<_> = addrs.iter().map(std::net::SocketAddr::ip).collect();
+            check_resolved(&host, &ips)
+        }
+        _ => Violations::new(),
+    }
 }
 
 /// The live subscriptions, oldest first (secrets are not shown).

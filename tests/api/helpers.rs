@@ -133,6 +133,20 @@ pub async fn spawn_app_with(
     backend: Backend,
     customise: impl FnOnce(&mut Settings),
 ) -> Option<TestApp> {
+    spawn_app_with_resolver(
+        backend,
+        customise,
+        std::sync::Arc::new(welfare_grants::resolver::SystemResolver),
+    )
+    .await
+}
+
+/// The same, with host names resolved by `resolver` (webhook tests).
+pub async fn spawn_app_with_resolver(
+    backend: Backend,
+    customise: impl FnOnce(&mut Settings),
+    resolver: std::sync::Arc<dyn welfare_grants::resolver::Resolver>,
+) -> Option<TestApp> {
     let mut settings = Settings::defaults();
     settings.server.port = 0;
     settings.server.workers = 1;
@@ -195,7 +209,7 @@ pub async fn spawn_app_with(
         welfare_grants::telemetry::init(&settings.log);
     }
     let clock = std::sync::Arc::new(TestClock::default());
-    let app = Application::build_with_clock(settings.clone(), clock.clone())
+    let app = Application::build_with(settings.clone(), clock.clone(), resolver)
         .await
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -1,6 +1,8 @@
 //! Webhooks: subscriptions, signed deliveries from the outbox, retries with backoff, and
 //! nothing lost across a restart.
 
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,6 +13,7 @@ use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Sha256;
+use welfare_grants::resolver::{Resolver, Resolving};
 
 use crate::applications::{complete_application, members, submit};
 use crate::helpers::*;
@@ -116,9 +119,10 @@ impl Receiver {
     }
 }
 
-/// Fast retries and plain-http receivers, as a local test needs.
+/// Fast retries and plain-http receivers on this machine, as a local test needs.
 fn fast(settings: &mut welfare_grants::config::Settings) {
     settings.webhooks.allow_http = true;
+    settings.webhooks.allow_private_networks = true;
     settings.webhooks.poll_interval_ms = 50;
     settings.webhooks.retry_base_ms = 100;
     settings.webhooks.retry_max_ms = 400;
@@ -488,4 +492,286 @@ both_fast!(async fn a_review_round_publishes_decisions_the_approved_ranking_and_
     assert_eq!(events.len(), 14);
     let ids_sent: std::collections::BTreeSet<&str> = got.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids_sent.len(), 14, "one id per event");
+});
+
+/// A name server the test controls: names resolve to what the test set, others not at all.
+#[derive(Default)]
+struct TestResolver(Mutex<HashMap<String, Vec<IpAddr>>>);
+
+impl TestResolver {
+    fn set(&self, name: &str, ips: &[&str]) {
+        let ips = ips.iter().map(|ip| ip.parse().unwrap()).collect();
+        self.0.lock().unwrap().insert(name.to_owned(), ips);
+    }
+}
+
+impl Resolver for TestResolver {
+    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> Resolving<'a> {
+        let found = self.0.lock().unwrap().get(host).cloned();
+        Box::pin(async move {
+            found
+                .map(|ips| {
+                    ips.into_iter()
+                        .map(|ip| SocketAddr::new(ip, port))
+                        .collect()
+                })
+                .ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!("{host} does not resolve"),
+                    )
+                })
+        })
+    }
+}
+
+/// An address on the public internet (nothing is sent to it: it only passes the checks).
+const PUBLIC: &str = "93.184.216.34";
+
+/// The application as production runs it, calling public addresses only, with names
+/// resolved by `resolver` (fast retries and `http://` still allowed).
+async fn spawn_public_only(
+    backend: Backend,
+    resolver: &Arc<TestResolver>,
+    customise: impl FnOnce(&mut welfare_grants::config::Settings),
+) -> Option<TestApp> {
+    spawn_app_with_resolver(
+        backend,
+        |s| {
+            fast(s);
+            s.webhooks.allow_private_networks = false;
+            customise(s);
+        },
+        resolver.clone(),
+    )
+    .await
+}
+
+fn port_of(url: &str) -> u16 {
+    reqwest::Url::parse(url).unwrap().port().unwrap()
+}
+
+async fn subscribe_answer(app: &TestApp, admin: &str, url: &str, lang: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/webhooks"))
+        .bearer_auth(admin)
+        .header("accept-language", lang)
+        .json(&json!({"url": url, "event_types": ["envelope.changed"]}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_subscription_to_a_loopback_private_or_link_local_address_is_refused() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let resolver = Arc::new(TestResolver::default());
+        // As the public name does: it points at 127.0.0.1.
+        resolver.set("localtest.me", &["127.0.0.1"]);
+        let Some(app) = spawn_public_only(backend, &resolver, |_| {}).await else {
+            continue;
+        };
+        let admin = app.login(ADMIN).await;
+        for (url, kind) in [
+            ("https://127.0.0.1/", "loopback"),
+            ("https://[::1]/", "loopback"),
+            ("https://169.254.169.254/", "link-local"),
+            ("https://10.0.0.1/", "private"),
+            ("https://2130706433/", "loopback"),
+            ("https://0x7f.0.0.1/", "loopback"),
+            ("https://[::ffff:127.0.0.1]/", "loopback"),
+            ("https://localtest.me/", "loopback"),
+            ("http://127.0.0.1:8080/hook", "loopback"),
+            ("https://localhost:8443/hook", "loopback"),
+            ("https://0177.0.0.1/", "loopback"),
+            ("https://172.16.0.1/", "private"),
+            ("https://192.168.0.1/", "private"),
+            ("https://100.64.0.1/", "carrier-grade NAT"),
+            ("https://[fe80::1]/", "link-local"),
+            ("https://[fd00::1]/", "unique-local"),
+            ("https://[::ffff:a9fe:a9fe]/", "link-local"),
+            ("https://[64:ff9b::a9fe:a9fe]/", "link-local"),
+            ("https://0.0.0.0/", "unspecified"),
+            ("https://224.0.0.1/", "multicast"),
+            ("https://255.255.255.255/", "broadcast"),
+        ] {
+            let p = problem(
+                subscribe_answer(&app, &admin, url, "en").await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+            assert!(has_violation(&p, "url", "private_address"), "{url}: {p}");
+            let message = p["violations"][0]["message"].as_str().unwrap();
+            assert!(
+                message.contains(&format!("{kind} address")),
+                "{url}: {message}"
+            );
+        }
+        let p = problem(
+            subscribe_answer(&app, &admin, "https://[::ffff:127.0.0.1]/", "it").await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(
+            p["violations"][0]["message"],
+            "L'host dell'URL [::ffff:7f00:1] è un indirizzo di loopback: i webhook si inviano solo a indirizzi pubblici.",
+            "{p}"
+        );
+        let listed: Value = app
+            .get("/api/v1/webhooks", Some(&admin))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["total"], 0, "nothing stored");
+    }
+}
+
+#[tokio::test]
+async fn a_name_that_resolves_to_a_private_address_is_refused_at_subscription() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let resolver = Arc::new(TestResolver::default());
+        resolver.set("hooks.example.test", &[PUBLIC, "127.0.0.1"]);
+        resolver.set("metadata.example.test", &["::ffff:169.254.169.254"]);
+        resolver.set("public.example.test", &[PUBLIC, "2606:4700:4700::1111"]);
+        let Some(app) = spawn_public_only(backend, &resolver, |_| {}).await else {
+            continue;
+        };
+        let admin = app.login(ADMIN).await;
+        let p = problem(
+            subscribe_answer(&app, &admin, "https://hooks.example.test/hook", "en").await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(
+            violations(&p),
+            [("url".to_owned(), "private_address".to_owned())],
+            "{p}"
+        );
+        assert_eq!(
+            p["violations"][0]["message"],
+            "The host hooks.example.test resolves to 127.0.0.1, a loopback address: webhooks are sent to public addresses only.",
+        );
+        let p = problem(
+            subscribe_answer(&app, &admin, "https://metadata.example.test/", "it").await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(
+            p["violations"][0]["message"],
+            "L'host metadata.example.test corrisponde a ::ffff:169.254.169.254, un indirizzo link-local: i webhook si inviano solo a indirizzi pubblici.",
+        );
+        // A public name passes, and so does one that does not resolve yet: the worker checks
+        // again at every delivery.
+        for url in [
+            "https://public.example.test/hook",
+            "https://not-yet.example.test/hook",
+        ] {
+            assert_eq!(
+                subscribe_answer(&app, &admin, url, "en").await.status(),
+                StatusCode::CREATED,
+                "{url}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_name_that_later_resolves_to_a_private_address_is_refused_at_delivery() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let resolver = Arc::new(TestResolver::default());
+        resolver.set("hooks.example.test", &[PUBLIC]);
+        let Some(app) =
+            spawn_public_only(backend, &resolver, |s| s.webhooks.max_attempts = 1).await
+        else {
+            continue;
+        };
+        let rx = receiver(0).await;
+        let admin = app.login(ADMIN).await;
+        let url = format!("http://hooks.example.test:{}/hook", port_of(&rx.url));
+        let hook = subscribe(&app, &admin, &url, &["envelope.changed"]).await;
+        // DNS rebinding: the name now points at this machine, where the receiver listens.
+        resolver.set("hooks.example.test", &["127.0.0.1"]);
+        change_envelopes(&app, &admin).await;
+        let d = wait_for_status(&app, &admin, hook["id"].as_str().unwrap(), "failed").await;
+        let item = &d["items"][0];
+        assert_eq!(item["last_status_code"], Value::Null, "{item}");
+        assert_eq!(
+            item["last_error"],
+            "refused: hooks.example.test resolves to 127.0.0.1, a loopback address",
+            "{item}"
+        );
+        assert_eq!(
+            item["attempt_log"][0]["error"], item["last_error"],
+            "{item}"
+        );
+        assert!(rx.got().is_empty(), "nothing reached the local receiver");
+    }
+}
+
+#[tokio::test]
+async fn an_ip_literal_subscribed_while_private_networks_were_allowed_is_refused_at_delivery() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        // Subscribed where private networks were allowed, by a process that does not deliver.
+        let Some(app) = spawn(backend, |s| s.webhooks.worker_enabled = false).await else {
+            continue;
+        };
+        let rx = receiver(0).await;
+        let admin = app.login(ADMIN).await;
+        let hook = subscribe(&app, &admin, &rx.url, &["envelope.changed"]).await;
+        change_envelopes(&app, &admin).await;
+        // The process that delivers no longer allows them.
+        let mut settings = app.settings.clone();
+        settings.webhooks.worker_enabled = true;
+        settings.webhooks.allow_private_networks = false;
+        settings.webhooks.max_attempts = 1;
+        settings.demo.enabled = false;
+        settings.auth.secret =
+            secrecy::SecretString::from("another-secret-for-the-second-process-0123456789");
+        let second = welfare_grants::startup::Application::build(settings)
+            .await
+            .unwrap();
+        tokio::spawn(second.run_until_stopped());
+        let d = wait_for_status(&app, &admin, hook["id"].as_str().unwrap(), "failed").await;
+        assert_eq!(
+            d["items"][0]["last_error"], "refused: 127.0.0.1 is a loopback address",
+            "{d}"
+        );
+        assert!(rx.got().is_empty(), "nothing reached the local receiver");
+    }
+}
+
+#[tokio::test]
+async fn a_name_is_delivered_to_the_address_it_resolved_to_where_private_networks_are_allowed() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let resolver = Arc::new(TestResolver::default());
+        resolver.set("hooks.example.test", &["127.0.0.1"]);
+        let Some(app) = spawn_app_with_resolver(backend, fast, resolver.clone()).await else {
+            continue;
+        };
+        let rx = receiver(0).await;
+        let admin = app.login(ADMIN).await;
+        let url = format!("http://hooks.example.test:{}/hook", port_of(&rx.url));
+        let hook = subscribe(&app, &admin, &url, &["envelope.changed"]).await;
+        change_envelopes(&app, &admin).await;
+        let got = rx.wait_for(1).await;
+        verify(hook["secret"].as_str().unwrap(), &got[0]);
+        wait_for_status(&app, &admin, hook["id"].as_str().unwrap(), "delivered").await;
+    }
+}
+
+both_fast!(async fn a_url_with_a_line_break_or_another_control_character_is_refused(app) {
+    let admin = app.login(ADMIN).await;
+    for url in [
+        "https://hooks.example.test/hook\r\nX-Injected: 1",
+        "https://hooks.example.test/hook\n",
+        "\thttps://hooks.example.test/hook",
+        "https://hooks.exa\rmple.test/hook",
+        "https://hooks.example.test/ho\u{0}ok",
+    ] {
+        let p = problem(subscribe_answer(&app, &admin, url, "en").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(has_violation(&p, "url", "control_character"), "{url:?}: {p}");
+    }
+    let listed: Value = app.get("/api/v1/webhooks", Some(&admin)).await.json().await.unwrap();
+    assert_eq!(listed["total"], 0, "nothing stored");
 });

@@ -4599,7 +4599,13 @@ export interface components {
             description?: string | null;
             /** @description Which events to receive; see `EventType`. */
             event_types: string[];
-            /** @description Where events are POSTed: `https://` (or `http://` where the settings allow it). */
+            /**
+             * @description Where events are POSTed: `https://` (or `http://` where the settings allow it), to a
+             *     public address: a host that is, or resolves to, a loopback, private, link-local,
+             *     unique-local, carrier-grade NAT, multicast, documentation or reserved address is
+             *     refused (`private_address`), unless the settings allow private networks. No control
+             *     characters (`control_character`).
+             */
             url: string;
         };
         /**
@@ -13255,7 +13261,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Every broken rule: URL, event types, description */
+            /** @description Every broken rule: URL (scheme, credentials, a non-public address, control characters), event types, description */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -13264,11 +13270,16 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "validation_failed",
-                     *       "detail": "The request breaks 2 rule(s); see violations.",
+                     *       "detail": "The request breaks 3 rule(s); see violations.",
                      *       "status": 422,
                      *       "title": "Validation failed",
                      *       "type": "urn:welfare-grants:problem:validation_failed",
                      *       "violations": [
+                     *         {
+                     *           "code": "private_address",
+                     *           "field": "url",
+                     *           "message": "The URL's host 169.254.169.254 is a link-local address: webhooks are sent to public addresses only."
+                     *         },
                      *         {
                      *           "code": "insecure_url",
                      *           "field": "url",
