@@ -355,6 +355,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log out: end the caller's session. Its access token and its refresh tokens stop working
+         *     at once, on every replica; the user's other sessions (other devices) go on.
+         */
+        post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/me": {
         parameters: {
             query?: never;
@@ -401,7 +421,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Exchange a refresh token for a new pair of tokens. */
+        /**
+         * Exchange a refresh token for a new pair of tokens. A refresh token is used once: the
+         *     answer carries the next one, and the one sent is retired. A retired refresh token sent
+         *     again ends its whole session (`refresh_token_reused`): either it was copied, or the
+         *     client kept an old one; in both cases its holder logs in again.
+         */
         post: operations["refresh"];
         delete?: never;
         options?: never;
@@ -3838,7 +3863,10 @@ export interface components {
          */
         PasswordChange: {
             current_password: string;
-            /** @description 12 to 128 characters, not containing the user name. */
+            /**
+             * @description 12 to 128 characters, not on the list of common passwords, not containing the user
+             *     name nor the part of it before the @ (when that has at least 4 characters).
+             */
             new_password: string;
         };
         /**
@@ -4061,7 +4089,10 @@ export interface components {
          */
         RegisterRequest: {
             full_name: string;
-            /** @description 12 to 128 characters, not containing the user name. */
+            /**
+             * @description 12 to 128 characters, not on the list of common passwords, not containing the user
+             *     name nor the part of it before the @ (when that has at least 4 characters).
+             */
             password: string;
             /** @description A lower-case e-mail address. */
             username: string;
@@ -7633,7 +7664,116 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            429: components["responses"]["TooManyRequests"];
+            /** @description Too many tries from this address (`rate_limited`), or too many wrong passwords for this account (`account_rate_limited`, whatever the address; even the right password waits): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "account_rate_limited",
+                     *       "detail": "Too many wrong passwords for this account: it waits 60 s before the next try.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 429,
+                     *       "title": "Too many requests",
+                     *       "type": "urn:welfare-grants:problem:account_rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    logout: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session is ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request cannot be read: an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_idempotency_key",
+                     *       "detail": "Idempotency-Key is 1 to 255 visible ASCII characters, e.g. a UUID.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_idempotency_key"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not logged in, or the session already ended */
+            401: {
+                headers: {
+                    /** @description The authentication scheme: `Bearer`. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "missing_token",
+                     *       "detail": "This operation needs a bearer token: log in at /api/v1/auth/login or /api/v1/auth/token.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "urn:welfare-grants:problem:missing_token"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            409: components["responses"]["IdempotencyInProgress"];
+            /** @description The Idempotency-Key was used before with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "idempotency_key_reused",
+                     *           "field": "Idempotency-Key",
+                     *           "message": "This Idempotency-Key was used for another request: use a new key for a new request."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -7798,6 +7938,27 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many wrong passwords for this account (`account_rate_limited`; a wrong current password counts like a wrong password at login): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "account_rate_limited",
+                     *       "detail": "Too many wrong passwords for this account: it waits 60 s before the next try.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 429,
+                     *       "title": "Too many requests",
+                     *       "type": "urn:welfare-grants:problem:account_rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -7849,7 +8010,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid, expired or revoked refresh token */
+            /** @description Invalid or expired refresh token; already exchanged (`refresh_token_reused`: its session is now ended); of an ended session (`session_ended`); or of a disabled user (`token_revoked`) */
             401: {
                 headers: {
                     /** @description The authentication scheme: `Bearer`. */
@@ -8085,7 +8246,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Wrong credentials or invalid refresh token */
+            /** @description Wrong credentials, or a refresh token that is invalid, already exchanged (`refresh_token_reused`: its session is ended) or of an ended session (`session_ended`) */
             401: {
                 headers: {
                     /** @description The authentication scheme: `Bearer`. */
@@ -8152,7 +8313,27 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            429: components["responses"]["TooManyRequests"];
+            /** @description Too many tries from this address (`rate_limited`), or too many wrong passwords for this account (`account_rate_limited`, whatever the address; even the right password waits): retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "account_rate_limited",
+                     *       "detail": "Too many wrong passwords for this account: it waits 60 s before the next try.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 429,
+                     *       "title": "Too many requests",
+                     *       "type": "urn:welfare-grants:problem:account_rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };
