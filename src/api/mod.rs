@@ -6,6 +6,7 @@ pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod calls;
+pub mod csv;
 pub mod deadline;
 pub mod extract;
 pub mod grants;

@@ -11,6 +11,7 @@ mod authz;
 mod calls;
 mod concurrency;
 mod errors;
+mod exports;
 mod limits;
 mod metrics;
 mod openapi;
