@@ -18,6 +18,7 @@ mod openapi;
 mod organizations;
 mod outage;
 mod partnerships;
+mod protocol;
 mod rankings;
 mod review;
 mod status;
