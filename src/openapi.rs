@@ -357,7 +357,9 @@ fn declare_common_problems(shape: &Shape, responses: &mut serde_json::Map<String
         unreadable.push("a query parameter of the wrong type");
     }
     if !shape.body.is_empty() {
-        unreadable.push("a malformed body, an unknown field or a value of the wrong type");
+        unreadable.push(
+            "a malformed body, an unknown field, a field named twice or a value of the wrong type",
+        );
     }
     if shape.idempotent() {
         unreadable.push("an invalid Idempotency-Key");
