@@ -181,6 +181,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     let body_limit = settings.server.body_limit_bytes;
     let shutdown_timeout = settings.server.shutdown_timeout_secs;
     let workers = settings.server.workers;
+    api::methods::prepare();
     let mut server = HttpServer::new(move || {
         let (app, api) = App::new()
             .into_utoipa_app()
@@ -208,7 +209,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
         )
         .service(web::redirect("/docs", "/docs/"))
         .route("/metrics", web::get().to(api::metrics::serve))
-        .default_service(web::to(api::not_found))
+        .default_service(web::to(api::methods::fallback))
+        .wrap(actix_web::middleware::from_fn(api::methods::head_as_get))
         .wrap(actix_web::middleware::from_fn(api::idempotency::layer))
         .wrap(actix_web::middleware::from_fn(api::limits::layer))
         .wrap(actix_web::middleware::from_fn(api::deadline::layer))

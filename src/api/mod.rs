@@ -12,6 +12,7 @@ pub mod extract;
 pub mod grants;
 pub mod idempotency;
 pub mod limits;
+pub mod methods;
 pub mod metrics;
 pub mod organizations;
 pub mod partnerships;

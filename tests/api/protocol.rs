@@ -102,3 +102,66 @@ both!(async fn a_body_that_names_a_field_twice_is_refused(app) {
     let now: Value = app.get(&path, Some(&admin)).await.json().await.unwrap();
     assert_eq!(now["full_name"], "D");
 });
+
+both!(async fn a_method_that_a_path_does_not_have_answers_405_with_allow(app) {
+    let call = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    let cases = [
+        (reqwest::Method::DELETE, "/api/v1/calls".to_owned(), "GET, HEAD, POST"),
+        (reqwest::Method::PUT, format!("/api/v1/calls/{call}"), "GET, HEAD, PATCH"),
+        (reqwest::Method::GET, format!("/api/v1/calls/{call}/publish"), "POST"),
+        (reqwest::Method::GET, "/api/v1/auth/login".to_owned(), "POST"),
+        (reqwest::Method::POST, "/status".to_owned(), "GET, HEAD"),
+        (reqwest::Method::OPTIONS, "/api/v1/agencies".to_owned(), "GET, HEAD"),
+    ];
+    for (method, path, allow) in cases {
+        let res = app.client.request(method.clone(), app.url(&path)).header("accept-language", "it").send().await.unwrap();
+        assert_eq!(res.headers().get("allow").map(|v| v.to_str().unwrap().to_owned()).as_deref(), Some(allow), "{method} {path}");
+        let p = problem(res, StatusCode::METHOD_NOT_ALLOWED).await;
+        assert_eq!(p["code"], "method_not_allowed");
+        assert_eq!(p["title"], "Metodo non consentito");
+    }
+    // A path that nothing serves stays 404, whatever the method.
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE, reqwest::Method::HEAD] {
+        let res = app.client.request(method.clone(), app.url("/api/v1/nothing-here")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{method}");
+        assert!(res.headers().get("allow").is_none());
+        if method != reqwest::Method::HEAD {
+            assert_eq!(problem(res, StatusCode::NOT_FOUND).await["code"], "route_not_found");
+        }
+    }
+    assert_eq!(problem(app.client.delete(app.url("/api/v1/calls/")).send().await.unwrap(), StatusCode::NOT_FOUND).await["code"], "route_not_found");
+});
+
+both!(async fn head_answers_wherever_get_does_with_its_headers_and_no_body(app) {
+    let admin = app.login(ADMIN).await;
+    let call = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    for (path, token) in [
+        ("/api/v1/agencies".to_owned(), None),
+        (format!("/api/v1/calls/{call}"), None),
+        ("/api/v1/users".to_owned(), Some(admin.as_str())),
+        ("/api/v1/users".to_owned(), None),
+        ("/api-docs/openapi.json".to_owned(), None),
+        ("/docs/".to_owned(), None),
+    ] {
+        let send = |method: reqwest::Method| {
+            let mut req = app.client.request(method, app.url(&path));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            req.send()
+        };
+        let get = send(reqwest::Method::GET).await.unwrap();
+        let head = send(reqwest::Method::HEAD).await.unwrap();
+        assert_eq!(head.status(), get.status(), "{path}");
+        for name in ["content-type", "content-length", "etag", "www-authenticate", "x-content-type-options"] {
+            assert_eq!(head.headers().get(name), get.headers().get(name), "{name} of HEAD {path}");
+        }
+        assert!(head.headers().get("content-length").is_some(), "{path}");
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}");
+        assert!(!get.bytes().await.unwrap().is_empty(), "{path}");
+    }
+    // HEAD where there is no GET: the methods that are there.
+    let res = app.client.head(app.url("/api/v1/auth/login")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["allow"], "POST");
+});
