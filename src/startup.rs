@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_cors::Cors;
 use actix_web::dev::{Server, Service};
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName};
 use actix_web::{App, HttpMessage, HttpServer, web};
 use sea_orm::DatabaseConnection;
 use tracing_actix_web::{RequestId, TracingLogger};
@@ -221,31 +221,13 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     .and_then(|v| v.to_str().ok()),
             );
             let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
-            let ctx = RequestContext {
-                lang,
-                request_id: request_id.clone(),
-            };
-            let fut = srv.call(req);
-            REQUEST_CONTEXT.scope(ctx, async move {
-                let mut res = fut.await?;
-                let headers = res.headers_mut();
-                if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-                    headers.insert(HeaderName::from_static("x-request-id"), id);
-                }
-                headers.insert(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                );
-                headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-                headers.insert(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("no-referrer"),
-                );
-                Ok(res)
-            })
+            let ctx = RequestContext { lang, request_id };
+            // The headers of every answer are put on by api::security::layer.
+            REQUEST_CONTEXT.scope(ctx, srv.call(req))
         })
         .wrap(actix_web::middleware::from_fn(api::metrics::layer))
         .wrap(cors(&settings.cors.allowed_origins))
+        .wrap(actix_web::middleware::from_fn(api::security::layer))
         .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
     })
     .listen(listener)?

@@ -18,6 +18,7 @@ pub mod organizations;
 pub mod partnerships;
 pub mod rankings;
 pub mod review;
+pub mod security;
 pub mod status;
 pub mod users;
 pub mod webhooks;

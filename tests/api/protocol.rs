@@ -165,3 +165,210 @@ both!(async fn head_answers_wherever_get_does_with_its_headers_and_no_body(app) 
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(res.headers()["allow"], "POST");
 });
+
+/// Send raw bytes on a fresh connection and read whatever comes back until the server closes
+/// it (or a few seconds pass).
+async fn raw_exchange(app: &TestApp, request: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    // The server may answer and close before it has read everything: keep reading meanwhile.
+    let writer = tokio::spawn(async move {
+        let _ = write.write_all(&request).await;
+        write
+    });
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, read.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&chunk[..n]),
+        }
+    }
+    drop(writer.await);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The status line, the header names (lower case) and the body of a raw answer.
+fn parse_raw(answer: &str) -> (String, Vec<String>, String) {
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((answer, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap_or("").to_owned();
+    let names = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, _)| n.trim().to_ascii_lowercase())
+        .collect();
+    (status, names, body.to_owned())
+}
+
+// What actix-http answers by itself, before any part of the application runs: a bare status
+// with an empty body, none of the service's headers, and the connection closed. It has no hook
+// to change that (see api::security); these tests say what is answered, and that the service
+// goes on serving.
+both!(async fn a_200_kb_header_gets_the_frameworks_bare_431(app) {
+    let mut request = b"GET /status HTTP/1.1\r\nHost: localhost\r\nX-Big: ".to_vec();
+    request.extend(std::iter::repeat_n(b'a', 200 * 1024));
+    request.extend_from_slice(b"\r\n\r\n");
+    let (status, headers, body) = parse_raw(&raw_exchange(&app, request).await);
+    assert_eq!(status, "HTTP/1.1 431 Request Header Fields Too Large");
+    assert!(body.is_empty(), "{body:?}");
+    assert!(!headers.contains(&"content-type".to_owned()), "{headers:?}");
+    assert!(!headers.contains(&"x-content-type-options".to_owned()), "{headers:?}");
+    // So do more than 96 headers.
+    let mut request = b"GET /status HTTP/1.1\r\nHost: localhost\r\n".to_vec();
+    for i in 0..100 {
+        request.extend_from_slice(format!("X-H{i}: 1\r\n").as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
+    let (status, _, body) = parse_raw(&raw_exchange(&app, request).await);
+    assert_eq!(status, "HTTP/1.1 431 Request Header Fields Too Large");
+    assert!(body.is_empty(), "{body:?}");
+    assert_eq!(app.get("/status", None).await.status(), StatusCode::OK);
+});
+
+both!(async fn a_malformed_request_line_gets_the_frameworks_bare_400(app) {
+    for request in [
+        &b"GET /status HTTP/1.1 trailing\r\nHost: localhost\r\n\r\n"[..],
+        b"\x01\x02\x03 / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET /status HTTP/1.1\r\n\r\n",
+    ] {
+        let (status, headers, body) = parse_raw(&raw_exchange(&app, request.to_vec()).await);
+        assert_eq!(status, "HTTP/1.1 400 Bad Request", "{:?}", String::from_utf8_lossy(request));
+        assert!(body.is_empty(), "{body:?}");
+        assert!(!headers.contains(&"x-content-type-options".to_owned()), "{headers:?}");
+    }
+    assert_eq!(app.get("/status", None).await.status(), StatusCode::OK);
+});
+
+const SECURITY_HEADERS: [(&str, &str); 3] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+];
+
+fn assert_security_headers(res: &reqwest::Response, what: &str) {
+    for (name, value) in SECURITY_HEADERS {
+        assert_eq!(
+            res.headers().get(name).map(|v| v.to_str().unwrap()),
+            Some(value),
+            "{name} of {what}"
+        );
+    }
+    assert!(
+        res.headers().get("x-request-id").is_some(),
+        "x-request-id of {what}"
+    );
+    assert!(
+        res.headers().get("content-security-policy").is_some(),
+        "content-security-policy of {what}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_cors_preflight_is_problem_json_with_the_security_headers() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app_with(backend, |s| {
+            s.cors.allowed_origins = vec!["https://portale.example".into()]
+        })
+        .await
+        else {
+            continue;
+        };
+        let preflight = |origin: &'static str, method: &'static str, headers: &'static str| {
+            let mut req = app
+                .client
+                .request(reqwest::Method::OPTIONS, app.url("/api/v1/applications"))
+                .header("origin", origin)
+                .header("access-control-request-method", method)
+                .header("accept-language", "it");
+            if !headers.is_empty() {
+                req = req.header("access-control-request-headers", headers);
+            }
+            req.send()
+        };
+        for (origin, method, headers, code) in [
+            (
+                "https://evil.example",
+                "POST",
+                "",
+                "cors_origin_not_allowed",
+            ),
+            (
+                "https://portale.example",
+                "TRACE",
+                "",
+                "cors_method_not_allowed",
+            ),
+            (
+                "https://portale.example",
+                "POST",
+                "x-not-allowed",
+                "cors_headers_not_allowed",
+            ),
+        ] {
+            let res = preflight(origin, method, headers).await.unwrap();
+            assert_security_headers(&res, code);
+            let p = problem(res, StatusCode::BAD_REQUEST).await;
+            assert_eq!(p["code"], code);
+            assert!(p["request_id"].is_string(), "{p}");
+            assert!(p["detail"].as_str().unwrap().contains("browser"), "{p}");
+        }
+        // An allowed preflight is answered by the CORS middleware, with the headers too.
+        let res = preflight(
+            "https://portale.example",
+            "POST",
+            "authorization,content-type",
+        )
+        .await
+        .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            res.headers()["access-control-allow-origin"],
+            "https://portale.example"
+        );
+        assert_security_headers(&res, "an allowed preflight");
+    }
+}
+
+both!(async fn answers_carry_a_content_security_policy_and_no_hsts_by_default(app) {
+    let res = app.get("/api/v1/agencies", None).await;
+    assert_security_headers(&res, "a read");
+    assert_eq!(res.headers()["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+    assert!(res.headers().get("strict-transport-security").is_none());
+    let res = app.get("/docs/", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let policy = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("script-src 'self';"), "{policy}");
+    assert!(policy.contains("style-src 'self' 'unsafe-inline'"), "{policy}");
+    assert!(policy.contains("img-src 'self' data:"), "{policy}");
+    // Swagger UI's page loads its scripts from files, none inline, so 'self' lets it run.
+    let html = res.text().await.unwrap();
+    let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+    assert!(!scripts.is_empty());
+    for s in scripts {
+        assert!(s.trim_start().starts_with("src="), "an inline script: {s}");
+    }
+    // Problems and 404s carry them too.
+    assert_security_headers(&app.get("/api/v1/nothing-here", None).await, "a 404");
+    assert_security_headers(&app.client.delete(app.url("/api/v1/agencies")).send().await.unwrap(), "a 405");
+});
+
+#[tokio::test]
+async fn hsts_is_sent_when_configured() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app_with(backend, |s| s.server.hsts_max_age_secs = 31_536_000).await
+        else {
+            continue;
+        };
+        for path in ["/api/v1/agencies", "/api/v1/nothing-here", "/docs/"] {
+            let res = app.get(path, None).await;
+            assert_eq!(
+                res.headers()["strict-transport-security"],
+                "max-age=31536000",
+                "{path}"
+            );
+        }
+    }
+}
