@@ -372,3 +372,40 @@ async fn hsts_is_sent_when_configured() {
         }
     }
 }
+
+/// A request abandoned at its deadline travels as an error past the middleware: it is
+/// problem+json with the security headers all the same.
+#[tokio::test]
+async fn a_request_abandoned_at_its_deadline_carries_the_security_headers() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app_with(backend, |s| s.server.request_timeout_secs = 1).await else {
+            continue;
+        };
+        let token = app.login(APPLICANT).await;
+        // Another connection holds the table, so the write waits past the deadline.
+        let mut options =
+            sea_orm::ConnectOptions::new(app.settings.database.url.expose_secret().to_owned());
+        options.max_connections(1).min_connections(1);
+        let db = Database::connect(options).await.unwrap();
+        let lock = match backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN; LOCK TABLE organizations IN ACCESS EXCLUSIVE MODE",
+        };
+        db.execute_unprepared(lock).await.unwrap();
+        let res = app
+            .post(
+                "/api/v1/organizations",
+                Some(&token),
+                &crate::registry::public_body(95, "SO", &["SO"]),
+            )
+            .await;
+        assert_security_headers(&res, "a request abandoned at its deadline");
+        assert!(res.headers().get("retry-after").is_some());
+        assert_eq!(
+            problem(res, StatusCode::SERVICE_UNAVAILABLE).await["code"],
+            "request_timeout"
+        );
+        db.execute_unprepared("ROLLBACK").await.unwrap();
+        db.close().await.ok();
+    }
+}
