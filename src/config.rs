@@ -39,6 +39,10 @@ pub struct ServerSettings {
     /// The longest a request may take; past it the answer is 503 with `Retry-After` and its
     /// work is abandoned (an open transaction is rolled back). 0: no deadline.
     pub request_timeout_secs: u64,
+    /// `Strict-Transport-Security: max-age=` on every answer, telling browsers to use HTTPS
+    /// only for that many seconds. 0 (the default): not sent. Turn it on only when the service
+    /// is reached over TLS (behind a TLS-terminating proxy), e.g. 31536000 for a year.
+    pub hsts_max_age_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -239,6 +243,7 @@ body_limit_bytes = 262144
 workers = 0
 shutdown_timeout_secs = 10
 request_timeout_secs = 30
+hsts_max_age_secs = 0
 
 [database]
 url = "sqlite://data/welfare-grants.db?mode=rwc"

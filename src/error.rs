@@ -106,6 +106,8 @@ pub enum ApiError {
     Forbidden { code: &'static str, message: Msg },
     /// 404: nothing the caller may see is there.
     NotFound { code: &'static str, message: Msg },
+    /// 405: the path exists but does not take this method; `allow` lists those it takes.
+    MethodNotAllowed { allow: Vec<&'static str> },
     /// 409: the request conflicts with the state of the resource.
     Conflict { code: &'static str, message: Msg },
     /// 412: `If-Match` names a version that is no longer current.
@@ -205,6 +207,7 @@ impl ApiError {
             | ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. }
             | ApiError::Unavailable { code, .. } => code,
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::PreconditionFailed => "precondition_failed",
             ApiError::PreconditionRequired => "precondition_required",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -222,6 +225,7 @@ impl ApiError {
             StatusCode::UNAUTHORIZED => ("Unauthorized", "Non autenticato"),
             StatusCode::FORBIDDEN => ("Forbidden", "Operazione non consentita"),
             StatusCode::NOT_FOUND => ("Not found", "Non trovato"),
+            StatusCode::METHOD_NOT_ALLOWED => ("Method not allowed", "Metodo non consentito"),
             StatusCode::CONFLICT => ("Conflict", "Conflitto"),
             StatusCode::PRECONDITION_FAILED => {
                 ("Precondition failed", "Precondizione non soddisfatta")
@@ -275,6 +279,16 @@ impl ApiError {
                 ),
                 Lang::It => format!(
                     "Troppe password errate per questo account: attende {retry_after} s prima del prossimo tentativo."
+                ),
+            }),
+            ApiError::MethodNotAllowed { allow } => Cow::Owned(match lang {
+                Lang::En => format!(
+                    "This path takes {} only (see the Allow header).",
+                    allow.join(", ")
+                ),
+                Lang::It => format!(
+                    "Questo percorso accetta solo {} (vedere l'intestazione Allow).",
+                    allow.join(", ")
                 ),
             }),
             ApiError::PreconditionFailed => pick(
@@ -350,6 +364,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
@@ -379,6 +394,9 @@ impl ResponseError for ApiError {
         | ApiError::AccountRateLimited { retry_after } = self
         {
             builder.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after)));
+        }
+        if let ApiError::MethodNotAllowed { allow } = self {
+            builder.insert_header((header::ALLOW, allow.join(", ")));
         }
         if let ApiError::Unauthorized { .. } = self {
             builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));

@@ -46,7 +46,8 @@ calls, partnerships, applications, review by the eight ATS, rankings and allocat
 Money is a string with two decimals (`\"50000.00\"`); errors are `application/problem+json` with a stable `code` \
 and, for validation failures, every violated rule in `violations`. Messages are in Italian with `Accept-Language: it`.\n\n\
 Every state-changing POST honours an `Idempotency-Key` header: a repeat with the same key and body answers the first result \
-again (`Idempotent-Replayed: true`), the same key with another body is 422, a repeat while the first still runs is 409.\n\n\
+again (`Idempotent-Replayed: true`), the same key with another body is 422, a repeat while the first still runs is 409 \
+`idempotency_in_progress` with `Retry-After`: retry with the same key after that many seconds.\n\n\
 To try it: press **Authorize**, and log in with a demo account in the *oauth2* form.",
         version = "1.0.0",
         license(name = "EUPL-1.2")
@@ -250,12 +251,12 @@ fn shared_responses() -> Vec<(String, &'static str, Value)> {
         shared(
             "IdempotencyInProgress",
             "409",
-            "A request with the same Idempotency-Key is still running",
+            "A request with the same Idempotency-Key is still running: retry with the same key after Retry-After seconds",
             problem(
                 "idempotency_in_progress",
                 "Conflict",
                 409,
-                "A request with this Idempotency-Key is still running: retry in a moment.",
+                "A request with this Idempotency-Key is still running: retry after Retry-After seconds.",
             ),
         ),
         shared(
@@ -356,7 +357,9 @@ fn declare_common_problems(shape: &Shape, responses: &mut serde_json::Map<String
         unreadable.push("a query parameter of the wrong type");
     }
     if !shape.body.is_empty() {
-        unreadable.push("a malformed body, an unknown field or a value of the wrong type");
+        unreadable.push(
+            "a malformed body, an unknown field, a field named twice or a value of the wrong type",
+        );
     }
     if shape.idempotent() {
         unreadable.push("an invalid Idempotency-Key");
@@ -431,6 +434,12 @@ fn declare_common_problems(shape: &Shape, responses: &mut serde_json::Map<String
         add("429", shared("TooManyRequests"));
     }
     add("503", shared("ServiceUnavailable"));
+    // An operation's own 409 stands for the key's too: it carries its Retry-After.
+    if shape.idempotent()
+        && let Some(own) = responses.get_mut("409")
+    {
+        declare_idempotency_retry_after(own);
+    }
     // Keep the responses in the order of their status codes.
     let mut entries: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
     entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -463,6 +472,16 @@ fn declare_headers(status: &str, response: &mut Value) {
             "Retry-After",
             json!({"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 1}}),
         ),
+        // Only the shared idempotency problem comes here with a 409 of its own making.
+        "409"
+            if response.pointer("/content/application~1problem+json/example/code")
+                == Some(&json!("idempotency_in_progress")) =>
+        {
+            (
+                "Retry-After",
+                json!({"description": "Seconds until the running request's lease ends (at most 60); retry with the same key then.", "schema": {"type": "integer", "minimum": 1}}),
+            )
+        }
         _ => return,
     };
     let Some(response) = response.as_object_mut() else {
@@ -473,6 +492,26 @@ fn declare_headers(status: &str, response: &mut Value) {
         .or_insert_with(|| Value::Object(Default::default()));
     if let Some(headers) = headers.as_object_mut() {
         headers.entry(name).or_insert(header);
+    }
+}
+
+/// `Retry-After` on a 409 that may be `idempotency_in_progress` (not on the shared reference,
+/// which declares it itself).
+fn declare_idempotency_retry_after(response: &mut Value) {
+    let Some(response) = response.as_object_mut() else {
+        return;
+    };
+    if response.contains_key("$ref") {
+        return;
+    }
+    let headers = response
+        .entry("headers")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(headers) = headers.as_object_mut() {
+        headers.entry("Retry-After").or_insert(json!({
+            "description": "With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then.",
+            "schema": {"type": "integer", "minimum": 1}
+        }));
     }
 }
 
@@ -801,6 +840,13 @@ mod tests {
         assert_eq!(header("Unauthorized", "WWW-Authenticate"), "string");
         assert_eq!(header("TooManyRequests", "Retry-After"), "integer");
         assert_eq!(header("ServiceUnavailable", "Retry-After"), "integer");
+        assert_eq!(header("IdempotencyInProgress", "Retry-After"), "integer");
+        // An operation's own 409 stands for the key's too.
+        assert_eq!(
+            doc["paths"]["/api/v1/organizations"]["post"]["responses"]["409"]["headers"]["Retry-After"]
+                ["schema"]["type"],
+            "integer"
+        );
         assert_eq!(
             doc["paths"]["/api/v1/auth/register"]["post"]["responses"]["429"]["$ref"],
             "#/components/responses/TooManyRequests"

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_cors::Cors;
 use actix_web::dev::{Server, Service};
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName};
 use actix_web::{App, HttpMessage, HttpServer, web};
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
@@ -240,6 +240,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     let workers = settings.server.workers;
     // With a listener of their own (`metrics.listen`), the metrics are not on the API's port.
     let metrics_here = settings.metrics.listen_address().is_none();
+    api::methods::prepare();
     let mut server = HttpServer::new(move || {
         let (app, api) = App::new()
             .into_utoipa_app()
@@ -271,7 +272,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                 c.route("/metrics", web::get().to(api::metrics::serve));
             }
         })
-        .default_service(web::to(api::not_found))
+        .default_service(web::to(api::methods::fallback))
+        .wrap(actix_web::middleware::from_fn(api::methods::head_as_get))
         .wrap(actix_web::middleware::from_fn(api::idempotency::layer))
         .wrap(actix_web::middleware::from_fn(api::limits::layer))
         .wrap(actix_web::middleware::from_fn(api::deadline::layer))
@@ -282,31 +284,13 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     .and_then(|v| v.to_str().ok()),
             );
             let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
-            let ctx = RequestContext {
-                lang,
-                request_id: request_id.clone(),
-            };
-            let fut = srv.call(req);
-            REQUEST_CONTEXT.scope(ctx, async move {
-                let mut res = fut.await?;
-                let headers = res.headers_mut();
-                if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-                    headers.insert(HeaderName::from_static("x-request-id"), id);
-                }
-                headers.insert(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                );
-                headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-                headers.insert(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("no-referrer"),
-                );
-                Ok(res)
-            })
+            let ctx = RequestContext { lang, request_id };
+            // The headers of every answer are put on by api::security::layer.
+            REQUEST_CONTEXT.scope(ctx, srv.call(req))
         })
         .wrap(actix_web::middleware::from_fn(api::metrics::layer))
         .wrap(cors(&settings.cors.allowed_origins))
+        .wrap(actix_web::middleware::from_fn(api::security::layer))
         .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
     })
     .listen(listener)?

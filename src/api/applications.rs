@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::csv::{Cell, CsvWriter};
 use super::extract::{Json, decode_json};
 use super::idempotency::{Claim, Recorded};
 use super::{PageParams, if_match, merge_patch, with_etag};
@@ -673,10 +674,8 @@ pub async fn list_applications(
 /// Every match as CSV, written row by row as the applications are read (one query for their
 /// calls, one for them), so that an export of a whole call does not hold it in memory.
 async fn csv_export(state: &AppState, filter: &store::Filter) -> Result<HttpResponse, ApiError> {
-    let mut out = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    let header = [
+    let mut out = CsvWriter::new();
+    out.write_text_record([
         "id",
         "call_code",
         "protocol_number",
@@ -688,47 +687,27 @@ async fn csv_export(state: &AppState, filter: &store::Filter) -> Result<HttpResp
         "requested_grant",
         "co_financing",
         "submitted_at",
-    ];
-    out.write_record(header).map_err(anyhow::Error::from)?;
+    ])?;
     let calls = store::calls_of(&state.db, filter).await?;
     store::for_each(&state.db, filter, |a| {
         let call = calls.get(&a.call_id);
         let t = call.and_then(|c| totals(&a.content.budget, &c.rules));
         out.write_record([
-            a.id.to_string(),
-            call.map(|c| c.code.clone()).unwrap_or_default(),
-            a.protocol_number.clone().unwrap_or_default(),
-            a.status.as_str().to_owned(),
-            a.content
-                .agency_code
-                .map(|x| x.as_str().to_owned())
-                .unwrap_or_default(),
-            a.content.title.clone().unwrap_or_default(),
-            a.content.intervention_areas.join(";"),
-            t.map(|t| t.total_cost.to_string()).unwrap_or_default(),
-            a.content
-                .budget
-                .requested_grant
-                .map(|m| m.to_string())
-                .unwrap_or_default(),
-            a.content
-                .budget
-                .co_financing
-                .map(|m| m.to_string())
-                .unwrap_or_default(),
-            a.submitted_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            Cell::text(a.id.to_string()),
+            Cell::text_or_empty(call.map(|c| c.code.clone())),
+            Cell::text_or_empty(a.protocol_number.clone()),
+            Cell::text(a.status.as_str()),
+            Cell::text_or_empty(a.content.agency_code.map(|x| x.as_str())),
+            Cell::text_or_empty(a.content.title.clone()),
+            Cell::text(a.content.intervention_areas.join(";")),
+            Cell::number_or_empty(t.map(|t| t.total_cost)),
+            Cell::number_or_empty(a.content.budget.requested_grant),
+            Cell::number_or_empty(a.content.budget.co_financing),
+            Cell::text_or_empty(a.submitted_at.map(|t| t.to_rfc3339())),
         ])
-        .map_err(|e| ApiError::from(anyhow::Error::from(e)))
     })
     .await?;
-    let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "Content-Disposition",
-            "attachment; filename=\"applications.csv\"",
-        ))
-        .body(bytes))
+    out.into_response(Some("applications.csv"))
 }
 
 /// Read an application. For a draft, `blocking` lists what still stops its submission.

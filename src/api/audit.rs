@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::PageParams;
+use super::csv::CsvWriter;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
 use crate::startup::AppState;
@@ -152,10 +153,8 @@ pub async fn list_audit_events(
     };
     let (rows, total) = store::list(&state.db, &filter, (!csv).then_some(page)).await?;
     if csv {
-        let mut out = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(Vec::new());
-        out.write_record([
+        let mut out = CsvWriter::new();
+        out.write_text_record([
             "id",
             "occurred_at",
             "actor_id",
@@ -166,10 +165,9 @@ pub async fn list_audit_events(
             "before",
             "after",
             "request_id",
-        ])
-        .map_err(anyhow::Error::from)?;
+        ])?;
         for m in rows {
-            out.write_record([
+            out.write_text_record([
                 m.id.to_string(),
                 m.occurred_at.to_rfc3339(),
                 m.actor_id.map(|a| a.to_string()).unwrap_or_default(),
@@ -180,13 +178,9 @@ pub async fn list_audit_events(
                 m.before.unwrap_or_default(),
                 m.after.unwrap_or_default(),
                 m.request_id.unwrap_or_default(),
-            ])
-            .map_err(anyhow::Error::from)?;
+            ])?;
         }
-        let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .body(bytes));
+        return out.into_response(None);
     }
     Ok(HttpResponse::Ok().json(AuditEventList {
         items: rows.into_iter().map(view).collect(),

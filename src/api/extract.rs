@@ -102,6 +102,7 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("Il corpo non è un JSON valido: {e}."),
         )
     })?;
+    refuse_duplicate_keys(bytes)?;
     let mut violations: Vec<Violation> = Vec::new();
     let mut removed: Vec<String> = Vec::new();
     let mut unknown = false;
@@ -140,6 +141,128 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         })
     } else {
         Err(ApiError::Validation(violations))
+    }
+}
+
+/// Refuse a body that names a field twice in one object (`{"full_name": "D", "full_name":
+/// "E"}`): serde_json keeps the last one silently, so two readers of the same body (a proxy, a
+/// log, this service) could each see a different value. Every duplicate is a violation
+/// `duplicate_key` at its path. `bytes` is valid JSON (checked before).
+fn refuse_duplicate_keys(bytes: &[u8]) -> Result<(), ApiError> {
+    let mut found = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    // The body was read as JSON already: an error here cannot be new, only a limit reached.
+    if serde::de::DeserializeSeed::deserialize(
+        KeyCheck {
+            path: String::new(),
+            found: &mut found,
+        },
+        &mut de,
+    )
+    .is_err()
+        || found.is_empty()
+    {
+        return Ok(());
+    }
+    let violations = found
+        .into_iter()
+        .take(MAX_VIOLATIONS)
+        .map(|path| {
+            let name = path.rsplit(['.', ']']).next().unwrap_or(&path).to_owned();
+            Violation::new(
+                path,
+                "duplicate_key",
+                format!("`{name}` appears more than once in its object: name each field once."),
+                format!("`{name}` compare più di una volta nel suo oggetto: indicare ogni campo una volta sola."),
+            )
+        })
+        .collect();
+    Err(ApiError::BadRequest {
+        code: "duplicate_key".into(),
+        message: crate::error::Msg::new(
+            "The body names a field more than once; see violations.",
+            "Il corpo indica un campo più di una volta; vedere violations.",
+        ),
+        violations,
+    })
+}
+
+/// Walks a JSON document and records the path of every key seen twice in its object.
+struct KeyCheck<'a> {
+    path: String,
+    found: &'a mut Vec<String>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyCheck<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeyCheck<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        while seq
+            .next_element_seed(KeyCheck {
+                path: format!("{}[{i}]", self.path),
+                found: &mut *self.found,
+            })?
+            .is_some()
+        {
+            i += 1;
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = if self.path.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.path)
+            };
+            if !seen.insert(key) {
+                self.found.push(path.clone());
+            }
+            map.next_value_seed(KeyCheck {
+                path,
+                found: &mut *self.found,
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -362,6 +485,29 @@ mod tests {
             violations(r#"{"name": "a", "count": 1, "inner": {"amount": 1}, "list": []}"#)
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_field_named_twice_is_refused_wherever_it_is() {
+        let v = violations(
+            r#"{"name": "a", "count": 1, "name": "b", "inner": {"amount": 1, "amount": 2},
+                "list": [{"amount": 1}, {"amount": 1, "am\u006funt": 3}]}"#,
+        );
+        assert_eq!(
+            v,
+            vec![
+                ("name".to_owned(), "duplicate_key".to_owned()),
+                ("inner.amount".to_owned(), "duplicate_key".to_owned()),
+                ("list[1].amount".to_owned(), "duplicate_key".to_owned()),
+            ]
+        );
+        // The same name in two objects is no duplicate.
+        assert!(
+            violations(r#"{"name": "a", "count": 1, "inner": {"amount": 1}, "list": [{"amount": 1}, {"amount": 2}]}"#)
+                .is_empty()
+        );
+        // A document that is not an object (a merge patch's refusal is its own) is read as before.
+        assert!(decode_json::<Value>(b"[1, 1, {\"a\": {}}]").is_ok());
     }
 
     #[test]

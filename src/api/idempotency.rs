@@ -100,6 +100,20 @@ fn replay(status: u16, stored: &str) -> HttpResponse {
     }
 }
 
+/// 409 for a key whose first request still runs, with `Retry-After`: the seconds until that
+/// request's lease ends, when a repeat runs (or replays its answer, if it finished meanwhile).
+fn in_progress(retry_after_secs: u32) -> HttpResponse {
+    let mut res = ApiError::conflict(
+        "idempotency_in_progress",
+        "A request with this Idempotency-Key is still running: retry after Retry-After seconds.",
+        "Una richiesta con questa Idempotency-Key è ancora in corso: riprovare dopo i secondi indicati da Retry-After.",
+    )
+    .error_response();
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    res
+}
+
 /// The middleware.
 pub async fn layer(
     mut req: ServiceRequest,
@@ -146,6 +160,9 @@ pub async fn layer(
     match idempotency::begin(&state.db, user_id, &key, &scope, &hash, state.now()).await {
         Err(e) => return Ok(req.into_response(e.error_response())),
         Ok(Begin::Replay { status, body }) => return Ok(req.into_response(replay(status, &body))),
+        Ok(Begin::InProgress { retry_after_secs }) => {
+            return Ok(req.into_response(in_progress(retry_after_secs)));
+        }
         Ok(Begin::Fresh) => {}
     }
     req.extensions_mut().insert(Claim {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::csv::{Cell, CsvWriter};
 use super::extract::Json;
 use crate::auth::AuthUser;
 use crate::domain::Violations;
@@ -678,10 +679,8 @@ pub async fn results(
     }
     match format {
         "csv" => {
-            let mut out = csv::WriterBuilder::new()
-                .terminator(csv::Terminator::CRLF)
-                .from_writer(Vec::new());
-            out.write_record([
+            let mut out = CsvWriter::new();
+            out.write_text_record([
                 "agency_code",
                 "rank",
                 "protocol_number",
@@ -692,30 +691,26 @@ pub async fn results(
                 "amount",
                 "act_number",
                 "act_date",
-            ])
-            .map_err(anyhow::Error::from)?;
+            ])?;
             for (r, _) in &rows {
                 out.write_record([
-                    r.agency_code.as_str().to_owned(),
-                    r.rank.map(|x| x.to_string()).unwrap_or_default(),
-                    r.protocol_number.clone(),
-                    r.title.clone().unwrap_or_default(),
-                    r.recipient.clone(),
-                    r.score.map(|s| s.to_string()).unwrap_or_default(),
-                    serde_json::to_value(r.outcome)
-                        .ok()
-                        .and_then(|v| v.as_str().map(String::from))
-                        .unwrap_or_default(),
-                    r.amount.to_string(),
-                    r.act_number.clone().unwrap_or_default(),
-                    r.act_date.map(|d| d.to_string()).unwrap_or_default(),
-                ])
-                .map_err(anyhow::Error::from)?;
+                    Cell::text(r.agency_code.as_str()),
+                    Cell::number_or_empty(r.rank),
+                    Cell::text(r.protocol_number.clone()),
+                    Cell::text_or_empty(r.title.clone()),
+                    Cell::text(r.recipient.clone()),
+                    Cell::number_or_empty(r.score),
+                    Cell::text_or_empty(
+                        serde_json::to_value(r.outcome)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from)),
+                    ),
+                    Cell::number(r.amount),
+                    Cell::text_or_empty(r.act_number.clone()),
+                    Cell::text_or_empty(r.act_date.map(|d| d.to_string())),
+                ])?;
             }
-            let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
-            Ok(HttpResponse::Ok()
-                .content_type("text/csv; charset=utf-8")
-                .body(bytes))
+            out.into_response(None)
         }
         "360giving" => {
             let grants: Vec<GivingGrant> = rows

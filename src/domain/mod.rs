@@ -15,6 +15,7 @@ pub mod ranking;
 pub mod review;
 pub mod size;
 pub mod split;
+pub mod spreadsheet;
 pub mod user;
 pub mod violation;
 pub mod webhook;

@@ -18,6 +18,20 @@ pub enum Begin {
     Fresh,
     /// Seen and finished: answer this again.
     Replay { status: u16, body: String },
+    /// Seen and still running (or left running by a request that never finished): a retry
+    /// may run after `retry_after_secs` (at least 1), when the running request's lease ends.
+    InProgress { retry_after_secs: u32 },
+}
+
+/// How long a request holds its key before a repeat may run it again: a request that never
+/// finished (its process stopped) leaves its key in progress until then.
+pub const LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// The whole seconds left, rounded up, of a lease taken at `taken_at` (at least 1).
+fn lease_left(taken_at: DateTime<Utc>, now: DateTime<Utc>) -> u32 {
+    let left = (taken_at + LEASE - now).num_milliseconds();
+    let secs = (left + 999).div_euclid(1000);
+    u32::try_from(secs.clamp(1, LEASE.num_seconds())).unwrap_or(1)
 }
 
 /// Claim a key for a request (`scope` is method and path, `request_hash` covers the body).
@@ -67,15 +81,14 @@ pub async fn begin(
                     .await?
                     .rows_affected
                     == 1;
-                return if taken {
-                    Ok(Begin::Fresh)
+                // Not taken: another repeat took it a moment ago, with a fresh lease.
+                return Ok(if taken {
+                    Begin::Fresh
                 } else {
-                    Err(ApiError::conflict(
-                        "idempotency_in_progress",
-                        "A request with this Idempotency-Key is still running: retry in a moment.",
-                        "Una richiesta con questa Idempotency-Key è ancora in corso: riprovare tra poco.",
-                    ))
-                };
+                    Begin::InProgress {
+                        retry_after_secs: lease_left(now, now),
+                    }
+                });
             }
             if row.scope != scope || row.request_hash != request_hash {
                 return Err(ApiError::invalid(
@@ -91,9 +104,9 @@ pub async fn begin(
                     body,
                 }),
                 // A request that never finished (its client went away, the service stopped):
-                // after a minute its key may run again.
-                ("in_progress", _, _) if now - row.created_at > chrono::TimeDelta::seconds(60) => {
-                    idempotency_key::Entity::update_many()
+                // after its lease its key may run again, once.
+                ("in_progress", _, _) if now - row.created_at > LEASE => {
+                    let taken = idempotency_key::Entity::update_many()
                         .col_expr(
                             idempotency_key::Column::CreatedAt,
                             sea_orm::sea_query::Expr::value(now),
@@ -102,14 +115,21 @@ pub async fn begin(
                         .filter(idempotency_key::Column::Key.eq(key))
                         .filter(idempotency_key::Column::CreatedAt.eq(row.created_at))
                         .exec(db)
-                        .await?;
-                    Ok(Begin::Fresh)
+                        .await?
+                        .rows_affected
+                        == 1;
+                    // Two repeats at once: the one that moved the lease runs, the other waits.
+                    Ok(if taken {
+                        Begin::Fresh
+                    } else {
+                        Begin::InProgress {
+                            retry_after_secs: lease_left(now, now),
+                        }
+                    })
                 }
-                _ => Err(ApiError::conflict(
-                    "idempotency_in_progress",
-                    "A request with this Idempotency-Key is still running: retry in a moment.",
-                    "Una richiesta con questa Idempotency-Key è ancora in corso: riprovare tra poco.",
-                )),
+                _ => Ok(Begin::InProgress {
+                    retry_after_secs: lease_left(row.created_at, now),
+                }),
             }
         }
         Err(e) => Err(e.into()),
@@ -186,4 +206,25 @@ pub async fn purge(
         .exec(db)
         .await?
         .rows_affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_waits_for_what_is_left_of_the_lease_and_at_least_a_second() {
+        let t = DateTime::parse_from_rfc3339("2027-01-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let ms = chrono::TimeDelta::milliseconds;
+        assert_eq!(lease_left(t, t), 60);
+        assert_eq!(lease_left(t, t + ms(20_000)), 40);
+        assert_eq!(lease_left(t, t + ms(20_001)), 40);
+        assert_eq!(lease_left(t, t + ms(59_999)), 1);
+        assert_eq!(lease_left(t, t + ms(60_000)), 1);
+        assert_eq!(lease_left(t, t + ms(90_000)), 1);
+        // A clock that went back never asks for more than a lease.
+        assert_eq!(lease_left(t, t - ms(5_000)), 60);
+    }
 }

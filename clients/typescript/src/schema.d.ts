@@ -4702,16 +4702,18 @@ export interface components {
         };
     };
     responses: {
-        /** @description A request with the same Idempotency-Key is still running */
+        /** @description A request with the same Idempotency-Key is still running: retry with the same key after Retry-After seconds */
         IdempotencyInProgress: {
             headers: {
+                /** @description Seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
                 /**
                  * @example {
                  *       "code": "idempotency_in_progress",
-                 *       "detail": "A request with this Idempotency-Key is still running: retry in a moment.",
+                 *       "detail": "A request with this Idempotency-Key is still running: retry after Retry-After seconds.",
                  *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                  *       "status": 409,
                  *       "title": "Conflict",
@@ -5001,7 +5003,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationView"];
                 };
             };
-            /** @description The request cannot be read: a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5069,6 +5071,8 @@ export interface operations {
             /** @description The partnership already has an application for the call */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5342,7 +5346,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5541,7 +5545,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReviewView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5609,6 +5613,8 @@ export interface operations {
             /** @description Already decided, or an integration is pending */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5784,7 +5790,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeclarationView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5852,6 +5858,8 @@ export interface operations {
             /** @description Already declared */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5942,7 +5950,7 @@ export interface operations {
                     "application/json": components["schemas"]["EvaluationsView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6184,7 +6192,7 @@ export interface operations {
                     "application/json": components["schemas"]["DocumentView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6252,6 +6260,8 @@ export interface operations {
             /** @description Already submitted */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6525,7 +6535,7 @@ export interface operations {
                     "application/json": components["schemas"]["EvaluationView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6688,7 +6698,7 @@ export interface operations {
                     "application/json": components["schemas"]["EvaluationView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6756,6 +6766,8 @@ export interface operations {
             /** @description Not final */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6930,7 +6942,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReviewView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6998,6 +7010,8 @@ export interface operations {
             /** @description No open request, or its deadline has passed */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7229,6 +7243,8 @@ export interface operations {
             /** @description Already submitted (or the same key is still running) */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7306,7 +7322,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7374,6 +7390,8 @@ export interface operations {
             /** @description Not submitted */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7844,7 +7862,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
-            /** @description The request cannot be read: a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7984,7 +8002,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
-            /** @description The request cannot be read: a malformed body, an unknown field or a value of the wrong type */
+            /** @description The request cannot be read: a malformed body, an unknown field, a field named twice or a value of the wrong type */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8103,7 +8121,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserView"];
                 };
             };
-            /** @description The request cannot be read: a malformed body, an unknown field or a value of the wrong type */
+            /** @description The request cannot be read: a malformed body, an unknown field, a field named twice or a value of the wrong type */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8491,6 +8509,8 @@ export interface operations {
             /** @description Code taken */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9053,6 +9073,8 @@ export interface operations {
             /** @description The window is open, evaluations are missing, or the ranking is already approved */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9127,7 +9149,7 @@ export interface operations {
                     "application/json": components["schemas"]["RankingView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9195,6 +9217,8 @@ export interface operations {
             /** @description Already approved, no draft, an empty draft, or a stale one */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9289,7 +9313,7 @@ export interface operations {
                     "application/json": components["schemas"]["SimulationView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9357,6 +9381,8 @@ export interface operations {
             /** @description Evaluations are missing */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9597,7 +9623,7 @@ export interface operations {
                     "application/json": components["schemas"]["CallView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9665,6 +9691,8 @@ export interface operations {
             /** @description Code taken */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9818,7 +9846,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnvelopesView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9959,7 +9987,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnvelopesView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10159,6 +10187,8 @@ export interface operations {
             /** @description Already published */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10232,7 +10262,7 @@ export interface operations {
                     "application/json": components["schemas"]["EnvelopesView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10630,7 +10660,7 @@ export interface operations {
                     "application/json": components["schemas"]["GrantView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10698,6 +10728,8 @@ export interface operations {
             /** @description Already answered, or the deadline has passed */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10791,7 +10823,7 @@ export interface operations {
                     "application/json": components["schemas"]["GrantView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10859,6 +10891,8 @@ export interface operations {
             /** @description Already answered, or the deadline has passed */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10952,7 +10986,7 @@ export interface operations {
                     "application/json": components["schemas"]["GrantView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11020,6 +11054,8 @@ export interface operations {
             /** @description Not offered or accepted */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11450,6 +11486,8 @@ export interface operations {
             /** @description The tax code is already registered */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11609,7 +11647,7 @@ export interface operations {
                     "application/json": components["schemas"]["OrganizationView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11789,7 +11827,7 @@ export interface operations {
                     "application/json": components["schemas"]["RepresentativeView"][];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11857,6 +11895,8 @@ export interface operations {
             /** @description Already a representative */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12046,7 +12086,7 @@ export interface operations {
                     "application/json": components["schemas"]["PartnershipView"];
                 };
             };
-            /** @description The request cannot be read: a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12419,7 +12459,7 @@ export interface operations {
                     "application/json": components["schemas"]["PartnershipView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12487,6 +12527,8 @@ export interface operations {
             /** @description Already a member, or the partnership's application has been submitted */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12804,7 +12846,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserView"];
                 };
             };
-            /** @description The request cannot be read: a malformed body, an unknown field or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description The request cannot be read: a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -12873,6 +12915,8 @@ export interface operations {
             /** @description User name taken */
             409: {
                 headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13048,7 +13092,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field or a value of the wrong type */
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type */
             400: {
                 headers: {
                     [name: string]: unknown;
