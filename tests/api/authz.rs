@@ -389,6 +389,8 @@ fn table() -> Vec<Row> {
         token("DELETE /api/v1/webhooks/{webhook_id}", ADMIN_ONLY)
             .on(&[("webhook_id", "spare_webhook")]),
         token("GET /api/v1/webhooks/{webhook_id}/deliveries", ADMIN_ONLY),
+        // Last: it ends the session of each caller's token, which every row above uses.
+        token("POST /api/v1/auth/logout", EVERYONE),
     ]
 }
 

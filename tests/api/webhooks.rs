@@ -725,7 +725,6 @@ async fn an_ip_literal_subscribed_while_private_networks_were_allowed_is_refused
         settings.webhooks.worker_enabled = true;
         settings.webhooks.allow_private_networks = false;
         settings.webhooks.max_attempts = 1;
-        settings.demo.enabled = false;
         settings.auth.secret =
             secrecy::SecretString::from("another-secret-for-the-second-process-0123456789");
         let second = welfare_grants::startup::Application::build(settings)
