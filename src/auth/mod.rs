@@ -34,7 +34,9 @@ const MAX_USERNAME: usize = 254;
 /// Wrong passwords are counted per user name in the database, known or not (so that the
 /// answer tells nothing of which names exist): past `auth.lockout.max_failures` the name
 /// waits, and during the wait even the right password answers 429 `account_rate_limited`,
-/// before any hash is computed.
+/// before any hash is computed. A try is counted before its hash is checked, and forgotten
+/// only when it logs in, so that concurrent guesses cannot all slip in before the first one
+/// is counted, and a disabled account's right password cannot be told from a wrong one.
 pub async fn authenticate(
     state: &AppState,
     username: &str,
@@ -42,12 +44,13 @@ pub async fn authenticate(
 ) -> Result<User, ApiError> {
     let username = username.trim().to_lowercase();
     let counted = username.len() <= MAX_USERNAME;
-    if counted
-        && let Some(retry_after) = sessions::throttle(&state.db, &username)
-            .await?
-            .wait_secs(state.now())
-    {
-        return Err(ApiError::AccountRateLimited { retry_after });
+    let mut starts_a_wait = false;
+    if counted {
+        let policy = state.settings.auth.lockout.policy();
+        match sessions::take_try(&state.db, &username, state.now(), &policy).await? {
+            Err(retry_after) => return Err(ApiError::AccountRateLimited { retry_after }),
+            Ok(after) => starts_a_wait = after.wait_secs(state.now()).is_some(),
+        }
     }
     let user = users::get_by_username(&state.db, &username).await?;
     let hash = user
@@ -55,26 +58,19 @@ pub async fn authenticate(
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| password::DUMMY_HASH.to_owned());
     let matches = password::verify(password.to_owned(), hash).await?;
-    if !matches {
-        if counted {
-            let policy = state.settings.auth.lockout.policy();
-            let after =
-                sessions::record_failure(&state.db, &username, state.now(), &policy).await?;
-            if after.locked_until.is_some_and(|t| t > state.now()) {
-                tracing::warn!(
-                    failures = after.failures,
-                    "an account waits after wrong passwords"
-                );
-            }
-        }
-        return Err(invalid_credentials());
-    }
-    if counted {
-        sessions::forget_failures(&state.db, &username).await?;
-    }
     match user {
-        Some(u) if !u.disabled => Ok(u),
-        _ => Err(invalid_credentials()),
+        Some(u) if matches && !u.disabled => {
+            if counted {
+                sessions::forget_failures(&state.db, &username).await?;
+            }
+            Ok(u)
+        }
+        _ => {
+            if starts_a_wait {
+                tracing::warn!("a user name waits after wrong passwords");
+            }
+            Err(invalid_credentials())
+        }
     }
 }
 

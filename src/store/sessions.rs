@@ -215,15 +215,6 @@ pub async fn user_in_session(
     }))
 }
 
-/// The wrong-password state of a user name (known or not).
-pub async fn throttle(db: &DatabaseConnection, username: &str) -> Result<Throttle, DbErr> {
-    Ok(login_throttle::Entity::find_by_id(username.to_owned())
-        .one(db)
-        .await?
-        .map(to_throttle)
-        .unwrap_or_default())
-}
-
 fn to_throttle(m: login_throttle::Model) -> Throttle {
     Throttle {
         failures: u32::try_from(m.failures).unwrap_or(0),
@@ -232,16 +223,19 @@ fn to_throttle(m: login_throttle::Model) -> Throttle {
     }
 }
 
-/// Count one more wrong password for a user name, atomically (concurrent wrong passwords on
-/// several replicas all count), and start its wait when the policy says so.
-pub async fn record_failure(
+/// Take a try for a user name before its password is checked: refused with the seconds to
+/// wait while the name waits; otherwise counted at once as a wrong password (a right one is
+/// forgotten by [`forget_failures`] right after). Counting before checking, in one
+/// transaction holding the name's row, means that a burst of concurrent guesses, on one
+/// replica or several, gets no more checks than the policy allows: each one sees the others.
+pub async fn take_try(
     db: &DatabaseConnection,
     username: &str,
     now: DateTime<Utc>,
     policy: &LockoutPolicy,
-) -> Result<Throttle, DbErr> {
+) -> Result<Result<Throttle, u32>, DbErr> {
     let tx = begin_write(db).await?;
-    // Insert or lock the row first: concurrent failures then queue on it.
+    // Insert or lock the row first: concurrent tries then queue on it.
     login_throttle::Entity::insert(login_throttle::ActiveModel {
         username: Set(username.to_owned()),
         failures: Set(0),
@@ -263,6 +257,10 @@ pub async fn record_failure(
     }
     .map(to_throttle)
     .unwrap_or_default();
+    if let Some(wait) = current.wait_secs(now) {
+        tx.commit().await?;
+        return Ok(Err(wait));
+    }
     let next = current.after_failure(now, policy);
     login_throttle::Entity::update_many()
         .set(login_throttle::ActiveModel {
@@ -276,7 +274,7 @@ pub async fn record_failure(
         .exec(&tx)
         .await?;
     tx.commit().await?;
-    Ok(next)
+    Ok(Ok(next))
 }
 
 /// A success forgets the user name's wrong passwords.

@@ -298,3 +298,78 @@ async fn wrong_current_passwords_in_a_password_change_count_like_wrong_logins() 
         account_waits(login_as(&app, APPLICANT.0, APPLICANT.1, "127.0.0.1").await).await;
     }
 }
+
+#[tokio::test]
+async fn a_burst_of_concurrent_guesses_gets_no_more_checks_than_the_limit() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app(backend).await else {
+            continue;
+        };
+        let guesses = (0..20).map(|i| {
+            let app = &app;
+            async move {
+                login_as(app, ADMIN.0, &format!("guess {i}"), "127.0.0.1")
+                    .await
+                    .status()
+            }
+        });
+        let statuses = futures_util::future::join_all(guesses).await;
+        let checked = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNAUTHORIZED)
+            .count();
+        let waited = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        assert_eq!((checked, waited), (5, 15), "{statuses:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_accounts_right_password_counts_like_a_wrong_one() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app(backend).await else {
+            continue;
+        };
+        let admin = app.login(ADMIN).await;
+        let users: serde_json::Value = app
+            .get("/api/v1/users?role=applicant&per_page=100", Some(&admin))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let id = users["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["username"] == APPLICANT.0)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let res = app.get(&format!("/api/v1/users/{id}"), Some(&admin)).await;
+        let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+        let res = app
+            .patch(
+                &format!("/api/v1/users/{id}"),
+                Some(&admin),
+                Some(&etag),
+                &json!({"disabled": true}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        // Four wrong guesses, then the right one: had it reset the count, a sixth would be
+        // checked, and whether it waits would tell the guesser which one was right.
+        for i in 0..4 {
+            let res = login_as(&app, APPLICANT.0, &format!("guess {i}"), "127.0.0.1").await;
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        }
+        let res = login_as(&app, APPLICANT.0, APPLICANT.1, "127.0.0.1").await;
+        assert_eq!(
+            problem(res, StatusCode::UNAUTHORIZED).await["code"],
+            "invalid_credentials"
+        );
+        account_waits(login_as(&app, APPLICANT.0, "guess 5", "127.0.0.1").await).await;
+    }
+}
