@@ -16,13 +16,36 @@ use std::borrow::Cow;
 pub const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// The text as a spreadsheet should show it: prefixed with `'` when it starts with one of
-/// [`FORMULA_TRIGGERS`], unchanged otherwise.
+/// [`FORMULA_TRIGGERS`], and with a `'` after every `;` that a trigger follows; unchanged
+/// otherwise.
+///
+/// The second rule is for spreadsheets set up for Italian (and most European locales): they
+/// split a `.csv` at `;`, not at `,`, and a quote in the middle of a comma-separated field
+/// does not protect what follows, so `Progetto;=cmd|' /C calc'!A0` would open as a cell
+/// `=cmd|...`.
 pub fn neutralise_formula(text: &str) -> Cow<'_, str> {
-    if text.starts_with(FORMULA_TRIGGERS) {
-        Cow::Owned(format!("'{text}"))
-    } else {
-        Cow::Borrowed(text)
+    let after_semicolon = |t: &str| {
+        t.match_indices(';')
+            .any(|(i, _)| t[i + 1..].starts_with(FORMULA_TRIGGERS))
+    };
+    let first = text.starts_with(FORMULA_TRIGGERS);
+    if !first && !after_semicolon(text) {
+        return Cow::Borrowed(text);
     }
+    let mut out = String::with_capacity(text.len() + 2);
+    if first {
+        out.push('\'');
+    }
+    let mut rest = text;
+    while let Some(i) = rest.find(';') {
+        out.push_str(&rest[..=i]);
+        rest = &rest[i + 1..];
+        if rest.starts_with(FORMULA_TRIGGERS) {
+            out.push('\'');
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -57,19 +80,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_formula_after_a_semicolon_is_written_as_text_too() {
+        assert_eq!(
+            neutralise_formula("Progetto;=cmd|' /C calc'!A0"),
+            "Progetto;'=cmd|' /C calc'!A0"
+        );
+        assert_eq!(neutralise_formula("=a;+b;c;;@d"), "'=a;'+b;c;;'@d");
+        assert!(matches!(neutralise_formula("a; b;c"), Cow::Borrowed(_)));
+    }
+
     proptest! {
         #[test]
         fn no_neutralised_text_starts_a_formula(text in ".*") {
             let out = neutralise_formula(&text);
             prop_assert!(!out.starts_with(FORMULA_TRIGGERS));
-            // Nothing is lost: the text is the same after the prefix, if any.
-            prop_assert!(out == text || out.strip_prefix('\'') == Some(text.as_str()));
+            // Split at `;` as a European spreadsheet does: no piece starts a formula either.
+            for piece in out.split(';') {
+                prop_assert!(!piece.starts_with(FORMULA_TRIGGERS), "{:?}", piece);
+            }
+        }
+
+        #[test]
+        fn only_apostrophes_are_added(text in "[a-z;=+@ -]*") {
+            let out = neutralise_formula(&text);
+            prop_assert_eq!(out.replace('\'', ""), text.replace('\'', ""));
         }
 
         #[test]
         fn a_prefix_is_added_exactly_when_a_trigger_comes_first(
             first in prop::sample::select(FORMULA_TRIGGERS.to_vec()),
-            rest in ".*",
+            rest in "[^;]*",
         ) {
             let text = format!("{first}{rest}");
             prop_assert_eq!(neutralise_formula(&text).into_owned(), format!("'{text}"));

@@ -120,6 +120,25 @@ both!(async fn a_formula_in_a_title_comes_out_of_the_applications_export_as_text
     }
 });
 
+both!(async fn a_formula_after_a_semicolon_stays_text_where_a_spreadsheet_splits_at_semicolons(app) {
+    // Spreadsheets set up for Italian split a .csv at `;`: the cell after it must not run.
+    let token = app.login(APPLICANT2).await;
+    let m = members_with_lead(&app, &token, "Comune di Sondrio").await;
+    let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    let pid = partnership(&app, &token, &demo, &m).await;
+    let res = app.post("/api/v1/applications", Some(&token), &json!({"partnership_id": pid, "content": crate::applications::content(&m.lead)})).await;
+    let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let hostile = "Progetto;=cmd|' /C calc'!A0;-2+3";
+    set_title(&app, &token, &id, hostile).await;
+    let text = app.get("/api/v1/applications?format=csv", Some(&app.login(ADMIN).await)).await.text().await.unwrap();
+    for line in text.split("\r\n") {
+        for piece in line.split(';') {
+            assert!(!piece.starts_with(TRIGGERS), "{piece:?} in {line:?}");
+        }
+    }
+    assert_eq!(column(&rows(&text), "title"), vec!["Progetto;'=cmd|' /C calc'!A0;'-2+3"]);
+});
+
 both!(async fn a_formula_in_a_title_a_name_or_an_act_comes_out_of_the_public_results_as_text(app) {
     let applicant = app.login(APPLICANT2).await;
     let m = members_with_lead(&app, &applicant, "@SUM(1+1)*cmd|' /C calc'!A0").await;
