@@ -81,9 +81,13 @@ const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
 static COMMON: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
     std::sync::LazyLock::new(|| COMMON_PASSWORDS.lines().collect());
 
-/// Whether a password is on the common-password list, whatever its case.
+/// Whether a password is on the common-password list, whatever its case, or is one of them
+/// with digits and symbols added at its end (`Password123!`): a list whose entries of 12
+/// characters or more are few would otherwise stop little at a 12-character minimum.
 pub fn is_common_password(password: &str) -> bool {
-    COMMON.contains(password.to_lowercase().as_str())
+    let lower = password.to_lowercase();
+    let stem = lower.trim_end_matches(|c: char| !c.is_alphabetic());
+    COMMON.contains(lower.as_str()) || (stem.chars().count() >= 4 && COMMON.contains(stem))
 }
 
 /// The part of a user name (an e-mail address) before the `@`, when it is long enough (at
@@ -173,7 +177,13 @@ mod tests {
 
     #[test]
     fn common_passwords_are_refused_whatever_their_case() {
-        for p in ["123456789012", "password1234", "PASSWORD1234"] {
+        for p in [
+            "123456789012",
+            "password1234",
+            "PASSWORD1234",
+            "Password123!",
+            "dragon2024!!!!",
+        ] {
             let v = check_password("password", p, "someone@example.org");
             assert!(
                 v.iter().any(|v| v.code == "password_too_common"),

@@ -272,6 +272,7 @@ both!(async fn common_passwords_and_the_user_names_local_part_are_refused(app) {
         ("123456789012", "password_too_common"),
         ("password1234", "password_too_common"),
         ("Password1234", "password_too_common"),
+        ("Password123!", "password_too_common"),
         ("maria.rossi and a long tail", "password_contains_username"),
     ] {
         let res = app.post("/api/v1/auth/register", None, &json!({"username": "maria.rossi@example.org", "password": password, "full_name": "Maria Rossi"})).await;
