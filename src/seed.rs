@@ -17,7 +17,7 @@ use crate::domain::money::Money;
 use crate::domain::organization::{
     OrganizationDraft, SeatDraft, SeatKind, Subtype, check_organization,
 };
-use crate::domain::partnership::ParticipationRole;
+use crate::domain::partnership::{MembershipStatus, ParticipationRole};
 use crate::domain::percent::Percent;
 use crate::domain::user::Role;
 use crate::error::ApiError;
@@ -433,7 +433,8 @@ async fn seed_partnership(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow
         page: 1,
         per_page: 1,
     };
-    let (existing, _) = partnerships::list(db, Some(&[lead].into()), Some(demo.id), page).await?;
+    let (existing, _) =
+        partnerships::list(db, Some(&[lead].into()), None, Some(demo.id), page).await?;
     if existing.is_empty() {
         let p = partnerships::create(
             db,
@@ -448,9 +449,11 @@ async fn seed_partnership(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow
         for id in &ids[1..] {
             let member = *id;
             partnerships::change_members(db, &actor, now, p.id, |_| {
+                // The demo applicant represents every member: they join at once.
                 Ok(MemberChange::Add {
                     organization_id: member,
                     role: ParticipationRole::FullPartner,
+                    status: MembershipStatus::Accepted,
                 })
             })
             .await

@@ -72,6 +72,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(partnerships::delete_partnership)
             .service(partnerships::add_member)
             .service(partnerships::remove_member)
+            .service(partnerships::accept_invitation)
+            .service(partnerships::decline_invitation)
             .service(partnerships::eligibility)
             .service(applications::create_application)
             .service(applications::list_applications)

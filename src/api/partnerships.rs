@@ -14,7 +14,8 @@ use crate::auth::AuthUser;
 use crate::domain::call::{Call, CallStatus, WindowState, check_text};
 use crate::domain::organization::{Category, Subtype};
 use crate::domain::partnership::{
-    Access, EligibilityRule, ParticipationRole, check_eligibility, is_eligible, partnership_access,
+    Access, EligibilityRule, MembershipStatus, ParticipationRole, check_eligibility, is_eligible,
+    partnership_access,
 };
 use crate::domain::size::SizeClass;
 use crate::domain::user::Role;
@@ -47,20 +48,27 @@ pub struct NewMember {
     pub role: ParticipationRole,
 }
 
-/// A member of a partnership.
+/// A member of a partnership, or an organization invited to become one.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"organization_id": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b", "legal_name": "Comune di Sondrio (demo)", "tax_code": "00000010143",
-    "category": "public_body", "subtype": "municipality", "size_class": null, "role": "lead", "added_at": "2026-11-28T09:00:00Z"}))]
+    "category": "public_body", "subtype": "municipality", "size_class": null, "role": "lead", "status": "accepted", "added_at": "2026-11-28T09:00:00Z", "answered_at": null}))]
 pub struct MemberView {
     pub organization_id: Uuid,
     pub legal_name: String,
     /// Masked when it is a personal tax code and the caller does not represent the member.
     pub tax_code: String,
-    pub category: Category,
-    pub subtype: Subtype,
+    /// Null for an invited organization that has not accepted, unless the caller represents it.
+    pub category: Option<Category>,
+    /// Null for an invited organization that has not accepted, unless the caller represents it.
+    pub subtype: Option<Subtype>,
     pub size_class: Option<SizeClass>,
     pub role: ParticipationRole,
+    /// `accepted`: a member. `pending`: invited, it counts for no rule and reads nothing of
+    /// its partners until one of its representatives accepts. `declined`: the lead removes it.
+    pub status: MembershipStatus,
     pub added_at: DateTime<Utc>,
+    /// When the invitation was accepted or declined.
+    pub answered_at: Option<DateTime<Utc>>,
 }
 
 /// A partnership and its members.
@@ -95,6 +103,10 @@ pub struct PartnershipList {
 #[into_params(parameter_in = Query)]
 pub struct PartnershipQuery {
     pub call_id: Option<Uuid>,
+    /// `true`: instead of the partnerships the caller's organizations belong to, those that
+    /// invited one of them and wait for its answer (or that it declined). Administrators: the
+    /// partnerships with any invitation not accepted.
+    pub invited: Option<bool>,
 }
 
 /// One composition rule, passed or failed, with its reason.
@@ -155,11 +167,23 @@ async fn visible(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<Visibl
         partnership.lead(),
         &partnership.member_ids(),
     )
+    .or_else(|| invitee_access(caller, &represented, &partnership))
     .ok_or_else(partnership_not_found)?;
     Ok(Visible {
         partnership,
         access,
     })
+}
+
+/// An invited organization's representatives read the partnership that invited it, to
+/// decide: its members' names, not their data.
+fn invitee_access(
+    caller: &AuthUser,
+    represented: &std::collections::BTreeSet<Uuid>,
+    p: &Partnership,
+) -> Option<Access> {
+    (caller.role == Role::Applicant && !represented.is_disjoint(&p.invited_ids()))
+        .then_some(Access::Read)
 }
 
 async fn managed(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<Partnership, ApiError> {
@@ -187,6 +211,9 @@ async fn view(
         .filter_map(|m| {
             let o = orgs.iter().find(|o| o.id == m.organization_id)?;
             let privileged = caller.is_admin() || represented.contains(&o.id);
+            // Until it accepts, an invited organization shows its partners its name and
+            // (masked) tax code only.
+            let shown = privileged || m.status == MembershipStatus::Accepted;
             Some(MemberView {
                 organization_id: o.id,
                 legal_name: o.facts.legal_name.clone(),
@@ -195,11 +222,13 @@ async fn view(
                 } else {
                     o.facts.tax_code.masked()
                 },
-                category: o.facts.category(),
-                subtype: o.facts.subtype,
-                size_class: o.facts.size_class(),
+                category: shown.then(|| o.facts.category()),
+                subtype: shown.then_some(o.facts.subtype),
+                size_class: if shown { o.facts.size_class() } else { None },
                 role: m.role,
+                status: m.status,
                 added_at: m.added_at,
+                answered_at: m.answered_at,
             })
         })
         .collect();
@@ -327,11 +356,14 @@ pub async fn list_partnerships(
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
     let represented = orgs_store::represented_by(&state.db, caller.id).await?;
-    let scope = match caller.role {
-        Role::Admin => None,
-        _ => Some(&represented),
+    let admin = caller.role == Role::Admin;
+    let (members_of, inviting) = match (query.invited.unwrap_or(false), admin) {
+        (false, true) => (None, None),
+        (false, false) => (Some(&represented), None),
+        (true, true) => (None, Some(None)),
+        (true, false) => (None, Some(Some(&represented))),
     };
-    let (items, total) = store::list(&state.db, scope, query.call_id, page).await?;
+    let (items, total) = store::list(&state.db, members_of, inviting, query.call_id, page).await?;
     let mut views = Vec::with_capacity(items.len());
     for p in &items {
         let access = partnership_access(caller.role, &represented, p.lead(), &p.member_ids())
@@ -400,19 +432,22 @@ pub async fn delete_partnership(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Add a member, by organization id or tax code (the lead's representatives).
+/// Add a member, by organization id or tax code (the lead's representatives). An
+/// organization that the caller represents joins at once; any other is **invited**: it is
+/// listed with `status: pending`, counts for no rule and sees nothing of its partners (nor
+/// they of it) until one of its representatives accepts (`.../accept`).
 #[utoipa::path(
     tag = "partnerships",
     params(("partnership_id" = Uuid, Path, description = "The partnership's id")),
     request_body = NewMember,
     responses(
-        (status = 201, description = "Added; the partnership now", body = PartnershipView),
+        (status = 201, description = "Added, or invited; the partnership now", body = PartnershipView),
         (status = 403, description = "Only applicants change partnerships", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such partnership that the caller leads", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already a member, or the partnership's application has been submitted", body = Problem, content_type = "application/problem+json",
+        (status = 409, description = "Already a member or invited, or the partnership's application has been submitted", body = Problem, content_type = "application/problem+json",
             example = json!({"type": "urn:welfare-grants:problem:member_already_present", "title": "Conflict", "status": 409, "code": "member_already_present",
-                "detail": "This organization is already a member of the partnership."})),
-        (status = 422, description = "Unknown organization, both or neither of id and tax code, a lead role, an adhering partner that is no public body, a closed call", body = Problem, content_type = "application/problem+json"),
+                "detail": "This organization is already a member of the partnership, or invited to be."})),
+        (status = 422, description = "Unknown organization, both or neither of id and tax code, a lead role, an adhering partner that is no public body, an ATS, a closed call", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("oauth2" = []))
 )]
@@ -476,6 +511,17 @@ pub async fn add_member(
         }
         _ => {}
     }
+    if org
+        .as_ref()
+        .is_some_and(|o| o.facts.subtype == Subtype::HealthProtectionAgency)
+    {
+        v.add(
+            "organization_id",
+            "ats_not_allowed",
+            "An ATS manages the call: it can never be a partner.",
+            "Un'ATS gestisce l'avviso: non può mai essere partner.",
+        );
+    }
     let call = calls_store::get(&state.db, p.call_id)
         .await?
         .ok_or_else(call_not_found)?;
@@ -485,13 +531,24 @@ pub async fn add_member(
     ApiError::check(v.into_vec())?;
     let org = org.ok_or_else(organization_not_found)?;
     let role = body.role;
+    // Joining commits the organization: without one of its representatives, only an
+    // invitation.
+    let status = if orgs_store::represented_by(&state.db, caller.id)
+        .await?
+        .contains(&org.id)
+    {
+        MembershipStatus::Accepted
+    } else {
+        MembershipStatus::Pending
+    };
     let p = store::change_members(&state.db, &caller.actor(), now, p.id, |current| {
-        if current.member_ids().contains(&org.id) {
+        if current.member(org.id).is_some() {
             return Err(already_member());
         }
         Ok(MemberChange::Add {
             organization_id: org.id,
             role,
+            status,
         })
     })
     .await?;
@@ -499,7 +556,9 @@ pub async fn add_member(
     Ok(partnership_response(StatusCode::CREATED, &p, &body))
 }
 
-/// Remove a member (the lead's representatives); the lead itself cannot be removed.
+/// Remove a member, or an invited organization (pending or declined), by the lead's
+/// representatives; the lead itself cannot be removed. The removed organization's
+/// representatives are told in their inbox.
 #[utoipa::path(
     tag = "partnerships",
     params(
@@ -555,6 +614,122 @@ pub async fn remove_member(
     .await?;
     let body = view(&state, &caller, &p, Access::Manage).await?;
     Ok(partnership_response(StatusCode::OK, &p, &body))
+}
+
+fn invitation_not_found() -> ApiError {
+    ApiError::not_found(
+        "invitation_not_found",
+        "There is no invitation of an organization you represent in this partnership.",
+        "Non esiste un invito di un ente da lei rappresentato in questo partenariato.",
+    )
+}
+
+/// Accept or decline, for an organization the caller represents, the partnership's invitation.
+async fn answer(
+    state: &AppState,
+    caller: &AuthUser,
+    pid: Uuid,
+    org_id: Uuid,
+    accept: bool,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Applicant])?;
+    let represented = orgs_store::represented_by(&state.db, caller.id).await?;
+    if !represented.contains(&org_id) {
+        return Err(invitation_not_found());
+    }
+    let p = store::get(&state.db, pid)
+        .await?
+        .filter(|p| p.member(org_id).is_some())
+        .ok_or_else(invitation_not_found)?;
+    let now = state.now();
+    let call = calls_store::get(&state.db, p.call_id)
+        .await?
+        .ok_or_else(call_not_found)?;
+    check_call_open(&call, now)?;
+    let p = store::change_members(&state.db, &caller.actor(), now, p.id, |current| {
+        match current.member(org_id).map(|m| m.status) {
+            None => Err(invitation_not_found()),
+            Some(MembershipStatus::Pending) => Ok(MemberChange::Answer {
+                organization_id: org_id,
+                accept,
+            }),
+            Some(MembershipStatus::Accepted) => Err(ApiError::conflict(
+                "invitation_already_answered",
+                "The organization has already accepted: it is a member. To leave, ask the lead to remove it.",
+                "L'ente ha già accettato: è membro. Per uscire, chiedere al capofila di rimuoverlo.",
+            )),
+            Some(MembershipStatus::Declined) => Err(ApiError::conflict(
+                "invitation_already_answered",
+                "The organization has already declined this invitation: the lead may invite it again after removing it.",
+                "L'ente ha già rifiutato questo invito: il capofila può invitarlo di nuovo dopo averlo rimosso.",
+            )),
+        }
+    })
+    .await?;
+    let access = partnership_access(caller.role, &represented, p.lead(), &p.member_ids())
+        .or_else(|| invitee_access(caller, &represented, &p))
+        .unwrap_or(Access::Read);
+    let body = view(state, caller, &p, access).await?;
+    Ok(partnership_response(StatusCode::OK, &p, &body))
+}
+
+/// Accept the partnership's invitation, for an organization the caller represents: it
+/// becomes a member, counts for the composition rules, and its partners read its data (and it
+/// theirs).
+#[utoipa::path(
+    tag = "partnerships",
+    params(
+        ("partnership_id" = Uuid, Path, description = "The partnership's id"),
+        ("organization_id" = Uuid, Path, description = "The invited organization, which the caller represents"),
+    ),
+    responses(
+        (status = 200, description = "Accepted; the partnership now", body = PartnershipView),
+        (status = 403, description = "Only applicants answer invitations", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No invitation of an organization the caller represents in this partnership", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:welfare-grants:problem:invitation_not_found", "title": "Not found", "status": 404, "code": "invitation_not_found",
+                "detail": "There is no invitation of an organization you represent in this partnership."})),
+        (status = 409, description = "Already answered, or the partnership's application has been submitted", body = Problem, content_type = "application/problem+json",
+            example = json!({"type": "urn:welfare-grants:problem:invitation_already_answered", "title": "Conflict", "status": 409, "code": "invitation_already_answered",
+                "detail": "The organization has already accepted: it is a member. To leave, ask the lead to remove it."})),
+        (status = 422, description = "The call's window has closed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/partnerships/{partnership_id}/members/{organization_id}/accept")]
+pub async fn accept_invitation(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (pid, org_id) = path.into_inner();
+    answer(&state, &caller, pid, org_id, true).await
+}
+
+/// Decline the partnership's invitation, for an organization the caller represents: it stays
+/// listed as declined, counting for nothing, until the lead removes it.
+#[utoipa::path(
+    tag = "partnerships",
+    params(
+        ("partnership_id" = Uuid, Path, description = "The partnership's id"),
+        ("organization_id" = Uuid, Path, description = "The invited organization, which the caller represents"),
+    ),
+    responses(
+        (status = 200, description = "Declined; the partnership now", body = PartnershipView),
+        (status = 403, description = "Only applicants answer invitations", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No invitation of an organization the caller represents in this partnership", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already answered, or the partnership's application has been submitted", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The call's window has closed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("oauth2" = []))
+)]
+#[post("/partnerships/{partnership_id}/members/{organization_id}/decline")]
+pub async fn decline_invitation(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (pid, org_id) = path.into_inner();
+    answer(&state, &caller, pid, org_id, false).await
 }
 
 /// Every composition rule of the call, passed or failed, with its reason in English and

@@ -43,11 +43,48 @@ impl ParticipationRole {
     }
 }
 
+/// Whether an organization has agreed to be a member. Joining a partnership is a legal
+/// commitment: an organization that none of the lead's users represents is invited, and
+/// joins only when one of its representatives accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(example = "accepted")]
+pub enum MembershipStatus {
+    /// A member: it counts for the rules and reads its partners' data.
+    Accepted,
+    /// Invited, not yet answered: it counts for nothing and sees nothing of its partners.
+    Pending,
+    /// The invitation was declined: the lead removes it.
+    Declined,
+}
+
+impl MembershipStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            MembershipStatus::Accepted => "accepted",
+            MembershipStatus::Pending => "pending",
+            MembershipStatus::Declined => "declined",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MembershipStatus> {
+        match s {
+            "accepted" => Some(MembershipStatus::Accepted),
+            "pending" => Some(MembershipStatus::Pending),
+            "declined" => Some(MembershipStatus::Declined),
+            _ => None,
+        }
+    }
+}
+
 /// A member as the eligibility rules see it.
 #[derive(Debug, Clone)]
 pub struct Member {
     pub organization_id: Uuid,
     pub role: ParticipationRole,
+    /// Only accepted members count for the rules; the others are named by
+    /// [`EligibilityRule::InvitationsAccepted`].
+    pub status: MembershipStatus,
     pub facts: OrganizationFacts,
     /// Partnerships of the same call this organization belongs to, this one included.
     pub partnerships_in_call: u32,
@@ -68,6 +105,8 @@ pub enum EligibilityRule {
     LeadSeat,
     NonLombardEnterprises,
     EntityCaps,
+    /// Every invited organization has accepted (a pending or declined one blocks).
+    InvitationsAccepted,
 }
 
 /// The outcome of one rule.
@@ -113,7 +152,63 @@ fn category_name(c: Option<OrganizationCategory>) -> &'static str {
 
 /// Every composition rule of the call, passed or failed, with its reason in English and
 /// Italian. The result depends only on the set of members, not on their order.
-pub fn check_eligibility(rules: &PartnershipRules, members: &[Member]) -> Vec<RuleOutcome> {
+pub fn check_eligibility(rules: &PartnershipRules, all: &[Member]) -> Vec<RuleOutcome> {
+    let accepted: Vec<Member> = all
+        .iter()
+        .filter(|m| m.status == MembershipStatus::Accepted)
+        .cloned()
+        .collect();
+    let mut out = composition(rules, &accepted);
+    out.push(invitations_outcome(all));
+    out
+}
+
+/// Invited organizations that have not accepted, named in the report.
+fn invitations_outcome(all: &[Member]) -> RuleOutcome {
+    let mut open: Vec<&Member> = all
+        .iter()
+        .filter(|m| m.status != MembershipStatus::Accepted)
+        .collect();
+    open.sort_by_key(|m| m.organization_id);
+    if open.is_empty() {
+        return outcome(
+            EligibilityRule::InvitationsAccepted,
+            true,
+            "Every member has accepted to join the partnership.".into(),
+            "Ogni membro ha accettato di far parte del partenariato.".into(),
+            vec![],
+        );
+    }
+    let list = |lang_pending: &str, lang_declined: &str| {
+        open.iter()
+            .map(|m| {
+                let state = if m.status == MembershipStatus::Pending {
+                    lang_pending
+                } else {
+                    lang_declined
+                };
+                format!("{} ({state})", m.facts.legal_name)
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    outcome(
+        EligibilityRule::InvitationsAccepted,
+        false,
+        format!(
+            "These organizations have not accepted to join, and count for no rule until they do: {}. A declined invitation is removed by the lead.",
+            list("invitation pending", "invitation declined")
+        ),
+        format!(
+            "Questi enti non hanno accettato di partecipare e non contano per nessuna regola finché non lo fanno: {}. Un invito rifiutato va rimosso dal capofila.",
+            list("invito in attesa", "invito rifiutato")
+        ),
+        open.iter().map(|m| m.organization_id).collect(),
+    )
+}
+
+/// The composition rules over the accepted members.
+fn composition(rules: &PartnershipRules, members: &[Member]) -> Vec<RuleOutcome> {
     use EligibilityRule::*;
     let mut out = Vec::new();
 
@@ -437,6 +532,7 @@ mod tests {
         Member {
             organization_id: Uuid::from_u128(u128::from(n)),
             role,
+            status: MembershipStatus::Accepted,
             facts: OrganizationFacts {
                 tax_code: tax_code(n),
                 vat_number: None,
@@ -686,5 +782,65 @@ mod tests {
             let passed = check_eligibility(&rules, &members).into_iter().find(|o| o.rule == EligibilityRule::MinMembers).unwrap().passed;
             prop_assert_eq!(passed, n as u32 >= min);
         }
+    }
+
+    #[test]
+    fn a_member_that_has_not_accepted_counts_for_nothing_and_is_named() {
+        let rules = CallRules::lombardy_2022().partnership;
+        let mut members = vec![
+            member(
+                1,
+                Subtype::Municipality,
+                ParticipationRole::Lead,
+                "SO",
+                &["SO"],
+                0,
+            ),
+            member(
+                2,
+                Subtype::SocialCooperative,
+                ParticipationRole::FullPartner,
+                "SO",
+                &["SO"],
+                0,
+            ),
+            member(
+                3,
+                Subtype::Company,
+                ParticipationRole::FullPartner,
+                "SO",
+                &["SO"],
+                5,
+            ),
+            member(
+                4,
+                Subtype::Company,
+                ParticipationRole::FullPartner,
+                "SO",
+                &["SO"],
+                5,
+            ),
+        ];
+        assert!(is_eligible(&check_eligibility(&rules, &members)));
+        members[3].status = MembershipStatus::Pending;
+        let outcomes = check_eligibility(&rules, &members);
+        let failed: Vec<EligibilityRule> = outcomes
+            .iter()
+            .filter(|o| !o.passed)
+            .map(|o| o.rule)
+            .collect();
+        assert!(failed.contains(&EligibilityRule::MinMembers), "{failed:?}");
+        assert!(
+            failed.contains(&EligibilityRule::MinMicroSmallEnterprises),
+            "{failed:?}"
+        );
+        let invitations = outcomes
+            .iter()
+            .find(|o| o.rule == EligibilityRule::InvitationsAccepted)
+            .unwrap();
+        assert!(!invitations.passed);
+        assert_eq!(invitations.organizations, vec![Uuid::from_u128(4)]);
+        assert!(invitations.reason.en.contains("Org 4 (invitation pending)"));
+        assert!(invitations.reason.it.contains("Org 4 (invito in attesa)"));
     }
 }

@@ -49,10 +49,22 @@ pub enum EventType {
     /// A call's envelopes were set, split or reallocated.
     #[serde(rename = "envelope.changed")]
     EnvelopeChanged,
+    /// A partnership invited an organization that none of the lead's users represents.
+    #[serde(rename = "partnership.member_invited")]
+    MemberInvited,
+    /// An invited organization accepted: it is a member.
+    #[serde(rename = "partnership.invitation_accepted")]
+    InvitationAccepted,
+    /// An invited organization declined.
+    #[serde(rename = "partnership.invitation_declined")]
+    InvitationDeclined,
+    /// The lead removed a member or an invited organization.
+    #[serde(rename = "partnership.member_removed")]
+    MemberRemoved,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 14] = [
         EventType::ApplicationSubmitted,
         EventType::AdmissibilityDecided,
         EventType::RankingChanged,
@@ -63,6 +75,10 @@ impl EventType {
         EventType::GrantRevoked,
         EventType::GrantExpired,
         EventType::EnvelopeChanged,
+        EventType::MemberInvited,
+        EventType::InvitationAccepted,
+        EventType::InvitationDeclined,
+        EventType::MemberRemoved,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -77,6 +93,10 @@ impl EventType {
             EventType::GrantRevoked => "grant.revoked",
             EventType::GrantExpired => "grant.expired",
             EventType::EnvelopeChanged => "envelope.changed",
+            EventType::MemberInvited => "partnership.member_invited",
+            EventType::InvitationAccepted => "partnership.invitation_accepted",
+            EventType::InvitationDeclined => "partnership.invitation_declined",
+            EventType::MemberRemoved => "partnership.member_removed",
         }
     }
 
@@ -96,6 +116,10 @@ impl EventType {
             "grant.revoked" => EventType::GrantRevoked,
             "grant.expired" => EventType::GrantExpired,
             "call.envelopes_set" | "call.reallocated" => EventType::EnvelopeChanged,
+            "partnership.member_invited" => EventType::MemberInvited,
+            "partnership.invitation_accepted" => EventType::InvitationAccepted,
+            "partnership.invitation_declined" => EventType::InvitationDeclined,
+            "partnership.member_removed" => EventType::MemberRemoved,
             // A draft call whose total changed gets new envelopes with it.
             "call.changed" | "call.amended"
                 if after.is_some_and(|a| a.get("envelopes").is_some()) =>

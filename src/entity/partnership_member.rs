@@ -9,6 +9,9 @@ pub struct Model {
     pub organization_id: Uuid,
     pub role: String,
     pub added_at: DateTimeUtc,
+    /// `accepted`, `pending` or `declined`.
+    pub status: String,
+    pub answered_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -271,8 +271,11 @@ pub async fn partners_of<C: ConnectionTrait>(
     if orgs.is_empty() {
         return Ok(BTreeSet::new());
     }
+    // Accepted memberships on both sides: an invitation shows nothing of either party.
+    let accepted = crate::domain::partnership::MembershipStatus::Accepted.as_str();
     let partnerships: Vec<Uuid> = partnership_member::Entity::find()
         .filter(partnership_member::Column::OrganizationId.is_in(orgs.iter().copied()))
+        .filter(partnership_member::Column::Status.eq(accepted))
         .all(db)
         .await?
         .into_iter()
@@ -283,6 +286,7 @@ pub async fn partners_of<C: ConnectionTrait>(
     }
     Ok(partnership_member::Entity::find()
         .filter(partnership_member::Column::PartnershipId.is_in(partnerships))
+        .filter(partnership_member::Column::Status.eq(accepted))
         .all(db)
         .await?
         .into_iter()

@@ -15,7 +15,8 @@ use super::audit::{self, Actor, Change};
 use super::organizations::{self, Organization};
 use super::{Page, begin_write};
 use crate::domain::agency::AgencyCode;
-use crate::domain::partnership::{Member, ParticipationRole};
+use crate::domain::partnership::{Member, MembershipStatus, ParticipationRole};
+use crate::domain::violation::Msg;
 use crate::entity::{application, organization_representative, partnership, partnership_member};
 use crate::error::ApiError;
 
@@ -25,6 +26,9 @@ pub struct MemberRecord {
     pub organization_id: Uuid,
     pub role: ParticipationRole,
     pub added_at: DateTime<Utc>,
+    pub status: MembershipStatus,
+    /// When the invitation was accepted or declined.
+    pub answered_at: Option<DateTime<Utc>>,
 }
 
 /// A partnership as stored.
@@ -47,8 +51,28 @@ impl Partnership {
             .map(|m| m.organization_id)
     }
 
+    /// The accepted members: those that count, and read each other's data.
     pub fn member_ids(&self) -> BTreeSet<Uuid> {
-        self.members.iter().map(|m| m.organization_id).collect()
+        self.members
+            .iter()
+            .filter(|m| m.status == MembershipStatus::Accepted)
+            .map(|m| m.organization_id)
+            .collect()
+    }
+
+    /// The invited organizations that have not accepted (pending or declined).
+    pub fn invited_ids(&self) -> BTreeSet<Uuid> {
+        self.members
+            .iter()
+            .filter(|m| m.status != MembershipStatus::Accepted)
+            .map(|m| m.organization_id)
+            .collect()
+    }
+
+    pub fn member(&self, organization_id: Uuid) -> Option<&MemberRecord> {
+        self.members
+            .iter()
+            .find(|m| m.organization_id == organization_id)
     }
 }
 
@@ -84,6 +108,7 @@ pub(super) fn access_columns(user_id: Uuid) -> [(Expr, &'static str); 2] {
             Expr::col((partnership_member::Entity, partnership_member::Column::Role))
                 .eq(ParticipationRole::Lead.as_str()),
         )
+        .and_where(accepted())
         .order_by(
             (
                 partnership_member::Entity,
@@ -118,6 +143,7 @@ pub(super) fn access_columns(user_id: Uuid) -> [(Expr, &'static str); 2] {
             )),
         )
         .and_where(of_application())
+        .and_where(accepted())
         .and_where(
             Expr::col((
                 organization_representative::Entity,
@@ -144,6 +170,15 @@ pub(super) fn access_columns(user_id: Uuid) -> [(Expr, &'static str); 2] {
             "access_represented",
         ),
     ]
+}
+
+/// Only accepted members count, read and are read.
+fn accepted() -> Expr {
+    Expr::col((
+        partnership_member::Entity,
+        partnership_member::Column::Status,
+    ))
+    .eq(MembershipStatus::Accepted.as_str())
 }
 
 /// The facts of [`access_columns`] from a row: the lead, and the member the user represents
@@ -187,10 +222,18 @@ async fn members_of<C: ConnectionTrait>(
                 r.partnership_id
             ))
         })?;
+        let status = MembershipStatus::parse(&r.status).ok_or_else(|| {
+            DbErr::Custom(format!(
+                "stored member of {} has an invalid status",
+                r.partnership_id
+            ))
+        })?;
         out.entry(r.partnership_id).or_default().push(MemberRecord {
             organization_id: r.organization_id,
             role,
             added_at: r.added_at,
+            status,
+            answered_at: r.answered_at,
         });
     }
     Ok(out)
@@ -252,14 +295,32 @@ pub async fn get_many<C: ConnectionTrait>(
 }
 
 /// `SELECT partnership_id FROM partnership_members WHERE organization_id IN (orgs)`: the
-/// partnerships with one of these organizations as a member, for an `IN (subquery)`, so that
-/// no list of partnerships is bound.
+/// partnerships with one of these organizations as an accepted member, for an
+/// `IN (subquery)`, so that no list of partnerships is bound.
 pub fn with_member(orgs: &BTreeSet<Uuid>) -> SelectStatement {
-    Query::select()
+    with_status(Some(orgs), &[MembershipStatus::Accepted])
+}
+
+/// The partnerships that invited one of these organizations, answered or not (declined
+/// invitations stay listed until the lead removes them).
+/// `None`: any organization.
+pub fn with_invitation(orgs: Option<&BTreeSet<Uuid>>) -> SelectStatement {
+    with_status(
+        orgs,
+        &[MembershipStatus::Pending, MembershipStatus::Declined],
+    )
+}
+
+fn with_status(orgs: Option<&BTreeSet<Uuid>>, statuses: &[MembershipStatus]) -> SelectStatement {
+    let mut q = Query::select()
         .column(partnership_member::Column::PartnershipId)
         .from(partnership_member::Entity)
-        .and_where(partnership_member::Column::OrganizationId.is_in(orgs.iter().copied()))
-        .to_owned()
+        .and_where(partnership_member::Column::Status.is_in(statuses.iter().map(|s| s.as_str())))
+        .to_owned();
+    if let Some(orgs) = orgs {
+        q.and_where(partnership_member::Column::OrganizationId.is_in(orgs.iter().copied()));
+    }
+    q
 }
 
 /// The partnerships with an application of a call to an agency (any status), as a subquery:
@@ -328,12 +389,16 @@ pub async fn leads_for_agency<C: ConnectionTrait>(
 pub async fn list(
     db: &DatabaseConnection,
     having_member: Option<&BTreeSet<Uuid>>,
+    inviting: Option<Option<&BTreeSet<Uuid>>>,
     call_id: Option<Uuid>,
     page: Page,
 ) -> Result<(Vec<Partnership>, u64), DbErr> {
     let mut q = partnership::Entity::find();
     if let Some(orgs) = having_member {
         q = q.filter(partnership::Column::Id.in_subquery(with_member(orgs)));
+    }
+    if let Some(orgs) = inviting {
+        q = q.filter(partnership::Column::Id.in_subquery(with_invitation(orgs)));
     }
     if let Some(c) = call_id {
         q = q.filter(partnership::Column::CallId.eq(c));
@@ -362,7 +427,7 @@ pub async fn list(
 fn snapshot(p: &Partnership) -> serde_json::Value {
     json!({
         "call_id": p.call_id, "name": p.name,
-        "members": p.members.iter().map(|m| json!({"organization_id": m.organization_id, "role": m.role.as_str()})).collect::<Vec<_>>(),
+        "members": p.members.iter().map(|m| json!({"organization_id": m.organization_id, "role": m.role.as_str(), "status": m.status.as_str()})).collect::<Vec<_>>(),
     })
 }
 
@@ -393,6 +458,8 @@ pub async fn create(
         organization_id: Set(lead),
         role: Set(ParticipationRole::Lead.as_str().to_owned()),
         added_at: Set(now),
+        status: Set(MembershipStatus::Accepted.as_str().to_owned()),
+        answered_at: Set(None),
     }
     .insert(&tx)
     .await?;
@@ -407,6 +474,8 @@ pub async fn create(
             organization_id: lead,
             role: ParticipationRole::Lead,
             added_at: now,
+            status: MembershipStatus::Accepted,
+            answered_at: None,
         }],
     };
     audit::record(
@@ -456,12 +525,15 @@ where
         MemberChange::Add {
             organization_id,
             role,
+            status,
         } => {
             partnership_member::ActiveModel {
                 partnership_id: Set(id),
                 organization_id: Set(*organization_id),
                 role: Set(role.as_str().to_owned()),
                 added_at: Set(now),
+                status: Set(status.as_str().to_owned()),
+                answered_at: Set(None),
             }
             .insert(&tx)
             .await
@@ -472,7 +544,37 @@ where
                     e.into()
                 }
             })?;
-            "partnership.member_added"
+            if *status == MembershipStatus::Pending {
+                "partnership.member_invited"
+            } else {
+                "partnership.member_added"
+            }
+        }
+        MemberChange::Answer {
+            organization_id,
+            accept,
+        } => {
+            let status = if *accept {
+                MembershipStatus::Accepted
+            } else {
+                MembershipStatus::Declined
+            };
+            partnership_member::Entity::update_many()
+                .set(partnership_member::ActiveModel {
+                    status: Set(status.as_str().to_owned()),
+                    answered_at: Set(Some(now)),
+                    ..Default::default()
+                })
+                .filter(partnership_member::Column::PartnershipId.eq(id))
+                .filter(partnership_member::Column::OrganizationId.eq(*organization_id))
+                .filter(partnership_member::Column::Status.eq(MembershipStatus::Pending.as_str()))
+                .exec(&tx)
+                .await?;
+            if *accept {
+                "partnership.invitation_accepted"
+            } else {
+                "partnership.invitation_declined"
+            }
         }
         MemberChange::Remove { organization_id } => {
             partnership_member::Entity::delete_by_id((id, *organization_id))
@@ -504,15 +606,114 @@ where
         },
     )
     .await?;
+    notify_change(&tx, &after, &change, now).await?;
     tx.commit().await?;
     Ok(after)
 }
 
+/// Who hears of a change of members, in their inbox: the invited organization's
+/// representatives of their invitation and of their removal, the lead's of an answer.
+async fn notify_change<C: ConnectionTrait>(
+    conn: &C,
+    after: &Partnership,
+    change: &MemberChange,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let name = &after.name;
+    let (organization, kind, message) = match change {
+        MemberChange::Add {
+            organization_id,
+            status: MembershipStatus::Pending,
+            ..
+        } => (
+            *organization_id,
+            "partnership.member_invited",
+            Msg::new(
+                format!(
+                    "Your organization is invited to join the partnership \"{name}\": accept or decline the invitation."
+                ),
+                format!(
+                    "Il suo ente è invitato a far parte del partenariato \"{name}\": accettare o rifiutare l'invito."
+                ),
+            ),
+        ),
+        MemberChange::Add { .. } => return Ok(()),
+        MemberChange::Answer {
+            organization_id,
+            accept,
+        } => {
+            let Some(lead) = after.lead() else {
+                return Ok(());
+            };
+            let who = organization_id;
+            let (kind, en, it) = if *accept {
+                (
+                    "partnership.invitation_accepted",
+                    format!(
+                        "An invited organization ({who}) accepted to join the partnership \"{name}\"."
+                    ),
+                    format!(
+                        "Un ente invitato ({who}) ha accettato di far parte del partenariato \"{name}\"."
+                    ),
+                )
+            } else {
+                (
+                    "partnership.invitation_declined",
+                    format!(
+                        "An invited organization ({who}) declined to join the partnership \"{name}\": remove it."
+                    ),
+                    format!(
+                        "Un ente invitato ({who}) ha rifiutato di far parte del partenariato \"{name}\": rimuoverlo."
+                    ),
+                )
+            };
+            (lead, kind, Msg::new(en, it))
+        }
+        MemberChange::Remove { organization_id } => (
+            *organization_id,
+            "partnership.member_removed",
+            Msg::new(
+                format!(
+                    "Your organization is no longer in the partnership \"{name}\": its lead removed it."
+                ),
+                format!(
+                    "Il suo ente non fa più parte del partenariato \"{name}\": il capofila lo ha rimosso."
+                ),
+            ),
+        ),
+    };
+    let users: Vec<Uuid> = organization_representative::Entity::find()
+        .filter(organization_representative::Column::OrganizationId.eq(organization))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| r.user_id)
+        .collect();
+    let data = json!({
+        "partnership_id": after.id,
+        "call_id": after.call_id,
+        "organization_id": match change {
+            MemberChange::Add { organization_id, .. }
+            | MemberChange::Answer { organization_id, .. }
+            | MemberChange::Remove { organization_id } => organization_id,
+        },
+    });
+    super::notifications::notify(conn, &users, kind, message, data, now).await
+}
+
 /// One change of a partnership's members.
 pub enum MemberChange {
+    /// Add a member: `Accepted` when the lead's user represents it, `Pending` (an
+    /// invitation) otherwise.
     Add {
         organization_id: Uuid,
         role: ParticipationRole,
+        status: MembershipStatus,
+    },
+    /// An invited organization's answer.
+    Answer {
+        organization_id: Uuid,
+        accept: bool,
     },
     Remove {
         organization_id: Uuid,
@@ -522,8 +723,8 @@ pub enum MemberChange {
 pub fn already_member() -> ApiError {
     ApiError::conflict(
         "member_already_present",
-        "This organization is already a member of the partnership.",
-        "Questo ente è già membro del partenariato.",
+        "This organization is already a member of the partnership, or invited to be.",
+        "Questo ente è già membro del partenariato, o invitato a esserlo.",
     )
 }
 
@@ -635,6 +836,8 @@ pub async fn members_for_rules_of<C: ConnectionTrait>(
         // call that grew fast, walked every partnership of the call: 0.2 s a submission at
         // 10,000). The other calls' counts are a few rows more, dropped below.
         .filter(partnership_member::Column::OrganizationId.is_in(ids.iter().copied()))
+        // Only accepted memberships count: an invitation commits nobody yet.
+        .filter(partnership_member::Column::Status.eq(MembershipStatus::Accepted.as_str()))
         .group_by(partnership_member::Column::OrganizationId)
         .group_by(partnership::Column::CallId)
         .group_by(partnership_member::Column::Role)
@@ -665,6 +868,7 @@ pub async fn members_for_rules_of<C: ConnectionTrait>(
                 Member {
                     organization_id: m.organization_id,
                     role: m.role,
+                    status: m.status,
                     facts: org.facts.clone(),
                     partnerships_in_call,
                     leads_in_call,

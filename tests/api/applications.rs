@@ -86,6 +86,28 @@ const AGREEMENT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c1
 /// A complete application of a new partnership; returns its id.
 pub async fn complete_application(app: &TestApp, token: &str, call: &str, m: &Members) -> String {
     let pid = partnership(app, token, call, m).await;
+    complete_application_of(app, token, &pid, m).await
+}
+
+/// An organization that another applicant represents joins when that applicant accepts.
+pub async fn accept_invitation(app: &TestApp, token: &str, partnership: &str, organization: &str) {
+    let res = app
+        .post(
+            &format!("/api/v1/partnerships/{partnership}/members/{organization}/accept"),
+            Some(token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+}
+
+/// [`complete_application`] of a partnership already formed.
+pub async fn complete_application_of(app: &TestApp, token: &str, pid: &str, m: &Members) -> String {
     let res = app
         .post(
             "/api/v1/applications",
@@ -459,7 +481,8 @@ both!(async fn only_the_partnership_and_its_agency_see_an_application(app) {
     // A member that is not the lead reads it but does not act on it.
     let member_token = app.login(APPLICANT).await;
     let member = register(&app, &member_token, &enterprise(60, "SO", &["SO"], "2", Some("1000.00"), None)).await;
-    let pid = partnership(&app, &token, &demo, &Members { lead: m.lead.clone(), others: vec![member] }).await;
+    let pid = partnership(&app, &token, &demo, &Members { lead: m.lead.clone(), others: vec![member.clone()] }).await;
+    accept_invitation(&app, &member_token, &pid, &member).await;
     let res = app.post("/api/v1/applications", Some(&token), &json!({"partnership_id": pid})).await;
     let draft = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let seen: Value = app.get(&format!("/api/v1/applications/{draft}"), Some(&member_token)).await.json().await.unwrap();
@@ -511,7 +534,8 @@ both!(async fn the_list_shows_each_application_as_its_own_read_does(app) {
     // A bare draft of a partnership with another applicant's organization as a member.
     let member_token = app.login(APPLICANT).await;
     let member = register(&app, &member_token, &enterprise(60, "SO", &["SO"], "2", Some("1000.00"), None)).await;
-    let pid = partnership(&app, &token, &demo, &Members { lead: m.lead.clone(), others: vec![member] }).await;
+    let pid = partnership(&app, &token, &demo, &Members { lead: m.lead.clone(), others: vec![member.clone()] }).await;
+    accept_invitation(&app, &member_token, &pid, &member).await;
     let res = app.post("/api/v1/applications", Some(&token), &json!({"partnership_id": pid})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let bare = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
@@ -561,7 +585,10 @@ both!(async fn a_receipt_masks_the_personal_tax_codes_of_members_the_reader_does
     sole["tax_code"] = json!("RSSMRA85T10A562S");
     m.others.push(register(&app, &trader_token, &sole).await);
     let demo = app.call_id(DEMO).await;
-    let id = complete_application(&app, &lead_token, &demo, &m).await;
+    // The trader's organization is invited, and joins when the trader accepts.
+    let pid = partnership(&app, &lead_token, &demo, &m).await;
+    accept_invitation(&app, &trader_token, &pid, &m.others[3]).await;
+    let id = complete_application_of(&app, &lead_token, &pid, &m).await;
     let receipt: Value = submit(&app, &lead_token, &id, None).await.json().await.unwrap();
     let code = |r: &Value| r["snapshot"]["members"].as_array().unwrap().iter().find(|x| x["organization_id"] == m.others[3].as_str()).unwrap()["tax_code"].clone();
     assert_eq!(code(&receipt), "RSS************S");

@@ -27,9 +27,10 @@ use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::applications::{complete_application, members, partnership, submit};
+use crate::applications::{Members, complete_application, members, partnership, submit};
 use crate::both;
 use crate::helpers::*;
+use crate::registry::{enterprise, register};
 
 const APPLICANT2: (&str, &str) = (
     "richiedente2@demo.welfare-grants.test",
@@ -127,6 +128,9 @@ const APPLICATION_READS: [Exp; 6] = [OK, OK, HID, OK, HID, OK];
 const PARTNER_READS: [Exp; 6] = [OK, OK, HID, HID, HID, OK];
 /// The evaluators of the application's agency, and nobody else.
 const EVALUATOR_WORK: [Exp; 6] = [NO, NO, NO, OK, HID, NO];
+/// An invitation, answered by the invited organization's representatives (the other applicant
+/// here) only: to anybody else it is not there.
+const INVITEE_ANSWERS: [Exp; 6] = [HID, HID, OK, NO, NO, NO];
 /// An agency's ranking, read by its evaluators and by administrators.
 const AGENCY_READS: [Exp; 6] = [NO, NO, NO, OK, HID, OK];
 
@@ -275,6 +279,22 @@ fn table() -> Vec<Row> {
             "POST /api/v1/partnerships/{partnership_id}/members",
             LEAD_WRITES,
         ),
+        token(
+            "POST /api/v1/partnerships/{partnership_id}/members/{organization_id}/accept",
+            INVITEE_ANSWERS,
+        )
+        .on(&[
+            ("partnership_id", "inviting_partnership"),
+            ("organization_id", "guest_organization"),
+        ]),
+        token(
+            "POST /api/v1/partnerships/{partnership_id}/members/{organization_id}/decline",
+            INVITEE_ANSWERS,
+        )
+        .on(&[
+            ("partnership_id", "inviting_partnership"),
+            ("organization_id", "guest_organization"),
+        ]),
         token(
             "DELETE /api/v1/partnerships/{partnership_id}/members/{organization_id}",
             LEAD_WRITES,
@@ -567,6 +587,23 @@ async fn fixture(app: &TestApp) -> Fixture {
         .await;
     let spare_application = id_of(&json_of(res, StatusCode::CREATED, "a spare draft").await);
     let spare_partnership = partnership(app, &lead, &demo, &m).await;
+    // An organization of the other applicant, invited by the lead's partnership.
+    let guest = register(
+        app,
+        &other,
+        &enterprise(90, "SO", &["SO"], "3", Some("200000.00"), None),
+    )
+    .await;
+    let inviting_partnership = partnership(
+        app,
+        &lead,
+        &demo,
+        &Members {
+            lead: m.lead.clone(),
+            others: vec![guest.clone()],
+        },
+    )
+    .await;
 
     // Both MONTAGNA evaluators declare, one admits, both score: the ranking can be computed.
     let path = format!("/api/v1/applications/{submitted}");
@@ -691,6 +728,8 @@ async fn fixture(app: &TestApp) -> Fixture {
         ("member_organization", m.others[1].clone()),
         ("partnership", main_partnership),
         ("spare_partnership", spare_partnership),
+        ("inviting_partnership", inviting_partnership),
+        ("guest_organization", guest),
         ("user", member_user),
         ("grant", grant),
         ("notification", notification),

@@ -10,6 +10,7 @@ mod auth;
 mod authz;
 mod calls;
 mod concurrency;
+mod consent;
 mod demo;
 mod errors;
 mod exports;

@@ -141,6 +141,10 @@ both!(async fn partners_read_each_other_but_not_representatives_or_personal_tax_
     let pid = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let res = app.post(&format!("/api/v1/partnerships/{pid}/members"), Some(&owner), &json!({"tax_code": "rssmra85t10a562s", "role": "full_partner"})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
+    // Invited, not yet a partner: neither reads the other until the trader accepts.
+    assert_eq!(app.get(&format!("/api/v1/organizations/{sole_id}"), Some(&owner)).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&format!("/api/v1/organizations/{lead}"), Some(&other)).await.status(), StatusCode::NOT_FOUND);
+    crate::applications::accept_invitation(&app, &other, &pid, &sole_id).await;
     let seen: Value = app.get(&format!("/api/v1/organizations/{sole_id}"), Some(&owner)).await.json().await.unwrap();
     assert_eq!(seen["tax_code"], "RSS************S");
     assert!(seen["representatives"].is_null());

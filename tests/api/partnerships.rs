@@ -115,7 +115,11 @@ async fn failing_rules(app: &TestApp, token: &str, id: &str) -> Vec<String> {
         .await
         .unwrap();
     let rules = report["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 8, "every rule is reported");
+    assert_eq!(
+        rules.len(),
+        9,
+        "every rule is reported (eight of composition, and the invitations)"
+    );
     for r in rules {
         assert!(
             !r["reason_en"].as_str().unwrap().is_empty()

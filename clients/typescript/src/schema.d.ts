@@ -1005,7 +1005,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add a member, by organization id or tax code (the lead's representatives). */
+        /**
+         * Add a member, by organization id or tax code (the lead's representatives). An
+         *     organization that the caller represents joins at once; any other is **invited**: it is
+         *     listed with `status: pending`, counts for no rule and sees nothing of its partners (nor
+         *     they of it) until one of its representatives accepts (`.../accept`).
+         */
         post: operations["add_member"];
         delete?: never;
         options?: never;
@@ -1023,8 +1028,53 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Remove a member (the lead's representatives); the lead itself cannot be removed. */
+        /**
+         * Remove a member, or an invited organization (pending or declined), by the lead's
+         *     representatives; the lead itself cannot be removed. The removed organization's
+         *     representatives are told in their inbox.
+         */
         delete: operations["remove_member"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/partnerships/{partnership_id}/members/{organization_id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept the partnership's invitation, for an organization the caller represents: it
+         *     becomes a member, counts for the composition rules, and its partners read its data (and it
+         *     theirs).
+         */
+        post: operations["accept_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/partnerships/{partnership_id}/members/{organization_id}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decline the partnership's invitation, for an organization the caller represents: it stays
+         *     listed as declined, counting for nothing, until the lead removes it.
+         */
+        post: operations["decline_invitation"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -2679,7 +2729,7 @@ export interface components {
          * @example min_micro_small_enterprises
          * @enum {string}
          */
-        EligibilityRule: "min_members" | "min_public_bodies" | "min_micro_small_enterprises" | "allowed_categories" | "adhering_partners_are_public_bodies" | "lead_seat" | "non_lombard_enterprises" | "entity_caps";
+        EligibilityRule: "min_members" | "min_public_bodies" | "min_micro_small_enterprises" | "allowed_categories" | "adhering_partners_are_public_bodies" | "lead_seat" | "non_lombard_enterprises" | "entity_caps" | "invitations_accepted";
         /**
          * @description Whether a partnership may apply to its call, rule by rule.
          * @example {
@@ -2940,7 +2990,7 @@ export interface components {
          * @description What happened, as other systems see it.
          * @enum {string}
          */
-        EventType: "application.submitted" | "application.admissibility_decided" | "ranking.changed" | "ranking.approved" | "grant.offered" | "grant.accepted" | "grant.declined" | "grant.revoked" | "grant.expired" | "envelope.changed";
+        EventType: "application.submitted" | "application.admissibility_decided" | "ranking.changed" | "ranking.approved" | "grant.offered" | "grant.accepted" | "grant.declined" | "grant.revoked" | "grant.expired" | "envelope.changed" | "partnership.member_invited" | "partnership.invitation_accepted" | "partnership.invitation_declined" | "partnership.member_removed";
         /**
          * @description One expense category of a budget, with an optional cap as a share of the total cost.
          * @example {
@@ -3205,14 +3255,16 @@ export interface components {
             tax_code: string;
         };
         /**
-         * @description A member of a partnership.
+         * @description A member of a partnership, or an organization invited to become one.
          * @example {
          *       "added_at": "2026-11-28T09:00:00Z",
+         *       "answered_at": null,
          *       "category": "public_body",
          *       "legal_name": "Comune di Sondrio (demo)",
          *       "organization_id": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
          *       "role": "lead",
          *       "size_class": null,
+         *       "status": "accepted",
          *       "subtype": "municipality",
          *       "tax_code": "00000010143"
          *     }
@@ -3220,16 +3272,34 @@ export interface components {
         MemberView: {
             /** Format: date-time */
             added_at: string;
-            category: components["schemas"]["Category"];
+            /**
+             * Format: date-time
+             * @description When the invitation was accepted or declined.
+             */
+            answered_at?: string | null;
+            category?: components["schemas"]["Category"] | null;
             legal_name: string;
             /** Format: uuid */
             organization_id: string;
             role: components["schemas"]["ParticipationRole"];
             size_class?: components["schemas"]["SizeClass"] | null;
-            subtype: components["schemas"]["Subtype"];
+            /**
+             * @description `accepted`: a member. `pending`: invited, it counts for no rule and reads nothing of
+             *     its partners until one of its representatives accepts. `declined`: the lead removes it.
+             */
+            status: components["schemas"]["MembershipStatus"];
+            subtype?: components["schemas"]["Subtype"] | null;
             /** @description Masked when it is a personal tax code and the caller does not represent the member. */
             tax_code: string;
         };
+        /**
+         * @description Whether an organization has agreed to be a member. Joining a partnership is a legal
+         *     commitment: an organization that none of the lead's users represents is invited, and
+         *     joins only when one of its representatives accepts.
+         * @example accepted
+         * @enum {string}
+         */
+        MembershipStatus: "accepted" | "pending" | "declined";
         /**
          * @description Amount in euros as a string with exactly two decimals
          * @example 50000.00
@@ -11976,6 +12046,12 @@ export interface operations {
                  */
                 per_page?: number;
                 call_id?: string;
+                /**
+                 * @description `true`: instead of the partnerships the caller's organizations belong to, those that
+                 *     invited one of them and wait for its answer (or that it declined). Administrators: the
+                 *     partnerships with any invitation not accepted.
+                 */
+                invited?: boolean;
             };
             header?: never;
             path?: never;
@@ -12450,7 +12526,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Added; the partnership now */
+            /** @description Added, or invited; the partnership now */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -12524,7 +12600,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already a member, or the partnership's application has been submitted */
+            /** @description Already a member or invited, or the partnership's application has been submitted */
             409: {
                 headers: {
                     /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
@@ -12535,7 +12611,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "member_already_present",
-                     *       "detail": "This organization is already a member of the partnership.",
+                     *       "detail": "This organization is already a member of the partnership, or invited to be.",
                      *       "status": 409,
                      *       "title": "Conflict",
                      *       "type": "urn:welfare-grants:problem:member_already_present"
@@ -12564,7 +12640,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown organization, both or neither of id and tax code, a lead role, an adhering partner that is no public body, a closed call */
+            /** @description Unknown organization, both or neither of id and tax code, a lead role, an adhering partner that is no public body, an ATS, a closed call */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -12693,6 +12769,272 @@ export interface operations {
                 };
             };
             /** @description The lead cannot be removed; the call has closed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "call_closed",
+                     *           "field": "call_id",
+                     *           "message": "The call's submission window has closed: its partnerships can no longer change."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    accept_invitation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The partnership's id */
+                partnership_id: string;
+                /** @description The invited organization, which the caller represents */
+                organization_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted; the partnership now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PartnershipView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_path_parameter",
+                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_path_parameter"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Only applicants answer invitations */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "role_not_allowed",
+                     *       "detail": "Your role may not perform this operation.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:role_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No invitation of an organization the caller represents in this partnership */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invitation_not_found",
+                     *       "detail": "There is no invitation of an organization you represent in this partnership.",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:invitation_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already answered, or the partnership's application has been submitted */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invitation_already_answered",
+                     *       "detail": "The organization has already accepted: it is a member. To leave, ask the lead to remove it.",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:invitation_already_answered"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The call's window has closed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "call_closed",
+                     *           "field": "call_id",
+                     *           "message": "The call's submission window has closed: its partnerships can no longer change."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    decline_invitation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The partnership's id */
+                partnership_id: string;
+                /** @description The invited organization, which the caller represents */
+                organization_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Declined; the partnership now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PartnershipView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_path_parameter",
+                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_path_parameter"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Only applicants answer invitations */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "role_not_allowed",
+                     *       "detail": "Your role may not perform this operation.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:role_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No invitation of an organization the caller represents in this partnership */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "partnership_not_found",
+                     *       "detail": "There is no such partnership that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:partnership_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already answered, or the partnership's application has been submitted */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "member_already_present",
+                     *       "detail": "This organization is already a member of the partnership.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:member_already_present"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The call's window has closed */
             422: {
                 headers: {
                     [name: string]: unknown;
