@@ -12,6 +12,7 @@ pub mod openapi; // the OpenAPI document's header
 pub mod outbox; // the webhook delivery worker
 pub mod resolver; // the injectable name resolver of webhook hosts
 pub mod seed; // demo data
+pub mod service; // the workflows: one function per use case, owning its transaction
 pub mod startup; // build and run the application
 pub mod store; // persistence
 pub mod telemetry; // logging

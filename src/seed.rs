@@ -17,12 +17,11 @@ use crate::domain::money::Money;
 use crate::domain::organization::{
     OrganizationDraft, SeatDraft, SeatKind, Subtype, check_organization,
 };
-use crate::domain::partnership::{MembershipStatus, ParticipationRole};
+use crate::domain::partnership::ParticipationRole;
 use crate::domain::percent::Percent;
 use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::store::audit::{self, Actor};
-use crate::store::partnerships::MemberChange;
 use crate::store::{calls, organizations, partnerships, users};
 
 /// The code of the 2022 call on Bandi Online.
@@ -436,29 +435,22 @@ async fn seed_partnership(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow
     let (existing, _) =
         partnerships::list(db, Some(&[lead].into()), None, Some(demo.id), page).await?;
     if existing.is_empty() {
-        let p = partnerships::create(
+        // The demo applicant represents every member: they join at once.
+        let members: Vec<(uuid::Uuid, ParticipationRole)> = ids[1..]
+            .iter()
+            .map(|id| (*id, ParticipationRole::FullPartner))
+            .collect();
+        crate::service::partnerships::form(
             db,
             &actor,
             now,
             demo.id,
             "Rete Valtellina per la conciliazione (demo)",
             lead,
+            &members,
         )
         .await
         .map_err(|e| anyhow::anyhow!("seeding the demo partnership: {e}"))?;
-        for id in &ids[1..] {
-            let member = *id;
-            partnerships::change_members(db, &actor, now, p.id, |_| {
-                // The demo applicant represents every member: they join at once.
-                Ok(MemberChange::Add {
-                    organization_id: member,
-                    role: ParticipationRole::FullPartner,
-                    status: MembershipStatus::Accepted,
-                })
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("seeding the demo partnership: {e}"))?;
-        }
     }
     Ok(())
 }

@@ -479,10 +479,10 @@ pub async fn create_application(
     answer(|| async {
         let partnership = partnerships_store::get(&state.db, body.partnership_id)
             .await?
-            .ok_or_else(partnerships_store::partnership_not_found)?;
+            .ok_or_else(crate::service::partnerships::partnership_not_found)?;
         let represented = orgs_store::represented_by(&state.db, caller.id).await?;
         if !partnership.lead().is_some_and(|l| represented.contains(&l)) {
-            return Err(partnerships_store::partnership_not_found());
+            return Err(crate::service::partnerships::partnership_not_found());
         }
         let call = calls_store::get(&state.db, partnership.call_id)
             .await?

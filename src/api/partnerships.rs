@@ -11,21 +11,14 @@ use uuid::Uuid;
 use super::extract::Json;
 use super::{PageParams, with_etag};
 use crate::auth::AuthUser;
-use crate::domain::call::{Call, CallStatus, WindowState, check_text};
 use crate::domain::organization::{Category, Subtype};
 use crate::domain::partnership::{
-    Access, EligibilityRule, MembershipStatus, ParticipationRole, check_eligibility, is_eligible,
-    partnership_access,
+    Access, EligibilityRule, MembershipStatus, ParticipationRole, is_eligible,
 };
 use crate::domain::size::SizeClass;
-use crate::domain::user::Role;
 use crate::error::{ApiError, Problem};
+use crate::service::partnerships::{self as service, Seen};
 use crate::startup::AppState;
-use crate::store::calls::{self as calls_store, call_not_found};
-use crate::store::organizations::{self as orgs_store, organization_not_found};
-use crate::store::partnerships::{
-    self as store, MemberChange, Partnership, already_member, partnership_not_found,
-};
 
 /// A new partnership for a published call, led by an organization the caller represents.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -151,66 +144,18 @@ pub struct EligibilityView {
     pub rules: Vec<RuleView>,
 }
 
-struct Visible {
-    partnership: Partnership,
-    access: Access,
-}
-
-async fn visible(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<Visible, ApiError> {
-    let partnership = store::get(&state.db, id)
-        .await?
-        .ok_or_else(partnership_not_found)?;
-    let represented = orgs_store::represented_by(&state.db, caller.id).await?;
-    let access = partnership_access(
-        caller.role,
-        &represented,
-        partnership.lead(),
-        &partnership.member_ids(),
-    )
-    .or_else(|| invitee_access(caller, &represented, &partnership))
-    .ok_or_else(partnership_not_found)?;
-    Ok(Visible {
-        partnership,
-        access,
-    })
-}
-
-/// An invited organization's representatives read the partnership that invited it, to
-/// decide: its members' names, not their data.
-fn invitee_access(
-    caller: &AuthUser,
-    represented: &std::collections::BTreeSet<Uuid>,
-    p: &Partnership,
-) -> Option<Access> {
-    (caller.role == Role::Applicant && !represented.is_disjoint(&p.invited_ids()))
-        .then_some(Access::Read)
-}
-
-async fn managed(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<Partnership, ApiError> {
-    caller.require(&[Role::Applicant])?;
-    let v = visible(state, caller, id).await?;
-    if v.access != Access::Manage {
-        // Members read it, but only the lead's representatives write: to the others it is not there.
-        return Err(partnership_not_found());
-    }
-    Ok(v.partnership)
-}
-
-async fn view(
-    state: &AppState,
-    caller: &AuthUser,
-    p: &Partnership,
-    access: Access,
-) -> Result<PartnershipView, ApiError> {
-    let ids: Vec<Uuid> = p.members.iter().map(|m| m.organization_id).collect();
-    let orgs = orgs_store::get_many(&state.db, &ids).await?;
-    let represented = orgs_store::represented_by(&state.db, caller.id).await?;
+/// The view of a partnership as the caller sees it.
+fn view(caller: &AuthUser, seen: &Seen) -> PartnershipView {
+    let p = &seen.partnership;
     let members = p
         .members
         .iter()
         .filter_map(|m| {
-            let o = orgs.iter().find(|o| o.id == m.organization_id)?;
-            let privileged = caller.is_admin() || represented.contains(&o.id);
+            let o = seen
+                .organizations
+                .iter()
+                .find(|o| o.id == m.organization_id)?;
+            let privileged = caller.is_admin() || seen.represented.contains(&o.id);
             // Until it accepts, an invited organization shows its partners its name and
             // (masked) tax code only.
             let shown = privileged || m.status == MembershipStatus::Accepted;
@@ -232,54 +177,20 @@ async fn view(
             })
         })
         .collect();
-    Ok(PartnershipView {
+    PartnershipView {
         id: p.id,
         call_id: p.call_id,
         name: p.name.clone(),
         lead_organization_id: p.lead(),
-        can_manage: access == Access::Manage,
+        can_manage: seen.access == Access::Manage,
         members,
         created_at: p.created_at,
         updated_at: p.updated_at,
-    })
-}
-
-/// A partnership may be formed or changed only for a published call whose window has not
-/// closed.
-fn check_call_open(call: &Call, now: DateTime<Utc>) -> Result<(), ApiError> {
-    if call.window.state(now) == WindowState::Closed {
-        return Err(ApiError::invalid(
-            "call_id",
-            "call_closed",
-            "The call's submission window has closed: its partnerships can no longer change.",
-            "La finestra di presentazione dell'avviso è chiusa: i suoi partenariati non possono più cambiare.",
-        ));
     }
-    Ok(())
 }
 
-async fn open_call(state: &AppState, call_id: Uuid, now: DateTime<Utc>) -> Result<Call, ApiError> {
-    let call = calls_store::get(&state.db, call_id)
-        .await?
-        .filter(|c| c.status == CallStatus::Published);
-    let call = call.ok_or_else(|| {
-        ApiError::invalid(
-            "call_id",
-            "call_not_found",
-            "There is no published call with this id.",
-            "Non esiste un avviso pubblicato con questo identificativo.",
-        )
-    })?;
-    check_call_open(&call, now)?;
-    Ok(call)
-}
-
-fn partnership_response(
-    status: StatusCode,
-    p: &Partnership,
-    view: &PartnershipView,
-) -> HttpResponse {
-    with_etag(status, p.version, view)
+fn partnership_response(caller: &AuthUser, status: StatusCode, seen: &Seen) -> HttpResponse {
+    with_etag(status, seen.partnership.version, &view(caller, seen))
 }
 
 /// Create a partnership for a published call whose window has not closed, led by an
@@ -303,38 +214,16 @@ pub async fn create_partnership(
     caller: AuthUser,
     body: Json<NewPartnership>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Applicant])?;
-    let body = body.parse()?;
-    let now = state.now();
-    let mut v = crate::domain::Violations::new();
-    v.extend(check_text("name", &body.name, 300));
-    let represented = orgs_store::represented_by(&state.db, caller.id).await?;
-    if !represented.contains(&body.lead_organization_id) {
-        v.add(
-            "lead_organization_id",
-            "not_represented",
-            "The lead must be an organization you represent.",
-            "Il capofila deve essere un ente che lei rappresenta.",
-        );
-    }
-    if let Err(e) = open_call(&state, body.call_id, now).await {
-        match e {
-            ApiError::Validation(more) => v.extend(more),
-            other => return Err(other),
-        }
-    }
-    ApiError::check(v.into_vec())?;
-    let p = store::create(
-        &state.db,
-        &caller.actor(),
-        now,
-        body.call_id,
-        body.name.trim(),
-        body.lead_organization_id,
-    )
+    let seen = service::create(&state.db, &caller, state.now(), || {
+        let body = body.parse()?;
+        Ok(service::NewPartnership {
+            call_id: body.call_id,
+            name: body.name,
+            lead: body.lead_organization_id,
+        })
+    })
     .await?;
-    let view = view(&state, &caller, &p, Access::Manage).await?;
-    Ok(partnership_response(StatusCode::CREATED, &p, &view))
+    Ok(partnership_response(&caller, StatusCode::CREATED, &seen))
 }
 
 /// The partnerships the caller's organizations belong to (administrators: all).
@@ -355,23 +244,16 @@ pub async fn list_partnerships(
     query: web::Query<PartnershipQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
-    let represented = orgs_store::represented_by(&state.db, caller.id).await?;
-    let admin = caller.role == Role::Admin;
-    let (members_of, inviting) = match (query.invited.unwrap_or(false), admin) {
-        (false, true) => (None, None),
-        (false, false) => (Some(&represented), None),
-        (true, true) => (None, Some(None)),
-        (true, false) => (None, Some(Some(&represented))),
-    };
-    let (items, total) = store::list(&state.db, members_of, inviting, query.call_id, page).await?;
-    let mut views = Vec::with_capacity(items.len());
-    for p in &items {
-        let access = partnership_access(caller.role, &represented, p.lead(), &p.member_ids())
-            .unwrap_or(Access::Read);
-        views.push(view(&state, &caller, p, access).await?);
-    }
+    let (items, total) = service::list(
+        &state.db,
+        &caller,
+        query.call_id,
+        query.invited.unwrap_or(false),
+        page,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(PartnershipList {
-        items: views,
+        items: items.iter().map(|seen| view(&caller, seen)).collect(),
         total,
         page: page.page,
         per_page: page.per_page,
@@ -394,9 +276,8 @@ pub async fn get_partnership(
     caller: AuthUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let v = visible(&state, &caller, path.into_inner()).await?;
-    let body = view(&state, &caller, &v.partnership, v.access).await?;
-    Ok(partnership_response(StatusCode::OK, &v.partnership, &body))
+    let seen = service::read(&state.db, &caller, path.into_inner()).await?;
+    Ok(partnership_response(&caller, StatusCode::OK, &seen))
 }
 
 /// Delete a partnership (its lead's representatives, while the call is open).
@@ -420,15 +301,7 @@ pub async fn delete_partnership(
     caller: AuthUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = managed(&state, &caller, path.into_inner()).await?;
-    let now = state.now();
-    let call = calls_store::get(&state.db, p.call_id)
-        .await?
-        .ok_or_else(call_not_found)?;
-    store::delete(&state.db, &caller.actor(), now, p.id, |_| {
-        check_call_open(&call, now)
-    })
-    .await?;
+    service::delete(&state.db, &caller, state.now(), path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -458,102 +331,17 @@ pub async fn add_member(
     path: web::Path<Uuid>,
     body: Json<NewMember>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = managed(&state, &caller, path.into_inner()).await?;
-    let body = body.parse()?;
-    let now = state.now();
-    let mut v = crate::domain::Violations::new();
-    let org = match (&body.organization_id, &body.tax_code) {
-        (Some(id), None) => orgs_store::get(&state.db, *id).await?,
-        (None, Some(tc)) => {
-            orgs_store::get_by_tax_code(&state.db, &tc.trim().to_uppercase()).await?
-        }
-        _ => {
-            v.add(
-                "organization_id",
-                "one_of_id_or_tax_code",
-                "Give exactly one of organization_id and tax_code.",
-                "Indicare esattamente uno tra organization_id e tax_code.",
-            );
-            None
-        }
-    };
-    if org.is_none() && v.is_empty() {
-        let field = if body.organization_id.is_some() {
-            "organization_id"
-        } else {
-            "tax_code"
+    let seen = service::add_member(&state.db, &caller, state.now(), path.into_inner(), || {
+        let body = body.parse()?;
+        let who = match (body.organization_id, body.tax_code) {
+            (Some(id), None) => service::NewMember::Id(id),
+            (None, Some(tc)) => service::NewMember::TaxCode(tc),
+            _ => service::NewMember::Ambiguous,
         };
-        v.add(
-            field,
-            "unknown_organization",
-            "No organization of the registry has this identifier: it must be registered first.",
-            "Nessun ente del registro ha questo identificativo: deve prima essere registrato.",
-        );
-    }
-    match body.role {
-        ParticipationRole::Lead => v.add(
-            "role",
-            "one_lead",
-            "A partnership has exactly one lead, set when it is created.",
-            "Un partenariato ha esattamente un capofila, indicato alla creazione.",
-        ),
-        ParticipationRole::AdheringPartner
-            if org
-                .as_ref()
-                .is_some_and(|o| o.facts.category() != Category::PublicBody) =>
-        {
-            v.add(
-                "role",
-                "adhering_partner_not_public",
-                "Only a public body may join as an adhering partner.",
-                "Solo un ente pubblico può partecipare come partner aderente.",
-            )
-        }
-        _ => {}
-    }
-    if org
-        .as_ref()
-        .is_some_and(|o| o.facts.subtype == Subtype::HealthProtectionAgency)
-    {
-        v.add(
-            "organization_id",
-            "ats_not_allowed",
-            "An ATS manages the call: it can never be a partner.",
-            "Un'ATS gestisce l'avviso: non può mai essere partner.",
-        );
-    }
-    let call = calls_store::get(&state.db, p.call_id)
-        .await?
-        .ok_or_else(call_not_found)?;
-    if let Err(ApiError::Validation(more)) = check_call_open(&call, now) {
-        v.extend(more);
-    }
-    ApiError::check(v.into_vec())?;
-    let org = org.ok_or_else(organization_not_found)?;
-    let role = body.role;
-    // Joining commits the organization: without one of its representatives, only an
-    // invitation.
-    let status = if orgs_store::represented_by(&state.db, caller.id)
-        .await?
-        .contains(&org.id)
-    {
-        MembershipStatus::Accepted
-    } else {
-        MembershipStatus::Pending
-    };
-    let p = store::change_members(&state.db, &caller.actor(), now, p.id, |current| {
-        if current.member(org.id).is_some() {
-            return Err(already_member());
-        }
-        Ok(MemberChange::Add {
-            organization_id: org.id,
-            role,
-            status,
-        })
+        Ok((who, body.role))
     })
     .await?;
-    let body = view(&state, &caller, &p, Access::Manage).await?;
-    Ok(partnership_response(StatusCode::CREATED, &p, &body))
+    Ok(partnership_response(&caller, StatusCode::CREATED, &seen))
 }
 
 /// Remove a member, or an invited organization (pending or declined), by the lead's
@@ -583,94 +371,8 @@ pub async fn remove_member(
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (pid, org_id) = path.into_inner();
-    let p = managed(&state, &caller, pid).await?;
-    let now = state.now();
-    let call = calls_store::get(&state.db, p.call_id)
-        .await?
-        .ok_or_else(call_not_found)?;
-    check_call_open(&call, now)?;
-    let p = store::change_members(
-        &state.db,
-        &caller.actor(),
-        now,
-        p.id,
-        |current| match current.members.iter().find(|m| m.organization_id == org_id) {
-            None => Err(ApiError::not_found(
-                "member_not_found",
-                "This organization is not a member of the partnership.",
-                "Questo ente non è membro del partenariato.",
-            )),
-            Some(m) if m.role == ParticipationRole::Lead => Err(ApiError::invalid(
-                "organization_id",
-                "cannot_remove_lead",
-                "The lead cannot be removed: delete the partnership instead.",
-                "Il capofila non può essere rimosso: eliminare invece il partenariato.",
-            )),
-            Some(_) => Ok(MemberChange::Remove {
-                organization_id: org_id,
-            }),
-        },
-    )
-    .await?;
-    let body = view(&state, &caller, &p, Access::Manage).await?;
-    Ok(partnership_response(StatusCode::OK, &p, &body))
-}
-
-fn invitation_not_found() -> ApiError {
-    ApiError::not_found(
-        "invitation_not_found",
-        "There is no invitation of an organization you represent in this partnership.",
-        "Non esiste un invito di un ente da lei rappresentato in questo partenariato.",
-    )
-}
-
-/// Accept or decline, for an organization the caller represents, the partnership's invitation.
-async fn answer(
-    state: &AppState,
-    caller: &AuthUser,
-    pid: Uuid,
-    org_id: Uuid,
-    accept: bool,
-) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Applicant])?;
-    let represented = orgs_store::represented_by(&state.db, caller.id).await?;
-    if !represented.contains(&org_id) {
-        return Err(invitation_not_found());
-    }
-    let p = store::get(&state.db, pid)
-        .await?
-        .filter(|p| p.member(org_id).is_some())
-        .ok_or_else(invitation_not_found)?;
-    let now = state.now();
-    let call = calls_store::get(&state.db, p.call_id)
-        .await?
-        .ok_or_else(call_not_found)?;
-    check_call_open(&call, now)?;
-    let p = store::change_members(&state.db, &caller.actor(), now, p.id, |current| {
-        match current.member(org_id).map(|m| m.status) {
-            None => Err(invitation_not_found()),
-            Some(MembershipStatus::Pending) => Ok(MemberChange::Answer {
-                organization_id: org_id,
-                accept,
-            }),
-            Some(MembershipStatus::Accepted) => Err(ApiError::conflict(
-                "invitation_already_answered",
-                "The organization has already accepted: it is a member. To leave, ask the lead to remove it.",
-                "L'ente ha già accettato: è membro. Per uscire, chiedere al capofila di rimuoverlo.",
-            )),
-            Some(MembershipStatus::Declined) => Err(ApiError::conflict(
-                "invitation_already_answered",
-                "The organization has already declined this invitation: the lead may invite it again after removing it.",
-                "L'ente ha già rifiutato questo invito: il capofila può invitarlo di nuovo dopo averlo rimosso.",
-            )),
-        }
-    })
-    .await?;
-    let access = partnership_access(caller.role, &represented, p.lead(), &p.member_ids())
-        .or_else(|| invitee_access(caller, &represented, &p))
-        .unwrap_or(Access::Read);
-    let body = view(state, caller, &p, access).await?;
-    Ok(partnership_response(StatusCode::OK, &p, &body))
+    let seen = service::remove_member(&state.db, &caller, state.now(), pid, org_id).await?;
+    Ok(partnership_response(&caller, StatusCode::OK, &seen))
 }
 
 /// Accept the partnership's invitation, for an organization the caller represents: it
@@ -702,7 +404,8 @@ pub async fn accept_invitation(
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (pid, org_id) = path.into_inner();
-    answer(&state, &caller, pid, org_id, true).await
+    let seen = service::answer(&state.db, &caller, state.now(), pid, org_id, true).await?;
+    Ok(partnership_response(&caller, StatusCode::OK, &seen))
 }
 
 /// Decline the partnership's invitation, for an organization the caller represents: it stays
@@ -729,7 +432,8 @@ pub async fn decline_invitation(
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (pid, org_id) = path.into_inner();
-    answer(&state, &caller, pid, org_id, false).await
+    let seen = service::answer(&state.db, &caller, state.now(), pid, org_id, false).await?;
+    Ok(partnership_response(&caller, StatusCode::OK, &seen))
 }
 
 /// Every composition rule of the call, passed or failed, with its reason in English and
@@ -749,17 +453,7 @@ pub async fn eligibility(
     caller: AuthUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let v = visible(&state, &caller, path.into_inner()).await?;
-    let p = v.partnership;
-    let call = calls_store::get(&state.db, p.call_id)
-        .await?
-        .ok_or_else(call_not_found)?;
-    let members: Vec<_> = store::members_for_rules(&state.db, &p)
-        .await?
-        .into_iter()
-        .map(|(m, _)| m)
-        .collect();
-    let outcomes = check_eligibility(&call.rules.partnership, &members);
+    let (p, outcomes) = service::eligibility(&state.db, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(EligibilityView {
         partnership_id: p.id,
         call_id: p.call_id,

@@ -3,6 +3,7 @@
 pub mod agency;
 pub mod application;
 pub mod call;
+pub mod event;
 pub mod grant;
 pub mod identifiers;
 pub mod login;

@@ -116,10 +116,6 @@ impl EventType {
             "grant.revoked" => EventType::GrantRevoked,
             "grant.expired" => EventType::GrantExpired,
             "call.envelopes_set" | "call.reallocated" => EventType::EnvelopeChanged,
-            "partnership.member_invited" => EventType::MemberInvited,
-            "partnership.invitation_accepted" => EventType::InvitationAccepted,
-            "partnership.invitation_declined" => EventType::InvitationDeclined,
-            "partnership.member_removed" => EventType::MemberRemoved,
             // A draft call whose total changed gets new envelopes with it.
             "call.changed" | "call.amended"
                 if after.is_some_and(|a| a.get("envelopes").is_some()) =>

@@ -811,7 +811,7 @@ where
         .ok_or_else(calls::call_not_found)?;
     let partnership = partnerships::get(&tx, app.partnership_id)
         .await?
-        .ok_or_else(partnerships::partnership_not_found)?;
+        .ok_or_else(crate::service::partnerships::partnership_not_found)?;
     let members = partnerships::members_for_rules(&tx, &partnership).await?;
     let docs = documents(&tx, id).await?;
     let facts: Vec<_> = members.iter().map(|(m, _)| m.clone()).collect();

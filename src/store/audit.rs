@@ -32,7 +32,8 @@ pub struct Change<'a> {
     pub after: Option<Value>,
 }
 
-/// Record one change, and publish the event it stands for to the webhook outbox.
+/// Record one change, and publish the event it stands for to the webhook outbox (for the
+/// changes not yet recorded as a `DomainEvent`, see `service::events`).
 pub async fn record<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
@@ -49,6 +50,16 @@ pub async fn record<C: ConnectionTrait>(
         });
         super::webhooks::enqueue(conn, at, event, data).await?;
     }
+    insert(conn, actor, at, change).await
+}
+
+/// Write one audit row, and nothing else.
+pub async fn insert<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    at: DateTime<Utc>,
+    change: Change<'_>,
+) -> Result<(), DbErr> {
     audit_event::ActiveModel {
         id: Set(Uuid::new_v4()),
         occurred_at: Set(at),

@@ -11,14 +11,11 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::audit::{self, Actor, Change};
+use super::Page;
 use super::organizations::{self, Organization};
-use super::{Page, begin_write};
 use crate::domain::agency::AgencyCode;
 use crate::domain::partnership::{Member, MembershipStatus, ParticipationRole};
-use crate::domain::violation::Msg;
 use crate::entity::{application, organization_representative, partnership, partnership_member};
-use crate::error::ApiError;
 
 /// A member as stored.
 #[derive(Debug, Clone)]
@@ -191,14 +188,6 @@ pub(super) fn access_facts_of(row: &sea_orm::QueryResult) -> Result<AccessFacts,
         members: lead.into_iter().chain(represented).collect(),
         represented: represented.into_iter().collect(),
     })
-}
-
-pub fn partnership_not_found() -> ApiError {
-    ApiError::not_found(
-        "partnership_not_found",
-        "There is no such partnership that you may see.",
-        "Non esiste un partenariato con questo identificativo visibile a lei.",
-    )
 }
 
 async fn members_of<C: ConnectionTrait>(
@@ -424,165 +413,94 @@ pub async fn list(
     ))
 }
 
-fn snapshot(p: &Partnership) -> serde_json::Value {
+/// What the audit log keeps of a partnership.
+pub fn snapshot(p: &Partnership) -> serde_json::Value {
     json!({
         "call_id": p.call_id, "name": p.name,
         "members": p.members.iter().map(|m| json!({"organization_id": m.organization_id, "role": m.role.as_str(), "status": m.status.as_str()})).collect::<Vec<_>>(),
     })
 }
 
-/// Create a partnership with its lead.
-pub async fn create(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    call_id: Uuid,
-    name: &str,
-    lead: Uuid,
-) -> Result<Partnership, ApiError> {
-    let tx = begin_write(db).await?;
-    let id = Uuid::new_v4();
+/// Store a new partnership with its members.
+pub async fn insert<C: ConnectionTrait>(
+    conn: &C,
+    p: &Partnership,
+    created_by: Option<Uuid>,
+) -> Result<(), DbErr> {
     partnership::ActiveModel {
-        id: Set(id),
-        call_id: Set(call_id),
-        name: Set(name.to_owned()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        created_by: Set(actor.user_id),
+        id: Set(p.id),
+        call_id: Set(p.call_id),
+        name: Set(p.name.clone()),
+        version: Set(p.version),
+        created_at: Set(p.created_at),
+        updated_at: Set(p.updated_at),
+        created_by: Set(created_by),
     }
-    .insert(&tx)
+    .insert(conn)
     .await?;
-    partnership_member::ActiveModel {
-        partnership_id: Set(id),
-        organization_id: Set(lead),
-        role: Set(ParticipationRole::Lead.as_str().to_owned()),
-        added_at: Set(now),
-        status: Set(MembershipStatus::Accepted.as_str().to_owned()),
-        answered_at: Set(None),
+    for m in &p.members {
+        insert_member(conn, p.id, m).await?;
     }
-    .insert(&tx)
-    .await?;
-    let p = Partnership {
-        id,
-        call_id,
-        name: name.to_owned(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-        members: vec![MemberRecord {
-            organization_id: lead,
-            role: ParticipationRole::Lead,
-            added_at: now,
-            status: MembershipStatus::Accepted,
-            answered_at: None,
-        }],
-    };
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "partnership.created",
-            entity_type: "partnership",
-            entity_id: id.to_string(),
-            before: None,
-            after: Some(snapshot(&p)),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(p)
+    Ok(())
 }
 
-/// Change the members of a partnership in one transaction: `decide` sees the current
-/// partnership and returns the member to add or the one to remove.
-pub async fn change_members<F>(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    id: Uuid,
-    decide: F,
-) -> Result<Partnership, ApiError>
-where
-    F: FnOnce(&Partnership) -> Result<MemberChange, ApiError>,
-{
-    let tx = begin_write(db).await?;
-    lock(&tx, id).await?;
-    let current = get(&tx, id).await?.ok_or_else(partnership_not_found)?;
-    if super::applications::for_partnership(&tx, id)
-        .await?
-        .is_some_and(|a| a.status != crate::domain::application::ApplicationStatus::Draft)
-    {
-        return Err(ApiError::conflict(
-            "partnership_frozen",
-            "The partnership's application has been submitted: its members can no longer change.",
-            "La domanda del partenariato è stata presentata: i suoi membri non possono più cambiare.",
-        ));
+/// Add a member (a unique-key violation when it is there already).
+pub async fn insert_member<C: ConnectionTrait>(
+    conn: &C,
+    partnership_id: Uuid,
+    m: &MemberRecord,
+) -> Result<(), DbErr> {
+    partnership_member::ActiveModel {
+        partnership_id: Set(partnership_id),
+        organization_id: Set(m.organization_id),
+        role: Set(m.role.as_str().to_owned()),
+        added_at: Set(m.added_at),
+        status: Set(m.status.as_str().to_owned()),
+        answered_at: Set(m.answered_at),
     }
-    let change = decide(&current)?;
-    let action = match &change {
-        MemberChange::Add {
-            organization_id,
-            role,
-            status,
-        } => {
-            partnership_member::ActiveModel {
-                partnership_id: Set(id),
-                organization_id: Set(*organization_id),
-                role: Set(role.as_str().to_owned()),
-                added_at: Set(now),
-                status: Set(status.as_str().to_owned()),
-                answered_at: Set(None),
-            }
-            .insert(&tx)
-            .await
-            .map_err(|e| {
-                if super::is_unique_violation(&e) {
-                    already_member()
-                } else {
-                    e.into()
-                }
-            })?;
-            if *status == MembershipStatus::Pending {
-                "partnership.member_invited"
-            } else {
-                "partnership.member_added"
-            }
-        }
-        MemberChange::Answer {
-            organization_id,
-            accept,
-        } => {
-            let status = if *accept {
-                MembershipStatus::Accepted
-            } else {
-                MembershipStatus::Declined
-            };
-            partnership_member::Entity::update_many()
-                .set(partnership_member::ActiveModel {
-                    status: Set(status.as_str().to_owned()),
-                    answered_at: Set(Some(now)),
-                    ..Default::default()
-                })
-                .filter(partnership_member::Column::PartnershipId.eq(id))
-                .filter(partnership_member::Column::OrganizationId.eq(*organization_id))
-                .filter(partnership_member::Column::Status.eq(MembershipStatus::Pending.as_str()))
-                .exec(&tx)
-                .await?;
-            if *accept {
-                "partnership.invitation_accepted"
-            } else {
-                "partnership.invitation_declined"
-            }
-        }
-        MemberChange::Remove { organization_id } => {
-            partnership_member::Entity::delete_by_id((id, *organization_id))
-                .exec(&tx)
-                .await?;
-            "partnership.member_removed"
-        }
-    };
+    .insert(conn)
+    .await
+    .map(|_| ())
+}
+
+/// An invited organization's answer.
+pub async fn set_member_status<C: ConnectionTrait>(
+    conn: &C,
+    partnership_id: Uuid,
+    organization_id: Uuid,
+    status: MembershipStatus,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    partnership_member::Entity::update_many()
+        .set(partnership_member::ActiveModel {
+            status: Set(status.as_str().to_owned()),
+            answered_at: Set(Some(at)),
+            ..Default::default()
+        })
+        .filter(partnership_member::Column::PartnershipId.eq(partnership_id))
+        .filter(partnership_member::Column::OrganizationId.eq(organization_id))
+        .exec(conn)
+        .await
+        .map(|_| ())
+}
+
+pub async fn delete_member<C: ConnectionTrait>(
+    conn: &C,
+    partnership_id: Uuid,
+    organization_id: Uuid,
+) -> Result<(), DbErr> {
+    partnership_member::Entity::delete_by_id((partnership_id, organization_id))
+        .exec(conn)
+        .await
+        .map(|_| ())
+}
+
+/// A new version of the partnership (its members changed).
+pub async fn touch<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     partnership::Entity::update_many()
         .col_expr(
             partnership::Column::Version,
@@ -590,188 +508,18 @@ where
         )
         .col_expr(partnership::Column::UpdatedAt, Expr::value(now))
         .filter(partnership::Column::Id.eq(id))
-        .exec(&tx)
-        .await?;
-    let after = get(&tx, id).await?.ok_or_else(partnership_not_found)?;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action,
-            entity_type: "partnership",
-            entity_id: id.to_string(),
-            before: Some(snapshot(&current)),
-            after: Some(snapshot(&after)),
-        },
-    )
-    .await?;
-    notify_change(&tx, &after, &change, now).await?;
-    tx.commit().await?;
-    Ok(after)
+        .exec(conn)
+        .await
+        .map(|_| ())
 }
 
-/// Who hears of a change of members, in their inbox: the invited organization's
-/// representatives of their invitation and of their removal, the lead's of an answer.
-async fn notify_change<C: ConnectionTrait>(
-    conn: &C,
-    after: &Partnership,
-    change: &MemberChange,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let name = &after.name;
-    let (organization, kind, message) = match change {
-        MemberChange::Add {
-            organization_id,
-            status: MembershipStatus::Pending,
-            ..
-        } => (
-            *organization_id,
-            "partnership.member_invited",
-            Msg::new(
-                format!(
-                    "Your organization is invited to join the partnership \"{name}\": accept or decline the invitation."
-                ),
-                format!(
-                    "Il suo ente è invitato a far parte del partenariato \"{name}\": accettare o rifiutare l'invito."
-                ),
-            ),
-        ),
-        MemberChange::Add { .. } => return Ok(()),
-        MemberChange::Answer {
-            organization_id,
-            accept,
-        } => {
-            let Some(lead) = after.lead() else {
-                return Ok(());
-            };
-            let who = organization_id;
-            let (kind, en, it) = if *accept {
-                (
-                    "partnership.invitation_accepted",
-                    format!(
-                        "An invited organization ({who}) accepted to join the partnership \"{name}\"."
-                    ),
-                    format!(
-                        "Un ente invitato ({who}) ha accettato di far parte del partenariato \"{name}\"."
-                    ),
-                )
-            } else {
-                (
-                    "partnership.invitation_declined",
-                    format!(
-                        "An invited organization ({who}) declined to join the partnership \"{name}\": remove it."
-                    ),
-                    format!(
-                        "Un ente invitato ({who}) ha rifiutato di far parte del partenariato \"{name}\": rimuoverlo."
-                    ),
-                )
-            };
-            (lead, kind, Msg::new(en, it))
-        }
-        MemberChange::Remove { organization_id } => (
-            *organization_id,
-            "partnership.member_removed",
-            Msg::new(
-                format!(
-                    "Your organization is no longer in the partnership \"{name}\": its lead removed it."
-                ),
-                format!(
-                    "Il suo ente non fa più parte del partenariato \"{name}\": il capofila lo ha rimosso."
-                ),
-            ),
-        ),
-    };
-    let users: Vec<Uuid> = organization_representative::Entity::find()
-        .filter(organization_representative::Column::OrganizationId.eq(organization))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|r| r.user_id)
-        .collect();
-    let data = json!({
-        "partnership_id": after.id,
-        "call_id": after.call_id,
-        "organization_id": match change {
-            MemberChange::Add { organization_id, .. }
-            | MemberChange::Answer { organization_id, .. }
-            | MemberChange::Remove { organization_id } => organization_id,
-        },
-    });
-    super::notifications::notify(conn, &users, kind, message, data, now).await
-}
-
-/// One change of a partnership's members.
-pub enum MemberChange {
-    /// Add a member: `Accepted` when the lead's user represents it, `Pending` (an
-    /// invitation) otherwise.
-    Add {
-        organization_id: Uuid,
-        role: ParticipationRole,
-        status: MembershipStatus,
-    },
-    /// An invited organization's answer.
-    Answer {
-        organization_id: Uuid,
-        accept: bool,
-    },
-    Remove {
-        organization_id: Uuid,
-    },
-}
-
-pub fn already_member() -> ApiError {
-    ApiError::conflict(
-        "member_already_present",
-        "This organization is already a member of the partnership, or invited to be.",
-        "Questo ente è già membro del partenariato, o invitato a esserlo.",
-    )
-}
-
-/// Delete a partnership after `check` has allowed it.
-pub async fn delete<F>(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    id: Uuid,
-    check: F,
-) -> Result<(), ApiError>
-where
-    F: FnOnce(&Partnership) -> Result<(), ApiError>,
-{
-    let tx = begin_write(db).await?;
-    lock(&tx, id).await?;
-    let current = get(&tx, id).await?.ok_or_else(partnership_not_found)?;
-    check(&current)?;
-    if super::applications::for_partnership(&tx, id)
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::conflict(
-            "partnership_has_application",
-            "The partnership has an application: delete the draft first (a submitted one can only be withdrawn).",
-            "Il partenariato ha una domanda: eliminare prima la bozza (una domanda presentata si può solo ritirare).",
-        ));
-    }
+/// Delete a partnership and its members.
+pub async fn delete<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<(), DbErr> {
     partnership_member::Entity::delete_many()
         .filter(partnership_member::Column::PartnershipId.eq(id))
-        .exec(&tx)
+        .exec(conn)
         .await?;
-    partnership::Entity::delete_by_id(id).exec(&tx).await?;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "partnership.deleted",
-            entity_type: "partnership",
-            entity_id: id.to_string(),
-            before: Some(snapshot(&current)),
-            after: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    partnership::Entity::delete_by_id(id).exec(conn).await?;
     Ok(())
 }
 

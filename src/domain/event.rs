@@ -1,0 +1,179 @@
+//! What happened, as a typed fact. A service records each event once, in the transaction of
+//! the change; one recorder (`service::events`) turns it into the audit row, the webhook
+//! outbox row and the inbox notices, so that none of them is derived from an action string or
+//! the shape of a JSON document.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::violation::Msg;
+use super::webhook::EventType;
+
+/// One change, with what the audit log keeps of it.
+#[derive(Debug, Clone)]
+pub struct DomainEvent {
+    pub kind: EventKind,
+    /// The kind of the changed entity (`partnership`, ...).
+    pub entity_type: &'static str,
+    pub entity_id: Uuid,
+    /// The entity before and after, as the audit log keeps it.
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// The kinds of change, with what their notices need.
+#[derive(Debug, Clone)]
+pub enum EventKind {
+    PartnershipCreated,
+    PartnershipDeleted,
+    /// An organization that the lead's user represents joined at once.
+    MemberAdded {
+        organization: Uuid,
+    },
+    /// An organization that none of the lead's users represents was invited.
+    MemberInvited {
+        organization: Uuid,
+        partnership_name: String,
+        call_id: Uuid,
+    },
+    /// An invited organization answered; its lead hears of it.
+    InvitationAnswered {
+        organization: Uuid,
+        accepted: bool,
+        lead: Option<Uuid>,
+        partnership_name: String,
+        call_id: Uuid,
+    },
+    /// The lead removed a member or an invited organization, which hears of it.
+    MemberRemoved {
+        organization: Uuid,
+        partnership_name: String,
+        call_id: Uuid,
+    },
+}
+
+/// A notice for the representatives of an organization.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub organization: Uuid,
+    pub kind: &'static str,
+    pub message: Msg,
+    pub data: Value,
+}
+
+impl DomainEvent {
+    /// The audit log's name of the change.
+    pub fn action(&self) -> &'static str {
+        match &self.kind {
+            EventKind::PartnershipCreated => "partnership.created",
+            EventKind::PartnershipDeleted => "partnership.deleted",
+            EventKind::MemberAdded { .. } => "partnership.member_added",
+            EventKind::MemberInvited { .. } => "partnership.member_invited",
+            EventKind::InvitationAnswered { accepted: true, .. } => {
+                "partnership.invitation_accepted"
+            }
+            EventKind::InvitationAnswered {
+                accepted: false, ..
+            } => "partnership.invitation_declined",
+            EventKind::MemberRemoved { .. } => "partnership.member_removed",
+        }
+    }
+
+    /// The webhook event other systems subscribe to, if any.
+    pub fn webhook(&self) -> Option<EventType> {
+        match &self.kind {
+            EventKind::PartnershipCreated
+            | EventKind::PartnershipDeleted
+            | EventKind::MemberAdded { .. } => None,
+            EventKind::MemberInvited { .. } => Some(EventType::MemberInvited),
+            EventKind::InvitationAnswered { accepted: true, .. } => {
+                Some(EventType::InvitationAccepted)
+            }
+            EventKind::InvitationAnswered {
+                accepted: false, ..
+            } => Some(EventType::InvitationDeclined),
+            EventKind::MemberRemoved { .. } => Some(EventType::MemberRemoved),
+        }
+    }
+
+    /// The inbox notices of the change.
+    pub fn notices(&self) -> Vec<Notice> {
+        let data = |partnership: Uuid, call_id: Uuid, organization: Uuid| serde_json::json!({"partnership_id": partnership, "call_id": call_id, "organization_id": organization});
+        match &self.kind {
+            EventKind::PartnershipCreated
+            | EventKind::PartnershipDeleted
+            | EventKind::MemberAdded { .. } => vec![],
+            EventKind::MemberInvited {
+                organization,
+                partnership_name: name,
+                call_id,
+            } => vec![Notice {
+                organization: *organization,
+                kind: "partnership.member_invited",
+                message: Msg::new(
+                    format!(
+                        "Your organization is invited to join the partnership \"{name}\": accept or decline the invitation."
+                    ),
+                    format!(
+                        "Il suo ente è invitato a far parte del partenariato \"{name}\": accettare o rifiutare l'invito."
+                    ),
+                ),
+                data: data(self.entity_id, *call_id, *organization),
+            }],
+            EventKind::InvitationAnswered {
+                organization,
+                accepted,
+                lead,
+                partnership_name: name,
+                call_id,
+            } => {
+                let Some(lead) = lead else { return vec![] };
+                let who = organization;
+                let (kind, en, it) = if *accepted {
+                    (
+                        "partnership.invitation_accepted",
+                        format!(
+                            "An invited organization ({who}) accepted to join the partnership \"{name}\"."
+                        ),
+                        format!(
+                            "Un ente invitato ({who}) ha accettato di far parte del partenariato \"{name}\"."
+                        ),
+                    )
+                } else {
+                    (
+                        "partnership.invitation_declined",
+                        format!(
+                            "An invited organization ({who}) declined to join the partnership \"{name}\": remove it."
+                        ),
+                        format!(
+                            "Un ente invitato ({who}) ha rifiutato di far parte del partenariato \"{name}\": rimuoverlo."
+                        ),
+                    )
+                };
+                vec![Notice {
+                    organization: *lead,
+                    kind,
+                    message: Msg::new(en, it),
+                    data: data(self.entity_id, *call_id, *organization),
+                }]
+            }
+            EventKind::MemberRemoved {
+                organization,
+                partnership_name: name,
+                call_id,
+            } => vec![Notice {
+                organization: *organization,
+                kind: "partnership.member_removed",
+                message: Msg::new(
+                    format!(
+                        "Your organization is no longer in the partnership \"{name}\": its lead removed it."
+                    ),
+                    format!(
+                        "Il suo ente non fa più parte del partenariato \"{name}\": il capofila lo ha rimosso."
+                    ),
+                ),
+                data: data(self.entity_id, *call_id, *organization),
+            }],
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! The workflows: one function per use case. A service function owns its transaction: it
+//! locks, reads through `store`, asks `domain` to decide, writes through `store`, records
+//! its `DomainEvent` (`events`), and commits. Handlers in `api` call one of them.
+
+pub mod events;
+pub mod partnerships;
