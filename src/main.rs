@@ -7,7 +7,7 @@ use welfare_grants::domain::call::check_text;
 use welfare_grants::domain::user::{Role, check_password, check_username};
 use welfare_grants::startup::{Application, openapi_document};
 use welfare_grants::store::audit::Actor;
-use welfare_grants::store::users::{self, User};
+use welfare_grants::store::users::User;
 use welfare_grants::{auth, store, telemetry};
 
 /// Every password hash and check allocates Argon2's whole block array (19 MiB by default)
@@ -143,7 +143,7 @@ async fn create_admin(settings: &Settings) -> anyhow::Result<()> {
         created_at: now,
         updated_at: now,
     };
-    users::create(&db, &Actor::system(), &user)
+    welfare_grants::service::users::add(&db, &Actor::system(), &user)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}", user.id);

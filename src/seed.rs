@@ -13,6 +13,7 @@ use crate::domain::call::{
     AmendmentAct, Call, CallRules, CallStatus, EnvelopeSource, FieldChange, PinnedEnvelope, Window,
     envelopes_by_split, rome, window_changes,
 };
+use crate::domain::event::UserEvent;
 use crate::domain::money::Money;
 use crate::domain::organization::{
     OrganizationDraft, SeatDraft, SeatKind, Subtype, check_organization,
@@ -176,10 +177,10 @@ async fn switch_account(
     username: &str,
     disable: bool,
 ) -> anyhow::Result<bool> {
-    let action = if disable {
-        DEMO_ACCOUNT_DISABLED
+    let (action, kind) = if disable {
+        (DEMO_ACCOUNT_DISABLED, UserEvent::DemoDisabled)
     } else {
-        DEMO_ACCOUNT_ENABLED
+        (DEMO_ACCOUNT_ENABLED, UserEvent::DemoEnabled)
     };
     for _ in 0..5 {
         let Some(current) = users::get_by_username(db, username).await? else {
@@ -188,13 +189,13 @@ async fn switch_account(
         if current.disabled == disable {
             return Ok(false);
         }
-        let changed = users::update(
+        let changed = crate::service::users::change(
             db,
             &Actor::system(),
             now,
             current.id,
             Some(current.version),
-            action,
+            kind,
             |u| {
                 Ok(users::User {
                     disabled: disable,
@@ -259,7 +260,7 @@ pub async fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<
             created_at: now,
             updated_at: now,
         };
-        users::create(db, &system, &user)
+        crate::service::users::add(db, &system, &user)
             .await
             .map_err(|e| anyhow::anyhow!("seeding {}: {e}", u.username))?;
     }

@@ -4,17 +4,14 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::extract::Json;
 use super::users::UserView;
-use crate::auth::{self, AuthUser, password};
-use crate::domain::Violations;
-use crate::domain::user::{Role, check_password, check_username};
+use crate::auth::{self, AuthUser};
+use crate::domain::user::Role;
 use crate::error::{ApiError, Problem};
+use crate::service::users;
 use crate::startup::AppState;
-use crate::store::audit::Actor;
-use crate::store::users::{self, User};
 
 /// A user name and a password.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -246,9 +243,7 @@ pub async fn logout(
 )]
 #[get("/auth/me")]
 pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse, ApiError> {
-    let user = users::get(&state.db, caller.id)
-        .await?
-        .ok_or_else(users::user_not_found)?;
+    let user = users::get(&state.db, caller.id).await?;
     Ok(super::with_etag(
         StatusCode::OK,
         user.version,
@@ -276,39 +271,8 @@ pub async fn change_password(
     body: Json<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.parse()?;
-    ApiError::check(check_password(
-        "new_password",
-        &body.new_password,
-        &caller.username,
-    ))?;
-    auth::authenticate(&state, &caller.username, &body.current_password)
-        .await
-        .map_err(|e| match e {
-            ApiError::Unauthorized { .. } => ApiError::unauthorized(
-                "invalid_credentials",
-                "The current password is wrong.",
-                "La password attuale è errata.",
-            ),
-            other => other,
-        })?;
-    let hash = password::hash(body.new_password, state.settings.auth.password_hash.clone()).await?;
-    let now = state.now();
-    let user = users::update(
-        &state.db,
-        &caller.actor(),
-        now,
-        caller.id,
-        None,
-        "user.password_changed",
-        |u| {
-            Ok(User {
-                password_hash: hash,
-                token_version: u.token_version + 1,
-                ..u.clone()
-            })
-        },
-    )
-    .await?;
+    let user =
+        users::change_password(&state, &caller, &body.current_password, body.new_password).await?;
     let tokens: TokenResponse = auth::start_session(&state, &user).await?.into();
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -332,37 +296,19 @@ pub async fn register(
     body: Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.parse()?;
-    let mut v = Violations::new();
-    v.extend(check_username(&body.username));
-    v.extend(check_password("password", &body.password, &body.username));
-    v.extend(crate::domain::call::check_text(
-        "full_name",
-        &body.full_name,
-        200,
-    ));
-    ApiError::check(v.into_vec())?;
-    let now = state.now();
-    let user = User {
-        id: Uuid::new_v4(),
-        username: body.username,
-        password_hash: password::hash(body.password, state.settings.auth.password_hash.clone())
-            .await?,
-        full_name: body.full_name.trim().to_owned(),
-        role: Role::Applicant,
-        agency: None,
-        disabled: false,
-        token_version: 0,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    // A self-registered applicant is its own actor.
-    let actor = Actor {
-        user_id: Some(user.id),
-        role: Some(Role::Applicant),
-        request_id: crate::error::current_request_id(),
-    };
-    users::create(&state.db, &actor, &user).await?;
+    let user = users::register(
+        &state.db,
+        state.now(),
+        &state.settings.auth.password_hash,
+        users::NewUser {
+            username: body.username,
+            password: body.password,
+            full_name: body.full_name,
+            role: Role::Applicant,
+            agency: None,
+        },
+    )
+    .await?;
     Ok(super::with_etag(
         StatusCode::CREATED,
         user.version,

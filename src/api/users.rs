@@ -9,14 +9,12 @@ use uuid::Uuid;
 
 use super::extract::{Json, decode_json};
 use super::{PageParams, if_match, merge_patch, with_etag};
-use crate::auth::{AuthUser, password};
-use crate::domain::Violations;
+use crate::auth::AuthUser;
 use crate::domain::agency::AgencyCode;
-use crate::domain::call::check_text;
-use crate::domain::user::{Role, check_password, check_role_agency, check_username};
+use crate::domain::user::Role;
 use crate::error::{ApiError, Problem};
+use crate::service::users::{self as service, User, UserFilter};
 use crate::startup::AppState;
-use crate::store::users::{self, User, UserFilter};
 
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -137,30 +135,23 @@ pub async fn create_user(
     caller: AuthUser,
     body: Json<NewUser>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let body = body.parse()?;
-    let mut v = Violations::new();
-    v.extend(check_username(&body.username));
-    v.extend(check_password("password", &body.password, &body.username));
-    v.extend(check_text("full_name", &body.full_name, 200));
-    v.extend(check_role_agency(body.role, body.agency_code));
-    ApiError::check(v.into_vec())?;
-    let now = state.now();
-    let user = User {
-        id: Uuid::new_v4(),
-        username: body.username,
-        password_hash: password::hash(body.password, state.settings.auth.password_hash.clone())
-            .await?,
-        full_name: body.full_name.trim().to_owned(),
-        role: body.role,
-        agency: body.agency_code,
-        disabled: false,
-        token_version: 0,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    users::create(&state.db, &caller.actor(), &user).await?;
+    let user = service::create(
+        &state.db,
+        &caller,
+        state.now(),
+        &state.settings.auth.password_hash,
+        || {
+            let body = body.parse()?;
+            Ok(service::NewUser {
+                username: body.username,
+                password: body.password,
+                full_name: body.full_name,
+                role: body.role,
+                agency: body.agency_code,
+            })
+        },
+    )
+    .await?;
     Ok(with_etag(
         StatusCode::CREATED,
         user.version,
@@ -192,7 +183,7 @@ pub async fn list_users(
         agency: query.agency_code,
         disabled: query.disabled,
     };
-    let (items, total) = users::list(&state.db, &filter, page).await?;
+    let (items, total) = service::list(&state.db, &caller, &filter, page).await?;
     Ok(HttpResponse::Ok().json(UserList {
         items: items.iter().map(UserView::from).collect(),
         total,
@@ -218,10 +209,7 @@ pub async fn get_user(
     caller: AuthUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let user = users::get(&state.db, user_id_param(path))
-        .await?
-        .ok_or_else(users::user_not_found)?;
+    let user = service::read(&state.db, &caller, user_id_param(path)).await?;
     Ok(with_etag(
         StatusCode::OK,
         user.version,
@@ -259,55 +247,30 @@ pub async fn patch_user(
     caller.require_admin()?;
     let id = user_id_param(path);
     let version = if_match(&req)?;
-    let current = users::get(&state.db, id)
-        .await?
-        .ok_or_else(users::user_not_found)?;
-    let mut doc = serde_json::to_value(UserEditable {
-        full_name: current.full_name.clone(),
-        role: current.role,
-        agency_code: current.agency,
-        disabled: current.disabled,
-        password: None,
-    })
-    .map_err(anyhow::Error::from)?;
-    merge_patch(&mut doc, &body.parse()?)?;
-    let edited: UserEditable = decode_json(doc.to_string().as_bytes())?;
-    let mut v = Violations::new();
-    v.extend(check_text("full_name", &edited.full_name, 200));
-    v.extend(check_role_agency(edited.role, edited.agency_code));
-    if let Some(p) = &edited.password {
-        v.extend(check_password("password", p, &current.username));
-    }
-    if id == caller.id && (edited.disabled || edited.role != Role::Admin) {
-        v.add(
-            "disabled",
-            "cannot_demote_self",
-            "An administrator cannot disable or demote their own account.",
-            "Un amministratore non può disabilitare o declassare il proprio account.",
-        );
-    }
-    ApiError::check(v.into_vec())?;
-    let new_hash = match edited.password.clone() {
-        Some(p) => Some(password::hash(p, state.settings.auth.password_hash.clone()).await?),
-        None => None,
-    };
-    let user = users::update(
+    let user = service::patch(
         &state.db,
-        &caller.actor(),
+        &caller,
         state.now(),
+        &state.settings.auth.password_hash,
         id,
-        Some(version),
-        "user.changed",
-        |u| {
-            let revoke = new_hash.is_some() || edited.disabled != u.disabled;
-            Ok(User {
-                full_name: edited.full_name.trim().to_owned(),
+        version,
+        |current| {
+            let mut doc = serde_json::to_value(UserEditable {
+                full_name: current.full_name.clone(),
+                role: current.role,
+                agency_code: current.agency,
+                disabled: current.disabled,
+                password: None,
+            })
+            .map_err(anyhow::Error::from)?;
+            merge_patch(&mut doc, &body.parse()?)?;
+            let edited: UserEditable = decode_json(doc.to_string().as_bytes())?;
+            Ok(service::UserEdit {
+                full_name: edited.full_name,
                 role: edited.role,
                 agency: edited.agency_code,
                 disabled: edited.disabled,
-                password_hash: new_hash.clone().unwrap_or_else(|| u.password_hash.clone()),
-                token_version: u.token_version + i32::from(revoke),
-                ..u.clone()
+                password: edited.password,
             })
         },
     )

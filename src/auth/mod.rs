@@ -120,7 +120,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<jwt::Issue
     };
     let user = users::get(&state.db, caller.id)
         .await?
-        .ok_or_else(users::user_not_found)?;
+        .ok_or_else(crate::service::users::user_not_found)?;
     let now = Utc::now();
     let tokens = state.keys.issue(&subject(&user, session_id), now)?;
     match sessions::rotate(

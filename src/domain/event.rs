@@ -50,6 +50,23 @@ pub enum EventKind {
         partnership_name: String,
         call_id: Uuid,
     },
+    /// A user account changed.
+    User(UserEvent),
+}
+
+/// The changes of a user account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserEvent {
+    /// Created by an administrator, by self-registration, by `create-admin` or the demo data.
+    Created,
+    /// Changed by an administrator (name, role, agency, disabled, password reset).
+    Changed,
+    /// Its own password changed by the user.
+    PasswordChanged,
+    /// A demo account disabled because the demo is off.
+    DemoDisabled,
+    /// A demo account enabled again because the demo is on again.
+    DemoEnabled,
 }
 
 /// A notice for the representatives of an organization.
@@ -76,6 +93,11 @@ impl DomainEvent {
                 accepted: false, ..
             } => "partnership.invitation_declined",
             EventKind::MemberRemoved { .. } => "partnership.member_removed",
+            EventKind::User(UserEvent::Created) => "user.created",
+            EventKind::User(UserEvent::Changed) => "user.changed",
+            EventKind::User(UserEvent::PasswordChanged) => "user.password_changed",
+            EventKind::User(UserEvent::DemoDisabled) => "user.demo_disabled",
+            EventKind::User(UserEvent::DemoEnabled) => "user.demo_enabled",
         }
     }
 
@@ -84,7 +106,8 @@ impl DomainEvent {
         match &self.kind {
             EventKind::PartnershipCreated
             | EventKind::PartnershipDeleted
-            | EventKind::MemberAdded { .. } => None,
+            | EventKind::MemberAdded { .. }
+            | EventKind::User(_) => None,
             EventKind::MemberInvited { .. } => Some(EventType::MemberInvited),
             EventKind::InvitationAnswered { accepted: true, .. } => {
                 Some(EventType::InvitationAccepted)
@@ -102,7 +125,8 @@ impl DomainEvent {
         match &self.kind {
             EventKind::PartnershipCreated
             | EventKind::PartnershipDeleted
-            | EventKind::MemberAdded { .. } => vec![],
+            | EventKind::MemberAdded { .. }
+            | EventKind::User(_) => vec![],
             EventKind::MemberInvited {
                 organization,
                 partnership_name: name,

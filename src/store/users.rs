@@ -2,18 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
 
-use super::audit::{self, Actor, Change};
-use super::{Page, begin_write};
+use super::Page;
 use crate::domain::agency::AgencyCode;
 use crate::domain::user::Role;
 use crate::entity::user;
-use crate::error::ApiError;
 
 /// A user as the service sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,14 +55,14 @@ fn to_user(m: user::Model) -> Result<User, DbErr> {
 }
 
 /// What the audit log keeps of a user: never the password hash.
-fn user_json(u: &User) -> serde_json::Value {
+pub fn snapshot(u: &User) -> serde_json::Value {
     json!({
         "username": u.username, "full_name": u.full_name, "role": u.role,
         "agency_code": u.agency, "disabled": u.disabled, "version": u.version,
     })
 }
 
-pub async fn get(db: &DatabaseConnection, id: Uuid) -> Result<Option<User>, DbErr> {
+pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<User>, DbErr> {
     user::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -72,8 +70,8 @@ pub async fn get(db: &DatabaseConnection, id: Uuid) -> Result<Option<User>, DbEr
         .transpose()
 }
 
-pub async fn get_by_username(
-    db: &DatabaseConnection,
+pub async fn get_by_username<C: ConnectionTrait>(
+    db: &C,
     username: &str,
 ) -> Result<Option<User>, DbErr> {
     user::Entity::find()
@@ -120,25 +118,8 @@ pub async fn list(
     ))
 }
 
-fn username_taken(username: &str) -> ApiError {
-    ApiError::conflict(
-        "username_taken",
-        format!("The user name {username} is already registered."),
-        format!("Il nome utente {username} è già registrato."),
-    )
-}
-
-/// Store a new user with its audit event.
-pub async fn create(db: &DatabaseConnection, actor: &Actor, user: &User) -> Result<(), ApiError> {
-    let tx = begin_write(db).await?;
-    let exists = user::Entity::find()
-        .filter(user::Column::Username.eq(&user.username))
-        .count(&tx)
-        .await?
-        > 0;
-    if exists {
-        return Err(username_taken(&user.username));
-    }
+/// Store a new user (a unique-key violation when its user name is taken).
+pub async fn insert<C: ConnectionTrait>(conn: &C, user: &User) -> Result<(), DbErr> {
     user::ActiveModel {
         id: Set(user.id),
         username: Set(user.username.clone()),
@@ -152,59 +133,27 @@ pub async fn create(db: &DatabaseConnection, actor: &Actor, user: &User) -> Resu
         created_at: Set(user.created_at),
         updated_at: Set(user.updated_at),
     }
-    .insert(&tx)
+    .insert(conn)
     .await
-    .map_err(|e| {
-        if super::is_unique_violation(&e) {
-            username_taken(&user.username)
-        } else {
-            e.into()
-        }
-    })?;
-    audit::record(
-        &tx,
-        actor,
-        user.created_at,
-        Change {
-            action: "user.created",
-            entity_type: "user",
-            entity_id: user.id.to_string(),
-            before: None,
-            after: Some(user_json(user)),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    .map(|_| ())
 }
 
-/// Change a user under optimistic concurrency; `decide` returns the new state.
-pub async fn update<F>(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    id: Uuid,
-    expected_version: Option<i32>,
-    action: &'static str,
-    decide: F,
-) -> Result<User, ApiError>
-where
-    F: FnOnce(&User) -> Result<User, ApiError>,
-{
-    let tx = begin_write(db).await?;
-    let current = user::Entity::find_by_id(id)
-        .one(&tx)
+/// Whether a user name is taken.
+pub async fn username_exists<C: ConnectionTrait>(conn: &C, username: &str) -> Result<bool, DbErr> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .count(conn)
         .await?
-        .map(to_user)
-        .transpose()?
-        .ok_or_else(user_not_found)?;
-    if expected_version.is_some_and(|v| v != current.version) {
-        return Err(ApiError::PreconditionFailed);
-    }
-    let mut new = decide(&current)?;
-    new.id = current.id;
-    new.version = current.version + 1;
-    new.updated_at = now;
+        > 0)
+}
+
+/// Write a user's new state if it is still at `expected_version`; false when it changed
+/// meanwhile.
+pub async fn update_at_version<C: ConnectionTrait>(
+    conn: &C,
+    new: &User,
+    expected_version: i32,
+) -> Result<bool, DbErr> {
     let result = user::Entity::update_many()
         .set(user::ActiveModel {
             full_name: Set(new.full_name.clone()),
@@ -214,37 +163,12 @@ where
             disabled: Set(new.disabled),
             token_version: Set(new.token_version),
             version: Set(new.version),
-            updated_at: Set(now),
+            updated_at: Set(new.updated_at),
             ..Default::default()
         })
-        .filter(user::Column::Id.eq(id))
-        .filter(user::Column::Version.eq(current.version))
-        .exec(&tx)
+        .filter(user::Column::Id.eq(new.id))
+        .filter(user::Column::Version.eq(expected_version))
+        .exec(conn)
         .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::PreconditionFailed);
-    }
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action,
-            entity_type: "user",
-            entity_id: id.to_string(),
-            before: Some(user_json(&current)),
-            after: Some(user_json(&new)),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(new)
-}
-
-pub fn user_not_found() -> ApiError {
-    ApiError::not_found(
-        "user_not_found",
-        "There is no such user.",
-        "Questo utente non esiste.",
-    )
+    Ok(result.rows_affected == 1)
 }
