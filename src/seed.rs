@@ -423,7 +423,7 @@ async fn seed_partnership(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow
         };
         let facts = check_organization(&draft, 2026)
             .map_err(|v| anyhow::anyhow!("demo organization {name}: {v:?}"))?;
-        let org = organizations::create(db, &actor, now, &facts, applicant.id)
+        let org = crate::service::organizations::add(db, &actor, now, facts, applicant.id)
             .await
             .map_err(|e| anyhow::anyhow!("seeding {name}: {e}"))?;
         ids.push(org.id);

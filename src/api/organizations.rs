@@ -1,6 +1,5 @@
 //! The shared registry of organizations: register, read, change, add representatives.
 
-use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use actix_web::http::StatusCode;
@@ -21,13 +20,10 @@ use crate::domain::organization::{
     Category, OrganizationDraft, OrganizationFacts, SeatDraft, SeatKind, Subtype,
     check_organization,
 };
-use crate::domain::partnership::{Access, organization_access};
 use crate::domain::size::SizeClass;
-use crate::domain::user::Role;
 use crate::error::{ApiError, Problem};
+use crate::service::organizations::{self as service, Organization, Representative, Seen};
 use crate::startup::AppState;
-use crate::store::organizations::{self as store, Organization, organization_not_found};
-use crate::store::users;
 
 /// An office as declared.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -247,43 +243,28 @@ pub struct NewRepresentative {
     pub username: String,
 }
 
-/// What the caller may do with one organization; 404 when nothing.
-pub async fn access_to(state: &AppState, caller: &AuthUser, org: Uuid) -> Result<Access, ApiError> {
-    let represented = store::represented_by(&state.db, caller.id).await?;
-    let partners = if represented.contains(&org) || caller.role != Role::Applicant {
-        BTreeSet::new()
-    } else {
-        store::partners_of(&state.db, &represented).await?
-    };
-    organization_access(caller.role, &represented, &partners, org)
-        .ok_or_else(organization_not_found)
-}
-
-async fn representatives(state: &AppState, id: Uuid) -> Result<Vec<RepresentativeView>, ApiError> {
-    Ok(store::representatives(&state.db, id)
-        .await?
-        .into_iter()
+fn representative_views(reps: Vec<Representative>) -> Vec<RepresentativeView> {
+    reps.into_iter()
         .map(|r| RepresentativeView {
             user_id: r.user_id,
             username: r.username,
             full_name: r.full_name,
         })
-        .collect())
+        .collect()
 }
 
-async fn view_for(
-    state: &AppState,
-    caller: &AuthUser,
-    o: &Organization,
-    access: Access,
-) -> Result<OrganizationView, ApiError> {
-    let privileged = access == Access::Manage || caller.is_admin();
-    let reps = if privileged {
-        Some(representatives(state, o.id).await?)
-    } else {
-        None
-    };
-    Ok(organization_view(o, privileged, reps))
+fn view_of(seen: Seen) -> OrganizationView {
+    let privileged = seen.representatives.is_some();
+    organization_view(
+        &seen.organization,
+        privileged,
+        seen.representatives.map(representative_views),
+    )
+}
+
+fn response(status: StatusCode, seen: Seen) -> HttpResponse {
+    let version = seen.organization.version;
+    with_etag(status, version, &view_of(seen))
 }
 
 /// Register an organization; the caller becomes its first representative. Every rule of
@@ -312,11 +293,10 @@ pub async fn create_organization(
     caller: AuthUser,
     body: Json<OrganizationInput>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Applicant])?;
-    let facts = body.parse()?.facts(state.now().year())?;
-    let org = store::create(&state.db, &caller.actor(), state.now(), &facts, caller.id).await?;
-    let view = view_for(&state, &caller, &org, Access::Manage).await?;
-    Ok(with_etag(StatusCode::CREATED, org.version, &view))
+    let now = state.now();
+    let seen =
+        service::register(&state.db, &caller, now, || body.parse()?.facts(now.year())).await?;
+    Ok(response(StatusCode::CREATED, seen))
 }
 
 /// The organizations the caller may see: those it represents and their partners in any
@@ -339,28 +319,9 @@ pub async fn list_organizations(
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
     let tax_code = query.tax_code.as_ref().map(|t| t.trim().to_uppercase());
-    let (represented, visible) = match caller.role {
-        Role::Admin => (BTreeSet::new(), None),
-        Role::Applicant => {
-            let represented = store::represented_by(&state.db, caller.id).await?;
-            let mut visible = store::partners_of(&state.db, &represented).await?;
-            visible.extend(represented.iter().copied());
-            (represented, Some(visible))
-        }
-        Role::Evaluator => (BTreeSet::new(), Some(BTreeSet::new())),
-    };
-    let (orgs, total) = store::list(&state.db, visible.as_ref(), tax_code.as_deref(), page).await?;
-    let mut items = Vec::with_capacity(orgs.len());
-    for o in &orgs {
-        let access = if represented.contains(&o.id) {
-            Access::Manage
-        } else {
-            Access::Read
-        };
-        items.push(view_for(&state, &caller, o, access).await?);
-    }
+    let (items, total) = service::list(&state.db, &caller, tax_code.as_deref(), page).await?;
     Ok(HttpResponse::Ok().json(OrganizationList {
-        items,
+        items: items.into_iter().map(view_of).collect(),
         total,
         page: page.page,
         per_page: page.per_page,
@@ -383,13 +344,8 @@ pub async fn get_organization(
     caller: AuthUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let access = access_to(&state, &caller, id).await?;
-    let org = store::get(&state.db, id)
-        .await?
-        .ok_or_else(organization_not_found)?;
-    let view = view_for(&state, &caller, &org, access).await?;
-    Ok(with_etag(StatusCode::OK, org.version, &view))
+    let seen = service::read(&state.db, &caller, path.into_inner()).await?;
+    Ok(response(StatusCode::OK, seen))
 }
 
 /// Change an organization (JSON Merge Patch with `If-Match`); only its representatives may.
@@ -419,21 +375,14 @@ pub async fn patch_organization(
     path: web::Path<Uuid>,
     body: Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Applicant])?;
-    let id = path.into_inner();
-    if access_to(&state, &caller, id).await? != Access::Manage {
-        return Err(organization_not_found());
-    }
-    let version = if_match(&req)?;
-    let patch = body.parse()?;
     let year = state.now().year();
-    let org = store::update(
+    let seen = service::patch(
         &state.db,
-        &caller.actor(),
+        &caller,
         state.now(),
-        id,
-        version,
-        |current| {
+        path.into_inner(),
+        || Ok((if_match(&req)?, body.parse()?)),
+        |current, patch| {
             let mut doc = serde_json::to_value(OrganizationInput::of(&current.facts))
                 .map_err(anyhow::Error::from)?;
             merge_patch(&mut doc, &patch)?;
@@ -451,8 +400,7 @@ pub async fn patch_organization(
         },
     )
     .await?;
-    let view = view_for(&state, &caller, &org, Access::Manage).await?;
-    Ok(with_etag(StatusCode::OK, org.version, &view))
+    Ok(response(StatusCode::OK, seen))
 }
 
 /// Add another applicant as representative of an organization the caller represents.
@@ -476,24 +424,10 @@ pub async fn add_representative(
     path: web::Path<Uuid>,
     body: Json<NewRepresentative>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Applicant])?;
-    let id = path.into_inner();
-    if access_to(&state, &caller, id).await? != Access::Manage {
-        return Err(organization_not_found());
-    }
-    let body = body.parse()?;
-    let user = users::get_by_username(&state.db, body.username.trim()).await?;
-    let user = match user {
-        Some(u) if u.role == Role::Applicant && !u.disabled => u,
-        _ => {
-            return Err(ApiError::invalid(
-                "username",
-                "unknown_applicant",
-                "No active applicant has this user name.",
-                "Nessun richiedente attivo ha questo nome utente.",
-            ));
-        }
-    };
-    store::add_representative(&state.db, &caller.actor(), state.now(), id, user.id).await?;
-    Ok(HttpResponse::Created().json(representatives(&state, id).await?))
+    let reps =
+        service::add_representative(&state.db, &caller, state.now(), path.into_inner(), || {
+            Ok(body.parse()?.username)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(representative_views(reps)))
 }

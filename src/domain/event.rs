@@ -52,6 +52,19 @@ pub enum EventKind {
     },
     /// A user account changed.
     User(UserEvent),
+    /// An organization of the registry changed.
+    Organization(OrganizationEvent),
+}
+
+/// The changes of an organization of the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrganizationEvent {
+    /// Registered; its registering user is its first representative.
+    Registered,
+    /// Its facts changed.
+    Changed,
+    /// A user became one of its representatives.
+    RepresentativeAdded,
 }
 
 /// The changes of a user account.
@@ -98,6 +111,11 @@ impl DomainEvent {
             EventKind::User(UserEvent::PasswordChanged) => "user.password_changed",
             EventKind::User(UserEvent::DemoDisabled) => "user.demo_disabled",
             EventKind::User(UserEvent::DemoEnabled) => "user.demo_enabled",
+            EventKind::Organization(OrganizationEvent::Registered) => "organization.registered",
+            EventKind::Organization(OrganizationEvent::Changed) => "organization.changed",
+            EventKind::Organization(OrganizationEvent::RepresentativeAdded) => {
+                "organization.representative_added"
+            }
         }
     }
 
@@ -107,7 +125,8 @@ impl DomainEvent {
             EventKind::PartnershipCreated
             | EventKind::PartnershipDeleted
             | EventKind::MemberAdded { .. }
-            | EventKind::User(_) => None,
+            | EventKind::User(_)
+            | EventKind::Organization(_) => None,
             EventKind::MemberInvited { .. } => Some(EventType::MemberInvited),
             EventKind::InvitationAnswered { accepted: true, .. } => {
                 Some(EventType::InvitationAccepted)
@@ -126,7 +145,8 @@ impl DomainEvent {
             EventKind::PartnershipCreated
             | EventKind::PartnershipDeleted
             | EventKind::MemberAdded { .. }
-            | EventKind::User(_) => vec![],
+            | EventKind::User(_)
+            | EventKind::Organization(_) => vec![],
             EventKind::MemberInvited {
                 organization,
                 partnership_name: name,

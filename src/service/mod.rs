@@ -3,5 +3,6 @@
 //! its `DomainEvent` (`events`), and commits. Handlers in `api` call one of them.
 
 pub mod events;
+pub mod organizations;
 pub mod partnerships;
 pub mod users;

@@ -526,7 +526,7 @@ pub async fn add_member(
         v.extend(more);
     }
     ApiError::check(v.into_vec())?;
-    let org = org.ok_or_else(crate::store::organizations::organization_not_found)?;
+    let org = org.ok_or_else(super::organizations::organization_not_found)?;
     // Joining commits the organization: without one of its representatives, only an
     // invitation.
     let status = if v0.represented.contains(&org.id) {

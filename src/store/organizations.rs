@@ -10,14 +10,12 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::audit::{self, Actor, Change};
+use super::Page;
 use super::calls::money;
-use super::{Page, begin_write};
 use crate::domain::identifiers::{TaxCode, VatNumber};
 use crate::domain::organization::{OrganizationFacts, Seat, Subtype};
 use crate::domain::size::EnterpriseFigures;
 use crate::entity::{organization, organization_representative, partnership_member, user};
-use crate::error::ApiError;
 
 /// An organization of the registry.
 #[derive(Debug, Clone)]
@@ -109,7 +107,7 @@ fn active(
 }
 
 /// What the audit log keeps of an organization.
-fn facts_json(f: &OrganizationFacts) -> serde_json::Value {
+pub fn facts_json(f: &OrganizationFacts) -> serde_json::Value {
     json!({
         "tax_code": f.tax_code.as_str(), "vat_number": f.vat_number.as_ref().map(|v| v.as_str()),
         "legal_name": f.legal_name, "subtype": f.subtype.as_str(), "chamber_registration": f.chamber_registration,
@@ -119,82 +117,76 @@ fn facts_json(f: &OrganizationFacts) -> serde_json::Value {
     })
 }
 
-fn tax_code_taken(tax_code: &TaxCode) -> ApiError {
-    ApiError::conflict(
-        "tax_code_taken",
-        format!(
-            "An organization with tax code {} is already registered: ask one of its representatives to add you.",
-            tax_code.masked()
-        ),
-        format!(
-            "Un ente con codice fiscale {} è già registrato: chiedere a un suo rappresentante di aggiungerla.",
-            tax_code.masked()
-        ),
-    )
-}
-
-pub fn organization_not_found() -> ApiError {
-    ApiError::not_found(
-        "organization_not_found",
-        "There is no such organization that you may see.",
-        "Non esiste un ente con questo identificativo visibile a lei.",
-    )
-}
-
-/// Register an organization; its registering user becomes its first representative.
-pub async fn create(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    facts: &OrganizationFacts,
-    representative: Uuid,
-) -> Result<Organization, ApiError> {
-    let tx = begin_write(db).await?;
-    let exists = organization::Entity::find()
-        .filter(organization::Column::TaxCode.eq(facts.tax_code.as_str()))
-        .count(&tx)
+/// Whether an organization with this tax code is registered.
+pub async fn tax_code_exists<C: ConnectionTrait>(
+    conn: &C,
+    tax_code: &TaxCode,
+) -> Result<bool, DbErr> {
+    Ok(organization::Entity::find()
+        .filter(organization::Column::TaxCode.eq(tax_code.as_str()))
+        .count(conn)
         .await?
-        > 0;
-    if exists {
-        return Err(tax_code_taken(&facts.tax_code));
-    }
-    let id = Uuid::new_v4();
-    active(id, facts, 1, now).insert(&tx).await.map_err(|e| {
-        if super::is_unique_violation(&e) {
-            tax_code_taken(&facts.tax_code)
-        } else {
-            e.into()
-        }
-    })?;
-    organization_representative::ActiveModel {
-        organization_id: Set(id),
-        user_id: Set(representative),
-        added_at: Set(now),
-        added_by: Set(actor.user_id),
-    }
-    .insert(&tx)
-    .await?;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "organization.registered",
-            entity_type: "organization",
-            entity_id: id.to_string(),
-            before: None,
-            after: Some(facts_json(facts)),
-        },
+        > 0)
+}
+
+/// Store a new organization (a unique-key violation when its tax code is taken).
+pub async fn insert<C: ConnectionTrait>(conn: &C, o: &Organization) -> Result<(), DbErr> {
+    active(o.id, &o.facts, o.version, o.created_at)
+        .insert(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Whether a user already represents an organization.
+pub async fn is_representative<C: ConnectionTrait>(
+    conn: &C,
+    org_id: Uuid,
+    user_id: Uuid,
+) -> Result<bool, DbErr> {
+    Ok(
+        organization_representative::Entity::find_by_id((org_id, user_id))
+            .one(conn)
+            .await?
+            .is_some(),
     )
-    .await?;
-    tx.commit().await?;
-    Ok(Organization {
-        id,
-        facts: facts.clone(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    })
+}
+
+/// Make a user a representative of an organization.
+pub async fn insert_representative<C: ConnectionTrait>(
+    conn: &C,
+    org_id: Uuid,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+    added_by: Option<Uuid>,
+) -> Result<(), DbErr> {
+    organization_representative::ActiveModel {
+        organization_id: Set(org_id),
+        user_id: Set(user_id),
+        added_at: Set(now),
+        added_by: Set(added_by),
+    }
+    .insert(conn)
+    .await
+    .map(|_| ())
+}
+
+/// Write an organization's new facts if it is still at `expected_version`; false when it
+/// changed meanwhile.
+pub async fn update_at_version<C: ConnectionTrait>(
+    conn: &C,
+    new: &Organization,
+    expected_version: i32,
+) -> Result<bool, DbErr> {
+    let mut model = active(new.id, &new.facts, new.version, new.updated_at);
+    model.id = sea_orm::ActiveValue::Unchanged(new.id);
+    model.created_at = sea_orm::ActiveValue::NotSet;
+    let result = organization::Entity::update_many()
+        .set(model)
+        .filter(organization::Column::Id.eq(new.id))
+        .filter(organization::Column::Version.eq(expected_version))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
 pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Organization>, DbErr> {
@@ -350,102 +342,4 @@ pub async fn list(
             .collect::<Result<_, _>>()?,
         total,
     ))
-}
-
-/// Change an organization under optimistic concurrency; `decide` returns its new facts.
-pub async fn update<F>(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    id: Uuid,
-    expected_version: i32,
-    decide: F,
-) -> Result<Organization, ApiError>
-where
-    F: FnOnce(&Organization) -> Result<OrganizationFacts, ApiError>,
-{
-    let tx = begin_write(db).await?;
-    let current = get(&tx, id).await?.ok_or_else(organization_not_found)?;
-    if current.version != expected_version {
-        return Err(ApiError::PreconditionFailed);
-    }
-    let facts = decide(&current)?;
-    let mut model = active(id, &facts, current.version + 1, now);
-    model.id = sea_orm::ActiveValue::Unchanged(id);
-    model.created_at = sea_orm::ActiveValue::NotSet;
-    let result = organization::Entity::update_many()
-        .set(model)
-        .filter(organization::Column::Id.eq(id))
-        .filter(organization::Column::Version.eq(current.version))
-        .exec(&tx)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::PreconditionFailed);
-    }
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "organization.changed",
-            entity_type: "organization",
-            entity_id: id.to_string(),
-            before: Some(facts_json(&current.facts)),
-            after: Some(facts_json(&facts)),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Organization {
-        id,
-        facts,
-        version: current.version + 1,
-        created_at: current.created_at,
-        updated_at: now,
-    })
-}
-
-/// Make a user a representative of an organization.
-pub async fn add_representative(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    org_id: Uuid,
-    user_id: Uuid,
-) -> Result<(), ApiError> {
-    let tx = begin_write(db).await?;
-    let exists = organization_representative::Entity::find_by_id((org_id, user_id))
-        .one(&tx)
-        .await?
-        .is_some();
-    if exists {
-        return Err(ApiError::conflict(
-            "already_representative",
-            "This user already represents the organization.",
-            "Questo utente rappresenta già l'ente.",
-        ));
-    }
-    organization_representative::ActiveModel {
-        organization_id: Set(org_id),
-        user_id: Set(user_id),
-        added_at: Set(now),
-        added_by: Set(actor.user_id),
-    }
-    .insert(&tx)
-    .await?;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "organization.representative_added",
-            entity_type: "organization",
-            entity_id: org_id.to_string(),
-            before: None,
-            after: Some(json!({"user_id": user_id})),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }
