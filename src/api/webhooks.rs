@@ -10,13 +10,10 @@ use uuid::Uuid;
 use super::PageParams;
 use super::extract::Json;
 use crate::auth::AuthUser;
-use crate::domain::violation::Violations;
-use crate::domain::webhook::{
-    EventType, UrlRules, check_resolved, check_subscription, host_to_resolve, new_secret,
-};
+use crate::domain::webhook::EventType;
 use crate::error::{ApiError, Problem};
+use crate::service::webhooks::{self as service, DeliveryRecord, Subscription};
 use crate::startup::AppState;
-use crate::store::webhooks::{self as store, DeliveryRecord, webhook_not_found};
 
 /// A new subscription. The service generates its signing secret and shows it once.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -53,10 +50,10 @@ pub struct WebhookView {
     pub secret: Option<String>,
 }
 
-fn view(m: crate::entity::webhook::Model, with_secret: bool) -> WebhookView {
+fn view(m: Subscription, with_secret: bool) -> WebhookView {
     WebhookView {
         id: m.id,
-        event_types: store::event_types(&m),
+        event_types: service::event_types(&m),
         url: m.url,
         description: m.description,
         created_at: m.created_at,
@@ -90,18 +87,18 @@ pub enum DeliveryStatus {
 impl DeliveryStatus {
     fn as_str(self) -> &'static str {
         match self {
-            DeliveryStatus::Pending => store::PENDING,
-            DeliveryStatus::Delivered => store::DELIVERED,
-            DeliveryStatus::Failed => store::FAILED,
-            DeliveryStatus::Cancelled => store::CANCELLED,
+            DeliveryStatus::Pending => service::PENDING,
+            DeliveryStatus::Delivered => service::DELIVERED,
+            DeliveryStatus::Failed => service::FAILED,
+            DeliveryStatus::Cancelled => service::CANCELLED,
         }
     }
 
     fn parse(s: &str) -> DeliveryStatus {
         match s {
-            store::DELIVERED => DeliveryStatus::Delivered,
-            store::FAILED => DeliveryStatus::Failed,
-            store::CANCELLED => DeliveryStatus::Cancelled,
+            service::DELIVERED => DeliveryStatus::Delivered,
+            service::FAILED => DeliveryStatus::Failed,
+            service::CANCELLED => DeliveryStatus::Cancelled,
             _ => DeliveryStatus::Pending,
         }
     }
@@ -219,39 +216,14 @@ pub async fn create_webhook(
     caller: AuthUser,
     body: Json<WebhookInput>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let input = body.parse()?;
-    // Only spaces: a line break or a tab is refused, not trimmed.
-    let url = input.url.trim_matches(' ').to_owned();
-    let description = input
-        .description
-        .map(|d| d.trim().to_owned())
-        .filter(|d| !d.is_empty());
-    let rules = UrlRules {
-        allow_http: state.settings.webhooks.allow_http,
-        allow_private_networks: state.settings.webhooks.allow_private_networks,
-    };
-    let mut violations =
-        check_subscription(&url, &input.event_types, description.as_deref(), rules).into_vec();
-    if !rules.allow_private_networks {
-        violations.extend(check_host_addresses(&state, &url).await.into_vec());
-    }
-    ApiError::check(violations)?;
-    let types: Vec<EventType> = input
-        .event_types
-        .iter()
-        .filter_map(|t| EventType::parse(t))
-        .collect();
-    let secret = new_secret(rand::random());
-    let hook = store::create(
-        &state.db,
-        &caller.actor(),
-        state.now(),
-        &url,
-        &types,
-        description,
-        secret,
-    )
+    let hook = service::subscribe(&state, &caller, || {
+        let input = body.parse()?;
+        Ok(service::NewSubscription {
+            url: input.url,
+            event_types: input.event_types,
+            description: input.description,
+        })
+    })
     .await?;
     Ok(HttpResponse::build(StatusCode::CREATED)
         .insert_header((
@@ -259,23 +231,6 @@ pub async fn create_webhook(
             format!("/api/v1/webhooks/{}", hook.id),
         ))
         .json(view(hook, true)))
-}
-
-/// Resolve a subscription's host name, when it has one, and check every address it resolves
-/// to. A name that does not resolve (in time) passes: the worker checks it again at every
-/// delivery.
-async fn check_host_addresses(state: &AppState, url: &str) -> Violations {
-    let Some((host, port)) = host_to_resolve(url) else {
-        return Violations::new();
-    };
-    let wait = std::time::Duration::from_millis(state.settings.webhooks.request_timeout_ms);
-    match tokio::time::timeout(wait, state.resolver.resolve(&host, port)).await {
-        Ok(Ok(addrs)) => {
-            let ips: Vec<_> = addrs.iter().map(std::net::SocketAddr::ip).collect();
-            check_resolved(&host, &ips)
-        }
-        _ => Violations::new(),
-    }
 }
 
 /// The live subscriptions, oldest first (secrets are not shown).
@@ -298,7 +253,7 @@ pub async fn list_webhooks(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let page = paging.page()?;
-    let (rows, total) = store::list(&state.db, page).await?;
+    let (rows, total) = service::list(&state.db, &caller, page).await?;
     Ok(HttpResponse::Ok().json(WebhookList {
         items: rows.into_iter().map(|m| view(m, false)).collect(),
         total,
@@ -325,10 +280,7 @@ pub async fn get_webhook(
     caller: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let hook = store::get(&state.db, *id)
-        .await?
-        .ok_or_else(webhook_not_found)?;
+    let hook = service::read(&state.db, &caller, *id).await?;
     Ok(HttpResponse::Ok().json(view(hook, false)))
 }
 
@@ -351,8 +303,7 @@ pub async fn delete_webhook(
     caller: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    store::delete(&state.db, &caller.actor(), state.now(), *id).await?;
+    service::unsubscribe(&state.db, &caller, state.now(), *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -380,11 +331,9 @@ pub async fn list_deliveries(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let page = paging.page()?;
-    if !store::ever_existed(&state.db, *id).await? {
-        return Err(webhook_not_found());
-    }
-    let (rows, total) = store::deliveries(
+    let (rows, total) = service::deliveries(
         &state.db,
+        &caller,
         *id,
         query.status.map(DeliveryStatus::as_str),
         page,

@@ -54,6 +54,16 @@ pub enum EventKind {
     User(UserEvent),
     /// An organization of the registry changed.
     Organization(OrganizationEvent),
+    /// A webhook subscription was created or ended.
+    Webhook(WebhookEvent),
+}
+
+/// The changes of a webhook subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookEvent {
+    Created,
+    /// Ended: its pending deliveries are cancelled.
+    Deleted,
 }
 
 /// The changes of an organization of the registry.
@@ -116,6 +126,8 @@ impl DomainEvent {
             EventKind::Organization(OrganizationEvent::RepresentativeAdded) => {
                 "organization.representative_added"
             }
+            EventKind::Webhook(WebhookEvent::Created) => "webhook.created",
+            EventKind::Webhook(WebhookEvent::Deleted) => "webhook.deleted",
         }
     }
 
@@ -126,7 +138,8 @@ impl DomainEvent {
             | EventKind::PartnershipDeleted
             | EventKind::MemberAdded { .. }
             | EventKind::User(_)
-            | EventKind::Organization(_) => None,
+            | EventKind::Organization(_)
+            | EventKind::Webhook(_) => None,
             EventKind::MemberInvited { .. } => Some(EventType::MemberInvited),
             EventKind::InvitationAnswered { accepted: true, .. } => {
                 Some(EventType::InvitationAccepted)
@@ -146,7 +159,8 @@ impl DomainEvent {
             | EventKind::PartnershipDeleted
             | EventKind::MemberAdded { .. }
             | EventKind::User(_)
-            | EventKind::Organization(_) => vec![],
+            | EventKind::Organization(_)
+            | EventKind::Webhook(_) => vec![],
             EventKind::MemberInvited {
                 organization,
                 partnership_name: name,

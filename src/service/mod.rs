@@ -6,3 +6,4 @@ pub mod events;
 pub mod organizations;
 pub mod partnerships;
 pub mod users;
+pub mod webhooks;

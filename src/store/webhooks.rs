@@ -17,24 +17,14 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::audit::{self, Actor, Change};
-use super::{Page, begin_write};
+use super::Page;
 use crate::domain::webhook::EventType;
 use crate::entity::{webhook, webhook_attempt, webhook_delivery, webhook_event};
-use crate::error::ApiError;
 
 pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
 pub const CANCELLED: &str = "cancelled";
-
-pub fn webhook_not_found() -> ApiError {
-    ApiError::not_found(
-        "webhook_not_found",
-        "There is no such webhook subscription.",
-        "Non esiste una sottoscrizione webhook con questo identificativo.",
-    )
-}
 
 /// The event types a stored subscription asked for.
 pub fn event_types(m: &webhook::Model) -> Vec<EventType> {
@@ -45,45 +35,12 @@ pub fn event_types(m: &webhook::Model) -> Vec<EventType> {
         .collect()
 }
 
-/// Subscribe, with its audit event.
-pub async fn create(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    url: &str,
-    types: &[EventType],
-    description: Option<String>,
-    secret: String,
-) -> Result<webhook::Model, ApiError> {
-    let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
-    let tx = begin_write(db).await?;
-    let model = webhook::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        url: Set(url.to_owned()),
-        secret: Set(secret),
-        event_types: Set(json!(names).to_string()),
-        description: Set(description.clone()),
-        created_at: Set(now),
-        created_by: Set(actor.user_id),
-        deleted_at: Set(None),
-    }
-    .insert(&tx)
-    .await?;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "webhook.created",
-            entity_type: "webhook",
-            entity_id: model.id.to_string(),
-            before: None,
-            after: Some(json!({"url": url, "event_types": names, "description": description})),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(model)
+/// Store a new subscription.
+pub async fn insert<C: ConnectionTrait>(
+    conn: &C,
+    m: webhook::Model,
+) -> Result<webhook::Model, DbErr> {
+    webhook::ActiveModel::from(m).insert(conn).await
 }
 
 /// The live subscriptions, oldest first.
@@ -116,21 +73,19 @@ pub async fn ever_existed<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<bool
     Ok(webhook::Entity::find_by_id(id).count(conn).await? > 0)
 }
 
-/// Unsubscribe: nothing more is sent, pending deliveries are cancelled, the history stays.
-pub async fn delete(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
+/// Unsubscribe: nothing more is sent, pending deliveries are cancelled (how many is
+/// answered), the history stays.
+pub async fn mark_deleted<C: ConnectionTrait>(
+    conn: &C,
     id: Uuid,
-) -> Result<(), ApiError> {
-    let tx = begin_write(db).await?;
-    let current = get(&tx, id).await?.ok_or_else(webhook_not_found)?;
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
     webhook::Entity::update_many()
         .col_expr(webhook::Column::DeletedAt, Expr::value(now))
         .filter(webhook::Column::Id.eq(id))
-        .exec(&tx)
+        .exec(conn)
         .await?;
-    let cancelled = webhook_delivery::Entity::update_many()
+    Ok(webhook_delivery::Entity::update_many()
         .col_expr(webhook_delivery::Column::Status, Expr::value(CANCELLED))
         .col_expr(
             webhook_delivery::Column::LeaseUntil,
@@ -138,24 +93,9 @@ pub async fn delete(
         )
         .filter(webhook_delivery::Column::WebhookId.eq(id))
         .filter(webhook_delivery::Column::Status.eq(PENDING))
-        .exec(&tx)
+        .exec(conn)
         .await?
-        .rows_affected;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "webhook.deleted",
-            entity_type: "webhook",
-            entity_id: id.to_string(),
-            before: Some(json!({"url": current.url, "event_types": event_types(&current)})),
-            after: Some(json!({"cancelled_deliveries": cancelled})),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+        .rows_affected)
 }
 
 /// A delivery with its event and its attempts, newest attempt last.
