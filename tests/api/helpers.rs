@@ -253,21 +253,26 @@ impl Drop for TestApp {
     }
 }
 
-/// Generate the SQLite and PostgreSQL variants of a test: `both!(async fn name(app) { ... });`
+/// Generate the SQLite and PostgreSQL variants of a test: `both!(async fn name(app) { ... });`,
+/// or `both!(with customise, async fn name(app) { ... });` to change the settings first
+/// (`customise` is anything `spawn_app_with` takes, e.g. a `fn(&mut Settings)`).
 #[macro_export]
 macro_rules! both {
     (async fn $name:ident($app:ident) $body:block) => {
+        $crate::both!(with |_| {}, async fn $name($app) $body);
+    };
+    (with $customise:expr, async fn $name:ident($app:ident) $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
             async fn run($app: $crate::helpers::TestApp) $body
             #[tokio::test]
             async fn sqlite() {
-                run($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.unwrap()).await
+                run($crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, $customise).await.unwrap()).await
             }
             #[tokio::test]
             async fn postgres() {
-                if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                if let Some(app) = $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, $customise).await {
                     run(app).await
                 }
             }
