@@ -2,8 +2,9 @@
 //!
 //! Every database test runs twice: on a SQLite file in a temporary folder and on a fresh
 //! PostgreSQL database (created on the server named by `TEST_POSTGRES_URL`, default
-//! `postgres://postgres@127.0.0.1:5432/test`, and dropped at the end). Without a reachable
-//! PostgreSQL the PostgreSQL half is skipped, unless `WG_REQUIRE_POSTGRES=1`.
+//! `postgres://postgres@127.0.0.1:5432/test?sslmode=disable`, and dropped at the end).
+//! Without a reachable PostgreSQL the PostgreSQL half is skipped, unless
+//! `WG_REQUIRE_POSTGRES=1`.
 //!
 //! A fresh database is a copy of a template that is already migrated (and seeded, when the
 //! test keeps the demo on): migrating and seeding every database took most of a test's time.
@@ -84,16 +85,24 @@ pub struct TestApp {
     postgres_db: Option<String>,
 }
 
+/// The server's maintenance database. By default in clear: the server is on this machine, and
+/// a TLS handshake in a debug build takes about a tenth of a second, for each of the several
+/// connections a test opens. `TEST_POSTGRES_URL` is taken as it is.
 fn postgres_admin_url() -> String {
     std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test?sslmode=disable".into())
 }
 
+/// The same server, with the same options, and another database.
 fn with_database(url: &str, db: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((url, query)) => (url, format!("?{query}")),
+        None => (url, String::new()),
+    };
     let (base, _) = url
         .rsplit_once('/')
         .expect("a database URL ends with /<name>");
-    format!("{base}/{db}")
+    format!("{base}/{db}{query}")
 }
 
 /// Connect to the server's maintenance database, failing fast when nothing listens there
