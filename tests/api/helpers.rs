@@ -462,13 +462,13 @@ pub fn has_violation(problem: &Value, field: &str, code: &str) -> bool {
 /// and seeds when it starts: on a copy, both find nothing to do.
 ///
 /// A template is named `wg_test_template_<key>_<kind>`. The key hashes what its content is made
-/// of (the migrations, the seeding and the code it writes through, `Cargo.lock`), so a change
-/// there makes new templates; a template is also made again after a day, since the demo
-/// edition's window opens when it is seeded. The first test that needs a template makes it,
-/// under a lock that the others wait on (a PostgreSQL advisory lock; a lock file next to the
-/// SQLite templates, in the target folder); later runs on the same machine reuse it. Whoever
-/// makes a template drops the stale ones (older than a day, or made from this same source
-/// tree with another key); `.ci/run` drops the PostgreSQL ones with the test databases.
+/// of (the migrations, the library's sources, `Cargo.lock`), so a change there makes new
+/// templates; a template is also made again after a day, since the demo edition's window
+/// opens when it is seeded. The first test that needs a template makes it, under a lock that
+/// the others wait on (a PostgreSQL advisory lock; a lock file next to the SQLite templates,
+/// in the target folder); later runs on the same machine reuse it. Whoever makes a template
+/// drops the stale ones (older than a day, or made from this same source tree with another
+/// key); `.ci/run` drops them all when it cleans up.
 mod templates {
     use std::hash::{Hash, Hasher};
     use std::path::{Path, PathBuf};
@@ -485,15 +485,10 @@ mod templates {
     /// How long a template is reused.
     const MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
     const PREFIX: &str = "wg_test_template_";
-    /// What a template is made of, relative to the package.
-    const SOURCES: [&str; 6] = [
-        "migration/src",
-        "src/seed.rs",
-        "src/store",
-        "src/entity",
-        "src/domain",
-        "Cargo.lock",
-    ];
+    /// What a template is made of, relative to the package: the migrations, and the whole
+    /// library rather than the seeding and what it writes through (which moves between
+    /// modules), with the versions of the crates.
+    const SOURCES: [&str; 3] = ["migration/src", "src", "Cargo.lock"];
     /// The PostgreSQL advisory lock under which templates are made ("wg_tmplt").
     const LOCK: i64 = 0x7767_5f74_6d70_6c74;
 
