@@ -2,8 +2,13 @@
 //!
 //! Every database test runs twice: on a SQLite file in a temporary folder and on a fresh
 //! PostgreSQL database (created on the server named by `TEST_POSTGRES_URL`, default
-//! `postgres://postgres@127.0.0.1:5432/test`, and dropped at the end). Without a reachable
-//! PostgreSQL the PostgreSQL half is skipped, unless `WG_REQUIRE_POSTGRES=1`.
+//! `postgres://postgres@127.0.0.1:5432/test?sslmode=disable`, and dropped at the end).
+//! Without a reachable PostgreSQL the PostgreSQL half is skipped, unless
+//! `WG_REQUIRE_POSTGRES=1`.
+//!
+//! A fresh database is a copy of a template that is already migrated (and seeded, when the
+//! test keeps the demo on): migrating and seeding every database took most of a test's time.
+//! See [`templates`].
 
 use reqwest::{Method, Response, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
@@ -80,16 +85,24 @@ pub struct TestApp {
     postgres_db: Option<String>,
 }
 
+/// The server's maintenance database. By default in clear: the server is on this machine, and
+/// a TLS handshake in a debug build takes about a tenth of a second, for each of the several
+/// connections a test opens. `TEST_POSTGRES_URL` is taken as it is.
 fn postgres_admin_url() -> String {
     std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test?sslmode=disable".into())
 }
 
+/// The same server, with the same options, and another database.
 fn with_database(url: &str, db: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((url, query)) => (url, format!("?{query}")),
+        None => (url, String::new()),
+    };
     let (base, _) = url
         .rsplit_once('/')
         .expect("a database URL ends with /<name>");
-    format!("{base}/{db}")
+    format!("{base}/{db}{query}")
 }
 
 /// Connect to the server's maintenance database, failing fast when nothing listens there
@@ -170,7 +183,7 @@ pub async fn spawn_app_with_resolver(
         ],
     });
     let mut dir = None;
-    let mut postgres_db = None;
+    let mut postgres = None;
     match backend {
         Backend::Sqlite => {
             let d = tempfile::tempdir().expect("a temporary folder");
@@ -193,16 +206,25 @@ pub async fn spawn_app_with_resolver(
                 }
             };
             let name = format!("wg_test_{}", Uuid::new_v4().simple());
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .expect("create the test database");
-            admin.close().await.ok();
             settings.database.url = SecretString::from(with_database(&admin_url, &name));
-            postgres_db = Some(name);
+            postgres = Some((admin, name));
         }
     }
     customise(&mut settings);
+    // The database exists once the settings are final: they say which template it copies.
+    let start = templates::Start::for_settings(&settings);
+    let postgres_db = match (&dir, postgres) {
+        (Some(d), _) => {
+            templates::sqlite(start, &d.path().join("test.db")).await;
+            None
+        }
+        (None, Some((admin, name))) => {
+            templates::postgres(&admin, start, &name).await;
+            admin.close().await.ok();
+            Some(name)
+        }
+        (None, None) => unreachable!("a backend"),
+    };
     // TEST_LOG=1 shows the service's logs (with the cause of any 500).
     if std::env::var("TEST_LOG").is_ok() {
         settings.log.format = welfare_grants::config::LogFormat::Pretty;
@@ -253,21 +275,26 @@ impl Drop for TestApp {
     }
 }
 
-/// Generate the SQLite and PostgreSQL variants of a test: `both!(async fn name(app) { ... });`
+/// Generate the SQLite and PostgreSQL variants of a test: `both!(async fn name(app) { ... });`,
+/// or `both!(with customise, async fn name(app) { ... });` to change the settings first
+/// (`customise` is anything `spawn_app_with` takes, e.g. a `fn(&mut Settings)`).
 #[macro_export]
 macro_rules! both {
     (async fn $name:ident($app:ident) $body:block) => {
+        $crate::both!(with |_| {}, async fn $name($app) $body);
+    };
+    (with $customise:expr, async fn $name:ident($app:ident) $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
             async fn run($app: $crate::helpers::TestApp) $body
             #[tokio::test]
             async fn sqlite() {
-                run($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.unwrap()).await
+                run($crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, $customise).await.unwrap()).await
             }
             #[tokio::test]
             async fn postgres() {
-                if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                if let Some(app) = $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, $customise).await {
                     run(app).await
                 }
             }
@@ -423,4 +450,389 @@ pub fn has_violation(problem: &Value, field: &str, code: &str) -> bool {
     violations(problem)
         .iter()
         .any(|(f, c)| f == field && c == code)
+}
+
+/// Template databases: each test's database is a copy of one that is already migrated.
+///
+/// Migrating (and seeding) a database took most of a short test's time, on PostgreSQL above
+/// all. So a test's database is a copy of a template instead: `CREATE DATABASE … TEMPLATE …`
+/// on PostgreSQL, a file copy on SQLite. There are two templates: seeded (the demo on, as
+/// most tests run) and unseeded (the demo off, so nothing is seeded); a test whose settings
+/// do not migrate on start gets an empty database, as before. The application still migrates
+/// and seeds when it starts: on a copy, both find nothing to do.
+///
+/// A template is named `wg_test_template_<key>_<kind>`. The key hashes what its content is made
+/// of (the migrations, the library's sources, `Cargo.lock`), so a change there makes new
+/// templates; a template is also made again after a day, since the demo edition's window
+/// opens when it is seeded. The first test that needs a template makes it, under a lock that
+/// the others wait on (a PostgreSQL advisory lock; a lock file next to the SQLite templates,
+/// in the target folder); later runs on the same machine reuse it. Whoever makes a template
+/// drops the stale ones (older than a day, or made from this same source tree with another
+/// key); `.ci/run` drops them all when it cleans up.
+mod templates {
+    use std::hash::{Hash, Hasher};
+    use std::path::{Path, PathBuf};
+    use std::sync::OnceLock;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+    use secrecy::SecretString;
+    use uuid::Uuid;
+    use welfare_grants::config::Settings;
+
+    use super::{postgres_admin_url, with_database};
+
+    /// How long a template is reused.
+    const MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+    const PREFIX: &str = "wg_test_template_";
+    /// What a template is made of, relative to the package: the migrations, and the whole
+    /// library rather than the seeding and what it writes through (which moves between
+    /// modules), with the versions of the crates.
+    const SOURCES: [&str; 3] = ["migration/src", "src", "Cargo.lock"];
+    /// The PostgreSQL advisory lock under which templates are made ("wg_tmplt").
+    const LOCK: i64 = 0x7767_5f74_6d70_6c74;
+
+    /// What a test's database starts as.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Start {
+        /// Migrated, demo data seeded.
+        Seeded,
+        /// Migrated, nothing seeded.
+        Unseeded,
+        /// Nothing at all.
+        Empty,
+    }
+
+    impl Start {
+        pub fn for_settings(settings: &Settings) -> Start {
+            if !settings.database.migrate_on_start {
+                Start::Empty
+            } else if settings.demo.enabled {
+                Start::Seeded
+            } else {
+                Start::Unseeded
+            }
+        }
+
+        /// The template's name; `None` for an empty database or when there is no key.
+        fn template(self) -> Option<String> {
+            let kind = match self {
+                Start::Seeded => "seeded",
+                Start::Unseeded => "unseeded",
+                Start::Empty => return None,
+            };
+            Some(format!("{PREFIX}{}_{kind}", key()?))
+        }
+    }
+
+    /// The hash of the template's sources, once per process. `None` (every database is then
+    /// made from scratch) when they cannot be read, or when one changed after this test binary
+    /// was built: its templates would not match its code.
+    fn key() -> Option<&'static str> {
+        static KEY: OnceLock<Option<String>> = OnceLock::new();
+        KEY.get_or_init(|| {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let built = std::env::current_exe()
+                .ok()?
+                .metadata()
+                .ok()?
+                .modified()
+                .ok()?;
+            let mut files = Vec::new();
+            for source in SOURCES {
+                let path = root.join(source);
+                if !path.exists() {
+                    return None;
+                }
+                list_files(&path, &mut files);
+            }
+            files.sort();
+            // SipHash from std: fast in a debug build; a new toolchain only makes new templates.
+            let mut hasher = std::hash::DefaultHasher::new();
+            for file in &files {
+                if file.metadata().ok()?.modified().ok()? > built {
+                    eprintln!(
+                        "{} changed after the tests were built: databases are made from scratch",
+                        file.display()
+                    );
+                    return None;
+                }
+                file.strip_prefix(root).ok()?.hash(&mut hasher);
+                std::fs::read(file).ok()?.hash(&mut hasher);
+            }
+            Some(format!("{:016x}", hasher.finish()))
+        })
+        .as_deref()
+    }
+
+    fn list_files(path: &Path, files: &mut Vec<PathBuf>) {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                list_files(&entry.path(), files);
+            }
+        } else {
+            files.push(path.to_owned());
+        }
+    }
+
+    fn now_secs() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+    }
+
+    /// Connect to a new database, migrate it and seed it as start-up does.
+    async fn migrate_and_seed(url: String, start: Start) -> DatabaseConnection {
+        let mut database = Settings::defaults().database;
+        database.url = SecretString::from(url);
+        database.max_connections = 1;
+        let db = welfare_grants::store::connect(&database)
+            .await
+            .expect("connect to the new template");
+        welfare_grants::store::migrate(&db)
+            .await
+            .expect("migrate the template");
+        welfare_grants::seed::apply(&db, start == Start::Seeded, chrono::Utc::now())
+            .await
+            .expect("seed the template");
+        db
+    }
+
+    // ---- SQLite: a file in the target folder, copied.
+
+    fn sqlite_dir() -> PathBuf {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("wg-test-templates")
+    }
+
+    fn fresh_file(path: &Path) -> bool {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age < MAX_AGE))
+    }
+
+    /// Put the test's SQLite file at `dest`: a copy of the template (nothing for `Empty`:
+    /// the application creates the file).
+    pub async fn sqlite(start: Start, dest: &Path) {
+        let Some(name) = start.template() else {
+            return;
+        };
+        let template = sqlite_dir().join(format!("{name}.db"));
+        for _ in 0..3 {
+            if !fresh_file(&template) {
+                make_sqlite(start, &name, &template).await;
+            }
+            match std::fs::copy(&template, dest) {
+                Ok(_) => return,
+                // Replaced by a run of other sources between our check and the copy.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => panic!("copy {} to {}: {e}", template.display(), dest.display()),
+            }
+        }
+        panic!("{} keeps disappearing", template.display());
+    }
+
+    async fn make_sqlite(start: Start, name: &str, template: &Path) {
+        let dir = sqlite_dir();
+        std::fs::create_dir_all(&dir).expect("the templates' folder");
+        let lock_path = dir.join(".lock");
+        // Wait for the lock off the test's thread (an application may already run there).
+        let lock = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .expect("the templates' lock file");
+            file.lock().expect("the templates' lock");
+            file
+        })
+        .await
+        .unwrap();
+        if fresh_file(template) {
+            return; // made while we waited
+        }
+        // Templates of other sources, and what a template's maker left when it died.
+        let current = format!("{PREFIX}{}_", key().unwrap_or_default());
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.starts_with(PREFIX)
+                && (!file.starts_with(&current) || file.contains(".building"))
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        let building = dir.join(format!("{name}.db.building"));
+        let url = format!("sqlite://{}?mode=rwc", building.display());
+        let db = migrate_and_seed(url, start).await;
+        // Everything into the main file, and out of WAL mode: the file alone is the database,
+        // and a copy of it is whole (the application turns WAL on again when it opens one).
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await
+            .expect("checkpoint the template");
+        let mode = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA journal_mode=DELETE",
+            ))
+            .await
+            .expect("leave WAL mode")
+            .expect("the journal mode")
+            .try_get_by_index::<String>(0)
+            .expect("the journal mode");
+        assert_eq!(mode, "delete", "the template leaves WAL mode");
+        db.close().await.expect("close the template");
+        let wal = dir.join(format!("{name}.db.building-wal"));
+        assert!(!wal.exists(), "{} is left behind", wal.display());
+        std::fs::rename(&building, template).expect("put the template in place");
+        drop(lock);
+    }
+
+    // ---- PostgreSQL: a database on the test server, cloned.
+
+    /// Create the test's database `name`: a clone of the template (an empty one for `Empty`).
+    pub async fn postgres(admin: &DatabaseConnection, start: Start, name: &str) {
+        let Some(template) = start.template() else {
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create the test database");
+            return;
+        };
+        for attempt in 0.. {
+            if built_at(admin, &template)
+                .await
+                .is_none_or(|(t, _)| !fresh(t))
+            {
+                make_postgres(admin, start, &template).await;
+            }
+            match clone(admin, name, &template).await {
+                Ok(()) => return,
+                // Dropped as stale by another run between our check and the clone.
+                Err(e) if e.contains("does not exist") && attempt < 3 => continue,
+                Err(e) => panic!("create the test database from {template}: {e}"),
+            }
+        }
+    }
+
+    fn fresh(built_at: u64) -> bool {
+        now_secs().saturating_sub(built_at) < MAX_AGE.as_secs()
+    }
+
+    fn in_use(e: &DbErr) -> bool {
+        e.to_string().contains("is being accessed by other users")
+    }
+
+    /// Run a statement that needs nobody connected to a database, waiting a little for a
+    /// session that is still closing.
+    async fn alone(admin: &DatabaseConnection, sql: &str) -> Result<(), DbErr> {
+        let mut tries = 0;
+        loop {
+            match admin.execute_unprepared(sql).await {
+                Err(e) if in_use(&e) && tries < 50 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                result => return result.map(|_| ()),
+            }
+        }
+    }
+
+    async fn clone(admin: &DatabaseConnection, name: &str, template: &str) -> Result<(), String> {
+        alone(
+            admin,
+            &format!("CREATE DATABASE {name} TEMPLATE {template}"),
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+
+    /// When a template was made (Unix seconds) and from which source tree, from its comment.
+    async fn built_at(admin: &DatabaseConnection, datname: &str) -> Option<(u64, String)> {
+        let row = admin
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+                [datname.into()],
+            ))
+            .await
+            .expect("read the templates")?;
+        parse_comment(&row.try_get_by_index::<Option<String>>(0).ok()??)
+    }
+
+    fn parse_comment(comment: &str) -> Option<(u64, String)> {
+        let (secs, source) = comment.strip_prefix("built_at=")?.split_once(" source=")?;
+        Some((secs.parse().ok()?, source.to_owned()))
+    }
+
+    async fn make_postgres(admin: &DatabaseConnection, start: Start, template: &str) {
+        // Session-level: released at the end of this function, or when the connection goes.
+        admin
+            .execute_unprepared(&format!("SELECT pg_advisory_lock({LOCK})"))
+            .await
+            .expect("the templates' lock");
+        if built_at(admin, template)
+            .await
+            .is_none_or(|(t, _)| !fresh(t))
+        {
+            drop_stale_templates(admin).await;
+            let building = format!("{PREFIX}building_{}", Uuid::new_v4().simple());
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {building}"))
+                .await
+                .expect("create a template");
+            let db = migrate_and_seed(with_database(&postgres_admin_url(), &building), start).await;
+            db.close().await.expect("close the template");
+            // Nobody connects to a template: a clone fails while anyone is connected.
+            let source = env!("CARGO_MANIFEST_DIR").replace('\'', "''");
+            for sql in [
+                format!("ALTER DATABASE {building} WITH ALLOW_CONNECTIONS false"),
+                format!(
+                    "COMMENT ON DATABASE {building} IS 'built_at={} source={source}'",
+                    now_secs()
+                ),
+                format!("ALTER DATABASE {building} RENAME TO {template}"),
+            ] {
+                alone(admin, &sql).await.expect("put the template in place");
+            }
+        }
+        admin
+            .execute_unprepared(&format!("SELECT pg_advisory_unlock({LOCK})"))
+            .await
+            .expect("release the templates' lock");
+    }
+
+    /// Drop (under the lock) the templates nobody will use again: unfinished ones, those older
+    /// than a day, and those made from this source tree with another key.
+    async fn drop_stale_templates(admin: &DatabaseConnection) {
+        let rows = admin
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database \
+                     WHERE datname LIKE '{}%'",
+                    PREFIX.replace('_', "\\_")
+                ),
+            ))
+            .await
+            .expect("list the templates");
+        let current = format!("{PREFIX}{}_", key().unwrap_or_default());
+        for row in rows {
+            let datname: String = row.try_get_by_index(0).expect("a database name");
+            let comment: Option<String> = row.try_get_by_index(1).unwrap_or_default();
+            let keep = comment
+                .as_deref()
+                .and_then(parse_comment)
+                .is_some_and(|(t, source)| {
+                    fresh(t)
+                        && (source != env!("CARGO_MANIFEST_DIR") || datname.starts_with(&current))
+                });
+            if !keep {
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {datname} WITH (FORCE)"))
+                    .await
+                    .expect("drop a stale template");
+            }
+        }
+    }
 }

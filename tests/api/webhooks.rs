@@ -16,6 +16,7 @@ use sha2::Sha256;
 use welfare_grants::resolver::{Resolver, Resolving};
 
 use crate::applications::{complete_application, members, submit};
+use crate::both;
 use crate::helpers::*;
 
 const CALL_2022: &str = "RLD12022024943";
@@ -137,27 +138,6 @@ async fn spawn(
         customise(s);
     })
     .await
-}
-
-/// `both!` with the fast settings above.
-macro_rules! both_fast {
-    (async fn $name:ident($app:ident) $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            async fn run($app: TestApp) $body
-            #[tokio::test]
-            async fn sqlite() {
-                run(spawn(Backend::Sqlite, |_| {}).await.unwrap()).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                if let Some(app) = spawn(Backend::Postgres, |_| {}).await {
-                    run(app).await
-                }
-            }
-        }
-    };
 }
 
 /// Verify a delivery as a receiver would, with nothing but the secret.
@@ -299,7 +279,7 @@ async fn a_submission_is_delivered_signed_with_an_id_to_deduplicate_on() {
     }
 }
 
-both_fast!(async fn a_receiver_that_fails_first_gets_the_same_event_again_until_it_answers(app) {
+both!(with fast, async fn a_receiver_that_fails_first_gets_the_same_event_again_until_it_answers(app) {
     let rx = receiver(2).await;
     let admin = app.login(ADMIN).await;
     let hook = subscribe(&app, &admin, &rx.url, &["envelope.changed"]).await;
@@ -395,7 +375,7 @@ async fn events_written_before_a_restart_are_delivered_after_it() {
     }
 }
 
-both_fast!(async fn a_change_that_fails_publishes_nothing(app) {
+both!(with fast, async fn a_change_that_fails_publishes_nothing(app) {
     let rx = receiver(0).await;
     let admin = app.login(ADMIN).await;
     let hook = subscribe(&app, &admin, &rx.url, &["envelope.changed"]).await;
@@ -409,7 +389,7 @@ both_fast!(async fn a_change_that_fails_publishes_nothing(app) {
     assert_eq!(deliveries(&app, &admin, hook["id"].as_str().unwrap()).await["total"], 0);
 });
 
-both_fast!(async fn a_subscription_lists_every_broken_rule(app) {
+both!(with fast, async fn a_subscription_lists_every_broken_rule(app) {
     let admin = app.login(ADMIN).await;
     let p = problem(
         app.post("/api/v1/webhooks", Some(&admin),
@@ -430,7 +410,7 @@ both_fast!(async fn a_subscription_lists_every_broken_rule(app) {
     assert_eq!(listed["total"], 0, "nothing half-written");
 });
 
-both_fast!(async fn only_administrators_manage_webhooks(app) {
+both!(with fast, async fn only_administrators_manage_webhooks(app) {
     let applicant = app.login(APPLICANT).await;
     let evaluator = app.login(EVALUATOR_MONTAGNA).await;
     let body = json!({"url": "https://x.example/hook", "event_types": ["grant.offered"]});
@@ -441,7 +421,7 @@ both_fast!(async fn only_administrators_manage_webhooks(app) {
     problem(app.post("/api/v1/webhooks", None, &body).await, StatusCode::UNAUTHORIZED).await;
 });
 
-both_fast!(async fn a_deleted_subscription_gets_nothing_more_and_keeps_its_history(app) {
+both!(with fast, async fn a_deleted_subscription_gets_nothing_more_and_keeps_its_history(app) {
     let admin = app.login(ADMIN).await;
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -464,7 +444,7 @@ both_fast!(async fn a_deleted_subscription_gets_nothing_more_and_keeps_its_histo
     assert_eq!(actions, ["webhook.created", "webhook.deleted"]);
 });
 
-both_fast!(async fn a_review_round_publishes_decisions_the_approved_ranking_and_its_offers(app) {
+both!(with fast, async fn a_review_round_publishes_decisions_the_approved_ranking_and_its_offers(app) {
     let rx = receiver(0).await;
     let admin = app.login(ADMIN).await;
     subscribe(&app, &admin, &rx.url, &["application.admissibility_decided", "ranking.approved", "grant.offered"]).await;
@@ -759,7 +739,7 @@ async fn a_name_is_delivered_to_the_address_it_resolved_to_where_private_network
     }
 }
 
-both_fast!(async fn a_url_with_a_line_break_or_another_control_character_is_refused(app) {
+both!(with fast, async fn a_url_with_a_line_break_or_another_control_character_is_refused(app) {
     let admin = app.login(ADMIN).await;
     for url in [
         "https://hooks.example.test/hook\r\nX-Injected: 1",
