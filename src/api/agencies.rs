@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 
 use crate::domain::agency::AgencyCode;
 use crate::error::{ApiError, Problem};
+use crate::service::operations;
 use crate::startup::AppState;
-use crate::store::calls;
 
 /// An agency (ATS) and the population the 30/70 split uses for it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -31,7 +31,7 @@ pub struct AgencyView {
 )]
 #[get("/agencies")]
 pub async fn list_agencies(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let rows = calls::agencies(&state.db).await?;
+    let rows = operations::agencies(&state.db).await?;
     let items = rows
         .into_iter()
         .filter_map(|a| {

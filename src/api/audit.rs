@@ -10,8 +10,8 @@ use super::PageParams;
 use super::csv::CsvWriter;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
+use crate::service::operations::{self, AuditFilter as Filter};
 use crate::startup::AppState;
-use crate::store::audit::{self as store, Filter};
 
 /// One audit event.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -151,7 +151,8 @@ pub async fn list_audit_events(
         from: query.from.map(|t| t.with_timezone(&Utc)),
         to: query.to.map(|t| t.with_timezone(&Utc)),
     };
-    let (rows, total) = store::list(&state.db, &filter, (!csv).then_some(page)).await?;
+    let (rows, total) =
+        operations::audit_log(&state.db, &caller, &filter, (!csv).then_some(page)).await?;
     if csv {
         let mut out = CsvWriter::new();
         out.write_text_record([

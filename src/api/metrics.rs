@@ -201,7 +201,7 @@ pub async fn serve(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpR
     m.pool_idle.set(i64::try_from(idle).unwrap_or(i64::MAX));
     m.pool_max
         .set(i64::from(state.settings.database.max_connections));
-    let stats = crate::store::stats::read(&state.db).await?;
+    let stats = crate::service::operations::stats(&state.db).await?;
     m.applications.reset();
     for ((call, agency, status), n) in &stats.applications {
         m.applications

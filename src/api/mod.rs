@@ -1,5 +1,5 @@
 //! HTTP handlers and their request/response types, one module per resource.
-//! A handler extracts, parses into domain types, makes one store call and answers a DTO.
+//! A handler extracts, parses into domain types, makes one service call and answers a DTO.
 
 pub mod agencies;
 pub mod applications;
@@ -31,7 +31,7 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
-use crate::store::Page;
+use crate::service::Page;
 
 /// Register every route (used by the server and by the OpenAPI export alike).
 pub fn configure(cfg: &mut ServiceConfig) {

@@ -5,8 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, Msg};
+use crate::service::operations;
 use crate::startup::AppState;
-use crate::store;
 
 /// The service is up and its database answers.
 #[derive(Serialize, ToSchema)]
@@ -33,7 +33,7 @@ pub async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     let limit = state.settings.database.acquire_timeout_ms.max(500);
     let ping = tokio::time::timeout(
         std::time::Duration::from_millis(limit),
-        store::ping(&state.db),
+        operations::ping(&state.db),
     )
     .await;
     let cause = match ping {

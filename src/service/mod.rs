@@ -3,7 +3,11 @@
 //! its `DomainEvent` (`events`), and commits. Handlers in `api` call one of them.
 
 pub mod events;
+pub mod operations;
 pub mod organizations;
 pub mod partnerships;
 pub mod users;
 pub mod webhooks;
+
+/// A page of a list, as every list operation takes it.
+pub use crate::store::Page;
