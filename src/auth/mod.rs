@@ -13,8 +13,9 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::service::sessions::{self as session_service, RotateError};
 use crate::startup::AppState;
-use crate::store::sessions::{self, RotateError};
+use crate::store::sessions;
 use crate::store::users::{self, User};
 
 fn invalid_credentials() -> ApiError {
@@ -47,7 +48,7 @@ pub async fn authenticate(
     let mut starts_a_wait = false;
     if counted {
         let policy = state.settings.auth.lockout.policy();
-        match sessions::take_try(&state.db, &username, state.now(), &policy).await? {
+        match session_service::take_try(&state.db, &username, state.now(), &policy).await? {
             Err(retry_after) => return Err(ApiError::AccountRateLimited { retry_after }),
             Ok(after) => starts_a_wait = after.wait_secs(state.now()).is_some(),
         }
@@ -123,7 +124,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<jwt::Issue
         .ok_or_else(crate::service::users::user_not_found)?;
     let now = Utc::now();
     let tokens = state.keys.issue(&subject(&user, session_id), now)?;
-    match sessions::rotate(
+    match session_service::rotate(
         &state.db,
         session_id,
         user.id,

@@ -56,6 +56,8 @@ pub enum EventKind {
     Organization(OrganizationEvent),
     /// A webhook subscription was created or ended.
     Webhook(WebhookEvent),
+    /// A retired refresh token was presented again: its session is ended.
+    RefreshTokenReused,
 }
 
 /// The changes of a webhook subscription.
@@ -128,6 +130,7 @@ impl DomainEvent {
             }
             EventKind::Webhook(WebhookEvent::Created) => "webhook.created",
             EventKind::Webhook(WebhookEvent::Deleted) => "webhook.deleted",
+            EventKind::RefreshTokenReused => "session.refresh_token_reused",
         }
     }
 
@@ -139,7 +142,8 @@ impl DomainEvent {
             | EventKind::MemberAdded { .. }
             | EventKind::User(_)
             | EventKind::Organization(_)
-            | EventKind::Webhook(_) => None,
+            | EventKind::Webhook(_)
+            | EventKind::RefreshTokenReused => None,
             EventKind::MemberInvited { .. } => Some(EventType::MemberInvited),
             EventKind::InvitationAnswered { accepted: true, .. } => {
                 Some(EventType::InvitationAccepted)
@@ -160,7 +164,8 @@ impl DomainEvent {
             | EventKind::MemberAdded { .. }
             | EventKind::User(_)
             | EventKind::Organization(_)
-            | EventKind::Webhook(_) => vec![],
+            | EventKind::Webhook(_)
+            | EventKind::RefreshTokenReused => vec![],
             EventKind::MemberInvited {
                 organization,
                 partnership_name: name,

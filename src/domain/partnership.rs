@@ -786,54 +786,16 @@ mod tests {
 
     #[test]
     fn a_member_that_has_not_accepted_counts_for_nothing_and_is_named() {
-        let rules = CallRules::lombardy_2022().partnership;
-        let mut members = vec![
-            member(
-                1,
-                Subtype::Municipality,
-                ParticipationRole::Lead,
-                "SO",
-                &["SO"],
-                0,
-            ),
-            member(
-                2,
-                Subtype::SocialCooperative,
-                ParticipationRole::FullPartner,
-                "SO",
-                &["SO"],
-                0,
-            ),
-            member(
-                3,
-                Subtype::Company,
-                ParticipationRole::FullPartner,
-                "SO",
-                &["SO"],
-                5,
-            ),
-            member(
-                4,
-                Subtype::Company,
-                ParticipationRole::FullPartner,
-                "SO",
-                &["SO"],
-                5,
-            ),
-        ];
-        assert!(is_eligible(&check_eligibility(&rules, &members)));
+        let mut members = eligible();
+        assert!(failed(&members).is_empty());
         members[3].status = MembershipStatus::Pending;
-        let outcomes = check_eligibility(&rules, &members);
-        let failed: Vec<EligibilityRule> = outcomes
-            .iter()
-            .filter(|o| !o.passed)
-            .map(|o| o.rule)
-            .collect();
+        let failed = failed(&members);
         assert!(failed.contains(&EligibilityRule::MinMembers), "{failed:?}");
         assert!(
             failed.contains(&EligibilityRule::MinMicroSmallEnterprises),
             "{failed:?}"
         );
+        let outcomes = check_eligibility(&CallRules::lombardy_2022().partnership, &members);
         let invitations = outcomes
             .iter()
             .find(|o| o.rule == EligibilityRule::InvitationsAccepted)

@@ -6,6 +6,7 @@ pub mod events;
 pub mod operations;
 pub mod organizations;
 pub mod partnerships;
+pub mod sessions;
 pub mod users;
 pub mod webhooks;
 

@@ -9,12 +9,9 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
     EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Set,
 };
-use serde_json::json;
 use uuid::Uuid;
 
-use super::audit::{self, Actor, Change};
-use super::begin_write;
-use crate::domain::login::{LockoutPolicy, Throttle};
+use crate::domain::login::Throttle;
 use crate::entity::{auth_session, login_throttle, user};
 
 /// Start a session whose first refresh token is `refresh_id`, valid until `expires_at`.
@@ -42,65 +39,27 @@ pub async fn start(
     .map(|_| ())
 }
 
-/// Why a refresh token was not exchanged.
-#[derive(Debug)]
-pub enum RotateError {
-    /// No such session, another user's, or already ended (logout, reuse, expiry).
-    Ended,
-    /// The token was already exchanged: somebody replays it. The session is now ended.
-    Reused,
-    Db(DbErr),
-}
-
-impl From<DbErr> for RotateError {
-    fn from(e: DbErr) -> RotateError {
-        RotateError::Db(e)
+/// A session, locked until the end of the transaction (PostgreSQL; SQLite's
+/// `BEGIN IMMEDIATE` already serialises writers), so that a refresh token is exchanged once.
+pub async fn lock<C: ConnectionTrait>(
+    conn: &C,
+    session_id: Uuid,
+) -> Result<Option<auth_session::Model>, DbErr> {
+    let q = auth_session::Entity::find_by_id(session_id);
+    match conn.get_database_backend() {
+        DatabaseBackend::Postgres => q.lock_exclusive().one(conn).await,
+        _ => q.one(conn).await,
     }
 }
 
-/// Exchange the session's current refresh token `presented` for `next`. A retired token
-/// presented again ends the whole session (and is recorded in the audit log): whoever holds
-/// it, the legitimate client or a thief, has to log in again.
-pub async fn rotate(
-    db: &DatabaseConnection,
-    session_id: Uuid,
-    user_id: Uuid,
-    presented: Uuid,
+/// The session's next refresh token (`next`), honoured until `expires_at`.
+pub async fn set_current<C: ConnectionTrait>(
+    conn: &C,
+    session: &auth_session::Model,
     next: Uuid,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
-) -> Result<(), RotateError> {
-    let tx = begin_write(db).await?;
-    let q = auth_session::Entity::find_by_id(session_id);
-    let session = match db.get_database_backend() {
-        DatabaseBackend::Postgres => q.lock_exclusive().one(&tx).await?,
-        _ => q.one(&tx).await?,
-    };
-    let Some(session) = session.filter(|s| s.user_id == user_id && s.revoked_at.is_none()) else {
-        return Err(RotateError::Ended);
-    };
-    if session.current_refresh_id != presented {
-        revoke_in(&tx, &session, "refresh_token_reused", now).await?;
-        audit::record(
-            &tx,
-            &Actor {
-                user_id: Some(user_id),
-                role: None,
-                request_id: crate::error::current_request_id(),
-            },
-            now,
-            Change {
-                action: "session.refresh_token_reused",
-                entity_type: "user",
-                entity_id: user_id.to_string(),
-                before: None,
-                after: Some(json!({"session_id": session_id, "generation": session.generation})),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        return Err(RotateError::Reused);
-    }
+) -> Result<(), DbErr> {
     auth_session::Entity::update_many()
         .set(auth_session::ActiveModel {
             current_refresh_id: Set(next),
@@ -109,35 +68,16 @@ pub async fn rotate(
             expires_at: Set(expires_at),
             ..Default::default()
         })
-        .filter(auth_session::Column::Id.eq(session_id))
-        .exec(&tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-async fn revoke_in<C: ConnectionTrait>(
-    conn: &C,
-    session: &auth_session::Model,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    auth_session::Entity::update_many()
-        .set(auth_session::ActiveModel {
-            revoked_at: Set(Some(now)),
-            revoked_reason: Set(Some(reason.to_owned())),
-            ..Default::default()
-        })
         .filter(auth_session::Column::Id.eq(session.id))
-        .filter(auth_session::Column::RevokedAt.is_null())
         .exec(conn)
         .await
         .map(|_| ())
 }
 
-/// End a session of a user (log out). Ending one that is already over changes nothing.
-pub async fn revoke(
-    db: &DatabaseConnection,
+/// End a session of a user (log out, a replayed refresh token). Ending one that is already
+/// over changes nothing.
+pub async fn revoke<C: ConnectionTrait>(
+    conn: &C,
     session_id: Uuid,
     user_id: Uuid,
     reason: &str,
@@ -152,7 +92,7 @@ pub async fn revoke(
         .filter(auth_session::Column::Id.eq(session_id))
         .filter(auth_session::Column::UserId.eq(user_id))
         .filter(auth_session::Column::RevokedAt.is_null())
-        .exec(db)
+        .exec(conn)
         .await
         .map(|_| ())
 }
@@ -223,19 +163,14 @@ fn to_throttle(m: login_throttle::Model) -> Throttle {
     }
 }
 
-/// Take a try for a user name before its password is checked: refused with the seconds to
-/// wait while the name waits; otherwise counted at once as a wrong password (a right one is
-/// forgotten by [`forget_failures`] right after). Counting before checking, in one
-/// transaction holding the name's row, means that a burst of concurrent guesses, on one
-/// replica or several, gets no more checks than the policy allows: each one sees the others.
-pub async fn take_try(
-    db: &DatabaseConnection,
+/// The wrong-password state of a user name, its row created if needed and locked until the
+/// end of the transaction (the upsert locks it on PostgreSQL; SQLite's `BEGIN IMMEDIATE`
+/// serialises writers), so that concurrent tries queue on it.
+pub async fn lock_throttle<C: ConnectionTrait>(
+    conn: &C,
     username: &str,
     now: DateTime<Utc>,
-    policy: &LockoutPolicy,
-) -> Result<Result<Throttle, u32>, DbErr> {
-    let tx = begin_write(db).await?;
-    // Insert or lock the row first: concurrent tries then queue on it.
+) -> Result<Throttle, DbErr> {
     login_throttle::Entity::insert(login_throttle::ActiveModel {
         username: Set(username.to_owned()),
         failures: Set(0),
@@ -248,33 +183,36 @@ pub async fn take_try(
             .update_column(login_throttle::Column::LastFailureAt)
             .to_owned(),
     )
-    .exec_without_returning(&tx)
+    .exec_without_returning(conn)
     .await?;
     let q = login_throttle::Entity::find_by_id(username.to_owned());
-    let current = match db.get_database_backend() {
-        DatabaseBackend::Postgres => q.lock_exclusive().one(&tx).await?,
-        _ => q.one(&tx).await?,
+    Ok(match conn.get_database_backend() {
+        DatabaseBackend::Postgres => q.lock_exclusive().one(conn).await?,
+        _ => q.one(conn).await?,
     }
     .map(to_throttle)
-    .unwrap_or_default();
-    if let Some(wait) = current.wait_secs(now) {
-        tx.commit().await?;
-        return Ok(Err(wait));
-    }
-    let next = current.after_failure(now, policy);
+    .unwrap_or_default())
+}
+
+/// Write a user name's wrong-password state.
+pub async fn save_throttle<C: ConnectionTrait>(
+    conn: &C,
+    username: &str,
+    t: &Throttle,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     login_throttle::Entity::update_many()
         .set(login_throttle::ActiveModel {
-            failures: Set(i32::try_from(next.failures).unwrap_or(i32::MAX)),
-            lockouts: Set(i32::try_from(next.lockouts).unwrap_or(i32::MAX)),
-            locked_until: Set(next.locked_until),
+            failures: Set(i32::try_from(t.failures).unwrap_or(i32::MAX)),
+            lockouts: Set(i32::try_from(t.lockouts).unwrap_or(i32::MAX)),
+            locked_until: Set(t.locked_until),
             last_failure_at: Set(now),
             ..Default::default()
         })
         .filter(login_throttle::Column::Username.eq(username))
-        .exec(&tx)
-        .await?;
-    tx.commit().await?;
-    Ok(Ok(next))
+        .exec(conn)
+        .await
+        .map(|_| ())
 }
 
 /// A success forgets the user name's wrong passwords.
