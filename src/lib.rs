@@ -14,5 +14,6 @@ pub mod resolver; // the injectable name resolver of webhook hosts
 pub mod seed; // demo data
 pub mod service; // the workflows: one function per use case, owning its transaction
 pub mod startup; // build and run the application
+pub mod state; // AppState: what every handler can reach
 pub mod store; // persistence
 pub mod telemetry; // logging

@@ -8,7 +8,6 @@ use actix_web::dev::{Server, Service};
 use actix_web::http::header::{self, HeaderName};
 use actix_web::{App, HttpMessage, HttpServer, web};
 use anyhow::Context;
-use sea_orm::DatabaseConnection;
 use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -19,28 +18,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::error::{Lang, REQUEST_CONTEXT, RequestContext};
 use crate::resolver::{Resolver, SystemResolver};
+use crate::state::AppState;
 use crate::{seed, store};
-
-/// What every handler can reach.
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub keys: Keys,
-    pub settings: Settings,
-    pub clock: Arc<dyn Clock>,
-    /// Resolves the host names of webhook subscriptions.
-    pub resolver: Arc<dyn Resolver>,
-    pub metrics: api::metrics::Metrics,
-    pub limits: api::limits::RateLimits,
-    /// Permits to run a submission's transaction (`database.submit_concurrency`).
-    pub submissions: Arc<tokio::sync::Semaphore>,
-}
-
-impl AppState {
-    /// The current instant, by the service's clock.
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.clock.now()
-    }
-}
 
 /// A bound, ready-to-run application.
 pub struct Application {

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::domain::agency::AgencyCode;
 use crate::error::{ApiError, Problem};
 use crate::service::operations;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// An agency (ATS) and the population the 30/70 split uses for it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -26,7 +26,7 @@ use crate::domain::review::ReviewStatus;
 use crate::domain::user::Role;
 use crate::domain::{Violation, Violations};
 use crate::error::{ApiError, Lang, Problem, ProblemViolation};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::applications::{
     self as store, Application, Document, NewDocument, application_not_found,
 };
@@ -486,9 +486,9 @@ pub async fn create_application(
         }
         let call = calls_store::get(&state.db, partnership.call_id)
             .await?
-            .ok_or_else(calls_store::call_not_found)?;
+            .ok_or_else(crate::service::calls::call_not_found)?;
         if call.status != CallStatus::Published {
-            return Err(calls_store::call_not_found());
+            return Err(crate::service::calls::call_not_found());
         }
         ApiError::check(check_shape(
             &body.content,

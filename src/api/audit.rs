@@ -11,7 +11,7 @@ use super::csv::CsvWriter;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Problem};
 use crate::service::operations::{self, AuditFilter as Filter};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// One audit event.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

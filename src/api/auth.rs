@@ -11,7 +11,7 @@ use crate::auth::{self, AuthUser};
 use crate::domain::user::Role;
 use crate::error::{ApiError, Problem};
 use crate::service::users;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A user name and a password.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -21,8 +21,9 @@ use crate::domain::money::Money;
 use crate::domain::percent::Percent;
 use crate::domain::{Violation, Violations};
 use crate::error::{ApiError, Problem};
-use crate::startup::AppState;
-use crate::store::calls::{self as store, Amendment, CallUpdate, call_not_found};
+use crate::service::calls::call_not_found;
+use crate::state::AppState;
+use crate::store::calls::{self as store, Amendment, CallUpdate};
 
 /// A call for proposals with every rule it sets.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -12,7 +12,7 @@ use actix_web::{ResponseError, web};
 
 use crate::domain::Msg;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub async fn layer(
     req: ServiceRequest,

@@ -20,7 +20,7 @@ use crate::domain::money::Money;
 use crate::domain::partnership::Access;
 use crate::domain::user::Role;
 use crate::error::{ApiError, Problem};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::grants::{self as store, Grant, grant_not_found};
 use crate::store::{
     applications as apps_store, organizations as orgs_store, partnerships as partnerships_store,

@@ -18,7 +18,7 @@ use crate::auth::TokenKind;
 use crate::auth::extractor::bearer;
 use crate::auth::jwt::Subject;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::idempotency::{self, Begin};
 use crate::store::users;
 

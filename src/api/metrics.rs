@@ -20,7 +20,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The registry and the instruments the middleware and the scrape update.
 pub struct Metrics {

@@ -23,7 +23,7 @@ use crate::domain::organization::{
 use crate::domain::size::SizeClass;
 use crate::error::{ApiError, Problem};
 use crate::service::organizations::{self as service, Organization, Representative, Seen};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// An office as declared.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -18,7 +18,7 @@ use crate::domain::partnership::{
 use crate::domain::size::SizeClass;
 use crate::error::{ApiError, Problem};
 use crate::service::partnerships::{self as service, Seen};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A new partnership for a published call, led by an organization the caller represents.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -18,8 +18,9 @@ use crate::domain::points::Points;
 use crate::domain::ranking::{Entry, rank_and_allocate};
 use crate::domain::user::Role;
 use crate::error::{ApiError, Problem};
-use crate::startup::AppState;
-use crate::store::calls::{self as calls_store, call_not_found};
+use crate::service::calls::call_not_found;
+use crate::state::AppState;
+use crate::store::calls as calls_store;
 use crate::store::rankings::{self as store, Version};
 
 /// A version of an agency's ranking with its allocation and explanation.

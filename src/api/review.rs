@@ -22,7 +22,7 @@ use crate::domain::review::{
 };
 use crate::domain::user::Role;
 use crate::error::{ApiError, Problem};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::applications::{self as apps_store, Application, application_not_found};
 use crate::store::review::{self as store, AdmissibilityInput, Declaration};
 use crate::store::{

@@ -31,7 +31,7 @@ use actix_web::{HttpMessage, ResponseError, web};
 use tracing_actix_web::RequestId;
 
 use crate::error::{ApiError, Lang, REQUEST_CONTEXT, RequestContext};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Swagger UI: its own files, inline styles, `data:` images, and calls to this service only.
 pub const DOCS_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, Msg};
 use crate::service::operations;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The service is up and its database answers.
 #[derive(Serialize, ToSchema)]

@@ -14,7 +14,7 @@ use crate::domain::agency::AgencyCode;
 use crate::domain::user::Role;
 use crate::error::{ApiError, Problem};
 use crate::service::users::{self as service, User, UserFilter};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

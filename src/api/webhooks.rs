@@ -13,7 +13,7 @@ use crate::auth::AuthUser;
 use crate::domain::webhook::EventType;
 use crate::error::{ApiError, Problem};
 use crate::service::webhooks::{self as service, DeliveryRecord, Subscription};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A new subscription. The service generates its signing secret and shows it once.
 #[derive(Debug, Deserialize, ToSchema)]

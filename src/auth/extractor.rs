@@ -15,7 +15,7 @@ use super::jwt::{Subject, TokenKind};
 use crate::domain::agency::AgencyCode;
 use crate::domain::user::Role;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::store::{sessions, users};
 

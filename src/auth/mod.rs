@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::service::sessions::{self as session_service, RotateError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::sessions;
 use crate::store::users::{self, User};
 

@@ -6,6 +6,7 @@
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::agency::AgencyCode;
 use super::violation::Msg;
 use super::webhook::EventType;
 
@@ -94,10 +95,23 @@ pub enum UserEvent {
     DemoEnabled,
 }
 
-/// A notice for the representatives of an organization.
+/// Who receives a notice in their inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipients {
+    /// The representatives of an organization.
+    Representatives(Uuid),
+    /// The representatives of an application's lead partner.
+    LeadOf(Uuid),
+    /// The enabled evaluators of an agency.
+    Evaluators(AgencyCode),
+    /// Users already looked up (a service that notifies many at once reads them in one query).
+    Users(Vec<Uuid>),
+}
+
+/// A notice for the inboxes of some users.
 #[derive(Debug, Clone)]
 pub struct Notice {
-    pub organization: Uuid,
+    pub to: Recipients,
     pub kind: &'static str,
     pub message: Msg,
     pub data: Value,
@@ -171,7 +185,7 @@ impl DomainEvent {
                 partnership_name: name,
                 call_id,
             } => vec![Notice {
-                organization: *organization,
+                to: Recipients::Representatives(*organization),
                 kind: "partnership.member_invited",
                 message: Msg::new(
                     format!(
@@ -214,7 +228,7 @@ impl DomainEvent {
                     )
                 };
                 vec![Notice {
-                    organization: *lead,
+                    to: Recipients::Representatives(*lead),
                     kind,
                     message: Msg::new(en, it),
                     data: data(self.entity_id, *call_id, *organization),
@@ -225,7 +239,7 @@ impl DomainEvent {
                 partnership_name: name,
                 call_id,
             } => vec![Notice {
-                organization: *organization,
+                to: Recipients::Representatives(*organization),
                 kind: "partnership.member_removed",
                 message: Msg::new(
                     format!(

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::json;
 
-use crate::domain::event::DomainEvent;
+use crate::domain::event::{DomainEvent, Recipients};
 use crate::store::audit::{self, Actor, Change};
 use crate::store::{notifications, webhooks};
 
@@ -26,7 +26,16 @@ pub async fn record<C: ConnectionTrait>(
         webhooks::enqueue(conn, at, kind, data).await?;
     }
     for notice in event.notices() {
-        let users = notifications::representatives_of(conn, notice.organization).await?;
+        let users = match notice.to {
+            Recipients::Representatives(organization) => {
+                notifications::representatives_of(conn, organization).await?
+            }
+            Recipients::LeadOf(application) => {
+                notifications::lead_representatives(conn, application).await?
+            }
+            Recipients::Evaluators(agency) => notifications::evaluators_of(conn, agency).await?,
+            Recipients::Users(users) => users,
+        };
         notifications::notify(conn, &users, notice.kind, notice.message, notice.data, at).await?;
     }
     audit::insert(

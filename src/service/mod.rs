@@ -2,10 +2,12 @@
 //! locks, reads through `store`, asks `domain` to decide, writes through `store`, records
 //! its `DomainEvent` (`events`), and commits. Handlers in `api` call one of them.
 
+pub mod calls;
 pub mod events;
 pub mod operations;
 pub mod organizations;
 pub mod partnerships;
+pub mod rankings;
 pub mod sessions;
 pub mod users;
 pub mod webhooks;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
+use super::calls::call_not_found;
 use super::events;
 use crate::auth::AuthUser;
 use crate::domain::Violations;
@@ -20,7 +21,6 @@ use crate::domain::partnership::{
 use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::store::audit::Actor;
-use crate::store::calls::call_not_found;
 use crate::store::{self, Page, applications, calls, organizations, partnerships};
 
 pub use crate::store::organizations::Organization;

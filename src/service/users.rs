@@ -258,7 +258,7 @@ pub async fn patch(
 /// A user changes its own password (the current one checked first, and counted like a login
 /// when wrong); every older token stops working.
 pub async fn change_password(
-    state: &crate::startup::AppState,
+    state: &crate::state::AppState,
     caller: &AuthUser,
     current_password: &str,
     new_password: String,

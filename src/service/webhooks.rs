@@ -14,7 +14,7 @@ use crate::domain::webhook::{
     EventType, UrlRules, check_resolved, check_subscription, host_to_resolve, new_secret,
 };
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, Page, webhooks};
 
 pub use crate::entity::webhook::Model as Subscription;

@@ -274,7 +274,11 @@ pub async fn get_for_reader<C: ConnectionTrait>(
         Some(_) => partnerships::access_facts_of(&row)?,
         None => partnerships::AccessFacts::default(),
     };
-    Ok(Some((to_application(app)?, calls::to_call(call)?, facts)))
+    Ok(Some((
+        to_application(app)?,
+        super::rows::to_call(call)?,
+        facts,
+    )))
 }
 
 /// The application of a partnership, if it has one (any status).
@@ -447,7 +451,7 @@ pub async fn calls_of(
         .all(db)
         .await?
         .into_iter()
-        .map(|m| calls::to_call(m).map(|c| (c.id, c)))
+        .map(|m| super::rows::to_call(m).map(|c| (c.id, c)))
         .collect()
 }
 
@@ -808,7 +812,7 @@ where
         .unwrap_or(now);
     let call = calls::get(&tx, app.call_id)
         .await?
-        .ok_or_else(calls::call_not_found)?;
+        .ok_or_else(crate::service::calls::call_not_found)?;
     let partnership = partnerships::get(&tx, app.partnership_id)
         .await?
         .ok_or_else(crate::service::partnerships::partnership_not_found)?;
@@ -955,7 +959,7 @@ pub async fn withdraw(
 ) -> Result<Application, ApiError> {
     let tx = begin_write(db).await?;
     let app = lock(&tx, id).await?.ok_or_else(application_not_found)?;
-    super::rankings::ensure_not_approved(&tx, &app).await?;
+    crate::service::rankings::ensure_not_approved(&tx, &app).await?;
     if app.status != ApplicationStatus::Submitted {
         return Err(ApiError::conflict(
             "not_submitted",

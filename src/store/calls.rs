@@ -12,42 +12,13 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::audit::{self, Actor, Change};
+use super::rows::{corrupt, money, to_call};
 use super::{Page, begin_write};
 use crate::domain::agency::AgencyCode;
-use crate::domain::call::{
-    AmendmentAct, Call, CallRules, CallStatus, Envelope, EnvelopeSource, FieldChange, Window,
-};
+use crate::domain::call::{AmendmentAct, Call, CallStatus, Envelope, EnvelopeSource, FieldChange};
 use crate::domain::money::Money;
 use crate::entity::{agency, call, call_amendment, envelope};
 use crate::error::ApiError;
-
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> DbErr {
-    DbErr::Custom(format!("stored {what} is not valid: {detail}"))
-}
-
-/// Read money from a `NUMERIC(14,2)` column (SQLite may hand back a different scale).
-pub fn money(d: rust_decimal::Decimal) -> Result<Money, DbErr> {
-    Money::from_decimal(d.round_dp(2)).map_err(|e| corrupt("amount", e))
-}
-
-pub(super) fn to_call(m: call::Model) -> Result<Call, DbErr> {
-    Ok(Call {
-        id: m.id,
-        status: CallStatus::parse(&m.status).ok_or_else(|| corrupt("call status", &m.status))?,
-        window: Window::new(m.opens_at, m.closes_at).map_err(|_| corrupt("window", m.id))?,
-        total_budget: money(m.total_budget)?,
-        rules: serde_json::from_str::<CallRules>(&m.rules).map_err(|e| corrupt("rules", e))?,
-        code: m.code,
-        title: m.title,
-        description: m.description,
-        legal_basis: m.legal_basis,
-        cloned_from: m.cloned_from,
-        version: m.version,
-        created_at: m.created_at,
-        updated_at: m.updated_at,
-        published_at: m.published_at,
-    })
-}
 
 fn to_envelope(m: envelope::Model) -> Result<Envelope, DbErr> {
     Ok(Envelope {
@@ -348,7 +319,9 @@ where
     F: FnOnce(&Call, &[Envelope]) -> Result<CallUpdate, ApiError>,
 {
     let tx = begin_write(db).await?;
-    let current = get(&tx, id).await?.ok_or_else(call_not_found)?;
+    let current = get(&tx, id)
+        .await?
+        .ok_or_else(crate::service::calls::call_not_found)?;
     if expected_version.is_some_and(|v| v != current.version) {
         return Err(ApiError::PreconditionFailed);
     }
@@ -424,7 +397,9 @@ where
 {
     let tx = begin_write(db).await?;
     lock_envelopes(&tx, id).await?;
-    let current = get(&tx, id).await?.ok_or_else(call_not_found)?;
+    let current = get(&tx, id)
+        .await?
+        .ok_or_else(crate::service::calls::call_not_found)?;
     let before = envelopes(&tx, id).await?;
     let new = decide(&current, &before)?;
     // Never below what an agency has committed.
@@ -486,14 +461,6 @@ where
     .await?;
     tx.commit().await?;
     Ok(new)
-}
-
-pub fn call_not_found() -> ApiError {
-    ApiError::not_found(
-        "call_not_found",
-        "There is no such call.",
-        "Questo avviso non esiste.",
-    )
 }
 
 /// Whether any call exists with this code (used by the idempotent seed).

@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::audit::{self, Actor, Change};
-use super::calls::money;
+use super::rows::money;
 use super::{Page, begin_write, notifications};
 use crate::clock::Clock;
 use crate::domain::agency::AgencyCode;

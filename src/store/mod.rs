@@ -13,6 +13,7 @@ pub mod organizations;
 pub mod partnerships;
 pub mod rankings;
 pub mod review;
+pub mod rows;
 pub mod sessions;
 pub mod stats;
 pub mod users;

@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::Page;
-use super::calls::money;
+use super::rows::money;
 use crate::domain::identifiers::{TaxCode, VatNumber};
 use crate::domain::organization::{OrganizationFacts, Seat, Subtype};
 use crate::domain::size::EnterpriseFigures;

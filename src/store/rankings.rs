@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::audit::{self, Actor, Change};
-use super::calls::{self, money};
+use super::calls;
+use super::rows::money;
 use super::{begin_write, notifications, review};
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::ApplicationStatus;
@@ -247,24 +248,6 @@ fn as_stored<C: ConnectionTrait>(conn: &C, t: DateTime<Utc>) -> DateTime<Utc> {
         DatabaseBackend::Postgres => t.trunc_subsecs(6),
         _ => t,
     }
-}
-
-/// Refuse a change of an application once its agency's ranking is approved: from then on
-/// it changes only through new ranking versions.
-pub async fn ensure_not_approved<C: ConnectionTrait>(
-    conn: &C,
-    app: &super::applications::Application,
-) -> Result<(), ApiError> {
-    if let Some(agency) = app.content.agency_code
-        && approved(conn, app.call_id, agency).await?
-    {
-        return Err(ApiError::conflict(
-            "ranking_approved",
-            "The agency's ranking is approved: the application and its scores are frozen.",
-            "La graduatoria dell'ATS è approvata: la domanda e i suoi punteggi sono congelati.",
-        ));
-    }
-    Ok(())
 }
 
 fn already_approved() -> ApiError {
@@ -533,7 +516,7 @@ pub async fn scorrimento_after<C: ConnectionTrait>(
     use crate::domain::grant::GrantStatus;
     let call = calls::get(conn, call_id)
         .await?
-        .ok_or_else(calls::call_not_found)?;
+        .ok_or_else(crate::service::calls::call_not_found)?;
     let latest = latest(conn, call_id, agency, false).await?;
     let Some(latest) = latest.as_ref().filter(|v| v.approved) else {
         return Ok(());

@@ -501,7 +501,7 @@ pub async fn save_mine(
         .ok_or_else(application_not_found)?;
     let current = require_submitted(&app)?;
     review::may_score(actor.role.unwrap_or(Role::Applicant), current)?;
-    super::rankings::ensure_not_approved(&tx, &app).await?;
+    crate::service::rankings::ensure_not_approved(&tx, &app).await?;
     let existing = evaluation::Entity::find()
         .filter(evaluation::Column::ApplicationId.eq(application_id))
         .filter(evaluation::Column::EvaluatorId.eq(evaluator_id))
@@ -592,7 +592,7 @@ pub async fn reopen(
     let app = applications::get(&tx, application_id)
         .await?
         .ok_or_else(application_not_found)?;
-    super::rankings::ensure_not_approved(&tx, &app).await?;
+    crate::service::rankings::ensure_not_approved(&tx, &app).await?;
     let e = evaluation::Entity::find_by_id(evaluation_id)
         .filter(evaluation::Column::ApplicationId.eq(application_id))
         .one(&tx)
@@ -690,7 +690,7 @@ pub async fn set_consensus(
         .ok_or_else(application_not_found)?;
     let current = require_submitted(&app)?;
     review::may_score(actor.role.unwrap_or(Role::Applicant), current)?;
-    super::rankings::ensure_not_approved(&tx, &app).await?;
+    crate::service::rankings::ensure_not_approved(&tx, &app).await?;
     let before = consensus(&tx, application_id).await?;
     consensus_score::Entity::delete_by_id(application_id)
         .exec(&tx)

@@ -7,7 +7,7 @@ use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QuerySelect};
 use uuid::Uuid;
 
-use super::calls::money;
+use super::rows::money;
 use crate::domain::grant::GrantStatus;
 use crate::domain::money::Money;
 use crate::entity::{application, call, grant, webhook_delivery};
