@@ -653,4 +653,58 @@ mod tests {
         assert!(check_scores(&grid, &partial, false).is_empty());
         assert_eq!(check_scores(&grid, &partial, true).len(), 6);
     }
+
+    #[test]
+    fn an_evaluator_works_only_after_declaring_no_conflict() {
+        let refused = |d| may_work(d).unwrap_err();
+        assert_eq!(refused(None).code, "conflict_declaration_required");
+        assert!(refused(None).forbidden);
+        assert_eq!(refused(Some(true)).code, "conflict_declared");
+        assert!(refused(Some(true)).forbidden);
+        assert!(may_work(Some(false)).is_ok());
+    }
+
+    #[test]
+    fn a_conflict_is_hinted_for_each_member_the_evaluator_represents() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let represented = BTreeSet::from([b]);
+        assert_eq!(
+            conflict_hints(&represented, [(a, "Comune A"), (b, "Cooperativa B")]),
+            vec!["You represent Cooperativa B, a member of this partnership.".to_owned()]
+        );
+    }
+
+    #[test]
+    fn an_admissibility_decision_gives_what_it_needs() {
+        let checklist = vec!["late".to_owned(), "other".to_owned()];
+        let codes = |d, reasons: &[&str], note: Option<&str>, question: Option<&str>| {
+            let reasons: Vec<String> = reasons.iter().map(|r| (*r).to_owned()).collect();
+            check_admissibility(d, &reasons, note, question, &checklist)
+                .into_iter()
+                .map(|v| (v.field, v.code.into_owned()))
+                .collect::<Vec<_>>()
+        };
+        assert!(codes(Decision::Admitted, &[], None, None).is_empty());
+        assert_eq!(
+            codes(Decision::Inadmissible, &[], None, None),
+            vec![("reasons".to_owned(), "reasons_required".to_owned())]
+        );
+        assert_eq!(
+            codes(Decision::Inadmissible, &["nope", "other"], Some(" "), None),
+            vec![
+                ("reasons[0]".to_owned(), "unknown_reason".to_owned()),
+                ("note".to_owned(), "note_required".to_owned()),
+            ]
+        );
+        assert!(codes(Decision::Inadmissible, &["other"], Some("why"), None).is_empty());
+        assert_eq!(
+            codes(Decision::IntegrationRequested, &[], None, None),
+            vec![("question".to_owned(), "question_required".to_owned())]
+        );
+        let long = "x".repeat(5001);
+        assert_eq!(
+            codes(Decision::IntegrationRequested, &[], None, Some(&long)),
+            vec![("question".to_owned(), "invalid_text".to_owned())]
+        );
+    }
 }
