@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod limits;
 pub mod methods;
 pub mod metrics;
+pub mod notifications;
 pub mod organizations;
 pub mod partnerships;
 pub mod rankings;
@@ -95,8 +96,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(review::list_evaluations)
             .service(review::reopen)
             .service(review::put_consensus)
-            .service(review::list_notifications)
-            .service(review::read_notification)
+            .service(notifications::list_notifications)
+            .service(notifications::read_notification)
             .service(rankings::compute)
             .service(rankings::current)
             .service(rankings::list_versions)

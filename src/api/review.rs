@@ -1,34 +1,22 @@
-//! The agencies' review: conflict of interest, admissibility, integration, scores, consensus;
-//! and every user's inbox.
-
-use std::collections::BTreeSet;
+//! The agencies' review: conflict of interest, admissibility, integration, scores, consensus.
 
 use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::PageParams;
 use super::applications::DocumentInput;
 use super::extract::Json;
 use crate::auth::AuthUser;
-use crate::domain::Violations;
-use crate::domain::application::application_access;
-use crate::domain::call::{Call, check_text};
-use crate::domain::review::{
-    CriterionScore, Decision, ReviewStatus, ScoreMethod, application_score, check_scores, total,
-};
-use crate::domain::user::Role;
+use crate::domain::review::{CriterionScore, Decision, ReviewStatus, ScoreMethod, total};
 use crate::error::{ApiError, Problem};
-use crate::state::AppState;
-use crate::store::applications::{self as apps_store, Application, application_not_found};
-use crate::store::review::{self as store, AdmissibilityInput, Declaration};
-use crate::store::{
-    calls as calls_store, notifications, organizations as orgs_store,
-    partnerships as partnerships_store,
+use crate::service::review::{
+    self as service, AdmissibilityInput, Annex, Application, Declaration, Evaluation,
+    IntegrationInput, NewConsensus, NewDeclaration, NewEvaluation, Scores,
 };
+use crate::state::AppState;
 
 /// A conflict-of-interest declaration.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -158,8 +146,8 @@ pub struct EvaluationView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<store::Evaluation> for EvaluationView {
-    fn from(e: store::Evaluation) -> EvaluationView {
+impl From<Evaluation> for EvaluationView {
+    fn from(e: Evaluation) -> EvaluationView {
         EvaluationView {
             id: e.id,
             evaluator_id: e.evaluator_id,
@@ -227,101 +215,19 @@ pub struct ReopenRequest {
     pub reason: String,
 }
 
-/// A notice of the caller's inbox.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"id": "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8", "kind": "admissibility_integration_requested",
-    "message": "The agency asks you to complete application RLD-DEMO-CONCILIAZIONE-000001: ... Answer by 08/12/2026 23:59:59 (Europe/Rome).",
-    "data": {"application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "deadline": "2026-12-08T22:59:59Z"}, "created_at": "2026-11-28T10:00:00Z", "read_at": null}))]
-pub struct NotificationView {
-    pub id: Uuid,
-    pub kind: String,
-    /// In the language of `Accept-Language`.
-    pub message: String,
-    #[schema(value_type = Object)]
-    pub data: serde_json::Value,
-    pub created_at: DateTime<Utc>,
-    pub read_at: Option<DateTime<Utc>>,
-}
-
-/// A page of notices.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"items": [], "total": 0, "page": 1, "per_page": 20}))]
-pub struct NotificationList {
-    pub items: Vec<NotificationView>,
-    pub total: u64,
-    pub page: u64,
-    pub per_page: u64,
-}
-
-/// Filters of the inbox.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct NotificationQuery {
-    /// Only the notices not yet read.
-    pub unread: Option<bool>,
-}
-
-/// An application the caller may see at all, with its call; 404 otherwise.
-async fn visible(
-    state: &AppState,
-    caller: &AuthUser,
-    id: Uuid,
-) -> Result<(Application, Call, partnerships_store::Partnership), ApiError> {
-    let app = apps_store::get(&state.db, id)
-        .await?
-        .ok_or_else(application_not_found)?;
-    let partnership = partnerships_store::get(&state.db, app.partnership_id)
-        .await?
-        .ok_or_else(application_not_found)?;
-    let represented = orgs_store::represented_by(&state.db, caller.id).await?;
-    application_access(
-        caller.role,
-        caller.agency,
-        &represented,
-        partnership.lead(),
-        &partnership.member_ids(),
-        app.status,
-        app.content.agency_code,
-    )
-    .ok_or_else(application_not_found)?;
-    let call = calls_store::get(&state.db, app.call_id)
-        .await?
-        .ok_or_else(application_not_found)?;
-    Ok((app, call, partnership))
-}
-
 /// For evaluators: the declaration must exist and declare no conflict.
 pub async fn require_no_conflict(
     state: &AppState,
     caller: &AuthUser,
     application_id: Uuid,
 ) -> Result<(), ApiError> {
-    if caller.role != Role::Evaluator {
-        return Ok(());
-    }
-    no_conflict(
-        store::declaration(&state.db, application_id, caller.id)
-            .await?
-            .as_ref(),
-    )
+    service::require_no_conflict(&state.db, caller, application_id).await
 }
 
 /// An evaluator's declaration on an application allows working on it: it exists and declares
 /// no conflict.
-pub fn no_conflict(declaration: Option<&store::Declaration>) -> Result<(), ApiError> {
-    match declaration {
-        None => Err(ApiError::forbidden(
-            "conflict_declaration_required",
-            "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest).",
-            "Dichiarare prima l'eventuale conflitto di interessi con i membri del partenariato (POST .../conflict-of-interest).",
-        )),
-        Some(d) if d.has_conflict => Err(ApiError::forbidden(
-            "conflict_declared",
-            "You declared a conflict of interest: you may not work on this application.",
-            "Ha dichiarato un conflitto di interessi: non può lavorare su questa domanda.",
-        )),
-        Some(_) => Ok(()),
-    }
+pub fn no_conflict(declaration: Option<&Declaration>) -> Result<(), ApiError> {
+    service::no_conflict(declaration)
 }
 
 /// Before declaring, an evaluator sees the protocol number, the title and the members' names
@@ -342,32 +248,14 @@ pub async fn conflict_summary(
     caller: AuthUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Evaluator, Role::Admin])?;
-    let (app, _, partnership) = visible(&state, &caller, path.into_inner()).await?;
-    let orgs = orgs_store::get_many(
-        &state.db,
-        &partnership.member_ids().into_iter().collect::<Vec<_>>(),
-    )
-    .await?;
-    let represented: BTreeSet<Uuid> = orgs_store::represented_by(&state.db, caller.id).await?;
-    let hints = orgs
-        .iter()
-        .filter(|o| represented.contains(&o.id))
-        .map(|o| {
-            format!(
-                "You represent {}, a member of this partnership.",
-                o.facts.legal_name
-            )
-        })
-        .collect();
-    let declaration = store::declaration(&state.db, app.id, caller.id)
-        .await?
-        .map(DeclarationView::from);
+    let summary = service::conflict_summary(&state.db, &caller, path.into_inner()).await?;
+    let app = summary.application;
     Ok(HttpResponse::Ok().json(ConflictView {
         application_id: app.id,
         protocol_number: app.protocol_number.clone(),
         title: app.content.title.clone(),
-        members: orgs
+        members: summary
+            .members
             .iter()
             .map(|o| MemberSummary {
                 organization_id: o.id,
@@ -375,8 +263,8 @@ pub async fn conflict_summary(
                 tax_code: o.facts.tax_code.as_str().to_owned(),
             })
             .collect(),
-        hints,
-        declaration,
+        hints: summary.hints,
+        declaration: summary.declaration.map(DeclarationView::from),
     }))
 }
 
@@ -402,21 +290,13 @@ pub async fn declare(
     path: web::Path<Uuid>,
     body: Json<DeclarationInput>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Evaluator])?;
-    let (app, _, _) = visible(&state, &caller, path.into_inner()).await?;
-    let body = body.parse()?;
-    if let Some(s) = &body.statement {
-        ApiError::check(check_text("statement", s, 2000).into_iter().collect())?;
-    }
-    let d = store::declare(
-        &state.db,
-        &caller.actor(),
-        state.now(),
-        app.id,
-        caller.id,
-        body.has_conflict,
-        body.statement,
-    )
+    let d = service::declare(&state.db, &caller, state.now(), path.into_inner(), || {
+        let body = body.parse()?;
+        Ok(NewDeclaration {
+            has_conflict: body.has_conflict,
+            statement: body.statement,
+        })
+    })
     .await?;
     Ok(HttpResponse::Created().json(DeclarationView::from(d)))
 }
@@ -445,98 +325,17 @@ pub async fn admissibility(
     path: web::Path<Uuid>,
     body: Json<AdmissibilityRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Evaluator, Role::Admin])?;
-    let (app, call, _) = visible(&state, &caller, path.into_inner()).await?;
-    if caller.role == Role::Admin {
-        return Err(crate::domain::review::decide(
-            Role::Admin,
-            crate::domain::review::ReviewStatus::Pending,
-            Decision::Admitted,
-            None,
-            state.now(),
-        )
-        .unwrap_err()
-        .into());
-    }
-    require_no_conflict(&state, &caller, app.id).await?;
-    let body = body.parse()?;
-    let mut v = Violations::new();
-    match body.decision {
-        Decision::Inadmissible => {
-            if body.reasons.is_empty() {
-                v.add(
-                    "reasons",
-                    "reasons_required",
-                    "Give at least one reason from the call's checklist.",
-                    "Indicare almeno un motivo dalla lista dell'avviso.",
-                );
-            }
-            for (i, r) in body.reasons.iter().enumerate() {
-                if !call.rules.inadmissibility_reasons.contains(r) {
-                    v.add(
-                        format!("reasons[{i}]"),
-                        "unknown_reason",
-                        format!(
-                            "{r} is not in the call's checklist: {}.",
-                            call.rules.inadmissibility_reasons.join(", ")
-                        ),
-                        format!(
-                            "{r} non è nella lista dell'avviso: {}.",
-                            call.rules.inadmissibility_reasons.join(", ")
-                        ),
-                    );
-                }
-            }
-            if body.reasons.iter().any(|r| r == "other")
-                && body.note.as_deref().is_none_or(|n| n.trim().is_empty())
-            {
-                v.add(
-                    "note",
-                    "note_required",
-                    "The reason `other` needs a note.",
-                    "Il motivo `other` richiede una nota.",
-                );
-            }
-        }
-        Decision::IntegrationRequested => {
-            if body.question.as_deref().is_none_or(|q| q.trim().is_empty()) {
-                v.add(
-                    "question",
-                    "question_required",
-                    "Say what the applicant must provide.",
-                    "Indicare cosa deve fornire il richiedente.",
-                );
-            }
-        }
-        Decision::Admitted => {}
-    }
-    for (field, value) in [("note", &body.note), ("question", &body.question)] {
-        if let Some(text) = value
-            && text.chars().count() > 5000
-        {
-            v.add(
-                field,
-                "invalid_text",
-                "At most 5000 characters.",
-                "Al massimo 5000 caratteri.",
-            );
-        }
-    }
-    ApiError::check(v.into_vec())?;
-    let app = store::decide_admissibility(
-        &state.db,
-        &caller.actor(),
-        &state.clock,
-        app.id,
-        AdmissibilityInput {
-            decision: body.decision,
-            reasons: body.reasons,
-            note: body.note,
-            question: body.question,
-            integration_days: call.rules.deadlines.integration_days,
-        },
-    )
-    .await?;
+    let app =
+        service::decide_admissibility(&state.db, &caller, &state.clock, path.into_inner(), || {
+            let body = body.parse()?;
+            Ok(AdmissibilityInput {
+                decision: body.decision,
+                reasons: body.reasons,
+                note: body.note,
+                question: body.question,
+            })
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(ReviewView::from(&app)))
 }
 
@@ -562,36 +361,25 @@ pub async fn integration(
     path: web::Path<Uuid>,
     body: Json<IntegrationAnswer>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Applicant])?;
-    let (app, call, partnership) = visible(&state, &caller, path.into_inner()).await?;
-    let represented = orgs_store::represented_by(&state.db, caller.id).await?;
-    if !partnership.lead().is_some_and(|l| represented.contains(&l)) {
-        return Err(application_not_found());
-    }
-    let body = body.parse()?;
-    let mut v = Violations::new();
-    v.extend(check_text("answer", &body.answer, 10_000));
-    for (i, d) in body.documents.iter().enumerate() {
-        v.extend(crate::domain::application::check_annex(
-            &format!("documents[{i}]"),
-            &call.rules,
-            &d.kind,
-            &d.file_name,
-            d.size_bytes,
-            &d.sha256,
-        ));
-    }
-    ApiError::check(v.into_vec())?;
-    let documents = serde_json::json!(body.documents.iter().map(|d| serde_json::json!({"kind": d.kind, "file_name": d.file_name, "size_bytes": d.size_bytes, "sha256": d.sha256, "organization_id": d.organization_id})).collect::<Vec<_>>());
-    let app = store::answer_integration(
-        &state.db,
-        &caller.actor(),
-        &state.clock,
-        app.id,
-        body.answer.trim(),
-        documents,
-    )
-    .await?;
+    let app =
+        service::answer_integration(&state.db, &caller, &state.clock, path.into_inner(), || {
+            let body = body.parse()?;
+            Ok(IntegrationInput {
+                answer: body.answer,
+                documents: body
+                    .documents
+                    .into_iter()
+                    .map(|d| Annex {
+                        kind: d.kind,
+                        file_name: d.file_name,
+                        size_bytes: d.size_bytes,
+                        sha256: d.sha256,
+                        organization_id: d.organization_id,
+                    })
+                    .collect(),
+            })
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(ReviewView::from(&app)))
 }
 
@@ -618,70 +406,42 @@ pub async fn save_evaluation(
     path: web::Path<Uuid>,
     body: Json<EvaluationInput>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Evaluator, Role::Admin])?;
-    let (app, call, _) = visible(&state, &caller, path.into_inner()).await?;
-    if caller.role == Role::Admin {
-        return Err(
-            crate::domain::review::may_score(Role::Admin, ReviewStatus::Admitted)
-                .unwrap_err()
-                .into(),
-        );
-    }
-    require_no_conflict(&state, &caller, app.id).await?;
-    let body = body.parse()?;
-    ApiError::check(check_scores(
-        &call.rules.scoring,
-        &body.scores,
-        body.r#final,
-    ))?;
-    let e = store::save_mine(
-        &state.db,
-        &caller.actor(),
-        state.now(),
-        app.id,
-        caller.id,
-        &body.scores,
-        body.r#final,
-    )
+    let e = service::save_evaluation(&state.db, &caller, state.now(), path.into_inner(), || {
+        let body = body.parse()?;
+        Ok(NewEvaluation {
+            scores: body.scores,
+            make_final: body.r#final,
+        })
+    })
     .await?;
     Ok(HttpResponse::Ok().json(EvaluationView::from(e)))
 }
 
-async fn score_view(
-    state: &AppState,
-    app: &Application,
-    call: &Call,
-) -> Result<EvaluationsView, ApiError> {
-    let evaluations = store::evaluations(&state.db, app.id).await?;
-    let consensus = store::consensus(&state.db, app.id).await?;
-    let finals: Vec<Vec<CriterionScore>> = evaluations
-        .iter()
-        .filter(|e| e.is_final)
-        .map(|e| e.scores.clone())
-        .collect();
-    let outcome = application_score(
-        &call.rules.scoring,
-        &finals,
-        consensus.as_ref().map(|c| c.scores.as_slice()),
-    );
-    Ok(EvaluationsView {
-        outcome: ScoreView {
-            method: outcome.method,
-            score: outcome.score,
-            threshold: call.rules.scoring.threshold,
-            eligible: outcome.eligible,
-            gap_flag: outcome.gap_flag,
-            final_evaluations: finals.len() as u32,
-            evaluators_required: call.rules.scoring.evaluators_required,
-        },
-        evaluations: evaluations.into_iter().map(EvaluationView::from).collect(),
-        consensus: consensus.map(|c| ConsensusView {
-            scores: c.scores,
-            reasons: c.reasons,
-            decided_by: c.decided_by,
-            decided_at: c.decided_at,
-        }),
-    })
+impl From<Scores> for EvaluationsView {
+    fn from(s: Scores) -> EvaluationsView {
+        EvaluationsView {
+            outcome: ScoreView {
+                method: s.outcome.method,
+                score: s.outcome.score,
+                threshold: s.threshold,
+                eligible: s.outcome.eligible,
+                gap_flag: s.outcome.gap_flag,
+                final_evaluations: s.final_evaluations as u32,
+                evaluators_required: s.evaluators_required,
+            },
+            evaluations: s
+                .evaluations
+                .into_iter()
+                .map(EvaluationView::from)
+                .collect(),
+            consensus: s.consensus.map(|c| ConsensusView {
+                scores: c.scores,
+                reasons: c.reasons,
+                decided_by: c.decided_by,
+                decided_at: c.decided_at,
+            }),
+        }
+    }
 }
 
 /// The evaluations of an application, its consensus if any, and its score: the average of
@@ -704,20 +464,8 @@ pub async fn list_evaluations(
     caller: AuthUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (app, call, _) = visible(&state, &caller, path.into_inner()).await?;
-    let published = match app.content.agency_code {
-        Some(agency) => crate::store::rankings::approved(&state.db, app.call_id, agency).await?,
-        None => false,
-    };
-    if caller.role == Role::Applicant && !published {
-        return Err(ApiError::forbidden(
-            "results_not_published",
-            "Scores are shown to applicants once the agency's ranking is approved.",
-            "I punteggi sono visibili ai richiedenti dopo l'approvazione della graduatoria dell'ATS.",
-        ));
-    }
-    require_no_conflict(&state, &caller, app.id).await?;
-    Ok(HttpResponse::Ok().json(score_view(&state, &app, &call).await?))
+    let scores = service::evaluations(&state.db, &caller, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(EvaluationsView::from(scores)))
 }
 
 /// Reopen a final evaluation (administrators), with a reason; it becomes a draft again.
@@ -744,23 +492,10 @@ pub async fn reopen(
     path: web::Path<(Uuid, Uuid)>,
     body: Json<ReopenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
     let (id, evaluation_id) = path.into_inner();
-    let (app, _, _) = visible(&state, &caller, id).await?;
-    let body = body.parse()?;
-    ApiError::check(
-        check_text("reason", &body.reason, 2000)
-            .into_iter()
-            .collect(),
-    )?;
-    let e = store::reopen(
-        &state.db,
-        &caller.actor(),
-        state.now(),
-        app.id,
-        evaluation_id,
-        body.reason.trim(),
-    )
+    let e = service::reopen(&state.db, &caller, state.now(), id, evaluation_id, || {
+        Ok(body.parse()?.reason)
+    })
     .await?;
     Ok(HttpResponse::Ok().json(EvaluationView::from(e)))
 }
@@ -786,88 +521,13 @@ pub async fn put_consensus(
     path: web::Path<Uuid>,
     body: Json<ConsensusInput>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Evaluator, Role::Admin])?;
-    let (app, call, _) = visible(&state, &caller, path.into_inner()).await?;
-    if caller.role == Role::Admin {
-        return Err(
-            crate::domain::review::may_score(Role::Admin, ReviewStatus::Admitted)
-                .unwrap_err()
-                .into(),
-        );
-    }
-    require_no_conflict(&state, &caller, app.id).await?;
-    let body = body.parse()?;
-    let mut v = Violations::new();
-    v.extend(check_scores(&call.rules.scoring, &body.scores, true));
-    v.extend(check_text("reasons", &body.reasons, 5000));
-    ApiError::check(v.into_vec())?;
-    store::set_consensus(
-        &state.db,
-        &caller.actor(),
-        state.now(),
-        app.id,
-        &body.scores,
-        body.reasons.trim(),
-    )
+    let scores = service::set_consensus(&state.db, &caller, state.now(), path.into_inner(), || {
+        let body = body.parse()?;
+        Ok(NewConsensus {
+            scores: body.scores,
+            reasons: body.reasons,
+        })
+    })
     .await?;
-    Ok(HttpResponse::Ok().json(score_view(&state, &app, &call).await?))
-}
-
-/// The caller's inbox, newest first.
-#[utoipa::path(
-    tag = "notifications",
-    params(PageParams, NotificationQuery),
-    responses(
-        (status = 200, description = "A page of notices", body = NotificationList),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []), ("oauth2" = []))
-)]
-#[get("/notifications")]
-pub async fn list_notifications(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    paging: web::Query<PageParams>,
-    query: web::Query<NotificationQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let page = paging.page()?;
-    let lang = crate::error::current_context().lang;
-    let (items, total) =
-        notifications::list(&state.db, caller.id, query.unread.unwrap_or(false), page).await?;
-    Ok(HttpResponse::Ok().json(NotificationList {
-        items: items
-            .into_iter()
-            .map(|n| NotificationView {
-                id: n.id,
-                kind: n.kind,
-                message: n.message.get(lang).to_owned(),
-                data: n.data,
-                created_at: n.created_at,
-                read_at: n.read_at,
-            })
-            .collect(),
-        total,
-        page: page.page,
-        per_page: page.per_page,
-    }))
-}
-
-/// Mark a notice of the caller's inbox as read.
-#[utoipa::path(
-    tag = "notifications",
-    params(("notification_id" = Uuid, Path, description = "The notice's id")),
-    responses(
-        (status = 204, description = "Marked read"),
-        (status = 404, description = "No such notice in the caller's inbox", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []), ("oauth2" = []))
-)]
-#[post("/notifications/{notification_id}/read")]
-pub async fn read_notification(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    notifications::mark_read(&state.db, caller.id, path.into_inner(), state.now()).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::Ok().json(EvaluationsView::from(scores)))
 }

@@ -3,6 +3,8 @@
 //! outbox row and the inbox notices, so that none of them is derived from an action string or
 //! the shape of a JSON document.
 
+pub mod review;
+
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -59,6 +61,8 @@ pub enum EventKind {
     Webhook(WebhookEvent),
     /// A retired refresh token was presented again: its session is ended.
     RefreshTokenReused,
+    /// A step of the agencies' review of an application.
+    Review(review::ReviewEvent),
 }
 
 /// The changes of a webhook subscription.
@@ -145,6 +149,7 @@ impl DomainEvent {
             EventKind::Webhook(WebhookEvent::Created) => "webhook.created",
             EventKind::Webhook(WebhookEvent::Deleted) => "webhook.deleted",
             EventKind::RefreshTokenReused => "session.refresh_token_reused",
+            EventKind::Review(e) => e.action(),
         }
     }
 
@@ -166,6 +171,7 @@ impl DomainEvent {
                 accepted: false, ..
             } => Some(EventType::InvitationDeclined),
             EventKind::MemberRemoved { .. } => Some(EventType::MemberRemoved),
+            EventKind::Review(e) => e.webhook(),
         }
     }
 
@@ -180,6 +186,7 @@ impl DomainEvent {
             | EventKind::Organization(_)
             | EventKind::Webhook(_)
             | EventKind::RefreshTokenReused => vec![],
+            EventKind::Review(e) => e.notices(self.entity_id),
             EventKind::MemberInvited {
                 organization,
                 partnership_name: name,

@@ -1,10 +1,13 @@
 //! The review of a submitted application by its agency: conflict of interest, admissibility
 //! with requests for integration, scoring against the call's grid, the application's score.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Days, NaiveTime, TimeZone, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::call::{CALL_TIME_ZONE, ScoringRules};
 use super::points::Points;
@@ -174,6 +177,111 @@ pub fn may_score(role: Role, current: ReviewStatus) -> Result<(), Refusal> {
         ));
     }
     Ok(())
+}
+
+/// The conflict-of-interest rule: an evaluator works on an application (reads its content,
+/// decides its admissibility, scores it) only once it has declared (`declared`: whether its
+/// declaration, if any, states a conflict) and declared no conflict.
+pub fn may_work(declared: Option<bool>) -> Result<(), Refusal> {
+    match declared {
+        None => Err(forbidden(
+            "conflict_declaration_required",
+            "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest).",
+            "Dichiarare prima l'eventuale conflitto di interessi con i membri del partenariato (POST .../conflict-of-interest).",
+        )),
+        Some(true) => Err(forbidden(
+            "conflict_declared",
+            "You declared a conflict of interest: you may not work on this application.",
+            "Ha dichiarato un conflitto di interessi: non può lavorare su questa domanda.",
+        )),
+        Some(false) => Ok(()),
+    }
+}
+
+/// The conflicts the service can see for an evaluator before it declares: it represents
+/// one of the partnership's members (given as id and legal name).
+pub fn conflict_hints<'a>(
+    represented: &BTreeSet<Uuid>,
+    members: impl IntoIterator<Item = (Uuid, &'a str)>,
+) -> Vec<String> {
+    members
+        .into_iter()
+        .filter(|(id, _)| represented.contains(id))
+        .map(|(_, name)| format!("You represent {name}, a member of this partnership."))
+        .collect()
+}
+
+/// Check an admissibility decision: an inadmissibility gives reasons from the call's
+/// checklist (`other` with a note), a request for integration a question; notes and
+/// questions of at most 5000 characters.
+pub fn check_admissibility(
+    decision: Decision,
+    reasons: &[String],
+    note: Option<&str>,
+    question: Option<&str>,
+    checklist: &[String],
+) -> Vec<Violation> {
+    let mut v = Violations::new();
+    match decision {
+        Decision::Inadmissible => {
+            if reasons.is_empty() {
+                v.add(
+                    "reasons",
+                    "reasons_required",
+                    "Give at least one reason from the call's checklist.",
+                    "Indicare almeno un motivo dalla lista dell'avviso.",
+                );
+            }
+            for (i, r) in reasons.iter().enumerate() {
+                if !checklist.contains(r) {
+                    v.add(
+                        format!("reasons[{i}]"),
+                        "unknown_reason",
+                        format!(
+                            "{r} is not in the call's checklist: {}.",
+                            checklist.join(", ")
+                        ),
+                        format!(
+                            "{r} non è nella lista dell'avviso: {}.",
+                            checklist.join(", ")
+                        ),
+                    );
+                }
+            }
+            if reasons.iter().any(|r| r == "other") && note.is_none_or(|n| n.trim().is_empty()) {
+                v.add(
+                    "note",
+                    "note_required",
+                    "The reason `other` needs a note.",
+                    "Il motivo `other` richiede una nota.",
+                );
+            }
+        }
+        Decision::IntegrationRequested => {
+            if question.is_none_or(|q| q.trim().is_empty()) {
+                v.add(
+                    "question",
+                    "question_required",
+                    "Say what the applicant must provide.",
+                    "Indicare cosa deve fornire il richiedente.",
+                );
+            }
+        }
+        Decision::Admitted => {}
+    }
+    for (field, value) in [("note", note), ("question", question)] {
+        if let Some(text) = value
+            && text.chars().count() > 5000
+        {
+            v.add(
+                field,
+                "invalid_text",
+                "At most 5000 characters.",
+                "Al massimo 5000 caratteri.",
+            );
+        }
+    }
+    v.into_vec()
 }
 
 /// A deadline of `days` calendar days from `from`, ending at 23:59:59 Europe/Rome.
@@ -544,5 +652,59 @@ mod tests {
         let partial = scores(&["20"]);
         assert!(check_scores(&grid, &partial, false).is_empty());
         assert_eq!(check_scores(&grid, &partial, true).len(), 6);
+    }
+
+    #[test]
+    fn an_evaluator_works_only_after_declaring_no_conflict() {
+        let refused = |d| may_work(d).unwrap_err();
+        assert_eq!(refused(None).code, "conflict_declaration_required");
+        assert!(refused(None).forbidden);
+        assert_eq!(refused(Some(true)).code, "conflict_declared");
+        assert!(refused(Some(true)).forbidden);
+        assert!(may_work(Some(false)).is_ok());
+    }
+
+    #[test]
+    fn a_conflict_is_hinted_for_each_member_the_evaluator_represents() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let represented = BTreeSet::from([b]);
+        assert_eq!(
+            conflict_hints(&represented, [(a, "Comune A"), (b, "Cooperativa B")]),
+            vec!["You represent Cooperativa B, a member of this partnership.".to_owned()]
+        );
+    }
+
+    #[test]
+    fn an_admissibility_decision_gives_what_it_needs() {
+        let checklist = vec!["late".to_owned(), "other".to_owned()];
+        let codes = |d, reasons: &[&str], note: Option<&str>, question: Option<&str>| {
+            let reasons: Vec<String> = reasons.iter().map(|r| (*r).to_owned()).collect();
+            check_admissibility(d, &reasons, note, question, &checklist)
+                .into_iter()
+                .map(|v| (v.field, v.code.into_owned()))
+                .collect::<Vec<_>>()
+        };
+        assert!(codes(Decision::Admitted, &[], None, None).is_empty());
+        assert_eq!(
+            codes(Decision::Inadmissible, &[], None, None),
+            vec![("reasons".to_owned(), "reasons_required".to_owned())]
+        );
+        assert_eq!(
+            codes(Decision::Inadmissible, &["nope", "other"], Some(" "), None),
+            vec![
+                ("reasons[0]".to_owned(), "unknown_reason".to_owned()),
+                ("note".to_owned(), "note_required".to_owned()),
+            ]
+        );
+        assert!(codes(Decision::Inadmissible, &["other"], Some("why"), None).is_empty());
+        assert_eq!(
+            codes(Decision::IntegrationRequested, &[], None, None),
+            vec![("question".to_owned(), "question_required".to_owned())]
+        );
+        let long = "x".repeat(5001);
+        assert_eq!(
+            codes(Decision::IntegrationRequested, &[], None, Some(&long)),
+            vec![("question".to_owned(), "invalid_text".to_owned())]
+        );
     }
 }

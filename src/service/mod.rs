@@ -4,10 +4,12 @@
 
 pub mod calls;
 pub mod events;
+pub mod notifications;
 pub mod operations;
 pub mod organizations;
 pub mod partnerships;
 pub mod rankings;
+pub mod review;
 pub mod sessions;
 pub mod users;
 pub mod webhooks;

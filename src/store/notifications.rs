@@ -6,16 +6,19 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
+    sea_query::{Query, SelectStatement},
 };
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Page, partnerships};
+use super::Page;
 use crate::domain::agency::AgencyCode;
+use crate::domain::partnership::ParticipationRole;
 use crate::domain::user::Role;
 use crate::domain::violation::Msg;
-use crate::entity::{application, notification, organization_representative, user};
-use crate::error::ApiError;
+use crate::entity::{
+    application, notification, organization_representative, partnership_member, user,
+};
 
 /// Leave the same notice in several inboxes.
 pub async fn notify<C: ConnectionTrait>(
@@ -118,16 +121,71 @@ pub async fn lead_representatives<C: ConnectionTrait>(
     conn: &C,
     application_id: Uuid,
 ) -> Result<Vec<Uuid>, DbErr> {
-    let Some(app) = super::applications::get(conn, application_id).await? else {
+    let Some(partnership) = application::Entity::find_by_id(application_id)
+        .select_only()
+        .column(application::Column::PartnershipId)
+        .into_tuple::<Uuid>()
+        .one(conn)
+        .await?
+    else {
         return Ok(vec![]);
     };
-    let Some(lead) = super::partnerships::get(conn, app.partnership_id)
+    // Its first lead member, as a partnership's lead is read.
+    let Some(lead) = partnership_member::Entity::find()
+        .select_only()
+        .column(partnership_member::Column::OrganizationId)
+        .filter(partnership_member::Column::PartnershipId.eq(partnership))
+        .filter(partnership_member::Column::Role.eq(ParticipationRole::Lead.as_str()))
+        .order_by_asc(partnership_member::Column::AddedAt)
+        .order_by_asc(partnership_member::Column::OrganizationId)
+        .into_tuple::<Uuid>()
+        .one(conn)
         .await?
-        .and_then(|p| p.lead())
     else {
         return Ok(vec![]);
     };
     representatives_of(conn, lead).await
+}
+
+/// The partnerships with an application of a call to an agency (any status), as a subquery:
+/// no list of ids, which would outgrow the databases' bind limits.
+fn of_agency(call_id: Uuid, agency: AgencyCode) -> SelectStatement {
+    Query::select()
+        .column(application::Column::PartnershipId)
+        .from(application::Entity)
+        .and_where(application::Column::CallId.eq(call_id))
+        .and_where(application::Column::AgencyCode.eq(agency.as_str()))
+        .to_owned()
+}
+
+/// The lead organizations of the partnerships a subquery selects, as a subquery.
+fn lead_organizations_of(partnerships: SelectStatement) -> SelectStatement {
+    Query::select()
+        .column(partnership_member::Column::OrganizationId)
+        .from(partnership_member::Entity)
+        .and_where(partnership_member::Column::Role.eq(ParticipationRole::Lead.as_str()))
+        .and_where(partnership_member::Column::PartnershipId.in_subquery(partnerships))
+        .to_owned()
+}
+
+/// The lead organization of each partnership a subquery selects, by partnership: its first
+/// lead member (by the time it was added, then by id), as a partnership's lead is read.
+async fn leads_of<C: ConnectionTrait>(
+    conn: &C,
+    partnerships: SelectStatement,
+) -> Result<HashMap<Uuid, Uuid>, DbErr> {
+    let mut leads = HashMap::new();
+    for m in partnership_member::Entity::find()
+        .filter(partnership_member::Column::Role.eq(ParticipationRole::Lead.as_str()))
+        .filter(partnership_member::Column::PartnershipId.in_subquery(partnerships))
+        .order_by_asc(partnership_member::Column::AddedAt)
+        .order_by_asc(partnership_member::Column::OrganizationId)
+        .all(conn)
+        .await?
+    {
+        leads.entry(m.partnership_id).or_insert(m.organization_id);
+    }
+    Ok(leads)
 }
 
 /// The representatives of the lead partner of each application of a call for an agency,
@@ -146,13 +204,12 @@ pub async fn lead_representatives_of_agency<C: ConnectionTrait>(
         .into_tuple()
         .all(conn)
         .await?;
-    let leads = partnerships::leads_of(conn, partnerships::of_agency(call_id, agency)).await?;
+    let leads = leads_of(conn, of_agency(call_id, agency)).await?;
     let mut representatives: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     for r in organization_representative::Entity::find()
         .filter(
-            organization_representative::Column::OrganizationId.in_subquery(
-                partnerships::lead_organizations_of(partnerships::of_agency(call_id, agency)),
-            ),
+            organization_representative::Column::OrganizationId
+                .in_subquery(lead_organizations_of(of_agency(call_id, agency))),
         )
         .all(conn)
         .await?
@@ -219,24 +276,20 @@ pub async fn list(
     ))
 }
 
-/// Mark one of the user's notices read (idempotent).
+/// Mark one of the user's notices read (idempotent): false when the user has no such notice.
 pub async fn mark_read(
     db: &DatabaseConnection,
     user_id: Uuid,
     id: Uuid,
     now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let found = notification::Entity::find_by_id(id)
+) -> Result<bool, DbErr> {
+    let Some(found) = notification::Entity::find_by_id(id)
         .filter(notification::Column::UserId.eq(user_id))
         .one(db)
         .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "notification_not_found",
-                "There is no such notice in your inbox.",
-                "Questo avviso non è nella sua casella.",
-            )
-        })?;
+    else {
+        return Ok(false);
+    };
     if found.read_at.is_none() {
         notification::Entity::update_many()
             .col_expr(
@@ -247,5 +300,5 @@ pub async fn mark_read(
             .exec(db)
             .await?;
     }
-    Ok(())
+    Ok(true)
 }

@@ -1,7 +1,6 @@
 //! The agencies' review: conflict declarations, admissibility steps, evaluations, consensus.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
@@ -12,35 +11,10 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::applications::{self, Application, application_not_found, record_history};
-use super::audit::{self, Actor, Change};
-use super::{begin_write, notifications};
-use crate::clock::Clock;
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::ApplicationStatus;
-use crate::domain::review::{
-    self, CriterionScore, Decision, Refusal, ReviewStatus, deadline_after,
-};
-use crate::domain::user::Role;
-use crate::domain::violation::Msg;
+use crate::domain::review::{self, CriterionScore, ReviewStatus};
 use crate::entity::{application, conflict_declaration, consensus_score, evaluation, review_step};
-use crate::error::ApiError;
-
-impl From<Refusal> for ApiError {
-    fn from(r: Refusal) -> ApiError {
-        if r.forbidden {
-            ApiError::Forbidden {
-                code: r.code,
-                message: r.message,
-            }
-        } else {
-            ApiError::Conflict {
-                code: r.code,
-                message: r.message,
-            }
-        }
-    }
-}
 
 /// A conflict-of-interest declaration.
 #[derive(Debug, Clone)]
@@ -50,8 +24,8 @@ pub struct Declaration {
     pub declared_at: DateTime<Utc>,
 }
 
-pub async fn declaration(
-    db: &DatabaseConnection,
+pub async fn declaration<C: ConnectionTrait>(
+    db: &C,
     application_id: Uuid,
     evaluator_id: Uuid,
 ) -> Result<Option<Declaration>, DbErr> {
@@ -95,312 +69,80 @@ pub async fn declarations_of(
         .collect())
 }
 
-/// Record an evaluator's declaration, once.
-pub async fn declare(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
+/// Store an evaluator's declaration (a second one is a unique violation).
+pub async fn insert_declaration<C: ConnectionTrait>(
+    conn: &C,
     application_id: Uuid,
     evaluator_id: Uuid,
-    has_conflict: bool,
-    statement: Option<String>,
-) -> Result<Declaration, ApiError> {
-    let tx = begin_write(db).await?;
-    if conflict_declaration::Entity::find_by_id((application_id, evaluator_id))
-        .one(&tx)
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::conflict(
-            "already_declared",
-            "You have already declared on this application; a declaration is not changed.",
-            "Ha già reso la dichiarazione su questa domanda; una dichiarazione non si modifica.",
-        ));
-    }
+    declaration: &Declaration,
+) -> Result<(), DbErr> {
     conflict_declaration::ActiveModel {
         application_id: Set(application_id),
         evaluator_id: Set(evaluator_id),
-        has_conflict: Set(has_conflict),
-        statement: Set(statement.clone()),
-        declared_at: Set(now),
+        has_conflict: Set(declaration.has_conflict),
+        statement: Set(declaration.statement.clone()),
+        declared_at: Set(declaration.declared_at),
     }
-    .insert(&tx)
+    .insert(conn)
     .await
-    .map_err(|e| {
-        if super::is_unique_violation(&e) {
-            ApiError::conflict(
-                "already_declared",
-                "You have already declared on this application.",
-                "Ha già reso la dichiarazione su questa domanda.",
-            )
-        } else {
-            e.into()
-        }
-    })?;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "application.conflict_declared",
-            entity_type: "application",
-            entity_id: application_id.to_string(),
-            before: None,
-            after: Some(json!({"evaluator_id": evaluator_id, "has_conflict": has_conflict, "statement": statement})),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Declaration {
-        has_conflict,
-        statement,
-        declared_at: now,
-    })
+    .map(|_| ())
 }
 
-/// An admissibility decision with what goes with it.
-pub struct AdmissibilityInput {
-    pub decision: Decision,
-    pub reasons: Vec<String>,
+/// A new step of an application's review.
+pub struct NewStep<'a> {
+    pub application_id: Uuid,
+    /// A review status, or `integration_answered`.
+    pub step: &'a str,
+    pub reasons: &'a [String],
     pub note: Option<String>,
     pub question: Option<String>,
-    pub integration_days: u32,
+    pub deadline: Option<DateTime<Utc>>,
+    pub answer: Option<String>,
+    pub documents: Option<serde_json::Value>,
+    pub actor_id: Option<Uuid>,
+    pub at: DateTime<Utc>,
 }
 
-fn require_submitted(app: &Application) -> Result<ReviewStatus, ApiError> {
-    match (app.status, app.review_status) {
-        (ApplicationStatus::Submitted, Some(r)) => Ok(r),
-        _ => Err(ApiError::conflict(
-            "not_under_review",
-            "Only a submitted application is reviewed.",
-            "Si istruiscono solo le domande presentate.",
-        )),
+/// Store a step of an application's review.
+pub async fn insert_step<C: ConnectionTrait>(conn: &C, s: NewStep<'_>) -> Result<(), DbErr> {
+    review_step::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        application_id: Set(s.application_id),
+        step: Set(s.step.to_owned()),
+        reasons: Set((!s.reasons.is_empty()).then(|| json!(s.reasons).to_string())),
+        note: Set(s.note),
+        question: Set(s.question),
+        deadline: Set(s.deadline),
+        answer: Set(s.answer),
+        documents: Set(s.documents.map(|d| d.to_string())),
+        actor_id: Set(s.actor_id),
+        at: Set(s.at),
     }
+    .insert(conn)
+    .await
+    .map(|_| ())
 }
 
-/// Decide an application's admissibility (or ask for an integration), in one transaction
-/// with its history, audit event and the applicant's notice.
-pub async fn decide_admissibility(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    clock: &Arc<dyn Clock>,
+/// Set an application's review status and the deadline of its open request for integration
+/// (the review's columns of the application).
+pub async fn set_review_status<C: ConnectionTrait>(
+    conn: &C,
     application_id: Uuid,
-    input: AdmissibilityInput,
-) -> Result<Application, ApiError> {
-    let tx = begin_write(db).await?;
-    let app = applications::lock(&tx, application_id)
-        .await?
-        .ok_or_else(application_not_found)?;
-    let current = require_submitted(&app)?;
-    let now = clock.now();
-    let role = actor.role.unwrap_or(Role::Applicant);
-    let next = review::decide(role, current, input.decision, app.integration_deadline, now)?;
-    let deadline = (next == ReviewStatus::IntegrationRequested)
-        .then(|| deadline_after(now, input.integration_days));
+    status: ReviewStatus,
+    integration_deadline: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     application::Entity::update_many()
         .set(application::ActiveModel {
-            review_status: Set(Some(next.as_str().to_owned())),
-            integration_deadline: Set(deadline),
+            review_status: Set(Some(status.as_str().to_owned())),
+            integration_deadline: Set(integration_deadline),
             updated_at: Set(now),
             ..Default::default()
         })
         .filter(application::Column::Id.eq(application_id))
-        .exec(&tx)
-        .await?;
-    review_step::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        application_id: Set(application_id),
-        step: Set(next.as_str().to_owned()),
-        reasons: Set((!input.reasons.is_empty()).then(|| json!(input.reasons).to_string())),
-        note: Set(input.note.clone()),
-        question: Set(input.question.clone()),
-        deadline: Set(deadline),
-        answer: Set(None),
-        documents: Set(None),
-        actor_id: Set(actor.user_id),
-        at: Set(now),
-    }
-    .insert(&tx)
-    .await?;
-    let why = match next {
-        ReviewStatus::Inadmissible => Some(
-            format!(
-                "{} {}",
-                input.reasons.join(", "),
-                input.note.clone().unwrap_or_default()
-            )
-            .trim()
-            .to_owned(),
-        ),
-        ReviewStatus::IntegrationRequested => input.question.clone(),
-        _ => input.note.clone(),
-    };
-    record_history(
-        &tx,
-        application_id,
-        Some(current.as_str()),
-        next.as_str(),
-        actor,
-        now,
-        why.clone(),
-    )
-    .await?;
-    let protocol = app.protocol_number.clone().unwrap_or_default();
-    let message = match next {
-        ReviewStatus::IntegrationRequested => {
-            let local = deadline
-                .map(|d| {
-                    d.with_timezone(&crate::domain::call::CALL_TIME_ZONE)
-                        .format("%d/%m/%Y %H:%M:%S")
-                        .to_string()
-                })
-                .unwrap_or_default();
-            Msg::new(
-                format!(
-                    "The agency asks you to complete application {protocol}: {}. Answer by {local} (Europe/Rome).",
-                    input.question.clone().unwrap_or_default()
-                ),
-                format!(
-                    "L'ATS chiede di integrare la domanda {protocol}: {}. Rispondere entro il {local}.",
-                    input.question.clone().unwrap_or_default()
-                ),
-            )
-        }
-        ReviewStatus::Admitted => Msg::new(
-            format!("Application {protocol} has been admitted."),
-            format!("La domanda {protocol} è stata ammessa."),
-        ),
-        ReviewStatus::Inadmissible => Msg::new(
-            format!(
-                "Application {protocol} has been found inadmissible: {}.",
-                why.clone().unwrap_or_default()
-            ),
-            format!(
-                "La domanda {protocol} è stata dichiarata inammissibile: {}.",
-                why.clone().unwrap_or_default()
-            ),
-        ),
-        ReviewStatus::Pending => Msg::new(
-            format!("Application {protocol} is under review."),
-            format!("La domanda {protocol} è in istruttoria."),
-        ),
-    };
-    let recipients = notifications::lead_representatives(&tx, app.id).await?;
-    notifications::notify(
-        &tx,
-        &recipients,
-        &format!("admissibility_{}", next.as_str()),
-        message,
-        json!({"application_id": application_id, "deadline": deadline}),
-        now,
-    )
-    .await?;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "application.admissibility",
-            entity_type: "application",
-            entity_id: application_id.to_string(),
-            before: Some(json!({"review_status": current})),
-            after: Some(json!({"review_status": next, "reasons": input.reasons, "note": input.note, "question": input.question, "deadline": deadline})),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    applications::get(db, application_id)
-        .await?
-        .ok_or_else(application_not_found)
-}
-
-/// The applicant's answer to a request for integration: it reopens the case.
-pub async fn answer_integration(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    clock: &Arc<dyn Clock>,
-    application_id: Uuid,
-    answer: &str,
-    documents: serde_json::Value,
-) -> Result<Application, ApiError> {
-    let tx = begin_write(db).await?;
-    let app = applications::lock(&tx, application_id)
-        .await?
-        .ok_or_else(application_not_found)?;
-    let current = require_submitted(&app).map_err(|_| {
-        ApiError::conflict(
-            "integration_closed",
-            "No request for integration is open on this application.",
-            "Nessuna richiesta di integrazione è aperta su questa domanda.",
-        )
-    })?;
-    let now = clock.now();
-    let next = review::answer_integration(Role::Applicant, current, app.integration_deadline, now)?;
-    application::Entity::update_many()
-        .set(application::ActiveModel {
-            review_status: Set(Some(next.as_str().to_owned())),
-            integration_deadline: Set(None),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .filter(application::Column::Id.eq(application_id))
-        .exec(&tx)
-        .await?;
-    review_step::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        application_id: Set(application_id),
-        step: Set("integration_answered".into()),
-        reasons: Set(None),
-        note: Set(None),
-        question: Set(None),
-        deadline: Set(None),
-        answer: Set(Some(answer.to_owned())),
-        documents: Set(Some(documents.to_string())),
-        actor_id: Set(actor.user_id),
-        at: Set(now),
-    }
-    .insert(&tx)
-    .await?;
-    record_history(
-        &tx,
-        application_id,
-        Some(current.as_str()),
-        next.as_str(),
-        actor,
-        now,
-        Some("integration answered".into()),
-    )
-    .await?;
-    if let Some(agency) = app.content.agency_code {
-        let evaluators = notifications::evaluators_of(&tx, agency).await?;
-        let protocol = app.protocol_number.clone().unwrap_or_default();
-        notifications::notify(
-            &tx,
-            &evaluators,
-            "integration_answered",
-            Msg::new(format!("The applicant answered the request for integration of {protocol}."), format!("Il richiedente ha risposto alla richiesta di integrazione della domanda {protocol}.")),
-            json!({"application_id": application_id}),
-            now,
-        )
-        .await?;
-    }
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "application.integration_answered",
-            entity_type: "application",
-            entity_id: application_id.to_string(),
-            before: Some(json!({"review_status": current})),
-            after: Some(json!({"review_status": next, "answer": answer, "documents": documents})),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    applications::get(db, application_id)
-        .await?
-        .ok_or_else(application_not_found)
+        .exec(conn)
+        .await
+        .map(|_| ())
 }
 
 /// A review step, as the history of the review shows it.
@@ -485,163 +227,142 @@ pub async fn evaluations<C: ConnectionTrait>(
         .collect()
 }
 
-/// Save the caller's evaluation (draft or final); a final one is immutable.
-pub async fn save_mine(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
+/// An evaluation as a change starts from: its revision, and what the audit log keeps of it.
+#[derive(Debug, Clone)]
+pub struct Revision {
+    pub id: Uuid,
+    pub is_final: bool,
+    pub version: i32,
+    /// Its scores as stored and its status.
+    pub snapshot: serde_json::Value,
+}
+
+fn to_revision(e: evaluation::Model) -> Revision {
+    Revision {
+        id: e.id,
+        is_final: e.status == "final",
+        version: e.version,
+        snapshot: json!({"scores": serde_json::from_str::<serde_json::Value>(&e.scores).unwrap_or_default(), "status": e.status}),
+    }
+}
+
+/// An evaluator's evaluation of an application, if it has one.
+pub async fn revision_of<C: ConnectionTrait>(
+    conn: &C,
+    application_id: Uuid,
+    evaluator_id: Uuid,
+) -> Result<Option<Revision>, DbErr> {
+    Ok(evaluation::Entity::find()
+        .filter(evaluation::Column::ApplicationId.eq(application_id))
+        .filter(evaluation::Column::EvaluatorId.eq(evaluator_id))
+        .one(conn)
+        .await?
+        .map(to_revision))
+}
+
+/// One evaluation of an application, by its id.
+pub async fn revision<C: ConnectionTrait>(
+    conn: &C,
+    application_id: Uuid,
+    evaluation_id: Uuid,
+) -> Result<Option<Revision>, DbErr> {
+    Ok(evaluation::Entity::find_by_id(evaluation_id)
+        .filter(evaluation::Column::ApplicationId.eq(application_id))
+        .one(conn)
+        .await?
+        .map(to_revision))
+}
+
+/// An evaluation by its id.
+pub async fn evaluation<C: ConnectionTrait>(
+    conn: &C,
+    evaluation_id: Uuid,
+) -> Result<Option<Evaluation>, DbErr> {
+    evaluation::Entity::find_by_id(evaluation_id)
+        .one(conn)
+        .await?
+        .map(to_evaluation)
+        .transpose()
+}
+
+fn scores_json(scores: &[CriterionScore]) -> Result<String, DbErr> {
+    serde_json::to_string(scores).map_err(|e| DbErr::Custom(format!("scores: {e}")))
+}
+
+/// Store a new evaluation, draft or final.
+pub async fn insert_evaluation<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
     application_id: Uuid,
     evaluator_id: Uuid,
     scores: &[CriterionScore],
     make_final: bool,
-) -> Result<Evaluation, ApiError> {
-    let tx = begin_write(db).await?;
-    let app = applications::lock(&tx, application_id)
-        .await?
-        .ok_or_else(application_not_found)?;
-    let current = require_submitted(&app)?;
-    review::may_score(actor.role.unwrap_or(Role::Applicant), current)?;
-    crate::service::rankings::ensure_not_approved(&tx, &app).await?;
-    let existing = evaluation::Entity::find()
-        .filter(evaluation::Column::ApplicationId.eq(application_id))
-        .filter(evaluation::Column::EvaluatorId.eq(evaluator_id))
-        .one(&tx)
-        .await?;
-    let scores_json = serde_json::to_string(scores).map_err(anyhow::Error::from)?;
-    let status = if make_final { "final" } else { "draft" };
-    let finalized_at = make_final.then_some(now);
-    let (id, before) = match existing {
-        Some(e) if e.status == "final" => {
-            return Err(ApiError::conflict(
-                "evaluation_final",
-                "Your evaluation is final: only an administrator can reopen it, with a reason.",
-                "La sua valutazione è definitiva: solo un amministratore può riaprirla, motivando.",
-            ));
-        }
-        Some(e) => {
-            evaluation::Entity::update_many()
-                .set(evaluation::ActiveModel {
-                    scores: Set(scores_json),
-                    status: Set(status.into()),
-                    finalized_at: Set(finalized_at),
-                    version: Set(e.version + 1),
-                    updated_at: Set(now),
-                    ..Default::default()
-                })
-                .filter(evaluation::Column::Id.eq(e.id))
-                .exec(&tx)
-                .await?;
-            (
-                e.id,
-                Some(
-                    json!({"scores": serde_json::from_str::<serde_json::Value>(&e.scores).unwrap_or_default(), "status": e.status}),
-                ),
-            )
-        }
-        None => {
-            let id = Uuid::new_v4();
-            evaluation::ActiveModel {
-                id: Set(id),
-                application_id: Set(application_id),
-                evaluator_id: Set(evaluator_id),
-                scores: Set(scores_json),
-                status: Set(status.into()),
-                finalized_at: Set(finalized_at),
-                reopened_reason: Set(None),
-                version: Set(1),
-                updated_at: Set(now),
-            }
-            .insert(&tx)
-            .await?;
-            (id, None)
-        }
-    };
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "evaluation.saved",
-            entity_type: "evaluation",
-            entity_id: id.to_string(),
-            before,
-            after: Some(
-                json!({"application_id": application_id, "scores": scores, "status": status}),
-            ),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    let saved = evaluation::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or_else(application_not_found)?;
-    Ok(to_evaluation(saved)?)
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    evaluation::ActiveModel {
+        id: Set(id),
+        application_id: Set(application_id),
+        evaluator_id: Set(evaluator_id),
+        scores: Set(scores_json(scores)?),
+        status: Set(status_of(make_final).into()),
+        finalized_at: Set(make_final.then_some(now)),
+        reopened_reason: Set(None),
+        version: Set(1),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await
+    .map(|_| ())
 }
 
-/// Reopen a final evaluation (administrators), with a reason.
-pub async fn reopen(
-    db: &DatabaseConnection,
-    actor: &Actor,
+/// The stored status of a draft or final evaluation.
+pub fn status_of(make_final: bool) -> &'static str {
+    if make_final { "final" } else { "draft" }
+}
+
+/// Replace the scores of an evaluation (a draft), draft or final.
+pub async fn update_evaluation<C: ConnectionTrait>(
+    conn: &C,
+    from: &Revision,
+    scores: &[CriterionScore],
+    make_final: bool,
     now: DateTime<Utc>,
-    application_id: Uuid,
-    evaluation_id: Uuid,
+) -> Result<(), DbErr> {
+    evaluation::Entity::update_many()
+        .set(evaluation::ActiveModel {
+            scores: Set(scores_json(scores)?),
+            status: Set(status_of(make_final).into()),
+            finalized_at: Set(make_final.then_some(now)),
+            version: Set(from.version + 1),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .filter(evaluation::Column::Id.eq(from.id))
+        .exec(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Make a final evaluation a draft again, with the reason.
+pub async fn reopen<C: ConnectionTrait>(
+    conn: &C,
+    from: &Revision,
     reason: &str,
-) -> Result<Evaluation, ApiError> {
-    let tx = begin_write(db).await?;
-    let app = applications::get(&tx, application_id)
-        .await?
-        .ok_or_else(application_not_found)?;
-    crate::service::rankings::ensure_not_approved(&tx, &app).await?;
-    let e = evaluation::Entity::find_by_id(evaluation_id)
-        .filter(evaluation::Column::ApplicationId.eq(application_id))
-        .one(&tx)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "evaluation_not_found",
-                "The application has no such evaluation.",
-                "La domanda non ha questa valutazione.",
-            )
-        })?;
-    if e.status != "final" {
-        return Err(ApiError::conflict(
-            "evaluation_not_final",
-            "Only a final evaluation is reopened.",
-            "Si riapre solo una valutazione definitiva.",
-        ));
-    }
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     evaluation::Entity::update_many()
         .set(evaluation::ActiveModel {
             status: Set("draft".into()),
             finalized_at: Set(None),
             reopened_reason: Set(Some(reason.to_owned())),
-            version: Set(e.version + 1),
+            version: Set(from.version + 1),
             updated_at: Set(now),
             ..Default::default()
         })
-        .filter(evaluation::Column::Id.eq(evaluation_id))
-        .exec(&tx)
-        .await?;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "evaluation.reopened",
-            entity_type: "evaluation",
-            entity_id: evaluation_id.to_string(),
-            before: Some(json!({"status": "final"})),
-            after: Some(json!({"status": "draft", "reason": reason})),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    let saved = evaluation::Entity::find_by_id(evaluation_id)
-        .one(db)
-        .await?
-        .ok_or_else(application_not_found)?;
-    Ok(to_evaluation(saved)?)
+        .filter(evaluation::Column::Id.eq(from.id))
+        .exec(conn)
+        .await
+        .map(|_| ())
 }
 
 /// A consensus score.
@@ -675,55 +396,25 @@ pub async fn consensus<C: ConnectionTrait>(
         .transpose()
 }
 
-/// Record (or replace) the agency's consensus score.
-pub async fn set_consensus(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
+/// Store the agency's consensus score of an application, in place of any earlier one.
+pub async fn replace_consensus<C: ConnectionTrait>(
+    conn: &C,
     application_id: Uuid,
-    scores: &[CriterionScore],
-    reasons: &str,
-) -> Result<Consensus, ApiError> {
-    let tx = begin_write(db).await?;
-    let app = applications::lock(&tx, application_id)
-        .await?
-        .ok_or_else(application_not_found)?;
-    let current = require_submitted(&app)?;
-    review::may_score(actor.role.unwrap_or(Role::Applicant), current)?;
-    crate::service::rankings::ensure_not_approved(&tx, &app).await?;
-    let before = consensus(&tx, application_id).await?;
+    c: &Consensus,
+) -> Result<(), DbErr> {
     consensus_score::Entity::delete_by_id(application_id)
-        .exec(&tx)
+        .exec(conn)
         .await?;
     consensus_score::ActiveModel {
         application_id: Set(application_id),
-        scores: Set(serde_json::to_string(scores).map_err(anyhow::Error::from)?),
-        reasons: Set(reasons.to_owned()),
-        decided_by: Set(actor.user_id),
-        decided_at: Set(now),
+        scores: Set(scores_json(&c.scores)?),
+        reasons: Set(c.reasons.clone()),
+        decided_by: Set(c.decided_by),
+        decided_at: Set(c.decided_at),
     }
-    .insert(&tx)
-    .await?;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "application.consensus",
-            entity_type: "application",
-            entity_id: application_id.to_string(),
-            before: before.map(|b| json!({"scores": b.scores, "reasons": b.reasons})),
-            after: Some(json!({"scores": scores, "reasons": reasons})),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Consensus {
-        scores: scores.to_vec(),
-        reasons: reasons.to_owned(),
-        decided_by: actor.user_id,
-        decided_at: now,
-    })
+    .insert(conn)
+    .await
+    .map(|_| ())
 }
 
 /// An application's score now: from its final evaluations, or its consensus; and how many
