@@ -22,8 +22,9 @@ use crate::domain::review::{
 };
 use crate::domain::user::Role;
 use crate::error::{ApiError, Problem};
+use crate::service::applications::application_not_found;
 use crate::state::AppState;
-use crate::store::applications::{self as apps_store, Application, application_not_found};
+use crate::store::applications::{self as apps_store, Application};
 use crate::store::review::{self as store, AdmissibilityInput, Declaration};
 use crate::store::{
     calls as calls_store, notifications, organizations as orgs_store,

@@ -3,9 +3,12 @@
 //! outbox row and the inbox notices, so that none of them is derived from an action string or
 //! the shape of a JSON document.
 
+pub mod application;
+
 use serde_json::Value;
 use uuid::Uuid;
 
+use self::application::ApplicationEvent;
 use super::agency::AgencyCode;
 use super::violation::Msg;
 use super::webhook::EventType;
@@ -59,6 +62,8 @@ pub enum EventKind {
     Webhook(WebhookEvent),
     /// A retired refresh token was presented again: its session is ended.
     RefreshTokenReused,
+    /// An application changed.
+    Application(ApplicationEvent),
 }
 
 /// The changes of a webhook subscription.
@@ -145,6 +150,7 @@ impl DomainEvent {
             EventKind::Webhook(WebhookEvent::Created) => "webhook.created",
             EventKind::Webhook(WebhookEvent::Deleted) => "webhook.deleted",
             EventKind::RefreshTokenReused => "session.refresh_token_reused",
+            EventKind::Application(e) => e.action(),
         }
     }
 
@@ -166,6 +172,7 @@ impl DomainEvent {
                 accepted: false, ..
             } => Some(EventType::InvitationDeclined),
             EventKind::MemberRemoved { .. } => Some(EventType::MemberRemoved),
+            EventKind::Application(e) => e.webhook(),
         }
     }
 
@@ -251,6 +258,7 @@ impl DomainEvent {
                 ),
                 data: data(self.entity_id, *call_id, *organization),
             }],
+            EventKind::Application(e) => e.notices(self.entity_id),
         }
     }
 }

@@ -12,7 +12,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::applications::{self, Application, application_not_found, record_history};
+use super::applications::{self, Application, record_history};
 use super::audit::{self, Actor, Change};
 use super::{begin_write, notifications};
 use crate::clock::Clock;
@@ -25,6 +25,7 @@ use crate::domain::user::Role;
 use crate::domain::violation::Msg;
 use crate::entity::{application, conflict_declaration, consensus_score, evaluation, review_step};
 use crate::error::ApiError;
+use crate::service::applications::application_not_found;
 
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> ApiError {
