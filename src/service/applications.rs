@@ -20,12 +20,11 @@ use crate::domain::Violations;
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::{
     AnnexFacts, ApplicationContent, ApplicationStatus, application_access, check_annex,
-    check_shape, protocol_number, submission_problems,
+    check_shape, is_area_code, mask_snapshot, protocol_number, submission_problems,
 };
 use crate::domain::call::{Call, CallStatus, check_text};
 use crate::domain::event::application::ApplicationEvent;
 use crate::domain::event::{DomainEvent, EventKind};
-use crate::domain::identifiers::TaxCode;
 use crate::domain::partnership::{Access, Member};
 use crate::domain::user::Role;
 use crate::domain::violation::Violation;
@@ -524,19 +523,7 @@ fn receipt_of(
         ));
     };
     let mut value: Value = serde_json::from_str(snapshot).map_err(anyhow::Error::from)?;
-    if let Some(members) = value.get_mut("members").and_then(|m| m.as_array_mut()) {
-        for m in members {
-            let id = m["organization_id"]
-                .as_str()
-                .and_then(|s| Uuid::parse_str(s).ok());
-            let code = m["tax_code"].as_str().map(TaxCode::parse);
-            if let (Some(id), Some(Ok(code))) = (id, code)
-                && !reveal(id)
-            {
-                m["tax_code"] = Value::String(code.masked());
-            }
-        }
-    }
+    mask_snapshot(&mut value, reveal);
     Ok(Receipt {
         application_id: app.id,
         call_code: call.code.clone(),
@@ -814,10 +801,7 @@ async fn scope(
     export: bool,
 ) -> Result<(Filter, BTreeSet<Uuid>), ApiError> {
     if let Some(area) = &q.area
-        && (!(1..=40).contains(&area.len())
-            || !area
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+        && !is_area_code(area)
     {
         return Err(ApiError::invalid(
             "area",

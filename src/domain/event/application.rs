@@ -72,3 +72,71 @@ impl ApplicationEvent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Vec<ApplicationEvent> {
+        vec![
+            ApplicationEvent::Created,
+            ApplicationEvent::Changed,
+            ApplicationEvent::Deleted,
+            ApplicationEvent::DocumentAdded,
+            ApplicationEvent::DocumentDeleted,
+            ApplicationEvent::Submitted {
+                agency: Some(AgencyCode::parse("MONTAGNA").unwrap()),
+                protocol_number: "RLD-1-000001".into(),
+                title: "T".into(),
+            },
+            ApplicationEvent::Withdrawn,
+        ]
+    }
+
+    #[test]
+    fn the_webhook_of_each_change_is_the_one_its_action_had() {
+        for e in all() {
+            assert_eq!(
+                e.webhook(),
+                EventType::for_audit_action(e.action(), None),
+                "{}",
+                e.action()
+            );
+        }
+    }
+
+    #[test]
+    fn a_submission_to_an_agency_tells_its_evaluators_and_nothing_else_tells_anybody() {
+        let id = uuid::Uuid::new_v4();
+        for e in all() {
+            let notices = e.notices(id);
+            match e {
+                ApplicationEvent::Submitted { agency, .. } => {
+                    assert_eq!(notices.len(), 1);
+                    let n = &notices[0];
+                    assert_eq!(n.to, Recipients::Evaluators(agency.unwrap()));
+                    assert_eq!(n.kind, "application_submitted");
+                    assert_eq!(
+                        n.message.en,
+                        "New application RLD-1-000001 submitted to your agency: \"T\"."
+                    );
+                    assert_eq!(
+                        n.message.it,
+                        "Nuova domanda RLD-1-000001 presentata alla sua ATS: \"T\"."
+                    );
+                    assert_eq!(
+                        n.data,
+                        json!({"application_id": id, "protocol_number": "RLD-1-000001"})
+                    );
+                }
+                _ => assert!(notices.is_empty()),
+            }
+        }
+        let without_agency = ApplicationEvent::Submitted {
+            agency: None,
+            protocol_number: "RLD-1-000002".into(),
+            title: String::new(),
+        };
+        assert!(without_agency.notices(id).is_empty());
+    }
+}
