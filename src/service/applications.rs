@@ -567,7 +567,8 @@ pub async fn receipt(
 ///
 /// The protocol counter's row stays locked from the number's taking to the commit, and
 /// every submission of the call waits for it: everything that does not need the number is
-/// read before it is taken.
+/// read before it is taken, but for the evaluators that the recorder of the event looks up
+/// (one indexed query).
 pub async fn submit<F>(
     db: &DatabaseConnection,
     caller: &AuthUser,
