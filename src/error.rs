@@ -466,3 +466,21 @@ pub struct ProblemViolation {
     pub code: String,
     pub message: String,
 }
+
+/// A review step refused by the rules: 403 when the caller may not take it, 409 when the
+/// application is not in a state that allows it.
+impl From<crate::domain::review::Refusal> for ApiError {
+    fn from(r: crate::domain::review::Refusal) -> ApiError {
+        if r.forbidden {
+            ApiError::Forbidden {
+                code: r.code,
+                message: r.message,
+            }
+        } else {
+            ApiError::Conflict {
+                code: r.code,
+                message: r.message,
+            }
+        }
+    }
+}

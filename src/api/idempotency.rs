@@ -18,9 +18,8 @@ use crate::auth::TokenKind;
 use crate::auth::extractor::bearer;
 use crate::auth::jwt::Subject;
 use crate::error::ApiError;
+use crate::service::idempotency::{self as service, Answer, Claimed};
 use crate::state::AppState;
-use crate::store::idempotency::{self, Begin};
-use crate::store::users;
 
 /// What is kept of a first answer to replay it.
 #[derive(Serialize, Deserialize)]
@@ -52,14 +51,14 @@ impl Claim {
     }
 
     /// What is kept of a JSON answer to replay it, exactly as the middleware keeps it.
-    pub fn answer(&self, status: StatusCode, body: &serde_json::Value) -> idempotency::Answer {
+    pub fn answer(&self, status: StatusCode, body: &serde_json::Value) -> Answer {
         let stored = Stored {
             content_type: Some("application/json".to_owned()),
             etag: None,
             location: None,
             body: body.to_string(),
         };
-        idempotency::Answer {
+        Answer {
             user_id: self.user_id,
             key: self.key.clone(),
             status: status.as_u16(),
@@ -72,10 +71,7 @@ impl Claim {
 async fn user_of(state: &AppState, token: &str) -> Option<Uuid> {
     match state.keys.verify(token, TokenKind::Access).ok()? {
         Subject::Local { user_id, .. } => Some(user_id),
-        Subject::External { username } => users::get_by_username(&state.db, &username)
-            .await
-            .ok()?
-            .map(|u| u.id),
+        Subject::External { username } => service::user_named(&state.db, &username).await.ok()?,
     }
 }
 
@@ -157,13 +153,15 @@ pub async fn layer(
     req.set_payload(actix_web::dev::Payload::from(body.clone()));
     let scope = format!("{} {}", req.method(), req.path());
     let hash = hex::encode(Sha256::digest(&body));
-    match idempotency::begin(&state.db, user_id, &key, &scope, &hash, state.now()).await {
+    match service::begin(&state.db, user_id, &key, &scope, &hash, state.now()).await {
         Err(e) => return Ok(req.into_response(e.error_response())),
-        Ok(Begin::Replay { status, body }) => return Ok(req.into_response(replay(status, &body))),
-        Ok(Begin::InProgress { retry_after_secs }) => {
+        Ok(Claimed::Replay { status, body }) => {
+            return Ok(req.into_response(replay(status, &body)));
+        }
+        Ok(Claimed::InProgress { retry_after_secs }) => {
             return Ok(req.into_response(in_progress(retry_after_secs)));
         }
-        Ok(Begin::Fresh) => {}
+        Ok(Claimed::Fresh) => {}
     }
     req.extensions_mut().insert(Claim {
         user_id,
@@ -175,7 +173,7 @@ pub async fn layer(
     }
     let status = res.status();
     if status.is_server_error() {
-        idempotency::abandon(&state.db, user_id, &key).await.ok();
+        service::abandon(&state.db, user_id, &key).await.ok();
         return Ok(res.map_into_boxed_body());
     }
     let header_of = |res: &ServiceResponse<_>, name: header::HeaderName| {
@@ -199,9 +197,7 @@ pub async fn layer(
         body: String::from_utf8_lossy(&bytes).into_owned(),
     };
     let serialized = serde_json::to_string(&stored).unwrap_or_default();
-    if let Err(e) =
-        idempotency::finish(&state.db, user_id, &key, status.as_u16(), &serialized).await
-    {
+    if let Err(e) = service::finish(&state.db, user_id, &key, status.as_u16(), &serialized).await {
         tracing::warn!(error = %e, "cannot record an idempotent answer");
     }
     let response = head.set_body(BoxBody::new(bytes));

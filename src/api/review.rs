@@ -215,21 +215,6 @@ pub struct ReopenRequest {
     pub reason: String,
 }
 
-/// For evaluators: the declaration must exist and declare no conflict.
-pub async fn require_no_conflict(
-    state: &AppState,
-    caller: &AuthUser,
-    application_id: Uuid,
-) -> Result<(), ApiError> {
-    service::require_no_conflict(&state.db, caller, application_id).await
-}
-
-/// An evaluator's declaration on an application allows working on it: it exists and declares
-/// no conflict.
-pub fn no_conflict(declaration: Option<&Declaration>) -> Result<(), ApiError> {
-    service::no_conflict(declaration)
-}
-
 /// Before declaring, an evaluator sees the protocol number, the title and the members' names
 /// and tax codes, with the conflicts the service can see.
 #[utoipa::path(

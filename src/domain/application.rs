@@ -620,6 +620,35 @@ pub fn protocol_number(call_code: &str, n: i64) -> String {
     format!("{call_code}-{n:06}")
 }
 
+/// Whether a text is an intervention area code as lists filter on it: 1 to 40 ASCII letters,
+/// digits, `_` or `-`.
+pub fn is_area_code(s: &str) -> bool {
+    (1..=40).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// A submitted snapshot as a reader may see it: the personal (16-character) tax codes of the
+/// members whose data it may not see in full (`reveal` false) are masked.
+pub fn mask_snapshot(snapshot: &mut serde_json::Value, reveal: &dyn Fn(Uuid) -> bool) {
+    let Some(members) = snapshot.get_mut("members").and_then(|m| m.as_array_mut()) else {
+        return;
+    };
+    for m in members {
+        let id = m["organization_id"]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok());
+        let code = m["tax_code"]
+            .as_str()
+            .map(super::identifiers::TaxCode::parse);
+        if let (Some(id), Some(Ok(code))) = (id, code)
+            && !reveal(id)
+        {
+            m["tax_code"] = serde_json::Value::String(code.masked());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -627,6 +656,41 @@ mod tests {
 
     fn rules() -> CallRules {
         CallRules::lombardy_2022()
+    }
+
+    #[test]
+    fn an_area_code_is_short_plain_ascii() {
+        assert!(is_area_code("TIME_SAVING"));
+        assert!(is_area_code("A-1"));
+        assert!(is_area_code(&"A".repeat(40)));
+        assert!(!is_area_code(""));
+        assert!(!is_area_code(&"A".repeat(41)));
+        assert!(!is_area_code("TIME SAVING"));
+        assert!(!is_area_code("\"x\""));
+    }
+
+    #[test]
+    fn a_snapshot_masks_the_personal_tax_codes_of_members_not_revealed() {
+        let (mine, theirs, company) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let mut snapshot = serde_json::json!({"members": [
+            {"organization_id": mine, "tax_code": "RSSMRA85T10A562S"},
+            {"organization_id": theirs, "tax_code": "RSSMRA85T10A562S"},
+            {"organization_id": company, "tax_code": "01234560157"},
+        ]});
+        mask_snapshot(&mut snapshot, &|id| id == mine);
+        let codes: Vec<&str> = snapshot["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["tax_code"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            codes,
+            ["RSSMRA85T10A562S", "RSS************S", "01234560157"]
+        );
+        let mut none = serde_json::json!({"protocol_number": "X"});
+        mask_snapshot(&mut none, &|_| false);
+        assert_eq!(none, serde_json::json!({"protocol_number": "X"}));
     }
 
     fn m(s: &str) -> Money {

@@ -3,11 +3,13 @@
 //! outbox row and the inbox notices, so that none of them is derived from an action string or
 //! the shape of a JSON document.
 
+pub mod application;
 pub mod review;
 
 use serde_json::Value;
 use uuid::Uuid;
 
+use self::application::ApplicationEvent;
 use super::agency::AgencyCode;
 use super::violation::Msg;
 use super::webhook::EventType;
@@ -63,6 +65,8 @@ pub enum EventKind {
     RefreshTokenReused,
     /// A step of the agencies' review of an application.
     Review(review::ReviewEvent),
+    /// An application changed.
+    Application(ApplicationEvent),
 }
 
 /// The changes of a webhook subscription.
@@ -150,6 +154,7 @@ impl DomainEvent {
             EventKind::Webhook(WebhookEvent::Deleted) => "webhook.deleted",
             EventKind::RefreshTokenReused => "session.refresh_token_reused",
             EventKind::Review(e) => e.action(),
+            EventKind::Application(e) => e.action(),
         }
     }
 
@@ -172,6 +177,7 @@ impl DomainEvent {
             } => Some(EventType::InvitationDeclined),
             EventKind::MemberRemoved { .. } => Some(EventType::MemberRemoved),
             EventKind::Review(e) => e.webhook(),
+            EventKind::Application(e) => e.webhook(),
         }
     }
 
@@ -258,6 +264,7 @@ impl DomainEvent {
                 ),
                 data: data(self.entity_id, *call_id, *organization),
             }],
+            EventKind::Application(e) => e.notices(self.entity_id),
         }
     }
 }

@@ -2,8 +2,10 @@
 //! locks, reads through `store`, asks `domain` to decide, writes through `store`, records
 //! its `DomainEvent` (`events`), and commits. Handlers in `api` call one of them.
 
+pub mod applications;
 pub mod calls;
 pub mod events;
+pub mod idempotency;
 pub mod notifications;
 pub mod operations;
 pub mod organizations;

@@ -18,11 +18,11 @@ use crate::domain::event::review::ReviewEvent;
 use crate::domain::event::{DomainEvent, EventKind};
 use crate::domain::points::Points;
 use crate::domain::review::{
-    self, CriterionScore, Decision, Refusal, ReviewStatus, ScoreOutcome, check_scores,
-    deadline_after,
+    self, CriterionScore, Decision, ReviewStatus, ScoreOutcome, check_scores, deadline_after,
 };
 use crate::domain::user::Role;
 use crate::error::ApiError;
+use crate::service::applications::application_not_found;
 use crate::store::audit::Actor;
 use crate::store::partnerships::Partnership;
 use crate::store::review::NewStep;
@@ -31,30 +31,6 @@ use crate::store::{self, applications, calls, organizations, partnerships};
 pub use crate::store::applications::Application;
 pub use crate::store::organizations::Organization;
 pub use crate::store::review::{Consensus, Declaration, Evaluation};
-
-impl From<Refusal> for ApiError {
-    fn from(r: Refusal) -> ApiError {
-        if r.forbidden {
-            ApiError::Forbidden {
-                code: r.code,
-                message: r.message,
-            }
-        } else {
-            ApiError::Conflict {
-                code: r.code,
-                message: r.message,
-            }
-        }
-    }
-}
-
-fn application_not_found() -> ApiError {
-    ApiError::not_found(
-        "application_not_found",
-        "There is no such application that you may see.",
-        "Non esiste una domanda con questo identificativo visibile a lei.",
-    )
-}
 
 /// An application the caller may see at all, with its call and partnership; 404 otherwise.
 async fn visible(

@@ -1,9 +1,9 @@
-//! Applications: drafts, annexes, submission with its gap-free protocol number, history.
+//! Applications: drafts, annexes, submission with its gap-free protocol number, history. The
+//! queries and writes of the application aggregate; the workflows are `service::applications`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
-use chrono::{DateTime, DurationRound, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
@@ -11,20 +11,15 @@ use sea_orm::{
     DbErr, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait, Set, Statement,
 };
-use serde_json::json;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::audit::{self, Actor, Change};
-use super::{Page, begin_write, calls, partnerships};
-use crate::clock::Clock;
+use super::audit::Actor;
+use super::{Page, scopes};
 use crate::domain::agency::AgencyCode;
-use crate::domain::application::{
-    AnnexFacts, ApplicationContent, ApplicationStatus, protocol_number, submission_problems, totals,
-};
+use crate::domain::application::{ApplicationContent, ApplicationStatus, totals};
+use crate::domain::call::{Call, CallRules};
 use crate::domain::review::ReviewStatus;
 use crate::entity::{application, application_document, application_history, conflict_declaration};
-use crate::error::ApiError;
 
 /// An application as stored.
 #[derive(Debug, Clone)]
@@ -99,22 +94,6 @@ fn to_application(m: application::Model) -> Result<Application, DbErr> {
     })
 }
 
-pub fn application_not_found() -> ApiError {
-    ApiError::not_found(
-        "application_not_found",
-        "There is no such application that you may see.",
-        "Non esiste una domanda con questo identificativo visibile a lei.",
-    )
-}
-
-fn frozen() -> ApiError {
-    ApiError::conflict(
-        "application_not_draft",
-        "The application has been submitted: its content is frozen.",
-        "La domanda è stata presentata: il suo contenuto è congelato.",
-    )
-}
-
 /// Record a status change (of the application, or of its review) in its history.
 pub async fn record_history<C: ConnectionTrait>(
     conn: &C,
@@ -143,7 +122,7 @@ pub async fn record_history<C: ConnectionTrait>(
 /// The denormalised columns a list filters and sorts on.
 fn money_columns(
     content: &ApplicationContent,
-    rules: &crate::domain::call::CallRules,
+    rules: &CallRules,
 ) -> (Option<rust_decimal::Decimal>, Option<rust_decimal::Decimal>) {
     (
         totals(&content.budget, rules).map(|t| t.total_cost.as_decimal()),
@@ -151,33 +130,35 @@ fn money_columns(
     )
 }
 
-/// Create a draft for a partnership; a partnership has at most one application per call.
-pub async fn create(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    call: &crate::domain::call::Call,
+fn content_text(content: &ApplicationContent) -> Result<String, DbErr> {
+    serde_json::to_string(content).map_err(|e| DbErr::Custom(format!("content: {e}")))
+}
+
+/// Whether a partnership already has an application for a call.
+pub async fn exists_for<C: ConnectionTrait>(
+    conn: &C,
+    call_id: Uuid,
+    partnership_id: Uuid,
+) -> Result<bool, DbErr> {
+    Ok(application::Entity::find()
+        .filter(application::Column::CallId.eq(call_id))
+        .filter(application::Column::PartnershipId.eq(partnership_id))
+        .count(conn)
+        .await?
+        > 0)
+}
+
+/// Store a new draft (a unique-key violation when the partnership already has an
+/// application for the call).
+pub async fn insert_draft<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    call: &Call,
     partnership_id: Uuid,
     content: &ApplicationContent,
-) -> Result<Application, ApiError> {
-    let exists_error = || {
-        ApiError::conflict(
-            "application_exists",
-            "This partnership already has an application for the call.",
-            "Questo partenariato ha già una domanda per l'avviso.",
-        )
-    };
-    let tx = begin_write(db).await?;
-    let exists = application::Entity::find()
-        .filter(application::Column::CallId.eq(call.id))
-        .filter(application::Column::PartnershipId.eq(partnership_id))
-        .count(&tx)
-        .await?
-        > 0;
-    if exists {
-        return Err(exists_error());
-    }
-    let id = Uuid::new_v4();
+    created_by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     let (total_cost, requested_grant) = money_columns(content, &call.rules);
     application::ActiveModel {
         id: Set(id),
@@ -185,7 +166,7 @@ pub async fn create(
         partnership_id: Set(partnership_id),
         agency_code: Set(content.agency_code.map(|a| a.as_str().to_owned())),
         status: Set(ApplicationStatus::Draft.as_str().to_owned()),
-        content: Set(serde_json::to_string(content).map_err(anyhow::Error::from)?),
+        content: Set(content_text(content)?),
         total_cost: Set(total_cost),
         requested_grant: Set(requested_grant),
         protocol_number: Set(None),
@@ -195,44 +176,176 @@ pub async fn create(
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
-        created_by: Set(actor.user_id),
+        created_by: Set(created_by),
         review_status: Set(None),
         integration_deadline: Set(None),
     }
-    .insert(&tx)
+    .insert(conn)
     .await
-    .map_err(|e| {
-        if super::is_unique_violation(&e) {
-            exists_error()
-        } else {
-            e.into()
-        }
-    })?;
-    record_history(
-        &tx,
-        id,
-        None,
-        ApplicationStatus::Draft.as_str(),
-        actor,
-        now,
-        None,
-    )
+    .map(|_| ())
+}
+
+/// Write a draft's new content if it is still a draft at `expected_version`; false when it
+/// changed meanwhile.
+pub async fn update_draft<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    expected_version: i32,
+    content: &ApplicationContent,
+    rules: &CallRules,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let (total_cost, requested_grant) = money_columns(content, rules);
+    let result = application::Entity::update_many()
+        .set(application::ActiveModel {
+            agency_code: Set(content.agency_code.map(|a| a.as_str().to_owned())),
+            content: Set(content_text(content)?),
+            total_cost: Set(total_cost),
+            requested_grant: Set(requested_grant),
+            version: Set(expected_version + 1),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .filter(application::Column::Id.eq(id))
+        .filter(application::Column::Version.eq(expected_version))
+        .filter(application::Column::Status.eq(ApplicationStatus::Draft.as_str()))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Delete a draft with its history and annexes.
+pub async fn delete<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<(), DbErr> {
+    application_history::Entity::delete_many()
+        .filter(application_history::Column::ApplicationId.eq(id))
+        .exec(conn)
+        .await?;
+    application_document::Entity::delete_many()
+        .filter(application_document::Column::ApplicationId.eq(id))
+        .exec(conn)
+        .await?;
+    application::Entity::delete_by_id(id).exec(conn).await?;
+    Ok(())
+}
+
+/// A new version of the application (its annexes changed).
+pub async fn touch<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    application::Entity::update_many()
+        .col_expr(
+            application::Column::Version,
+            Expr::col(application::Column::Version).add(Expr::val(1)),
+        )
+        .col_expr(application::Column::UpdatedAt, Expr::value(now))
+        .filter(application::Column::Id.eq(id))
+        .exec(conn)
+        .await
+        .map(|_| ())
+}
+
+/// The metadata of a new annex.
+pub struct NewDocument {
+    pub kind: String,
+    pub file_name: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub organization_id: Option<Uuid>,
+}
+
+/// Record an annex.
+pub async fn insert_document<C: ConnectionTrait>(
+    conn: &C,
+    application_id: Uuid,
+    d: NewDocument,
+    created_by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Document, DbErr> {
+    let model = application_document::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        application_id: Set(application_id),
+        kind: Set(d.kind),
+        file_name: Set(d.file_name),
+        size_bytes: Set(d.size_bytes),
+        sha256: Set(d.sha256),
+        organization_id: Set(d.organization_id),
+        created_at: Set(now),
+        created_by: Set(created_by),
+    }
+    .insert(conn)
     .await?;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "application.created",
-            entity_type: "application",
-            entity_id: id.to_string(),
-            before: None,
-            after: Some(json!({"content": content})),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    get(db, id).await?.ok_or_else(application_not_found)
+    Ok(to_document(model))
+}
+
+/// Delete an annex of an application; false when it has no such annex.
+pub async fn delete_document<C: ConnectionTrait>(
+    conn: &C,
+    application_id: Uuid,
+    document_id: Uuid,
+) -> Result<bool, DbErr> {
+    let deleted = application_document::Entity::delete_many()
+        .filter(application_document::Column::Id.eq(document_id))
+        .filter(application_document::Column::ApplicationId.eq(application_id))
+        .exec(conn)
+        .await?;
+    Ok(deleted.rows_affected > 0)
+}
+
+/// What a submission stores.
+pub struct Submission<'a> {
+    pub protocol_number: &'a str,
+    pub submitted_at: DateTime<Utc>,
+    /// The canonical JSON of the snapshot, and its SHA-256.
+    pub snapshot: &'a str,
+    pub snapshot_sha256: &'a str,
+}
+
+/// Mark a draft submitted, its review pending; false when it is no longer a draft.
+pub async fn mark_submitted<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    version: i32,
+    s: &Submission<'_>,
+) -> Result<bool, DbErr> {
+    let result = application::Entity::update_many()
+        .set(application::ActiveModel {
+            status: Set(ApplicationStatus::Submitted.as_str().to_owned()),
+            protocol_number: Set(Some(s.protocol_number.to_owned())),
+            submitted_at: Set(Some(s.submitted_at)),
+            snapshot: Set(Some(s.snapshot.to_owned())),
+            snapshot_sha256: Set(Some(s.snapshot_sha256.to_owned())),
+            review_status: Set(Some(ReviewStatus::Pending.as_str().to_owned())),
+            version: Set(version),
+            updated_at: Set(s.submitted_at),
+            ..Default::default()
+        })
+        .filter(application::Column::Id.eq(id))
+        .filter(application::Column::Status.eq(ApplicationStatus::Draft.as_str()))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Mark an application withdrawn, at a new version.
+pub async fn mark_withdrawn<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    version: i32,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    application::Entity::update_many()
+        .set(application::ActiveModel {
+            status: Set(ApplicationStatus::Withdrawn.as_str().to_owned()),
+            version: Set(version),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .filter(application::Column::Id.eq(id))
+        .exec(conn)
+        .await
+        .map(|_| ())
 }
 
 pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Application>, DbErr> {
@@ -249,17 +362,10 @@ pub async fn get_for_reader<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
     reader: Option<Uuid>,
-) -> Result<
-    Option<(
-        Application,
-        crate::domain::call::Call,
-        partnerships::AccessFacts,
-    )>,
-    DbErr,
-> {
+) -> Result<Option<(Application, Call, scopes::AccessFacts)>, DbErr> {
     let mut q = application::Entity::find_by_id(id).find_also_related(crate::entity::call::Entity);
     if let Some(user) = reader {
-        for (expr, alias) in partnerships::access_columns(user) {
+        for (expr, alias) in scopes::access_columns(user) {
             q = q.expr_as(expr, alias);
         }
     }
@@ -271,8 +377,8 @@ pub async fn get_for_reader<C: ConnectionTrait>(
         return Ok(None);
     };
     let facts = match reader {
-        Some(_) => partnerships::access_facts_of(&row)?,
-        None => partnerships::AccessFacts::default(),
+        Some(_) => scopes::access_facts_of(&row)?,
+        None => scopes::AccessFacts::default(),
     };
     Ok(Some((
         to_application(app)?,
@@ -324,7 +430,7 @@ fn condition(f: &Filter) -> Condition {
         c = c.add(application::Column::Status.eq(s.as_str()));
     }
     if let Some(orgs) = &f.member_of {
-        c = c.add(application::Column::PartnershipId.in_subquery(partnerships::with_member(orgs)));
+        c = c.add(application::Column::PartnershipId.in_subquery(scopes::with_member(orgs)));
     }
     if let Some(a) = f.agency_submitted {
         c = c
@@ -422,9 +528,18 @@ fn in_area(a: &Application, area: &str) -> bool {
 
 /// Every matching application in list order, handed to `each` one at a time as its row
 /// arrives: one query, and the matches are never all in memory at once (exports).
-pub async fn for_each<F>(db: &DatabaseConnection, f: &Filter, mut each: F) -> Result<(), ApiError>
+pub async fn for_each<F>(db: &DatabaseConnection, f: &Filter, each: F) -> Result<(), DbErr>
 where
-    F: FnMut(Application) -> Result<(), ApiError>,
+    F: FnMut(Application) -> Result<(), DbErr>,
+{
+    try_for_each(db, f, each).await
+}
+
+/// [`for_each`] with a handler that may fail with its own error, which stops the reading.
+pub async fn try_for_each<F, E>(db: &DatabaseConnection, f: &Filter, mut each: F) -> Result<(), E>
+where
+    F: FnMut(Application) -> Result<(), E>,
+    E: From<DbErr>,
 {
     let mut rows = in_list_order(condition(f)).stream(db).await?;
     while let Some(row) = rows.try_next().await? {
@@ -437,10 +552,7 @@ where
 }
 
 /// The calls of the matching applications, in one query.
-pub async fn calls_of(
-    db: &DatabaseConnection,
-    f: &Filter,
-) -> Result<BTreeMap<Uuid, crate::domain::call::Call>, DbErr> {
+pub async fn calls_of(db: &DatabaseConnection, f: &Filter) -> Result<BTreeMap<Uuid, Call>, DbErr> {
     let ids = Query::select()
         .column(application::Column::CallId)
         .from(application::Entity)
@@ -467,102 +579,6 @@ async fn count(db: &DatabaseConnection, cond: Condition) -> Result<u64, DbErr> {
         .await?
         .unwrap_or(0);
     Ok(u64::try_from(n).unwrap_or(0))
-}
-
-/// Change a draft's content under optimistic concurrency.
-pub async fn update_draft<F>(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    id: Uuid,
-    expected_version: i32,
-    rules: &crate::domain::call::CallRules,
-    decide: F,
-) -> Result<Application, ApiError>
-where
-    F: FnOnce(&Application) -> Result<ApplicationContent, ApiError>,
-{
-    let tx = begin_write(db).await?;
-    let current = get(&tx, id).await?.ok_or_else(application_not_found)?;
-    if current.version != expected_version {
-        return Err(ApiError::PreconditionFailed);
-    }
-    if current.status != ApplicationStatus::Draft {
-        return Err(frozen());
-    }
-    let content = decide(&current)?;
-    let (total_cost, requested_grant) = money_columns(&content, rules);
-    let result = application::Entity::update_many()
-        .set(application::ActiveModel {
-            agency_code: Set(content.agency_code.map(|a| a.as_str().to_owned())),
-            content: Set(serde_json::to_string(&content).map_err(anyhow::Error::from)?),
-            total_cost: Set(total_cost),
-            requested_grant: Set(requested_grant),
-            version: Set(current.version + 1),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .filter(application::Column::Id.eq(id))
-        .filter(application::Column::Version.eq(current.version))
-        .filter(application::Column::Status.eq(ApplicationStatus::Draft.as_str()))
-        .exec(&tx)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::PreconditionFailed);
-    }
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "application.changed",
-            entity_type: "application",
-            entity_id: id.to_string(),
-            before: Some(json!({"content": current.content})),
-            after: Some(json!({"content": content})),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    get(db, id).await?.ok_or_else(application_not_found)
-}
-
-/// Delete a draft.
-pub async fn delete_draft(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    id: Uuid,
-) -> Result<(), ApiError> {
-    let tx = begin_write(db).await?;
-    let current = get(&tx, id).await?.ok_or_else(application_not_found)?;
-    if current.status != ApplicationStatus::Draft {
-        return Err(frozen());
-    }
-    application_history::Entity::delete_many()
-        .filter(application_history::Column::ApplicationId.eq(id))
-        .exec(&tx)
-        .await?;
-    application_document::Entity::delete_many()
-        .filter(application_document::Column::ApplicationId.eq(id))
-        .exec(&tx)
-        .await?;
-    application::Entity::delete_by_id(id).exec(&tx).await?;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "application.deleted",
-            entity_type: "application",
-            entity_id: id.to_string(),
-            before: Some(json!({"content": current.content})),
-            after: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 fn to_document(m: application_document::Model) -> Document {
@@ -612,120 +628,6 @@ pub async fn documents_of<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The metadata of a new annex.
-pub struct NewDocument {
-    pub kind: String,
-    pub file_name: String,
-    pub size_bytes: i64,
-    pub sha256: String,
-    pub organization_id: Option<Uuid>,
-}
-
-/// Record an annex of a draft.
-pub async fn add_document(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    id: Uuid,
-    d: NewDocument,
-) -> Result<Document, ApiError> {
-    let tx = begin_write(db).await?;
-    let current = get(&tx, id).await?.ok_or_else(application_not_found)?;
-    if current.status != ApplicationStatus::Draft {
-        return Err(frozen());
-    }
-    let doc_id = Uuid::new_v4();
-    let model = application_document::ActiveModel {
-        id: Set(doc_id),
-        application_id: Set(id),
-        kind: Set(d.kind),
-        file_name: Set(d.file_name),
-        size_bytes: Set(d.size_bytes),
-        sha256: Set(d.sha256),
-        organization_id: Set(d.organization_id),
-        created_at: Set(now),
-        created_by: Set(actor.user_id),
-    }
-    .insert(&tx)
-    .await?;
-    application::Entity::update_many()
-        .col_expr(
-            application::Column::Version,
-            Expr::col(application::Column::Version).add(Expr::val(1)),
-        )
-        .col_expr(application::Column::UpdatedAt, Expr::value(now))
-        .filter(application::Column::Id.eq(id))
-        .exec(&tx)
-        .await?;
-    let doc = to_document(model);
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "application.document_added",
-            entity_type: "application",
-            entity_id: id.to_string(),
-            before: None,
-            after: Some(json!({"document_id": doc.id, "kind": doc.kind, "file_name": doc.file_name, "sha256": doc.sha256, "size_bytes": doc.size_bytes})),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(doc)
-}
-
-/// Delete an annex of a draft.
-pub async fn delete_document(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    id: Uuid,
-    document_id: Uuid,
-) -> Result<(), ApiError> {
-    let tx = begin_write(db).await?;
-    let current = get(&tx, id).await?.ok_or_else(application_not_found)?;
-    if current.status != ApplicationStatus::Draft {
-        return Err(frozen());
-    }
-    let deleted = application_document::Entity::delete_many()
-        .filter(application_document::Column::Id.eq(document_id))
-        .filter(application_document::Column::ApplicationId.eq(id))
-        .exec(&tx)
-        .await?;
-    if deleted.rows_affected == 0 {
-        return Err(ApiError::not_found(
-            "document_not_found",
-            "The application has no such document.",
-            "La domanda non ha questo documento.",
-        ));
-    }
-    application::Entity::update_many()
-        .col_expr(
-            application::Column::Version,
-            Expr::col(application::Column::Version).add(Expr::val(1)),
-        )
-        .col_expr(application::Column::UpdatedAt, Expr::value(now))
-        .filter(application::Column::Id.eq(id))
-        .exec(&tx)
-        .await?;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "application.document_deleted",
-            entity_type: "application",
-            entity_id: id.to_string(),
-            before: Some(json!({"document_id": document_id})),
-            after: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 pub async fn history(db: &DatabaseConnection, id: Uuid) -> Result<Vec<HistoryEntry>, DbErr> {
     Ok(application_history::Entity::find()
         .filter(application_history::Column::ApplicationId.eq(id))
@@ -747,7 +649,7 @@ pub async fn history(db: &DatabaseConnection, id: Uuid) -> Result<Vec<HistoryEnt
 
 /// The next protocol number of a call: a counter row incremented inside the submitting
 /// transaction, so numbers are unique and without gaps (a rollback gives the number back).
-async fn next_protocol<C: ConnectionTrait>(conn: &C, call_id: Uuid) -> Result<i64, DbErr> {
+pub async fn next_protocol<C: ConnectionTrait>(conn: &C, call_id: Uuid) -> Result<i64, DbErr> {
     let backend = conn.get_database_backend();
     let sql = "INSERT INTO protocol_counters (call_id, last_value) VALUES ($1, 1) \
                ON CONFLICT (call_id) DO UPDATE SET last_value = protocol_counters.last_value + 1 \
@@ -774,232 +676,36 @@ pub async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Appli
     row.map(to_application).transpose()
 }
 
-/// Submit a draft: in one transaction, lock it, read the clock, check the window, every
-/// content and money rule, the annexes and the partnership's eligibility, take the next
-/// protocol number, and store the canonical snapshot with its SHA-256.
-///
-/// `respond` builds the answer from the submitted application before the commit; the
-/// answer it returns for an `Idempotency-Key` is recorded in the same transaction. Nothing
-/// is read after the commit, so a committed submission is never answered with an error.
-///
-/// The protocol counter's row stays locked from the number's taking to the commit, and
-/// every submission of the call waits for it: everything that does not need the number is
-/// read before it is taken.
-pub async fn submit<F>(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    clock: &Arc<dyn Clock>,
-    id: Uuid,
-    respond: F,
-) -> Result<Application, ApiError>
-where
-    F: FnOnce(&Application) -> Result<Option<super::idempotency::Answer>, ApiError>,
-{
-    let tx = begin_write(db).await?;
-    let app = lock(&tx, id).await?.ok_or_else(application_not_found)?;
-    if app.status != ApplicationStatus::Draft {
-        return Err(ApiError::conflict(
-            "already_submitted",
-            "The application has already been submitted; an application is submitted once.",
-            "La domanda è già stata presentata; una domanda si presenta una sola volta.",
-        ));
-    }
-    partnerships::lock(&tx, app.partnership_id).await?;
-    // Microseconds: what both databases store, so that the receipt and its snapshot agree.
-    let now = clock.now();
-    let now = now
-        .duration_trunc(chrono::TimeDelta::microseconds(1))
-        .unwrap_or(now);
-    let call = calls::get(&tx, app.call_id)
-        .await?
-        .ok_or_else(crate::service::calls::call_not_found)?;
-    let partnership = partnerships::get(&tx, app.partnership_id)
-        .await?
-        .ok_or_else(crate::service::partnerships::partnership_not_found)?;
-    let members = partnerships::members_for_rules(&tx, &partnership).await?;
-    let docs = documents(&tx, id).await?;
-    let facts: Vec<_> = members.iter().map(|(m, _)| m.clone()).collect();
-    let annexes: Vec<AnnexFacts> = docs
-        .iter()
-        .map(|d| AnnexFacts {
-            kind: d.kind.clone(),
-            organization_id: d.organization_id,
-        })
-        .collect();
-    let problems = submission_problems(
-        &app.content,
-        &call.rules,
-        &call.window,
-        now,
-        &facts,
-        &annexes,
-    );
-    if !problems.is_empty() {
-        return Err(ApiError::Validation(problems));
-    }
-    let evaluators = match app.content.agency_code {
-        Some(agency) => super::notifications::evaluators_of(&tx, agency).await?,
-        None => vec![],
-    };
-    let n = next_protocol(&tx, call.id).await?;
-    let protocol = protocol_number(&call.code, n);
-    let snapshot = json!({
-        "application_id": app.id,
-        "protocol_number": protocol,
-        "submitted_at": now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "call": {"id": call.id, "code": call.code},
-        "partnership": {"id": partnership.id, "name": partnership.name},
-        "content": app.content,
-        "members": members.iter().map(|(m, o)| json!({
-            "organization_id": m.organization_id,
-            "role": m.role,
-            "tax_code": o.facts.tax_code.as_str(),
-            "vat_number": o.facts.vat_number.as_ref().map(|v| v.as_str()),
-            "legal_name": o.facts.legal_name,
-            "category": o.facts.category(),
-            "subtype": o.facts.subtype,
-            "chamber_registration": o.facts.chamber_registration,
-            "seats": o.facts.seats,
-            "staff": o.facts.figures.as_ref().map(|f| f.staff.to_string()),
-            "turnover": o.facts.figures.as_ref().and_then(|f| f.turnover),
-            "balance_sheet_total": o.facts.figures.as_ref().and_then(|f| f.balance_sheet_total),
-            "reference_year": o.facts.reference_year,
-            "size_class": o.facts.size_class(),
-        })).collect::<Vec<_>>(),
-        "documents": docs.iter().map(|d| json!({"kind": d.kind, "file_name": d.file_name, "size_bytes": d.size_bytes, "sha256": d.sha256, "organization_id": d.organization_id})).collect::<Vec<_>>(),
-    });
-    let canonical = serde_json_canonicalizer::to_string(&snapshot).map_err(anyhow::Error::from)?;
-    let hash = hex::encode(Sha256::digest(canonical.as_bytes()));
-    let result = application::Entity::update_many()
-        .set(application::ActiveModel {
-            status: Set(ApplicationStatus::Submitted.as_str().to_owned()),
-            protocol_number: Set(Some(protocol.clone())),
-            submitted_at: Set(Some(now)),
-            snapshot: Set(Some(canonical.clone())),
-            snapshot_sha256: Set(Some(hash.clone())),
-            review_status: Set(Some(ReviewStatus::Pending.as_str().to_owned())),
-            version: Set(app.version + 1),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .filter(application::Column::Id.eq(id))
-        .filter(application::Column::Status.eq(ApplicationStatus::Draft.as_str()))
-        .exec(&tx)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::conflict(
-            "already_submitted",
-            "The application has already been submitted.",
-            "La domanda è già stata presentata.",
-        ));
-    }
-    record_history(
-        &tx,
-        id,
-        Some(ApplicationStatus::Draft.as_str()),
-        ApplicationStatus::Submitted.as_str(),
-        actor,
-        now,
-        Some(format!("protocol {protocol}")),
+/// An evaluator's declaration on an application: `Some(has_conflict)` once declared.
+pub async fn declared_conflict<C: ConnectionTrait>(
+    db: &C,
+    application_id: Uuid,
+    evaluator_id: Uuid,
+) -> Result<Option<bool>, DbErr> {
+    Ok(
+        conflict_declaration::Entity::find_by_id((application_id, evaluator_id))
+            .one(db)
+            .await?
+            .map(|d| d.has_conflict),
     )
-    .await?;
-    if app.content.agency_code.is_some() {
-        let title = app.content.title.clone().unwrap_or_default();
-        super::notifications::notify(
-            &tx,
-            &evaluators,
-            "application_submitted",
-            crate::domain::violation::Msg::new(
-                format!("New application {protocol} submitted to your agency: \"{title}\"."),
-                format!("Nuova domanda {protocol} presentata alla sua ATS: \"{title}\"."),
-            ),
-            json!({"application_id": id, "protocol_number": protocol}),
-            now,
-        )
-        .await?;
-    }
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "application.submitted",
-            entity_type: "application",
-            entity_id: id.to_string(),
-            before: None,
-            after: Some(json!({"protocol_number": protocol, "snapshot_sha256": hash})),
-        },
-    )
-    .await?;
-    let submitted = Application {
-        status: ApplicationStatus::Submitted,
-        protocol_number: Some(protocol),
-        submitted_at: Some(now),
-        snapshot: Some(canonical),
-        snapshot_sha256: Some(hash),
-        review_status: Some(ReviewStatus::Pending),
-        version: app.version + 1,
-        updated_at: now,
-        ..app
-    };
-    if let Some(answer) = respond(&submitted)? {
-        super::idempotency::record(&tx, &answer).await?;
-    }
-    tx.commit().await?;
-    Ok(submitted)
 }
 
-/// Withdraw a submitted application, with a reason.
-pub async fn withdraw(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    id: Uuid,
-    reason: &str,
-) -> Result<Application, ApiError> {
-    let tx = begin_write(db).await?;
-    let app = lock(&tx, id).await?.ok_or_else(application_not_found)?;
-    crate::service::rankings::ensure_not_approved(&tx, &app).await?;
-    if app.status != ApplicationStatus::Submitted {
-        return Err(ApiError::conflict(
-            "not_submitted",
-            "Only a submitted application can be withdrawn (a draft is deleted instead).",
-            "Solo una domanda presentata può essere ritirata (una bozza si elimina).",
-        ));
+/// An evaluator's declarations on several applications (e.g. a page of the list), in one
+/// query: whether each declares a conflict.
+pub async fn declared_conflicts<C: ConnectionTrait>(
+    db: &C,
+    application_ids: &[Uuid],
+    evaluator_id: Uuid,
+) -> Result<BTreeMap<Uuid, bool>, DbErr> {
+    if application_ids.is_empty() {
+        return Ok(BTreeMap::new());
     }
-    application::Entity::update_many()
-        .set(application::ActiveModel {
-            status: Set(ApplicationStatus::Withdrawn.as_str().to_owned()),
-            version: Set(app.version + 1),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .filter(application::Column::Id.eq(id))
-        .exec(&tx)
-        .await?;
-    record_history(
-        &tx,
-        id,
-        Some(ApplicationStatus::Submitted.as_str()),
-        ApplicationStatus::Withdrawn.as_str(),
-        actor,
-        now,
-        Some(reason.to_owned()),
-    )
-    .await?;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "application.withdrawn",
-            entity_type: "application",
-            entity_id: id.to_string(),
-            before: None,
-            after: Some(json!({"reason": reason})),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    get(db, id).await?.ok_or_else(application_not_found)
+    Ok(conflict_declaration::Entity::find()
+        .filter(conflict_declaration::Column::EvaluatorId.eq(evaluator_id))
+        .filter(conflict_declaration::Column::ApplicationId.is_in(application_ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| (d.application_id, d.has_conflict))
+        .collect())
 }

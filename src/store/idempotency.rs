@@ -4,13 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, Set,
 };
 use uuid::Uuid;
 
 use crate::entity::idempotency_key;
-use crate::error::ApiError;
 
 /// What to do with a request that carries a key.
 pub enum Begin {
@@ -21,6 +20,8 @@ pub enum Begin {
     /// Seen and still running (or left running by a request that never finished): a retry
     /// may run after `retry_after_secs` (at least 1), when the running request's lease ends.
     InProgress { retry_after_secs: u32 },
+    /// The key was used for another request (another method, path or body).
+    Reused,
 }
 
 /// How long a request holds its key before a repeat may run it again: a request that never
@@ -42,7 +43,7 @@ pub async fn begin(
     scope: &str,
     request_hash: &str,
     now: DateTime<Utc>,
-) -> Result<Begin, ApiError> {
+) -> Result<Begin, DbErr> {
     let inserted = idempotency_key::ActiveModel {
         user_id: Set(user_id),
         key: Set(key.to_owned()),
@@ -61,7 +62,7 @@ pub async fn begin(
             let row = idempotency_key::Entity::find_by_id((user_id, key.to_owned()))
                 .one(db)
                 .await?
-                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("idempotency key vanished")))?;
+                .ok_or_else(|| DbErr::Custom("idempotency key vanished".into()))?;
             // Past its retention a key is forgotten: it starts a new request.
             if now - row.created_at > RETENTION {
                 let taken = idempotency_key::Entity::update_many()
@@ -91,12 +92,7 @@ pub async fn begin(
                 });
             }
             if row.scope != scope || row.request_hash != request_hash {
-                return Err(ApiError::invalid(
-                    "Idempotency-Key",
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was used for another request: use a new key for a new request.",
-                    "Questa Idempotency-Key è stata usata per un'altra richiesta: usare una chiave nuova per una richiesta nuova.",
-                ));
+                return Ok(Begin::Reused);
             }
             match (row.state.as_str(), row.response_status, row.response_body) {
                 ("done", Some(status), Some(body)) => Ok(Begin::Replay {
@@ -132,7 +128,7 @@ pub async fn begin(
                 }),
             }
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
@@ -147,7 +143,7 @@ pub struct Answer {
 }
 
 /// Record an answer inside the transaction of the change it answers.
-pub async fn record<C: ConnectionTrait>(conn: &C, answer: &Answer) -> Result<(), ApiError> {
+pub async fn record<C: ConnectionTrait>(conn: &C, answer: &Answer) -> Result<(), DbErr> {
     finish(
         conn,
         answer.user_id,
@@ -166,7 +162,7 @@ pub async fn finish<C: ConnectionTrait>(
     key: &str,
     status: u16,
     body: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), DbErr> {
     idempotency_key::Entity::update_many()
         .set(idempotency_key::ActiveModel {
             state: Set("done".into()),
@@ -183,7 +179,7 @@ pub async fn finish<C: ConnectionTrait>(
 
 /// Forget a key whose request failed for a transient reason, so that a retry runs again. A
 /// key whose answer was already recorded (with its change) is kept: the retry replays it.
-pub async fn abandon(db: &DatabaseConnection, user_id: Uuid, key: &str) -> Result<(), ApiError> {
+pub async fn abandon(db: &DatabaseConnection, user_id: Uuid, key: &str) -> Result<(), DbErr> {
     idempotency_key::Entity::delete_many()
         .filter(idempotency_key::Column::UserId.eq(user_id))
         .filter(idempotency_key::Column::Key.eq(key))
@@ -200,7 +196,7 @@ pub const RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 pub async fn purge(
     db: &DatabaseConnection,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<u64, sea_orm::DbErr> {
+) -> Result<u64, DbErr> {
     Ok(idempotency_key::Entity::delete_many()
         .filter(idempotency_key::Column::CreatedAt.lt(now - RETENTION))
         .exec(db)

@@ -14,6 +14,7 @@ pub mod partnerships;
 pub mod rankings;
 pub mod review;
 pub mod rows;
+pub mod scopes;
 pub mod sessions;
 pub mod stats;
 pub mod users;

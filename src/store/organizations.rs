@@ -11,21 +11,11 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::Page;
-use super::rows::money;
-use crate::domain::identifiers::{TaxCode, VatNumber};
-use crate::domain::organization::{OrganizationFacts, Seat, Subtype};
-use crate::domain::size::EnterpriseFigures;
+pub use super::rows::Organization;
+use super::rows::to_organization;
+use crate::domain::identifiers::TaxCode;
+use crate::domain::organization::OrganizationFacts;
 use crate::entity::{organization, organization_representative, partnership_member, user};
-
-/// An organization of the registry.
-#[derive(Debug, Clone)]
-pub struct Organization {
-    pub id: Uuid,
-    pub facts: OrganizationFacts,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 /// A representative of an organization.
 #[derive(Debug, Clone)]
@@ -34,43 +24,6 @@ pub struct Representative {
     pub username: String,
     pub full_name: String,
     pub added_at: DateTime<Utc>,
-}
-
-fn corrupt(what: &str, id: Uuid) -> DbErr {
-    DbErr::Custom(format!("stored organization {id} has an invalid {what}"))
-}
-
-pub(crate) fn to_organization(m: organization::Model) -> Result<Organization, DbErr> {
-    let id = m.id;
-    let figures = match m.staff {
-        Some(staff) => Some(EnterpriseFigures {
-            staff: staff.round_dp(2),
-            turnover: m.turnover.map(money).transpose()?,
-            balance_sheet_total: m.balance_sheet_total.map(money).transpose()?,
-        }),
-        None => None,
-    };
-    Ok(Organization {
-        id,
-        facts: OrganizationFacts {
-            tax_code: TaxCode::parse(&m.tax_code).map_err(|_| corrupt("tax code", id))?,
-            vat_number: m
-                .vat_number
-                .as_deref()
-                .map(VatNumber::parse)
-                .transpose()
-                .map_err(|_| corrupt("VAT number", id))?,
-            legal_name: m.legal_name,
-            subtype: Subtype::parse(&m.subtype).ok_or_else(|| corrupt("subtype", id))?,
-            chamber_registration: m.chamber_registration,
-            seats: serde_json::from_str::<Vec<Seat>>(&m.seats).map_err(|_| corrupt("seats", id))?,
-            figures,
-            reference_year: m.reference_year,
-        },
-        version: m.version,
-        created_at: m.created_at,
-        updated_at: m.updated_at,
-    })
 }
 
 fn active(

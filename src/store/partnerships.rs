@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -12,10 +12,14 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::Page;
-use super::organizations::{self, Organization};
+use super::rows::{Organization, to_organization};
+pub use super::scopes::{
+    AccessFacts, access_columns, access_facts_of, lead_organizations_of, of_agency,
+    with_invitation, with_member,
+};
 use crate::domain::agency::AgencyCode;
 use crate::domain::partnership::{Member, MembershipStatus, ParticipationRole};
-use crate::entity::{application, organization_representative, partnership, partnership_member};
+use crate::entity::{organization, partnership, partnership_member};
 
 /// A member as stored.
 #[derive(Debug, Clone)]
@@ -71,123 +75,6 @@ impl Partnership {
             .iter()
             .find(|m| m.organization_id == organization_id)
     }
-}
-
-/// What deciding an applicant's access to a partnership (or its application) needs.
-#[derive(Debug, Clone, Default)]
-pub struct AccessFacts {
-    pub lead: Option<Uuid>,
-    pub members: BTreeSet<Uuid>,
-    /// The members the user represents.
-    pub represented: BTreeSet<Uuid>,
-}
-
-/// Two scalar subqueries for a statement over `applications`: the lead of the application's
-/// partnership (`access_lead`), and the member `user_id` represents (`access_represented`),
-/// the lead first when it represents it. They are all that deciding an applicant's access
-/// needs, so that reading an application and deciding who may see it is one statement.
-pub(super) fn access_columns(user_id: Uuid) -> [(Expr, &'static str); 2] {
-    let of_application = || {
-        Expr::col((
-            partnership_member::Entity,
-            partnership_member::Column::PartnershipId,
-        ))
-        .equals((application::Entity, application::Column::PartnershipId))
-    };
-    let lead = Query::select()
-        .column((
-            partnership_member::Entity,
-            partnership_member::Column::OrganizationId,
-        ))
-        .from(partnership_member::Entity)
-        .and_where(of_application())
-        .and_where(
-            Expr::col((partnership_member::Entity, partnership_member::Column::Role))
-                .eq(ParticipationRole::Lead.as_str()),
-        )
-        .and_where(accepted())
-        .order_by(
-            (
-                partnership_member::Entity,
-                partnership_member::Column::AddedAt,
-            ),
-            sea_orm::Order::Asc,
-        )
-        .order_by(
-            (
-                partnership_member::Entity,
-                partnership_member::Column::OrganizationId,
-            ),
-            sea_orm::Order::Asc,
-        )
-        .limit(1)
-        .to_owned();
-    let represented = Query::select()
-        .column((
-            partnership_member::Entity,
-            partnership_member::Column::OrganizationId,
-        ))
-        .from(partnership_member::Entity)
-        .inner_join(
-            organization_representative::Entity,
-            Expr::col((
-                organization_representative::Entity,
-                organization_representative::Column::OrganizationId,
-            ))
-            .equals((
-                partnership_member::Entity,
-                partnership_member::Column::OrganizationId,
-            )),
-        )
-        .and_where(of_application())
-        .and_where(accepted())
-        .and_where(
-            Expr::col((
-                organization_representative::Entity,
-                organization_representative::Column::UserId,
-            ))
-            .eq(user_id),
-        )
-        .order_by_expr(
-            Expr::case(
-                Expr::col((partnership_member::Entity, partnership_member::Column::Role))
-                    .eq(ParticipationRole::Lead.as_str()),
-                0,
-            )
-            .finally(1)
-            .into(),
-            sea_orm::Order::Asc,
-        )
-        .limit(1)
-        .to_owned();
-    [
-        (Expr::SubQuery(None, Box::new(lead.into())), "access_lead"),
-        (
-            Expr::SubQuery(None, Box::new(represented.into())),
-            "access_represented",
-        ),
-    ]
-}
-
-/// Only accepted members count, read and are read.
-fn accepted() -> Expr {
-    Expr::col((
-        partnership_member::Entity,
-        partnership_member::Column::Status,
-    ))
-    .eq(MembershipStatus::Accepted.as_str())
-}
-
-/// The facts of [`access_columns`] from a row: the lead, and the member the user represents
-/// (the lead when it does), which decide access as the whole sets would.
-pub(super) fn access_facts_of(row: &sea_orm::QueryResult) -> Result<AccessFacts, DbErr> {
-    let lead: Option<Uuid> = row.try_get("", "access_lead")?;
-    let represented: Option<Uuid> = row.try_get("", "access_represented")?;
-    Ok(AccessFacts {
-        lead,
-        members: lead.into_iter().chain(represented).collect(),
-        represented: represented.into_iter().collect(),
-    })
 }
 
 async fn members_of<C: ConnectionTrait>(
@@ -283,56 +170,6 @@ pub async fn get_many<C: ConnectionTrait>(
         .collect())
 }
 
-/// `SELECT partnership_id FROM partnership_members WHERE organization_id IN (orgs)`: the
-/// partnerships with one of these organizations as an accepted member, for an
-/// `IN (subquery)`, so that no list of partnerships is bound.
-pub fn with_member(orgs: &BTreeSet<Uuid>) -> SelectStatement {
-    with_status(Some(orgs), &[MembershipStatus::Accepted])
-}
-
-/// The partnerships that invited one of these organizations, answered or not (declined
-/// invitations stay listed until the lead removes them).
-/// `None`: any organization.
-pub fn with_invitation(orgs: Option<&BTreeSet<Uuid>>) -> SelectStatement {
-    with_status(
-        orgs,
-        &[MembershipStatus::Pending, MembershipStatus::Declined],
-    )
-}
-
-fn with_status(orgs: Option<&BTreeSet<Uuid>>, statuses: &[MembershipStatus]) -> SelectStatement {
-    let mut q = Query::select()
-        .column(partnership_member::Column::PartnershipId)
-        .from(partnership_member::Entity)
-        .and_where(partnership_member::Column::Status.is_in(statuses.iter().map(|s| s.as_str())))
-        .to_owned();
-    if let Some(orgs) = orgs {
-        q.and_where(partnership_member::Column::OrganizationId.is_in(orgs.iter().copied()));
-    }
-    q
-}
-
-/// The partnerships with an application of a call to an agency (any status), as a subquery:
-/// no list of ids, which would outgrow the databases' bind limits.
-pub(super) fn of_agency(call_id: Uuid, agency: AgencyCode) -> SelectStatement {
-    Query::select()
-        .column(application::Column::PartnershipId)
-        .from(application::Entity)
-        .and_where(application::Column::CallId.eq(call_id))
-        .and_where(application::Column::AgencyCode.eq(agency.as_str()))
-        .to_owned()
-}
-
-/// The lead organizations of the partnerships a subquery selects, as a subquery.
-pub(super) fn lead_organizations_of(partnerships: SelectStatement) -> SelectStatement {
-    Query::select()
-        .column(partnership_member::Column::OrganizationId)
-        .from(partnership_member::Entity)
-        .and_where(partnership_member::Column::Role.eq(ParticipationRole::Lead.as_str()))
-        .and_where(partnership_member::Column::PartnershipId.in_subquery(partnerships))
-        .to_owned()
-}
-
 /// The lead organization of each partnership a subquery selects, by partnership: its first
 /// lead member, as `Partnership::lead` finds it. One statement, whatever their number.
 pub(super) async fn leads_of<C: ConnectionTrait>(
@@ -361,12 +198,15 @@ pub async fn leads_for_agency<C: ConnectionTrait>(
     agency: AgencyCode,
 ) -> Result<HashMap<Uuid, Organization>, DbErr> {
     let leads = leads_of(db, of_agency(call_id, agency)).await?;
-    let orgs: HashMap<Uuid, Organization> =
-        organizations::selected_by(db, lead_organizations_of(of_agency(call_id, agency)))
-            .await?
-            .into_iter()
-            .map(|o| (o.id, o))
-            .collect();
+    let orgs: HashMap<Uuid, Organization> = organization::Entity::find()
+        .filter(
+            organization::Column::Id.in_subquery(lead_organizations_of(of_agency(call_id, agency))),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| to_organization(m).map(|o| (o.id, o)))
+        .collect::<Result<_, _>>()?;
     Ok(leads
         .into_iter()
         .filter_map(|(p, o)| orgs.get(&o).map(|org| (p, org.clone())))
@@ -554,11 +394,13 @@ pub async fn members_for_rules_of<C: ConnectionTrait>(
         return Ok(out);
     }
     let calls: BTreeSet<Uuid> = ps.iter().map(|p| p.call_id).collect();
-    let orgs: BTreeMap<Uuid, Organization> = organizations::get_many(db, &ids)
+    let orgs: BTreeMap<Uuid, Organization> = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
         .await?
         .into_iter()
-        .map(|o| (o.id, o))
-        .collect();
+        .map(|m| to_organization(m).map(|o| (o.id, o)))
+        .collect::<Result<_, _>>()?;
     let rows: Vec<(Uuid, Uuid, String, i64)> = partnership_member::Entity::find()
         .select_only()
         .column(partnership_member::Column::OrganizationId)

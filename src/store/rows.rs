@@ -1,11 +1,16 @@
 //! Rows read back as domain values: the conversions that several repositories share. A leaf:
 //! it uses no other store module.
 
+use chrono::{DateTime, Utc};
 use sea_orm::DbErr;
+use uuid::Uuid;
 
 use crate::domain::call::{Call, CallRules, CallStatus, Window};
+use crate::domain::identifiers::{TaxCode, VatNumber};
 use crate::domain::money::Money;
-use crate::entity::call;
+use crate::domain::organization::{OrganizationFacts, Seat, Subtype};
+use crate::domain::size::EnterpriseFigures;
+use crate::entity::{call, organization};
 
 /// A stored value that the domain refuses: the database was changed behind the service.
 pub fn corrupt(what: &str, detail: impl std::fmt::Display) -> DbErr {
@@ -34,5 +39,56 @@ pub fn to_call(m: call::Model) -> Result<Call, DbErr> {
         created_at: m.created_at,
         updated_at: m.updated_at,
         published_at: m.published_at,
+    })
+}
+
+/// An organization of the registry.
+#[derive(Debug, Clone)]
+pub struct Organization {
+    pub id: Uuid,
+    pub facts: OrganizationFacts,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn corrupt_organization(what: &str, id: Uuid) -> DbErr {
+    DbErr::Custom(format!("stored organization {id} has an invalid {what}"))
+}
+
+/// An organization's row as an `Organization`.
+pub fn to_organization(m: organization::Model) -> Result<Organization, DbErr> {
+    let id = m.id;
+    let figures = match m.staff {
+        Some(staff) => Some(EnterpriseFigures {
+            staff: staff.round_dp(2),
+            turnover: m.turnover.map(money).transpose()?,
+            balance_sheet_total: m.balance_sheet_total.map(money).transpose()?,
+        }),
+        None => None,
+    };
+    Ok(Organization {
+        id,
+        facts: OrganizationFacts {
+            tax_code: TaxCode::parse(&m.tax_code)
+                .map_err(|_| corrupt_organization("tax code", id))?,
+            vat_number: m
+                .vat_number
+                .as_deref()
+                .map(VatNumber::parse)
+                .transpose()
+                .map_err(|_| corrupt_organization("VAT number", id))?,
+            legal_name: m.legal_name,
+            subtype: Subtype::parse(&m.subtype)
+                .ok_or_else(|| corrupt_organization("subtype", id))?,
+            chamber_registration: m.chamber_registration,
+            seats: serde_json::from_str::<Vec<Seat>>(&m.seats)
+                .map_err(|_| corrupt_organization("seats", id))?,
+            figures,
+            reference_year: m.reference_year,
+        },
+        version: m.version,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
     })
 }

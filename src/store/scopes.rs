@@ -1,0 +1,180 @@
+//! Subqueries that several repositories share: which partnerships have a member, an
+//! invitation or an application to an agency, and the columns that decide an applicant's
+//! access to an application. A leaf: it uses no other store module, only entities.
+
+use std::collections::BTreeSet;
+
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::{ColumnTrait, DbErr};
+use uuid::Uuid;
+
+use crate::domain::agency::AgencyCode;
+use crate::domain::partnership::{MembershipStatus, ParticipationRole};
+use crate::entity::{application, organization_representative, partnership_member};
+
+/// What deciding an applicant's access to a partnership (or its application) needs.
+#[derive(Debug, Clone, Default)]
+pub struct AccessFacts {
+    pub lead: Option<Uuid>,
+    pub members: BTreeSet<Uuid>,
+    /// The members the user represents.
+    pub represented: BTreeSet<Uuid>,
+}
+
+/// Two scalar subqueries for a statement over `applications`: the lead of the application's
+/// partnership (`access_lead`), and the member `user_id` represents (`access_represented`),
+/// the lead first when it represents it. They are all that deciding an applicant's access
+/// needs, so that reading an application and deciding who may see it is one statement.
+pub fn access_columns(user_id: Uuid) -> [(Expr, &'static str); 2] {
+    let of_application = || {
+        Expr::col((
+            partnership_member::Entity,
+            partnership_member::Column::PartnershipId,
+        ))
+        .equals((application::Entity, application::Column::PartnershipId))
+    };
+    let lead = Query::select()
+        .column((
+            partnership_member::Entity,
+            partnership_member::Column::OrganizationId,
+        ))
+        .from(partnership_member::Entity)
+        .and_where(of_application())
+        .and_where(
+            Expr::col((partnership_member::Entity, partnership_member::Column::Role))
+                .eq(ParticipationRole::Lead.as_str()),
+        )
+        .and_where(accepted())
+        .order_by(
+            (
+                partnership_member::Entity,
+                partnership_member::Column::AddedAt,
+            ),
+            sea_orm::Order::Asc,
+        )
+        .order_by(
+            (
+                partnership_member::Entity,
+                partnership_member::Column::OrganizationId,
+            ),
+            sea_orm::Order::Asc,
+        )
+        .limit(1)
+        .to_owned();
+    let represented = Query::select()
+        .column((
+            partnership_member::Entity,
+            partnership_member::Column::OrganizationId,
+        ))
+        .from(partnership_member::Entity)
+        .inner_join(
+            organization_representative::Entity,
+            Expr::col((
+                organization_representative::Entity,
+                organization_representative::Column::OrganizationId,
+            ))
+            .equals((
+                partnership_member::Entity,
+                partnership_member::Column::OrganizationId,
+            )),
+        )
+        .and_where(of_application())
+        .and_where(accepted())
+        .and_where(
+            Expr::col((
+                organization_representative::Entity,
+                organization_representative::Column::UserId,
+            ))
+            .eq(user_id),
+        )
+        .order_by_expr(
+            Expr::case(
+                Expr::col((partnership_member::Entity, partnership_member::Column::Role))
+                    .eq(ParticipationRole::Lead.as_str()),
+                0,
+            )
+            .finally(1)
+            .into(),
+            sea_orm::Order::Asc,
+        )
+        .limit(1)
+        .to_owned();
+    [
+        (Expr::SubQuery(None, Box::new(lead.into())), "access_lead"),
+        (
+            Expr::SubQuery(None, Box::new(represented.into())),
+            "access_represented",
+        ),
+    ]
+}
+
+/// Only accepted members count, read and are read.
+fn accepted() -> Expr {
+    Expr::col((
+        partnership_member::Entity,
+        partnership_member::Column::Status,
+    ))
+    .eq(MembershipStatus::Accepted.as_str())
+}
+
+/// The facts of [`access_columns`] from a row: the lead, and the member the user represents
+/// (the lead when it does), which decide access as the whole sets would.
+pub fn access_facts_of(row: &sea_orm::QueryResult) -> Result<AccessFacts, DbErr> {
+    let lead: Option<Uuid> = row.try_get("", "access_lead")?;
+    let represented: Option<Uuid> = row.try_get("", "access_represented")?;
+    Ok(AccessFacts {
+        lead,
+        members: lead.into_iter().chain(represented).collect(),
+        represented: represented.into_iter().collect(),
+    })
+}
+
+/// `SELECT partnership_id FROM partnership_members WHERE organization_id IN (orgs)`: the
+/// partnerships with one of these organizations as an accepted member, for an
+/// `IN (subquery)`, so that no list of partnerships is bound.
+pub fn with_member(orgs: &BTreeSet<Uuid>) -> SelectStatement {
+    with_status(Some(orgs), &[MembershipStatus::Accepted])
+}
+
+/// The partnerships that invited one of these organizations, answered or not (declined
+/// invitations stay listed until the lead removes them).
+/// `None`: any organization.
+pub fn with_invitation(orgs: Option<&BTreeSet<Uuid>>) -> SelectStatement {
+    with_status(
+        orgs,
+        &[MembershipStatus::Pending, MembershipStatus::Declined],
+    )
+}
+
+fn with_status(orgs: Option<&BTreeSet<Uuid>>, statuses: &[MembershipStatus]) -> SelectStatement {
+    let mut q = Query::select()
+        .column(partnership_member::Column::PartnershipId)
+        .from(partnership_member::Entity)
+        .and_where(partnership_member::Column::Status.is_in(statuses.iter().map(|s| s.as_str())))
+        .to_owned();
+    if let Some(orgs) = orgs {
+        q.and_where(partnership_member::Column::OrganizationId.is_in(orgs.iter().copied()));
+    }
+    q
+}
+
+/// The partnerships with an application of a call to an agency (any status), as a subquery:
+/// no list of ids, which would outgrow the databases' bind limits.
+pub fn of_agency(call_id: Uuid, agency: AgencyCode) -> SelectStatement {
+    Query::select()
+        .column(application::Column::PartnershipId)
+        .from(application::Entity)
+        .and_where(application::Column::CallId.eq(call_id))
+        .and_where(application::Column::AgencyCode.eq(agency.as_str()))
+        .to_owned()
+}
+
+/// The lead organizations of the partnerships a subquery selects, as a subquery.
+pub fn lead_organizations_of(partnerships: SelectStatement) -> SelectStatement {
+    Query::select()
+        .column(partnership_member::Column::OrganizationId)
+        .from(partnership_member::Entity)
+        .and_where(partnership_member::Column::Role.eq(ParticipationRole::Lead.as_str()))
+        .and_where(partnership_member::Column::PartnershipId.in_subquery(partnerships))
+        .to_owned()
+}
