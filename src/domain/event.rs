@@ -3,12 +3,19 @@
 //! outbox row and the inbox notices, so that none of them is derived from an action string or
 //! the shape of a JSON document.
 
+pub mod call;
+pub mod grant;
+pub mod ranking;
+
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::agency::AgencyCode;
 use super::violation::Msg;
 use super::webhook::EventType;
+use call::CallEvent;
+use grant::GrantEvent;
+use ranking::RankingEvent;
 
 /// One change, with what the audit log keeps of it.
 #[derive(Debug, Clone)]
@@ -59,6 +66,12 @@ pub enum EventKind {
     Webhook(WebhookEvent),
     /// A retired refresh token was presented again: its session is ended.
     RefreshTokenReused,
+    /// A call or its envelopes changed.
+    Call(CallEvent),
+    /// A grant changed.
+    Grant(GrantEvent),
+    /// An agency's ranking changed.
+    Ranking(RankingEvent),
 }
 
 /// The changes of a webhook subscription.
@@ -145,7 +158,30 @@ impl DomainEvent {
             EventKind::Webhook(WebhookEvent::Created) => "webhook.created",
             EventKind::Webhook(WebhookEvent::Deleted) => "webhook.deleted",
             EventKind::RefreshTokenReused => "session.refresh_token_reused",
+            EventKind::Call(e) => e.action(),
+            EventKind::Grant(e) => e.action(),
+            EventKind::Ranking(e) => e.action(),
         }
+    }
+
+    /// Whether the audit log keeps the change (a grant's offer is kept as the ranking
+    /// version that made it).
+    pub fn audited(&self) -> bool {
+        match &self.kind {
+            EventKind::Grant(e) => e.audited(),
+            _ => true,
+        }
+    }
+
+    /// The changed entity's id as the audit log and the webhook tell it: its id, or the
+    /// composite key of an entity without one of its own.
+    pub fn entity_key(&self) -> String {
+        let key = match &self.kind {
+            EventKind::Grant(e) => e.entity_key(),
+            EventKind::Ranking(e) => e.entity_key(),
+            _ => None,
+        };
+        key.unwrap_or_else(|| self.entity_id.to_string())
     }
 
     /// The webhook event other systems subscribe to, if any.
@@ -166,6 +202,9 @@ impl DomainEvent {
                 accepted: false, ..
             } => Some(EventType::InvitationDeclined),
             EventKind::MemberRemoved { .. } => Some(EventType::MemberRemoved),
+            EventKind::Call(e) => e.webhook(),
+            EventKind::Grant(e) => e.webhook(),
+            EventKind::Ranking(e) => e.webhook(),
         }
     }
 
@@ -180,6 +219,9 @@ impl DomainEvent {
             | EventKind::Organization(_)
             | EventKind::Webhook(_)
             | EventKind::RefreshTokenReused => vec![],
+            EventKind::Call(_) => vec![],
+            EventKind::Grant(e) => e.notices(self.entity_id),
+            EventKind::Ranking(e) => e.notices(),
             EventKind::MemberInvited {
                 organization,
                 partnership_name: name,
