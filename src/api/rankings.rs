@@ -10,18 +10,14 @@ use uuid::Uuid;
 use super::csv::{Cell, CsvWriter};
 use super::extract::Json;
 use crate::auth::AuthUser;
-use crate::domain::Violations;
 use crate::domain::agency::AgencyCode;
-use crate::domain::call::{AllocationMode, Call, CallStatus, WindowState, check_text};
+use crate::domain::call::AllocationMode;
 use crate::domain::money::Money;
 use crate::domain::points::Points;
-use crate::domain::ranking::{Entry, rank_and_allocate};
-use crate::domain::user::Role;
+use crate::domain::ranking::{Entry, approval_warning};
 use crate::error::{ApiError, Problem};
-use crate::service::calls::call_not_found;
+use crate::service::rankings::{self as service, Ranked, Version};
 use crate::state::AppState;
-use crate::store::calls as calls_store;
-use crate::store::rankings::{self as store, Version};
 
 /// A version of an agency's ranking with its allocation and explanation.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -94,54 +90,12 @@ pub struct SimulationView {
     pub entries: Vec<Entry>,
 }
 
-fn ranking_not_found() -> ApiError {
-    ApiError::not_found(
-        "ranking_not_found",
-        "This agency has no ranking of this call that you may see.",
-        "Questa ATS non ha una graduatoria dell'avviso visibile a lei.",
-    )
-}
-
-/// The call, checked for a caller acting for an agency: its evaluators or an administrator.
-async fn for_agency(
-    state: &AppState,
-    caller: &AuthUser,
-    call_id: Uuid,
-    agency: AgencyCode,
-) -> Result<Call, ApiError> {
-    caller.require(&[Role::Evaluator, Role::Admin])?;
-    if caller.role == Role::Evaluator && caller.agency != Some(agency) {
-        return Err(ranking_not_found());
-    }
-    let call = calls_store::get(&state.db, call_id)
-        .await?
-        .ok_or_else(call_not_found)?;
-    if call.status != CallStatus::Published {
-        return Err(call_not_found());
-    }
-    Ok(call)
-}
-
-fn closed(call: &Call, now: DateTime<Utc>) -> Result<(), ApiError> {
-    if call.window.state(now) != WindowState::Closed {
-        return Err(ApiError::conflict(
-            "window_open",
-            "The submission window has not closed yet: rankings come after it.",
-            "La finestra di presentazione non è ancora chiusa: le graduatorie vengono dopo.",
-        ));
-    }
-    Ok(())
-}
-
-fn view(call: &Call, agency: AgencyCode, v: &Version, now: DateTime<Utc>) -> RankingView {
+fn view(r: &Ranked<Version>, now: DateTime<Utc>) -> RankingView {
+    let (call, agency, v) = (&r.call, r.agency, &r.ranking);
     let target = call
         .window
         .ranking_target_date(call.rules.ranking.approval_target_days);
-    let today = now
-        .with_timezone(&crate::domain::call::CALL_TIME_ZONE)
-        .date_naive();
-    let warning = (!v.approved && today > target)
-        .then(|| format!("The approval target date {target} has passed."));
+    let warning = approval_warning(call, v.approved, now);
     RankingView {
         call_id: call.id,
         agency_code: agency,
@@ -192,13 +146,9 @@ pub async fn compute(
     path: web::Path<(Uuid, AgencyCode)>,
 ) -> Result<HttpResponse, ApiError> {
     let (call_id, agency) = path.into_inner();
-    // Computing and approving are the agency's acts: administrators read and simulate.
-    caller.require(&[Role::Evaluator])?;
-    let call = for_agency(&state, &caller, call_id, agency).await?;
     let now = state.now();
-    closed(&call, now)?;
-    let v = store::compute_draft(&state.db, &caller.actor(), now, &call, agency).await?;
-    Ok(HttpResponse::Created().json(view(&call, agency, &v, now)))
+    let r = service::compute(&state.db, &caller, now, call_id, agency).await?;
+    Ok(HttpResponse::Created().json(view(&r, now)))
 }
 
 /// The current version of the agency's ranking (the latest), with its entries and totals.
@@ -222,11 +172,8 @@ pub async fn current(
     path: web::Path<(Uuid, AgencyCode)>,
 ) -> Result<HttpResponse, ApiError> {
     let (call_id, agency) = path.into_inner();
-    let call = for_agency(&state, &caller, call_id, agency).await?;
-    let v = store::latest(&state.db, call.id, agency, false)
-        .await?
-        .ok_or_else(ranking_not_found)?;
-    Ok(HttpResponse::Ok().json(view(&call, agency, &v, state.now())))
+    let r = service::current(&state.db, &caller, call_id, agency).await?;
+    Ok(HttpResponse::Ok().json(view(&r, state.now())))
 }
 
 /// Every version of the agency's ranking, oldest first, with its reason.
@@ -250,8 +197,7 @@ pub async fn list_versions(
     path: web::Path<(Uuid, AgencyCode)>,
 ) -> Result<HttpResponse, ApiError> {
     let (call_id, agency) = path.into_inner();
-    let call = for_agency(&state, &caller, call_id, agency).await?;
-    let items: Vec<VersionSummary> = store::versions(&state.db, call.id, agency)
+    let items: Vec<VersionSummary> = service::versions(&state.db, &caller, call_id, agency)
         .await?
         .into_iter()
         .map(|v| VersionSummary {
@@ -299,24 +245,16 @@ pub async fn approve(
     body: Json<ApprovalRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (call_id, agency) = path.into_inner();
-    caller.require(&[Role::Evaluator])?;
-    let call = for_agency(&state, &caller, call_id, agency).await?;
-    let body = body.parse()?;
-    let mut v = Violations::new();
-    v.extend(check_text("act_number", &body.act_number, 100));
-    ApiError::check(v.into_vec())?;
     let now = state.now();
-    let approved = store::approve(
-        &state.db,
-        &caller.actor(),
-        now,
-        &call,
-        agency,
-        body.act_number.trim(),
-        body.act_date,
-    )
+    let approved = service::approve(&state.db, &caller, now, call_id, agency, || {
+        let body = body.parse()?;
+        Ok(service::Approval {
+            act_number: body.act_number,
+            act_date: body.act_date,
+        })
+    })
     .await?;
-    Ok(HttpResponse::Ok().json(view(&call, agency, &approved, now)))
+    Ok(HttpResponse::Ok().json(view(&approved, now)))
 }
 
 /// The same computation with another envelope, threshold or allocation mode; nothing is
@@ -344,44 +282,15 @@ pub async fn simulate(
     body: Json<SimulationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (call_id, agency) = path.into_inner();
-    let call = for_agency(&state, &caller, call_id, agency).await?;
-    let body = body.parse()?;
-    let inputs = store::inputs(&state.db, &call, agency).await?;
-    if !inputs.missing.is_empty() {
-        return Err(ApiError::conflict(
-            "evaluations_missing",
-            format!(
-                "Some applications are not decided or scored yet: {}",
-                inputs
-                    .missing
-                    .iter()
-                    .map(|v| v.message.en.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-            format!(
-                "Alcune domande non sono ancora decise o valutate: {}",
-                inputs
-                    .missing
-                    .iter()
-                    .map(|v| v.message.it.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-        ));
-    }
-    let mut policy = store::policy(&call);
-    if let Some(t) = body.threshold {
-        policy.threshold = t;
-    }
-    if let Some(m) = body.mode {
-        policy.mode = m;
-    }
-    let a = rank_and_allocate(
-        &inputs.candidates,
-        body.envelope.unwrap_or(inputs.envelope),
-        &policy,
-    );
+    let a = service::simulate(&state.db, &caller, call_id, agency, || {
+        let body = body.parse()?;
+        Ok(service::Simulation {
+            envelope: body.envelope,
+            threshold: body.threshold,
+            mode: body.mode,
+        })
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(SimulationView {
         envelope: a.envelope,
         allocated: a.allocated,
@@ -439,73 +348,24 @@ pub async fn dashboard(
     caller: AuthUser,
     path: web::Path<(Uuid, AgencyCode)>,
 ) -> Result<HttpResponse, ApiError> {
-    use crate::domain::application::ApplicationStatus;
-    use crate::domain::review::{ReviewStatus, ScoreMethod};
     let (call_id, agency) = path.into_inner();
-    let call = for_agency(&state, &caller, call_id, agency).await?;
-    let filter = crate::store::applications::Filter {
-        call_id: Some(call.id),
-        agency: Some(agency),
-        status: Some(ApplicationStatus::Submitted),
-        ..Default::default()
-    };
-    let (apps, _) = crate::store::applications::list(&state.db, &filter, None).await?;
-    let mut scoring = crate::store::review::agency_scoring(&state.db, call.id, agency).await?;
-    let (mut under_review, mut admitted, mut inadmissible, mut scored, mut eligible) =
-        (0, 0, 0, 0, 0);
-    for a in &apps {
-        match a.review_status {
-            Some(ReviewStatus::Admitted) => {
-                admitted += 1;
-                let (outcome, _) = scoring.score(a.id, &call.rules.scoring);
-                if outcome.method != ScoreMethod::Pending {
-                    scored += 1;
-                }
-                if outcome.eligible == Some(true) {
-                    eligible += 1;
-                }
-            }
-            Some(ReviewStatus::Inadmissible) => inadmissible += 1,
-            _ => under_review += 1,
-        }
-    }
-    let envelope = calls_store::envelope_of(&state.db, call.id, agency).await?;
-    let committed = crate::store::grants::committed(
-        &crate::store::grants::of_agency(&state.db, call.id, agency).await?,
-    );
-    // From the versions' numbers and statuses alone: no allocation is read.
-    let heads = store::heads(&state.db, call.id, agency).await?;
-    let ranking_status = if heads.iter().any(|(_, _, status)| status == "approved") {
-        "approved"
-    } else if heads.is_empty() {
-        "none"
-    } else {
-        "draft"
-    };
-    let target = call
-        .window
-        .ranking_target_date(call.rules.ranking.approval_target_days);
-    let today = state
-        .now()
-        .with_timezone(&crate::domain::call::CALL_TIME_ZONE)
-        .date_naive();
-    let warning = (ranking_status != "approved" && today > target)
-        .then(|| format!("The approval target date {target} has passed."));
+    let d = service::dashboard(&state.db, &caller, state.now(), call_id, agency).await?;
+    let p = d.progress;
     Ok(HttpResponse::Ok().json(DashboardView {
-        call_id: call.id,
-        agency_code: agency,
-        received: apps.len() as u32,
-        under_review,
-        admitted,
-        inadmissible,
-        scored,
-        eligible,
-        envelope,
-        committed,
-        free: envelope.checked_sub(committed).unwrap_or(Money::ZERO),
-        ranking_status: ranking_status.into(),
-        approval_target_date: target,
-        warning,
+        call_id: d.call.id,
+        agency_code: d.agency,
+        received: p.received,
+        under_review: p.under_review,
+        admitted: p.admitted,
+        inadmissible: p.inadmissible,
+        scored: p.scored,
+        eligible: p.eligible,
+        envelope: d.envelope,
+        committed: d.committed,
+        free: d.free,
+        ranking_status: d.ranking_status.as_str().into(),
+        approval_target_date: d.approval_target_date,
+        warning: d.warning,
     }))
 }
 
@@ -627,57 +487,27 @@ pub async fn results(
             "format è json, csv o 360giving.",
         ));
     }
-    let call = calls_store::get(&state.db, path.into_inner())
+    let rows: Vec<(ResultView, Option<String>)> = service::results(&state.db, path.into_inner())
         .await?
-        .filter(|c| c.status == CallStatus::Published)
-        .ok_or_else(call_not_found)?;
-    let mut rows = Vec::new();
-    for agency in AgencyCode::ALL {
-        let Some(v) = store::latest(&state.db, call.id, agency, true).await? else {
-            continue;
-        };
-        // What the rows show of each application, in three statements per agency (the
-        // applications' titles, streamed; the partnerships' leads; their organizations),
-        // not three per ranked entry.
-        let filter = crate::store::applications::Filter {
-            call_id: Some(call.id),
-            agency_submitted: Some(agency),
-            ..Default::default()
-        };
-        let mut apps = std::collections::HashMap::new();
-        crate::store::applications::for_each(&state.db, &filter, |a| {
-            apps.insert(a.id, (a.content.title, a.partnership_id));
-            Ok(())
-        })
-        .await?;
-        let leads =
-            crate::store::partnerships::leads_for_agency(&state.db, call.id, agency).await?;
-        for e in v.allocation.entries.iter().filter(|e| e.rank.is_some()) {
-            let app = apps.get(&e.application_id);
-            let lead = app.and_then(|(_, partnership)| leads.get(partnership));
-            let recipient = match &lead {
-                Some(o) if o.facts.tax_code.is_personal() => "(natural person)".to_owned(),
-                Some(o) => o.facts.legal_name.clone(),
-                None => String::new(),
-            };
-            rows.push((
+        .into_iter()
+        .map(|r| {
+            (
                 ResultView {
-                    agency_code: agency,
-                    rank: e.rank,
-                    protocol_number: e.protocol_number.clone(),
-                    title: app.and_then(|(title, _)| title.clone()),
-                    recipient,
-                    score: e.score,
-                    outcome: e.outcome,
-                    amount: e.amount,
-                    act_number: v.act_number.clone(),
-                    act_date: v.act_date,
+                    agency_code: r.agency,
+                    rank: r.rank,
+                    protocol_number: r.protocol_number,
+                    title: r.title,
+                    recipient: r.recipient,
+                    score: r.score,
+                    outcome: r.outcome,
+                    amount: r.amount,
+                    act_number: r.act_number,
+                    act_date: r.act_date,
                 },
-                lead.filter(|o| !o.facts.tax_code.is_personal())
-                    .map(|o| o.facts.tax_code.as_str().to_owned()),
-            ));
-        }
-    }
+                r.tax_code,
+            )
+        })
+        .collect();
     match format {
         "csv" => {
             let mut out = CsvWriter::new();

@@ -1041,6 +1041,149 @@ pub fn envelopes_by_split(
         .collect())
 }
 
+/// The share of a call's total split in equal parts among the agencies, unless said
+/// otherwise: 30.00%.
+pub fn default_equal_share() -> Percent {
+    Percent::from_basis_points(3000).expect("30.00 is a valid percent")
+}
+
+/// The envelopes of a call whose total changed: split again 30/70 keeping the official
+/// ones, so that they always add up to the total; sorted by agency.
+pub fn resplit_for_total(
+    total: Money,
+    current: &[Envelope],
+    populations: &[(super::agency::AgencyCode, u64)],
+) -> Result<Vec<Envelope>, Violation> {
+    let pinned: Vec<PinnedEnvelope> = current
+        .iter()
+        .filter(|e| e.source == EnvelopeSource::Official)
+        .map(|e| PinnedEnvelope {
+            agency: e.agency,
+            amount: e.amount,
+            source: e.source,
+            note: e.note.clone(),
+        })
+        .collect();
+    let mut split = envelopes_by_split(total, default_equal_share(), populations, &pinned)
+        .map_err(|mut v| {
+            v.field = "total_budget".into();
+            v
+        })?;
+    split.sort_by_key(|e| e.agency.as_str());
+    Ok(split)
+}
+
+/// The populations of a split, the stored ones replaced by `overrides` (each of a known
+/// agency), with `pinned` envelopes naming each agency once.
+pub fn split_populations(
+    mut stored: Vec<(super::agency::AgencyCode, u64)>,
+    overrides: &[(super::agency::AgencyCode, u64)],
+    pinned: &[PinnedEnvelope],
+) -> Result<Vec<(super::agency::AgencyCode, u64)>, Vec<Violation>> {
+    let mut v = Violations::new();
+    for (i, (agency, population)) in overrides.iter().enumerate() {
+        match stored.iter_mut().find(|(a, _)| a == agency) {
+            Some(entry) => entry.1 = *population,
+            None => v.add(
+                format!("populations[{i}].agency_code"),
+                "unknown_agency",
+                "No such agency.",
+                "ATS inesistente.",
+            ),
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (i, p) in pinned.iter().enumerate() {
+        if !seen.insert(p.agency) {
+            v.add(
+                format!("pinned[{i}].agency_code"),
+                "duplicate_agency",
+                "An agency is pinned twice.",
+                "Un'ATS è fissata due volte.",
+            );
+        }
+    }
+    let v = v.into_vec();
+    if v.is_empty() { Ok(stored) } else { Err(v) }
+}
+
+/// A move of unused money from one agency's envelope to another's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reallocation {
+    pub from: super::agency::AgencyCode,
+    pub to: super::agency::AgencyCode,
+    pub amount: Money,
+    pub reason: String,
+}
+
+impl Reallocation {
+    /// A reason, two different agencies, an amount above zero and no more than the giving
+    /// agency has `unused` (its envelope less what it has committed).
+    pub fn check(&self, unused: Money) -> Vec<Violation> {
+        let mut v = Violations::new();
+        v.extend(check_text("reason", &self.reason, 2000));
+        if self.from == self.to {
+            v.add(
+                "to_agency_code",
+                "same_agency",
+                "Money moves between two different agencies.",
+                "Le risorse si spostano tra due ATS diverse.",
+            );
+        }
+        if self.amount == Money::ZERO {
+            v.add(
+                "amount",
+                "amount_zero",
+                "The amount must be above 0.00.",
+                "L'importo deve essere maggiore di 0.00.",
+            );
+        }
+        if self.amount > unused {
+            v.add(
+                "amount",
+                "more_than_unused",
+                format!("{} has {unused} unused: no more can be moved.", self.from),
+                format!(
+                    "{} ha {unused} non utilizzati: non si può spostare di più.",
+                    self.from
+                ),
+            );
+        }
+        v.into_vec()
+    }
+
+    /// The envelopes after the move; the receiving one notes it.
+    pub fn apply(&self, envelopes: &[Envelope]) -> Result<Vec<Envelope>, Violation> {
+        let note = format!(
+            "{} {} from {} to {}: {}",
+            "reallocation",
+            self.amount,
+            self.from,
+            self.to,
+            self.reason.trim()
+        );
+        let mut next = envelopes.to_vec();
+        for e in &mut next {
+            if e.agency == self.from {
+                e.amount = e.amount.checked_sub(self.amount).ok_or_else(|| {
+                    Violation::new(
+                        "amount",
+                        "more_than_unused",
+                        "The agency has not that much unused.",
+                        "L'ATS non ha tanto non utilizzato.",
+                    )
+                })?;
+            } else if e.agency == self.to {
+                e.amount = e.amount.checked_add(self.amount).ok_or_else(|| {
+                    Violation::new("amount", "amount_overflow", "Too large.", "Troppo grande.")
+                })?;
+                e.note = Some(note.clone());
+            }
+        }
+        Ok(next)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

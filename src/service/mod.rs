@@ -4,6 +4,7 @@
 
 pub mod calls;
 pub mod events;
+pub mod grants;
 pub mod operations;
 pub mod organizations;
 pub mod partnerships;
