@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod organizations;
 pub mod partnerships;
 pub mod rankings;
+pub mod results;
 pub mod review;
 pub mod security;
 pub mod status;
@@ -104,7 +105,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(rankings::approve)
             .service(rankings::simulate)
             .service(rankings::dashboard)
-            .service(rankings::results)
+            .service(results::results)
             .service(grants::list_grants)
             .service(grants::get_grant)
             .service(grants::accept)
