@@ -132,3 +132,38 @@ pub fn envelopes_changed(
         envelopes_json(after),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_webhook_is_decided_as_the_action_and_document_decided_it() {
+        let all = [
+            CallEvent::Created,
+            CallEvent::Changed { envelopes: false },
+            CallEvent::Changed { envelopes: true },
+            CallEvent::Amended { envelopes: false },
+            CallEvent::Amended { envelopes: true },
+            CallEvent::Published,
+            CallEvent::EnvelopesSet,
+            CallEvent::Reallocated,
+        ];
+        for e in all {
+            let with = matches!(
+                e,
+                CallEvent::Changed { envelopes: true } | CallEvent::Amended { envelopes: true }
+            );
+            let after = if with {
+                json!({"envelopes": []})
+            } else {
+                json!({})
+            };
+            assert_eq!(
+                e.webhook(),
+                EventType::for_audit_action(e.action(), Some(&after)),
+                "{e:?}"
+            );
+        }
+    }
+}

@@ -263,3 +263,67 @@ pub fn expired(call_id: Uuid, agency: AgencyCode, count: u64) -> DomainEvent {
         after: Some(json!({"expired": count})),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audited_changes_publish_what_their_action_published() {
+        let app = Uuid::nil();
+        let all = [
+            GrantEvent::Answered {
+                accepted: true,
+                agency: AgencyCode::ALL[0],
+                application_id: app,
+                amount: Money::ZERO,
+            },
+            GrantEvent::Answered {
+                accepted: false,
+                agency: AgencyCode::ALL[0],
+                application_id: app,
+                amount: Money::ZERO,
+            },
+            GrantEvent::Revoked {
+                application_id: app,
+                amount: Money::ZERO,
+                reason: "r".into(),
+            },
+            GrantEvent::Expired {
+                call_id: app,
+                agency: AgencyCode::ALL[0],
+            },
+        ];
+        for e in all {
+            assert!(e.audited());
+            assert_eq!(
+                e.webhook(),
+                EventType::for_audit_action(e.action(), None),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_offer_publishes_its_webhook_without_an_audit_row() {
+        let offer = Offer::new(
+            Uuid::nil(),
+            AgencyCode::ALL[0],
+            Uuid::nil(),
+            Money::ZERO,
+            Money::ZERO,
+            1,
+            30,
+            chrono::Utc::now(),
+        );
+        let event = offered(offer, None);
+        assert!(!event.audited());
+        assert_eq!(event.webhook(), Some(EventType::GrantOffered));
+        assert!(event.notices().is_empty());
+        let event = expired(Uuid::nil(), AgencyCode::ALL[0], 2);
+        assert_eq!(
+            event.entity_key(),
+            format!("{}:{}", Uuid::nil(), AgencyCode::ALL[0])
+        );
+    }
+}

@@ -175,3 +175,28 @@ pub fn scorrimento(
         after: Some(json!({"reason": reason, "allocated": allocated})),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_changes_publish_what_their_action_published() {
+        let all = [
+            RankingEvent::Computed,
+            RankingEvent::Approved { results: vec![] },
+            RankingEvent::Scorrimento {
+                call_id: Uuid::nil(),
+                agency: AgencyCode::ALL[0],
+                version: 2,
+            },
+        ];
+        for e in all {
+            assert_eq!(
+                e.webhook(),
+                EventType::for_audit_action(e.action(), None),
+                "{e:?}"
+            );
+        }
+    }
+}
