@@ -258,6 +258,7 @@ pub fn expired(call_id: Uuid, agency: AgencyCode, count: u64) -> DomainEvent {
     DomainEvent {
         kind: EventKind::Grant(GrantEvent::Expired { call_id, agency }),
         entity_type: "agency",
+        // Kept by the composite key of `entity_key`.
         entity_id: call_id,
         before: None,
         after: Some(json!({"expired": count})),

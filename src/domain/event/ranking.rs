@@ -170,6 +170,7 @@ pub fn scorrimento(
             version,
         }),
         entity_type: "ranking",
+        // Kept by the composite key of `entity_key`.
         entity_id: call_id,
         before: None,
         after: Some(json!({"reason": reason, "allocated": allocated})),
