@@ -285,7 +285,7 @@ pub async fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<
             reason: Some("Proroga del termine di presentazione delle domande dal 15/06/2022 al 15/07/2022 ore 12:00".into()),
         };
         let changes: Vec<FieldChange> = window_changes(&original, &extended);
-        calls::create(db, &system, now, &c, &envelopes, &[(act, changes)])
+        crate::service::calls::create(db, &system, now, &c, &envelopes, &[(act, changes)])
             .await
             .map_err(|e| anyhow::anyhow!("seeding the 2022 call: {e}"))?;
     }
@@ -307,7 +307,7 @@ pub async fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<
             now,
         )?;
         let envelopes = envelopes_2022(c.total_budget)?;
-        calls::create(db, &system, now, &c, &envelopes, &[])
+        crate::service::calls::create(db, &system, now, &c, &envelopes, &[])
             .await
             .map_err(|e| anyhow::anyhow!("seeding the demo call: {e}"))?;
     }

@@ -134,7 +134,7 @@ fn spawn_expiry(state: web::Data<AppState>) {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
         loop {
             ticks.tick().await;
-            match crate::store::grants::expire_due(
+            match crate::service::grants::expire_due(
                 &state.db,
                 &crate::store::audit::Actor::system(),
                 state.now(),

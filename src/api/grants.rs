@@ -1,7 +1,5 @@
 //! Grants: read them, and accept (with the project's CUP) or decline an offer.
 
-use std::collections::BTreeSet;
-
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,20 +9,12 @@ use uuid::Uuid;
 use super::PageParams;
 use super::extract::Json;
 use crate::auth::AuthUser;
-use crate::domain::Violations;
 use crate::domain::agency::AgencyCode;
-use crate::domain::application::application_access;
-use crate::domain::call::check_text;
-use crate::domain::grant::{GrantStatus, check_cup};
+use crate::domain::grant::GrantStatus;
 use crate::domain::money::Money;
-use crate::domain::partnership::Access;
-use crate::domain::user::Role;
 use crate::error::{ApiError, Problem};
+use crate::service::grants::{self as service, Grant};
 use crate::state::AppState;
-use crate::store::grants::{self as store, Grant, grant_not_found};
-use crate::store::{
-    applications as apps_store, organizations as orgs_store, partnerships as partnerships_store,
-};
 
 /// A grant.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -106,37 +96,6 @@ pub struct DeclineRequest {
     pub reason: Option<String>,
 }
 
-/// A grant and what the caller may do with it; 404 when nothing.
-async fn seen(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<(Grant, Access), ApiError> {
-    store::expire_due(
-        &state.db,
-        &crate::store::audit::Actor::system(),
-        state.now(),
-    )
-    .await?;
-    let g = store::get(&state.db, id)
-        .await?
-        .ok_or_else(grant_not_found)?;
-    let app = apps_store::get(&state.db, g.application_id)
-        .await?
-        .ok_or_else(grant_not_found)?;
-    let p = partnerships_store::get(&state.db, app.partnership_id)
-        .await?
-        .ok_or_else(grant_not_found)?;
-    let represented = orgs_store::represented_by(&state.db, caller.id).await?;
-    let access = application_access(
-        caller.role,
-        caller.agency,
-        &represented,
-        p.lead(),
-        &p.member_ids(),
-        app.status,
-        app.content.agency_code,
-    )
-    .ok_or_else(grant_not_found)?;
-    Ok((g, access))
-}
-
 /// The grants the caller may see: its partnerships' (applicants), its agency's
 /// (evaluators), all (administrators).
 #[utoipa::path(
@@ -156,41 +115,12 @@ pub async fn list_grants(
     query: web::Query<GrantQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.page()?;
-    store::expire_due(
-        &state.db,
-        &crate::store::audit::Actor::system(),
-        state.now(),
-    )
-    .await?;
-    let mut filter = store::Filter {
+    let query = service::Query {
         call_id: query.call_id,
         agency: query.agency_code,
         status: query.status,
-        applications: None,
     };
-    match caller.role {
-        Role::Admin => {}
-        Role::Evaluator => {
-            if query.agency_code.is_some_and(|a| Some(a) != caller.agency) {
-                filter.applications = Some(BTreeSet::new());
-            }
-            filter.agency = caller.agency;
-        }
-        Role::Applicant => {
-            let represented = orgs_store::represented_by(&state.db, caller.id).await?;
-            let (apps, _) = apps_store::list(
-                &state.db,
-                &apps_store::Filter {
-                    member_of: Some(represented),
-                    ..Default::default()
-                },
-                None,
-            )
-            .await?;
-            filter.applications = Some(apps.iter().map(|a| a.id).collect());
-        }
-    }
-    let (items, total) = store::list(&state.db, &filter, page).await?;
+    let (items, total) = service::list(&state.db, &caller, state.now(), query, page).await?;
     Ok(HttpResponse::Ok().json(GrantList {
         items: items.iter().map(GrantView::from).collect(),
         total,
@@ -215,7 +145,7 @@ pub async fn get_grant(
     caller: AuthUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (g, _) = seen(&state, &caller, path.into_inner()).await?;
+    let g = service::read(&state.db, &caller, state.now(), path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(GrantView::from(&g)))
 }
 
@@ -241,22 +171,12 @@ pub async fn accept(
     path: web::Path<Uuid>,
     body: Json<AcceptRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Applicant])?;
-    let (g, access) = seen(&state, &caller, path.into_inner()).await?;
-    if access != Access::Manage {
-        return Err(grant_not_found());
-    }
-    let body = body.parse()?;
-    let cup = body.cup.trim().to_owned();
-    ApiError::check(check_cup(&cup).into_iter().collect())?;
-    let g = store::answer_offer(
+    let g = service::accept(
         &state.db,
-        &caller.actor(),
-        &state.clock,
-        g.id,
-        true,
-        Some(&cup),
-        None,
+        &caller,
+        state.clock.as_ref(),
+        path.into_inner(),
+        || Ok(body.parse()?.cup),
     )
     .await?;
     Ok(HttpResponse::Ok().json(GrantView::from(&g)))
@@ -282,25 +202,12 @@ pub async fn decline(
     path: web::Path<Uuid>,
     body: Json<DeclineRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Applicant])?;
-    let (g, access) = seen(&state, &caller, path.into_inner()).await?;
-    if access != Access::Manage {
-        return Err(grant_not_found());
-    }
-    let body = body.parse()?;
-    let mut v = Violations::new();
-    if let Some(r) = &body.reason {
-        v.extend(check_text("reason", r, 2000));
-    }
-    ApiError::check(v.into_vec())?;
-    let g = store::answer_offer(
+    let g = service::decline(
         &state.db,
-        &caller.actor(),
-        &state.clock,
-        g.id,
-        false,
-        None,
-        body.reason.as_deref().map(str::trim),
+        &caller,
+        state.clock.as_ref(),
+        path.into_inner(),
+        || Ok(body.parse()?.reason),
     )
     .await?;
     Ok(HttpResponse::Ok().json(GrantView::from(&g)))
@@ -336,21 +243,9 @@ pub async fn revoke(
     path: web::Path<Uuid>,
     body: Json<RevokeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_admin()?;
-    let (g, _) = seen(&state, &caller, path.into_inner()).await?;
-    let body = body.parse()?;
-    ApiError::check(
-        check_text("reason", &body.reason, 2000)
-            .into_iter()
-            .collect(),
-    )?;
-    let g = store::revoke(
-        &state.db,
-        &caller.actor(),
-        state.now(),
-        g.id,
-        body.reason.trim(),
-    )
+    let g = service::revoke(&state.db, &caller, state.now(), path.into_inner(), || {
+        Ok(body.parse()?.reason)
+    })
     .await?;
     Ok(HttpResponse::Ok().json(GrantView::from(&g)))
 }

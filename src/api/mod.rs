@@ -8,6 +8,7 @@ pub mod auth;
 pub mod calls;
 pub mod csv;
 pub mod deadline;
+pub mod envelopes;
 pub mod extract;
 pub mod grants;
 pub mod idempotency;
@@ -18,6 +19,7 @@ pub mod notifications;
 pub mod organizations;
 pub mod partnerships;
 pub mod rankings;
+pub mod results;
 pub mod review;
 pub mod security;
 pub mod status;
@@ -58,10 +60,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(calls::clone_call)
             .service(calls::publish_call)
             .service(calls::list_amendments)
-            .service(calls::get_envelopes)
-            .service(calls::put_envelopes)
-            .service(calls::split_envelopes)
-            .service(calls::reallocate)
+            .service(envelopes::get_envelopes)
+            .service(envelopes::put_envelopes)
+            .service(envelopes::split_envelopes)
+            .service(envelopes::reallocate)
             .service(organizations::create_organization)
             .service(organizations::list_organizations)
             .service(organizations::get_organization)
@@ -104,7 +106,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(rankings::approve)
             .service(rankings::simulate)
             .service(rankings::dashboard)
-            .service(rankings::results)
+            .service(results::results)
             .service(grants::list_grants)
             .service(grants::get_grant)
             .service(grants::accept)

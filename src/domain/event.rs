@@ -4,6 +4,9 @@
 //! the shape of a JSON document.
 
 pub mod application;
+pub mod call;
+pub mod grant;
+pub mod ranking;
 pub mod review;
 
 use serde_json::Value;
@@ -13,6 +16,9 @@ use self::application::ApplicationEvent;
 use super::agency::AgencyCode;
 use super::violation::Msg;
 use super::webhook::EventType;
+use call::CallEvent;
+use grant::GrantEvent;
+use ranking::RankingEvent;
 
 /// One change, with what the audit log keeps of it.
 #[derive(Debug, Clone)]
@@ -67,6 +73,12 @@ pub enum EventKind {
     Review(review::ReviewEvent),
     /// An application changed.
     Application(ApplicationEvent),
+    /// A call or its envelopes changed.
+    Call(CallEvent),
+    /// A grant changed.
+    Grant(GrantEvent),
+    /// An agency's ranking changed.
+    Ranking(RankingEvent),
 }
 
 /// The changes of a webhook subscription.
@@ -155,7 +167,30 @@ impl DomainEvent {
             EventKind::RefreshTokenReused => "session.refresh_token_reused",
             EventKind::Review(e) => e.action(),
             EventKind::Application(e) => e.action(),
+            EventKind::Call(e) => e.action(),
+            EventKind::Grant(e) => e.action(),
+            EventKind::Ranking(e) => e.action(),
         }
+    }
+
+    /// Whether the audit log keeps the change (a grant's offer is kept as the ranking
+    /// version that made it).
+    pub fn audited(&self) -> bool {
+        match &self.kind {
+            EventKind::Grant(e) => e.audited(),
+            _ => true,
+        }
+    }
+
+    /// The changed entity's id as the audit log and the webhook tell it: its id, or the
+    /// composite key of an entity without one of its own.
+    pub fn entity_key(&self) -> String {
+        let key = match &self.kind {
+            EventKind::Grant(e) => e.entity_key(),
+            EventKind::Ranking(e) => e.entity_key(),
+            _ => None,
+        };
+        key.unwrap_or_else(|| self.entity_id.to_string())
     }
 
     /// The webhook event other systems subscribe to, if any.
@@ -178,6 +213,9 @@ impl DomainEvent {
             EventKind::MemberRemoved { .. } => Some(EventType::MemberRemoved),
             EventKind::Review(e) => e.webhook(),
             EventKind::Application(e) => e.webhook(),
+            EventKind::Call(e) => e.webhook(),
+            EventKind::Grant(e) => e.webhook(),
+            EventKind::Ranking(e) => e.webhook(),
         }
     }
 
@@ -193,6 +231,9 @@ impl DomainEvent {
             | EventKind::Webhook(_)
             | EventKind::RefreshTokenReused => vec![],
             EventKind::Review(e) => e.notices(self.entity_id),
+            EventKind::Call(_) => vec![],
+            EventKind::Grant(e) => e.notices(self.entity_id),
+            EventKind::Ranking(e) => e.notices(),
             EventKind::MemberInvited {
                 organization,
                 partnership_name: name,

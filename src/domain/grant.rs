@@ -5,7 +5,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::review::Refusal;
+use uuid::Uuid;
+
+use super::agency::AgencyCode;
+use super::money::Money;
+use super::ranking::{Allocation, Outcome};
+use super::review::{Refusal, deadline_after};
 use super::violation::{Msg, Violation};
 
 /// Where a grant stands. Committed money is what is offered or accepted.
@@ -47,6 +52,89 @@ impl GrantStatus {
     pub fn commits(&self) -> bool {
         matches!(self, GrantStatus::Offered | GrantStatus::Accepted)
     }
+}
+
+/// A grant offered to an application of an agency's ranking, answerable until its deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub id: Uuid,
+    pub call_id: Uuid,
+    pub agency: AgencyCode,
+    pub application_id: Uuid,
+    pub amount: Money,
+    pub requested: Money,
+    pub deadline: DateTime<Utc>,
+    /// The ranking version that made the offer.
+    pub ranking_version: i32,
+    pub offered_at: DateTime<Utc>,
+}
+
+impl Offer {
+    /// An offer made now, to be answered within `acceptance_days` (until 23:59:59 Europe/Rome
+    /// of the last day).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        call_id: Uuid,
+        agency: AgencyCode,
+        application_id: Uuid,
+        amount: Money,
+        requested: Money,
+        ranking_version: i32,
+        acceptance_days: u32,
+        now: DateTime<Utc>,
+    ) -> Offer {
+        Offer {
+            id: Uuid::new_v4(),
+            call_id,
+            agency,
+            application_id,
+            amount,
+            requested,
+            deadline: deadline_after(now, acceptance_days),
+            ranking_version,
+            offered_at: now,
+        }
+    }
+
+    /// The offers of an approved ranking: one for every funded entry, in their order.
+    pub fn of_allocation(
+        call_id: Uuid,
+        agency: AgencyCode,
+        allocation: &Allocation,
+        ranking_version: i32,
+        acceptance_days: u32,
+        now: DateTime<Utc>,
+    ) -> Vec<Offer> {
+        allocation
+            .entries
+            .iter()
+            .filter(|e| matches!(e.outcome, Outcome::Funded | Outcome::PartiallyFunded))
+            .map(|e| {
+                Offer::new(
+                    call_id,
+                    agency,
+                    e.application_id,
+                    e.amount,
+                    e.requested,
+                    ranking_version,
+                    acceptance_days,
+                    now,
+                )
+            })
+            .collect()
+    }
+}
+
+/// The money committed by grants in these states and amounts: offered and accepted ones,
+/// added exactly.
+pub fn committed(grants: impl IntoIterator<Item = (GrantStatus, Money)>) -> Money {
+    Money::sum(
+        grants
+            .into_iter()
+            .filter(|(s, _)| s.commits())
+            .map(|(_, amount)| amount),
+    )
+    .unwrap_or(Money::ZERO)
 }
 
 /// A CUP (Codice Unico di Progetto): 15 capital letters and digits.

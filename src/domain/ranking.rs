@@ -4,14 +4,17 @@
 
 use std::cmp::Ordering;
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::call::{AllocationMode, PartialFunding, TieBreak};
+use super::call::{AllocationMode, CALL_TIME_ZONE, Call, PartialFunding, TieBreak};
 use super::money::Money;
 use super::points::Points;
+use super::violation::Violation;
 
 /// An application as the ranking reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,6 +283,155 @@ pub fn scorrimento(
         allocated,
         remaining: envelope.checked_sub(allocated).unwrap_or(Money::ZERO),
         entries,
+    }
+}
+
+/// What a ranking is computed from, and what still stands in its way.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub candidates: Vec<Candidate>,
+    pub envelope: Money,
+    /// Applications still under review, or admitted without enough final evaluations.
+    pub missing: Vec<Violation>,
+}
+
+impl Inputs {
+    /// The messages of what is missing, one after the other, in each language.
+    pub fn missing_message(&self) -> (String, String) {
+        let join =
+            |f: fn(&Violation) -> String| self.missing.iter().map(f).collect::<Vec<_>>().join(" ");
+        (
+            join(|v| v.message.en.to_string()),
+            join(|v| v.message.it.to_string()),
+        )
+    }
+}
+
+/// Where an application of a ranking's agency stands in the review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reviewed {
+    /// No admissibility decision yet (or an integration is awaited).
+    Pending,
+    Inadmissible,
+    /// Admitted: `scored` once it has enough final evaluations (or a consensus), `eligible`
+    /// once its score reaches the threshold.
+    Admitted {
+        scored: bool,
+        eligible: bool,
+    },
+}
+
+/// Why an application of the review cannot be ranked yet.
+pub fn not_ready(protocol: &str, finals: Option<(usize, u32)>) -> Violation {
+    match finals {
+        None => Violation::new(
+            "applications",
+            "review_pending",
+            format!("{protocol} has no admissibility decision yet."),
+            format!("{protocol} non ha ancora una decisione di ammissibilità."),
+        ),
+        Some((finals, required)) => Violation::new(
+            "applications",
+            "evaluations_missing",
+            format!("{protocol} has {finals} of the {required} final evaluations required."),
+            format!("{protocol} ha {finals} delle {required} valutazioni definitive richieste."),
+        ),
+    }
+}
+
+/// The policy of a call's rankings.
+pub fn policy(call: &Call) -> Policy {
+    Policy {
+        threshold: call.rules.scoring.threshold,
+        tie_breaks: call.rules.ranking.tie_breaks.clone(),
+        mode: call.rules.ranking.allocation_mode,
+        partial: call.rules.ranking.partial_funding.clone(),
+    }
+}
+
+/// A hash of everything a ranking depends on, to tell a stale draft.
+pub fn inputs_hash(inputs: &Inputs, policy: &Policy) -> String {
+    let doc = serde_json::json!({
+        "envelope": inputs.envelope,
+        "threshold": policy.threshold,
+        "tie_breaks": policy.tie_breaks,
+        "mode": policy.mode,
+        "partial": policy.partial,
+        "candidates": inputs.candidates.iter().map(|c| serde_json::json!({
+            "application_id": c.application_id, "protocol_number": c.protocol_number, "score": c.score.map(|s| s.to_string()),
+            "criteria": c.criteria.iter().map(|(k, v)| serde_json::json!([k, v.to_string()])).collect::<Vec<_>>(), "requested": c.requested,
+        })).collect::<Vec<_>>(),
+    });
+    let canonical = serde_json_canonicalizer::to_string(&doc).unwrap_or_default();
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// Where an agency's ranking stands, from its versions' statuses alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RankingStatus {
+    None,
+    Draft,
+    Approved,
+}
+
+impl RankingStatus {
+    /// From whether each version is approved.
+    pub fn of(approved: impl IntoIterator<Item = bool>) -> RankingStatus {
+        let mut status = RankingStatus::None;
+        for a in approved {
+            if a {
+                return RankingStatus::Approved;
+            }
+            status = RankingStatus::Draft;
+        }
+        status
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RankingStatus::None => "none",
+            RankingStatus::Draft => "draft",
+            RankingStatus::Approved => "approved",
+        }
+    }
+}
+
+/// The warning of a ranking not approved by its call's target date.
+pub fn approval_warning(call: &Call, approved: bool, now: DateTime<Utc>) -> Option<String> {
+    let target = call
+        .window
+        .ranking_target_date(call.rules.ranking.approval_target_days);
+    let today = now.with_timezone(&CALL_TIME_ZONE).date_naive();
+    (!approved && today > target).then(|| format!("The approval target date {target} has passed."))
+}
+
+/// An agency's progress through a call's review, counted from its submitted applications.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub received: u32,
+    pub under_review: u32,
+    pub admitted: u32,
+    pub inadmissible: u32,
+    pub scored: u32,
+    pub eligible: u32,
+}
+
+impl Progress {
+    pub fn count(applications: impl IntoIterator<Item = Reviewed>) -> Progress {
+        let mut p = Progress::default();
+        for a in applications {
+            p.received += 1;
+            match a {
+                Reviewed::Admitted { scored, eligible } => {
+                    p.admitted += 1;
+                    p.scored += u32::from(scored);
+                    p.eligible += u32::from(eligible);
+                }
+                Reviewed::Inadmissible => p.inadmissible += 1,
+                Reviewed::Pending => p.under_review += 1,
+            }
+        }
+        p
     }
 }
 

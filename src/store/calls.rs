@@ -6,19 +6,16 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use serde_json::json;
 use uuid::Uuid;
 
-use super::audit::{self, Actor, Change};
+use super::Page;
 use super::rows::{corrupt, money, to_call};
-use super::{Page, begin_write};
 use crate::domain::agency::AgencyCode;
 use crate::domain::call::{AmendmentAct, Call, CallStatus, Envelope, EnvelopeSource, FieldChange};
 use crate::domain::money::Money;
 use crate::entity::{agency, call, call_amendment, envelope};
-use crate::error::ApiError;
 
 fn to_envelope(m: envelope::Model) -> Result<Envelope, DbErr> {
     Ok(Envelope {
@@ -160,20 +157,6 @@ pub async fn amendments(db: &DatabaseConnection, call_id: Uuid) -> Result<Vec<Am
         .collect()
 }
 
-fn call_json(c: &Call) -> serde_json::Value {
-    json!({
-        "code": c.code, "title": c.title, "status": c.status.as_str(),
-        "opens_at": c.window.opens_at(), "closes_at": c.window.closes_at(),
-        "total_budget": c.total_budget, "rules": c.rules, "version": c.version,
-    })
-}
-
-fn envelopes_json(es: &[Envelope]) -> serde_json::Value {
-    es.iter()
-        .map(|e| json!({"agency_code": e.agency, "amount": e.amount, "source": e.source.as_str()}))
-        .collect()
-}
-
 fn call_active(c: &Call) -> call::ActiveModel {
     call::ActiveModel {
         id: Set(c.id),
@@ -194,7 +177,8 @@ fn call_active(c: &Call) -> call::ActiveModel {
     }
 }
 
-async fn write_envelopes<C: ConnectionTrait>(
+/// Replace a call's envelopes.
+pub async fn write_envelopes<C: ConnectionTrait>(
     conn: &C,
     call_id: Uuid,
     envelopes: &[Envelope],
@@ -220,12 +204,13 @@ async fn write_envelopes<C: ConnectionTrait>(
     Ok(())
 }
 
-async fn write_amendment<C: ConnectionTrait>(
+/// Record an amendment of a call.
+pub async fn write_amendment<C: ConnectionTrait>(
     conn: &C,
     call_id: Uuid,
     act: &AmendmentAct,
     changes: &[FieldChange],
-    actor: &Actor,
+    by: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     call_amendment::ActiveModel {
@@ -236,207 +221,43 @@ async fn write_amendment<C: ConnectionTrait>(
         reason: Set(act.reason.clone()),
         changes: Set(serde_json::to_string(changes).unwrap_or_default()),
         created_at: Set(now),
-        created_by: Set(actor.user_id),
+        created_by: Set(by),
     }
     .insert(conn)
     .await
     .map(|_| ())
 }
 
-fn duplicate_code(code: &str) -> ApiError {
-    ApiError::conflict(
-        "call_code_taken",
-        format!("A call with code {code} already exists."),
-        format!("Esiste già un avviso con codice {code}."),
-    )
+/// Insert a new call (a unique violation when its code is taken).
+pub async fn insert<C: ConnectionTrait>(conn: &C, c: &Call) -> Result<(), DbErr> {
+    call_active(c).insert(conn).await.map(|_| ())
 }
 
-/// Store a new call with its envelopes (and, for seeds, its past amendments), in one
-/// transaction with its audit event.
-pub async fn create(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    call: &Call,
-    envelopes: &[Envelope],
-    past_amendments: &[(AmendmentAct, Vec<FieldChange>)],
-) -> Result<(), ApiError> {
-    let tx = begin_write(db).await?;
-    if get_by_code(&tx, &call.code).await?.is_some() {
-        return Err(duplicate_code(&call.code));
-    }
-    call_active(call).insert(&tx).await.map_err(|e| {
-        if super::is_unique_violation(&e) {
-            duplicate_code(&call.code)
-        } else {
-            e.into()
-        }
-    })?;
-    write_envelopes(&tx, call.id, envelopes, now).await?;
-    for (act, changes) in past_amendments {
-        write_amendment(&tx, call.id, act, changes, actor, now).await?;
-    }
-    let mut after = call_json(call);
-    after["envelopes"] = envelopes_json(envelopes);
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "call.created",
-            entity_type: "call",
-            entity_id: call.id.to_string(),
-            before: None,
-            after: Some(after),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// What an update of a call decided.
-pub struct CallUpdate {
-    pub call: Call,
-    pub amendment: Option<(AmendmentAct, Vec<FieldChange>)>,
-    /// Replace the envelopes too (e.g. a draft whose total changed).
-    pub envelopes: Option<Vec<Envelope>>,
-    pub action: &'static str,
-}
-
-/// Change a call under optimistic concurrency: `decide` sees the current call and its
-/// envelopes and returns the new state; nothing is written when it fails, and the write
-/// fails with 412 when somebody else changed the call in between.
-pub async fn update<F>(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    id: Uuid,
-    expected_version: Option<i32>,
-    decide: F,
-) -> Result<Call, ApiError>
-where
-    F: FnOnce(&Call, &[Envelope]) -> Result<CallUpdate, ApiError>,
-{
-    let tx = begin_write(db).await?;
-    let current = get(&tx, id)
-        .await?
-        .ok_or_else(crate::service::calls::call_not_found)?;
-    if expected_version.is_some_and(|v| v != current.version) {
-        return Err(ApiError::PreconditionFailed);
-    }
-    let current_envelopes = envelopes(&tx, id).await?;
-    let CallUpdate {
-        mut call,
-        amendment,
-        envelopes: new_envelopes,
-        action,
-    } = decide(&current, &current_envelopes)?;
-    call.version = current.version + 1;
-    call.updated_at = now;
-    let mut active = call_active(&call);
-    active.id = sea_orm::ActiveValue::Unchanged(id);
+/// Write a call's new state if it is still at `expected_version`: whether it was (a unique
+/// violation when its new code is taken).
+pub async fn update_if_version<C: ConnectionTrait>(
+    conn: &C,
+    c: &Call,
+    expected_version: i32,
+) -> Result<bool, DbErr> {
+    let mut active = call_active(c);
+    active.id = sea_orm::ActiveValue::Unchanged(c.id);
     active.created_at = sea_orm::ActiveValue::NotSet;
     let result = call::Entity::update_many()
         .set(active)
-        .filter(call::Column::Id.eq(id))
-        .filter(call::Column::Version.eq(current.version))
-        .exec(&tx)
-        .await
-        .map_err(|e| {
-            if super::is_unique_violation(&e) {
-                duplicate_code(&call.code)
-            } else {
-                e.into()
-            }
-        })?;
-    if result.rows_affected != 1 {
-        return Err(ApiError::PreconditionFailed);
-    }
-    let mut before = call_json(&current);
-    let mut after = call_json(&call);
-    if let Some(es) = &new_envelopes {
-        write_envelopes(&tx, id, es, now).await?;
-        before["envelopes"] = envelopes_json(&current_envelopes);
-        after["envelopes"] = envelopes_json(es);
-    }
-    if let Some((act, changes)) = &amendment {
-        write_amendment(&tx, id, act, changes, actor, now).await?;
-        after["amendment"] =
-            json!({"act_number": act.act_number, "act_date": act.act_date, "changes": changes});
-    }
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action,
-            entity_type: "call",
-            entity_id: id.to_string(),
-            before: Some(before),
-            after: Some(after),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(call)
+        .filter(call::Column::Id.eq(c.id))
+        .filter(call::Column::Version.eq(expected_version))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
-/// Replace a call's envelopes, checked by `decide` against the current call, in one
-/// transaction with its audit event.
-pub async fn replace_envelopes<F>(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    now: DateTime<Utc>,
+/// Bump a call's version (its envelopes changed), so that a stale ETag of it is noticed.
+pub async fn bump_version<C: ConnectionTrait>(
+    conn: &C,
     id: Uuid,
-    action: &'static str,
-    decide: F,
-) -> Result<Vec<Envelope>, ApiError>
-where
-    F: FnOnce(&Call, &[Envelope]) -> Result<Vec<Envelope>, ApiError>,
-{
-    let tx = begin_write(db).await?;
-    lock_envelopes(&tx, id).await?;
-    let current = get(&tx, id)
-        .await?
-        .ok_or_else(crate::service::calls::call_not_found)?;
-    let before = envelopes(&tx, id).await?;
-    let new = decide(&current, &before)?;
-    // Never below what an agency has committed.
-    let mut v = crate::domain::Violations::new();
-    for (i, e) in new.iter().enumerate() {
-        let committed =
-            super::grants::committed(&super::grants::of_agency(&tx, id, e.agency).await?);
-        if e.amount < committed {
-            v.add(
-                format!("envelopes[{i}].amount"),
-                "below_committed",
-                format!("{} has committed {committed} in grants: its envelope cannot be lower.", e.agency),
-                format!("{} ha impegnato {committed} in contributi: la sua dotazione non può essere inferiore.", e.agency),
-            );
-        }
-    }
-    ApiError::check(v.into_vec())?;
-    write_envelopes(&tx, id, &new, now).await?;
-    // Money arriving in an agency whose ranking is approved goes down its reserve list at once.
-    for e in &new {
-        if before
-            .iter()
-            .find(|b| b.agency == e.agency)
-            .is_some_and(|b| e.amount > b.amount)
-        {
-            super::rankings::scorrimento_after(
-                &tx,
-                actor,
-                id,
-                e.agency,
-                "scorrimento after an increase of the envelope",
-                now,
-            )
-            .await?;
-        }
-    }
-    // Bump the call's version so that a stale ETag of the call is noticed.
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     call::Entity::update_many()
         .col_expr(
             call::Column::Version,
@@ -444,23 +265,9 @@ where
         )
         .col_expr(call::Column::UpdatedAt, Expr::value(now))
         .filter(call::Column::Id.eq(id))
-        .exec(&tx)
-        .await?;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action,
-            entity_type: "call",
-            entity_id: id.to_string(),
-            before: Some(envelopes_json(&before)),
-            after: Some(envelopes_json(&new)),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(new)
+        .exec(conn)
+        .await
+        .map(|_| ())
 }
 
 /// Whether any call exists with this code (used by the idempotent seed).
@@ -486,15 +293,4 @@ pub async fn lock_envelopes<C: ConnectionTrait>(conn: &C, call_id: Uuid) -> Resu
             .await?;
     }
     Ok(())
-}
-
-/// Run `f` in a read transaction (a consistent view on both databases).
-pub async fn read<T, F>(db: &DatabaseConnection, f: F) -> Result<T, ApiError>
-where
-    F: AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<T, ApiError>,
-{
-    let tx = db.begin().await?;
-    let out = f(&tx).await?;
-    tx.commit().await?;
-    Ok(out)
 }

@@ -1,28 +1,20 @@
 //! Grants: created by an approved ranking, answered by the applicants.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
     EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use serde_json::json;
 use uuid::Uuid;
 
-use super::audit::{self, Actor, Change};
+use super::Page;
 use super::rows::money;
-use super::{Page, begin_write, notifications};
-use crate::clock::Clock;
 use crate::domain::agency::AgencyCode;
-use crate::domain::grant::{GrantStatus, answer};
+use crate::domain::grant::{GrantStatus, Offer};
 use crate::domain::money::Money;
-use crate::domain::ranking::{Allocation, Outcome};
-use crate::domain::review::deadline_after;
-use crate::domain::violation::Msg;
 use crate::entity::grant;
-use crate::error::ApiError;
 
 /// A grant as stored.
 #[derive(Debug, Clone)]
@@ -61,138 +53,46 @@ fn to_grant(m: grant::Model) -> Result<Grant, DbErr> {
     })
 }
 
-pub fn grant_not_found() -> ApiError {
-    ApiError::not_found(
-        "grant_not_found",
-        "There is no such grant that you may see.",
-        "Non esiste un contributo con questo identificativo visibile a lei.",
-    )
+impl Grant {
+    /// The money a set of grants commits: offered and accepted ones.
+    pub fn committed(grants: &[Grant]) -> Money {
+        crate::domain::grant::committed(grants.iter().map(|g| (g.status, g.amount)))
+    }
 }
 
-/// Offer a grant to every funded entry of an approved ranking, inside its transaction: the
-/// grants are inserted a thousand at a time.
-pub async fn offer_all<C: ConnectionTrait>(
-    conn: &C,
-    call_id: Uuid,
-    agency: AgencyCode,
-    allocation: &Allocation,
-    ranking_version: i32,
-    acceptance_days: u32,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let offers: Vec<(grant::ActiveModel, serde_json::Value)> = allocation
-        .entries
-        .iter()
-        .filter(|e| matches!(e.outcome, Outcome::Funded | Outcome::PartiallyFunded))
-        .map(|e| {
-            offered(
-                call_id,
-                agency,
-                e.application_id,
-                e.amount,
-                e.requested,
-                ranking_version,
-                acceptance_days,
-                now,
-            )
-        })
-        .collect();
+fn offered(o: &Offer) -> grant::ActiveModel {
+    grant::ActiveModel {
+        id: Set(o.id),
+        call_id: Set(o.call_id),
+        agency_code: Set(o.agency.as_str().to_owned()),
+        application_id: Set(o.application_id),
+        amount: Set(o.amount.as_decimal()),
+        requested: Set(o.requested.as_decimal()),
+        status: Set(GrantStatus::Offered.as_str().to_owned()),
+        offered_at: Set(o.offered_at),
+        deadline: Set(o.deadline),
+        cup: Set(None),
+        answered_at: Set(None),
+        reason: Set(None),
+        ranking_version: Set(o.ranking_version),
+        version: Set(1),
+    }
+}
+
+/// Insert offers, a thousand at a time.
+pub async fn insert_offers<C: ConnectionTrait>(conn: &C, offers: &[Offer]) -> Result<(), DbErr> {
     // 14 columns a row: well under the databases' bind limits.
     for chunk in offers.chunks(1000) {
-        grant::Entity::insert_many(chunk.iter().map(|(row, _)| row.clone()))
+        grant::Entity::insert_many(chunk.iter().map(offered))
             .exec(conn)
             .await?;
-    }
-    for (_, event) in offers {
-        super::webhooks::enqueue(
-            conn,
-            now,
-            crate::domain::webhook::EventType::GrantOffered,
-            event,
-        )
-        .await?;
     }
     Ok(())
 }
 
-/// Offer one grant, with a deadline counted from now.
-#[allow(clippy::too_many_arguments)]
-pub async fn offer<C: ConnectionTrait>(
-    conn: &C,
-    call_id: Uuid,
-    agency: AgencyCode,
-    application_id: Uuid,
-    amount: Money,
-    requested: Money,
-    ranking_version: i32,
-    acceptance_days: u32,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let (row, event) = offered(
-        call_id,
-        agency,
-        application_id,
-        amount,
-        requested,
-        ranking_version,
-        acceptance_days,
-        now,
-    );
-    row.insert(conn).await?;
-    super::webhooks::enqueue(
-        conn,
-        now,
-        crate::domain::webhook::EventType::GrantOffered,
-        event,
-    )
-    .await
-}
-
-/// A grant offered now, and the data of its webhook event.
-#[allow(clippy::too_many_arguments)]
-fn offered(
-    call_id: Uuid,
-    agency: AgencyCode,
-    application_id: Uuid,
-    amount: Money,
-    requested: Money,
-    ranking_version: i32,
-    acceptance_days: u32,
-    now: DateTime<Utc>,
-) -> (grant::ActiveModel, serde_json::Value) {
-    let id = Uuid::new_v4();
-    let deadline = deadline_after(now, acceptance_days);
-    let row = grant::ActiveModel {
-        id: Set(id),
-        call_id: Set(call_id),
-        agency_code: Set(agency.as_str().to_owned()),
-        application_id: Set(application_id),
-        amount: Set(amount.as_decimal()),
-        requested: Set(requested.as_decimal()),
-        status: Set(GrantStatus::Offered.as_str().to_owned()),
-        offered_at: Set(now),
-        deadline: Set(deadline),
-        cup: Set(None),
-        answered_at: Set(None),
-        reason: Set(None),
-        ranking_version: Set(ranking_version),
-        version: Set(1),
-    };
-    let event = serde_json::json!({
-        "entity_type": "grant",
-        "entity_id": id,
-        "change": {
-            "status": GrantStatus::Offered,
-            "call_id": call_id,
-            "agency_code": agency,
-            "application_id": application_id,
-            "amount": amount,
-            "requested": requested,
-            "deadline": deadline,
-            "ranking_version": ranking_version,
-        },
-    });
-    (row, event)
+/// Insert one offer.
+pub async fn insert_offer<C: ConnectionTrait>(conn: &C, offer: &Offer) -> Result<(), DbErr> {
+    offered(offer).insert(conn).await.map(|_| ())
 }
 
 /// Raise the amount of a grant (a partial grant topped up by scorrimento).
@@ -232,17 +132,6 @@ pub async fn of_agency<C: ConnectionTrait>(
         .into_iter()
         .map(to_grant)
         .collect()
-}
-
-/// The money an agency has committed: offered and accepted grants, added in Rust.
-pub fn committed(grants: &[Grant]) -> Money {
-    Money::sum(
-        grants
-            .iter()
-            .filter(|g| g.status.commits())
-            .map(|g| g.amount),
-    )
-    .unwrap_or(Money::ZERO)
 }
 
 /// Filters of the grant list; the scope comes from the caller's role.
@@ -287,28 +176,29 @@ pub async fn list(
     ))
 }
 
-/// Answer an offer (the lead's representatives): accept with a CUP, or decline.
-pub async fn answer_offer(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    clock: &Arc<dyn Clock>,
+/// A grant, locked until the end of the transaction (PostgreSQL; SQLite's `BEGIN
+/// IMMEDIATE` already serialises writers).
+pub async fn get_for_update<C: ConnectionTrait>(
+    conn: &C,
     id: Uuid,
-    accept: bool,
+) -> Result<Option<Grant>, DbErr> {
+    let q = grant::Entity::find_by_id(id);
+    let row = match conn.get_database_backend() {
+        DatabaseBackend::Postgres => q.lock_exclusive().one(conn).await?,
+        _ => q.one(conn).await?,
+    };
+    row.map(to_grant).transpose()
+}
+
+/// Record the answer to an offer, if it is still offered: whether it was.
+pub async fn answer<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    next: GrantStatus,
     cup: Option<&str>,
     reason: Option<&str>,
-) -> Result<Grant, ApiError> {
-    let tx = begin_write(db).await?;
-    if let Some(g) = get(&tx, id).await? {
-        super::calls::lock_envelopes(&tx, g.call_id).await?;
-    }
-    let q = grant::Entity::find_by_id(id);
-    let row = match tx.get_database_backend() {
-        DatabaseBackend::Postgres => q.lock_exclusive().one(&tx).await?,
-        _ => q.one(&tx).await?,
-    };
-    let current = row.map(to_grant).transpose()?.ok_or_else(grant_not_found)?;
-    let now = clock.now();
-    let next = answer(current.status, current.deadline, now, accept)?;
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
     let updated = grant::Entity::update_many()
         .set(grant::ActiveModel {
             status: Set(next.as_str().to_owned()),
@@ -319,72 +209,16 @@ pub async fn answer_offer(
         })
         .filter(grant::Column::Id.eq(id))
         .filter(grant::Column::Status.eq(GrantStatus::Offered.as_str()))
-        .exec(&tx)
+        .exec(conn)
         .await?;
-    if updated.rows_affected != 1 {
-        return Err(ApiError::conflict(
-            "offer_answered",
-            "The offer has already been answered.",
-            "All'offerta è già stata data risposta.",
-        ));
-    }
-    if !accept {
-        let reason = format!("scorrimento after the decline of grant {id}");
-        super::rankings::scorrimento_after(
-            &tx,
-            actor,
-            current.call_id,
-            current.agency,
-            &reason,
-            now,
-        )
-        .await?;
-    }
-    if let Some(agency_users) = Some(notifications::evaluators_of(&tx, current.agency).await?) {
-        let verb_en = if accept { "accepted" } else { "declined" };
-        let verb_it = if accept { "accettato" } else { "rifiutato" };
-        notifications::notify(
-            &tx,
-            &agency_users,
-            &format!("grant_{verb_en}"),
-            Msg::new(
-                format!("A grant of {} has been {verb_en}.", current.amount),
-                format!("Un contributo di {} è stato {verb_it}.", current.amount),
-            ),
-            json!({"grant_id": id, "application_id": current.application_id}),
-            now,
-        )
-        .await?;
-    }
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: if accept {
-                "grant.accepted"
-            } else {
-                "grant.declined"
-            },
-            entity_type: "grant",
-            entity_id: id.to_string(),
-            before: Some(json!({"status": current.status})),
-            after: Some(json!({"status": next, "cup": cup, "reason": reason})),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    get(db, id).await?.ok_or_else(grant_not_found)
+    Ok(updated.rows_affected == 1)
 }
 
-/// Lapse every offer whose acceptance deadline has passed, and let its money go down the
-/// list; each agency in a transaction of its own. Run lazily before grants are read or
-/// answered, and by the periodic task.
-pub async fn expire_due(
+/// The calls' agencies with an offer whose acceptance deadline has passed.
+pub async fn agencies_with_due_offers(
     db: &DatabaseConnection,
-    actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<usize, ApiError> {
+) -> Result<Vec<(Uuid, AgencyCode)>, DbErr> {
     let due = grant::Entity::find()
         .filter(grant::Column::Status.eq(GrantStatus::Offered.as_str()))
         .filter(grant::Column::Deadline.lt(now))
@@ -396,74 +230,41 @@ pub async fn expire_due(
         .collect();
     agencies.sort();
     agencies.dedup();
-    let mut expired = 0;
-    for (call_id, agency) in agencies {
-        let Some(agency) = AgencyCode::parse(&agency) else {
-            continue;
-        };
-        let tx = begin_write(db).await?;
-        super::calls::lock_envelopes(&tx, call_id).await?;
-        let result = grant::Entity::update_many()
-            .set(grant::ActiveModel {
-                status: Set(GrantStatus::Expired.as_str().to_owned()),
-                answered_at: Set(Some(now)),
-                ..Default::default()
-            })
-            .filter(grant::Column::CallId.eq(call_id))
-            .filter(grant::Column::AgencyCode.eq(agency.as_str()))
-            .filter(grant::Column::Status.eq(GrantStatus::Offered.as_str()))
-            .filter(grant::Column::Deadline.lt(now))
-            .exec(&tx)
-            .await?;
-        if result.rows_affected > 0 {
-            expired += result.rows_affected as usize;
-            super::rankings::scorrimento_after(
-                &tx,
-                actor,
-                call_id,
-                agency,
-                "scorrimento after offers expired unanswered",
-                now,
-            )
-            .await?;
-            audit::record(
-                &tx,
-                actor,
-                now,
-                Change {
-                    action: "grant.expired",
-                    entity_type: "agency",
-                    entity_id: format!("{call_id}:{agency}"),
-                    before: None,
-                    after: Some(json!({"expired": result.rows_affected})),
-                },
-            )
-            .await?;
-        }
-        tx.commit().await?;
-    }
-    Ok(expired)
+    Ok(agencies
+        .into_iter()
+        .filter_map(|(call_id, agency)| Some((call_id, AgencyCode::parse(&agency)?)))
+        .collect())
 }
 
-/// Revoke a grant (administrators), with a reason; its money goes down the list.
-pub async fn revoke(
-    db: &DatabaseConnection,
-    actor: &Actor,
+/// Lapse the offers of a call's agency whose deadline has passed: how many.
+pub async fn expire<C: ConnectionTrait>(
+    conn: &C,
+    call_id: Uuid,
+    agency: AgencyCode,
     now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let result = grant::Entity::update_many()
+        .set(grant::ActiveModel {
+            status: Set(GrantStatus::Expired.as_str().to_owned()),
+            answered_at: Set(Some(now)),
+            ..Default::default()
+        })
+        .filter(grant::Column::CallId.eq(call_id))
+        .filter(grant::Column::AgencyCode.eq(agency.as_str()))
+        .filter(grant::Column::Status.eq(GrantStatus::Offered.as_str()))
+        .filter(grant::Column::Deadline.lt(now))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Revoke a grant with a reason.
+pub async fn revoke<C: ConnectionTrait>(
+    conn: &C,
     id: Uuid,
     reason: &str,
-) -> Result<Grant, ApiError> {
-    let tx = begin_write(db).await?;
-    let current = get(&tx, id).await?.ok_or_else(grant_not_found)?;
-    super::calls::lock_envelopes(&tx, current.call_id).await?;
-    let current = get(&tx, id).await?.ok_or_else(grant_not_found)?;
-    if !current.status.commits() {
-        return Err(ApiError::conflict(
-            "grant_not_live",
-            "Only an offered or accepted grant can be revoked.",
-            "Si revoca solo un contributo offerto o accettato.",
-        ));
-    }
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     grant::Entity::update_many()
         .set(grant::ActiveModel {
             status: Set(GrantStatus::Revoked.as_str().to_owned()),
@@ -472,46 +273,7 @@ pub async fn revoke(
             ..Default::default()
         })
         .filter(grant::Column::Id.eq(id))
-        .exec(&tx)
-        .await?;
-    super::rankings::scorrimento_after(
-        &tx,
-        actor,
-        current.call_id,
-        current.agency,
-        &format!("scorrimento after the revocation of grant {id}: {reason}"),
-        now,
-    )
-    .await?;
-    let recipients = notifications::lead_representatives(&tx, current.application_id).await?;
-    notifications::notify(
-        &tx,
-        &recipients,
-        "grant_revoked",
-        Msg::new(
-            format!("The grant of {} has been revoked: {reason}", current.amount),
-            format!(
-                "Il contributo di {} è stato revocato: {reason}",
-                current.amount
-            ),
-        ),
-        json!({"grant_id": id}),
-        now,
-    )
-    .await?;
-    audit::record(
-        &tx,
-        actor,
-        now,
-        Change {
-            action: "grant.revoked",
-            entity_type: "grant",
-            entity_id: id.to_string(),
-            before: Some(json!({"status": current.status})),
-            after: Some(json!({"status": "revoked", "reason": reason})),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    get(db, id).await?.ok_or_else(grant_not_found)
+        .exec(conn)
+        .await
+        .map(|_| ())
 }

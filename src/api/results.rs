@@ -1,0 +1,215 @@
+//! The published results of a call's approved rankings: JSON, CSV, or the 360Giving data
+//! standard.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::csv::{Cell, CsvWriter};
+use crate::domain::agency::AgencyCode;
+use crate::domain::money::Money;
+use crate::error::{ApiError, Problem};
+use crate::service::rankings as service;
+use crate::state::AppState;
+
+/// One published result: an application of an approved ranking (no personal data).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"agency_code": "MONTAGNA", "rank": 1, "protocol_number": "RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia",
+    "recipient": "Comune di Sondrio (demo)", "score": "90.00", "outcome": "funded", "amount": "50000.00", "act_number": "decreto ATS n. 123", "act_date": "2027-03-05"}))]
+pub struct ResultView {
+    pub agency_code: AgencyCode,
+    pub rank: Option<u32>,
+    pub protocol_number: String,
+    pub title: Option<String>,
+    /// The lead organization (a natural person's name is never shown).
+    pub recipient: String,
+    #[schema(value_type = Option<String>)]
+    pub score: Option<rust_decimal::Decimal>,
+    pub outcome: crate::domain::ranking::Outcome,
+    pub amount: Money,
+    pub act_number: Option<String>,
+    pub act_date: Option<NaiveDate>,
+}
+
+/// The results in the 360Giving data standard.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"grants": [{"id": "IT-RL-RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia", "currency": "EUR",
+    "amountAwarded": 50000.0, "awardDate": "2027-03-05",
+    "recipientOrganization": [{"id": "IT-CF-00000010143", "name": "Comune di Sondrio (demo)"}],
+    "fundingOrganization": [{"id": "IT-ATS-MONTAGNA", "name": "ATS della Montagna"}]}]}))]
+pub struct GivingGrants {
+    pub grants: Vec<GivingGrant>,
+}
+
+/// One funded application, as a 360Giving grant.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"id": "IT-RL-RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia", "currency": "EUR",
+    "amountAwarded": 50000.0, "awardDate": "2027-03-05",
+    "recipientOrganization": [{"id": "IT-CF-00000010143", "name": "Comune di Sondrio (demo)"}],
+    "fundingOrganization": [{"id": "IT-ATS-MONTAGNA", "name": "ATS della Montagna"}]}))]
+pub struct GivingGrant {
+    /// `IT-RL-` and the protocol number.
+    pub id: String,
+    pub title: Option<String>,
+    /// Always `EUR`.
+    pub currency: String,
+    /// A number, as the standard wants (the JSON and CSV results carry the exact string).
+    pub amount_awarded: f64,
+    pub award_date: Option<NaiveDate>,
+    pub recipient_organization: Vec<GivingOrganization>,
+    pub funding_organization: Vec<GivingOrganization>,
+}
+
+/// An organization of a 360Giving grant.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "IT-ATS-MONTAGNA", "name": "ATS della Montagna"}))]
+pub struct GivingOrganization {
+    /// `IT-CF-` and the tax code of an organization (null for a natural person), or `IT-ATS-`
+    /// and the agency's code.
+    pub id: Option<String>,
+    pub name: String,
+}
+
+/// The JSON of the results: the list by default, an object with `grants` for `format=360giving`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+#[schema(example = json!([{"agency_code": "MONTAGNA", "rank": 1, "protocol_number": "RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia",
+    "recipient": "Comune di Sondrio (demo)", "score": "90.00", "outcome": "funded", "amount": "50000.00", "act_number": "decreto ATS n. 123", "act_date": "2027-03-05"}]))]
+pub enum ResultsDocument {
+    Results(Vec<ResultView>),
+    ThreeSixtyGiving(GivingGrants),
+}
+
+/// The format of the results.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResultsQuery {
+    /// `json` (default), `csv` or `360giving`.
+    #[param(value_type = Option<ResultsFormat>, inline)]
+    pub format: Option<String>,
+}
+
+// For the document only, like `applications::ExportFormat`.
+/// The format of the results.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub enum ResultsFormat {
+    #[serde(rename = "json")]
+    Json,
+    #[serde(rename = "csv")]
+    Csv,
+    /// The 360Giving data standard, as JSON.
+    #[serde(rename = "360giving")]
+    ThreeSixtyGiving,
+}
+
+/// The approved rankings of a call, as published: JSON, CSV, or the 360Giving data standard.
+/// Public; no personal data.
+#[utoipa::path(
+    tag = "rankings",
+    params(("call_id" = Uuid, Path, description = "The call's id"), ResultsQuery),
+    responses(
+        (status = 200, description = "The published results", content((ResultsDocument = "application/json"), (String = "text/csv"))),
+        (status = 404, description = "No such published call", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown format", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[get("/calls/{call_id}/results")]
+pub async fn results(
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+    query: web::Query<ResultsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let format = query.format.as_deref().unwrap_or("json");
+    if !["json", "csv", "360giving"].contains(&format) {
+        return Err(ApiError::invalid(
+            "format",
+            "unknown_format",
+            "format is json, csv or 360giving.",
+            "format è json, csv o 360giving.",
+        ));
+    }
+    let rows: Vec<(ResultView, Option<String>)> = service::results(&state.db, path.into_inner())
+        .await?
+        .into_iter()
+        .map(|r| {
+            (
+                ResultView {
+                    agency_code: r.agency,
+                    rank: r.rank,
+                    protocol_number: r.protocol_number,
+                    title: r.title,
+                    recipient: r.recipient,
+                    score: r.score,
+                    outcome: r.outcome,
+                    amount: r.amount,
+                    act_number: r.act_number,
+                    act_date: r.act_date,
+                },
+                r.tax_code,
+            )
+        })
+        .collect();
+    match format {
+        "csv" => {
+            let mut out = CsvWriter::new();
+            out.write_text_record([
+                "agency_code",
+                "rank",
+                "protocol_number",
+                "title",
+                "recipient",
+                "score",
+                "outcome",
+                "amount",
+                "act_number",
+                "act_date",
+            ])?;
+            for (r, _) in &rows {
+                out.write_record([
+                    Cell::text(r.agency_code.as_str()),
+                    Cell::number_or_empty(r.rank),
+                    Cell::text(r.protocol_number.clone()),
+                    Cell::text_or_empty(r.title.clone()),
+                    Cell::text(r.recipient.clone()),
+                    Cell::number_or_empty(r.score),
+                    Cell::text_or_empty(
+                        serde_json::to_value(r.outcome)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from)),
+                    ),
+                    Cell::number(r.amount),
+                    Cell::text_or_empty(r.act_number.clone()),
+                    Cell::text_or_empty(r.act_date.map(|d| d.to_string())),
+                ])?;
+            }
+            out.into_response(None)
+        }
+        "360giving" => {
+            let grants: Vec<GivingGrant> = rows
+                .iter()
+                .filter(|(r, _)| r.amount > Money::ZERO)
+                .map(|(r, tax_code)| GivingGrant {
+                    id: format!("IT-RL-{}", r.protocol_number),
+                    title: r.title.clone(),
+                    currency: "EUR".into(),
+                    amount_awarded: r.amount.to_string().parse::<f64>().unwrap_or(0.0),
+                    award_date: r.act_date,
+                    recipient_organization: vec![GivingOrganization {
+                        id: tax_code.as_ref().map(|t| format!("IT-CF-{t}")),
+                        name: r.recipient.clone(),
+                    }],
+                    funding_organization: vec![GivingOrganization {
+                        id: Some(format!("IT-ATS-{}", r.agency_code)),
+                        name: r.agency_code.name().to_owned(),
+                    }],
+                })
+                .collect();
+            Ok(HttpResponse::Ok().json(GivingGrants { grants }))
+        }
+        _ => Ok(HttpResponse::Ok().json(rows.into_iter().map(|(r, _)| r).collect::<Vec<_>>())),
+    }
+}

@@ -1,0 +1,330 @@
+//! The changes of a grant: offered by a ranking, topped up, answered, revoked, lapsed.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{DomainEvent, EventKind, Notice, Recipients};
+use crate::domain::agency::AgencyCode;
+use crate::domain::grant::{GrantStatus, Offer};
+use crate::domain::money::Money;
+use crate::domain::violation::Msg;
+use crate::domain::webhook::EventType;
+
+/// The changes of a grant.
+#[derive(Debug, Clone)]
+pub enum GrantEvent {
+    /// Offered by an approved ranking version. The audit log keeps the version, not each
+    /// offer. `scorrimento`: the protocol number of an application funded by money going
+    /// down the list, whose lead hears of it now (those of an approval hear of it with the
+    /// ranking's results).
+    Offered {
+        offer: Offer,
+        scorrimento: Option<String>,
+    },
+    /// A partial grant raised by scorrimento: its lead hears of it.
+    ToppedUp {
+        application_id: Uuid,
+        protocol_number: String,
+        amount: Money,
+    },
+    /// Accepted or declined by the lead; the agency's evaluators hear of it.
+    Answered {
+        accepted: bool,
+        agency: AgencyCode,
+        application_id: Uuid,
+        amount: Money,
+    },
+    /// Revoked by an administrator; the lead hears of it.
+    Revoked {
+        application_id: Uuid,
+        amount: Money,
+        reason: String,
+    },
+    /// Offers of an agency lapsed unanswered at their deadline.
+    Expired { call_id: Uuid, agency: AgencyCode },
+}
+
+impl GrantEvent {
+    pub fn action(&self) -> &'static str {
+        match self {
+            GrantEvent::Offered { .. } => "grant.offered",
+            GrantEvent::ToppedUp { .. } => "grant.topped_up",
+            GrantEvent::Answered { accepted: true, .. } => "grant.accepted",
+            GrantEvent::Answered {
+                accepted: false, ..
+            } => "grant.declined",
+            GrantEvent::Revoked { .. } => "grant.revoked",
+            GrantEvent::Expired { .. } => "grant.expired",
+        }
+    }
+
+    /// Offers and top-ups are kept as the ranking version that made them.
+    pub fn audited(&self) -> bool {
+        !matches!(
+            self,
+            GrantEvent::Offered { .. } | GrantEvent::ToppedUp { .. }
+        )
+    }
+
+    /// The expired offers are recorded against their call's agency.
+    pub fn entity_key(&self) -> Option<String> {
+        match self {
+            GrantEvent::Expired { call_id, agency } => Some(format!("{call_id}:{agency}")),
+            _ => None,
+        }
+    }
+
+    pub fn webhook(&self) -> Option<EventType> {
+        Some(match self {
+            GrantEvent::Offered { .. } => EventType::GrantOffered,
+            GrantEvent::ToppedUp { .. } => return None,
+            GrantEvent::Answered { accepted: true, .. } => EventType::GrantAccepted,
+            GrantEvent::Answered {
+                accepted: false, ..
+            } => EventType::GrantDeclined,
+            GrantEvent::Revoked { .. } => EventType::GrantRevoked,
+            GrantEvent::Expired { .. } => EventType::GrantExpired,
+        })
+    }
+
+    pub fn notices(&self, grant_id: Uuid) -> Vec<Notice> {
+        match self {
+            GrantEvent::Offered {
+                offer,
+                scorrimento: Some(protocol),
+            } => vec![Notice {
+                to: Recipients::LeadOf(offer.application_id),
+                kind: "grant_offered",
+                message: Msg::new(
+                    format!(
+                        "Application {protocol} is now funded: {} (scorrimento). Accept or decline by the deadline.",
+                        offer.amount
+                    ),
+                    format!(
+                        "La domanda {protocol} è ora finanziata: {} (scorrimento). Accettare o rinunciare entro il termine.",
+                        offer.amount
+                    ),
+                ),
+                data: json!({"application_id": offer.application_id, "amount": offer.amount}),
+            }],
+            GrantEvent::Offered {
+                scorrimento: None, ..
+            }
+            | GrantEvent::Expired { .. } => vec![],
+            GrantEvent::ToppedUp {
+                application_id,
+                protocol_number,
+                amount,
+            } => vec![Notice {
+                to: Recipients::LeadOf(*application_id),
+                kind: "grant_offered",
+                message: Msg::new(
+                    format!("The grant of {protocol_number} rises to {amount} (scorrimento)."),
+                    format!(
+                        "Il contributo della domanda {protocol_number} sale a {amount} (scorrimento)."
+                    ),
+                ),
+                data: json!({"application_id": application_id, "amount": amount}),
+            }],
+            GrantEvent::Answered {
+                accepted,
+                agency,
+                application_id,
+                amount,
+            } => {
+                let (kind, en, it) = if *accepted {
+                    ("grant_accepted", "accepted", "accettato")
+                } else {
+                    ("grant_declined", "declined", "rifiutato")
+                };
+                vec![Notice {
+                    to: Recipients::Evaluators(*agency),
+                    kind,
+                    message: Msg::new(
+                        format!("A grant of {amount} has been {en}."),
+                        format!("Un contributo di {amount} è stato {it}."),
+                    ),
+                    data: json!({"grant_id": grant_id, "application_id": application_id}),
+                }]
+            }
+            GrantEvent::Revoked {
+                application_id,
+                amount,
+                reason,
+            } => vec![Notice {
+                to: Recipients::LeadOf(*application_id),
+                kind: "grant_revoked",
+                message: Msg::new(
+                    format!("The grant of {amount} has been revoked: {reason}"),
+                    format!("Il contributo di {amount} è stato revocato: {reason}"),
+                ),
+                data: json!({"grant_id": grant_id}),
+            }],
+        }
+    }
+}
+
+/// A grant offered; with `scorrimento` (the application's protocol number), its lead hears
+/// of it now.
+pub fn offered(offer: Offer, scorrimento: Option<String>) -> DomainEvent {
+    let after = json!({
+        "status": GrantStatus::Offered,
+        "call_id": offer.call_id,
+        "agency_code": offer.agency,
+        "application_id": offer.application_id,
+        "amount": offer.amount,
+        "requested": offer.requested,
+        "deadline": offer.deadline,
+        "ranking_version": offer.ranking_version,
+    });
+    DomainEvent {
+        entity_type: "grant",
+        entity_id: offer.id,
+        before: None,
+        after: Some(after),
+        kind: EventKind::Grant(GrantEvent::Offered { offer, scorrimento }),
+    }
+}
+
+/// A partial grant raised to `amount` by scorrimento.
+pub fn topped_up(
+    grant_id: Uuid,
+    application_id: Uuid,
+    protocol_number: String,
+    amount: Money,
+) -> DomainEvent {
+    DomainEvent {
+        kind: EventKind::Grant(GrantEvent::ToppedUp {
+            application_id,
+            protocol_number,
+            amount,
+        }),
+        entity_type: "grant",
+        entity_id: grant_id,
+        before: None,
+        after: Some(json!({"amount": amount})),
+    }
+}
+
+/// An offer answered by its lead: `next` is `accepted` or `declined`.
+#[allow(clippy::too_many_arguments)]
+pub fn answered(
+    grant_id: Uuid,
+    agency: AgencyCode,
+    application_id: Uuid,
+    amount: Money,
+    was: GrantStatus,
+    next: GrantStatus,
+    cup: Option<&str>,
+    reason: Option<&str>,
+) -> DomainEvent {
+    DomainEvent {
+        kind: EventKind::Grant(GrantEvent::Answered {
+            accepted: next == GrantStatus::Accepted,
+            agency,
+            application_id,
+            amount,
+        }),
+        entity_type: "grant",
+        entity_id: grant_id,
+        before: Some(json!({"status": was})),
+        after: Some(json!({"status": next, "cup": cup, "reason": reason})),
+    }
+}
+
+/// A grant revoked by an administrator.
+pub fn revoked(
+    grant_id: Uuid,
+    application_id: Uuid,
+    amount: Money,
+    was: GrantStatus,
+    reason: &str,
+) -> DomainEvent {
+    DomainEvent {
+        kind: EventKind::Grant(GrantEvent::Revoked {
+            application_id,
+            amount,
+            reason: reason.to_owned(),
+        }),
+        entity_type: "grant",
+        entity_id: grant_id,
+        before: Some(json!({"status": was})),
+        after: Some(json!({"status": "revoked", "reason": reason})),
+    }
+}
+
+/// `count` offers of an agency lapsed unanswered.
+pub fn expired(call_id: Uuid, agency: AgencyCode, count: u64) -> DomainEvent {
+    DomainEvent {
+        kind: EventKind::Grant(GrantEvent::Expired { call_id, agency }),
+        entity_type: "agency",
+        // Kept by the composite key of `entity_key`.
+        entity_id: call_id,
+        before: None,
+        after: Some(json!({"expired": count})),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audited_changes_publish_what_their_action_published() {
+        let app = Uuid::nil();
+        let all = [
+            GrantEvent::Answered {
+                accepted: true,
+                agency: AgencyCode::ALL[0],
+                application_id: app,
+                amount: Money::ZERO,
+            },
+            GrantEvent::Answered {
+                accepted: false,
+                agency: AgencyCode::ALL[0],
+                application_id: app,
+                amount: Money::ZERO,
+            },
+            GrantEvent::Revoked {
+                application_id: app,
+                amount: Money::ZERO,
+                reason: "r".into(),
+            },
+            GrantEvent::Expired {
+                call_id: app,
+                agency: AgencyCode::ALL[0],
+            },
+        ];
+        for e in all {
+            assert!(e.audited());
+            assert_eq!(
+                e.webhook(),
+                EventType::for_audit_action(e.action(), None),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_offer_publishes_its_webhook_without_an_audit_row() {
+        let offer = Offer::new(
+            Uuid::nil(),
+            AgencyCode::ALL[0],
+            Uuid::nil(),
+            Money::ZERO,
+            Money::ZERO,
+            1,
+            30,
+            chrono::Utc::now(),
+        );
+        let event = offered(offer, None);
+        assert!(!event.audited());
+        assert_eq!(event.webhook(), Some(EventType::GrantOffered));
+        assert!(event.notices().is_empty());
+        let event = expired(Uuid::nil(), AgencyCode::ALL[0], 2);
+        assert_eq!(
+            event.entity_key(),
+            format!("{}:{}", Uuid::nil(), AgencyCode::ALL[0])
+        );
+    }
+}
