@@ -4,9 +4,9 @@ use std::io::Read;
 
 use welfare_grants::config::Settings;
 use welfare_grants::domain::call::check_text;
+use welfare_grants::domain::event::Actor;
 use welfare_grants::domain::user::{Role, check_password, check_username};
 use welfare_grants::startup::{Application, openapi_document};
-use welfare_grants::store::audit::Actor;
 use welfare_grants::store::users::User;
 use welfare_grants::{auth, store, telemetry};
 

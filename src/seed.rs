@@ -13,6 +13,7 @@ use crate::domain::call::{
     AmendmentAct, Call, CallRules, CallStatus, EnvelopeSource, FieldChange, PinnedEnvelope, Window,
     envelopes_by_split, rome, window_changes,
 };
+use crate::domain::event::Actor;
 use crate::domain::event::UserEvent;
 use crate::domain::money::Money;
 use crate::domain::organization::{
@@ -22,7 +23,7 @@ use crate::domain::partnership::ParticipationRole;
 use crate::domain::percent::Percent;
 use crate::domain::user::Role;
 use crate::error::ApiError;
-use crate::store::audit::{self, Actor};
+use crate::store::audit;
 use crate::store::{calls, organizations, partnerships, users};
 
 /// The code of the 2022 call on Bandi Online.

@@ -136,7 +136,7 @@ fn spawn_expiry(state: web::Data<AppState>) {
             ticks.tick().await;
             match crate::service::grants::expire_due(
                 &state.db,
-                &crate::store::audit::Actor::system(),
+                &crate::domain::event::Actor::system(),
                 state.now(),
             )
             .await

@@ -13,10 +13,10 @@ use uuid::Uuid;
 
 use super::jwt::{Subject, TokenKind};
 use crate::domain::agency::AgencyCode;
+use crate::domain::event::Actor;
 use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::audit::Actor;
 use crate::store::{sessions, users};
 
 /// The authenticated caller.

@@ -14,11 +14,27 @@ use uuid::Uuid;
 
 use self::application::ApplicationEvent;
 use super::agency::AgencyCode;
+use super::user::Role;
 use super::violation::Msg;
 use super::webhook::EventType;
 use call::CallEvent;
 use grant::GrantEvent;
 use ranking::RankingEvent;
+
+/// Who made a change, and in which request.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    pub user_id: Option<Uuid>,
+    pub role: Option<Role>,
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    /// The service itself (migrations, demo data, periodic tasks).
+    pub fn system() -> Actor {
+        Actor::default()
+    }
+}
 
 /// One change, with what the audit log keeps of it.
 #[derive(Debug, Clone)]
@@ -308,4 +324,23 @@ impl DomainEvent {
             EventKind::Application(e) => e.notices(self.entity_id),
         }
     }
+}
+
+/// The webhook each audited action published when webhooks were derived from action strings:
+/// the typed events must publish the same (`envelopes`: the change carried new envelopes).
+#[cfg(test)]
+pub(crate) fn expected_webhook(action: &str, envelopes: bool) -> Option<EventType> {
+    Some(match action {
+        "application.submitted" => EventType::ApplicationSubmitted,
+        "application.admissibility" => EventType::AdmissibilityDecided,
+        "ranking.computed" | "ranking.scorrimento" => EventType::RankingChanged,
+        "ranking.approved" => EventType::RankingApproved,
+        "grant.accepted" => EventType::GrantAccepted,
+        "grant.declined" => EventType::GrantDeclined,
+        "grant.revoked" => EventType::GrantRevoked,
+        "grant.expired" => EventType::GrantExpired,
+        "call.envelopes_set" | "call.reallocated" => EventType::EnvelopeChanged,
+        "call.changed" | "call.amended" if envelopes => EventType::EnvelopeChanged,
+        _ => return None,
+    })
 }

@@ -13,7 +13,6 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::Sha256;
 use utoipa::ToSchema;
 
@@ -102,28 +101,6 @@ impl EventType {
 
     pub fn parse(s: &str) -> Option<EventType> {
         EventType::ALL.into_iter().find(|e| e.as_str() == s)
-    }
-
-    /// The event an audited change publishes, if any (`after` is the audit's new state).
-    pub fn for_audit_action(action: &str, after: Option<&Value>) -> Option<EventType> {
-        Some(match action {
-            "application.submitted" => EventType::ApplicationSubmitted,
-            "application.admissibility" => EventType::AdmissibilityDecided,
-            "ranking.computed" | "ranking.scorrimento" => EventType::RankingChanged,
-            "ranking.approved" => EventType::RankingApproved,
-            "grant.accepted" => EventType::GrantAccepted,
-            "grant.declined" => EventType::GrantDeclined,
-            "grant.revoked" => EventType::GrantRevoked,
-            "grant.expired" => EventType::GrantExpired,
-            "call.envelopes_set" | "call.reallocated" => EventType::EnvelopeChanged,
-            // A draft call whose total changed gets new envelopes with it.
-            "call.changed" | "call.amended"
-                if after.is_some_and(|a| a.get("envelopes").is_some()) =>
-            {
-                EventType::EnvelopeChanged
-            }
-            _ => return None,
-        })
     }
 }
 
@@ -557,7 +534,7 @@ mod tests {
             assert_eq!(EventType::parse(e.as_str()), Some(e));
             assert_eq!(
                 serde_json::to_value(e).unwrap(),
-                Value::String(e.as_str().into())
+                serde_json::Value::String(e.as_str().into())
             );
         }
     }

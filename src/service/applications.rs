@@ -23,6 +23,7 @@ use crate::domain::application::{
     check_shape, is_area_code, mask_snapshot, protocol_number, submission_problems,
 };
 use crate::domain::call::{Call, CallStatus, check_text};
+use crate::domain::event::Actor;
 use crate::domain::event::application::ApplicationEvent;
 use crate::domain::event::{DomainEvent, EventKind};
 use crate::domain::partnership::{Access, Member};
@@ -30,7 +31,6 @@ use crate::domain::user::Role;
 use crate::domain::violation::Violation;
 use crate::error::ApiError;
 use crate::store::applications::{self as store, Filter, Submission};
-use crate::store::audit::Actor;
 use crate::store::idempotency::{self, Answer};
 use crate::store::{self as db_store, Page, calls, organizations, partnerships};
 
@@ -95,7 +95,10 @@ async fn seen(db: &DatabaseConnection, caller: &AuthUser, id: Uuid) -> Result<Se
     )
     .ok_or_else(application_not_found)?;
     if caller.role == Role::Evaluator {
-        crate::domain::review::may_work(store::declared_conflict(db, app.id, caller.id).await?)?;
+        let declared = crate::store::review::declaration(db, app.id, caller.id)
+            .await?
+            .map(|d| d.has_conflict);
+        crate::domain::review::may_work(declared)?;
     }
     Ok(Seen { app, call, access })
 }
@@ -549,8 +552,7 @@ pub async fn receipt(
 ///
 /// The protocol counter's row stays locked from the number's taking to the commit, and
 /// every submission of the call waits for it: everything that does not need the number is
-/// read before it is taken, but for the evaluators that the recorder of the event looks up
-/// (one indexed query).
+/// read before it is taken, the agency's evaluators to tell included.
 pub async fn submit<F>(
     db: &DatabaseConnection,
     caller: &AuthUser,
@@ -603,6 +605,11 @@ where
     if !problems.is_empty() {
         return Err(ApiError::Validation(problems));
     }
+    // The evaluators to tell, read before the protocol counter is locked.
+    let evaluators = match app.content.agency_code {
+        Some(agency) => crate::store::notifications::evaluators_of(&tx, agency).await?,
+        None => vec![],
+    };
     let n = store::next_protocol(&tx, call.id).await?;
     let protocol = protocol_number(&call.code, n);
     let snapshot = json!({
@@ -667,6 +674,7 @@ where
         now,
         ApplicationEvent::Submitted {
             agency: app.content.agency_code,
+            evaluators,
             protocol_number: protocol.clone(),
             title: app.content.title.clone().unwrap_or_default(),
         },
@@ -838,7 +846,11 @@ pub async fn list(
     // annexes.
     let declarations = if caller.role == Role::Evaluator {
         let ids: Vec<Uuid> = apps.iter().map(|a| a.id).collect();
-        store::declared_conflicts(db, &ids, caller.id).await?
+        crate::store::review::declarations_of(db, &ids, caller.id)
+            .await?
+            .into_iter()
+            .map(|(id, d)| (id, d.has_conflict))
+            .collect()
     } else {
         BTreeMap::new()
     };

@@ -14,11 +14,11 @@ use crate::domain::call::{
     apply_edit, check_call_code, check_content, check_envelopes, default_equal_share,
     envelopes_by_split, resplit_for_total, split_populations,
 };
+use crate::domain::event::Actor;
 use crate::domain::event::call::{self as event, CallEvent};
 use crate::domain::money::Money;
 use crate::domain::percent::Percent;
 use crate::error::ApiError;
-use crate::store::audit::Actor;
 use crate::store::{Page, begin_write, calls, grants, is_unique_violation};
 
 pub use crate::store::calls::Amendment;

@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::json;
 
+use crate::domain::event::Actor;
 use crate::domain::event::{DomainEvent, Recipients};
-use crate::store::audit::{self, Actor, Change};
+use crate::store::audit::{self, Change};
 use crate::store::{notifications, webhooks};
 
 /// Record an event of a change made in the transaction `conn`.

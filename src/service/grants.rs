@@ -16,12 +16,12 @@ use crate::domain::Violations;
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::application_access;
 use crate::domain::call::check_text;
+use crate::domain::event::Actor;
 use crate::domain::event::grant as event;
 use crate::domain::grant::{GrantStatus, answer as answer_rule, check_cup};
 use crate::domain::partnership::Access;
 use crate::domain::user::Role;
 use crate::error::ApiError;
-use crate::store::audit::Actor;
 use crate::store::{Page, applications, begin_write, calls, grants, organizations, partnerships};
 
 pub use crate::store::grants::Grant;

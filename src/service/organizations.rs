@@ -10,13 +10,13 @@ use uuid::Uuid;
 
 use super::events;
 use crate::auth::AuthUser;
+use crate::domain::event::Actor;
 use crate::domain::event::{DomainEvent, EventKind, OrganizationEvent};
 use crate::domain::identifiers::TaxCode;
 use crate::domain::organization::OrganizationFacts;
 use crate::domain::partnership::{Access, organization_access};
 use crate::domain::user::Role;
 use crate::error::ApiError;
-use crate::store::audit::Actor;
 use crate::store::{self, Page, organizations, users};
 
 pub use crate::store::organizations::{Organization, Representative};

@@ -13,6 +13,7 @@ use crate::auth::AuthUser;
 use crate::domain::Violations;
 use crate::domain::application::ApplicationStatus;
 use crate::domain::call::{Call, CallStatus, WindowState, check_text};
+use crate::domain::event::Actor;
 use crate::domain::event::{DomainEvent, EventKind};
 use crate::domain::organization::{Category, Subtype};
 use crate::domain::partnership::{
@@ -20,7 +21,6 @@ use crate::domain::partnership::{
 };
 use crate::domain::user::Role;
 use crate::error::ApiError;
-use crate::store::audit::Actor;
 use crate::store::{self, Page, applications, calls, organizations, partnerships};
 
 pub use crate::store::organizations::Organization;

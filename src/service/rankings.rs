@@ -14,6 +14,7 @@ use crate::domain::Violations;
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::ApplicationStatus;
 use crate::domain::call::{AllocationMode, Call, CallStatus, WindowState, check_text};
+use crate::domain::event::Actor;
 use crate::domain::event::grant as grant_event;
 use crate::domain::event::ranking::{self as event, Published};
 use crate::domain::grant::{GrantStatus, Offer};
@@ -28,7 +29,6 @@ use crate::domain::user::Role;
 use crate::domain::violation::Msg;
 use crate::error::ApiError;
 use crate::store::applications::Application;
-use crate::store::audit::Actor;
 use crate::store::rankings::{NewVersion, approved};
 use crate::store::rows::money;
 use crate::store::{

@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::domain::Violations;
 use crate::domain::application::{ApplicationStatus, application_access, check_annex};
 use crate::domain::call::{Call, check_text};
+use crate::domain::event::Actor;
 use crate::domain::event::review::ReviewEvent;
 use crate::domain::event::{DomainEvent, EventKind};
 use crate::domain::points::Points;
@@ -23,7 +24,6 @@ use crate::domain::review::{
 use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::service::applications::application_not_found;
-use crate::store::audit::Actor;
 use crate::store::partnerships::Partnership;
 use crate::store::review::NewStep;
 use crate::store::{self, applications, calls, organizations, partnerships};

@@ -8,9 +8,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::events;
+use crate::domain::event::Actor;
 use crate::domain::event::{DomainEvent, EventKind};
 use crate::domain::login::{LockoutPolicy, Throttle};
-use crate::store::audit::Actor;
 use crate::store::{self, sessions};
 
 /// Why a refresh token was not exchanged.

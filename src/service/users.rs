@@ -12,10 +12,10 @@ use crate::config::PasswordHashSettings;
 use crate::domain::Violations;
 use crate::domain::agency::AgencyCode;
 use crate::domain::call::check_text;
+use crate::domain::event::Actor;
 use crate::domain::event::{DomainEvent, EventKind, UserEvent};
 use crate::domain::user::{Role, check_password, check_role_agency, check_username};
 use crate::error::ApiError;
-use crate::store::audit::Actor;
 use crate::store::{self, Page, users};
 
 pub use crate::store::users::{User, UserFilter};

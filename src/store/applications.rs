@@ -13,11 +13,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::audit::Actor;
 use super::{Page, scopes};
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::{ApplicationContent, ApplicationStatus, totals};
 use crate::domain::call::{Call, CallRules};
+use crate::domain::event::Actor;
 use crate::domain::review::ReviewStatus;
 use crate::entity::{application, application_document, application_history, conflict_declaration};
 
@@ -674,38 +674,4 @@ pub async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Appli
         _ => q.one(conn).await?,
     };
     row.map(to_application).transpose()
-}
-
-/// An evaluator's declaration on an application: `Some(has_conflict)` once declared.
-pub async fn declared_conflict<C: ConnectionTrait>(
-    db: &C,
-    application_id: Uuid,
-    evaluator_id: Uuid,
-) -> Result<Option<bool>, DbErr> {
-    Ok(
-        conflict_declaration::Entity::find_by_id((application_id, evaluator_id))
-            .one(db)
-            .await?
-            .map(|d| d.has_conflict),
-    )
-}
-
-/// An evaluator's declarations on several applications (e.g. a page of the list), in one
-/// query: whether each declares a conflict.
-pub async fn declared_conflicts<C: ConnectionTrait>(
-    db: &C,
-    application_ids: &[Uuid],
-    evaluator_id: Uuid,
-) -> Result<BTreeMap<Uuid, bool>, DbErr> {
-    if application_ids.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    Ok(conflict_declaration::Entity::find()
-        .filter(conflict_declaration::Column::EvaluatorId.eq(evaluator_id))
-        .filter(conflict_declaration::Column::ApplicationId.is_in(application_ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|d| (d.application_id, d.has_conflict))
-        .collect())
 }

@@ -5,23 +5,8 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::domain::user::Role;
+use crate::domain::event::Actor;
 use crate::entity::audit_event;
-
-/// Who made a change, and in which request.
-#[derive(Debug, Clone, Default)]
-pub struct Actor {
-    pub user_id: Option<Uuid>,
-    pub role: Option<Role>,
-    pub request_id: Option<String>,
-}
-
-impl Actor {
-    /// The service itself (migrations, demo data, periodic tasks).
-    pub fn system() -> Actor {
-        Actor::default()
-    }
-}
 
 /// What changed.
 pub struct Change<'a> {
@@ -30,27 +15,6 @@ pub struct Change<'a> {
     pub entity_id: String,
     pub before: Option<Value>,
     pub after: Option<Value>,
-}
-
-/// Record one change, and publish the event it stands for to the webhook outbox (for the
-/// changes not yet recorded as a `DomainEvent`, see `service::events`).
-pub async fn record<C: ConnectionTrait>(
-    conn: &C,
-    actor: &Actor,
-    at: DateTime<Utc>,
-    change: Change<'_>,
-) -> Result<(), DbErr> {
-    if let Some(event) =
-        crate::domain::webhook::EventType::for_audit_action(change.action, change.after.as_ref())
-    {
-        let data = serde_json::json!({
-            "entity_type": change.entity_type,
-            "entity_id": change.entity_id,
-            "change": change.after,
-        });
-        super::webhooks::enqueue(conn, at, event, data).await?;
-    }
-    insert(conn, actor, at, change).await
 }
 
 /// Write one audit row, and nothing else.

@@ -6,12 +6,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
-    sea_query::{Query, SelectStatement},
 };
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::Page;
+use super::scopes::{lead_organizations_of, leads_of, of_agency};
 use crate::domain::agency::AgencyCode;
 use crate::domain::partnership::ParticipationRole;
 use crate::domain::user::Role;
@@ -145,47 +145,6 @@ pub async fn lead_representatives<C: ConnectionTrait>(
         return Ok(vec![]);
     };
     representatives_of(conn, lead).await
-}
-
-/// The partnerships with an application of a call to an agency (any status), as a subquery:
-/// no list of ids, which would outgrow the databases' bind limits.
-fn of_agency(call_id: Uuid, agency: AgencyCode) -> SelectStatement {
-    Query::select()
-        .column(application::Column::PartnershipId)
-        .from(application::Entity)
-        .and_where(application::Column::CallId.eq(call_id))
-        .and_where(application::Column::AgencyCode.eq(agency.as_str()))
-        .to_owned()
-}
-
-/// The lead organizations of the partnerships a subquery selects, as a subquery.
-fn lead_organizations_of(partnerships: SelectStatement) -> SelectStatement {
-    Query::select()
-        .column(partnership_member::Column::OrganizationId)
-        .from(partnership_member::Entity)
-        .and_where(partnership_member::Column::Role.eq(ParticipationRole::Lead.as_str()))
-        .and_where(partnership_member::Column::PartnershipId.in_subquery(partnerships))
-        .to_owned()
-}
-
-/// The lead organization of each partnership a subquery selects, by partnership: its first
-/// lead member (by the time it was added, then by id), as a partnership's lead is read.
-async fn leads_of<C: ConnectionTrait>(
-    conn: &C,
-    partnerships: SelectStatement,
-) -> Result<HashMap<Uuid, Uuid>, DbErr> {
-    let mut leads = HashMap::new();
-    for m in partnership_member::Entity::find()
-        .filter(partnership_member::Column::Role.eq(ParticipationRole::Lead.as_str()))
-        .filter(partnership_member::Column::PartnershipId.in_subquery(partnerships))
-        .order_by_asc(partnership_member::Column::AddedAt)
-        .order_by_asc(partnership_member::Column::OrganizationId)
-        .all(conn)
-        .await?
-    {
-        leads.entry(m.partnership_id).or_insert(m.organization_id);
-    }
-    Ok(leads)
 }
 
 /// The representatives of the lead partner of each application of a call for an agency,

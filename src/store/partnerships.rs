@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -13,10 +13,7 @@ use uuid::Uuid;
 
 use super::Page;
 use super::rows::{Organization, to_organization};
-pub use super::scopes::{
-    AccessFacts, access_columns, access_facts_of, lead_organizations_of, of_agency,
-    with_invitation, with_member,
-};
+use super::scopes::{lead_organizations_of, leads_of, of_agency, with_invitation, with_member};
 use crate::domain::agency::AgencyCode;
 use crate::domain::partnership::{Member, MembershipStatus, ParticipationRole};
 use crate::entity::{organization, partnership, partnership_member};
@@ -168,26 +165,6 @@ pub async fn get_many<C: ConnectionTrait>(
             (p.id, assemble(p, m))
         })
         .collect())
-}
-
-/// The lead organization of each partnership a subquery selects, by partnership: its first
-/// lead member, as `Partnership::lead` finds it. One statement, whatever their number.
-pub(super) async fn leads_of<C: ConnectionTrait>(
-    conn: &C,
-    partnerships: SelectStatement,
-) -> Result<HashMap<Uuid, Uuid>, DbErr> {
-    let mut leads = HashMap::new();
-    for m in partnership_member::Entity::find()
-        .filter(partnership_member::Column::Role.eq(ParticipationRole::Lead.as_str()))
-        .filter(partnership_member::Column::PartnershipId.in_subquery(partnerships))
-        .order_by_asc(partnership_member::Column::AddedAt)
-        .order_by_asc(partnership_member::Column::OrganizationId)
-        .all(conn)
-        .await?
-    {
-        leads.entry(m.partnership_id).or_insert(m.organization_id);
-    }
-    Ok(leads)
 }
 
 /// The lead organization of every partnership with an application of a call to an agency,

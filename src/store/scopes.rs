@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
-use sea_orm::{ColumnTrait, DbErr};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::domain::agency::AgencyCode;
@@ -177,4 +178,24 @@ pub fn lead_organizations_of(partnerships: SelectStatement) -> SelectStatement {
         .and_where(partnership_member::Column::Role.eq(ParticipationRole::Lead.as_str()))
         .and_where(partnership_member::Column::PartnershipId.in_subquery(partnerships))
         .to_owned()
+}
+
+/// The lead organization of each partnership a subquery selects, by partnership: its first
+/// lead member, as `Partnership::lead` finds it. One statement, whatever their number.
+pub async fn leads_of<C: ConnectionTrait>(
+    conn: &C,
+    partnerships: SelectStatement,
+) -> Result<HashMap<Uuid, Uuid>, DbErr> {
+    let mut leads = HashMap::new();
+    for m in partnership_member::Entity::find()
+        .filter(partnership_member::Column::Role.eq(ParticipationRole::Lead.as_str()))
+        .filter(partnership_member::Column::PartnershipId.in_subquery(partnerships))
+        .order_by_asc(partnership_member::Column::AddedAt)
+        .order_by_asc(partnership_member::Column::OrganizationId)
+        .all(conn)
+        .await?
+    {
+        leads.entry(m.partnership_id).or_insert(m.organization_id);
+    }
+    Ok(leads)
 }

@@ -23,6 +23,9 @@ pub enum ApplicationEvent {
     /// Submitted with its protocol number: the evaluators of its agency hear of it.
     Submitted {
         agency: Option<AgencyCode>,
+        /// Its agency's evaluators, looked up before the call's protocol counter is locked,
+        /// so that the lock is held no longer than the numbering needs.
+        evaluators: Vec<uuid::Uuid>,
         protocol_number: String,
         title: String,
     },
@@ -56,11 +59,12 @@ impl ApplicationEvent {
     pub fn notices(&self, id: uuid::Uuid) -> Vec<Notice> {
         match self {
             ApplicationEvent::Submitted {
-                agency: Some(agency),
+                agency: Some(_),
+                evaluators,
                 protocol_number: protocol,
                 title,
             } => vec![Notice {
-                to: Recipients::Evaluators(*agency),
+                to: Recipients::Users(evaluators.clone()),
                 kind: "application_submitted",
                 message: Msg::new(
                     format!("New application {protocol} submitted to your agency: \"{title}\"."),
@@ -86,6 +90,7 @@ mod tests {
             ApplicationEvent::DocumentDeleted,
             ApplicationEvent::Submitted {
                 agency: Some(AgencyCode::parse("MONTAGNA").unwrap()),
+                evaluators: vec![uuid::Uuid::nil()],
                 protocol_number: "RLD-1-000001".into(),
                 title: "T".into(),
             },
@@ -98,7 +103,7 @@ mod tests {
         for e in all() {
             assert_eq!(
                 e.webhook(),
-                EventType::for_audit_action(e.action(), None),
+                crate::domain::event::expected_webhook(e.action(), false),
                 "{}",
                 e.action()
             );
@@ -111,10 +116,10 @@ mod tests {
         for e in all() {
             let notices = e.notices(id);
             match e {
-                ApplicationEvent::Submitted { agency, .. } => {
+                ApplicationEvent::Submitted { evaluators, .. } => {
                     assert_eq!(notices.len(), 1);
                     let n = &notices[0];
-                    assert_eq!(n.to, Recipients::Evaluators(agency.unwrap()));
+                    assert_eq!(n.to, Recipients::Users(evaluators));
                     assert_eq!(n.kind, "application_submitted");
                     assert_eq!(
                         n.message.en,
@@ -134,6 +139,7 @@ mod tests {
         }
         let without_agency = ApplicationEvent::Submitted {
             agency: None,
+            evaluators: vec![],
             protocol_number: "RLD-1-000002".into(),
             title: String::new(),
         };

@@ -154,14 +154,9 @@ mod tests {
                 e,
                 CallEvent::Changed { envelopes: true } | CallEvent::Amended { envelopes: true }
             );
-            let after = if with {
-                json!({"envelopes": []})
-            } else {
-                json!({})
-            };
             assert_eq!(
                 e.webhook(),
-                EventType::for_audit_action(e.action(), Some(&after)),
+                crate::domain::event::expected_webhook(e.action(), with),
                 "{e:?}"
             );
         }

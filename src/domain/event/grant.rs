@@ -299,7 +299,7 @@ mod tests {
             assert!(e.audited());
             assert_eq!(
                 e.webhook(),
-                EventType::for_audit_action(e.action(), None),
+                crate::domain::event::expected_webhook(e.action(), false),
                 "{e:?}"
             );
         }

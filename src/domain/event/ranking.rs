@@ -195,7 +195,7 @@ mod tests {
         for e in all {
             assert_eq!(
                 e.webhook(),
-                EventType::for_audit_action(e.action(), None),
+                crate::domain::event::expected_webhook(e.action(), false),
                 "{e:?}"
             );
         }
