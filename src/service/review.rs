@@ -79,17 +79,8 @@ pub async fn require_no_conflict(
 
 /// An evaluator's declaration on an application allows working on it: it exists and declares
 /// no conflict.
-pub fn no_conflict(declaration: Option<&Declaration>) -> Result<(), ApiError> {
+fn no_conflict(declaration: Option<&Declaration>) -> Result<(), ApiError> {
     Ok(review::may_work(declaration.map(|d| d.has_conflict))?)
-}
-
-/// An evaluator's declarations on several applications (e.g. a page of the list).
-pub async fn declarations_of(
-    db: &DatabaseConnection,
-    application_ids: &[Uuid],
-    evaluator_id: Uuid,
-) -> Result<std::collections::BTreeMap<Uuid, Declaration>, ApiError> {
-    Ok(store::review::declarations_of(db, application_ids, evaluator_id).await?)
 }
 
 /// What an evaluator sees before declaring.

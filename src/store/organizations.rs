@@ -180,20 +180,6 @@ pub async fn get_many<C: ConnectionTrait>(
         .collect()
 }
 
-/// The organizations whose ids a subquery selects (no bind list, however many).
-pub async fn selected_by<C: ConnectionTrait>(
-    db: &C,
-    ids: sea_orm::sea_query::SelectStatement,
-) -> Result<Vec<Organization>, DbErr> {
-    organization::Entity::find()
-        .filter(organization::Column::Id.in_subquery(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(to_organization)
-        .collect()
-}
-
 /// The organizations a user represents.
 pub async fn represented_by<C: ConnectionTrait>(
     db: &C,
