@@ -15,5 +15,6 @@ pub mod seed; // demo data
 pub mod service; // the workflows: one function per use case, owning its transaction
 pub mod startup; // build and run the application
 pub mod state; // AppState: what every handler can reach
+pub mod storage; // the files the service keeps: one trait, the filesystem backend
 pub mod store; // persistence
 pub mod telemetry; // logging

@@ -7,6 +7,7 @@ pub mod event;
 pub mod grant;
 pub mod identifiers;
 pub mod login;
+pub mod media;
 pub mod money;
 pub mod organization;
 pub mod partnership;

@@ -1,0 +1,129 @@
+//! Where the files of the service are kept: one trait for the backends (the filesystem here;
+//! object storage plugs in beside it), and the streaming upload every backend shares, which
+//! computes a file's SHA-256 and size while it is written, keeps its first bytes for the
+//! media-type check and enforces the size limit. Files are content-addressed: the key of a
+//! file is its SHA-256, so the same content is stored once.
+
+pub mod fs;
+
+use std::ops::Range;
+
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use sha2::{Digest, Sha256};
+
+use crate::domain::media::SNIFF_LEN;
+
+/// Why storage failed: it cannot be reached or is full. Try again later; nothing is kept.
+#[derive(Debug, thiserror::Error)]
+#[error("the storage is unavailable: {0}")]
+pub struct StorageError(pub String);
+
+/// Why an upload kept nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError<E> {
+    /// The source failed (the client went away) or `check` refused the file's first bytes.
+    #[error("the upload was refused")]
+    Refused(E),
+    /// The file is larger than the limit.
+    #[error("the file exceeds the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A file being written under a temporary name. Dropped without `commit`, it leaves nothing
+/// behind (a client that disconnects mid-upload).
+pub trait PendingFile: Send {
+    /// Append the next bytes.
+    fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, Result<(), StorageError>>;
+    /// Keep the file under its key (its SHA-256). When a file with that key is already kept,
+    /// this one is discarded: both had the same content.
+    fn commit(self: Box<Self>, key: String) -> BoxFuture<'static, Result<(), StorageError>>;
+}
+
+/// The bytes of a kept file, or of a range of them.
+pub struct Content {
+    /// The file's whole size.
+    pub size: u64,
+    /// The bytes asked for, in chunks.
+    pub bytes: BoxStream<'static, Result<Vec<u8>, StorageError>>,
+}
+
+/// A kept file, as the sweeper sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    pub key: String,
+    /// When it was written.
+    pub modified: std::time::SystemTime,
+}
+
+/// A place to keep files.
+pub trait Storage: Send + Sync {
+    /// Start writing a new file.
+    fn create(&self) -> BoxFuture<'_, Result<Box<dyn PendingFile>, StorageError>>;
+    /// Read a kept file, or `range` of its bytes (clamped to its size); `None` when no file
+    /// has that key.
+    fn open(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> BoxFuture<'_, Result<Option<Content>, StorageError>>;
+    /// Remove a kept file; removing one that is not there is no error.
+    fn remove(&self, key: &str) -> BoxFuture<'_, Result<(), StorageError>>;
+    /// Every kept file, for the sweeper.
+    fn list(&self) -> BoxFuture<'_, Result<Vec<Kept>, StorageError>>;
+}
+
+/// A file kept by `upload`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Its SHA-256 in lower-case hex: its key.
+    pub sha256: String,
+    pub size: u64,
+    /// Its first bytes (at most `SNIFF_LEN`), for the media-type check.
+    pub head: Vec<u8>,
+}
+
+/// Whether a key is a SHA-256 in lower-case hex: no other key is ever read or written, so a
+/// key never names a path outside the storage.
+pub fn is_key(key: &str) -> bool {
+    key.len() == 64 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Stream a file into storage while its SHA-256 and size are computed: the whole file is never
+/// held in memory. Over `limit` bytes the upload stops; `check` sees the file's first bytes (at
+/// most `SNIFF_LEN`) before it is kept and may refuse it. Whatever stops it, nothing is kept.
+pub async fn upload<S, E>(
+    storage: &dyn Storage,
+    mut chunks: S,
+    limit: u64,
+    check: impl FnOnce(&[u8]) -> Result<(), E>,
+) -> Result<Stored, UploadError<E>>
+where
+    S: futures_util::Stream<Item = Result<Vec<u8>, E>> + Unpin,
+{
+    use futures_util::StreamExt;
+    let mut file = storage.create().await?;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    while let Some(chunk) = chunks.next().await {
+        // On any error the pending file is dropped, which removes it.
+        let chunk = chunk.map_err(UploadError::Refused)?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(UploadError::TooLarge { limit });
+        }
+        if head.len() < SNIFF_LEN {
+            let take = (SNIFF_LEN - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        hasher.update(&chunk);
+        file.write(&chunk).await?;
+    }
+    check(&head).map_err(UploadError::Refused)?;
+    let sha256 = hex::encode(hasher.finalize());
+    file.commit(sha256.clone()).await?;
+    Ok(Stored { sha256, size, head })
+}
