@@ -1,4 +1,4 @@
-//! `welfare-grants [serve|migrate|openapi|hash-password|create-admin <username> [full name]]`
+//! `welfare-grants [serve|migrate|openapi|hash-password|create-admin <username> [full name]|health]`
 
 use std::io::Read;
 
@@ -73,6 +73,7 @@ async fn run() -> anyhow::Result<()> {
             welfare_grants::seed::apply(&db, settings.demo.enabled, chrono::Utc::now()).await?;
         }
         "create-admin" => create_admin(&settings).await?,
+        "health" => health(&settings).await?,
         "hash-password" => {
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password)?;
@@ -86,7 +87,7 @@ async fn run() -> anyhow::Result<()> {
         }
         other => {
             anyhow::bail!(
-                "unknown command {other}: use serve, migrate, openapi, hash-password or create-admin"
+                "unknown command {other}: use serve, migrate, openapi, hash-password, create-admin or health"
             )
         }
     }
@@ -147,5 +148,22 @@ async fn create_admin(settings: &Settings) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{}", user.id);
+    Ok(())
+}
+
+/// `health`: whether the service on this machine answers `/status` with 200 (exit 0) or not
+/// (exit 1), for container health checks in an image that has no HTTP client of its own.
+async fn health(settings: &Settings) -> anyhow::Result<()> {
+    let host = match settings.server.host.as_str() {
+        "0.0.0.0" | "::" | "[::]" | "" => "127.0.0.1",
+        other => other,
+    };
+    let url = format!("http://{host}:{}/status", settings.server.port);
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .no_proxy()
+        .build()?;
+    let status = client.get(&url).send().await?.status();
+    anyhow::ensure!(status.is_success(), "{url} answered {status}");
     Ok(())
 }

@@ -55,7 +55,10 @@ impl Application {
         }
         // Seed the demo when it is on; when it is off, disable its accounts.
         seed::apply(&db, settings.demo.enabled, clock.now()).await?;
-        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
+        let (host, port) = (settings.server.host.as_str(), settings.server.port);
+        let listener = TcpListener::bind((host, port)).with_context(|| {
+            format!("cannot listen on {host}:{port} (server.host, server.port): is another process using it?")
+        })?;
         let port = listener.local_addr()?.port();
         let metrics_listener = match settings.metrics.listen_address() {
             Some(address) if settings.metrics.enabled => Some(

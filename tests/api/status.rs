@@ -52,3 +52,22 @@ async fn status_answers_503_problem_json_when_the_database_is_gone() {
     let body = problem(res, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(body["code"], "database_unavailable");
 }
+
+/// Starting on an address another process holds fails with that address in the error, so an
+/// operator knows which setting to change.
+#[tokio::test]
+async fn a_busy_port_at_start_up_is_named_in_the_error() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let mut settings = app.settings.clone();
+    settings.server.host = "127.0.0.1".into();
+    settings.server.port = port;
+    let Err(e) = welfare_grants::startup::Application::build(settings).await else {
+        panic!("a second service started on a busy port");
+    };
+    let message = format!("{e:#}");
+    assert!(
+        message.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{message}"
+    );
+}
