@@ -366,8 +366,40 @@ pub fn inputs_hash(inputs: &Inputs, policy: &Policy) -> String {
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
-/// Where an agency's ranking stands, from its versions' statuses alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a version of a ranking stands: computed as a `draft`, or `approved` (frozen and
+/// published; the versions that scorrimento publishes are approved too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionStatus {
+    Draft,
+    Approved,
+}
+
+impl VersionStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            VersionStatus::Draft => "draft",
+            VersionStatus::Approved => "approved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<VersionStatus> {
+        match s {
+            "draft" => Some(VersionStatus::Draft),
+            "approved" => Some(VersionStatus::Approved),
+            _ => None,
+        }
+    }
+
+    pub fn is_approved(&self) -> bool {
+        *self == VersionStatus::Approved
+    }
+}
+
+/// Where an agency's ranking stands, from its versions' statuses alone: `none` before its
+/// first version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum RankingStatus {
     None,
     Draft,
@@ -375,11 +407,11 @@ pub enum RankingStatus {
 }
 
 impl RankingStatus {
-    /// From whether each version is approved.
-    pub fn of(approved: impl IntoIterator<Item = bool>) -> RankingStatus {
+    /// From the statuses of its versions.
+    pub fn of(versions: impl IntoIterator<Item = VersionStatus>) -> RankingStatus {
         let mut status = RankingStatus::None;
-        for a in approved {
-            if a {
+        for v in versions {
+            if v.is_approved() {
                 return RankingStatus::Approved;
             }
             status = RankingStatus::Draft;
@@ -392,6 +424,15 @@ impl RankingStatus {
             RankingStatus::None => "none",
             RankingStatus::Draft => "draft",
             RankingStatus::Approved => "approved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RankingStatus> {
+        match s {
+            "none" => Some(RankingStatus::None),
+            "draft" => Some(RankingStatus::Draft),
+            "approved" => Some(RankingStatus::Approved),
+            _ => None,
         }
     }
 }

@@ -21,8 +21,8 @@ use crate::domain::grant::{GrantStatus, Offer};
 use crate::domain::money::Money;
 use crate::domain::points::Points;
 use crate::domain::ranking::{
-    Allocation, Candidate, Inputs, Outcome, Progress, RankingStatus, Reviewed, approval_warning,
-    inputs_hash, not_ready, policy, rank_and_allocate, scorrimento,
+    Allocation, Candidate, Inputs, Outcome, Progress, RankingStatus, Reviewed, VersionStatus,
+    approval_warning, inputs_hash, not_ready, policy, rank_and_allocate, scorrimento,
 };
 use crate::domain::review::{ReviewStatus, ScoreMethod};
 use crate::domain::user::Role;
@@ -170,7 +170,7 @@ pub async fn compute(
     let actor = caller.actor();
     let tx = begin_write(db).await?;
     let existing = rankings::heads(&tx, call.id, agency).await?;
-    if existing.iter().any(|(_, _, status)| status == "approved") {
+    if existing.iter().any(|(_, _, status)| status.is_approved()) {
         return Err(already_approved());
     }
     let inputs = inputs(&tx, &call, agency).await?;
@@ -196,7 +196,7 @@ pub async fn compute(
             call_id: call.id,
             agency,
             version,
-            approved: false,
+            status: VersionStatus::Draft,
             reason: "computed",
             inputs_sha256: &hash,
             envelope: inputs.envelope,
@@ -222,7 +222,7 @@ pub async fn compute(
     let ranking = Version {
         id,
         version,
-        approved: false,
+        status: VersionStatus::Draft,
         reason: "computed".into(),
         inputs_sha256: hash,
         allocation,
@@ -298,7 +298,7 @@ pub async fn approve(
     let tx = begin_write(db).await?;
     calls::lock_envelopes(&tx, call.id).await?;
     let all = rankings::heads(&tx, call.id, agency).await?;
-    if all.iter().any(|(_, _, status)| status == "approved") {
+    if all.iter().any(|(_, _, status)| status.is_approved()) {
         return Err(already_approved());
     }
     let (draft_id, _, _) = all.last().ok_or_else(|| {
@@ -358,7 +358,7 @@ pub async fn approve(
     tx.commit().await?;
     // The version just approved, as reading it back would give it.
     let ranking = Version {
-        approved: true,
+        status: VersionStatus::Approved,
         act_number: Some(act_number.to_owned()),
         act_date: Some(act_date),
         approved_at: Some(rankings::as_stored(db, now)),
@@ -459,7 +459,7 @@ pub async fn dashboard(
     let committed = grants::Grant::committed(&grants::of_agency(db, call.id, agency).await?);
     // From the versions' numbers and statuses alone: no allocation is read.
     let heads = rankings::heads(db, call.id, agency).await?;
-    let ranking_status = RankingStatus::of(heads.iter().map(|(_, _, s)| s == "approved"));
+    let ranking_status = RankingStatus::of(heads.iter().map(|(_, _, s)| *s));
     let approval_target_date = call
         .window
         .ranking_target_date(call.rules.ranking.approval_target_days);
@@ -563,7 +563,7 @@ pub async fn scorrimento_after<C: ConnectionTrait>(
         .await?
         .ok_or_else(call_not_found)?;
     let latest = rankings::latest(conn, call_id, agency, false).await?;
-    let Some(latest) = latest.as_ref().filter(|v| v.approved) else {
+    let Some(latest) = latest.as_ref().filter(|v| v.status.is_approved()) else {
         return Ok(());
     };
     let grants = grants::of_agency(conn, call_id, agency).await?;
@@ -590,7 +590,7 @@ pub async fn scorrimento_after<C: ConnectionTrait>(
             call_id,
             agency,
             version,
-            approved: true,
+            status: VersionStatus::Approved,
             reason,
             inputs_sha256: &latest.inputs_sha256,
             envelope: next.envelope,
