@@ -21,10 +21,11 @@ use crate::domain::grant::{GrantStatus, Offer};
 use crate::domain::money::Money;
 use crate::domain::points::Points;
 use crate::domain::ranking::{
-    Allocation, Candidate, Inputs, Outcome, Progress, RankingStatus, Reviewed, VersionStatus,
-    approval_warning, inputs_hash, not_ready, policy, rank_and_allocate, scorrimento,
+    Allocation, Candidate, Inputs, Outcome, Progress, RankingStatus, RankingVersionStatus,
+    Reviewed, approval_warning, inputs_hash, not_ready, policy, rank_and_allocate, scorrimento,
 };
 use crate::domain::review::{ReviewStatus, ScoreMethod};
+use crate::domain::score::Score;
 use crate::domain::user::Role;
 use crate::domain::violation::Msg;
 use crate::error::ApiError;
@@ -196,7 +197,7 @@ pub async fn compute(
             call_id: call.id,
             agency,
             version,
-            status: VersionStatus::Draft,
+            status: RankingVersionStatus::Draft,
             reason: "computed",
             inputs_sha256: &hash,
             envelope: inputs.envelope,
@@ -222,7 +223,7 @@ pub async fn compute(
     let ranking = Version {
         id,
         version,
-        status: VersionStatus::Draft,
+        status: RankingVersionStatus::Draft,
         reason: "computed".into(),
         inputs_sha256: hash,
         allocation,
@@ -358,7 +359,7 @@ pub async fn approve(
     tx.commit().await?;
     // The version just approved, as reading it back would give it.
     let ranking = Version {
-        status: VersionStatus::Approved,
+        status: RankingVersionStatus::Approved,
         act_number: Some(act_number.to_owned()),
         act_date: Some(act_date),
         approved_at: Some(rankings::as_stored(db, now)),
@@ -485,7 +486,7 @@ pub struct ResultRow {
     pub title: Option<String>,
     /// The lead organization (a natural person's name is never shown).
     pub recipient: String,
-    pub score: Option<rust_decimal::Decimal>,
+    pub score: Option<Score>,
     pub outcome: Outcome,
     pub amount: Money,
     pub act_number: Option<String>,
@@ -590,7 +591,7 @@ pub async fn scorrimento_after<C: ConnectionTrait>(
             call_id,
             agency,
             version,
-            status: VersionStatus::Approved,
+            status: RankingVersionStatus::Approved,
             reason,
             inputs_sha256: &latest.inputs_sha256,
             envelope: next.envelope,

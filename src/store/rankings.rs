@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::ApplicationStatus;
 use crate::domain::money::Money;
-use crate::domain::ranking::{Allocation, VersionStatus};
+use crate::domain::ranking::{Allocation, RankingVersionStatus};
 use crate::entity::{application, ranking_version};
 use crate::store::rows::corrupt;
 
@@ -47,7 +47,7 @@ pub async fn candidate_rows<C: ConnectionTrait>(
 pub struct Version {
     pub id: Uuid,
     pub version: i32,
-    pub status: VersionStatus,
+    pub status: RankingVersionStatus,
     pub reason: String,
     pub inputs_sha256: String,
     pub allocation: Allocation,
@@ -57,8 +57,8 @@ pub struct Version {
     pub approved_at: Option<DateTime<Utc>>,
 }
 
-fn version_status(s: &str) -> Result<VersionStatus, DbErr> {
-    VersionStatus::parse(s).ok_or_else(|| corrupt("ranking status", s))
+fn version_status(s: &str) -> Result<RankingVersionStatus, DbErr> {
+    RankingVersionStatus::parse(s).ok_or_else(|| corrupt("ranking status", s))
 }
 
 fn to_version(m: ranking_version::Model) -> Result<Version, DbErr> {
@@ -106,7 +106,7 @@ pub async fn latest<C: ConnectionTrait>(
         .filter(ranking_version::Column::CallId.eq(call_id))
         .filter(ranking_version::Column::AgencyCode.eq(agency.as_str()));
     if approved_only {
-        q = q.filter(ranking_version::Column::Status.eq(VersionStatus::Approved.as_str()));
+        q = q.filter(ranking_version::Column::Status.eq(RankingVersionStatus::Approved.as_str()));
     }
     q.order_by_desc(ranking_version::Column::Version)
         .one(conn)
@@ -121,7 +121,7 @@ pub async fn heads<C: ConnectionTrait>(
     conn: &C,
     call_id: Uuid,
     agency: AgencyCode,
-) -> Result<Vec<(Uuid, i32, VersionStatus)>, DbErr> {
+) -> Result<Vec<(Uuid, i32, RankingVersionStatus)>, DbErr> {
     let rows: Vec<(Uuid, i32, String)> = ranking_version::Entity::find()
         .select_only()
         .columns([
@@ -167,7 +167,7 @@ pub struct NewVersion<'a> {
     pub call_id: Uuid,
     pub agency: AgencyCode,
     pub version: i32,
-    pub status: VersionStatus,
+    pub status: RankingVersionStatus,
     pub reason: &'a str,
     pub inputs_sha256: &'a str,
     pub envelope: Money,
@@ -197,7 +197,11 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, v: NewVersion<'_>) -> Result<(
         created_at: Set(v.created_at),
         created_by: Set(v.created_by),
         approved_at: Set(v.status.is_approved().then_some(v.created_at)),
-        approved_by: Set(if v.status.is_approved() { v.created_by } else { None }),
+        approved_by: Set(if v.status.is_approved() {
+            v.created_by
+        } else {
+            None
+        }),
     }
     .insert(conn)
     .await
@@ -224,7 +228,7 @@ pub async fn approve<C: ConnectionTrait>(
 ) -> Result<bool, DbErr> {
     let updated = ranking_version::Entity::update_many()
         .set(ranking_version::ActiveModel {
-            status: Set(VersionStatus::Approved.as_str().to_owned()),
+            status: Set(RankingVersionStatus::Approved.as_str().to_owned()),
             act_number: Set(Some(act_number.to_owned())),
             act_date: Set(Some(act_date)),
             approved_at: Set(Some(now)),
@@ -232,7 +236,7 @@ pub async fn approve<C: ConnectionTrait>(
             ..Default::default()
         })
         .filter(ranking_version::Column::Id.eq(id))
-        .filter(ranking_version::Column::Status.eq(VersionStatus::Draft.as_str()))
+        .filter(ranking_version::Column::Status.eq(RankingVersionStatus::Draft.as_str()))
         .exec(conn)
         .await?;
     Ok(updated.rows_affected == 1)
