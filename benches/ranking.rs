@@ -8,6 +8,7 @@ use uuid::Uuid;
 use welfare_grants::domain::call::{AllocationMode, CallRules};
 use welfare_grants::domain::money::Money;
 use welfare_grants::domain::ranking::{Candidate, Policy, rank_and_allocate};
+use welfare_grants::domain::score::Score;
 
 /// Deterministic pseudo-random candidates: scores 50.00–100.00 with many ties.
 fn candidates(n: usize) -> Vec<Candidate> {
@@ -22,8 +23,14 @@ fn candidates(n: usize) -> Vec<Candidate> {
         .map(|i| Candidate {
             application_id: Uuid::from_u128(i as u128 + 1),
             protocol_number: format!("RLD-BENCH-{:06}", i + 1),
-            score: Some(Decimal::new(5000 + (next() % 500) as i64 * 10, 2)),
-            criteria: vec![("QUALITY".into(), Decimal::new((next() % 251) as i64, 1))],
+            score: Some(Score::new(Decimal::new(
+                5000 + (next() % 500) as i64 * 10,
+                2,
+            ))),
+            criteria: vec![(
+                "QUALITY".into(),
+                Score::new(Decimal::new((next() % 251) as i64, 1)),
+            )],
             requested: Money::from_cents(1_000_000 + (next() % 4_000_000) as i64)
                 .expect("valid amount"),
         })

@@ -21,6 +21,7 @@ pub trait Numeric: Display {}
 
 impl Numeric for Money {}
 impl Numeric for rust_decimal::Decimal {}
+impl Numeric for crate::domain::score::Score {}
 impl Numeric for u32 {}
 impl Numeric for u64 {}
 impl Numeric for i32 {}

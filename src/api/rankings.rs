@@ -22,16 +22,12 @@ fn view(r: &Ranked<Version>, now: DateTime<Utc>) -> RankingView {
     let target = call
         .window
         .ranking_target_date(call.rules.ranking.approval_target_days);
-    let warning = approval_warning(call, v.approved, now);
+    let warning = approval_warning(call, v.status.is_approved(), now);
     RankingView {
         call_id: call.id,
         agency_code: agency,
         version: v.version,
-        status: if v.approved {
-            "approved".into()
-        } else {
-            "draft".into()
-        },
+        status: v.status,
         reason: v.reason.clone(),
         envelope: v.allocation.envelope,
         allocated: v.allocation.allocated,
@@ -129,11 +125,7 @@ pub async fn list_versions(
         .into_iter()
         .map(|v| VersionSummary {
             version: v.version,
-            status: if v.approved {
-                "approved".into()
-            } else {
-                "draft".into()
-            },
+            status: v.status,
             reason: v.reason,
             allocated: v.allocation.allocated,
             act_number: v.act_number,
@@ -262,7 +254,7 @@ pub async fn dashboard(
         envelope: d.envelope,
         committed: d.committed,
         free: d.free,
-        ranking_status: d.ranking_status.as_str().into(),
+        ranking_status: d.ranking_status,
         approval_target_date: d.approval_target_date,
         warning: d.warning,
     }))

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::csv::{Cell, CsvWriter};
 use crate::domain::agency::AgencyCode;
 use crate::domain::money::Money;
+use crate::domain::score::Score;
 use crate::error::{ApiError, Problem};
 use crate::service::rankings as service;
 use crate::state::AppState;
@@ -25,8 +26,7 @@ pub struct ResultView {
     pub title: Option<String>,
     /// The lead organization (a natural person's name is never shown).
     pub recipient: String,
-    #[schema(value_type = Option<String>)]
-    pub score: Option<rust_decimal::Decimal>,
+    pub score: Option<Score>,
     pub outcome: crate::domain::ranking::Outcome,
     pub amount: Money,
     pub act_number: Option<String>,

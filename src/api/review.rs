@@ -2,7 +2,6 @@
 
 use actix_web::{HttpResponse, get, post, put, web};
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -11,6 +10,7 @@ use super::applications::DocumentInput;
 use super::extract::Json;
 use crate::auth::AuthUser;
 use crate::domain::review::{CriterionScore, Decision, ReviewStatus, ScoreMethod, total};
+use crate::domain::score::Score;
 use crate::error::{ApiError, Problem};
 use crate::service::review::{
     self as service, AdmissibilityInput, Annex, Application, Declaration, Evaluation,
@@ -138,8 +138,7 @@ pub struct EvaluationView {
     pub id: Uuid,
     pub evaluator_id: Uuid,
     pub scores: Vec<CriterionScore>,
-    #[schema(value_type = String)]
-    pub total: Decimal,
+    pub total: Score,
     pub r#final: bool,
     pub finalized_at: Option<DateTime<Utc>>,
     pub reopened_reason: Option<String>,
@@ -177,8 +176,7 @@ pub struct ConsensusInput {
 pub struct ScoreView {
     pub method: ScoreMethod,
     /// Rounded half-up to two decimals.
-    #[schema(value_type = Option<String>)]
-    pub score: Option<Decimal>,
+    pub score: Option<Score>,
     pub threshold: crate::domain::points::Points,
     pub eligible: Option<bool>,
     /// The evaluators' totals differ by more than the call allows: to be discussed.

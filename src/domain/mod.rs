@@ -15,6 +15,7 @@ pub mod percent;
 pub mod points;
 pub mod ranking;
 pub mod review;
+pub mod score;
 pub mod size;
 pub mod split;
 pub mod spreadsheet;

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::call::{AllocationMode, CALL_TIME_ZONE, Call, PartialFunding, TieBreak};
 use super::money::Money;
 use super::points::Points;
+use super::score::Score;
 use super::violation::Violation;
 
 /// An application as the ranking reads it.
@@ -23,9 +24,9 @@ pub struct Candidate {
     /// `<call code>-<6 digits>`: within a call, the lower is the earlier submission.
     pub protocol_number: String,
     /// The application's score, rounded to two decimals; `None` when it has none.
-    pub score: Option<Decimal>,
+    pub score: Option<Score>,
     /// The score of each criterion (average or consensus), for tie-breaks.
-    pub criteria: Vec<(String, Decimal)>,
+    pub criteria: Vec<(String, Score)>,
     pub requested: Money,
 }
 
@@ -63,8 +64,7 @@ pub struct Entry {
     pub protocol_number: String,
     /// Position among the eligible; none for the others.
     pub rank: Option<u32>,
-    #[schema(value_type = Option<String>)]
-    pub score: Option<Decimal>,
+    pub score: Option<Score>,
     pub requested: Money,
     pub outcome: Outcome,
     pub amount: Money,
@@ -104,7 +104,7 @@ fn criterion(c: &Candidate, code: &str) -> Decimal {
     c.criteria
         .iter()
         .find(|(k, _)| k == code)
-        .map(|(_, v)| *v)
+        .map(|(_, v)| v.as_decimal())
         .unwrap_or(Decimal::ZERO)
 }
 
@@ -132,12 +132,12 @@ pub fn rank_and_allocate(candidates: &[Candidate], envelope: Money, policy: &Pol
     let threshold = policy.threshold.as_decimal();
     let (eligible, not_eligible): (Vec<&Candidate>, Vec<&Candidate>) = candidates
         .iter()
-        .partition(|c| c.score.is_some_and(|s| s >= threshold));
+        .partition(|c| c.score.is_some_and(|s| s.as_decimal() >= threshold));
     let mut keyed: Vec<Keyed> = eligible
         .into_iter()
         .map(|c| Keyed {
             c,
-            score: c.score.unwrap_or_default(),
+            score: c.score.unwrap_or_default().as_decimal(),
             breaks: policy
                 .tie_breaks
                 .iter()
@@ -183,7 +183,7 @@ pub fn rank_and_allocate(candidates: &[Candidate], envelope: Money, policy: &Pol
             application_id: k.c.application_id,
             protocol_number: k.c.protocol_number.clone(),
             rank: Some(i as u32 + 1),
-            score: Some(k.score),
+            score: Some(Score::new(k.score)),
             requested,
             outcome,
             amount,
@@ -366,8 +366,40 @@ pub fn inputs_hash(inputs: &Inputs, policy: &Policy) -> String {
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
-/// Where an agency's ranking stands, from its versions' statuses alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a version of a ranking stands: computed as a `draft`, or `approved` (frozen and
+/// published; the versions that scorrimento publishes are approved too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RankingVersionStatus {
+    Draft,
+    Approved,
+}
+
+impl RankingVersionStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RankingVersionStatus::Draft => "draft",
+            RankingVersionStatus::Approved => "approved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RankingVersionStatus> {
+        match s {
+            "draft" => Some(RankingVersionStatus::Draft),
+            "approved" => Some(RankingVersionStatus::Approved),
+            _ => None,
+        }
+    }
+
+    pub fn is_approved(&self) -> bool {
+        *self == RankingVersionStatus::Approved
+    }
+}
+
+/// Where an agency's ranking stands, from its versions' statuses alone: `none` before its
+/// first version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum RankingStatus {
     None,
     Draft,
@@ -375,11 +407,11 @@ pub enum RankingStatus {
 }
 
 impl RankingStatus {
-    /// From whether each version is approved.
-    pub fn of(approved: impl IntoIterator<Item = bool>) -> RankingStatus {
+    /// From the statuses of its versions.
+    pub fn of(versions: impl IntoIterator<Item = RankingVersionStatus>) -> RankingStatus {
         let mut status = RankingStatus::None;
-        for a in approved {
-            if a {
+        for v in versions {
+            if v.is_approved() {
                 return RankingStatus::Approved;
             }
             status = RankingStatus::Draft;
@@ -392,6 +424,15 @@ impl RankingStatus {
             RankingStatus::None => "none",
             RankingStatus::Draft => "draft",
             RankingStatus::Approved => "approved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RankingStatus> {
+        match s {
+            "none" => Some(RankingStatus::None),
+            "draft" => Some(RankingStatus::Draft),
+            "approved" => Some(RankingStatus::Approved),
+            _ => None,
         }
     }
 }
@@ -616,8 +657,11 @@ mod tests {
                 .map(|(i, (score, quality, cents))| Candidate {
                     application_id: Uuid::from_u128(i as u128 + 1),
                     protocol_number: format!("C-{:06}", i + 1),
-                    score: Some(Decimal::new(i64::from(score), 2)),
-                    criteria: vec![("QUALITY".into(), Decimal::new(i64::from(quality), 1))],
+                    score: Some(Score::new(Decimal::new(i64::from(score), 2))),
+                    criteria: vec![(
+                        "QUALITY".into(),
+                        Score::new(Decimal::new(i64::from(quality), 1)),
+                    )],
                     requested: Money::from_cents(cents).unwrap(),
                 })
                 .collect()

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::call::{CALL_TIME_ZONE, ScoringRules};
 use super::points::Points;
+use super::score::Score;
 use super::user::Role;
 use super::violation::{Msg, Violation, Violations};
 
@@ -371,8 +372,8 @@ pub fn check_scores(
 }
 
 /// The total of a set of criterion scores.
-pub fn total(scores: &[CriterionScore]) -> Decimal {
-    scores.iter().map(|s| s.score.as_decimal()).sum()
+pub fn total(scores: &[CriterionScore]) -> Score {
+    Score::new(scores.iter().map(|s| s.score.as_decimal()).sum())
 }
 
 /// How an application's score came about.
@@ -393,13 +394,13 @@ pub enum ScoreMethod {
 pub struct ScoreOutcome {
     pub method: ScoreMethod,
     /// Rounded half-up to two decimals.
-    pub score: Option<Decimal>,
+    pub score: Option<Score>,
     /// Whether the rounded score reaches the threshold; unknown while pending.
     pub eligible: Option<bool>,
     /// Whether the evaluators' totals differ by more than the call allows.
     pub gap_flag: bool,
     /// The score of each criterion behind the score (average or consensus), for tie-breaks.
-    pub criteria: Vec<(String, Decimal)>,
+    pub criteria: Vec<(String, Score)>,
 }
 
 /// The application's score: the consensus when there is one, otherwise the average of at
@@ -410,7 +411,7 @@ pub fn application_score(
     finals: &[Vec<CriterionScore>],
     consensus: Option<&[CriterionScore]>,
 ) -> ScoreOutcome {
-    let totals: Vec<Decimal> = finals.iter().map(|s| total(s)).collect();
+    let totals: Vec<Decimal> = finals.iter().map(|s| total(s).as_decimal()).collect();
     let gap_flag = match (totals.iter().max(), totals.iter().min()) {
         (Some(max), Some(min)) => max - min > grid.evaluator_gap_flag.as_decimal(),
         _ => false,
@@ -420,7 +421,7 @@ pub fn application_score(
         r.rescale(2);
         r
     };
-    let per_criterion = |sets: &[&[CriterionScore]]| -> Vec<(String, Decimal)> {
+    let per_criterion = |sets: &[&[CriterionScore]]| -> Vec<(String, Score)> {
         grid.criteria
             .iter()
             .map(|c| {
@@ -434,15 +435,15 @@ pub fn application_score(
                 } else {
                     values.iter().sum::<Decimal>() / Decimal::from(values.len())
                 };
-                (c.code.clone(), round(avg))
+                (c.code.clone(), Score::new(round(avg)))
             })
             .collect()
     };
     if let Some(c) = consensus {
-        let score = round(total(c));
+        let score = round(total(c).as_decimal());
         return ScoreOutcome {
             method: ScoreMethod::Consensus,
-            score: Some(score),
+            score: Some(Score::new(score)),
             eligible: Some(score >= grid.threshold.as_decimal()),
             gap_flag,
             criteria: per_criterion(&[c]),
@@ -461,7 +462,7 @@ pub fn application_score(
     let sets: Vec<&[CriterionScore]> = finals.iter().map(Vec::as_slice).collect();
     ScoreOutcome {
         method: ScoreMethod::Average,
-        score: Some(average),
+        score: Some(Score::new(average)),
         eligible: Some(average >= grid.threshold.as_decimal()),
         gap_flag,
         criteria: per_criterion(&sets),
@@ -605,7 +606,7 @@ mod tests {
         let a = scores(&["20", "15", "10", "5", "5", "5", "0"]);
         let b = scores(&["19.9", "15", "10", "5", "5", "5", "0"]);
         let out = application_score(&grid, &[a.clone(), b.clone()], None);
-        assert_eq!(out.score, Some(Decimal::new(5995, 2)));
+        assert_eq!(out.score, Some(Score::new(Decimal::new(5995, 2))));
         assert_eq!(out.eligible, Some(false));
         // One final evaluation is not enough.
         assert_eq!(
@@ -622,7 +623,7 @@ mod tests {
             (out.method, out.score, out.eligible),
             (
                 ScoreMethod::Consensus,
-                Some(Decimal::new(6000, 2)),
+                Some(Score::new(Decimal::new(6000, 2))),
                 Some(true)
             )
         );

@@ -21,10 +21,11 @@ use crate::domain::grant::{GrantStatus, Offer};
 use crate::domain::money::Money;
 use crate::domain::points::Points;
 use crate::domain::ranking::{
-    Allocation, Candidate, Inputs, Outcome, Progress, RankingStatus, Reviewed, approval_warning,
-    inputs_hash, not_ready, policy, rank_and_allocate, scorrimento,
+    Allocation, Candidate, Inputs, Outcome, Progress, RankingStatus, RankingVersionStatus,
+    Reviewed, approval_warning, inputs_hash, not_ready, policy, rank_and_allocate, scorrimento,
 };
 use crate::domain::review::{ReviewStatus, ScoreMethod};
+use crate::domain::score::Score;
 use crate::domain::user::Role;
 use crate::domain::violation::Msg;
 use crate::error::ApiError;
@@ -170,7 +171,7 @@ pub async fn compute(
     let actor = caller.actor();
     let tx = begin_write(db).await?;
     let existing = rankings::heads(&tx, call.id, agency).await?;
-    if existing.iter().any(|(_, _, status)| status == "approved") {
+    if existing.iter().any(|(_, _, status)| status.is_approved()) {
         return Err(already_approved());
     }
     let inputs = inputs(&tx, &call, agency).await?;
@@ -196,7 +197,7 @@ pub async fn compute(
             call_id: call.id,
             agency,
             version,
-            approved: false,
+            status: RankingVersionStatus::Draft,
             reason: "computed",
             inputs_sha256: &hash,
             envelope: inputs.envelope,
@@ -222,7 +223,7 @@ pub async fn compute(
     let ranking = Version {
         id,
         version,
-        approved: false,
+        status: RankingVersionStatus::Draft,
         reason: "computed".into(),
         inputs_sha256: hash,
         allocation,
@@ -298,7 +299,7 @@ pub async fn approve(
     let tx = begin_write(db).await?;
     calls::lock_envelopes(&tx, call.id).await?;
     let all = rankings::heads(&tx, call.id, agency).await?;
-    if all.iter().any(|(_, _, status)| status == "approved") {
+    if all.iter().any(|(_, _, status)| status.is_approved()) {
         return Err(already_approved());
     }
     let (draft_id, _, _) = all.last().ok_or_else(|| {
@@ -358,7 +359,7 @@ pub async fn approve(
     tx.commit().await?;
     // The version just approved, as reading it back would give it.
     let ranking = Version {
-        approved: true,
+        status: RankingVersionStatus::Approved,
         act_number: Some(act_number.to_owned()),
         act_date: Some(act_date),
         approved_at: Some(rankings::as_stored(db, now)),
@@ -459,7 +460,7 @@ pub async fn dashboard(
     let committed = grants::Grant::committed(&grants::of_agency(db, call.id, agency).await?);
     // From the versions' numbers and statuses alone: no allocation is read.
     let heads = rankings::heads(db, call.id, agency).await?;
-    let ranking_status = RankingStatus::of(heads.iter().map(|(_, _, s)| s == "approved"));
+    let ranking_status = RankingStatus::of(heads.iter().map(|(_, _, s)| *s));
     let approval_target_date = call
         .window
         .ranking_target_date(call.rules.ranking.approval_target_days);
@@ -485,7 +486,7 @@ pub struct ResultRow {
     pub title: Option<String>,
     /// The lead organization (a natural person's name is never shown).
     pub recipient: String,
-    pub score: Option<rust_decimal::Decimal>,
+    pub score: Option<Score>,
     pub outcome: Outcome,
     pub amount: Money,
     pub act_number: Option<String>,
@@ -563,7 +564,7 @@ pub async fn scorrimento_after<C: ConnectionTrait>(
         .await?
         .ok_or_else(call_not_found)?;
     let latest = rankings::latest(conn, call_id, agency, false).await?;
-    let Some(latest) = latest.as_ref().filter(|v| v.approved) else {
+    let Some(latest) = latest.as_ref().filter(|v| v.status.is_approved()) else {
         return Ok(());
     };
     let grants = grants::of_agency(conn, call_id, agency).await?;
@@ -590,7 +591,7 @@ pub async fn scorrimento_after<C: ConnectionTrait>(
             call_id,
             agency,
             version,
-            approved: true,
+            status: RankingVersionStatus::Approved,
             reason,
             inputs_sha256: &latest.inputs_sha256,
             envelope: next.envelope,

@@ -11,8 +11,9 @@ use uuid::Uuid;
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::ApplicationStatus;
 use crate::domain::money::Money;
-use crate::domain::ranking::Allocation;
+use crate::domain::ranking::{Allocation, RankingVersionStatus};
 use crate::entity::{application, ranking_version};
+use crate::store::rows::corrupt;
 
 /// What a ranking reads of an application: id, protocol number, review status, requested grant.
 pub type CandidateRow = (Uuid, Option<String>, Option<String>, Option<Decimal>);
@@ -46,7 +47,7 @@ pub async fn candidate_rows<C: ConnectionTrait>(
 pub struct Version {
     pub id: Uuid,
     pub version: i32,
-    pub approved: bool,
+    pub status: RankingVersionStatus,
     pub reason: String,
     pub inputs_sha256: String,
     pub allocation: Allocation,
@@ -56,11 +57,15 @@ pub struct Version {
     pub approved_at: Option<DateTime<Utc>>,
 }
 
+fn version_status(s: &str) -> Result<RankingVersionStatus, DbErr> {
+    RankingVersionStatus::parse(s).ok_or_else(|| corrupt("ranking status", s))
+}
+
 fn to_version(m: ranking_version::Model) -> Result<Version, DbErr> {
     Ok(Version {
         id: m.id,
         version: m.version,
-        approved: m.status == "approved",
+        status: version_status(&m.status)?,
         reason: m.reason,
         inputs_sha256: m.inputs_sha256,
         allocation: serde_json::from_str(&m.allocation)
@@ -101,7 +106,7 @@ pub async fn latest<C: ConnectionTrait>(
         .filter(ranking_version::Column::CallId.eq(call_id))
         .filter(ranking_version::Column::AgencyCode.eq(agency.as_str()));
     if approved_only {
-        q = q.filter(ranking_version::Column::Status.eq("approved"));
+        q = q.filter(ranking_version::Column::Status.eq(RankingVersionStatus::Approved.as_str()));
     }
     q.order_by_desc(ranking_version::Column::Version)
         .one(conn)
@@ -116,8 +121,8 @@ pub async fn heads<C: ConnectionTrait>(
     conn: &C,
     call_id: Uuid,
     agency: AgencyCode,
-) -> Result<Vec<(Uuid, i32, String)>, DbErr> {
-    ranking_version::Entity::find()
+) -> Result<Vec<(Uuid, i32, RankingVersionStatus)>, DbErr> {
+    let rows: Vec<(Uuid, i32, String)> = ranking_version::Entity::find()
         .select_only()
         .columns([
             ranking_version::Column::Id,
@@ -129,7 +134,10 @@ pub async fn heads<C: ConnectionTrait>(
         .order_by_asc(ranking_version::Column::Version)
         .into_tuple()
         .all(conn)
-        .await
+        .await?;
+    rows.into_iter()
+        .map(|(id, version, status)| Ok((id, version, version_status(&status)?)))
+        .collect()
 }
 
 /// Whether an agency's ranking of a call has been approved (its results are published).
@@ -141,7 +149,7 @@ pub async fn approved<C: ConnectionTrait>(
     Ok(heads(conn, call_id, agency)
         .await?
         .iter()
-        .any(|(_, _, status)| status == "approved"))
+        .any(|(_, _, status)| status.is_approved()))
 }
 
 /// A time as the database gives it back: PostgreSQL keeps microseconds (and the driver
@@ -159,7 +167,7 @@ pub struct NewVersion<'a> {
     pub call_id: Uuid,
     pub agency: AgencyCode,
     pub version: i32,
-    pub approved: bool,
+    pub status: RankingVersionStatus,
     pub reason: &'a str,
     pub inputs_sha256: &'a str,
     pub envelope: Money,
@@ -177,7 +185,7 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, v: NewVersion<'_>) -> Result<(
         call_id: Set(v.call_id),
         agency_code: Set(v.agency.as_str().to_owned()),
         version: Set(v.version),
-        status: Set(if v.approved { "approved" } else { "draft" }.into()),
+        status: Set(v.status.as_str().to_owned()),
         reason: Set(v.reason.to_owned()),
         inputs_sha256: Set(v.inputs_sha256.to_owned()),
         envelope: Set(v.envelope.as_decimal()),
@@ -188,8 +196,12 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, v: NewVersion<'_>) -> Result<(
         act_date: Set(v.act_date),
         created_at: Set(v.created_at),
         created_by: Set(v.created_by),
-        approved_at: Set(v.approved.then_some(v.created_at)),
-        approved_by: Set(if v.approved { v.created_by } else { None }),
+        approved_at: Set(v.status.is_approved().then_some(v.created_at)),
+        approved_by: Set(if v.status.is_approved() {
+            v.created_by
+        } else {
+            None
+        }),
     }
     .insert(conn)
     .await
@@ -216,7 +228,7 @@ pub async fn approve<C: ConnectionTrait>(
 ) -> Result<bool, DbErr> {
     let updated = ranking_version::Entity::update_many()
         .set(ranking_version::ActiveModel {
-            status: Set("approved".into()),
+            status: Set(RankingVersionStatus::Approved.as_str().to_owned()),
             act_number: Set(Some(act_number.to_owned())),
             act_date: Set(Some(act_date)),
             approved_at: Set(Some(now)),
@@ -224,7 +236,7 @@ pub async fn approve<C: ConnectionTrait>(
             ..Default::default()
         })
         .filter(ranking_version::Column::Id.eq(id))
-        .filter(ranking_version::Column::Status.eq("draft"))
+        .filter(ranking_version::Column::Status.eq(RankingVersionStatus::Draft.as_str()))
         .exec(conn)
         .await?;
     Ok(updated.rows_affected == 1)

@@ -305,3 +305,37 @@ both!(async fn rankings_belong_to_their_agency_and_wait_for_every_evaluation(app
     assert_eq!(problem(app.post(&format!("{brescia}/approve"), Some(&evaluator_brescia), &act).await, StatusCode::CONFLICT).await["code"], "ranking_empty");
     assert_eq!(app.post(&format!("{brescia}/simulate"), Some(&admin), &json!({"envelope": "100000.00"})).await.status(), StatusCode::OK);
 });
+
+/// Set the status of every stored version of an agency's ranking, behind the service.
+async fn set_stored_status(app: &TestApp, agency: &str, status: &str) {
+    use sea_orm::{ConnectionTrait, Database};
+    use secrecy::ExposeSecret;
+    let db = Database::connect(app.settings.database.url.expose_secret())
+        .await
+        .unwrap();
+    let done = db
+        .execute_unprepared(&format!(
+            "UPDATE ranking_versions SET status = '{status}' WHERE agency_code = '{agency}'"
+        ))
+        .await
+        .unwrap();
+    assert!(done.rows_affected() > 0);
+    db.close().await.ok();
+}
+
+both!(async fn a_stored_ranking_status_the_service_does_not_know_is_an_internal_error(app) {
+    let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    app.clock.set(chrono::Utc::now() + chrono::Duration::days(100));
+    let evaluator = app.login(EVALUATOR_BRESCIA).await;
+    let ranking = format!("/api/v1/calls/{demo}/agencies/BRESCIA/ranking");
+    assert_eq!(app.post(&ranking, Some(&evaluator), &json!({})).await.status(), StatusCode::CREATED);
+    let dashboard = format!("/api/v1/calls/{demo}/agencies/BRESCIA/dashboard");
+    let d: Value = app.get(&dashboard, Some(&evaluator)).await.json().await.unwrap();
+    assert_eq!(d["ranking_status"], "draft");
+    set_stored_status(&app, "BRESCIA", "frozen").await;
+    for path in [ranking.clone(), format!("{ranking}/versions"), dashboard] {
+        let p = problem(app.get(&path, Some(&evaluator)).await, StatusCode::INTERNAL_SERVER_ERROR).await;
+        assert_eq!(p["code"], "internal_error", "{path}");
+    }
+    problem(app.post(&ranking, Some(&evaluator), &json!({})).await, StatusCode::INTERNAL_SERVER_ERROR).await;
+});

@@ -2518,7 +2518,7 @@ export interface components {
             /** Format: int32 */
             inadmissible: number;
             /** @description `none`, `draft` or `approved`. */
-            ranking_status: string;
+            ranking_status: components["schemas"]["RankingStatus"];
             /**
              * Format: int32
              * @description Submitted applications (withdrawn ones excluded).
@@ -2816,7 +2816,7 @@ export interface components {
              */
             rank?: number | null;
             requested: components["schemas"]["Money"];
-            score?: string | null;
+            score?: components["schemas"]["Score"] | null;
             /** @description The rule that put it after the previous entry when their scores were equal. */
             tie_break?: string | null;
         };
@@ -2961,7 +2961,7 @@ export interface components {
             id: string;
             reopened_reason?: string | null;
             scores: components["schemas"]["CriterionScore"][];
-            total: string;
+            total: components["schemas"]["Score"];
             /** Format: date-time */
             updated_at: string;
         };
@@ -4045,6 +4045,18 @@ export interface components {
             tie_breaks: components["schemas"]["TieBreak"][];
         };
         /**
+         * @description Where an agency's ranking stands, from its versions' statuses alone: `none` before its
+         *     first version.
+         * @enum {string}
+         */
+        RankingStatus: "none" | "draft" | "approved";
+        /**
+         * @description Where a version of a ranking stands: computed as a `draft`, or `approved` (frozen and
+         *     published; the versions that scorrimento publishes are approved too).
+         * @enum {string}
+         */
+        RankingVersionStatus: "draft" | "approved";
+        /**
          * @description A version of an agency's ranking with its allocation and explanation.
          * @example {
          *       "act_date": null,
@@ -4090,7 +4102,7 @@ export interface components {
             reason: string;
             remaining: components["schemas"]["Money"];
             /** @description `draft` or `approved` (frozen and published). */
-            status: string;
+            status: components["schemas"]["RankingVersionStatus"];
             /** Format: int32 */
             version: number;
             /** @description Set when the target date has passed without an approval. */
@@ -4233,7 +4245,7 @@ export interface components {
             rank?: number | null;
             /** @description The lead organization (a natural person's name is never shown). */
             recipient: string;
-            score?: string | null;
+            score?: components["schemas"]["Score"] | null;
             title?: string | null;
         };
         /**
@@ -4311,6 +4323,11 @@ export interface components {
             rule: components["schemas"]["EligibilityRule"];
         };
         /**
+         * @description A score, exact, as a string: an application's score has two decimals, an evaluation's total one
+         * @example 72.25
+         */
+        Score: string;
+        /**
          * @description How an application's score came about.
          * @example average
          * @enum {string}
@@ -4337,8 +4354,7 @@ export interface components {
             /** @description The evaluators' totals differ by more than the call allows: to be discussed. */
             gap_flag: boolean;
             method: components["schemas"]["ScoreMethod"];
-            /** @description Rounded half-up to two decimals. */
-            score?: string | null;
+            score?: components["schemas"]["Score"] | null;
             threshold: components["schemas"]["Points"];
         };
         /**
@@ -4680,7 +4696,7 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             reason: string;
-            status: string;
+            status: components["schemas"]["RankingVersionStatus"];
             /** Format: int32 */
             version: number;
         };

@@ -9,7 +9,7 @@ use crate::domain::agency::AgencyCode;
 use crate::domain::call::AllocationMode;
 use crate::domain::money::Money;
 use crate::domain::points::Points;
-use crate::domain::ranking::Entry;
+use crate::domain::ranking::{Entry, RankingStatus, RankingVersionStatus};
 
 /// A version of an agency's ranking with its allocation and explanation.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -21,7 +21,7 @@ pub struct RankingView {
     pub agency_code: AgencyCode,
     pub version: i32,
     /// `draft` or `approved` (frozen and published).
-    pub status: String,
+    pub status: RankingVersionStatus,
     pub reason: String,
     pub envelope: Money,
     pub allocated: Money,
@@ -45,7 +45,7 @@ pub struct RankingView {
 #[schema(example = json!({"version": 1, "status": "approved", "reason": "computed", "allocated": "293580.00", "act_number": "decreto ATS n. 123", "created_at": "2027-03-01T09:00:00Z", "approved_at": "2027-03-05T09:00:00Z"}))]
 pub struct VersionSummary {
     pub version: i32,
-    pub status: String,
+    pub status: RankingVersionStatus,
     pub reason: String,
     pub allocated: Money,
     pub act_number: Option<String>,
@@ -105,7 +105,7 @@ pub struct DashboardView {
     pub committed: Money,
     pub free: Money,
     /// `none`, `draft` or `approved`.
-    pub ranking_status: String,
+    pub ranking_status: RankingStatus,
     pub approval_target_date: NaiveDate,
     pub warning: Option<String>,
 }
