@@ -21,6 +21,22 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub metrics: MetricsSettings,
     pub rate_limit: RateLimitSettings,
+    pub storage: StorageSettings,
+}
+
+/// Where the files of the service (annexes) are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    /// The folder of the filesystem backend, created when missing (by default inside the
+    /// data folder, beside the SQLite default).
+    pub path: String,
+    /// How often the sweeper looks for files that nothing refers to.
+    pub sweep_interval_secs: u64,
+    /// How old such a file must be before the sweeper removes it: an upload writes its file
+    /// before the row that refers to it, and a crash between the two leaves a file that
+    /// nothing refers to.
+    pub orphan_age_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -293,6 +309,11 @@ allow_private_networks = false
 
 [metrics]
 enabled = true
+
+[storage]
+path = "data/files"
+sweep_interval_secs = 3600
+orphan_age_secs = 86400
 
 [rate_limit]
 enabled = true

@@ -68,7 +68,9 @@ impl Application {
             _ => None,
         };
         let limits = api::limits::RateLimits::new(&settings.rate_limit)?;
+        let storage = Arc::new(crate::storage::fs::FileStorage::new(&settings.storage.path));
         let state = web::Data::new(AppState {
+            storage,
             keys: Keys::new(&settings.auth)?,
             submissions: Arc::new(tokio::sync::Semaphore::new(
                 settings.database.submit_concurrency as usize,
@@ -81,6 +83,7 @@ impl Application {
             limits,
         });
         spawn_expiry(state.clone());
+        spawn_sweeper(state.clone());
         if state.settings.webhooks.worker_enabled {
             crate::outbox::spawn(
                 state.db.clone(),
@@ -126,6 +129,28 @@ impl Application {
         let _ = metrics.await;
         served
     }
+}
+
+/// The periodic task that removes the kept files nothing refers to (`storage.*`). Every
+/// replica may run it: removing a file twice is no error.
+fn spawn_sweeper(state: web::Data<AppState>) {
+    let every = std::time::Duration::from_secs(state.settings.storage.sweep_interval_secs.max(1));
+    let age = std::time::Duration::from_secs(state.settings.storage.orphan_age_secs);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            ticks.tick().await;
+            match crate::service::files::sweep(&state.db, &state.storage, age).await {
+                Ok(s) if s == Default::default() => {}
+                Ok(s) => tracing::info!(
+                    files = s.files,
+                    temporaries = s.temporaries,
+                    "removed files that nothing refers to"
+                ),
+                Err(e) => tracing::warn!(error = %e, "cannot sweep the kept files"),
+            }
+        }
+    });
 }
 
 /// The periodic task that lapses unanswered offers past their deadline (they are also

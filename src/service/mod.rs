@@ -5,6 +5,7 @@
 pub mod applications;
 pub mod calls;
 pub mod events;
+pub mod files;
 pub mod grants;
 pub mod idempotency;
 pub mod notifications;

@@ -39,6 +39,27 @@ impl FileStorage {
         is_key(key).then(|| self.root.join(&key[..2]).join(&key[2..4]).join(key))
     }
 
+    /// Remove a kept file unless it was written less than `age` ago (an upload of the same
+    /// content has just renewed it). Whether it was removed.
+    pub async fn remove_if_older(&self, key: &str, age: Duration) -> Result<bool, StorageError> {
+        let Some(path) = self.path_of(key) else {
+            return Ok(false);
+        };
+        let modified = match tokio::fs::metadata(&path).await.and_then(|m| m.modified()) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(unavailable(e)),
+        };
+        if !older_than(modified, age) {
+            return Ok(false);
+        }
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     /// Remove the temporary files older than `age` that a crash left behind (a pending file
     /// that is dropped removes its own).
     pub async fn remove_stale_temporaries(&self, age: Duration) -> Result<usize, StorageError> {
@@ -111,14 +132,12 @@ impl PendingFile for Pending {
             file.flush().await.map_err(unavailable)?;
             file.sync_all().await.map_err(unavailable)?;
             drop(file);
-            if tokio::fs::try_exists(&target).await.map_err(unavailable)? {
-                // The same content is kept already; this copy goes with the drop.
-                return Ok(());
-            }
             let dir = target.parent().expect("a key's path has a folder");
             tokio::fs::create_dir_all(dir).await.map_err(unavailable)?;
-            // Two uploads of the same content may both get here: the second rename replaces
-            // the file with the same bytes.
+            // Renamed even when the same content is kept already: the rename replaces it with
+            // the same bytes, and a fresh modification time that keeps the sweeper off it until
+            // the row that refers to it is written. Two uploads of the same content end as one
+            // file.
             tokio::fs::rename(&self.path, &target)
                 .await
                 .map_err(unavailable)?;

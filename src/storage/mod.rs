@@ -37,8 +37,8 @@ pub enum UploadError<E> {
 pub trait PendingFile: Send {
     /// Append the next bytes.
     fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, Result<(), StorageError>>;
-    /// Keep the file under its key (its SHA-256). When a file with that key is already kept,
-    /// this one is discarded: both had the same content.
+    /// Keep the file under its key (its SHA-256). A file already kept under that key has the
+    /// same content: it is replaced, and counts as just written.
     fn commit(self: Box<Self>, key: String) -> BoxFuture<'static, Result<(), StorageError>>;
 }
 

@@ -605,6 +605,27 @@ pub async fn documents<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Vec<Docum
         .collect())
 }
 
+/// Which of these SHA-256s an annex refers to (of any application, draft or submitted: a
+/// submitted application's receipt names its annexes by them). A few hundred keys a query.
+pub async fn referenced_files<C: ConnectionTrait>(
+    db: &C,
+    sha256s: &[String],
+) -> Result<BTreeSet<String>, DbErr> {
+    let mut found = BTreeSet::new();
+    for chunk in sha256s.chunks(500) {
+        let rows: Vec<String> = application_document::Entity::find()
+            .select_only()
+            .column(application_document::Column::Sha256)
+            .filter(application_document::Column::Sha256.is_in(chunk.iter().cloned()))
+            .distinct()
+            .into_tuple()
+            .all(db)
+            .await?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
 /// The annexes of several applications, each in the order of [`documents`], in one query.
 pub async fn documents_of<C: ConnectionTrait>(
     db: &C,

@@ -182,14 +182,14 @@ pub async fn spawn_app_with_resolver(
             },
         ],
     });
-    let mut dir = None;
+    // The test's folder: its files, and its SQLite database.
+    let d = tempfile::tempdir().expect("a temporary folder");
+    settings.storage.path = d.path().join("files").display().to_string();
     let mut postgres = None;
     match backend {
         Backend::Sqlite => {
-            let d = tempfile::tempdir().expect("a temporary folder");
             let url = format!("sqlite://{}?mode=rwc", d.path().join("test.db").display());
             settings.database.url = SecretString::from(url);
-            dir = Some(d);
         }
         Backend::Postgres => {
             let admin_url = postgres_admin_url();
@@ -213,17 +213,16 @@ pub async fn spawn_app_with_resolver(
     customise(&mut settings);
     // The database exists once the settings are final: they say which template it copies.
     let start = templates::Start::for_settings(&settings);
-    let postgres_db = match (&dir, postgres) {
-        (Some(d), _) => {
+    let postgres_db = match postgres {
+        None => {
             templates::sqlite(start, &d.path().join("test.db")).await;
             None
         }
-        (None, Some((admin, name))) => {
+        Some((admin, name)) => {
             templates::postgres(&admin, start, &name).await;
             admin.close().await.ok();
             Some(name)
         }
-        (None, None) => unreachable!("a backend"),
     };
     // TEST_LOG=1 shows the service's logs (with the cause of any 500).
     if std::env::var("TEST_LOG").is_ok() {
@@ -245,7 +244,7 @@ pub async fn spawn_app_with_resolver(
             .unwrap(),
 
         settings,
-        _dir: dir,
+        _dir: Some(d),
         postgres_db,
     })
 }

@@ -14,6 +14,7 @@ mod consent;
 mod demo;
 mod errors;
 mod exports;
+mod files;
 mod layout;
 mod limits;
 mod metrics;
