@@ -90,6 +90,32 @@ impl Msg {
     }
 }
 
+/// The title of a problem: one per HTTP status.
+pub fn title(status: StatusCode, lang: Lang) -> &'static str {
+    let (en, it) = match status {
+        StatusCode::BAD_REQUEST => ("Bad request", "Richiesta non valida"),
+        StatusCode::UNPROCESSABLE_ENTITY => ("Validation failed", "Validazione non superata"),
+        StatusCode::UNAUTHORIZED => ("Unauthorized", "Non autenticato"),
+        StatusCode::FORBIDDEN => ("Forbidden", "Operazione non consentita"),
+        StatusCode::NOT_FOUND => ("Not found", "Non trovato"),
+        StatusCode::METHOD_NOT_ALLOWED => ("Method not allowed", "Metodo non consentito"),
+        StatusCode::CONFLICT => ("Conflict", "Conflitto"),
+        StatusCode::PRECONDITION_FAILED => ("Precondition failed", "Precondizione non soddisfatta"),
+        StatusCode::PRECONDITION_REQUIRED => ("Precondition required", "Precondizione richiesta"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("Payload too large", "Richiesta troppo grande"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("Unsupported media type", "Tipo di contenuto non supportato")
+        }
+        StatusCode::TOO_MANY_REQUESTS => ("Too many requests", "Troppe richieste"),
+        StatusCode::SERVICE_UNAVAILABLE => ("Service unavailable", "Servizio non disponibile"),
+        _ => ("Internal server error", "Errore interno"),
+    };
+    match lang {
+        Lang::En => en,
+        Lang::It => it,
+    }
+}
+
 /// Every error an API call can answer with.
 #[derive(Debug)]
 pub enum ApiError {
@@ -171,32 +197,7 @@ impl ApiError {
     }
 
     fn title(&self, lang: Lang) -> &'static str {
-        let (en, it) = match self.status_code() {
-            StatusCode::BAD_REQUEST => ("Bad request", "Richiesta non valida"),
-            StatusCode::UNPROCESSABLE_ENTITY => ("Validation failed", "Validazione non superata"),
-            StatusCode::UNAUTHORIZED => ("Unauthorized", "Non autenticato"),
-            StatusCode::FORBIDDEN => ("Forbidden", "Operazione non consentita"),
-            StatusCode::NOT_FOUND => ("Not found", "Non trovato"),
-            StatusCode::METHOD_NOT_ALLOWED => ("Method not allowed", "Metodo non consentito"),
-            StatusCode::CONFLICT => ("Conflict", "Conflitto"),
-            StatusCode::PRECONDITION_FAILED => {
-                ("Precondition failed", "Precondizione non soddisfatta")
-            }
-            StatusCode::PRECONDITION_REQUIRED => {
-                ("Precondition required", "Precondizione richiesta")
-            }
-            StatusCode::PAYLOAD_TOO_LARGE => ("Payload too large", "Richiesta troppo grande"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                ("Unsupported media type", "Tipo di contenuto non supportato")
-            }
-            StatusCode::TOO_MANY_REQUESTS => ("Too many requests", "Troppe richieste"),
-            StatusCode::SERVICE_UNAVAILABLE => ("Service unavailable", "Servizio non disponibile"),
-            _ => ("Internal server error", "Errore interno"),
-        };
-        match lang {
-            Lang::En => en,
-            Lang::It => it,
-        }
+        title(self.status_code(), lang)
     }
 
     fn detail(&self, lang: Lang) -> Cow<'static, str> {

@@ -654,8 +654,8 @@ catalogue! {
         "The province code is not the two-letter code of a current Italian province, such as \"SO\".",
         "La sigla della provincia non corrisponde a nessuna provincia italiana attuale, ad esempio \"SO\".";
     UnknownReason = "unknown_reason", 422,
-        "{r} is not in the call's checklist: {list}.",
-        "{r} non è nella lista dell'avviso: {list}.";
+        "{reason} is not in the call's checklist: {list}.",
+        "{reason} non è nella lista dell'avviso: {list}.";
     UnsupportedGrantType = "unsupported_grant_type", 400,
         "grant_type must be password or refresh_token.",
         "grant_type deve essere password o refresh_token.";

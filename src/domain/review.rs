@@ -210,7 +210,7 @@ pub fn check_admissibility(
                     v.add(
                         format!("reasons[{i}]"),
                         ErrorCode::UnknownReason
-                            .with(&[("r", &r), ("list", &checklist.join(", "))]),
+                            .with(&[("reason", &r), ("list", &checklist.join(", "))]),
                     );
                 }
             }

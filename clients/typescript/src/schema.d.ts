@@ -5036,8 +5036,8 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "out_of_range",
-                     *           "field": "per_page",
-                     *           "message": "per_page is 1 to 100."
+                     *           "field": "page",
+                     *           "message": "page is 1 to 1000000."
                      *         }
                      *       ]
                      *     }
@@ -5091,7 +5091,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -5434,7 +5434,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -5633,7 +5633,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -5739,7 +5739,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_reason",
                      *           "field": "reasons[0]",
-                     *           "message": "nope is not in the call's checklist."
+                     *           "message": "nope is not in the call's checklist: missing_documents, other."
                      *         }
                      *       ]
                      *     }
@@ -5878,7 +5878,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -5984,7 +5984,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_reason",
                      *           "field": "reasons[0]",
-                     *           "message": "nope is not in the call's checklist."
+                     *           "message": "nope is not in the call's checklist: missing_documents, other."
                      *         }
                      *       ]
                      *     }
@@ -6038,7 +6038,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -6280,7 +6280,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -6623,7 +6623,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -6786,7 +6786,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -7030,7 +7030,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -7136,7 +7136,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_reason",
                      *           "field": "reasons[0]",
-                     *           "message": "nope is not in the call's checklist."
+                     *           "message": "nope is not in the call's checklist: missing_documents, other."
                      *         }
                      *       ]
                      *     }
@@ -7410,7 +7410,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -7677,7 +7677,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -7950,7 +7950,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -8090,7 +8090,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -8209,7 +8209,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -8226,7 +8226,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "username_taken",
-                     *       "detail": "The user name is already registered.",
+                     *       "detail": "The user name mario.rossi@example.org is already registered.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -8326,7 +8326,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -8493,8 +8493,8 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "out_of_range",
-                     *           "field": "per_page",
-                     *           "message": "per_page is 1 to 100."
+                     *           "field": "page",
+                     *           "message": "page is 1 to 1000000."
                      *         }
                      *       ]
                      *     }
@@ -8548,7 +8548,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -8587,7 +8587,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "call_code_taken",
-                     *       "detail": "A call with this code already exists.",
+                     *       "detail": "A call with code BANDO-2026 already exists.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -8755,7 +8755,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -9237,7 +9237,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -9401,7 +9401,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -9459,7 +9459,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "call_code_taken",
-                     *       "detail": "A call with this code already exists.",
+                     *       "detail": "A call with code BANDO-2026 already exists.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -9711,7 +9711,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -9769,7 +9769,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "call_code_taken",
-                     *       "detail": "A call with this code already exists.",
+                     *       "detail": "A call with code BANDO-2026 already exists.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -9934,7 +9934,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -10075,7 +10075,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -10265,7 +10265,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "call_code_taken",
-                     *       "detail": "A call with this code already exists.",
+                     *       "detail": "A call with code BANDO-2026 already exists.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -10350,7 +10350,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -10627,8 +10627,8 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "out_of_range",
-                     *           "field": "per_page",
-                     *           "message": "per_page is 1 to 100."
+                     *           "field": "page",
+                     *           "message": "page is 1 to 1000000."
                      *         }
                      *       ]
                      *     }
@@ -10748,7 +10748,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -10911,7 +10911,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -11074,7 +11074,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -11279,8 +11279,8 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "out_of_range",
-                     *           "field": "per_page",
-                     *           "message": "per_page is 1 to 100."
+                     *           "field": "page",
+                     *           "message": "page is 1 to 1000000."
                      *         }
                      *       ]
                      *     }
@@ -11470,8 +11470,8 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "out_of_range",
-                     *           "field": "per_page",
-                     *           "message": "per_page is 1 to 100."
+                     *           "field": "page",
+                     *           "message": "page is 1 to 1000000."
                      *         }
                      *       ]
                      *     }
@@ -11525,7 +11525,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -11735,7 +11735,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -11915,7 +11915,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -11973,7 +11973,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "tax_code_taken",
-                     *       "detail": "An organization with this tax code is already registered: ask one of its representatives to add you.",
+                     *       "detail": "An organization with tax code 0009545014* is already registered: ask one of its representatives to add you.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -12125,8 +12125,8 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "out_of_range",
-                     *           "field": "per_page",
-                     *           "message": "per_page is 1 to 100."
+                     *           "field": "page",
+                     *           "message": "page is 1 to 1000000."
                      *         }
                      *       ]
                      *     }
@@ -12180,7 +12180,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -12553,7 +12553,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -13024,7 +13024,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "member_already_present",
-                     *       "detail": "This organization is already a member of the partnership.",
+                     *       "detail": "This organization is already a member of the partnership, or invited to be.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -13151,8 +13151,8 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "out_of_range",
-                     *           "field": "per_page",
-                     *           "message": "per_page is 1 to 100."
+                     *           "field": "page",
+                     *           "message": "page is 1 to 1000000."
                      *         }
                      *       ]
                      *     }
@@ -13206,7 +13206,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -13265,7 +13265,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "username_taken",
-                     *       "detail": "The user name is already registered.",
+                     *       "detail": "The user name mario.rossi@example.org is already registered.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -13452,7 +13452,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -13759,7 +13759,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
