@@ -425,3 +425,46 @@ impl From<ErrorCode> for ApiError {
         ApiError::from(Coded::from(code))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A problem is answered with the status its code has in the catalogue, whichever way it
+    /// is built: from a code, or as one of the problems of their own.
+    #[test]
+    fn every_problem_has_the_status_of_its_code() {
+        for code in ErrorCode::ALL {
+            if code.placeholders().is_empty()
+                && matches!(code.status(), 400 | 401 | 403 | 404 | 409 | 503)
+            {
+                let e = ApiError::from(*code);
+                assert_eq!(e.code(), *code);
+                assert_eq!(e.status_code().as_u16(), code.status(), "{code}");
+            }
+        }
+        let own = [
+            ApiError::Validation(vec![]),
+            ApiError::MethodNotAllowed { allow: vec!["GET"] },
+            ApiError::PreconditionFailed,
+            ApiError::PreconditionRequired,
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::UnsupportedMediaType {
+                expected: "application/json",
+            },
+            ApiError::TooManyRequests { retry_after: 1 },
+            ApiError::AccountRateLimited { retry_after: 1 },
+            ApiError::Internal(anyhow::anyhow!("x")),
+        ];
+        for e in own {
+            assert_eq!(e.status_code().as_u16(), e.code().status(), "{}", e.code());
+        }
+    }
+
+    /// A code that is not a problem of its own (a rule of a body) cannot be raised alone.
+    #[test]
+    fn a_rule_alone_is_an_internal_error() {
+        let e = ApiError::from(ErrorCode::WindowCloseNotAfterOpen);
+        assert_eq!(e.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
