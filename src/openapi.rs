@@ -234,6 +234,20 @@ fn invalid(field: &str, code: ErrorCode, args: &[(&str, &dyn Display)]) -> Value
     example
 }
 
+/// The example of a list's query out of range.
+fn per_page_out_of_range() -> Value {
+    invalid(
+        "per_page",
+        ErrorCode::OutOfRange,
+        &[
+            ("subject_en", &"per_page"),
+            ("subject_it", &"per_page"),
+            ("min", &1),
+            ("max", &100),
+        ],
+    )
+}
+
 fn violations(field: &str, code: ErrorCode, args: &[(&str, &dyn Display)]) -> Value {
     json!([{"field": field, "code": code.as_str(), "message": code.with(args).message.en}])
 }
@@ -381,19 +395,22 @@ fn declare_common_problems(shape: &Shape, responses: &mut serde_json::Map<String
         broken.push("the body breaks one or more rules, every one listed in violations");
     } else if shape.query_params {
         broken.push("a query parameter is out of range or not one of its values");
-        violation = Some(("page", ErrorCode::OutOfRange));
+        violation = Some(per_page_out_of_range());
     }
     if shape.idempotent() {
         broken.push("the Idempotency-Key was used before with another request");
         if broken.len() == 1 {
-            violation = Some(("Idempotency-Key", ErrorCode::IdempotencyKeyReused));
+            violation = Some(invalid(
+                "Idempotency-Key",
+                ErrorCode::IdempotencyKeyReused,
+                &[],
+            ));
         }
     }
     if !broken.is_empty() {
-        let example = violation.map(|(field, code)| invalid(field, code, &[]));
         add(
             "422",
-            problem_response(&sentence(&broken.join("; or ")), example),
+            problem_response(&sentence(&broken.join("; or ")), violation),
         );
     }
     if shape.method == "post" && RATE_LIMITED.contains(&shape.path) {
@@ -588,7 +605,7 @@ fn problem_example(shape: &Shape, status: &str) -> Option<Value> {
                 E::ScoreOutOfRange,
                 &[("code", &"QUALITY"), ("min", &"0.0"), ("max", &"25.0")],
             ),
-            "notification" => invalid("page", E::OutOfRange, &[]),
+            "notification" => per_page_out_of_range(),
             "grant" => invalid("cup", E::InvalidCup, &[]),
             _ => invalid("closes_at", E::WindowCloseNotAfterOpen, &[]),
         },

@@ -145,12 +145,25 @@ impl PageParams {
         let page = self.page.unwrap_or(1);
         let per_page = self.per_page.unwrap_or(20);
         if page == 0 || page > 1_000_000 {
-            v.add("page", ErrorCode::OutOfRange);
+            v.add(
+                "page",
+                ErrorCode::OutOfRange.with(&[
+                    ("subject_en", &"page"),
+                    ("subject_it", &"page"),
+                    ("min", &1),
+                    ("max", &1000000),
+                ]),
+            );
         }
         if !(1..=100).contains(&per_page) {
             v.add(
                 "per_page",
-                ErrorCode::OutOfRange.worded("per_page is 1 to 100.", "per_page va da 1 a 100."),
+                ErrorCode::OutOfRange.with(&[
+                    ("subject_en", &"per_page"),
+                    ("subject_it", &"per_page"),
+                    ("min", &1),
+                    ("max", &100),
+                ]),
             );
         }
         ApiError::check(v.into_vec())?;

@@ -212,17 +212,25 @@ pub fn check_shape(
     if let Some(t) = &c.title
         && (t.trim().is_empty() || t.chars().count() > 300)
     {
-        v.add("title", ErrorCode::InvalidText);
+        v.add(
+            "title",
+            ErrorCode::InvalidText.with(&[
+                ("subject_en", &"The title"),
+                ("subject_it", &"Il titolo"),
+                ("max", &300),
+            ]),
+        );
     }
     if let Some(s) = &c.summary
         && (s.trim().is_empty() || s.chars().count() > 10_000)
     {
         v.add(
             "summary",
-            ErrorCode::InvalidText.worded(
-                "The summary has 1 to 10000 characters.",
-                "La sintesi ha da 1 a 10000 caratteri.",
-            ),
+            ErrorCode::InvalidText.with(&[
+                ("subject_en", &"The summary"),
+                ("subject_it", &"La sintesi"),
+                ("max", &10000),
+            ]),
         );
     }
     let areas: BTreeSet<&str> = rules
@@ -275,10 +283,11 @@ pub fn check_shape(
         if l.description.trim().is_empty() || l.description.chars().count() > 500 {
             v.add(
                 format!("budget.lines[{i}].description"),
-                ErrorCode::InvalidText.worded(
-                    "A description has 1 to 500 characters.",
-                    "Una descrizione ha da 1 a 500 caratteri.",
-                ),
+                ErrorCode::InvalidText.with(&[
+                    ("subject_en", &"A description"),
+                    ("subject_it", &"Una descrizione"),
+                    ("max", &500),
+                ]),
             );
         }
         if !members.contains(&l.borne_by) {

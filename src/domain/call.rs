@@ -387,10 +387,12 @@ impl CallRules {
         if !(1..=100).contains(&p.min_members) {
             v.add(
                 f("partnership.min_members"),
-                ErrorCode::OutOfRange.worded(
-                    "The minimum number of members is 1 to 100.",
-                    "Il numero minimo di membri va da 1 a 100.",
-                ),
+                ErrorCode::OutOfRange.with(&[
+                    ("subject_en", &"The minimum number of members"),
+                    ("subject_it", &"Il numero minimo di membri"),
+                    ("min", &1),
+                    ("max", &100),
+                ]),
             );
         }
         if p.allowed_categories.is_empty() {

@@ -294,8 +294,8 @@ catalogue! {
         "The SHA-256 is 64 lower-case hexadecimal characters.",
         "Lo SHA-256 è di 64 caratteri esadecimali minuscoli.";
     InvalidText = "invalid_text", 422,
-        "The title has 1 to 300 characters.",
-        "Il titolo ha da 1 a 300 caratteri.";
+        "{subject_en} has 1 to {max} characters.",
+        "{subject_it} ha da 1 a {max} caratteri.";
     InvalidToken = "invalid_token", 401,
         "The token is missing, malformed, expired, not yet valid, or not meant for this service.",
         "Il token manca, è malformato, scaduto, non ancora valido o non destinato a questo servizio.";
@@ -420,8 +420,8 @@ catalogue! {
         "There is no such organization that you may see.",
         "Non esiste un ente con questo identificativo visibile a lei.";
     OutOfRange = "out_of_range", 422,
-        "page is 1 to 1000000.",
-        "page va da 1 a 1000000.";
+        "{subject_en} is {min} to {max}.",
+        "{subject_it} va da {min} a {max}.";
     OutsideWindow = "outside_window", 422,
         "The submission window has closed.",
         "La finestra di presentazione è chiusa.";
@@ -875,9 +875,13 @@ mod tests {
                     "{code}: {{{name}}}"
                 );
             }
-            // A name or a reason in each language; serde's English message, as a sentence in
+            // A name, a reason or a subject in each language; serde's English message, as a sentence in
             // English.
-            let mut pairs = vec![("name_en", "name_it"), ("reason_en", "reason_it")];
+            let mut pairs = vec![
+                ("name_en", "name_it"),
+                ("reason_en", "reason_it"),
+                ("subject_en", "subject_it"),
+            ];
             if matches!(code, ErrorCode::InvalidType | ErrorCode::InvalidValue) {
                 pairs.push(("sentence", "message"));
             }

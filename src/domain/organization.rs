@@ -264,10 +264,11 @@ pub fn check_organization(
     if name.is_empty() || name.chars().count() > 300 {
         v.add(
             "legal_name",
-            ErrorCode::InvalidText.worded(
-                "The legal name has 1 to 300 characters.",
-                "La denominazione ha da 1 a 300 caratteri.",
-            ),
+            ErrorCode::InvalidText.with(&[
+                ("subject_en", &"The legal name"),
+                ("subject_it", &"La denominazione"),
+                ("max", &300),
+            ]),
         );
     }
     let subtype = match (d.category, d.subtype) {
@@ -308,10 +309,11 @@ pub fn check_organization(
             if value.trim().is_empty() || value.chars().count() > max {
                 v.add(
                     format!("{field}.{name}"),
-                    ErrorCode::InvalidText.worded(
-                        format!("This text has 1 to {max} characters."),
-                        format!("Il testo ha da 1 a {max} caratteri."),
-                    ),
+                    ErrorCode::InvalidText.with(&[
+                        ("subject_en", &"This text"),
+                        ("subject_it", &"Il testo"),
+                        ("max", &max),
+                    ]),
                 );
             }
         }

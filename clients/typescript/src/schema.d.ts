@@ -5036,8 +5036,8 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "out_of_range",
-                     *           "field": "page",
-                     *           "message": "page is 1 to 1000000."
+                     *           "field": "per_page",
+                     *           "message": "per_page is 1 to 100."
                      *         }
                      *       ]
                      *     }
@@ -8493,8 +8493,8 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "out_of_range",
-                     *           "field": "page",
-                     *           "message": "page is 1 to 1000000."
+                     *           "field": "per_page",
+                     *           "message": "per_page is 1 to 100."
                      *         }
                      *       ]
                      *     }
@@ -10627,8 +10627,8 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "out_of_range",
-                     *           "field": "page",
-                     *           "message": "page is 1 to 1000000."
+                     *           "field": "per_page",
+                     *           "message": "per_page is 1 to 100."
                      *         }
                      *       ]
                      *     }
@@ -11279,8 +11279,8 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "out_of_range",
-                     *           "field": "page",
-                     *           "message": "page is 1 to 1000000."
+                     *           "field": "per_page",
+                     *           "message": "per_page is 1 to 100."
                      *         }
                      *       ]
                      *     }
@@ -11470,8 +11470,8 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "out_of_range",
-                     *           "field": "page",
-                     *           "message": "page is 1 to 1000000."
+                     *           "field": "per_page",
+                     *           "message": "per_page is 1 to 100."
                      *         }
                      *       ]
                      *     }
@@ -12125,8 +12125,8 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "out_of_range",
-                     *           "field": "page",
-                     *           "message": "page is 1 to 1000000."
+                     *           "field": "per_page",
+                     *           "message": "per_page is 1 to 100."
                      *         }
                      *       ]
                      *     }
@@ -13151,8 +13151,8 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "out_of_range",
-                     *           "field": "page",
-                     *           "message": "page is 1 to 1000000."
+                     *           "field": "per_page",
+                     *           "message": "per_page is 1 to 100."
                      *         }
                      *       ]
                      *     }
