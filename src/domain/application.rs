@@ -144,7 +144,13 @@ pub fn check_money(budget: &Budget, rules: &CallRules) -> Vec<Violation> {
         ),
         Some(grant) => {
             if grant == Money::ZERO {
-                v.add("budget.requested_grant", ErrorCode::AmountZero);
+                v.add(
+                    "budget.requested_grant",
+                    ErrorCode::AmountZero.with(&[
+                        ("subject_en", &"The requested grant"),
+                        ("subject_it", &"Il contributo richiesto"),
+                    ]),
+                );
             }
             let by_rate = t.total_cost.percent_floor(rules.grant_rate);
             if grant > by_rate {

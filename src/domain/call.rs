@@ -368,10 +368,10 @@ impl CallRules {
         if self.grant_cap == Money::ZERO {
             v.add(
                 f("grant_cap"),
-                ErrorCode::AmountZero.worded(
-                    "The grant cap must be above 0.00.",
-                    "Il contributo massimo deve essere maggiore di 0.00.",
-                ),
+                ErrorCode::AmountZero.with(&[
+                    ("subject_en", &"The grant cap"),
+                    ("subject_it", &"Il contributo massimo"),
+                ]),
             );
         }
         if !(1..=60).contains(&self.project_duration_months) {
@@ -800,10 +800,10 @@ pub fn check_content(edit: &CallEdit) -> Result<Window, Vec<Violation>> {
     if edit.total_budget == Money::ZERO {
         v.add(
             "total_budget",
-            ErrorCode::AmountZero.worded(
-                "The total budget must be above 0.00.",
-                "La dotazione complessiva deve essere maggiore di 0.00.",
-            ),
+            ErrorCode::AmountZero.with(&[
+                ("subject_en", &"The total budget"),
+                ("subject_it", &"La dotazione complessiva"),
+            ]),
         );
     }
     v.extend(edit.rules.check("rules"));

@@ -87,8 +87,8 @@ catalogue! {
         "The cost lines add up beyond any amount allowed.",
         "Le voci di costo superano qualsiasi importo ammesso.";
     AmountZero = "amount_zero", 422,
-        "The requested grant must be above 0.00.",
-        "Il contributo richiesto deve essere maggiore di 0.00.";
+        "{subject_en} must be above 0.00.",
+        "{subject_it} deve essere maggiore di 0.00.";
     ApplicationExists = "application_exists", 409,
         "This partnership already has an application for the call.",
         "Questo partenariato ha già una domanda per l'avviso.";

@@ -224,10 +224,8 @@ impl Reallocation {
         if self.amount == Money::ZERO {
             v.add(
                 "amount",
-                ErrorCode::AmountZero.worded(
-                    "The amount must be above 0.00.",
-                    "L'importo deve essere maggiore di 0.00.",
-                ),
+                ErrorCode::AmountZero
+                    .with(&[("subject_en", &"The amount"), ("subject_it", &"L'importo")]),
             );
         }
         if self.amount > unused {
