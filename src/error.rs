@@ -162,6 +162,18 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A 400 whose violations say what could not be read.
+    pub fn bad_request(coded: impl Into<Coded>, violations: Vec<Violation>) -> ApiError {
+        match ApiError::from(coded.into()) {
+            ApiError::BadRequest { code, message, .. } => ApiError::BadRequest {
+                code,
+                message,
+                violations,
+            },
+            other => other,
+        }
+    }
+
     /// A single violation as a 422.
     pub fn invalid(field: impl Into<String>, coded: impl Into<Coded>) -> ApiError {
         ApiError::Validation(vec![Violation::new(field, coded)])
@@ -466,5 +478,15 @@ mod tests {
     fn a_rule_alone_is_an_internal_error() {
         let e = ApiError::from(ErrorCode::WindowCloseNotAfterOpen);
         assert_eq!(e.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_bad_request_lists_its_violations_under_a_code_of_400() {
+        let v = vec![Violation::new("x", ErrorCode::InvalidCode)];
+        let e = ApiError::bad_request(ErrorCode::InvalidBody, v.clone());
+        assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
+        assert_eq!(e.violations(), v.as_slice());
+        let e = ApiError::bad_request(ErrorCode::CallNotFound, v);
+        assert_eq!(e.status_code(), StatusCode::NOT_FOUND);
     }
 }

@@ -150,13 +150,14 @@ pub async fn token(
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, ApiError> {
     let form = form.into_inner();
-    let missing = |field: &'static str| ApiError::BadRequest {
-        code: ErrorCode::InvalidRequest,
-        message: ErrorCode::InvalidRequest.with(&[("field", &field)]).message,
-        violations: vec![crate::domain::Violation::new(
-            field,
-            ErrorCode::MissingField,
-        )],
+    let missing = |field: &'static str| {
+        ApiError::bad_request(
+            ErrorCode::InvalidRequest.with(&[("field", &field)]),
+            vec![crate::domain::Violation::new(
+                field,
+                ErrorCode::MissingField,
+            )],
+        )
     };
     let tokens = match form.grant_type.as_str() {
         "password" => {

@@ -127,11 +127,7 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         removed.push(target);
     }
     if unknown {
-        Err(ApiError::BadRequest {
-            code: ErrorCode::InvalidBody,
-            message: ErrorCode::InvalidBody.message(),
-            violations,
-        })
+        Err(ApiError::bad_request(ErrorCode::InvalidBody, violations))
     } else {
         Err(ApiError::Validation(violations))
     }
@@ -165,14 +161,13 @@ fn refuse_duplicate_keys(bytes: &[u8]) -> Result<(), ApiError> {
             Violation::new(path, ErrorCode::DuplicateKey.with(&[("name", &name)]))
         })
         .collect();
-    Err(ApiError::BadRequest {
-        code: ErrorCode::DuplicateKey,
-        message: crate::error::Msg::new(
+    Err(ApiError::bad_request(
+        ErrorCode::DuplicateKey.worded(
             "The body names a field more than once; see violations.",
             "Il corpo indica un campo più di una volta; vedere violations.",
         ),
         violations,
-    })
+    ))
 }
 
 /// Walks a JSON document and records the path of every key seen twice in its object.

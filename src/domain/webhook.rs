@@ -183,10 +183,7 @@ pub fn check_subscription(
         Err(_) => v.add("url", ErrorCode::InvalidUrl),
     }
     if url.len() > MAX_URL_LEN {
-        v.add(
-            "url",
-            ErrorCode::TooLong.with(&[("max_url_len", &MAX_URL_LEN)]),
-        );
+        v.add("url", ErrorCode::TooLong.with(&[("max", &MAX_URL_LEN)]));
     }
     if event_types.is_empty() {
         v.add("event_types", ErrorCode::Required);
@@ -196,7 +193,7 @@ pub fn check_subscription(
             v.add(
                 format!("event_types[{i}]"),
                 ErrorCode::UnknownEventType.with(&[
-                    ("t", &format!("{:?}", t)),
+                    ("event_type", &format!("{t:?}")),
                     ("list", &EventType::ALL.map(|e| e.as_str()).join(", ")),
                 ]),
             );
