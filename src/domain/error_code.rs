@@ -1,6 +1,6 @@
 //! The catalogue of every stable `code` the API answers with: the `code` of a problem
 //! document and the `code` of each of its `violations[]`. Each code has the HTTP status of the
-//! problem it answers (422 for the rules a request body breaks) and its English and Italian
+//! problem it answers (for a violation, of the problem that lists it) and its English and Italian
 //! detail templates; `{name}` in a template is filled by the site that raises it
 //! ([`ErrorCode::with`]). The templates are what the answers say: a site that words one code
 //! differently says so explicitly ([`ErrorCode::worded`]).
@@ -638,7 +638,7 @@ catalogue! {
     UnknownEventType = "unknown_event_type", 422,
         "Unknown event type {event_type}; known: {list}.",
         "Tipo di evento sconosciuto {event_type}; noti: {list}.";
-    UnknownField = "unknown_field", 422,
+    UnknownField = "unknown_field", 400,
         "`{name}` is not a field of this object ({message}).",
         "`{name}` non è un campo di questo oggetto ({message}).";
     UnknownFormat = "unknown_format", 422,

@@ -29,7 +29,7 @@ pub struct Violation {
 }
 
 impl Violation {
-    /// A violation of `field`: `Violation::new("title", ErrorCode::Required)`, or with the
+    /// A violation of `field`: `Violation::new("title", ErrorCode::MissingField)`, or with the
     /// placeholders of the code filled (`ErrorCode::TooLong.with(&[("max", &300)])`).
     pub fn new(field: impl Into<String>, coded: impl Into<Coded>) -> Violation {
         let Coded { code, message } = coded.into();
