@@ -78,6 +78,7 @@ pub fn current_request_id() -> Option<String> {
         .flatten()
 }
 
+pub use crate::domain::error_code::{Coded, ErrorCode};
 pub use crate::domain::violation::{Msg, Violation};
 
 impl Msg {
@@ -89,27 +90,53 @@ impl Msg {
     }
 }
 
+/// The title of a problem: one per HTTP status.
+pub fn title(status: StatusCode, lang: Lang) -> &'static str {
+    let (en, it) = match status {
+        StatusCode::BAD_REQUEST => ("Bad request", "Richiesta non valida"),
+        StatusCode::UNPROCESSABLE_ENTITY => ("Validation failed", "Validazione non superata"),
+        StatusCode::UNAUTHORIZED => ("Unauthorized", "Non autenticato"),
+        StatusCode::FORBIDDEN => ("Forbidden", "Operazione non consentita"),
+        StatusCode::NOT_FOUND => ("Not found", "Non trovato"),
+        StatusCode::METHOD_NOT_ALLOWED => ("Method not allowed", "Metodo non consentito"),
+        StatusCode::CONFLICT => ("Conflict", "Conflitto"),
+        StatusCode::PRECONDITION_FAILED => ("Precondition failed", "Precondizione non soddisfatta"),
+        StatusCode::PRECONDITION_REQUIRED => ("Precondition required", "Precondizione richiesta"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("Payload too large", "Richiesta troppo grande"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("Unsupported media type", "Tipo di contenuto non supportato")
+        }
+        StatusCode::TOO_MANY_REQUESTS => ("Too many requests", "Troppe richieste"),
+        StatusCode::SERVICE_UNAVAILABLE => ("Service unavailable", "Servizio non disponibile"),
+        _ => ("Internal server error", "Errore interno"),
+    };
+    match lang {
+        Lang::En => en,
+        Lang::It => it,
+    }
+}
+
 /// Every error an API call can answer with.
 #[derive(Debug)]
 pub enum ApiError {
     /// 400: the request cannot be read (malformed JSON, unknown field, bad parameter).
     BadRequest {
-        code: Cow<'static, str>,
+        code: ErrorCode,
         message: Msg,
         violations: Vec<Violation>,
     },
     /// 422: the request was read but breaks one or more rules; every violation is listed.
     Validation(Vec<Violation>),
     /// 401: no token, or a token that is invalid, expired or no longer honoured.
-    Unauthorized { code: &'static str, message: Msg },
+    Unauthorized { code: ErrorCode, message: Msg },
     /// 403: the caller's role may never do this.
-    Forbidden { code: &'static str, message: Msg },
+    Forbidden { code: ErrorCode, message: Msg },
     /// 404: nothing the caller may see is there.
-    NotFound { code: &'static str, message: Msg },
+    NotFound { code: ErrorCode, message: Msg },
     /// 405: the path exists but does not take this method; `allow` lists those it takes.
     MethodNotAllowed { allow: Vec<&'static str> },
     /// 409: the request conflicts with the state of the resource.
-    Conflict { code: &'static str, message: Msg },
+    Conflict { code: ErrorCode, message: Msg },
     /// 412: `If-Match` names a version that is no longer current.
     PreconditionFailed,
     /// 428: `If-Match` is required and missing.
@@ -126,7 +153,7 @@ pub enum ApiError {
     AccountRateLimited { retry_after: u32 },
     /// 503: a dependency (the database) is unavailable; try again after `retry_after` seconds.
     Unavailable {
-        code: &'static str,
+        code: ErrorCode,
         message: Msg,
         retry_after: u32,
     },
@@ -135,58 +162,21 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn bad_request(
-        code: impl Into<Cow<'static, str>>,
-        en: impl Into<Cow<'static, str>>,
-        it: impl Into<Cow<'static, str>>,
-    ) -> ApiError {
-        ApiError::BadRequest {
-            code: code.into(),
-            message: Msg::new(en, it),
-            violations: vec![],
-        }
-    }
-
-    pub fn unauthorized(code: &'static str, en: &'static str, it: &'static str) -> ApiError {
-        ApiError::Unauthorized {
-            code,
-            message: Msg::new(en, it),
-        }
-    }
-
-    pub fn forbidden(code: &'static str, en: &'static str, it: &'static str) -> ApiError {
-        ApiError::Forbidden {
-            code,
-            message: Msg::new(en, it),
-        }
-    }
-
-    pub fn not_found(code: &'static str, en: &'static str, it: &'static str) -> ApiError {
-        ApiError::NotFound {
-            code,
-            message: Msg::new(en, it),
-        }
-    }
-
-    pub fn conflict(
-        code: &'static str,
-        en: impl Into<Cow<'static, str>>,
-        it: impl Into<Cow<'static, str>>,
-    ) -> ApiError {
-        ApiError::Conflict {
-            code,
-            message: Msg::new(en, it),
+    /// A 400 whose violations say what could not be read.
+    pub fn bad_request(coded: impl Into<Coded>, violations: Vec<Violation>) -> ApiError {
+        match ApiError::from(coded.into()) {
+            ApiError::BadRequest { code, message, .. } => ApiError::BadRequest {
+                code,
+                message,
+                violations,
+            },
+            other => other,
         }
     }
 
     /// A single violation as a 422.
-    pub fn invalid(
-        field: impl Into<String>,
-        code: &'static str,
-        en: impl Into<Cow<'static, str>>,
-        it: impl Into<Cow<'static, str>>,
-    ) -> ApiError {
-        ApiError::Validation(vec![Violation::new(field, code, en, it)])
+    pub fn invalid(field: impl Into<String>, coded: impl Into<Coded>) -> ApiError {
+        ApiError::Validation(vec![Violation::new(field, coded)])
     }
 
     /// Turn a list of violations into `Ok(())` when empty, a 422 otherwise.
@@ -198,119 +188,61 @@ impl ApiError {
         }
     }
 
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest { code, .. } => code,
-            ApiError::Validation(_) => "validation_failed",
-            ApiError::Unauthorized { code, .. }
+            ApiError::BadRequest { code, .. }
+            | ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
             | ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. }
-            | ApiError::Unavailable { code, .. } => code,
-            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::PreconditionFailed => "precondition_failed",
-            ApiError::PreconditionRequired => "precondition_required",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
-            ApiError::TooManyRequests { .. } => "rate_limited",
-            ApiError::AccountRateLimited { .. } => "account_rate_limited",
-            ApiError::Internal(_) => "internal_error",
+            | ApiError::Unavailable { code, .. } => *code,
+            ApiError::Validation(_) => ErrorCode::ValidationFailed,
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            ApiError::PreconditionFailed => ErrorCode::PreconditionFailed,
+            ApiError::PreconditionRequired => ErrorCode::PreconditionRequired,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType { .. } => ErrorCode::UnsupportedMediaType,
+            ApiError::TooManyRequests { .. } => ErrorCode::RateLimited,
+            ApiError::AccountRateLimited { .. } => ErrorCode::AccountRateLimited,
+            ApiError::Internal(_) => ErrorCode::InternalError,
         }
     }
 
     fn title(&self, lang: Lang) -> &'static str {
-        let (en, it) = match self.status_code() {
-            StatusCode::BAD_REQUEST => ("Bad request", "Richiesta non valida"),
-            StatusCode::UNPROCESSABLE_ENTITY => ("Validation failed", "Validazione non superata"),
-            StatusCode::UNAUTHORIZED => ("Unauthorized", "Non autenticato"),
-            StatusCode::FORBIDDEN => ("Forbidden", "Operazione non consentita"),
-            StatusCode::NOT_FOUND => ("Not found", "Non trovato"),
-            StatusCode::METHOD_NOT_ALLOWED => ("Method not allowed", "Metodo non consentito"),
-            StatusCode::CONFLICT => ("Conflict", "Conflitto"),
-            StatusCode::PRECONDITION_FAILED => {
-                ("Precondition failed", "Precondizione non soddisfatta")
-            }
-            StatusCode::PRECONDITION_REQUIRED => {
-                ("Precondition required", "Precondizione richiesta")
-            }
-            StatusCode::PAYLOAD_TOO_LARGE => ("Payload too large", "Richiesta troppo grande"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                ("Unsupported media type", "Tipo di contenuto non supportato")
-            }
-            StatusCode::TOO_MANY_REQUESTS => ("Too many requests", "Troppe richieste"),
-            StatusCode::SERVICE_UNAVAILABLE => ("Service unavailable", "Servizio non disponibile"),
-            _ => ("Internal server error", "Errore interno"),
-        };
-        match lang {
-            Lang::En => en,
-            Lang::It => it,
-        }
+        title(self.status_code(), lang)
     }
 
     fn detail(&self, lang: Lang) -> Cow<'static, str> {
-        let pick = |en: &'static str, it: &'static str| -> Cow<'static, str> {
-            Cow::Borrowed(if lang == Lang::It { it } else { en })
-        };
-        match self {
+        let message = match self {
             ApiError::BadRequest { message, .. }
             | ApiError::Unauthorized { message, .. }
             | ApiError::Forbidden { message, .. }
             | ApiError::NotFound { message, .. }
             | ApiError::Conflict { message, .. }
-            | ApiError::Unavailable { message, .. } => Cow::Owned(message.get(lang).to_owned()),
-            ApiError::Validation(v) => Cow::Owned(match lang {
-                Lang::En => format!("The request breaks {} rule(s); see violations.", v.len()),
-                Lang::It => format!(
-                    "La richiesta viola {} regola/e; vedere violations.",
-                    v.len()
-                ),
-            }),
-            ApiError::TooManyRequests { retry_after } => Cow::Owned(match lang {
-                Lang::En => {
-                    format!("Too many such requests from your address: retry in {retry_after} s.")
-                }
-                Lang::It => format!(
-                    "Troppe richieste di questo tipo dal suo indirizzo: riprovare tra {retry_after} s."
-                ),
-            }),
-            ApiError::AccountRateLimited { retry_after } => Cow::Owned(match lang {
-                Lang::En => format!(
-                    "Too many wrong passwords for this account: it waits {retry_after} s before the next try."
-                ),
-                Lang::It => format!(
-                    "Troppe password errate per questo account: attende {retry_after} s prima del prossimo tentativo."
-                ),
-            }),
-            ApiError::MethodNotAllowed { allow } => Cow::Owned(match lang {
-                Lang::En => format!(
-                    "This path takes {} only (see the Allow header).",
-                    allow.join(", ")
-                ),
-                Lang::It => format!(
-                    "Questo percorso accetta solo {} (vedere l'intestazione Allow).",
-                    allow.join(", ")
-                ),
-            }),
-            ApiError::PreconditionFailed => pick(
-                "The resource changed since you read it: read it again and retry with its new ETag.",
-                "La risorsa è cambiata da quando è stata letta: rileggerla e riprovare con il nuovo ETag.",
-            ),
-            ApiError::PreconditionRequired => pick(
-                "This operation requires an If-Match header with the resource's ETag.",
-                "L'operazione richiede l'intestazione If-Match con l'ETag della risorsa.",
-            ),
-            ApiError::PayloadTooLarge { limit } => Cow::Owned(match lang {
-                Lang::En => format!("The request body exceeds the limit of {limit} bytes."),
-                Lang::It => format!("Il corpo della richiesta supera il limite di {limit} byte."),
-            }),
-            ApiError::UnsupportedMediaType { expected } => Cow::Owned(match lang {
-                Lang::En => format!("The request body must be {expected}."),
-                Lang::It => format!("Il corpo della richiesta deve essere {expected}."),
-            }),
-            ApiError::Internal(_) => pick(
-                "An unexpected error occurred; it has been logged with the request id.",
-                "Si è verificato un errore imprevisto; è stato registrato con l'id della richiesta.",
-            ),
+            | ApiError::Unavailable { message, .. } => {
+                return Cow::Owned(message.get(lang).to_owned());
+            }
+            ApiError::Validation(v) => ErrorCode::ValidationFailed.with(&[("count", &v.len())]),
+            ApiError::TooManyRequests { retry_after }
+            | ApiError::AccountRateLimited { retry_after } => {
+                self.code().with(&[("retry_after", retry_after)])
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                ErrorCode::MethodNotAllowed.with(&[("allow", &allow.join(", "))])
+            }
+            ApiError::PayloadTooLarge { limit } => {
+                ErrorCode::PayloadTooLarge.with(&[("limit", limit)])
+            }
+            ApiError::UnsupportedMediaType { expected } => {
+                ErrorCode::UnsupportedMediaType.with(&[("expected", expected)])
+            }
+            ApiError::PreconditionFailed
+            | ApiError::PreconditionRequired
+            | ApiError::Internal(_) => Coded::from(self.code()),
+        };
+        match lang {
+            Lang::En => message.message.en,
+            Lang::It => message.message.it,
         }
     }
 
@@ -331,14 +263,14 @@ impl ApiError {
             title: self.title(lang).to_owned(),
             status: self.status_code().as_u16(),
             detail: self.detail(lang).into_owned(),
-            code: self.code().to_owned(),
+            code: self.code().as_str().to_owned(),
             request_id: ctx.request_id.clone(),
             violations: (!violations.is_empty()).then(|| {
                 violations
                     .iter()
                     .map(|v| ProblemViolation {
                         field: v.field.clone(),
-                        code: v.code.to_string(),
+                        code: v.code.as_str().to_owned(),
                         message: v.message.get(lang).to_owned(),
                     })
                     .collect()
@@ -410,11 +342,8 @@ impl From<sea_orm::DbErr> for ApiError {
         if crate::store::is_unavailable(&err) {
             tracing::warn!(error = %err, "database unavailable");
             return ApiError::Unavailable {
-                code: "database_unavailable",
-                message: Msg::new(
-                    "The database is not reachable right now; retry shortly.",
-                    "Il database non è raggiungibile in questo momento; riprovare a breve.",
-                ),
+                code: ErrorCode::DatabaseUnavailable,
+                message: ErrorCode::DatabaseUnavailable.message(),
                 retry_after: 5,
             };
         }
@@ -471,16 +400,93 @@ pub struct ProblemViolation {
 /// application is not in a state that allows it.
 impl From<crate::domain::review::Refusal> for ApiError {
     fn from(r: crate::domain::review::Refusal) -> ApiError {
-        if r.forbidden {
-            ApiError::Forbidden {
-                code: r.code,
-                message: r.message,
-            }
-        } else {
-            ApiError::Conflict {
-                code: r.code,
-                message: r.message,
+        ApiError::from(Coded {
+            code: r.code,
+            message: r.message,
+        })
+    }
+}
+
+/// A problem with the status of its code in the catalogue.
+impl From<Coded> for ApiError {
+    fn from(Coded { code, message }: Coded) -> ApiError {
+        match code.status() {
+            400 => ApiError::BadRequest {
+                code,
+                message,
+                violations: vec![],
+            },
+            401 => ApiError::Unauthorized { code, message },
+            403 => ApiError::Forbidden { code, message },
+            404 => ApiError::NotFound { code, message },
+            409 => ApiError::Conflict { code, message },
+            503 => ApiError::Unavailable {
+                code,
+                message,
+                retry_after: 5,
+            },
+            status => ApiError::Internal(anyhow::anyhow!(
+                "{code} ({status}) is not a problem raised on its own"
+            )),
+        }
+    }
+}
+
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> ApiError {
+        ApiError::from(Coded::from(code))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A problem is answered with the status its code has in the catalogue, whichever way it
+    /// is built: from a code, or as one of the problems of their own.
+    #[test]
+    fn every_problem_has_the_status_of_its_code() {
+        for code in ErrorCode::ALL {
+            if code.placeholders().is_empty()
+                && matches!(code.status(), 400 | 401 | 403 | 404 | 409 | 503)
+            {
+                let e = ApiError::from(*code);
+                assert_eq!(e.code(), *code);
+                assert_eq!(e.status_code().as_u16(), code.status(), "{code}");
             }
         }
+        let own = [
+            ApiError::Validation(vec![]),
+            ApiError::MethodNotAllowed { allow: vec!["GET"] },
+            ApiError::PreconditionFailed,
+            ApiError::PreconditionRequired,
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::UnsupportedMediaType {
+                expected: "application/json",
+            },
+            ApiError::TooManyRequests { retry_after: 1 },
+            ApiError::AccountRateLimited { retry_after: 1 },
+            ApiError::Internal(anyhow::anyhow!("x")),
+        ];
+        for e in own {
+            assert_eq!(e.status_code().as_u16(), e.code().status(), "{}", e.code());
+        }
+    }
+
+    /// A code that is not a problem of its own (a rule of a body) cannot be raised alone.
+    #[test]
+    fn a_rule_alone_is_an_internal_error() {
+        let e = ApiError::from(ErrorCode::WindowCloseNotAfterOpen);
+        assert_eq!(e.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_bad_request_lists_its_violations_under_a_code_of_400() {
+        let v = vec![Violation::new("x", ErrorCode::InvalidCode)];
+        let e = ApiError::bad_request(ErrorCode::InvalidBody, v.clone());
+        assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
+        assert_eq!(e.violations(), v.as_slice());
+        let e = ApiError::bad_request(ErrorCode::CallNotFound, v);
+        assert_eq!(e.status_code(), StatusCode::NOT_FOUND);
     }
 }

@@ -1,4 +1,4 @@
-//! `welfare-grants [serve|migrate|openapi|hash-password|create-admin <username> [full name]|health]`
+//! `welfare-grants [serve|migrate|openapi|error-codes|hash-password|create-admin <username> [full name]|health]`
 
 use std::io::Read;
 
@@ -57,6 +57,10 @@ async fn run() -> anyhow::Result<()> {
         println!("{}", openapi_document().to_pretty_json()?);
         return Ok(());
     }
+    if command == "error-codes" {
+        print!("{}", welfare_grants::domain::error_code::markdown_table());
+        return Ok(());
+    }
     let settings = Settings::load()?;
     telemetry::init(&settings.log);
     match command.as_str() {
@@ -87,7 +91,7 @@ async fn run() -> anyhow::Result<()> {
         }
         other => {
             anyhow::bail!(
-                "unknown command {other}: use serve, migrate, openapi, hash-password, create-admin or health"
+                "unknown command {other}: use serve, migrate, openapi, error-codes, hash-password, create-admin or health"
             )
         }
     }

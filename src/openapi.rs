@@ -1,11 +1,17 @@
 //! The OpenAPI document: its header, security schemes and tags. Paths and schemas are
 //! collected from the handlers by utoipa-actix-web.
 
+use std::fmt::Display;
+
+use actix_web::http::StatusCode;
 use serde_json::{Value, json};
 use utoipa::openapi::security::{
     Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
 };
 use utoipa::{Modify, OpenApi};
+
+use crate::domain::ErrorCode;
+use crate::error::{Lang, title};
 
 struct SecuritySchemes;
 
@@ -207,16 +213,43 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     }
 }
 
-/// A problem document, as an example.
-fn problem(code: &str, title: &str, status: u16, detail: &str) -> Value {
+/// A problem document of the catalogue, as an example: the status and English template of its
+/// code, filled with `args`, and the title of its status.
+fn problem(code: ErrorCode, args: &[(&str, &dyn Display)]) -> Value {
+    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json!({
         "type": format!("urn:welfare-grants:problem:{code}"),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
+        "title": title(status, Lang::En),
+        "status": code.status(),
+        "detail": code.with(args).message.en,
+        "code": code.as_str(),
         "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20"
     })
+}
+
+/// A 422 problem breaking one rule of the catalogue, as an example.
+fn invalid(field: &str, code: ErrorCode, args: &[(&str, &dyn Display)]) -> Value {
+    let mut example = problem(ErrorCode::ValidationFailed, &[("count", &1)]);
+    example["violations"] = violations(field, code, args);
+    example
+}
+
+/// The example of a list's query out of range.
+fn per_page_out_of_range() -> Value {
+    invalid(
+        "per_page",
+        ErrorCode::OutOfRange,
+        &[
+            ("subject_en", &"per_page"),
+            ("subject_it", &"per_page"),
+            ("min", &1),
+            ("max", &100),
+        ],
+    )
+}
+
+fn violations(field: &str, code: ErrorCode, args: &[(&str, &dyn Display)]) -> Value {
+    json!([{"field": field, "code": code.as_str(), "message": code.with(args).message.en}])
 }
 
 fn problem_response(description: &str, example: Option<Value>) -> Value {
@@ -241,78 +274,43 @@ fn shared_responses() -> Vec<(String, &'static str, Value)> {
             "Unauthorized",
             "401",
             "No bearer token where one is required, or a token that is invalid, expired or no longer honoured",
-            problem(
-                "missing_token",
-                "Unauthorized",
-                401,
-                "This operation needs a bearer token: log in at /api/v1/auth/login or /api/v1/auth/token.",
-            ),
+            problem(ErrorCode::MissingToken, &[]),
         ),
         shared(
             "IdempotencyInProgress",
             "409",
             "A request with the same Idempotency-Key is still running: retry with the same key after Retry-After seconds",
-            problem(
-                "idempotency_in_progress",
-                "Conflict",
-                409,
-                "A request with this Idempotency-Key is still running: retry after Retry-After seconds.",
-            ),
+            problem(ErrorCode::IdempotencyInProgress, &[]),
         ),
         shared(
             "PreconditionFailed",
             "412",
             "If-Match names a version that is no longer current: read the resource again",
-            problem(
-                "precondition_failed",
-                "Precondition failed",
-                412,
-                "The resource changed since you read it: read it again and retry with its new ETag.",
-            ),
+            problem(ErrorCode::PreconditionFailed, &[]),
         ),
         shared(
             "PayloadTooLarge",
             "413",
             "The body is larger than the configured limit",
-            problem(
-                "payload_too_large",
-                "Payload too large",
-                413,
-                "The request body exceeds the limit of 262144 bytes.",
-            ),
+            problem(ErrorCode::PayloadTooLarge, &[("limit", &262144)]),
         ),
         shared(
             "PreconditionRequired",
             "428",
             "If-Match is missing",
-            problem(
-                "precondition_required",
-                "Precondition required",
-                428,
-                "This operation requires an If-Match header with the resource's ETag.",
-            ),
+            problem(ErrorCode::PreconditionRequired, &[]),
         ),
         shared(
             "TooManyRequests",
             "429",
             "Too many such requests from this address: retry after Retry-After seconds",
-            problem(
-                "rate_limited",
-                "Too many requests",
-                429,
-                "Too many such requests from your address: retry in 12 s.",
-            ),
+            problem(ErrorCode::RateLimited, &[("retry_after", &12)]),
         ),
         shared(
             "ServiceUnavailable",
             "503",
             "The database is unavailable or busy: retry after Retry-After seconds",
-            problem(
-                "database_unavailable",
-                "Service unavailable",
-                503,
-                "The database is not reachable right now; retry shortly.",
-            ),
+            problem(ErrorCode::DatabaseUnavailable, &[]),
         ),
     ]
 }
@@ -385,12 +383,7 @@ fn declare_common_problems(shape: &Shape, responses: &mut serde_json::Map<String
     if !shape.body.is_empty() {
         add("413", shared("PayloadTooLarge"));
         let media = shape.body.join(" or ");
-        let example = problem(
-            "unsupported_media_type",
-            "Unsupported media type",
-            415,
-            &format!("The request body must be {media}."),
-        );
+        let example = problem(ErrorCode::UnsupportedMediaType, &[("expected", &media)]);
         let why = format!("The body is not {media}");
         add("415", problem_response(&why, Some(example)));
     }
@@ -402,32 +395,22 @@ fn declare_common_problems(shape: &Shape, responses: &mut serde_json::Map<String
         broken.push("the body breaks one or more rules, every one listed in violations");
     } else if shape.query_params {
         broken.push("a query parameter is out of range or not one of its values");
-        violation = Some(("per_page", "out_of_range", "per_page is 1 to 100."));
+        violation = Some(per_page_out_of_range());
     }
     if shape.idempotent() {
         broken.push("the Idempotency-Key was used before with another request");
         if broken.len() == 1 {
-            violation = Some((
+            violation = Some(invalid(
                 "Idempotency-Key",
-                "idempotency_key_reused",
-                "This Idempotency-Key was used for another request: use a new key for a new request.",
+                ErrorCode::IdempotencyKeyReused,
+                &[],
             ));
         }
     }
     if !broken.is_empty() {
-        let example = violation.map(|(field, code, message)| {
-            let mut example = problem(
-                "validation_failed",
-                "Validation failed",
-                422,
-                "The request breaks 1 rule(s); see violations.",
-            );
-            example["violations"] = json!([{"field": field, "code": code, "message": message}]);
-            example
-        });
         add(
             "422",
-            problem_response(&sentence(&broken.join("; or ")), example),
+            problem_response(&sentence(&broken.join("; or ")), violation),
         );
     }
     if shape.method == "post" && RATE_LIMITED.contains(&shape.path) {
@@ -533,251 +516,105 @@ fn resource(path: &str) -> &'static str {
     }
 }
 
+/// The example of a problem+json answer of an operation: the likeliest code of the catalogue
+/// for its status and the resource of its path.
 fn problem_example(shape: &Shape, status: &str) -> Option<Value> {
+    use ErrorCode as E;
     let resource = resource(shape.path);
-    let violation = |field: &str, code: &str, message: &str| serde_json::json!([{"field": field, "code": code, "message": message}]);
-    let (code, title, detail, violations) = match status {
-        "400" if shape.body.is_empty() && shape.query_params => (
-            "invalid_query_parameter",
-            "Bad request",
-            "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
-            None,
+    let example = match status {
+        "400" if shape.body.is_empty() && shape.query_params => problem(
+            E::InvalidQueryParameter,
+            &[(
+                "reason",
+                &"unknown variant `maybe`, expected `draft` or `published`",
+            )],
         ),
-        "400" if shape.body.is_empty() && shape.path_params => (
-            "invalid_path_parameter",
-            "Bad request",
-            "A path parameter is not valid: UUID parsing failed: invalid character.",
-            None,
+        "400" if shape.body.is_empty() && shape.path_params => problem(
+            E::InvalidPathParameter,
+            &[("reason", &"UUID parsing failed: invalid character")],
         ),
-        "400" if shape.body.is_empty() => (
-            "invalid_idempotency_key",
-            "Bad request",
-            "Idempotency-Key is 1 to 255 visible ASCII characters, e.g. a UUID.",
-            None,
-        ),
-        "400" => (
-            "invalid_body",
-            "Bad request",
-            "The body has fields this operation does not know, or values of the wrong type; see violations.",
-            Some(violation(
+        "400" if shape.body.is_empty() => problem(E::InvalidIdempotencyKey, &[]),
+        "400" => {
+            let mut example = problem(E::InvalidBody, &[]);
+            example["violations"] = violations(
                 "unknown_field_name",
-                "unknown_field",
-                "`unknown_field_name` is not a field of this object.",
-            )),
-        ),
-        "401" => (
-            "missing_token",
-            "Unauthorized",
-            "This operation needs a bearer token: log in at /api/v1/auth/login or /api/v1/auth/token.",
-            None,
-        ),
-        "403" => match resource {
-            "review" | "scores" => (
-                "conflict_declaration_required",
-                "Forbidden",
-                "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest).",
-                None,
-            ),
-            _ => (
-                "role_not_allowed",
-                "Forbidden",
-                "Your role may not perform this operation.",
-                None,
-            ),
-        },
-        "404" => match resource {
-            "user" => (
-                "user_not_found",
-                "Not found",
-                "There is no such user.",
-                None,
-            ),
-            "organization" => (
-                "organization_not_found",
-                "Not found",
-                "There is no such organization that you may see.",
-                None,
-            ),
-            "partnership" => (
-                "partnership_not_found",
-                "Not found",
-                "There is no such partnership that you may see.",
-                None,
-            ),
-            "application" | "review" | "scores" => (
-                "application_not_found",
-                "Not found",
-                "There is no such application that you may see.",
-                None,
-            ),
-            "notification" => (
-                "notification_not_found",
-                "Not found",
-                "There is no such notice in your inbox.",
-                None,
-            ),
-            "grant" => (
-                "grant_not_found",
-                "Not found",
-                "There is no such grant that you may see.",
-                None,
-            ),
-            _ => (
-                "call_not_found",
-                "Not found",
-                "There is no such call.",
-                None,
-            ),
-        },
-        "409" => match resource {
-            "user" | "auth" => (
-                "username_taken",
-                "Conflict",
-                "The user name is already registered.",
-                None,
-            ),
-            "organization" => (
-                "tax_code_taken",
-                "Conflict",
-                "An organization with this tax code is already registered: ask one of its representatives to add you.",
-                None,
-            ),
-            "partnership" => (
-                "member_already_present",
-                "Conflict",
-                "This organization is already a member of the partnership.",
-                None,
-            ),
-            "application" => (
-                "already_submitted",
-                "Conflict",
-                "The application has already been submitted; an application is submitted once.",
-                None,
-            ),
-            "review" => (
-                "admissibility_already_decided",
-                "Conflict",
-                "The admissibility of this application has already been decided.",
-                None,
-            ),
-            "scores" => (
-                "evaluation_final",
-                "Conflict",
-                "Your evaluation is final: only an administrator can reopen it, with a reason.",
-                None,
-            ),
-            "grant" => (
-                "offer_expired",
-                "Conflict",
-                "The acceptance deadline has passed: the offer has lapsed.",
-                None,
-            ),
-            _ => (
-                "call_code_taken",
-                "Conflict",
-                "A call with this code already exists.",
-                None,
-            ),
-        },
-        "412" => (
-            "precondition_failed",
-            "Precondition failed",
-            "The resource changed since you read it: read it again and retry with its new ETag.",
-            None,
-        ),
-        "413" => (
-            "payload_too_large",
-            "Payload too large",
-            "The request body exceeds the limit of 262144 bytes.",
-            None,
-        ),
-        "415" => (
-            "unsupported_media_type",
-            "Unsupported media type",
-            "The request body must be application/json.",
-            None,
-        ),
-        "422" => {
-            let v = match resource {
-                "user" | "auth" => violation(
-                    "username",
-                    "invalid_username",
-                    "The user name is a lower-case e-mail address.",
-                ),
-                "organization" => violation(
-                    "tax_code",
-                    "tax_code_check",
-                    "The tax code's check character is wrong: it is not a valid codice fiscale.",
-                ),
-                "partnership" => violation(
-                    "call_id",
-                    "call_closed",
-                    "The call's submission window has closed: its partnerships can no longer change.",
-                ),
-                "application" => violation(
-                    "budget.requested_grant",
-                    "grant_above_rate",
-                    "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99.",
-                ),
-                "review" => violation(
-                    "reasons[0]",
-                    "unknown_reason",
-                    "nope is not in the call's checklist.",
-                ),
-                "scores" => violation(
-                    "scores[0].score",
-                    "score_out_of_range",
-                    "QUALITY is scored from 0.0 to 25.0.",
-                ),
-                "notification" => violation("per_page", "out_of_range", "per_page is 1 to 100."),
-                "grant" => violation(
-                    "cup",
-                    "invalid_cup",
-                    "The CUP has 15 capital letters and digits, e.g. J51B22000120002.",
-                ),
-                _ => violation(
-                    "closes_at",
-                    "window_close_not_after_open",
-                    "The window must close after it opens.",
-                ),
-            };
-            (
-                "validation_failed",
-                "Validation failed",
-                "The request breaks 1 rule(s); see violations.",
-                Some(v),
-            )
+                E::UnknownField,
+                &[
+                    ("name", &"unknown_field_name"),
+                    ("message", &"expected one of `title`, `summary`"),
+                ],
+            );
+            example
         }
-        "428" => (
-            "precondition_required",
-            "Precondition required",
-            "This operation requires an If-Match header with the resource's ETag.",
-            None,
+        "401" => problem(E::MissingToken, &[]),
+        "403" => match resource {
+            "review" | "scores" => problem(E::ConflictDeclarationRequired, &[]),
+            _ => problem(E::RoleNotAllowed, &[]),
+        },
+        "404" => problem(
+            match resource {
+                "user" => E::UserNotFound,
+                "organization" => E::OrganizationNotFound,
+                "partnership" => E::PartnershipNotFound,
+                "application" | "review" | "scores" => E::ApplicationNotFound,
+                "notification" => E::NotificationNotFound,
+                "grant" => E::GrantNotFound,
+                _ => E::CallNotFound,
+            },
+            &[],
         ),
-        "429" if resource == "auth" => (
-            "account_rate_limited",
-            "Too many requests",
-            "Too many wrong passwords for this account: it waits 60 s before the next try.",
-            None,
+        "409" => match resource {
+            "user" | "auth" => problem(
+                E::UsernameTaken,
+                &[("username", &"mario.rossi@example.org")],
+            ),
+            "organization" => problem(E::TaxCodeTaken, &[("tax_code", &"0009545014*")]),
+            "partnership" => problem(E::MemberAlreadyPresent, &[]),
+            "application" => problem(E::AlreadySubmitted, &[]),
+            "review" => problem(E::AdmissibilityAlreadyDecided, &[]),
+            "scores" => problem(E::EvaluationFinal, &[]),
+            "grant" => problem(E::OfferExpired, &[]),
+            _ => problem(E::CallCodeTaken, &[("code", &"BANDO-2026")]),
+        },
+        "412" => problem(E::PreconditionFailed, &[]),
+        "413" => problem(E::PayloadTooLarge, &[("limit", &262144)]),
+        "415" => problem(
+            E::UnsupportedMediaType,
+            &[("expected", &"application/json")],
         ),
-        "429" => (
-            "rate_limited",
-            "Too many requests",
-            "Too many such requests from your address: retry in 12 s.",
-            None,
-        ),
-        "503" => (
-            "database_unavailable",
-            "Service unavailable",
-            "The database is not reachable right now; retry shortly.",
-            None,
-        ),
+        "422" => match resource {
+            "user" | "auth" => invalid("username", E::InvalidUsername, &[]),
+            "organization" => invalid("tax_code", E::TaxCodeCheck, &[]),
+            "partnership" => invalid("call_id", E::CallClosed, &[]),
+            "application" => invalid(
+                "budget.requested_grant",
+                E::GrantAboveRate,
+                &[
+                    ("grant_rate", &"70.00"),
+                    ("total_cost", &"71428.57"),
+                    ("by_rate", &"49999.99"),
+                ],
+            ),
+            "review" => invalid(
+                "reasons[0]",
+                E::UnknownReason,
+                &[("reason", &"nope"), ("list", &"missing_documents, other")],
+            ),
+            "scores" => invalid(
+                "scores[0].score",
+                E::ScoreOutOfRange,
+                &[("code", &"QUALITY"), ("min", &"0.0"), ("max", &"25.0")],
+            ),
+            "notification" => per_page_out_of_range(),
+            "grant" => invalid("cup", E::InvalidCup, &[]),
+            _ => invalid("closes_at", E::WindowCloseNotAfterOpen, &[]),
+        },
+        "428" => problem(E::PreconditionRequired, &[]),
+        "429" if resource == "auth" => problem(E::AccountRateLimited, &[("retry_after", &60)]),
+        "429" => problem(E::RateLimited, &[("retry_after", &12)]),
+        "503" => problem(E::DatabaseUnavailable, &[]),
         _ => return None,
     };
-    let mut example = problem(code, title, status.parse().ok()?, detail);
-    if let Some(v) = violations {
-        example["violations"] = v;
-    }
     Some(example)
 }
 
@@ -828,6 +665,49 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Every problem example is a code of the catalogue answered with its status, and each of
+    /// its violations is one too.
+    #[test]
+    fn problem_examples_come_from_the_catalogue() {
+        use crate::domain::ErrorCode;
+        let doc = serde_json::to_value(crate::startup::openapi_document()).unwrap();
+        let mut responses: Vec<(String, &Value)> = doc["components"]["responses"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, r)| (name.clone(), r))
+            .collect();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (status, r) in op["responses"].as_object().unwrap() {
+                    responses.push((format!("{method} {path} {status}"), r));
+                }
+            }
+        }
+        let mut seen = 0;
+        for (name, response) in responses {
+            let Some(example) = response.pointer("/content/application~1problem+json/example")
+            else {
+                continue;
+            };
+            seen += 1;
+            let code = ErrorCode::parse(example["code"].as_str().unwrap())
+                .unwrap_or_else(|| panic!("{name}: {} is not in the catalogue", example["code"]));
+            assert_eq!(example["status"], code.status(), "{name}");
+            if let Some(status) = name.rsplit(' ').next().filter(|s| s.len() == 3) {
+                assert_eq!(status, code.status().to_string(), "{name}");
+            }
+            for v in example["violations"].as_array().into_iter().flatten() {
+                assert!(
+                    ErrorCode::parse(v["code"].as_str().unwrap()).is_some(),
+                    "{name}: {}",
+                    v["code"]
+                );
+            }
+        }
+        assert!(seen > 100, "only {seen} problem examples");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::PageParams;
 use super::csv::CsvWriter;
 use crate::auth::AuthUser;
+use crate::domain::ErrorCode;
 use crate::error::{ApiError, Problem};
 use crate::service::operations::{self, AuditFilter as Filter};
 use crate::state::AppState;
@@ -125,23 +126,13 @@ pub async fn list_audit_events(
         None | Some("json") => false,
         Some("csv") => true,
         Some(_) => {
-            return Err(ApiError::invalid(
-                "format",
-                "unknown_format",
-                "format is json or csv.",
-                "format è json o csv.",
-            ));
+            return Err(ApiError::invalid("format", ErrorCode::UnknownFormat));
         }
     };
     if let (Some(from), Some(to)) = (query.from, query.to)
         && to <= from
     {
-        return Err(ApiError::invalid(
-            "to",
-            "empty_range",
-            "The range must end after it starts.",
-            "L'intervallo deve terminare dopo l'inizio.",
-        ));
+        return Err(ApiError::invalid("to", ErrorCode::EmptyRange));
     }
     let filter = Filter {
         entity_type: query.entity_type.clone(),

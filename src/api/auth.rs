@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::extract::Json;
 use super::users::UserView;
 use crate::auth::{self, AuthUser};
+use crate::domain::ErrorCode;
 use crate::domain::user::Role;
 use crate::error::{ApiError, Problem};
 use crate::service::users;
@@ -149,18 +150,14 @@ pub async fn token(
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, ApiError> {
     let form = form.into_inner();
-    let missing = |field: &'static str| ApiError::BadRequest {
-        code: "invalid_request".into(),
-        message: crate::error::Msg::new(
-            format!("The {field} field is required for this grant type."),
-            format!("Il campo {field} è obbligatorio per questo tipo di grant."),
-        ),
-        violations: vec![crate::domain::Violation::new(
-            field,
-            "missing_field",
-            "This field is required.",
-            "Il campo è obbligatorio.",
-        )],
+    let missing = |field: &'static str| {
+        ApiError::bad_request(
+            ErrorCode::InvalidRequest.with(&[("field", &field)]),
+            vec![crate::domain::Violation::new(
+                field,
+                ErrorCode::MissingField,
+            )],
+        )
     };
     let tokens = match form.grant_type.as_str() {
         "password" => {
@@ -173,11 +170,7 @@ pub async fn token(
             refreshed(&state, &refresh_token).await?
         }
         _ => {
-            return Err(ApiError::bad_request(
-                "unsupported_grant_type",
-                "grant_type must be password or refresh_token.",
-                "grant_type deve essere password o refresh_token.",
-            ));
+            return Err(ApiError::from(ErrorCode::UnsupportedGrantType));
         }
     };
     Ok(HttpResponse::Ok()

@@ -10,7 +10,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{ResponseError, web};
 
-use crate::domain::Msg;
+use crate::domain::ErrorCode;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -36,11 +36,8 @@ pub async fn layer(
                 "request abandoned at its deadline"
             );
             let err = ApiError::Unavailable {
-                code: "request_timeout",
-                message: Msg::new(
-                    "The request took too long and was abandoned; its open transaction was rolled back. Retry shortly (with the same Idempotency-Key a retry is safe).",
-                    "La richiesta ha richiesto troppo tempo ed è stata abbandonata; la sua transazione aperta è stata annullata. Riprovare a breve (con la stessa Idempotency-Key riprovare è sicuro).",
-                ),
+                code: ErrorCode::RequestTimeout,
+                message: ErrorCode::RequestTimeout.message(),
                 retry_after: 5,
             };
             let res = err.error_response();

@@ -10,6 +10,7 @@ use actix_web::{FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::domain::ErrorCode;
 use crate::error::{ApiError, Violation};
 
 /// The largest number of field errors collected from one body.
@@ -95,13 +96,8 @@ pub struct BodyLimit(pub usize);
 /// serde stops at the first error, so each error's value is removed and decoding is tried
 /// again, until it succeeds or the only errors left are the gaps we made ourselves.
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(
-            "malformed_json",
-            format!("The body is not valid JSON: {e}."),
-            format!("Il corpo non è un JSON valido: {e}."),
-        )
-    })?;
+    let mut value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::from(ErrorCode::MalformedJson.with(&[("reason", &e)])))?;
     refuse_duplicate_keys(bytes)?;
     let mut violations: Vec<Violation> = Vec::new();
     let mut removed: Vec<String> = Vec::new();
@@ -131,14 +127,7 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         removed.push(target);
     }
     if unknown {
-        Err(ApiError::BadRequest {
-            code: "invalid_body".into(),
-            message: crate::error::Msg::new(
-                "The body has fields this operation does not know, or values of the wrong type; see violations.",
-                "Il corpo contiene campi sconosciuti per questa operazione o valori di tipo errato; vedere violations.",
-            ),
-            violations,
-        })
+        Err(ApiError::bad_request(ErrorCode::InvalidBody, violations))
     } else {
         Err(ApiError::Validation(violations))
     }
@@ -169,22 +158,16 @@ fn refuse_duplicate_keys(bytes: &[u8]) -> Result<(), ApiError> {
         .take(MAX_VIOLATIONS)
         .map(|path| {
             let name = path.rsplit(['.', ']']).next().unwrap_or(&path).to_owned();
-            Violation::new(
-                path,
-                "duplicate_key",
-                format!("`{name}` appears more than once in its object: name each field once."),
-                format!("`{name}` compare più di una volta nel suo oggetto: indicare ogni campo una volta sola."),
-            )
+            Violation::new(path, ErrorCode::DuplicateKey.with(&[("name", &name)]))
         })
         .collect();
-    Err(ApiError::BadRequest {
-        code: "duplicate_key".into(),
-        message: crate::error::Msg::new(
+    Err(ApiError::bad_request(
+        ErrorCode::DuplicateKey.worded(
             "The body names a field more than once; see violations.",
             "Il corpo indica un campo più di una volta; vedere violations.",
         ),
         violations,
-    })
+    ))
 }
 
 /// Walks a JSON document and records the path of every key seen twice in its object.
@@ -286,21 +269,14 @@ fn classify(path: &str, message: &str) -> (String, Violation) {
         };
         let v = Violation::new(
             field.clone(),
-            "unknown_field",
-            format!("`{name}` is not a field of this object ({message})."),
-            format!("`{name}` non è un campo di questo oggetto ({message})."),
+            ErrorCode::UnknownField.with(&[("name", &name), ("message", &message)]),
         );
         return (field, v);
     }
     if let Some(rest) = message.strip_prefix("missing field ") {
         let name = quoted(rest).unwrap_or_default();
         let field = join(&name);
-        let v = Violation::new(
-            field.clone(),
-            "missing_field",
-            "This field is required.",
-            "Il campo è obbligatorio.",
-        );
+        let v = Violation::new(field.clone(), ErrorCode::MissingField);
         return (field, v);
     }
     let field = if path == "." {
@@ -309,15 +285,13 @@ fn classify(path: &str, message: &str) -> (String, Violation) {
         path.to_owned()
     };
     let code = if message.starts_with("invalid type") {
-        "invalid_type"
+        ErrorCode::InvalidType
     } else {
-        "invalid_value"
+        ErrorCode::InvalidValue
     };
     let v = Violation::new(
         field.clone(),
-        code,
-        capitalise(message),
-        format!("Valore non valido: {message}."),
+        code.with(&[("sentence", &capitalise(message)), ("message", &message)]),
     );
     (field, v)
 }
@@ -394,12 +368,7 @@ enum Segment {
 
 /// Answer actix's own path extractor failures with problem+json.
 pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request(
-        "invalid_path_parameter",
-        format!("A path parameter is not valid: {err}."),
-        format!("Un parametro del percorso non è valido: {err}."),
-    )
-    .into()
+    ApiError::from(ErrorCode::InvalidPathParameter.with(&[("reason", &err)])).into()
 }
 
 /// Answer actix's own query extractor failures with problem+json.
@@ -407,12 +376,7 @@ pub fn query_error(
     err: actix_web::error::QueryPayloadError,
     _req: &HttpRequest,
 ) -> actix_web::Error {
-    ApiError::bad_request(
-        "invalid_query_parameter",
-        format!("A query parameter is not valid: {err}."),
-        format!("Un parametro della query non è valido: {err}."),
-    )
-    .into()
+    ApiError::from(ErrorCode::InvalidQueryParameter.with(&[("reason", &err)])).into()
 }
 
 /// Answer actix's own form extractor failures with problem+json.
@@ -425,12 +389,7 @@ pub fn form_error(err: actix_web::error::UrlencodedError, _req: &HttpRequest) ->
             expected: "application/x-www-form-urlencoded",
         }
         .into(),
-        other => ApiError::bad_request(
-            "invalid_form",
-            format!("The form is not valid: {other}."),
-            format!("Il modulo non è valido: {other}."),
-        )
-        .into(),
+        other => ApiError::from(ErrorCode::InvalidForm.with(&[("reason", &other)])).into(),
     }
 }
 
@@ -460,7 +419,7 @@ mod tests {
             Ok(_) => vec![],
             Err(ApiError::Validation(v)) | Err(ApiError::BadRequest { violations: v, .. }) => v
                 .into_iter()
-                .map(|v| (v.field, v.code.into_owned()))
+                .map(|v| (v.field, v.code.as_str().to_owned()))
                 .collect(),
             Err(e) => panic!("unexpected {e}"),
         }

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::auth::TokenKind;
 use crate::auth::extractor::bearer;
 use crate::auth::jwt::Subject;
+use crate::domain::ErrorCode;
 use crate::error::ApiError;
 use crate::service::idempotency::{self as service, Answer, Claimed};
 use crate::state::AppState;
@@ -99,12 +100,7 @@ fn replay(status: u16, stored: &str) -> HttpResponse {
 /// 409 for a key whose first request still runs, with `Retry-After`: the seconds until that
 /// request's lease ends, when a repeat runs (or replays its answer, if it finished meanwhile).
 fn in_progress(retry_after_secs: u32) -> HttpResponse {
-    let mut res = ApiError::conflict(
-        "idempotency_in_progress",
-        "A request with this Idempotency-Key is still running: retry after Retry-After seconds.",
-        "Una richiesta con questa Idempotency-Key è ancora in corso: riprovare dopo i secondi indicati da Retry-After.",
-    )
-    .error_response();
+    let mut res = ApiError::from(ErrorCode::IdempotencyInProgress).error_response();
     res.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
     res
@@ -141,11 +137,7 @@ pub async fn layer(
     {
         Some(k) => k.to_owned(),
         None => {
-            let e = ApiError::bad_request(
-                "invalid_idempotency_key",
-                "Idempotency-Key is 1 to 255 visible ASCII characters, e.g. a UUID.",
-                "Idempotency-Key ha da 1 a 255 caratteri ASCII visibili, ad esempio un UUID.",
-            );
+            let e = ApiError::from(ErrorCode::InvalidIdempotencyKey);
             return Ok(req.into_response(e.error_response()));
         }
     };

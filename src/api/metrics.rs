@@ -19,6 +19,7 @@ use sea_orm::DatabaseBackend;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
+use crate::domain::ErrorCode;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -178,11 +179,7 @@ pub async fn serve(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpR
             .unwrap_or_default();
         // Compare digests: equal lengths, no early exit on the secret's bytes.
         if digest(given.as_bytes()) != digest(expected.as_bytes()) {
-            return Err(ApiError::unauthorized(
-                "metrics_token_required",
-                "The metrics ask for the configured bearer token.",
-                "Le metriche richiedono il token bearer configurato.",
-            ));
+            return Err(ApiError::from(ErrorCode::MetricsTokenRequired));
         }
     }
     let m = &state.metrics;

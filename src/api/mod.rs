@@ -33,6 +33,7 @@ use utoipa::IntoParams;
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::domain::ErrorCode;
 use crate::error::ApiError;
 use crate::service::Page;
 
@@ -123,11 +124,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// Unknown routes answer problem+json too.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found(
-        "route_not_found",
-        "No operation exists at this path with this method; see /docs.",
-        "Nessuna operazione esiste a questo percorso con questo metodo; vedere /docs.",
-    ))
+    Err(ApiError::from(ErrorCode::RouteNotFound))
 }
 
 /// Paging of every list: `?page=` (from 1) and `?per_page=` (1 to 100, default 20).
@@ -150,17 +147,23 @@ impl PageParams {
         if page == 0 || page > 1_000_000 {
             v.add(
                 "page",
-                "out_of_range",
-                "page is 1 to 1000000.",
-                "page va da 1 a 1000000.",
+                ErrorCode::OutOfRange.with(&[
+                    ("subject_en", &"page"),
+                    ("subject_it", &"page"),
+                    ("min", &1),
+                    ("max", &1000000),
+                ]),
             );
         }
         if !(1..=100).contains(&per_page) {
             v.add(
                 "per_page",
-                "out_of_range",
-                "per_page is 1 to 100.",
-                "per_page va da 1 a 100.",
+                ErrorCode::OutOfRange.with(&[
+                    ("subject_en", &"per_page"),
+                    ("subject_it", &"per_page"),
+                    ("min", &1),
+                    ("max", &100),
+                ]),
             );
         }
         ApiError::check(v.into_vec())?;
@@ -204,11 +207,7 @@ pub fn with_etag<T: serde::Serialize>(
 /// Apply a JSON Merge Patch (RFC 7396) to a document.
 pub fn merge_patch(doc: &mut serde_json::Value, patch: &serde_json::Value) -> Result<(), ApiError> {
     if !patch.is_object() {
-        return Err(ApiError::bad_request(
-            "invalid_merge_patch",
-            "A merge patch is a JSON object.",
-            "Una merge patch è un oggetto JSON.",
-        ));
+        return Err(ApiError::from(ErrorCode::InvalidMergePatch));
     }
     json_patch::merge(doc, patch);
     Ok(())

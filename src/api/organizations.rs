@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::extract::{Json, decode_json};
 use super::{PageParams, if_match, merge_patch, with_etag};
 use crate::auth::AuthUser;
+use crate::domain::ErrorCode;
 use crate::domain::Violation;
 use crate::domain::call::OrganizationCategory;
 use crate::domain::money::Money;
@@ -73,14 +74,10 @@ impl OrganizationInput {
     fn draft(&self) -> Result<OrganizationDraft, Vec<Violation>> {
         let staff = match &self.staff {
             None => None,
-            Some(s) => Some(Decimal::from_str(s.trim()).map_err(|_| {
-                vec![Violation::new(
-                    "staff",
-                    "invalid_decimal",
-                    "Staff is a decimal number as a string, such as \"7.50\".",
-                    "Il personale è un numero decimale come stringa, ad esempio \"7.50\".",
-                )]
-            })?),
+            Some(s) => Some(
+                Decimal::from_str(s.trim())
+                    .map_err(|_| vec![Violation::new("staff", ErrorCode::InvalidDecimal)])?,
+            ),
         };
         Ok(OrganizationDraft {
             tax_code: self.tax_code.clone(),
@@ -389,12 +386,7 @@ pub async fn patch_organization(
             let edited: OrganizationInput = decode_json(doc.to_string().as_bytes())?;
             let facts = edited.facts(year)?;
             if facts.tax_code != current.facts.tax_code {
-                return Err(ApiError::invalid(
-                    "tax_code",
-                    "immutable_field",
-                    "The tax code identifies the organization in the registry and never changes.",
-                    "Il codice fiscale identifica l'ente nel registro e non cambia mai.",
-                ));
+                return Err(ApiError::invalid("tax_code", ErrorCode::ImmutableField));
             }
             Ok(facts)
         },

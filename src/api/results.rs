@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::csv::{Cell, CsvWriter};
+use crate::domain::ErrorCode;
 use crate::domain::agency::AgencyCode;
 use crate::domain::money::Money;
 use crate::domain::score::Score;
@@ -127,9 +128,10 @@ pub async fn results(
     if !["json", "csv", "360giving"].contains(&format) {
         return Err(ApiError::invalid(
             "format",
-            "unknown_format",
-            "format is json, csv or 360giving.",
-            "format è json, csv o 360giving.",
+            ErrorCode::UnknownFormat.worded(
+                "format is json, csv or 360giving.",
+                "format è json, csv o 360giving.",
+            ),
         ));
     }
     let rows: Vec<(ResultView, Option<String>)> = service::results(&state.db, path.into_inner())

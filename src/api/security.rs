@@ -30,6 +30,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
 use tracing_actix_web::RequestId;
 
+use crate::domain::ErrorCode;
 use crate::error::{ApiError, Lang, REQUEST_CONTEXT, RequestContext};
 use crate::state::AppState;
 
@@ -76,26 +77,10 @@ impl Headers {
 /// The problem that stands for a refusal of the CORS middleware.
 fn cors_problem(err: &CorsError) -> ApiError {
     match err {
-        CorsError::OriginNotAllowed => ApiError::bad_request(
-            "cors_origin_not_allowed",
-            "This origin may not call the API from a browser (cors.allowed_origins).",
-            "Questa origine non può chiamare l'API da un browser (cors.allowed_origins).",
-        ),
-        CorsError::MethodNotAllowed => ApiError::bad_request(
-            "cors_method_not_allowed",
-            "The method asked for in Access-Control-Request-Method is not allowed from a browser.",
-            "Il metodo indicato in Access-Control-Request-Method non è consentito da un browser.",
-        ),
-        CorsError::HeadersNotAllowed => ApiError::bad_request(
-            "cors_headers_not_allowed",
-            "A header asked for in Access-Control-Request-Headers is not allowed from a browser.",
-            "Un'intestazione indicata in Access-Control-Request-Headers non è consentita da un browser.",
-        ),
-        other => ApiError::bad_request(
-            "cors_request_invalid",
-            format!("The cross-origin request is not valid: {other}."),
-            format!("La richiesta cross-origin non è valida: {other}."),
-        ),
+        CorsError::OriginNotAllowed => ApiError::from(ErrorCode::CorsOriginNotAllowed),
+        CorsError::MethodNotAllowed => ApiError::from(ErrorCode::CorsMethodNotAllowed),
+        CorsError::HeadersNotAllowed => ApiError::from(ErrorCode::CorsHeadersNotAllowed),
+        other => ApiError::from(ErrorCode::CorsRequestInvalid.with(&[("reason", &other)])),
     }
 }
 

@@ -51,7 +51,7 @@ pub async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     };
     tracing::warn!(error = %cause, "status: the database does not answer");
     Err(ApiError::Unavailable {
-        code: "database_unavailable",
+        code: crate::domain::ErrorCode::DatabaseUnavailable,
         message: Msg::new(
             "The service is up but its database does not answer.",
             "Il servizio è attivo ma il database non risponde.",

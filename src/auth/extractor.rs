@@ -12,6 +12,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use uuid::Uuid;
 
 use super::jwt::{Subject, TokenKind};
+use crate::domain::ErrorCode;
 use crate::domain::agency::AgencyCode;
 use crate::domain::event::Actor;
 use crate::domain::user::Role;
@@ -33,27 +34,15 @@ pub struct AuthUser {
 }
 
 fn no_longer_valid() -> ApiError {
-    ApiError::unauthorized(
-        "token_revoked",
-        "The token is no longer valid: the user is disabled, or its password or role changed. Log in again.",
-        "Il token non è più valido: l'utente è disabilitato o ne sono cambiati password o ruolo. Accedere di nuovo.",
-    )
+    ApiError::from(ErrorCode::TokenRevoked)
 }
 
 pub(crate) fn session_ended() -> ApiError {
-    ApiError::unauthorized(
-        "session_ended",
-        "The session of this token has ended (logged out, or ended for safety). Log in again.",
-        "La sessione di questo token è chiusa (uscita, o chiusa per sicurezza). Accedere di nuovo.",
-    )
+    ApiError::from(ErrorCode::SessionEnded)
 }
 
 fn missing_token() -> ApiError {
-    ApiError::unauthorized(
-        "missing_token",
-        "This operation needs a bearer token: log in at /api/v1/auth/login or /api/v1/auth/token.",
-        "L'operazione richiede un token bearer: accedere con /api/v1/auth/login o /api/v1/auth/token.",
-    )
+    ApiError::from(ErrorCode::MissingToken)
 }
 
 impl AuthUser {
@@ -124,11 +113,7 @@ impl AuthUser {
         if roles.contains(&self.role) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(
-                "role_not_allowed",
-                "Your role may not perform this operation.",
-                "Il suo ruolo non consente questa operazione.",
-            ))
+            Err(ApiError::from(ErrorCode::RoleNotAllowed))
         }
     }
 

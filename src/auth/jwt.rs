@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::config::AuthSettings;
+use crate::domain::ErrorCode;
 use crate::domain::agency::AgencyCode;
 use crate::domain::user::Role;
 use crate::error::ApiError;
@@ -102,11 +103,7 @@ pub struct TokenSubject {
 }
 
 fn invalid_token() -> ApiError {
-    ApiError::unauthorized(
-        "invalid_token",
-        "The token is missing, malformed, expired, not yet valid, or not meant for this service.",
-        "Il token manca, è malformato, scaduto, non ancora valido o non destinato a questo servizio.",
-    )
+    ApiError::from(ErrorCode::InvalidToken)
 }
 
 impl Keys {

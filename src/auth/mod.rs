@@ -12,6 +12,7 @@ pub use jwt::{Keys, TokenKind};
 use chrono::Utc;
 use uuid::Uuid;
 
+use crate::domain::ErrorCode;
 use crate::error::ApiError;
 use crate::service::sessions::{self as session_service, RotateError};
 use crate::state::AppState;
@@ -19,11 +20,7 @@ use crate::store::sessions;
 use crate::store::users::{self, User};
 
 fn invalid_credentials() -> ApiError {
-    ApiError::unauthorized(
-        "invalid_credentials",
-        "The user name or the password is wrong, or the account is disabled.",
-        "Nome utente o password errati, oppure l'account è disabilitato.",
-    )
+    ApiError::from(ErrorCode::InvalidCredentials)
 }
 
 /// The longest user name (the column's size): a longer one belongs to nobody.
@@ -104,11 +101,7 @@ fn subject(user: &User, session_id: Uuid) -> jwt::TokenSubject {
 }
 
 fn refresh_token_reused() -> ApiError {
-    ApiError::unauthorized(
-        "refresh_token_reused",
-        "This refresh token was already exchanged: somebody may have copied it, so its session is ended. Log in again.",
-        "Questo refresh token è già stato scambiato: qualcuno potrebbe averlo copiato, quindi la sua sessione è chiusa. Accedere di nuovo.",
-    )
+    ApiError::from(ErrorCode::RefreshTokenReused)
 }
 
 /// Exchange a refresh token for a new pair: the presented one is retired. Presenting a

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::agency::AgencyCode;
 use super::call::{AnnexScope, CallRules, Window};
+use super::error_code::ErrorCode;
 use super::money::Money;
 use super::partnership::{
     Access, Member, ParticipationRole, check_eligibility, partnership_access,
@@ -127,71 +128,53 @@ pub fn totals(budget: &Budget, rules: &CallRules) -> Option<BudgetTotals> {
 pub fn check_money(budget: &Budget, rules: &CallRules) -> Vec<Violation> {
     let mut v = Violations::new();
     let Some(t) = totals(budget, rules) else {
-        v.add(
-            "budget.lines",
-            "amount_overflow",
-            "The cost lines add up beyond any amount allowed.",
-            "Le voci di costo superano qualsiasi importo ammesso.",
-        );
+        v.add("budget.lines", ErrorCode::AmountOverflow);
         return v.into_vec();
     };
     if t.total_cost == Money::ZERO {
-        v.add(
-            "budget.lines",
-            "budget_empty",
-            "The budget needs at least one cost line above 0.00.",
-            "Il budget richiede almeno una voce di costo maggiore di 0.00.",
-        );
+        v.add("budget.lines", ErrorCode::BudgetEmpty);
     }
     match budget.requested_grant {
         None => v.add(
             "budget.requested_grant",
-            "missing_field",
-            "The requested grant is required.",
-            "Il contributo richiesto è obbligatorio.",
+            ErrorCode::MissingField.worded(
+                "The requested grant is required.",
+                "Il contributo richiesto è obbligatorio.",
+            ),
         ),
         Some(grant) => {
             if grant == Money::ZERO {
                 v.add(
                     "budget.requested_grant",
-                    "amount_zero",
-                    "The requested grant must be above 0.00.",
-                    "Il contributo richiesto deve essere maggiore di 0.00.",
+                    ErrorCode::AmountZero.with(&[
+                        ("subject_en", &"The requested grant"),
+                        ("subject_it", &"Il contributo richiesto"),
+                    ]),
                 );
             }
             let by_rate = t.total_cost.percent_floor(rules.grant_rate);
             if grant > by_rate {
                 v.add(
                     "budget.requested_grant",
-                    "grant_above_rate",
-                    format!("The grant may be at most {}% of the eligible total {}, rounded down: {by_rate}.", rules.grant_rate, t.total_cost),
-                    format!("Il contributo può essere al massimo il {}% del costo ammissibile {}, arrotondato per difetto: {by_rate}.", rules.grant_rate, t.total_cost),
+                    ErrorCode::GrantAboveRate.with(&[
+                        ("grant_rate", &rules.grant_rate),
+                        ("total_cost", &t.total_cost),
+                        ("by_rate", &by_rate),
+                    ]),
                 );
             }
             if grant > rules.grant_cap {
                 v.add(
                     "budget.requested_grant",
-                    "grant_above_cap",
-                    format!("The grant may be at most {}.", rules.grant_cap),
-                    format!("Il contributo può essere al massimo {}.", rules.grant_cap),
+                    ErrorCode::GrantAboveCap.with(&[("grant_cap", &rules.grant_cap)]),
                 );
             }
             let expected = t.total_cost.checked_sub(grant);
             match (budget.co_financing, expected) {
-                (None, _) => v.add("budget.co_financing", "missing_field", "The co-financing is required.", "Il cofinanziamento è obbligatorio."),
+                (None, _) => v.add("budget.co_financing", ErrorCode::MissingField.worded("The co-financing is required.", "Il cofinanziamento è obbligatorio.")),
                 (Some(c), Some(e)) if c == e => {}
-                (Some(_), Some(e)) => v.add(
-                    "budget.co_financing",
-                    "co_financing_mismatch",
-                    format!("The co-financing is the total {} minus the grant {grant}: {e}.", t.total_cost),
-                    format!("Il cofinanziamento è il totale {} meno il contributo {grant}: {e}.", t.total_cost),
-                ),
-                (Some(_), None) => v.add(
-                    "budget.co_financing",
-                    "co_financing_mismatch",
-                    "The grant exceeds the total, so no co-financing can match it.",
-                    "Il contributo supera il totale, quindi nessun cofinanziamento può corrispondere.",
-                ),
+                (Some(_), Some(e)) => v.add("budget.co_financing", ErrorCode::CoFinancingMismatch.with(&[("total_cost", &t.total_cost), ("grant", &grant), ("expected", &e)])),
+                (Some(_), None) => v.add("budget.co_financing", ErrorCode::CoFinancingMismatch.worded("The grant exceeds the total, so no co-financing can match it.", "Il contributo supera il totale, quindi nessun cofinanziamento può corrispondere.")),
             }
         }
     }
@@ -212,15 +195,12 @@ pub fn check_money(budget: &Budget, rules: &CallRules) -> Vec<Violation> {
         {
             v.add(
                 "budget.lines",
-                "category_above_cap",
-                format!(
-                    "{} adds up to {sum}, more than {cap}% of the total {}.",
-                    c.code, t.total_cost
-                ),
-                format!(
-                    "{} somma {sum}, più del {cap}% del totale {}.",
-                    c.code, t.total_cost
-                ),
+                ErrorCode::CategoryAboveCap.with(&[
+                    ("code", &c.code),
+                    ("sum", &sum),
+                    ("cap", &cap),
+                    ("total_cost", &t.total_cost),
+                ]),
             );
         }
     }
@@ -240,9 +220,11 @@ pub fn check_shape(
     {
         v.add(
             "title",
-            "invalid_text",
-            "The title has 1 to 300 characters.",
-            "Il titolo ha da 1 a 300 caratteri.",
+            ErrorCode::InvalidText.with(&[
+                ("subject_en", &"The title"),
+                ("subject_it", &"Il titolo"),
+                ("max", &300),
+            ]),
         );
     }
     if let Some(s) = &c.summary
@@ -250,9 +232,11 @@ pub fn check_shape(
     {
         v.add(
             "summary",
-            "invalid_text",
-            "The summary has 1 to 10000 characters.",
-            "La sintesi ha da 1 a 10000 caratteri.",
+            ErrorCode::InvalidText.with(&[
+                ("subject_en", &"The summary"),
+                ("subject_it", &"La sintesi"),
+                ("max", &10000),
+            ]),
         );
     }
     let areas: BTreeSet<&str> = rules
@@ -265,44 +249,28 @@ pub fn check_shape(
         if !areas.contains(a.as_str()) {
             v.add(
                 format!("intervention_areas[{i}]"),
-                "unknown_area",
-                format!("{a} is not an intervention area of the call."),
-                format!("{a} non è un'area di intervento dell'avviso."),
+                ErrorCode::UnknownArea.with(&[("a", &a)]),
             );
         }
         if !seen.insert(a.as_str()) {
             v.add(
                 format!("intervention_areas[{i}]"),
-                "duplicate_code",
-                format!("{a} appears twice."),
-                format!("{a} compare due volte."),
+                ErrorCode::DuplicateCode.with(&[("code", &a)]),
             );
         }
     }
     if let (Some(s), Some(e)) = (c.start_date, c.end_date) {
         if e < s {
-            v.add(
-                "end_date",
-                "end_before_start",
-                "The project ends before it starts.",
-                "Il progetto termina prima di iniziare.",
-            );
+            v.add("end_date", ErrorCode::EndBeforeStart);
         } else if let Some(limit) = s.checked_add_months(Months::new(rules.project_duration_months))
             && e >= limit
         {
             v.add(
                 "end_date",
-                "duration_exceeded",
-                format!(
-                    "A project lasts at most {} months: it must end by {}.",
-                    rules.project_duration_months,
-                    limit.pred_opt().unwrap_or(limit)
-                ),
-                format!(
-                    "Un progetto dura al massimo {} mesi: deve terminare entro il {}.",
-                    rules.project_duration_months,
-                    limit.pred_opt().unwrap_or(limit)
-                ),
+                ErrorCode::DurationExceeded.with(&[
+                    ("months", &rules.project_duration_months),
+                    ("end_by", &limit.pred_opt().unwrap_or(limit)),
+                ]),
             );
         }
     }
@@ -315,35 +283,25 @@ pub fn check_shape(
         if !categories.contains(l.category.as_str()) {
             v.add(
                 format!("budget.lines[{i}].category"),
-                "unknown_category",
-                format!("{} is not an expense category of the call.", l.category),
-                format!("{} non è una categoria di spesa dell'avviso.", l.category),
+                ErrorCode::UnknownCategory.with(&[("category", &l.category)]),
             );
         }
         if l.description.trim().is_empty() || l.description.chars().count() > 500 {
             v.add(
                 format!("budget.lines[{i}].description"),
-                "invalid_text",
-                "A description has 1 to 500 characters.",
-                "Una descrizione ha da 1 a 500 caratteri.",
+                ErrorCode::InvalidText.with(&[
+                    ("subject_en", &"A description"),
+                    ("subject_it", &"Una descrizione"),
+                    ("max", &500),
+                ]),
             );
         }
         if !members.contains(&l.borne_by) {
-            v.add(
-                format!("budget.lines[{i}].borne_by"),
-                "not_a_member",
-                "A cost is borne by a member of the partnership.",
-                "Un costo è sostenuto da un membro del partenariato.",
-            );
+            v.add(format!("budget.lines[{i}].borne_by"), ErrorCode::NotAMember);
         }
     }
     if c.budget.lines.len() > 500 {
-        v.add(
-            "budget.lines",
-            "too_many_lines",
-            "A budget has at most 500 lines.",
-            "Un budget ha al massimo 500 voci.",
-        );
+        v.add("budget.lines", ErrorCode::TooManyLines);
     }
     v.into_vec()
 }
@@ -368,9 +326,10 @@ pub fn blocking_issues(
     let missing = |v: &mut Violations, field: &str| {
         v.add(
             field,
-            "missing_field",
-            "Required before submission.",
-            "Obbligatorio prima della presentazione.",
+            ErrorCode::MissingField.worded(
+                "Required before submission.",
+                "Obbligatorio prima della presentazione.",
+            ),
         )
     };
     if c.agency_code.is_none() {
@@ -383,12 +342,7 @@ pub fn blocking_issues(
         missing(&mut v, "summary");
     }
     if c.intervention_areas.is_empty() {
-        v.add(
-            "intervention_areas",
-            "empty_list",
-            "Choose at least one intervention area.",
-            "Scegliere almeno un'area di intervento.",
-        );
+        v.add("intervention_areas", ErrorCode::EmptyList);
     }
     if c.start_date.is_none() {
         missing(&mut v, "start_date");
@@ -400,9 +354,10 @@ pub fn blocking_issues(
         None => missing(&mut v, "employees_reached"),
         Some(0) => v.add(
             "employees_reached",
-            "out_of_range",
-            "The project reaches at least one employee.",
-            "Il progetto raggiunge almeno un dipendente.",
+            ErrorCode::OutOfRange.worded(
+                "The project reaches at least one employee.",
+                "Il progetto raggiunge almeno un dipendente.",
+            ),
         ),
         _ => {}
     }
@@ -410,9 +365,10 @@ pub fn blocking_issues(
         None => missing(&mut v, "enterprises_reached"),
         Some(0) => v.add(
             "enterprises_reached",
-            "out_of_range",
-            "The project reaches at least one enterprise.",
-            "Il progetto raggiunge almeno un'impresa.",
+            ErrorCode::OutOfRange.worded(
+                "The project reaches at least one enterprise.",
+                "Il progetto raggiunge almeno un'impresa.",
+            ),
         ),
         _ => {}
     }
@@ -425,12 +381,11 @@ pub fn blocking_issues(
                 if !annexes.iter().any(|a| a.kind == annex.kind) {
                     v.add(
                         "documents",
-                        "missing_annex",
-                        format!("The annex {} ({}) is required.", annex.kind, annex.name_en),
-                        format!(
-                            "L'allegato {} ({}) è obbligatorio.",
-                            annex.kind, annex.name_it
-                        ),
+                        ErrorCode::MissingAnnex.with(&[
+                            ("kind", &annex.kind),
+                            ("name_en", &annex.name_en),
+                            ("name_it", &annex.name_it),
+                        ]),
                     );
                 }
             }
@@ -445,14 +400,15 @@ pub fn blocking_issues(
                     {
                         v.add(
                             "documents",
-                            "missing_annex",
-                            format!(
-                                "The annex {} is required for the adhering partner {id}.",
-                                annex.kind
-                            ),
-                            format!(
-                                "L'allegato {} è obbligatorio per il partner aderente {id}.",
-                                annex.kind
+                            ErrorCode::MissingAnnex.worded(
+                                format!(
+                                    "The annex {} is required for the adhering partner {id}.",
+                                    annex.kind
+                                ),
+                                format!(
+                                    "L'allegato {} è obbligatorio per il partner aderente {id}.",
+                                    annex.kind
+                                ),
                             ),
                         );
                     }
@@ -492,9 +448,7 @@ pub fn check_annex(
         let list = kinds.iter().copied().collect::<Vec<_>>().join(", ");
         v.add(
             field("kind"),
-            "unknown_kind",
-            format!("The kind is one of: {list}."),
-            format!("Il tipo è uno tra: {list}."),
+            ErrorCode::UnknownKind.with(&[("list", &list)]),
         );
     }
     let name = file_name.trim();
@@ -503,19 +457,15 @@ pub fn check_annex(
         || name.contains(['/', '\\'])
         || name.chars().any(char::is_control)
     {
-        v.add(
-            field("file_name"),
-            "invalid_file_name",
-            "A file name has 1 to 255 characters and no path.",
-            "Un nome di file ha da 1 a 255 caratteri e nessun percorso.",
-        );
+        v.add(field("file_name"), ErrorCode::InvalidFileName);
     }
     if !(1..=1_073_741_824).contains(&size_bytes) {
         v.add(
             field("size_bytes"),
-            "out_of_range",
-            "A file has 1 byte to 1 GiB.",
-            "Un file ha da 1 byte a 1 GiB.",
+            ErrorCode::OutOfRange.worded(
+                "A file has 1 byte to 1 GiB.",
+                "Un file ha da 1 byte a 1 GiB.",
+            ),
         );
     }
     if sha256.len() != 64
@@ -523,12 +473,7 @@ pub fn check_annex(
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     {
-        v.add(
-            field("sha256"),
-            "invalid_sha256",
-            "The SHA-256 is 64 lower-case hexadecimal characters.",
-            "Lo SHA-256 è di 64 caratteri esadecimali minuscoli.",
-        );
+        v.add(field("sha256"), ErrorCode::InvalidSha256);
     }
     v.into_vec()
 }
@@ -549,7 +494,10 @@ pub fn check_in_time(window: &Window, now: DateTime<Utc>) -> Result<(), Violatio
             "La finestra di presentazione è chiusa.",
         )
     };
-    Err(Violation::new("submitted_at", "outside_window", en, it))
+    Err(Violation::new(
+        "submitted_at",
+        ErrorCode::OutsideWindow.worded(en, it),
+    ))
 }
 
 /// Everything that stands between a content and its submission at `now`: the window, every
@@ -575,15 +523,12 @@ pub fn submission_problems(
         .into_iter()
         .filter(|o| !o.passed)
     {
-        let rule = serde_json::to_value(o.rule)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
-        problems.push(Violation {
-            field: "partnership".into(),
-            code: format!("partnership_{rule}").into(),
-            message: o.reason,
-        });
+        problems.push(Violation::new(
+            "partnership",
+            o.rule
+                .error_code()
+                .with(&[("reason_en", &o.reason.en), ("reason_it", &o.reason.it)]),
+        ));
     }
     problems
 }
@@ -717,7 +662,7 @@ mod tests {
     fn codes(b: &Budget) -> Vec<String> {
         check_money(b, &rules())
             .into_iter()
-            .map(|v| v.code.into_owned())
+            .map(|v| v.code.as_str().to_owned())
             .collect()
     }
 

@@ -9,6 +9,7 @@ use chrono_tz::Europe::Rome;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::error_code::ErrorCode;
 use super::money::Money;
 use super::percent::Percent;
 use super::points::Points;
@@ -73,9 +74,7 @@ impl Window {
         if closes_at <= opens_at {
             return Err(Violation::new(
                 "closes_at",
-                "window_close_not_after_open",
-                "The window must close after it opens.",
-                "La finestra deve chiudersi dopo l'apertura.",
+                ErrorCode::WindowCloseNotAfterOpen,
             ));
         }
         Ok(Window {
@@ -329,28 +328,23 @@ fn check_codes<'a>(
     for (i, code) in codes.enumerate() {
         count += 1;
         if !is_code(code) {
-            v.add(
-                format!("{field}[{i}]"),
-                "invalid_code",
-                "A code has 1 to 40 letters, digits, '_' or '-'.",
-                "Un codice ha da 1 a 40 lettere, cifre, '_' o '-'.",
-            );
+            v.add(format!("{field}[{i}]"), ErrorCode::InvalidCode);
         }
         if !seen.insert(code) {
             v.add(
                 format!("{field}[{i}]"),
-                "duplicate_code",
-                format!("The code {code} appears twice."),
-                format!("Il codice {code} compare due volte."),
+                ErrorCode::DuplicateCode.worded(
+                    format!("The code {code} appears twice."),
+                    format!("Il codice {code} compare due volte."),
+                ),
             );
         }
     }
     if at_least_one && count == 0 {
         v.add(
             field,
-            "empty_list",
-            "At least one entry is required.",
-            "Serve almeno una voce.",
+            ErrorCode::EmptyList
+                .worded("At least one entry is required.", "Serve almeno una voce."),
         );
     }
 }
@@ -358,12 +352,7 @@ fn check_codes<'a>(
 fn check_names(v: &mut Violations, field: &str, it: &str, en: &str) {
     for (suffix, value) in [("name_it", it), ("name_en", en)] {
         if value.trim().is_empty() || value.chars().count() > 300 {
-            v.add(
-                format!("{field}.{suffix}"),
-                "invalid_name",
-                "A name has 1 to 300 characters.",
-                "Un nome ha da 1 a 300 caratteri.",
-            );
+            v.add(format!("{field}.{suffix}"), ErrorCode::InvalidName);
         }
     }
 }
@@ -374,61 +363,61 @@ impl CallRules {
         let mut v = Violations::new();
         let f = |name: &str| format!("{field}.{name}");
         if self.grant_rate.basis_points() == 0 {
-            v.add(
-                f("grant_rate"),
-                "rate_zero",
-                "The grant rate must be above 0.",
-                "L'intensità del contributo deve essere maggiore di 0.",
-            );
+            v.add(f("grant_rate"), ErrorCode::RateZero);
         }
         if self.grant_cap == Money::ZERO {
             v.add(
                 f("grant_cap"),
-                "amount_zero",
-                "The grant cap must be above 0.00.",
-                "Il contributo massimo deve essere maggiore di 0.00.",
+                ErrorCode::AmountZero.with(&[
+                    ("subject_en", &"The grant cap"),
+                    ("subject_it", &"Il contributo massimo"),
+                ]),
             );
         }
         if !(1..=60).contains(&self.project_duration_months) {
             v.add(
                 f("project_duration_months"),
-                "out_of_range",
-                "A project lasts 1 to 60 months.",
-                "Un progetto dura da 1 a 60 mesi.",
+                ErrorCode::OutOfRange.worded(
+                    "A project lasts 1 to 60 months.",
+                    "Un progetto dura da 1 a 60 mesi.",
+                ),
             );
         }
         let p = &self.partnership;
         if !(1..=100).contains(&p.min_members) {
             v.add(
                 f("partnership.min_members"),
-                "out_of_range",
-                "The minimum number of members is 1 to 100.",
-                "Il numero minimo di membri va da 1 a 100.",
+                ErrorCode::OutOfRange.with(&[
+                    ("subject_en", &"The minimum number of members"),
+                    ("subject_it", &"Il numero minimo di membri"),
+                    ("min", &1),
+                    ("max", &100),
+                ]),
             );
         }
         if p.allowed_categories.is_empty() {
             v.add(
                 f("partnership.allowed_categories"),
-                "empty_list",
-                "At least one category must be allowed.",
-                "Almeno una categoria deve essere ammessa.",
+                ErrorCode::EmptyList.worded(
+                    "At least one category must be allowed.",
+                    "Almeno una categoria deve essere ammessa.",
+                ),
             );
         }
         let cats: BTreeSet<_> = p.allowed_categories.iter().collect();
         if cats.len() != p.allowed_categories.len() {
             v.add(
                 f("partnership.allowed_categories"),
-                "duplicate_code",
-                "A category appears twice.",
-                "Una categoria compare due volte.",
+                ErrorCode::DuplicateCode.worded(
+                    "A category appears twice.",
+                    "Una categoria compare due volte.",
+                ),
             );
         }
         if p.min_public_bodies > 0 && !cats.contains(&OrganizationCategory::PublicBody) {
             v.add(
                 f("partnership.min_public_bodies"),
-                "category_not_allowed",
-                "Public bodies are required but not allowed.",
-                "Gli enti pubblici sono richiesti ma non ammessi.",
+                ErrorCode::CategoryNotAllowed,
             );
         }
         if p.min_micro_small_enterprises > 0
@@ -436,9 +425,10 @@ impl CallRules {
         {
             v.add(
                 f("partnership.min_micro_small_enterprises"),
-                "category_not_allowed",
-                "Micro or small enterprises are required but not allowed.",
-                "Le micro o piccole imprese sono richieste ma non ammesse.",
+                ErrorCode::CategoryNotAllowed.worded(
+                    "Micro or small enterprises are required but not allowed.",
+                    "Le micro o piccole imprese sono richieste ma non ammesse.",
+                ),
             );
         }
         for (name, cap) in [
@@ -451,9 +441,10 @@ impl CallRules {
             if cap == Some(0) {
                 v.add(
                     f(&format!("partnership.{name}")),
-                    "out_of_range",
-                    "A cap, when set, is at least 1.",
-                    "Un limite, se presente, vale almeno 1.",
+                    ErrorCode::OutOfRange.worded(
+                        "A cap, when set, is at least 1.",
+                        "Un limite, se presente, vale almeno 1.",
+                    ),
                 );
             }
         }
@@ -488,9 +479,10 @@ impl CallRules {
             if c.cap_percent.is_some_and(|p| p.basis_points() == 0) {
                 v.add(
                     f(&format!("expense_categories[{i}].cap_percent")),
-                    "rate_zero",
-                    "A cap, when set, is above 0.",
-                    "Un limite, se presente, è maggiore di 0.",
+                    ErrorCode::RateZero.worded(
+                        "A cap, when set, is above 0.",
+                        "Un limite, se presente, è maggiore di 0.",
+                    ),
                 );
             }
         }
@@ -513,9 +505,7 @@ impl CallRules {
             if c.max <= c.min {
                 v.add(
                     f(&format!("scoring.criteria[{i}].max")),
-                    "max_not_above_min",
-                    "A criterion's maximum must be above its minimum.",
-                    "Il massimo di un criterio deve superarne il minimo.",
+                    ErrorCode::MaxNotAboveMin,
                 );
             }
             max_total += c.max.as_decimal();
@@ -523,29 +513,23 @@ impl CallRules {
         if s.threshold.as_decimal() > max_total {
             v.add(
                 f("scoring.threshold"),
-                "threshold_above_maximum",
-                format!("The threshold is above the grid's maximum total of {max_total}."),
-                format!("La soglia supera il punteggio massimo della griglia ({max_total})."),
+                ErrorCode::ThresholdAboveMaximum.with(&[("max_total", &max_total)]),
             );
         }
         if !(1..=10).contains(&s.evaluators_required) {
             v.add(
                 f("scoring.evaluators_required"),
-                "out_of_range",
-                "From 1 to 10 evaluators may be required.",
-                "Si possono richiedere da 1 a 10 valutatori.",
+                ErrorCode::OutOfRange.worded(
+                    "From 1 to 10 evaluators may be required.",
+                    "Si possono richiedere da 1 a 10 valutatori.",
+                ),
             );
         }
 
         let r = &self.ranking;
         match r.tie_breaks.last() {
             Some(TieBreak::EarlierSubmission) => {}
-            _ => v.add(
-                f("ranking.tie_breaks"),
-                "tie_break_submission_last",
-                "The last tie-break rule must be earlier_submission, which always decides.",
-                "L'ultimo criterio di parità deve essere earlier_submission, che decide sempre.",
-            ),
+            _ => v.add(f("ranking.tie_breaks"), ErrorCode::TieBreakSubmissionLast),
         }
         let codes: BTreeSet<&str> = s.criteria.iter().map(|c| c.code.as_str()).collect();
         let mut seen = BTreeSet::new();
@@ -553,9 +537,10 @@ impl CallRules {
             if !seen.insert(t) {
                 v.add(
                     f(&format!("ranking.tie_breaks[{i}]")),
-                    "duplicate_code",
-                    "A tie-break rule appears twice.",
-                    "Un criterio di parità compare due volte.",
+                    ErrorCode::DuplicateCode.worded(
+                        "A tie-break rule appears twice.",
+                        "Un criterio di parità compare due volte.",
+                    ),
                 );
             }
             match t {
@@ -564,17 +549,16 @@ impl CallRules {
                 {
                     v.add(
                         f(&format!("ranking.tie_breaks[{i}].criterion")),
-                        "unknown_criterion",
-                        format!("{criterion} is not a criterion of the grid."),
-                        format!("{criterion} non è un criterio della griglia."),
+                        ErrorCode::UnknownCriterion.with(&[("criterion", &criterion)]),
                     );
                 }
                 TieBreak::EarlierSubmission if i + 1 != r.tie_breaks.len() => {
                     v.add(
                         f(&format!("ranking.tie_breaks[{i}]")),
-                        "tie_break_submission_last",
-                        "earlier_submission must be the last rule.",
-                        "earlier_submission deve essere l'ultimo criterio.",
+                        ErrorCode::TieBreakSubmissionLast.worded(
+                            "earlier_submission must be the last rule.",
+                            "earlier_submission deve essere l'ultimo criterio.",
+                        ),
                     );
                 }
                 _ => {}
@@ -583,17 +567,19 @@ impl CallRules {
         if r.partial_funding.allowed && r.partial_funding.min_share.basis_points() == 0 {
             v.add(
                 f("ranking.partial_funding.min_share"),
-                "rate_zero",
-                "The minimum share of a partial grant is above 0.",
-                "La quota minima di un finanziamento parziale è maggiore di 0.",
+                ErrorCode::RateZero.worded(
+                    "The minimum share of a partial grant is above 0.",
+                    "La quota minima di un finanziamento parziale è maggiore di 0.",
+                ),
             );
         }
         if !(1..=365).contains(&r.approval_target_days) {
             v.add(
                 f("ranking.approval_target_days"),
-                "out_of_range",
-                "The approval target is 1 to 365 days.",
-                "Il termine di approvazione va da 1 a 365 giorni.",
+                ErrorCode::OutOfRange.worded(
+                    "The approval target is 1 to 365 days.",
+                    "Il termine di approvazione va da 1 a 365 giorni.",
+                ),
             );
         }
         for (name, days) in [
@@ -603,9 +589,10 @@ impl CallRules {
             if !(1..=365).contains(&days) {
                 v.add(
                     f(&format!("deadlines.{name}")),
-                    "out_of_range",
-                    "A deadline is 1 to 365 calendar days.",
-                    "Un termine va da 1 a 365 giorni di calendario.",
+                    ErrorCode::OutOfRange.worded(
+                        "A deadline is 1 to 365 calendar days.",
+                        "Un termine va da 1 a 365 giorni di calendario.",
+                    ),
                 );
             }
         }
@@ -665,14 +652,7 @@ pub fn check_call_code(code: &str) -> Option<Violation> {
         && code
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    (!ok).then(|| {
-        Violation::new(
-            "code",
-            "invalid_call_code",
-            "A call code has 3 to 40 capital letters, digits, '-' or '_'.",
-            "Il codice di un avviso ha da 3 a 40 lettere maiuscole, cifre, '-' o '_'.",
-        )
-    })
+    (!ok).then(|| Violation::new("code", ErrorCode::InvalidCallCode))
 }
 
 /// A title (or other short text) of 1 to `max` characters, not blank.
@@ -681,9 +661,10 @@ pub fn check_text(field: &str, value: &str, max: usize) -> Option<Violation> {
     (value.trim().is_empty() || n > max).then(|| {
         Violation::new(
             field,
-            "invalid_text",
-            format!("This text must have 1 to {max} characters and not be blank."),
-            format!("Il testo deve avere da 1 a {max} caratteri e non essere vuoto."),
+            ErrorCode::InvalidText.worded(
+                format!("This text must have 1 to {max} characters and not be blank."),
+                format!("Il testo deve avere da 1 a {max} caratteri e non essere vuoto."),
+            ),
         )
     })
 }
@@ -801,25 +782,28 @@ pub fn check_content(edit: &CallEdit) -> Result<Window, Vec<Violation>> {
     if edit.description.chars().count() > 20_000 {
         v.add(
             "description",
-            "invalid_text",
-            "The description has at most 20000 characters.",
-            "La descrizione ha al massimo 20000 caratteri.",
+            ErrorCode::InvalidText.worded(
+                "The description has at most 20000 characters.",
+                "La descrizione ha al massimo 20000 caratteri.",
+            ),
         );
     }
     if edit.legal_basis.chars().count() > 2000 {
         v.add(
             "legal_basis",
-            "invalid_text",
-            "The legal basis has at most 2000 characters.",
-            "Il riferimento normativo ha al massimo 2000 caratteri.",
+            ErrorCode::InvalidText.worded(
+                "The legal basis has at most 2000 characters.",
+                "Il riferimento normativo ha al massimo 2000 caratteri.",
+            ),
         );
     }
     if edit.total_budget == Money::ZERO {
         v.add(
             "total_budget",
-            "amount_zero",
-            "The total budget must be above 0.00.",
-            "La dotazione complessiva deve essere maggiore di 0.00.",
+            ErrorCode::AmountZero.with(&[
+                ("subject_en", &"The total budget"),
+                ("subject_it", &"La dotazione complessiva"),
+            ]),
         );
     }
     v.extend(edit.rules.check("rules"));
@@ -855,20 +839,10 @@ pub fn apply_edit(
     }
     if current.rules_locked(now) {
         for section in current.rules.changed_sections(&edit.rules) {
-            v.add(
-                format!("rules.{section}"),
-                "locked_after_opening",
-                "The rules of a call cannot change once its window has opened.",
-                "Le regole di un avviso non possono cambiare dopo l'apertura della finestra.",
-            );
+            v.add(format!("rules.{section}"), ErrorCode::LockedAfterOpening);
         }
         if edit.total_budget != current.total_budget {
-            v.add(
-                "total_budget",
-                "locked_after_opening",
-                "The total budget cannot change once the window has opened; move money between envelopes instead.",
-                "La dotazione complessiva non può cambiare dopo l'apertura; spostare invece risorse tra le dotazioni delle ATS.",
-            );
+            v.add("total_budget", ErrorCode::LockedAfterOpening.worded("The total budget cannot change once the window has opened; move money between envelopes instead.", "La dotazione complessiva non può cambiare dopo l'apertura; spostare invece risorse tra le dotazioni delle ATS."));
         }
     }
     let changes = window
@@ -877,20 +851,10 @@ pub fn apply_edit(
     let dates_changed =
         edit.opens_at != current.window.opens_at() || edit.closes_at != current.window.closes_at();
     if dates_changed && current.status == CallStatus::Published && amendment.is_none() {
-        v.add(
-            "amendment",
-            "amendment_required",
-            "The dates of a published call change only by an amendment: give its act number and date.",
-            "Le date di un avviso pubblicato cambiano solo con un atto di modifica: indicarne numero e data.",
-        );
+        v.add("amendment", ErrorCode::AmendmentRequired);
     }
     if amendment.is_some() && !dates_changed {
-        v.add(
-            "amendment",
-            "nothing_to_amend",
-            "An amendment records a change of dates, and the dates do not change.",
-            "Un atto di modifica registra un cambio di date, e le date non cambiano.",
-        );
+        v.add("amendment", ErrorCode::NothingToAmend);
     }
     let window = match window {
         Some(w) if v.is_empty() => w,
@@ -933,7 +897,7 @@ mod tests {
         let codes = |es: &[Envelope]| -> Vec<String> {
             check_envelopes(total, es, "envelopes")
                 .into_iter()
-                .map(|v| v.code.into_owned())
+                .map(|v| v.code.as_str().to_owned())
                 .collect()
         };
         assert_eq!(
@@ -987,7 +951,7 @@ mod tests {
         let codes: Vec<_> = apply_edit(&call, edit.clone(), None, now)
             .unwrap_err()
             .into_iter()
-            .map(|v| (v.field, v.code.into_owned()))
+            .map(|v| (v.field, v.code.as_str().to_owned()))
             .collect();
         assert_eq!(
             codes,
@@ -1069,21 +1033,18 @@ mod tests {
         let codes: Vec<_> = r
             .check("rules")
             .into_iter()
-            .map(|v| (v.field, v.code))
+            .map(|v| (v.field, v.code.as_str()))
             .collect();
-        assert!(codes.contains(&(
-            "rules.scoring.threshold".into(),
-            "threshold_above_maximum".into()
-        )));
+        assert!(codes.contains(&("rules.scoring.threshold".into(), "threshold_above_maximum")));
         assert!(codes.contains(&(
             "rules.ranking.tie_breaks".into(),
-            "tie_break_submission_last".into()
+            "tie_break_submission_last"
         )));
         assert!(codes.contains(&(
             "rules.ranking.tie_breaks[0].criterion".into(),
-            "unknown_criterion".into()
+            "unknown_criterion"
         )));
-        assert!(codes.contains(&("rules.intervention_areas".into(), "empty_list".into())));
+        assert!(codes.contains(&("rules.intervention_areas".into(), "empty_list")));
     }
 
     #[test]

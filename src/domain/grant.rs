@@ -8,10 +8,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::agency::AgencyCode;
+use super::error_code::{Coded, ErrorCode};
 use super::money::Money;
 use super::ranking::{Allocation, Outcome};
 use super::review::{Refusal, deadline_after};
-use super::violation::{Msg, Violation};
+use super::violation::Violation;
 
 /// Where a grant stands. Committed money is what is offered or accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -143,22 +144,11 @@ pub fn check_cup(cup: &str) -> Option<Violation> {
         && cup
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    (!ok).then(|| {
-        Violation::new(
-            "cup",
-            "invalid_cup",
-            "The CUP has 15 capital letters and digits, e.g. J51B22000120002.",
-            "Il CUP ha 15 lettere maiuscole e cifre, ad esempio J51B22000120002.",
-        )
-    })
+    (!ok).then(|| Violation::new("cup", ErrorCode::InvalidCup))
 }
 
-fn refusal(code: &'static str, en: &'static str, it: &'static str) -> Refusal {
-    Refusal {
-        forbidden: false,
-        code,
-        message: Msg::new(en, it),
-    }
+fn refusal(coded: impl Into<Coded>) -> Refusal {
+    Refusal::from(coded.into())
 }
 
 /// An answer to an offer: possible while it is offered and its deadline has not passed.
@@ -174,16 +164,8 @@ pub fn answer(
         } else {
             GrantStatus::Declined
         }),
-        GrantStatus::Offered | GrantStatus::Expired => Err(refusal(
-            "offer_expired",
-            "The acceptance deadline has passed: the offer has lapsed.",
-            "Il termine per l'accettazione è scaduto: l'offerta è decaduta.",
-        )),
-        _ => Err(refusal(
-            "offer_answered",
-            "The offer has already been answered.",
-            "All'offerta è già stata data risposta.",
-        )),
+        GrantStatus::Offered | GrantStatus::Expired => Err(refusal(ErrorCode::OfferExpired)),
+        _ => Err(refusal(ErrorCode::OfferAnswered)),
     }
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
+use super::error_code::ErrorCode;
 use super::violation::Violation;
 
 /// Pattern published in the OpenAPI schema of [`TaxCode`].
@@ -36,57 +37,29 @@ pub enum IdError {
 
 impl IdError {
     /// Stable machine-readable code, safe to expose in API error bodies.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            IdError::TaxCodeFormat => "tax_code_format",
-            IdError::TaxCodeCheck => "tax_code_check",
-            IdError::VatFormat => "vat_number_format",
-            IdError::VatCheck => "vat_number_check",
-            IdError::UnknownProvince => "unknown_province",
+            IdError::TaxCodeFormat => ErrorCode::TaxCodeFormat,
+            IdError::TaxCodeCheck => ErrorCode::TaxCodeCheck,
+            IdError::VatFormat => ErrorCode::VatNumberFormat,
+            IdError::VatCheck => ErrorCode::VatNumberCheck,
+            IdError::UnknownProvince => ErrorCode::UnknownProvince,
         }
     }
 
     /// Human-readable explanation in English.
     pub fn message_en(&self) -> &'static str {
-        match self {
-            IdError::TaxCodeFormat => {
-                "A tax code (codice fiscale) is either 11 digits or 16 letters and digits, such as \"RSSMRA85T10A562S\"."
-            }
-            IdError::TaxCodeCheck => {
-                "The tax code's check character is wrong: it is not a valid codice fiscale."
-            }
-            IdError::VatFormat => {
-                "A VAT number (partita IVA) is exactly 11 digits, not all zeros, such as \"00095450144\"."
-            }
-            IdError::VatCheck => {
-                "The VAT number's check digit is wrong: it is not a valid partita IVA."
-            }
-            IdError::UnknownProvince => {
-                "The province code is not the two-letter code of a current Italian province, such as \"SO\"."
-            }
-        }
+        self.code().en()
     }
 
     /// Human-readable explanation in Italian.
     pub fn message_it(&self) -> &'static str {
-        match self {
-            IdError::TaxCodeFormat => {
-                "Il codice fiscale è composto da 11 cifre oppure da 16 lettere e cifre, ad esempio \"RSSMRA85T10A562S\"."
-            }
-            IdError::TaxCodeCheck => "Il carattere di controllo del codice fiscale è errato.",
-            IdError::VatFormat => {
-                "La partita IVA è composta da esattamente 11 cifre, non tutte zero, ad esempio \"00095450144\"."
-            }
-            IdError::VatCheck => "La cifra di controllo della partita IVA è errata.",
-            IdError::UnknownProvince => {
-                "La sigla della provincia non corrisponde a nessuna provincia italiana attuale, ad esempio \"SO\"."
-            }
-        }
+        self.code().it()
     }
 
     /// This error as a violation of `field`.
     pub fn violation(&self, field: &str) -> Violation {
-        Violation::new(field, self.code(), self.message_en(), self.message_it())
+        Violation::new(field, self.code())
     }
 }
 

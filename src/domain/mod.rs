@@ -3,6 +3,7 @@
 pub mod agency;
 pub mod application;
 pub mod call;
+pub mod error_code;
 pub mod event;
 pub mod grant;
 pub mod identifiers;
@@ -23,4 +24,5 @@ pub mod user;
 pub mod violation;
 pub mod webhook;
 
+pub use error_code::{Coded, ErrorCode};
 pub use violation::{Msg, Violation, Violations};

@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
+use super::error_code::ErrorCode;
 use super::percent::Percent;
 
 /// Regular expression (also published in the OpenAPI schema) that a textual amount must match.
@@ -47,52 +48,24 @@ pub enum MoneyError {
 
 impl MoneyError {
     /// Stable machine-readable code, safe to expose in API error bodies.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            MoneyError::NotAString => "money_not_a_string",
-            MoneyError::Format => "money_format",
-            MoneyError::Negative => "money_negative",
-            MoneyError::TooManyDecimals => "money_too_many_decimals",
-            MoneyError::TooLarge => "money_too_large",
+            MoneyError::NotAString => ErrorCode::MoneyNotAString,
+            MoneyError::Format => ErrorCode::MoneyFormat,
+            MoneyError::Negative => ErrorCode::MoneyNegative,
+            MoneyError::TooManyDecimals => ErrorCode::MoneyTooManyDecimals,
+            MoneyError::TooLarge => ErrorCode::MoneyTooLarge,
         }
     }
 
     /// Human-readable explanation in English.
     pub fn message_en(&self) -> &'static str {
-        match self {
-            MoneyError::NotAString => {
-                "an amount must be a JSON string with exactly two decimals, such as \"50000.00\", not a number"
-            }
-            MoneyError::Format => {
-                "an amount is a string with exactly two decimals, such as \"50000.00\""
-            }
-            MoneyError::Negative => "an amount cannot be negative",
-            MoneyError::TooManyDecimals => {
-                "an amount has exactly two decimals: fractions of a cent are not allowed"
-            }
-            MoneyError::TooLarge => {
-                "an amount has at most 12 digits before the decimal point (at most \"999999999999.99\")"
-            }
-        }
+        self.code().en()
     }
 
     /// Human-readable explanation in Italian.
     pub fn message_it(&self) -> &'static str {
-        match self {
-            MoneyError::NotAString => {
-                "un importo deve essere una stringa JSON con esattamente due decimali, ad esempio \"50000.00\", non un numero"
-            }
-            MoneyError::Format => {
-                "un importo è una stringa con esattamente due decimali, ad esempio \"50000.00\""
-            }
-            MoneyError::Negative => "un importo non può essere negativo",
-            MoneyError::TooManyDecimals => {
-                "un importo ha esattamente due decimali: le frazioni di centesimo non sono ammesse"
-            }
-            MoneyError::TooLarge => {
-                "un importo ha al massimo 12 cifre prima del separatore decimale (al massimo \"999999999999.99\")"
-            }
-        }
+        self.code().it()
     }
 }
 

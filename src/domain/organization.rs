@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::call::OrganizationCategory;
+use super::error_code::ErrorCode;
 use super::identifiers::{ProvinceCode, TaxCode, VatNumber};
 use super::money::Money;
 use super::size::{EnterpriseFigures, SizeClass, size_class};
@@ -263,18 +264,19 @@ pub fn check_organization(
     if name.is_empty() || name.chars().count() > 300 {
         v.add(
             "legal_name",
-            "invalid_text",
-            "The legal name has 1 to 300 characters.",
-            "La denominazione ha da 1 a 300 caratteri.",
+            ErrorCode::InvalidText.with(&[
+                ("subject_en", &"The legal name"),
+                ("subject_it", &"La denominazione"),
+                ("max", &300),
+            ]),
         );
     }
     let subtype = match (d.category, d.subtype) {
         (Some(c), Some(t)) if t.category() != c => {
             v.add(
                 "subtype",
-                "subtype_category_mismatch",
-                format!("{} is not a kind of {}.", t.as_str(), c.as_str()),
-                format!("{} non è un tipo di {}.", t.as_str(), c.as_str()),
+                ErrorCode::SubtypeCategoryMismatch
+                    .with(&[("subtype", &t.as_str()), ("category", &c.as_str())]),
             );
             None
         }
@@ -282,20 +284,16 @@ pub fn check_organization(
         (_, None) => {
             v.add(
                 "subtype",
-                "missing_field",
-                "The kind of body is required.",
-                "Il tipo di ente è obbligatorio.",
+                ErrorCode::MissingField.worded(
+                    "The kind of body is required.",
+                    "Il tipo di ente è obbligatorio.",
+                ),
             );
             None
         }
     };
     if subtype == Some(Subtype::HealthProtectionAgency) || looks_like_an_ats(name) {
-        v.add(
-            "subtype",
-            "ats_not_allowed",
-            "An ATS manages the call on its territory and can never be a partner.",
-            "Un'ATS gestisce l'avviso sul proprio territorio e non può mai essere partner.",
-        );
+        v.add("subtype", ErrorCode::AtsNotAllowed);
     }
 
     let mut seats = Vec::new();
@@ -311,9 +309,11 @@ pub fn check_organization(
             if value.trim().is_empty() || value.chars().count() > max {
                 v.add(
                     format!("{field}.{name}"),
-                    "invalid_text",
-                    format!("This text has 1 to {max} characters."),
-                    format!("Il testo ha da 1 a {max} caratteri."),
+                    ErrorCode::InvalidText.with(&[
+                        ("subject_en", &"This text"),
+                        ("subject_it", &"Il testo"),
+                        ("max", &max),
+                    ]),
                 );
             }
         }
@@ -334,9 +334,7 @@ pub fn check_organization(
     if registered != 1 {
         v.add(
             "seats",
-            "one_registered_office",
-            format!("An organization has exactly one registered office; {registered} were given."),
-            format!("Un ente ha esattamente una sede legale; ne sono state indicate {registered}."),
+            ErrorCode::OneRegisteredOffice.with(&[("registered", &registered)]),
         );
     }
 
@@ -345,38 +343,53 @@ pub fn check_organization(
     if enterprise {
         match d.chamber_registration.as_deref().map(str::trim) {
             Some(rea) if valid_rea(rea) => {}
-            Some(_) => v.add("chamber_registration", "invalid_chamber_registration", "The chamber-of-commerce registration is the REA number as PROVINCE-NUMBER, e.g. SO-123456.", "L'iscrizione alla Camera di Commercio è il numero REA nella forma PROVINCIA-NUMERO, ad esempio SO-123456."),
-            None => v.add("chamber_registration", "missing_field", "An enterprise must give its chamber-of-commerce (REA) registration.", "Un'impresa deve indicare l'iscrizione alla Camera di Commercio (REA)."),
+            Some(_) => v.add(
+                "chamber_registration",
+                ErrorCode::InvalidChamberRegistration,
+            ),
+            None => v.add(
+                "chamber_registration",
+                ErrorCode::MissingField.worded(
+                    "An enterprise must give its chamber-of-commerce (REA) registration.",
+                    "Un'impresa deve indicare l'iscrizione alla Camera di Commercio (REA).",
+                ),
+            ),
         }
         if vat_number.is_none() && d.vat_number.is_none() {
             v.add(
                 "vat_number",
-                "missing_field",
-                "An enterprise must give its VAT number.",
-                "Un'impresa deve indicare la partita IVA.",
+                ErrorCode::MissingField.worded(
+                    "An enterprise must give its VAT number.",
+                    "Un'impresa deve indicare la partita IVA.",
+                ),
             );
         }
         match d.reference_year {
             Some(y) if (1900..=current_year).contains(&y) => {}
             Some(_) => v.add(
                 "reference_year",
-                "out_of_range",
-                format!("The reference year of the figures is between 1900 and {current_year}."),
-                format!("L'anno di riferimento dei dati è compreso tra 1900 e {current_year}."),
+                ErrorCode::OutOfRange.worded(
+                    format!(
+                        "The reference year of the figures is between 1900 and {current_year}."
+                    ),
+                    format!("L'anno di riferimento dei dati è compreso tra 1900 e {current_year}."),
+                ),
             ),
             None => v.add(
                 "reference_year",
-                "missing_field",
-                "An enterprise must give the year its figures refer to.",
-                "Un'impresa deve indicare l'anno a cui si riferiscono i dati.",
+                ErrorCode::MissingField.worded(
+                    "An enterprise must give the year its figures refer to.",
+                    "Un'impresa deve indicare l'anno a cui si riferiscono i dati.",
+                ),
             ),
         }
         match d.staff {
             None => v.add(
                 "staff",
-                "missing_field",
-                "An enterprise must give its staff in annual work units.",
-                "Un'impresa deve indicare il personale in unità lavorative annue.",
+                ErrorCode::MissingField.worded(
+                    "An enterprise must give its staff in annual work units.",
+                    "Un'impresa deve indicare il personale in unità lavorative annue.",
+                ),
             ),
             Some(staff) => {
                 let f = EnterpriseFigures {
@@ -402,12 +415,7 @@ pub fn check_organization(
             ("chamber_registration", d.chamber_registration.is_some()),
         ] {
             if present {
-                v.add(
-                    field,
-                    "enterprises_only",
-                    "Only enterprises declare this.",
-                    "Solo le imprese dichiarano questo dato.",
-                );
+                v.add(field, ErrorCode::EnterprisesOnly);
             }
         }
     }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::error_code::ErrorCode;
 use super::user::Role;
 
 use super::call::{OrganizationCategory, PartnershipRules};
@@ -107,6 +108,27 @@ pub enum EligibilityRule {
     EntityCaps,
     /// Every invited organization has accepted (a pending or declined one blocks).
     InvitationsAccepted,
+}
+
+impl EligibilityRule {
+    /// The code of the violation when the rule fails: `partnership_<rule>`.
+    pub fn error_code(self) -> ErrorCode {
+        match self {
+            EligibilityRule::MinMembers => ErrorCode::PartnershipMinMembers,
+            EligibilityRule::MinPublicBodies => ErrorCode::PartnershipMinPublicBodies,
+            EligibilityRule::MinMicroSmallEnterprises => {
+                ErrorCode::PartnershipMinMicroSmallEnterprises
+            }
+            EligibilityRule::AllowedCategories => ErrorCode::PartnershipAllowedCategories,
+            EligibilityRule::AdheringPartnersArePublicBodies => {
+                ErrorCode::PartnershipAdheringPartnersArePublicBodies
+            }
+            EligibilityRule::LeadSeat => ErrorCode::PartnershipLeadSeat,
+            EligibilityRule::NonLombardEnterprises => ErrorCode::PartnershipNonLombardEnterprises,
+            EligibilityRule::EntityCaps => ErrorCode::PartnershipEntityCaps,
+            EligibilityRule::InvitationsAccepted => ErrorCode::PartnershipInvitationsAccepted,
+        }
+    }
 }
 
 /// The outcome of one rule.

@@ -11,6 +11,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
+use super::error_code::ErrorCode;
+
 /// Regular expression (also published in the OpenAPI schema) that a textual
 /// percentage must match; the value must also be at most 100.00.
 pub const PERCENT_PATTERN: &str = r"^[0-9]{1,3}\.[0-9]{2}$";
@@ -37,40 +39,22 @@ pub enum PercentError {
 
 impl PercentError {
     /// Stable machine-readable code, safe to expose in API error bodies.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            PercentError::NotAString => "percent_not_a_string",
-            PercentError::Format => "percent_format",
-            PercentError::OutOfRange => "percent_out_of_range",
+            PercentError::NotAString => ErrorCode::PercentNotAString,
+            PercentError::Format => ErrorCode::PercentFormat,
+            PercentError::OutOfRange => ErrorCode::PercentOutOfRange,
         }
     }
 
     /// Human-readable explanation in English.
     pub fn message_en(&self) -> &'static str {
-        match self {
-            PercentError::NotAString => {
-                "a percentage must be a JSON string with exactly two decimals, such as \"70.00\", not a number"
-            }
-            PercentError::Format => {
-                "a percentage is a string with exactly two decimals, such as \"70.00\""
-            }
-            PercentError::OutOfRange => "a percentage must be between \"0.00\" and \"100.00\"",
-        }
+        self.code().en()
     }
 
     /// Human-readable explanation in Italian.
     pub fn message_it(&self) -> &'static str {
-        match self {
-            PercentError::NotAString => {
-                "una percentuale deve essere una stringa JSON con esattamente due decimali, ad esempio \"70.00\", non un numero"
-            }
-            PercentError::Format => {
-                "una percentuale è una stringa con esattamente due decimali, ad esempio \"70.00\""
-            }
-            PercentError::OutOfRange => {
-                "una percentuale deve essere compresa tra \"0.00\" e \"100.00\""
-            }
-        }
+        self.code().it()
     }
 }
 

@@ -6,6 +6,8 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::error_code::ErrorCode;
+
 /// A number of points, `0.0`..=`1000.0`, with one decimal place; JSON string such as `"25.0"`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
 pub struct Points(Decimal);
@@ -18,29 +20,19 @@ pub enum PointsError {
 }
 
 impl PointsError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            PointsError::Format => "points_format",
-            PointsError::OutOfRange => "points_out_of_range",
+            PointsError::Format => ErrorCode::PointsFormat,
+            PointsError::OutOfRange => ErrorCode::PointsOutOfRange,
         }
     }
 
     pub fn message_en(&self) -> &'static str {
-        match self {
-            PointsError::Format => {
-                "points are a string with at most one decimal place, such as \"25.0\" or \"7.5\""
-            }
-            PointsError::OutOfRange => "points must be between 0.0 and 1000.0",
-        }
+        self.code().en()
     }
 
     pub fn message_it(&self) -> &'static str {
-        match self {
-            PointsError::Format => {
-                "i punti sono una stringa con al massimo un decimale, ad esempio \"25.0\" o \"7.5\""
-            }
-            PointsError::OutOfRange => "i punti devono essere compresi tra 0.0 e 1000.0",
-        }
+        self.code().it()
     }
 }
 

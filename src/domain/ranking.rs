@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::call::{AllocationMode, CALL_TIME_ZONE, Call, PartialFunding, TieBreak};
+use super::error_code::ErrorCode;
 use super::money::Money;
 use super::points::Points;
 use super::score::Score;
@@ -326,15 +327,15 @@ pub fn not_ready(protocol: &str, finals: Option<(usize, u32)>) -> Violation {
     match finals {
         None => Violation::new(
             "applications",
-            "review_pending",
-            format!("{protocol} has no admissibility decision yet."),
-            format!("{protocol} non ha ancora una decisione di ammissibilità."),
+            ErrorCode::ReviewPending.with(&[("protocol", &protocol)]),
         ),
         Some((finals, required)) => Violation::new(
             "applications",
-            "evaluations_missing",
-            format!("{protocol} has {finals} of the {required} final evaluations required."),
-            format!("{protocol} ha {finals} delle {required} valutazioni definitive richieste."),
+            ErrorCode::EvaluationsMissing.with(&[
+                ("protocol", &protocol),
+                ("finals", &finals),
+                ("required", &required),
+            ]),
         ),
     }
 }

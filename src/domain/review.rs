@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::call::{CALL_TIME_ZONE, ScoringRules};
+use super::error_code::{Coded, ErrorCode};
 use super::points::Points;
 use super::score::Score;
 use super::user::Role;
@@ -66,39 +67,38 @@ pub enum Decision {
 pub struct Refusal {
     /// 403 (the role never may) or 409 (not in this state).
     pub forbidden: bool,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: Msg,
 }
 
-fn conflict(code: &'static str, en: &'static str, it: &'static str) -> Refusal {
-    Refusal {
-        forbidden: false,
-        code,
-        message: Msg::new(en, it),
+/// A refusal whose kind (403 or 409) is the status of its code in the catalogue.
+impl From<Coded> for Refusal {
+    fn from(Coded { code, message }: Coded) -> Refusal {
+        Refusal {
+            forbidden: code.status() == 403,
+            code,
+            message,
+        }
     }
 }
 
-fn forbidden(code: &'static str, en: &'static str, it: &'static str) -> Refusal {
-    Refusal {
-        forbidden: true,
-        code,
-        message: Msg::new(en, it),
-    }
+fn conflict(coded: impl Into<Coded>) -> Refusal {
+    let r = Refusal::from(coded.into());
+    debug_assert_eq!(r.code.status(), 409, "{}", r.code);
+    r
+}
+
+fn forbidden(coded: impl Into<Coded>) -> Refusal {
+    let r = Refusal::from(coded.into());
+    debug_assert_eq!(r.code.status(), 403, "{}", r.code);
+    r
 }
 
 fn evaluators_only(role: Role) -> Result<(), Refusal> {
     match role {
         Role::Evaluator => Ok(()),
-        Role::Admin => Err(forbidden(
-            "admins_never_review",
-            "Administrators watch the review but never decide admissibility or score.",
-            "Gli amministratori seguono l'istruttoria ma non decidono l'ammissibilità né assegnano punteggi.",
-        )),
-        Role::Applicant => Err(forbidden(
-            "role_not_allowed",
-            "Your role may not perform this operation.",
-            "Il suo ruolo non consente questa operazione.",
-        )),
+        Role::Admin => Err(forbidden(ErrorCode::AdminsNeverReview)),
+        Role::Applicant => Err(forbidden(ErrorCode::RoleNotAllowed)),
     }
 }
 
@@ -124,16 +124,10 @@ pub fn decide(
         {
             Ok(ReviewStatus::Inadmissible)
         }
-        (ReviewStatus::IntegrationRequested, _) => Err(conflict(
-            "integration_pending",
-            "An integration was requested and its deadline has not passed: the case waits for the applicant's answer.",
-            "È stata richiesta un'integrazione e il termine non è scaduto: la pratica attende la risposta del richiedente.",
-        )),
-        (ReviewStatus::Admitted | ReviewStatus::Inadmissible, _) => Err(conflict(
-            "admissibility_already_decided",
-            "The admissibility of this application has already been decided.",
-            "L'ammissibilità di questa domanda è già stata decisa.",
-        )),
+        (ReviewStatus::IntegrationRequested, _) => Err(conflict(ErrorCode::IntegrationPending)),
+        (ReviewStatus::Admitted | ReviewStatus::Inadmissible, _) => {
+            Err(conflict(ErrorCode::AdmissibilityAlreadyDecided))
+        }
     }
 }
 
@@ -146,24 +140,20 @@ pub fn answer_integration(
     now: DateTime<Utc>,
 ) -> Result<ReviewStatus, Refusal> {
     if role != Role::Applicant {
-        return Err(forbidden(
-            "role_not_allowed",
+        return Err(forbidden(ErrorCode::RoleNotAllowed.worded(
             "Only the applicant answers a request for integration.",
             "Solo il richiedente risponde a una richiesta di integrazione.",
-        ));
+        )));
     }
     match (current, integration_deadline) {
         (ReviewStatus::IntegrationRequested, Some(d)) if now <= d => Ok(ReviewStatus::Pending),
-        (ReviewStatus::IntegrationRequested, _) => Err(conflict(
-            "integration_closed",
-            "The deadline of the request for integration has passed.",
-            "Il termine della richiesta di integrazione è scaduto.",
-        )),
-        _ => Err(conflict(
-            "integration_closed",
-            "No request for integration is open on this application.",
-            "Nessuna richiesta di integrazione è aperta su questa domanda.",
-        )),
+        (ReviewStatus::IntegrationRequested, _) => {
+            Err(conflict(ErrorCode::IntegrationClosed.worded(
+                "The deadline of the request for integration has passed.",
+                "Il termine della richiesta di integrazione è scaduto.",
+            )))
+        }
+        _ => Err(conflict(ErrorCode::IntegrationClosed)),
     }
 }
 
@@ -171,11 +161,7 @@ pub fn answer_integration(
 pub fn may_score(role: Role, current: ReviewStatus) -> Result<(), Refusal> {
     evaluators_only(role)?;
     if current != ReviewStatus::Admitted {
-        return Err(conflict(
-            "not_admitted",
-            "Only an admitted application is scored.",
-            "Si assegnano punteggi solo a una domanda ammessa.",
-        ));
+        return Err(conflict(ErrorCode::NotAdmitted));
     }
     Ok(())
 }
@@ -185,16 +171,8 @@ pub fn may_score(role: Role, current: ReviewStatus) -> Result<(), Refusal> {
 /// declaration, if any, states a conflict) and declared no conflict.
 pub fn may_work(declared: Option<bool>) -> Result<(), Refusal> {
     match declared {
-        None => Err(forbidden(
-            "conflict_declaration_required",
-            "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest).",
-            "Dichiarare prima l'eventuale conflitto di interessi con i membri del partenariato (POST .../conflict-of-interest).",
-        )),
-        Some(true) => Err(forbidden(
-            "conflict_declared",
-            "You declared a conflict of interest: you may not work on this application.",
-            "Ha dichiarato un conflitto di interessi: non può lavorare su questa domanda.",
-        )),
+        None => Err(forbidden(ErrorCode::ConflictDeclarationRequired)),
+        Some(true) => Err(forbidden(ErrorCode::ConflictDeclared)),
         Some(false) => Ok(()),
     }
 }
@@ -226,46 +204,24 @@ pub fn check_admissibility(
     match decision {
         Decision::Inadmissible => {
             if reasons.is_empty() {
-                v.add(
-                    "reasons",
-                    "reasons_required",
-                    "Give at least one reason from the call's checklist.",
-                    "Indicare almeno un motivo dalla lista dell'avviso.",
-                );
+                v.add("reasons", ErrorCode::ReasonsRequired);
             }
             for (i, r) in reasons.iter().enumerate() {
                 if !checklist.contains(r) {
                     v.add(
                         format!("reasons[{i}]"),
-                        "unknown_reason",
-                        format!(
-                            "{r} is not in the call's checklist: {}.",
-                            checklist.join(", ")
-                        ),
-                        format!(
-                            "{r} non è nella lista dell'avviso: {}.",
-                            checklist.join(", ")
-                        ),
+                        ErrorCode::UnknownReason
+                            .with(&[("reason", &r), ("list", &checklist.join(", "))]),
                     );
                 }
             }
             if reasons.iter().any(|r| r == "other") && note.is_none_or(|n| n.trim().is_empty()) {
-                v.add(
-                    "note",
-                    "note_required",
-                    "The reason `other` needs a note.",
-                    "Il motivo `other` richiede una nota.",
-                );
+                v.add("note", ErrorCode::NoteRequired);
             }
         }
         Decision::IntegrationRequested => {
             if question.is_none_or(|q| q.trim().is_empty()) {
-                v.add(
-                    "question",
-                    "question_required",
-                    "Say what the applicant must provide.",
-                    "Indicare cosa deve fornire il richiedente.",
-                );
+                v.add("question", ErrorCode::QuestionRequired);
             }
         }
         Decision::Admitted => {}
@@ -276,9 +232,8 @@ pub fn check_admissibility(
         {
             v.add(
                 field,
-                "invalid_text",
-                "At most 5000 characters.",
-                "Al massimo 5000 caratteri.",
+                ErrorCode::InvalidText
+                    .worded("At most 5000 characters.", "Al massimo 5000 caratteri."),
             );
         }
     }
@@ -324,35 +279,37 @@ pub fn check_scores(
         match grid.criteria.iter().find(|c| c.code == s.criterion) {
             None => v.add(
                 format!("{field}.criterion"),
-                "unknown_criterion",
-                format!("{} is not a criterion of the call's grid.", s.criterion),
-                format!(
-                    "{} non è un criterio della griglia dell'avviso.",
-                    s.criterion
+                ErrorCode::UnknownCriterion.worded(
+                    format!("{} is not a criterion of the call's grid.", s.criterion),
+                    format!(
+                        "{} non è un criterio della griglia dell'avviso.",
+                        s.criterion
+                    ),
                 ),
             ),
             Some(c) if s.score < c.min || s.score > c.max => v.add(
                 format!("{field}.score"),
-                "score_out_of_range",
-                format!("{} is scored from {} to {}.", c.code, c.min, c.max),
-                format!("{} si valuta da {} a {}.", c.code, c.min, c.max),
+                ErrorCode::ScoreOutOfRange.with(&[
+                    ("code", &c.code),
+                    ("min", &c.min),
+                    ("max", &c.max),
+                ]),
             ),
             Some(_) => {}
         }
         if !seen.insert(s.criterion.as_str()) {
             v.add(
                 format!("{field}.criterion"),
-                "duplicate_code",
-                format!("{} is scored twice.", s.criterion),
-                format!("{} è valutato due volte.", s.criterion),
+                ErrorCode::DuplicateCode.worded(
+                    format!("{} is scored twice.", s.criterion),
+                    format!("{} è valutato due volte.", s.criterion),
+                ),
             );
         }
         if s.justification.trim().is_empty() || s.justification.chars().count() > 5000 {
             v.add(
                 format!("{field}.justification"),
-                "justification_required",
-                "Each score needs a written justification (up to 5000 characters).",
-                "Ogni punteggio richiede una motivazione scritta (fino a 5000 caratteri).",
+                ErrorCode::JustificationRequired,
             );
         }
     }
@@ -361,9 +318,7 @@ pub fn check_scores(
             if !seen.contains(c.code.as_str()) {
                 v.add(
                     "scores",
-                    "criterion_missing",
-                    format!("{} must be scored.", c.code),
-                    format!("{} deve essere valutato.", c.code),
+                    ErrorCode::CriterionMissing.with(&[("code", &c.code)]),
                 );
             }
         }
@@ -640,7 +595,7 @@ mod tests {
         });
         let codes: Vec<String> = check_scores(&grid, &s, true)
             .into_iter()
-            .map(|v| v.code.into_owned())
+            .map(|v| v.code.as_str().to_owned())
             .collect();
         assert_eq!(
             codes,
@@ -682,7 +637,7 @@ mod tests {
             let reasons: Vec<String> = reasons.iter().map(|r| (*r).to_owned()).collect();
             check_admissibility(d, &reasons, note, question, &checklist)
                 .into_iter()
-                .map(|v| (v.field, v.code.into_owned()))
+                .map(|v| (v.field, v.code.as_str().to_owned()))
                 .collect::<Vec<_>>()
         };
         assert!(codes(Decision::Admitted, &[], None, None).is_empty());

@@ -17,6 +17,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::error_code::ErrorCode;
 use super::money::Money;
 use super::violation::Violation;
 
@@ -95,52 +96,28 @@ pub enum SizeError {
 
 impl SizeError {
     /// Stable machine-readable code, safe to expose in API error bodies.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            SizeError::StaffNegative => "staff_negative",
-            SizeError::StaffPrecision => "staff_precision",
-            SizeError::StaffOutOfRange => "staff_out_of_range",
-            SizeError::Undeterminable => "size_undeterminable",
+            SizeError::StaffNegative => ErrorCode::StaffNegative,
+            SizeError::StaffPrecision => ErrorCode::StaffPrecision,
+            SizeError::StaffOutOfRange => ErrorCode::StaffOutOfRange,
+            SizeError::Undeterminable => ErrorCode::SizeUndeterminable,
         }
     }
 
     /// Human-readable explanation in English.
     pub fn message_en(&self) -> &'static str {
-        match self {
-            SizeError::StaffNegative => "The staff (annual work units) cannot be negative.",
-            SizeError::StaffPrecision => {
-                "The staff (annual work units) has at most two decimals, such as \"12.75\"."
-            }
-            SizeError::StaffOutOfRange => {
-                "The staff (annual work units) cannot be more than 10,000,000."
-            }
-            SizeError::Undeterminable => {
-                "An enterprise must declare its turnover or its balance-sheet total so that its size class can be computed."
-            }
-        }
+        self.code().en()
     }
 
     /// Human-readable explanation in Italian.
     pub fn message_it(&self) -> &'static str {
-        match self {
-            SizeError::StaffNegative => {
-                "Gli effettivi (unità lavorative annue) non possono essere negativi."
-            }
-            SizeError::StaffPrecision => {
-                "Gli effettivi (unità lavorative annue) hanno al massimo due decimali, ad esempio \"12.75\"."
-            }
-            SizeError::StaffOutOfRange => {
-                "Gli effettivi (unità lavorative annue) non possono superare 10.000.000."
-            }
-            SizeError::Undeterminable => {
-                "L'impresa deve dichiarare il fatturato o il totale di bilancio perché se ne possa calcolare la dimensione."
-            }
-        }
+        self.code().it()
     }
 
     /// This error as a violation of `field`.
     pub fn violation(&self, field: &str) -> Violation {
-        Violation::new(field, self.code(), self.message_en(), self.message_it())
+        Violation::new(field, self.code())
     }
 }
 

@@ -5,6 +5,7 @@
 use std::cmp::Reverse;
 use std::fmt;
 
+use super::error_code::ErrorCode;
 use super::money::Money;
 use super::percent::Percent;
 
@@ -58,57 +59,25 @@ pub enum SplitError {
 
 impl SplitError {
     /// Stable machine-readable code, safe to expose in API error bodies.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            SplitError::NoAgencies => "split_no_agencies",
-            SplitError::DuplicateAgency => "split_duplicate_agency",
-            SplitError::PinnedExceedTotal => "split_pinned_exceed_total",
-            SplitError::ZeroPopulation => "split_zero_population",
-            SplitError::PinnedMismatch => "split_pinned_mismatch",
-            SplitError::TooLarge => "split_too_large",
+            SplitError::NoAgencies => ErrorCode::SplitNoAgencies,
+            SplitError::DuplicateAgency => ErrorCode::SplitDuplicateAgency,
+            SplitError::PinnedExceedTotal => ErrorCode::SplitPinnedExceedTotal,
+            SplitError::ZeroPopulation => ErrorCode::SplitZeroPopulation,
+            SplitError::PinnedMismatch => ErrorCode::SplitPinnedMismatch,
+            SplitError::TooLarge => ErrorCode::SplitTooLarge,
         }
     }
 
     /// Human-readable explanation in English.
     pub fn message_en(&self) -> &'static str {
-        match self {
-            SplitError::NoAgencies => "the split needs at least one agency",
-            SplitError::DuplicateAgency => "the same agency appears more than once in the split",
-            SplitError::PinnedExceedTotal => {
-                "the fixed amounts exceed the total, or leave too little for the equal part of the other agencies"
-            }
-            SplitError::ZeroPopulation => {
-                "the agencies without a fixed amount all have zero population, so the proportional part cannot be computed"
-            }
-            SplitError::PinnedMismatch => {
-                "every agency has a fixed amount, but the fixed amounts do not add up to the total"
-            }
-            SplitError::TooLarge => {
-                "too many agencies, or populations too large, to compute the split exactly"
-            }
-        }
+        self.code().en()
     }
 
     /// Human-readable explanation in Italian.
     pub fn message_it(&self) -> &'static str {
-        match self {
-            SplitError::NoAgencies => "la ripartizione richiede almeno un'agenzia",
-            SplitError::DuplicateAgency => {
-                "la stessa agenzia compare più di una volta nella ripartizione"
-            }
-            SplitError::PinnedExceedTotal => {
-                "gli importi fissati superano il totale, o non lasciano abbastanza per la quota uguale delle altre agenzie"
-            }
-            SplitError::ZeroPopulation => {
-                "le agenzie senza importo fissato hanno tutte popolazione zero, quindi la quota proporzionale non può essere calcolata"
-            }
-            SplitError::PinnedMismatch => {
-                "tutte le agenzie hanno un importo fissato, ma la loro somma non corrisponde al totale"
-            }
-            SplitError::TooLarge => {
-                "troppe agenzie, o popolazioni troppo grandi, per calcolare la ripartizione in modo esatto"
-            }
-        }
+        self.code().it()
     }
 }
 

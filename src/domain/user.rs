@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::agency::AgencyCode;
+use super::error_code::ErrorCode;
 use super::violation::{Violation, Violations};
 
 /// What a user may do: see the roles table of the API contract.
@@ -40,18 +41,10 @@ impl Role {
 /// An evaluator belongs to exactly one agency; nobody else belongs to any.
 pub fn check_role_agency(role: Role, agency: Option<AgencyCode>) -> Option<Violation> {
     match (role, agency) {
-        (Role::Evaluator, None) => Some(Violation::new(
-            "agency_code",
-            "agency_required",
-            "An evaluator must belong to an agency.",
-            "Un valutatore deve appartenere a un'ATS.",
-        )),
-        (Role::Applicant | Role::Admin, Some(_)) => Some(Violation::new(
-            "agency_code",
-            "agency_not_allowed",
-            "Only evaluators belong to an agency.",
-            "Solo i valutatori appartengono a un'ATS.",
-        )),
+        (Role::Evaluator, None) => Some(Violation::new("agency_code", ErrorCode::AgencyRequired)),
+        (Role::Applicant | Role::Admin, Some(_)) => {
+            Some(Violation::new("agency_code", ErrorCode::AgencyNotAllowed))
+        }
         _ => None,
     }
 }
@@ -64,14 +57,7 @@ pub fn check_username(username: &str) -> Option<Violation> {
         && username.split('@').count() == 2
         && username.split('@').all(|p| !p.is_empty())
         && !username.chars().any(char::is_whitespace);
-    (!ok).then(|| {
-        Violation::new(
-            "username",
-            "invalid_username",
-            "The user name is a lower-case e-mail address.",
-            "Il nome utente è un indirizzo e-mail in minuscolo.",
-        )
-    })
+    (!ok).then(|| Violation::new("username", ErrorCode::InvalidUsername))
 }
 
 /// The common-password list of `@zxcvbn-ts/language-common` (MIT, licence beside it): about
@@ -108,43 +94,23 @@ pub fn check_password(field: &str, password: &str, username: &str) -> Vec<Violat
     let mut v = Violations::new();
     let n = password.chars().count();
     if !(12..=128).contains(&n) {
-        v.add(
-            field,
-            "password_length",
-            "A password has 12 to 128 characters.",
-            "Una password ha da 12 a 128 caratteri.",
-        );
+        v.add(field, ErrorCode::PasswordLength);
     }
     let lower = password.to_lowercase();
     if !username.is_empty()
         && (lower.contains(&username.to_lowercase())
             || meaningful_local_part(username).is_some_and(|local| lower.contains(&local)))
     {
-        v.add(
-            field,
-            "password_contains_username",
-            "A password must not contain the user name or the part of it before the @: it is the first thing an attacker tries.",
-            "La password non deve contenere il nome utente né la sua parte prima della @: è la prima cosa che un attaccante prova.",
-        );
+        v.add(field, ErrorCode::PasswordContainsUsername);
     }
     if is_common_password(password) {
-        v.add(
-            field,
-            "password_too_common",
-            "This password is on a list of commonly used passwords that attackers try first: choose another one.",
-            "Questa password è in un elenco di password molto usate che gli attaccanti provano per prime: sceglierne un'altra.",
-        );
+        v.add(field, ErrorCode::PasswordTooCommon);
     }
     let mut chars = password.chars();
     if let Some(first) = chars.next()
         && chars.all(|c| c == first)
     {
-        v.add(
-            field,
-            "password_too_simple",
-            "A password must not repeat a single character.",
-            "La password non deve ripetere un solo carattere.",
-        );
+        v.add(field, ErrorCode::PasswordTooSimple);
     }
     v.into_vec()
 }

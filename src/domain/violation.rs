@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use super::error_code::{Coded, ErrorCode};
+
 /// A message in both languages of the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Msg {
@@ -22,21 +24,19 @@ impl Msg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
     pub field: String,
-    pub code: Cow<'static, str>,
+    pub code: ErrorCode,
     pub message: Msg,
 }
 
 impl Violation {
-    pub fn new(
-        field: impl Into<String>,
-        code: impl Into<Cow<'static, str>>,
-        en: impl Into<Cow<'static, str>>,
-        it: impl Into<Cow<'static, str>>,
-    ) -> Violation {
+    /// A violation of `field`: `Violation::new("title", ErrorCode::MissingField)`, or with the
+    /// placeholders of the code filled (`ErrorCode::TooLong.with(&[("max", &300)])`).
+    pub fn new(field: impl Into<String>, coded: impl Into<Coded>) -> Violation {
+        let Coded { code, message } = coded.into();
         Violation {
             field: field.into(),
-            code: code.into(),
-            message: Msg::new(en, it),
+            code,
+            message,
         }
     }
 }
@@ -56,14 +56,8 @@ impl Violations {
         self.items.push(v);
     }
 
-    pub fn add(
-        &mut self,
-        field: impl Into<String>,
-        code: &'static str,
-        en: impl Into<Cow<'static, str>>,
-        it: impl Into<Cow<'static, str>>,
-    ) {
-        self.items.push(Violation::new(field, code, en, it));
+    pub fn add(&mut self, field: impl Into<String>, coded: impl Into<Coded>) {
+        self.items.push(Violation::new(field, coded));
     }
 
     pub fn extend(&mut self, more: impl IntoIterator<Item = Violation>) {

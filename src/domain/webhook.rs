@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use utoipa::ToSchema;
 
+use super::error_code::ErrorCode;
 use super::violation::Violations;
 
 /// What happened, as other systems see it.
@@ -139,12 +140,7 @@ pub fn check_subscription(
     // The URL parser would silently drop line breaks and tabs: what is stored would not be
     // what is called.
     if url.chars().any(char::is_control) {
-        v.add(
-            "url",
-            "control_character",
-            "The URL must not contain control characters such as line breaks or tabs.",
-            "L'URL non deve contenere caratteri di controllo come a capo o tabulazioni.",
-        );
+        v.add("url", ErrorCode::ControlCharacter);
     }
     match url::Url::parse(url) {
         Ok(u) => {
@@ -160,88 +156,49 @@ pub fn check_subscription(
             if !scheme_ok {
                 v.add(
                     "url",
-                    "insecure_url",
-                    if allow_http {
-                        "The URL must use https or http."
-                    } else {
-                        "The URL must use https."
-                    },
-                    if allow_http {
-                        "L'URL deve usare https o http."
-                    } else {
-                        "L'URL deve usare https."
-                    },
+                    ErrorCode::InsecureUrl.worded(
+                        if allow_http {
+                            "The URL must use https or http."
+                        } else {
+                            "The URL must use https."
+                        },
+                        if allow_http {
+                            "L'URL deve usare https o http."
+                        } else {
+                            "L'URL deve usare https."
+                        },
+                    ),
                 );
             }
             if u.host_str().is_none_or(str::is_empty) {
-                v.add(
-                    "url",
-                    "missing_host",
-                    "The URL must name a host.",
-                    "L'URL deve indicare un host.",
-                );
+                v.add("url", ErrorCode::MissingHost);
             }
             if !u.username().is_empty() || u.password().is_some() {
-                v.add(
-                    "url",
-                    "credentials_in_url",
-                    "The URL must not carry credentials: the signature authenticates the service.",
-                    "L'URL non deve contenere credenziali: la firma autentica il servizio.",
-                );
+                v.add("url", ErrorCode::CredentialsInUrl);
             }
             if u.fragment().is_some() {
-                v.add(
-                    "url",
-                    "fragment_in_url",
-                    "The URL must not have a fragment.",
-                    "L'URL non deve avere un frammento.",
-                );
+                v.add("url", ErrorCode::FragmentInUrl);
             }
         }
-        Err(_) => v.add(
-            "url",
-            "invalid_url",
-            "Not an absolute URL.",
-            "Non è un URL assoluto.",
-        ),
+        Err(_) => v.add("url", ErrorCode::InvalidUrl),
     }
     if url.len() > MAX_URL_LEN {
-        v.add(
-            "url",
-            "too_long",
-            format!("At most {MAX_URL_LEN} characters."),
-            format!("Al massimo {MAX_URL_LEN} caratteri."),
-        );
+        v.add("url", ErrorCode::TooLong.with(&[("max", &MAX_URL_LEN)]));
     }
     if event_types.is_empty() {
-        v.add(
-            "event_types",
-            "required",
-            "Subscribe to at least one event type.",
-            "Sottoscrivere almeno un tipo di evento.",
-        );
+        v.add("event_types", ErrorCode::Required);
     }
     for (i, t) in event_types.iter().enumerate() {
         if EventType::parse(t).is_none() {
             v.add(
                 format!("event_types[{i}]"),
-                "unknown_event_type",
-                format!(
-                    "Unknown event type {t:?}; known: {}.",
-                    EventType::ALL.map(|e| e.as_str()).join(", ")
-                ),
-                format!(
-                    "Tipo di evento sconosciuto {t:?}; noti: {}.",
-                    EventType::ALL.map(|e| e.as_str()).join(", ")
-                ),
+                ErrorCode::UnknownEventType.with(&[
+                    ("event_type", &format!("{t:?}")),
+                    ("list", &EventType::ALL.map(|e| e.as_str()).join(", ")),
+                ]),
             );
         } else if event_types[..i].contains(t) {
-            v.add(
-                format!("event_types[{i}]"),
-                "duplicate",
-                "Each event type once.",
-                "Ogni tipo di evento una sola volta.",
-            );
+            v.add(format!("event_types[{i}]"), ErrorCode::Duplicate);
         }
     }
     v
@@ -426,9 +383,7 @@ fn literal_non_public_host(u: &url::Url) -> Option<(String, NonPublic)> {
 fn private_address_violation(en: String, it: String) -> super::violation::Violation {
     super::violation::Violation::new(
         "url",
-        "private_address",
-        format!("{en}: webhooks are sent to public addresses only."),
-        format!("{it}: i webhook si inviano solo a indirizzi pubblici."),
+        ErrorCode::PrivateAddress.with(&[("reason_en", &en), ("reason_it", &it)]),
     )
 }
 
@@ -576,7 +531,7 @@ mod tests {
         .into_vec();
         let codes: Vec<_> = v
             .iter()
-            .map(|v| (v.field.as_str(), v.code.as_ref()))
+            .map(|v| (v.field.as_str(), v.code.as_str()))
             .collect();
         assert_eq!(
             codes,
@@ -618,7 +573,7 @@ mod tests {
         check_subscription(url, &["grant.offered".into()], None, rules)
             .into_vec()
             .into_iter()
-            .map(|v| (v.field, v.code.into_owned()))
+            .map(|v| (v.field, v.code.as_str().to_owned()))
             .collect()
     }
 
@@ -680,7 +635,7 @@ mod tests {
                 check_subscription(url, &["grant.offered".into()], None, HTTPS_PUBLIC).into_vec();
             assert_eq!(v.len(), 1, "{url}: {v:?}");
             assert_eq!(
-                (v[0].field.as_str(), v[0].code.as_ref()),
+                (v[0].field.as_str(), v[0].code.as_str()),
                 ("url", "private_address")
             );
             assert!(v[0].message.en.contains(kind.en()), "{url}: {v:?}");

@@ -16,6 +16,7 @@ use super::partnerships::partnership_not_found;
 use super::rankings::ensure_not_approved;
 use crate::auth::AuthUser;
 use crate::clock::Clock;
+use crate::domain::ErrorCode;
 use crate::domain::Violations;
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::{
@@ -37,27 +38,15 @@ use crate::store::{self as db_store, Page, calls, organizations, partnerships};
 pub use crate::store::applications::{Application, Document, HistoryEntry, NewDocument};
 
 pub fn application_not_found() -> ApiError {
-    ApiError::not_found(
-        "application_not_found",
-        "There is no such application that you may see.",
-        "Non esiste una domanda con questo identificativo visibile a lei.",
-    )
+    ApiError::from(ErrorCode::ApplicationNotFound)
 }
 
 fn frozen() -> ApiError {
-    ApiError::conflict(
-        "application_not_draft",
-        "The application has been submitted: its content is frozen.",
-        "La domanda è stata presentata: il suo contenuto è congelato.",
-    )
+    ApiError::from(ErrorCode::ApplicationNotDraft)
 }
 
 fn application_exists() -> ApiError {
-    ApiError::conflict(
-        "application_exists",
-        "This partnership already has an application for the call.",
-        "Questo partenariato ha già una domanda per l'avviso.",
-    )
+    ApiError::from(ErrorCode::ApplicationExists)
 }
 
 /// An application the caller may see, with its call and the caller's access.
@@ -390,9 +379,10 @@ pub async fn add_document(
     {
         v.add(
             "organization_id",
-            "not_a_member",
-            "The annex is about a member of the partnership.",
-            "L'allegato riguarda un membro del partenariato.",
+            ErrorCode::NotAMember.worded(
+                "The annex is about a member of the partnership.",
+                "L'allegato riguarda un membro del partenariato.",
+            ),
         );
     }
     ApiError::check(v.into_vec())?;
@@ -455,11 +445,7 @@ pub async fn delete_document(
         return Err(frozen());
     }
     if !store::delete_document(&tx, id, document_id).await? {
-        return Err(ApiError::not_found(
-            "document_not_found",
-            "The application has no such document.",
-            "La domanda non ha questo documento.",
-        ));
+        return Err(ApiError::from(ErrorCode::DocumentNotFound));
     }
     store::touch(&tx, id, now).await?;
     record(
@@ -501,11 +487,7 @@ fn receipt_of(
         &app.snapshot_sha256,
         &app.snapshot,
     ) else {
-        return Err(ApiError::not_found(
-            "receipt_not_found",
-            "The application has not been submitted: it has no receipt.",
-            "La domanda non è stata presentata: non ha una ricevuta.",
-        ));
+        return Err(ApiError::from(ErrorCode::ReceiptNotFound));
     };
     let mut value: Value = serde_json::from_str(snapshot).map_err(anyhow::Error::from)?;
     mask_snapshot(&mut value, reveal);
@@ -572,11 +554,7 @@ where
         .await?
         .ok_or_else(application_not_found)?;
     if app.status != ApplicationStatus::Draft {
-        return Err(ApiError::conflict(
-            "already_submitted",
-            "The application has already been submitted; an application is submitted once.",
-            "La domanda è già stata presentata; una domanda si presenta una sola volta.",
-        ));
+        return Err(ApiError::from(ErrorCode::AlreadySubmitted));
     }
     partnerships::lock(&tx, app.partnership_id).await?;
     // Microseconds: what both databases store, so that the receipt and its snapshot agree.
@@ -652,11 +630,10 @@ where
     )
     .await?;
     if !stored {
-        return Err(ApiError::conflict(
-            "already_submitted",
+        return Err(ApiError::from(ErrorCode::AlreadySubmitted.worded(
             "The application has already been submitted.",
             "La domanda è già stata presentata.",
-        ));
+        )));
     }
     store::record_history(
         &tx,
@@ -723,11 +700,7 @@ pub async fn withdraw(
         .ok_or_else(application_not_found)?;
     ensure_not_approved(&tx, &app).await?;
     if app.status != ApplicationStatus::Submitted {
-        return Err(ApiError::conflict(
-            "not_submitted",
-            "Only a submitted application can be withdrawn (a draft is deleted instead).",
-            "Solo una domanda presentata può essere ritirata (una bozza si elimina).",
-        ));
+        return Err(ApiError::from(ErrorCode::NotSubmitted));
     }
     store::mark_withdrawn(&tx, id, app.version + 1, now).await?;
     store::record_history(
@@ -796,9 +769,10 @@ async fn scope(
     {
         return Err(ApiError::invalid(
             "area",
-            "invalid_code",
-            "An area is a code such as TIME_SAVING.",
-            "Un'area è un codice come TIME_SAVING.",
+            ErrorCode::InvalidCode.worded(
+                "An area is a code such as TIME_SAVING.",
+                "Un'area è un codice come TIME_SAVING.",
+            ),
         ));
     }
     let mut filter = Filter {

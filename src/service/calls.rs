@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::events;
 use super::rankings::scorrimento_after;
 use crate::auth::AuthUser;
+use crate::domain::ErrorCode;
 use crate::domain::Violations;
 use crate::domain::agency::AgencyCode;
 use crate::domain::call::{
@@ -24,19 +25,11 @@ use crate::store::{Page, begin_write, calls, grants, is_unique_violation};
 pub use crate::store::calls::Amendment;
 
 pub fn call_not_found() -> ApiError {
-    ApiError::not_found(
-        "call_not_found",
-        "There is no such call.",
-        "Questo avviso non esiste.",
-    )
+    ApiError::from(ErrorCode::CallNotFound)
 }
 
 fn duplicate_code(code: &str) -> ApiError {
-    ApiError::conflict(
-        "call_code_taken",
-        format!("A call with code {code} already exists."),
-        format!("Esiste già un avviso con codice {code}."),
-    )
+    ApiError::from(ErrorCode::CallCodeTaken.with(&[("code", &code)]))
 }
 
 /// A write refused because the code is taken, or failed.
@@ -333,11 +326,7 @@ pub async fn publish(
     caller.require_admin()?;
     update(db, &caller.actor(), now, id, None, |current, envelopes| {
         if current.status == CallStatus::Published {
-            return Err(ApiError::conflict(
-                "call_already_published",
-                "The call is already published.",
-                "L'avviso è già pubblicato.",
-            ));
+            return Err(ApiError::from(ErrorCode::CallAlreadyPublished));
         }
         ApiError::check(check_envelopes(
             current.total_budget,
@@ -428,9 +417,7 @@ where
         if e.amount < committed {
             v.add(
                 format!("envelopes[{i}].amount"),
-                "below_committed",
-                format!("{} has committed {committed} in grants: its envelope cannot be lower.", e.agency),
-                format!("{} ha impegnato {committed} in contributi: la sua dotazione non può essere inferiore.", e.agency),
+                ErrorCode::BelowCommitted.with(&[("agency", &e.agency), ("committed", &committed)]),
             );
         }
     }

@@ -12,6 +12,7 @@ use super::events;
 use super::rankings::scorrimento_after;
 use crate::auth::AuthUser;
 use crate::clock::Clock;
+use crate::domain::ErrorCode;
 use crate::domain::Violations;
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::application_access;
@@ -27,11 +28,7 @@ use crate::store::{Page, applications, begin_write, calls, grants, organizations
 pub use crate::store::grants::Grant;
 
 pub fn grant_not_found() -> ApiError {
-    ApiError::not_found(
-        "grant_not_found",
-        "There is no such grant that you may see.",
-        "Non esiste un contributo con questo identificativo visibile a lei.",
-    )
+    ApiError::from(ErrorCode::GrantNotFound)
 }
 
 /// Lapse every offer whose acceptance deadline has passed, and let its money go down the
@@ -223,11 +220,7 @@ async fn answer_offer(
     let now = clock.now();
     let next = answer_rule(current.status, current.deadline, now, accept)?;
     if !grants::answer(&tx, id, next, cup, reason, now).await? {
-        return Err(ApiError::conflict(
-            "offer_answered",
-            "The offer has already been answered.",
-            "All'offerta è già stata data risposta.",
-        ));
+        return Err(ApiError::from(ErrorCode::OfferAnswered));
     }
     if !accept {
         let reason = format!("scorrimento after the decline of grant {id}");
@@ -269,11 +262,7 @@ pub async fn revoke(
     calls::lock_envelopes(&tx, current.call_id).await?;
     let current = grants::get(&tx, id).await?.ok_or_else(grant_not_found)?;
     if !current.status.commits() {
-        return Err(ApiError::conflict(
-            "grant_not_live",
-            "Only an offered or accepted grant can be revoked.",
-            "Si revoca solo un contributo offerto o accettato.",
-        ));
+        return Err(ApiError::from(ErrorCode::GrantNotLive));
     }
     grants::revoke(&tx, id, reason, now).await?;
     scorrimento_after(

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
+use crate::domain::ErrorCode;
 use crate::error::ApiError;
 use crate::store::idempotency::{self, Begin};
 use crate::store::users;
@@ -39,9 +40,7 @@ pub async fn begin(
             Begin::Reused => {
                 return Err(ApiError::invalid(
                     "Idempotency-Key",
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was used for another request: use a new key for a new request.",
-                    "Questa Idempotency-Key è stata usata per un'altra richiesta: usare una chiave nuova per una richiesta nuova.",
+                    ErrorCode::IdempotencyKeyReused,
                 ));
             }
         },

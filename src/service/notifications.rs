@@ -5,17 +5,14 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
+use crate::domain::ErrorCode;
 use crate::error::ApiError;
 use crate::store::{Page, notifications};
 
 pub use crate::store::notifications::Notice;
 
 fn notification_not_found() -> ApiError {
-    ApiError::not_found(
-        "notification_not_found",
-        "There is no such notice in your inbox.",
-        "Questo avviso non è nella sua casella.",
-    )
+    ApiError::from(ErrorCode::NotificationNotFound)
 }
 
 /// The caller's notices (`unread_only`: those not yet read), newest first, and their number.

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::events;
 use crate::auth::AuthUser;
+use crate::domain::ErrorCode;
 use crate::domain::event::Actor;
 use crate::domain::event::{DomainEvent, EventKind, OrganizationEvent};
 use crate::domain::identifiers::TaxCode;
@@ -22,25 +23,11 @@ use crate::store::{self, Page, organizations, users};
 pub use crate::store::organizations::{Organization, Representative};
 
 pub fn organization_not_found() -> ApiError {
-    ApiError::not_found(
-        "organization_not_found",
-        "There is no such organization that you may see.",
-        "Non esiste un ente con questo identificativo visibile a lei.",
-    )
+    ApiError::from(ErrorCode::OrganizationNotFound)
 }
 
 fn tax_code_taken(tax_code: &TaxCode) -> ApiError {
-    ApiError::conflict(
-        "tax_code_taken",
-        format!(
-            "An organization with tax code {} is already registered: ask one of its representatives to add you.",
-            tax_code.masked()
-        ),
-        format!(
-            "Un ente con codice fiscale {} è già registrato: chiedere a un suo rappresentante di aggiungerla.",
-            tax_code.masked()
-        ),
-    )
+    ApiError::from(ErrorCode::TaxCodeTaken.with(&[("tax_code", &tax_code.masked())]))
 }
 
 /// An organization as one caller sees it: with its representatives for those who manage it
@@ -255,21 +242,12 @@ pub async fn add_representative(
     let user = match users::get_by_username(db, username.trim()).await? {
         Some(u) if u.role == Role::Applicant && !u.disabled => u,
         _ => {
-            return Err(ApiError::invalid(
-                "username",
-                "unknown_applicant",
-                "No active applicant has this user name.",
-                "Nessun richiedente attivo ha questo nome utente.",
-            ));
+            return Err(ApiError::invalid("username", ErrorCode::UnknownApplicant));
         }
     };
     let tx = store::begin_write(db).await?;
     if organizations::is_representative(&tx, id, user.id).await? {
-        return Err(ApiError::conflict(
-            "already_representative",
-            "This user already represents the organization.",
-            "Questo utente rappresenta già l'ente.",
-        ));
+        return Err(ApiError::from(ErrorCode::AlreadyRepresentative));
     }
     organizations::insert_representative(&tx, id, user.id, now, caller.id.into()).await?;
     events::record(

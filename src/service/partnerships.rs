@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::calls::call_not_found;
 use super::events;
 use crate::auth::AuthUser;
+use crate::domain::ErrorCode;
 use crate::domain::Violations;
 use crate::domain::application::ApplicationStatus;
 use crate::domain::call::{Call, CallStatus, WindowState, check_text};
@@ -27,27 +28,15 @@ pub use crate::store::organizations::Organization;
 pub use crate::store::partnerships::{MemberRecord, Partnership};
 
 pub fn partnership_not_found() -> ApiError {
-    ApiError::not_found(
-        "partnership_not_found",
-        "There is no such partnership that you may see.",
-        "Non esiste un partenariato con questo identificativo visibile a lei.",
-    )
+    ApiError::from(ErrorCode::PartnershipNotFound)
 }
 
 fn already_member() -> ApiError {
-    ApiError::conflict(
-        "member_already_present",
-        "This organization is already a member of the partnership, or invited to be.",
-        "Questo ente è già membro del partenariato, o invitato a esserlo.",
-    )
+    ApiError::from(ErrorCode::MemberAlreadyPresent)
 }
 
 fn invitation_not_found() -> ApiError {
-    ApiError::not_found(
-        "invitation_not_found",
-        "There is no invitation of an organization you represent in this partnership.",
-        "Non esiste un invito di un ente da lei rappresentato in questo partenariato.",
-    )
+    ApiError::from(ErrorCode::InvitationNotFound)
 }
 
 /// A partnership as one caller sees it, with what its view needs.
@@ -121,12 +110,7 @@ async fn managed(db: &DatabaseConnection, caller: &AuthUser, id: Uuid) -> Result
 /// closed.
 fn check_call_open(call: &Call, now: DateTime<Utc>) -> Result<(), ApiError> {
     if call.window.state(now) == WindowState::Closed {
-        return Err(ApiError::invalid(
-            "call_id",
-            "call_closed",
-            "The call's submission window has closed: its partnerships can no longer change.",
-            "La finestra di presentazione dell'avviso è chiusa: i suoi partenariati non possono più cambiare.",
-        ));
+        return Err(ApiError::invalid("call_id", ErrorCode::CallClosed));
     }
     Ok(())
 }
@@ -142,9 +126,10 @@ async fn open_call(
     let call = call.ok_or_else(|| {
         ApiError::invalid(
             "call_id",
-            "call_not_found",
-            "There is no published call with this id.",
-            "Non esiste un avviso pubblicato con questo identificativo.",
+            ErrorCode::CallNotFound.worded(
+                "There is no published call with this id.",
+                "Non esiste un avviso pubblicato con questo identificativo.",
+            ),
         )
     })?;
     check_call_open(&call, now)?;
@@ -182,12 +167,7 @@ pub async fn create(
     v.extend(check_text("name", name, 300));
     let represented = organizations::represented_by(db, caller.id).await?;
     if !represented.contains(&lead) {
-        v.add(
-            "lead_organization_id",
-            "not_represented",
-            "The lead must be an organization you represent.",
-            "Il capofila deve essere un ente che lei rappresenta.",
-        );
+        v.add("lead_organization_id", ErrorCode::NotRepresented);
     }
     if let Err(e) = open_call(db, call_id, now).await {
         match e {
@@ -315,11 +295,7 @@ pub async fn delete(
         .ok_or_else(partnership_not_found)?;
     check_call_open(&call, now)?;
     if applications::for_partnership(&tx, id).await?.is_some() {
-        return Err(ApiError::conflict(
-            "partnership_has_application",
-            "The partnership has an application: delete the draft first (a submitted one can only be withdrawn).",
-            "Il partenariato ha una domanda: eliminare prima la bozza (una domanda presentata si può solo ritirare).",
-        ));
+        return Err(ApiError::from(ErrorCode::PartnershipHasApplication));
     }
     partnerships::delete(&tx, id).await?;
     events::record(
@@ -368,11 +344,7 @@ where
         .await?
         .is_some_and(|a| a.status != ApplicationStatus::Draft)
     {
-        return Err(ApiError::conflict(
-            "partnership_frozen",
-            "The partnership's application has been submitted: its members can no longer change.",
-            "La domanda del partenariato è stata presentata: i suoi membri non possono più cambiare.",
-        ));
+        return Err(ApiError::from(ErrorCode::PartnershipFrozen));
     }
     let change = decide(&current)?;
     let kind = match &change {
@@ -472,41 +444,24 @@ pub async fn add_member(
             false,
         ),
         NewMember::Ambiguous => {
-            v.add(
-                "organization_id",
-                "one_of_id_or_tax_code",
-                "Give exactly one of organization_id and tax_code.",
-                "Indicare esattamente uno tra organization_id e tax_code.",
-            );
+            v.add("organization_id", ErrorCode::OneOfIdOrTaxCode);
             (None, true)
         }
     };
     if org.is_none() && v.is_empty() {
         v.add(
             if by_id { "organization_id" } else { "tax_code" },
-            "unknown_organization",
-            "No organization of the registry has this identifier: it must be registered first.",
-            "Nessun ente del registro ha questo identificativo: deve prima essere registrato.",
+            ErrorCode::UnknownOrganization,
         );
     }
     match role {
-        ParticipationRole::Lead => v.add(
-            "role",
-            "one_lead",
-            "A partnership has exactly one lead, set when it is created.",
-            "Un partenariato ha esattamente un capofila, indicato alla creazione.",
-        ),
+        ParticipationRole::Lead => v.add("role", ErrorCode::OneLead),
         ParticipationRole::AdheringPartner
             if org
                 .as_ref()
                 .is_some_and(|o| o.facts.category() != Category::PublicBody) =>
         {
-            v.add(
-                "role",
-                "adhering_partner_not_public",
-                "Only a public body may join as an adhering partner.",
-                "Solo un ente pubblico può partecipare come partner aderente.",
-            )
+            v.add("role", ErrorCode::AdheringPartnerNotPublic)
         }
         _ => {}
     }
@@ -516,9 +471,10 @@ pub async fn add_member(
     {
         v.add(
             "organization_id",
-            "ats_not_allowed",
-            "An ATS manages the call: it can never be a partner.",
-            "Un'ATS gestisce l'avviso: non può mai essere partner.",
+            ErrorCode::AtsNotAllowed.worded(
+                "An ATS manages the call: it can never be a partner.",
+                "Un'ATS gestisce l'avviso: non può mai essere partner.",
+            ),
         );
     }
     let call = call_of(db, &v0.partnership).await?;
@@ -563,16 +519,10 @@ pub async fn remove_member(
     check_call_open(&call_of(db, &v0.partnership).await?, now)?;
     let p = change_members(db, &caller.actor(), now, id, |current| {
         match current.member(organization) {
-            None => Err(ApiError::not_found(
-                "member_not_found",
-                "This organization is not a member of the partnership.",
-                "Questo ente non è membro del partenariato.",
-            )),
+            None => Err(ApiError::from(ErrorCode::MemberNotFound)),
             Some(m) if m.role == ParticipationRole::Lead => Err(ApiError::invalid(
                 "organization_id",
-                "cannot_remove_lead",
-                "The lead cannot be removed: delete the partnership instead.",
-                "Il capofila non può essere rimosso: eliminare invece il partenariato.",
+                ErrorCode::CannotRemoveLead,
             )),
             Some(_) => Ok(Change::Remove { organization }),
         }
@@ -608,16 +558,8 @@ pub async fn answer(
                 organization,
                 accept,
             }),
-            Some(MembershipStatus::Accepted) => Err(ApiError::conflict(
-                "invitation_already_answered",
-                "The organization has already accepted: it is a member. To leave, ask the lead to remove it.",
-                "L'ente ha già accettato: è membro. Per uscire, chiedere al capofila di rimuoverlo.",
-            )),
-            Some(MembershipStatus::Declined) => Err(ApiError::conflict(
-                "invitation_already_answered",
-                "The organization has already declined this invitation: the lead may invite it again after removing it.",
-                "L'ente ha già rifiutato questo invito: il capofila può invitarlo di nuovo dopo averlo rimosso.",
-            )),
+            Some(MembershipStatus::Accepted) => Err(ApiError::from(ErrorCode::InvitationAlreadyAnswered)),
+            Some(MembershipStatus::Declined) => Err(ApiError::from(ErrorCode::InvitationAlreadyAnswered.worded("The organization has already declined this invitation: the lead may invite it again after removing it.", "L'ente ha già rifiutato questo invito: il capofila può invitarlo di nuovo dopo averlo rimosso."))),
         }
     })
     .await?;

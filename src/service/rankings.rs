@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::calls::call_not_found;
 use super::events;
 use crate::auth::AuthUser;
+use crate::domain::ErrorCode;
 use crate::domain::Violations;
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::ApplicationStatus;
@@ -27,7 +28,6 @@ use crate::domain::ranking::{
 use crate::domain::review::{ReviewStatus, ScoreMethod};
 use crate::domain::score::Score;
 use crate::domain::user::Role;
-use crate::domain::violation::Msg;
 use crate::error::ApiError;
 use crate::store::applications::Application;
 use crate::store::rankings::{NewVersion, approved};
@@ -48,29 +48,17 @@ pub async fn ensure_not_approved<C: ConnectionTrait>(
     if let Some(agency) = app.content.agency_code
         && approved(conn, app.call_id, agency).await?
     {
-        return Err(ApiError::conflict(
-            "ranking_approved",
-            "The agency's ranking is approved: the application and its scores are frozen.",
-            "La graduatoria dell'ATS è approvata: la domanda e i suoi punteggi sono congelati.",
-        ));
+        return Err(ApiError::from(ErrorCode::RankingApproved));
     }
     Ok(())
 }
 
 fn ranking_not_found() -> ApiError {
-    ApiError::not_found(
-        "ranking_not_found",
-        "This agency has no ranking of this call that you may see.",
-        "Questa ATS non ha una graduatoria dell'avviso visibile a lei.",
-    )
+    ApiError::from(ErrorCode::RankingNotFound)
 }
 
 fn already_approved() -> ApiError {
-    ApiError::conflict(
-        "ranking_already_approved",
-        "The agency's ranking is approved: it changes only through new published versions (freed money, reallocations).",
-        "La graduatoria dell'ATS è approvata: cambia solo con nuove versioni pubblicate (risorse liberate, riassegnazioni).",
-    )
+    ApiError::from(ErrorCode::RankingAlreadyApproved)
 }
 
 /// The call, checked for a caller acting for an agency: its evaluators or an administrator.
@@ -93,11 +81,7 @@ async fn for_agency(
 
 fn closed(call: &Call, now: DateTime<Utc>) -> Result<(), ApiError> {
     if call.window.state(now) != WindowState::Closed {
-        return Err(ApiError::conflict(
-            "window_open",
-            "The submission window has not closed yet: rankings come after it.",
-            "La finestra di presentazione non è ancora chiusa: le graduatorie vengono dopo.",
-        ));
+        return Err(ApiError::from(ErrorCode::WindowOpen));
     }
     Ok(())
 }
@@ -177,13 +161,10 @@ pub async fn compute(
     let inputs = inputs(&tx, &call, agency).await?;
     if !inputs.missing.is_empty() {
         let (en, it) = inputs.missing_message();
-        return Err(ApiError::Conflict {
-            code: "evaluations_missing",
-            message: Msg::new(
-                format!("The ranking needs every application decided and scored: {en}"),
-                format!("La graduatoria richiede che ogni domanda sia decisa e valutata: {it}"),
-            ),
-        });
+        return Err(ApiError::from(ErrorCode::EvaluationsMissing.worded(
+            format!("The ranking needs every application decided and scored: {en}"),
+            format!("La graduatoria richiede che ogni domanda sia decisa e valutata: {it}"),
+        )));
     }
     let policy = policy(&call);
     let allocation = rank_and_allocate(&inputs.candidates, inputs.envelope, &policy);
@@ -211,7 +192,7 @@ pub async fn compute(
     .await
     .map_err(|e| {
         if is_unique_violation(&e) {
-            ApiError::conflict("ranking_in_progress", "Another computation of this ranking ran at the same time: read the current version.", "Un altro calcolo di questa graduatoria è avvenuto nello stesso momento: leggere la versione corrente.")
+            ApiError::from(ErrorCode::RankingInProgress)
         } else {
             e.into()
         }
@@ -302,30 +283,18 @@ pub async fn approve(
     if all.iter().any(|(_, _, status)| status.is_approved()) {
         return Err(already_approved());
     }
-    let (draft_id, _, _) = all.last().ok_or_else(|| {
-        ApiError::conflict(
-            "no_draft_ranking",
-            "There is no draft ranking to approve: compute one first.",
-            "Non c'è una graduatoria in bozza da approvare: calcolarne prima una.",
-        )
-    })?;
+    let (draft_id, _, _) = all
+        .last()
+        .ok_or_else(|| ApiError::from(ErrorCode::NoDraftRanking))?;
     let draft = rankings::get(&tx, *draft_id)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the draft ranking vanished")))?;
     if draft.allocation.entries.is_empty() {
-        return Err(ApiError::conflict(
-            "ranking_empty",
-            "The draft ranking has no application: there is nothing to approve.",
-            "La graduatoria in bozza non ha domande: non c'è nulla da approvare.",
-        ));
+        return Err(ApiError::from(ErrorCode::RankingEmpty));
     }
     let inputs = inputs(&tx, &call, agency).await?;
     if !inputs.missing.is_empty() || inputs_hash(&inputs, &policy(&call)) != draft.inputs_sha256 {
-        return Err(ApiError::conflict(
-            "ranking_stale",
-            "The inputs changed since the draft was computed (scores, withdrawals, envelope): compute it again.",
-            "I dati sono cambiati dal calcolo della bozza (punteggi, ritiri, dotazione): ricalcolarla.",
-        ));
+        return Err(ApiError::from(ErrorCode::RankingStale));
     }
     if !rankings::approve(&tx, draft.id, act_number, act_date, now, actor.user_id).await? {
         return Err(already_approved());
@@ -393,11 +362,10 @@ pub async fn simulate(
     let inputs = inputs(db, &call, agency).await?;
     if !inputs.missing.is_empty() {
         let (en, it) = inputs.missing_message();
-        return Err(ApiError::conflict(
-            "evaluations_missing",
+        return Err(ApiError::from(ErrorCode::EvaluationsMissing.worded(
             format!("Some applications are not decided or scored yet: {en}"),
             format!("Alcune domande non sono ancora decise o valutate: {it}"),
-        ));
+        )));
     }
     let mut policy = policy(&call);
     if let Some(t) = what_if.threshold {

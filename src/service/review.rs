@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::events;
 use crate::auth::AuthUser;
 use crate::clock::Clock;
+use crate::domain::ErrorCode;
 use crate::domain::Violations;
 use crate::domain::application::{ApplicationStatus, application_access, check_annex};
 use crate::domain::call::{Call, check_text};
@@ -129,11 +130,7 @@ pub struct NewDeclaration {
 }
 
 fn already_declared() -> ApiError {
-    ApiError::conflict(
-        "already_declared",
-        "You have already declared on this application; a declaration is not changed.",
-        "Ha già reso la dichiarazione su questa domanda; una dichiarazione non si modifica.",
-    )
+    ApiError::from(ErrorCode::AlreadyDeclared)
 }
 
 /// Record the caller's (an evaluator's) declaration on an application, once. The request is
@@ -170,11 +167,10 @@ pub async fn declare(
         .await
         .map_err(|e| {
             if store::is_unique_violation(&e) {
-                ApiError::conflict(
-                    "already_declared",
+                ApiError::from(ErrorCode::AlreadyDeclared.worded(
                     "You have already declared on this application.",
                     "Ha già reso la dichiarazione su questa domanda.",
-                )
+                ))
             } else {
                 e.into()
             }
@@ -201,11 +197,7 @@ pub async fn declare(
 fn require_submitted(app: &Application) -> Result<ReviewStatus, ApiError> {
     match (app.status, app.review_status) {
         (ApplicationStatus::Submitted, Some(r)) => Ok(r),
-        _ => Err(ApiError::conflict(
-            "not_under_review",
-            "Only a submitted application is reviewed.",
-            "Si istruiscono solo le domande presentate.",
-        )),
+        _ => Err(ApiError::from(ErrorCode::NotUnderReview)),
     }
 }
 
@@ -380,13 +372,8 @@ pub async fn answer_integration(
     let app = applications::lock(&tx, application_id)
         .await?
         .ok_or_else(application_not_found)?;
-    let current = require_submitted(&app).map_err(|_| {
-        ApiError::conflict(
-            "integration_closed",
-            "No request for integration is open on this application.",
-            "Nessuna richiesta di integrazione è aperta su questa domanda.",
-        )
-    })?;
+    let current =
+        require_submitted(&app).map_err(|_| ApiError::from(ErrorCode::IntegrationClosed))?;
     let now = clock.now();
     let next = review::answer_integration(Role::Applicant, current, app.integration_deadline, now)?;
     store::review::set_review_status(&tx, application_id, next, None, now).await?;
@@ -477,35 +464,30 @@ pub async fn save_evaluation(
     let current = require_submitted(&app)?;
     review::may_score(actor.role.unwrap_or(Role::Applicant), current)?;
     super::rankings::ensure_not_approved(&tx, &app).await?;
-    let (evaluation_id, before) = match store::review::revision_of(&tx, application_id, caller.id)
-        .await?
-    {
-        Some(e) if e.is_final => {
-            return Err(ApiError::conflict(
-                "evaluation_final",
-                "Your evaluation is final: only an administrator can reopen it, with a reason.",
-                "La sua valutazione è definitiva: solo un amministratore può riaprirla, motivando.",
-            ));
-        }
-        Some(e) => {
-            store::review::update_evaluation(&tx, &e, &scores, make_final, now).await?;
-            (e.id, Some(e.snapshot))
-        }
-        None => {
-            let evaluation_id = Uuid::new_v4();
-            store::review::insert_evaluation(
-                &tx,
-                evaluation_id,
-                application_id,
-                caller.id,
-                &scores,
-                make_final,
-                now,
-            )
-            .await?;
-            (evaluation_id, None)
-        }
-    };
+    let (evaluation_id, before) =
+        match store::review::revision_of(&tx, application_id, caller.id).await? {
+            Some(e) if e.is_final => {
+                return Err(ApiError::from(ErrorCode::EvaluationFinal));
+            }
+            Some(e) => {
+                store::review::update_evaluation(&tx, &e, &scores, make_final, now).await?;
+                (e.id, Some(e.snapshot))
+            }
+            None => {
+                let evaluation_id = Uuid::new_v4();
+                store::review::insert_evaluation(
+                    &tx,
+                    evaluation_id,
+                    application_id,
+                    caller.id,
+                    &scores,
+                    make_final,
+                    now,
+                )
+                .await?;
+                (evaluation_id, None)
+            }
+        };
     events::record(
         &tx,
         &actor,
@@ -580,11 +562,7 @@ pub async fn evaluations(
         None => false,
     };
     if caller.role == Role::Applicant && !published {
-        return Err(ApiError::forbidden(
-            "results_not_published",
-            "Scores are shown to applicants once the agency's ranking is approved.",
-            "I punteggi sono visibili ai richiedenti dopo l'approvazione della graduatoria dell'ATS.",
-        ));
+        return Err(ApiError::from(ErrorCode::ResultsNotPublished));
     }
     require_no_conflict(db, caller, app.id).await?;
     scores(db, app.id, &call).await
@@ -613,19 +591,9 @@ pub async fn reopen(
     super::rankings::ensure_not_approved(&tx, &app).await?;
     let e = store::review::revision(&tx, application_id, evaluation_id)
         .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "evaluation_not_found",
-                "The application has no such evaluation.",
-                "La domanda non ha questa valutazione.",
-            )
-        })?;
+        .ok_or_else(|| ApiError::from(ErrorCode::EvaluationNotFound))?;
     if !e.is_final {
-        return Err(ApiError::conflict(
-            "evaluation_not_final",
-            "Only a final evaluation is reopened.",
-            "Si riapre solo una valutazione definitiva.",
-        ));
+        return Err(ApiError::from(ErrorCode::EvaluationNotFinal));
     }
     store::review::reopen(&tx, &e, reason, now).await?;
     events::record(

@@ -9,6 +9,7 @@ use super::events;
 use crate::auth::AuthUser;
 use crate::auth::password;
 use crate::config::PasswordHashSettings;
+use crate::domain::ErrorCode;
 use crate::domain::Violations;
 use crate::domain::agency::AgencyCode;
 use crate::domain::call::check_text;
@@ -21,19 +22,11 @@ use crate::store::{self, Page, users};
 pub use crate::store::users::{User, UserFilter};
 
 pub fn user_not_found() -> ApiError {
-    ApiError::not_found(
-        "user_not_found",
-        "There is no such user.",
-        "Questo utente non esiste.",
-    )
+    ApiError::from(ErrorCode::UserNotFound)
 }
 
 fn username_taken(username: &str) -> ApiError {
-    ApiError::conflict(
-        "username_taken",
-        format!("The user name {username} is already registered."),
-        format!("Il nome utente {username} è già registrato."),
-    )
+    ApiError::from(ErrorCode::UsernameTaken.with(&[("username", &username)]))
 }
 
 fn event(kind: UserEvent, before: Option<&User>, after: &User) -> DomainEvent {
@@ -220,12 +213,7 @@ pub async fn patch(
         v.extend(check_password("password", p, &current.username));
     }
     if id == caller.id && (edited.disabled || edited.role != Role::Admin) {
-        v.add(
-            "disabled",
-            "cannot_demote_self",
-            "An administrator cannot disable or demote their own account.",
-            "Un amministratore non può disabilitare o declassare il proprio account.",
-        );
+        v.add("disabled", ErrorCode::CannotDemoteSelf);
     }
     ApiError::check(v.into_vec())?;
     let new_hash = match edited.password.clone() {
@@ -271,11 +259,10 @@ pub async fn change_password(
     crate::auth::authenticate(state, &caller.username, current_password)
         .await
         .map_err(|e| match e {
-            ApiError::Unauthorized { .. } => ApiError::unauthorized(
-                "invalid_credentials",
+            ApiError::Unauthorized { .. } => ApiError::from(ErrorCode::InvalidCredentials.worded(
                 "The current password is wrong.",
                 "La password attuale è errata.",
-            ),
+            )),
             other => other,
         })?;
     let hash = password::hash(new_password, state.settings.auth.password_hash.clone()).await?;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::events;
 use crate::auth::AuthUser;
+use crate::domain::ErrorCode;
 use crate::domain::event::{DomainEvent, EventKind, WebhookEvent};
 use crate::domain::violation::Violations;
 use crate::domain::webhook::{
@@ -23,11 +24,7 @@ pub use crate::store::webhooks::{
 };
 
 pub fn webhook_not_found() -> ApiError {
-    ApiError::not_found(
-        "webhook_not_found",
-        "There is no such webhook subscription.",
-        "Non esiste una sottoscrizione webhook con questo identificativo.",
-    )
+    ApiError::from(ErrorCode::WebhookNotFound)
 }
 
 /// A subscription, as asked.

@@ -16,6 +16,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 use uuid::Uuid;
 use welfare_grants::config::{ExternalIdpSettings, ExternalKey, Settings};
+use welfare_grants::domain::ErrorCode;
 use welfare_grants::startup::Application;
 
 pub const ADMIN: (&str, &str) = ("admin@demo.welfare-grants.test", "demo-admin-password");
@@ -78,7 +79,8 @@ impl welfare_grants::clock::Clock for TestClock {
 pub struct TestApp {
     pub clock: std::sync::Arc<TestClock>,
     pub address: String,
-    pub client: reqwest::Client,
+    /// Checks that every problem+json answer has codes of the catalogue.
+    pub client: Client,
 
     pub settings: Settings,
     _dir: Option<tempfile::TempDir>,
@@ -238,10 +240,12 @@ pub async fn spawn_app_with_resolver(
     Some(TestApp {
         clock,
         address,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        client: Client(
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        ),
 
         settings,
         _dir: Some(d),
@@ -404,6 +408,112 @@ impl TestApp {
             .as_str()
             .unwrap()
             .to_owned()
+    }
+}
+
+/// The HTTP client of the tests: every problem+json answer it receives is checked against the
+/// catalogue of error codes (`ErrorCode`): its `code` and each `violations[].code` are in it,
+/// and the status is the one the catalogue gives the code. So the whole suite is the check.
+#[derive(Clone)]
+pub struct Client(pub reqwest::Client);
+
+impl Client {
+    pub fn request(&self, method: Method, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        RequestBuilder(self.0.request(method, url))
+    }
+
+    pub fn get(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(Method::GET, url)
+    }
+
+    pub fn head(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(Method::HEAD, url)
+    }
+
+    pub fn post(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(Method::POST, url)
+    }
+
+    pub fn patch(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(Method::PATCH, url)
+    }
+
+    pub fn delete(&self, url: impl reqwest::IntoUrl) -> RequestBuilder {
+        self.request(Method::DELETE, url)
+    }
+}
+
+/// A request of [`Client`]; `send` checks a problem+json answer.
+pub struct RequestBuilder(reqwest::RequestBuilder);
+
+impl RequestBuilder {
+    pub fn bearer_auth(self, token: impl std::fmt::Display) -> RequestBuilder {
+        RequestBuilder(self.0.bearer_auth(token))
+    }
+
+    pub fn header<K, V>(self, key: K, value: V) -> RequestBuilder
+    where
+        reqwest::header::HeaderName: TryFrom<K>,
+        <reqwest::header::HeaderName as TryFrom<K>>::Error: Into<http::Error>,
+        reqwest::header::HeaderValue: TryFrom<V>,
+        <reqwest::header::HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
+    {
+        RequestBuilder(self.0.header(key, value))
+    }
+
+    pub fn json<T: serde::Serialize + ?Sized>(self, json: &T) -> RequestBuilder {
+        RequestBuilder(self.0.json(json))
+    }
+
+    pub fn form<T: serde::Serialize + ?Sized>(self, form: &T) -> RequestBuilder {
+        RequestBuilder(self.0.form(form))
+    }
+
+    pub fn body(self, body: impl Into<reqwest::Body>) -> RequestBuilder {
+        RequestBuilder(self.0.body(body))
+    }
+
+    pub async fn send(self) -> reqwest::Result<Response> {
+        let res = self.0.send().await?;
+        let is_problem = res
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+        if !is_problem {
+            return Ok(res);
+        }
+        let status = res.status();
+        let version = res.version();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await?;
+        if !bytes.is_empty() {
+            check_problem_codes(status, &bytes);
+        }
+        let mut rebuilt = http::Response::new(bytes);
+        *rebuilt.status_mut() = status;
+        *rebuilt.version_mut() = version;
+        *rebuilt.headers_mut() = headers;
+        Ok(Response::from(rebuilt))
+    }
+}
+
+/// Every code of a problem document is in the catalogue, the top-level one with its status.
+pub fn check_problem_codes(status: StatusCode, body: &[u8]) {
+    let problem: Value = serde_json::from_slice(body).expect("a problem is JSON");
+    let code = problem["code"].as_str().expect("a problem has a code");
+    let known = ErrorCode::parse(code)
+        .unwrap_or_else(|| panic!("`{code}` is not in the catalogue of error codes"));
+    assert_eq!(
+        known.status(),
+        status.as_u16(),
+        "`{code}` is answered with another status than the catalogue's"
+    );
+    for v in problem["violations"].as_array().into_iter().flatten() {
+        let code = v["code"].as_str().expect("a violation has a code");
+        assert!(
+            ErrorCode::parse(code).is_some(),
+            "violation `{code}` is not in the catalogue of error codes"
+        );
     }
 }
 

@@ -5107,7 +5107,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -5450,7 +5450,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -5649,7 +5649,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -5755,7 +5755,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_reason",
                      *           "field": "reasons[0]",
-                     *           "message": "nope is not in the call's checklist."
+                     *           "message": "nope is not in the call's checklist: missing_documents, other."
                      *         }
                      *       ]
                      *     }
@@ -5894,7 +5894,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -6000,7 +6000,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_reason",
                      *           "field": "reasons[0]",
-                     *           "message": "nope is not in the call's checklist."
+                     *           "message": "nope is not in the call's checklist: missing_documents, other."
                      *         }
                      *       ]
                      *     }
@@ -6054,7 +6054,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -6296,7 +6296,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -6639,7 +6639,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -6802,7 +6802,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -7046,7 +7046,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -7152,7 +7152,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_reason",
                      *           "field": "reasons[0]",
-                     *           "message": "nope is not in the call's checklist."
+                     *           "message": "nope is not in the call's checklist: missing_documents, other."
                      *         }
                      *       ]
                      *     }
@@ -7426,7 +7426,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -7693,7 +7693,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -7966,7 +7966,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -8106,7 +8106,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -8225,7 +8225,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -8242,7 +8242,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "username_taken",
-                     *       "detail": "The user name is already registered.",
+                     *       "detail": "The user name mario.rossi@example.org is already registered.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -8342,7 +8342,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -8564,7 +8564,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -8603,7 +8603,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "call_code_taken",
-                     *       "detail": "A call with this code already exists.",
+                     *       "detail": "A call with code BANDO-2026 already exists.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -8771,7 +8771,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -9253,7 +9253,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -9417,7 +9417,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -9475,7 +9475,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "call_code_taken",
-                     *       "detail": "A call with this code already exists.",
+                     *       "detail": "A call with code BANDO-2026 already exists.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -9727,7 +9727,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -9785,7 +9785,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "call_code_taken",
-                     *       "detail": "A call with this code already exists.",
+                     *       "detail": "A call with code BANDO-2026 already exists.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -9950,7 +9950,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -10091,7 +10091,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -10281,7 +10281,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "call_code_taken",
-                     *       "detail": "A call with this code already exists.",
+                     *       "detail": "A call with code BANDO-2026 already exists.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -10366,7 +10366,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -10764,7 +10764,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -10927,7 +10927,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -11090,7 +11090,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -11541,7 +11541,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -11751,7 +11751,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -11931,7 +11931,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -11989,7 +11989,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "tax_code_taken",
-                     *       "detail": "An organization with this tax code is already registered: ask one of its representatives to add you.",
+                     *       "detail": "An organization with tax code 0009545014* is already registered: ask one of its representatives to add you.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -12196,7 +12196,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -12569,7 +12569,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -13040,7 +13040,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "member_already_present",
-                     *       "detail": "This organization is already a member of the partnership.",
+                     *       "detail": "This organization is already a member of the partnership, or invited to be.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -13222,7 +13222,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -13281,7 +13281,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "username_taken",
-                     *       "detail": "The user name is already registered.",
+                     *       "detail": "The user name mario.rossi@example.org is already registered.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 409,
                      *       "title": "Conflict",
@@ -13468,7 +13468,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }
@@ -13775,7 +13775,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object."
+                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
                      *         }
                      *       ]
                      *     }

@@ -16,6 +16,7 @@ use crate::api::extract::{Json, decode_json};
 use crate::api::idempotency::{Claim, Recorded};
 use crate::api::{PageParams, if_match, merge_patch, with_etag};
 use crate::auth::AuthUser;
+use crate::domain::ErrorCode;
 use crate::domain::application::{ApplicationContent, totals};
 use crate::error::{ApiError, Problem};
 use crate::service::applications::{self as service, Listed};
@@ -86,12 +87,7 @@ pub async fn list_applications(
         None | Some("json") => false,
         Some("csv") => true,
         Some(_) => {
-            return Err(ApiError::invalid(
-                "format",
-                "unknown_format",
-                "format is json or csv.",
-                "format è json o csv.",
-            ));
+            return Err(ApiError::invalid("format", ErrorCode::UnknownFormat));
         }
     };
     let page = paging.page()?;

@@ -11,7 +11,7 @@ fn localise(v: Vec<Violation>, lang: Lang) -> Vec<ProblemViolation> {
     v.into_iter()
         .map(|x| ProblemViolation {
             field: x.field,
-            code: x.code.into_owned(),
+            code: x.code.as_str().to_owned(),
             message: x.message.get(lang).to_owned(),
         })
         .collect()

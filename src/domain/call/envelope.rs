@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::check_text;
+use crate::domain::ErrorCode;
 use crate::domain::agency::AgencyCode;
 use crate::domain::money::Money;
 use crate::domain::percent::Percent;
@@ -57,45 +58,36 @@ pub fn check_envelopes(total: Money, envelopes: &[Envelope], field: &str) -> Vec
         if !seen.insert(e.agency) {
             v.add(
                 format!("{field}[{i}].agency_code"),
-                "duplicate_agency",
-                format!("{} has more than one envelope.", e.agency),
-                format!("{} ha più di una dotazione.", e.agency),
+                ErrorCode::DuplicateAgency.with(&[("agency", &e.agency)]),
             );
         }
         if e.note.as_ref().is_some_and(|n| n.chars().count() > 1000) {
             v.add(
                 format!("{field}[{i}].note"),
-                "invalid_text",
-                "A note has at most 1000 characters.",
-                "Una nota ha al massimo 1000 caratteri.",
+                ErrorCode::InvalidText.worded(
+                    "A note has at most 1000 characters.",
+                    "Una nota ha al massimo 1000 caratteri.",
+                ),
             );
         }
     }
     for agency in AgencyCode::ALL {
         if !seen.contains(&agency) {
-            v.add(
-                field,
-                "missing_agency",
-                format!("{agency} has no envelope: every agency needs one (0.00 is allowed)."),
-                format!(
-                    "{agency} non ha una dotazione: ogni ATS ne deve avere una (0.00 è ammesso)."
-                ),
-            );
+            v.add(field, ErrorCode::MissingAgency.with(&[("agency", &agency)]));
         }
     }
     match Money::sum(envelopes.iter().map(|e| e.amount)) {
         Some(sum) if sum == total => {}
         Some(sum) => v.add(
             field,
-            "envelopes_sum_mismatch",
-            format!("The envelopes add up to {sum}, but the call's total is {total}."),
-            format!("Le dotazioni sommano {sum}, ma il totale dell'avviso è {total}."),
+            ErrorCode::EnvelopesSumMismatch.with(&[("sum", &sum), ("total", &total)]),
         ),
         None => v.add(
             field,
-            "envelopes_sum_mismatch",
-            "The envelopes add up to more than any amount allowed.",
-            "Le dotazioni superano qualsiasi importo ammesso.",
+            ErrorCode::EnvelopesSumMismatch.worded(
+                "The envelopes add up to more than any amount allowed.",
+                "Le dotazioni superano qualsiasi importo ammesso.",
+            ),
         ),
     }
     v.into_vec()
@@ -131,8 +123,8 @@ pub fn envelopes_by_split(
                 .map(|p| p.amount),
         })
         .collect();
-    let parts = split_total(total, equal_share, &shares)
-        .map_err(|e| Violation::new("pinned", e.code(), e.message_en(), e.message_it()))?;
+    let parts =
+        split_total(total, equal_share, &shares).map_err(|e| Violation::new("pinned", e.code()))?;
     Ok(parts
         .into_iter()
         .filter_map(|part| {
@@ -193,9 +185,7 @@ pub fn split_populations(
             Some(entry) => entry.1 = *population,
             None => v.add(
                 format!("populations[{i}].agency_code"),
-                "unknown_agency",
-                "No such agency.",
-                "ATS inesistente.",
+                ErrorCode::UnknownAgency,
             ),
         }
     }
@@ -204,9 +194,8 @@ pub fn split_populations(
         if !seen.insert(p.agency) {
             v.add(
                 format!("pinned[{i}].agency_code"),
-                "duplicate_agency",
-                "An agency is pinned twice.",
-                "Un'ATS è fissata due volte.",
+                ErrorCode::DuplicateAgency
+                    .worded("An agency is pinned twice.", "Un'ATS è fissata due volte."),
             );
         }
     }
@@ -230,30 +219,19 @@ impl Reallocation {
         let mut v = Violations::new();
         v.extend(check_text("reason", &self.reason, 2000));
         if self.from == self.to {
-            v.add(
-                "to_agency_code",
-                "same_agency",
-                "Money moves between two different agencies.",
-                "Le risorse si spostano tra due ATS diverse.",
-            );
+            v.add("to_agency_code", ErrorCode::SameAgency);
         }
         if self.amount == Money::ZERO {
             v.add(
                 "amount",
-                "amount_zero",
-                "The amount must be above 0.00.",
-                "L'importo deve essere maggiore di 0.00.",
+                ErrorCode::AmountZero
+                    .with(&[("subject_en", &"The amount"), ("subject_it", &"L'importo")]),
             );
         }
         if self.amount > unused {
             v.add(
                 "amount",
-                "more_than_unused",
-                format!("{} has {unused} unused: no more can be moved.", self.from),
-                format!(
-                    "{} ha {unused} non utilizzati: non si può spostare di più.",
-                    self.from
-                ),
+                ErrorCode::MoreThanUnused.with(&[("agency", &self.from), ("unused", &unused)]),
             );
         }
         v.into_vec()
@@ -275,14 +253,18 @@ impl Reallocation {
                 e.amount = e.amount.checked_sub(self.amount).ok_or_else(|| {
                     Violation::new(
                         "amount",
-                        "more_than_unused",
-                        "The agency has not that much unused.",
-                        "L'ATS non ha tanto non utilizzato.",
+                        ErrorCode::MoreThanUnused.worded(
+                            "The agency has not that much unused.",
+                            "L'ATS non ha tanto non utilizzato.",
+                        ),
                     )
                 })?;
             } else if e.agency == self.to {
                 e.amount = e.amount.checked_add(self.amount).ok_or_else(|| {
-                    Violation::new("amount", "amount_overflow", "Too large.", "Troppo grande.")
+                    Violation::new(
+                        "amount",
+                        ErrorCode::AmountOverflow.worded("Too large.", "Troppo grande."),
+                    )
                 })?;
                 e.note = Some(note.clone());
             }
