@@ -195,7 +195,7 @@ async fn switch_account(
             &Actor::system(),
             now,
             current.id,
-            Some(current.version),
+            Some(crate::domain::version::Expected::version(current.version)),
             kind,
             |u| {
                 Ok(users::User {

@@ -277,7 +277,7 @@ pub async fn change_password(
     tag = "auth",
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Registered; log in to get a token", body = UserView),
+        (status = 201, description = "Registered; log in to get a token", body = UserView, headers(("Location" = String, description = "The new resource's path"), ("ETag" = String, description = "Its version, for If-Match"))),
         (status = 409, description = "User name taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
@@ -302,8 +302,8 @@ pub async fn register(
         },
     )
     .await?;
-    Ok(super::with_etag(
-        StatusCode::CREATED,
+    Ok(super::created(
+        format!("/api/v1/users/{}", user.id),
         user.version,
         &UserView::from(&user),
     ))

@@ -92,7 +92,7 @@ pub async fn get_call(
     tag = "calls",
     request_body = NewCall,
     responses(
-        (status = 201, description = "Created as a draft", body = CallView),
+        (status = 201, description = "Created as a draft", body = CallView, headers(("Location" = String, description = "The new resource's path"), ("ETag" = String, description = "Its version, for If-Match"))),
         (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Code taken", body = Problem, content_type = "application/problem+json"),
@@ -125,7 +125,11 @@ pub async fn create_call(
         })
     })
     .await?;
-    Ok(call_response(&state, &call, StatusCode::CREATED))
+    Ok(super::created(
+        format!("/api/v1/calls/{}", call.id),
+        call.version,
+        &CallView::new(&call, state.now()),
+    ))
 }
 
 /// Change a call (JSON Merge Patch with `If-Match`). A published call's dates change only
@@ -237,7 +241,7 @@ fn editable(c: &Call) -> CallEditable {
     params(("call_id" = Uuid, Path, description = "The call to clone")),
     request_body = CloneRequest,
     responses(
-        (status = 201, description = "The new draft", body = CallView),
+        (status = 201, description = "The new draft", body = CallView, headers(("Location" = String, description = "The new resource's path"), ("ETag" = String, description = "Its version, for If-Match"))),
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such call", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Code taken", body = Problem, content_type = "application/problem+json"),
@@ -263,7 +267,11 @@ pub async fn clone_call(
         })
     })
     .await?;
-    Ok(call_response(&state, &call, StatusCode::CREATED))
+    Ok(super::created(
+        format!("/api/v1/calls/{}", call.id),
+        call.version,
+        &CallView::new(&call, state.now()),
+    ))
 }
 
 /// Publish a draft: from now on everybody sees it. Its envelopes must add up to its total.

@@ -34,6 +34,7 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::domain::ErrorCode;
+use crate::domain::version::Expected;
 use crate::error::ApiError;
 use crate::service::Page;
 
@@ -176,8 +177,10 @@ pub fn etag(version: i32) -> String {
     format!("\"v{version}\"")
 }
 
-/// The version named by `If-Match`: 428 when missing, 412 when it names no version we issue.
-pub fn if_match(req: &HttpRequest) -> Result<i32, ApiError> {
+/// What `If-Match` asks (428 when it is missing): `*` for any current version, or the
+/// versions its strong tags name. The comparison is strong (RFC 9110): a weak tag (`W/"v3"`)
+/// or a tag we never issue names no version, and a header that names none answers 412.
+pub fn if_match(req: &HttpRequest) -> Result<Expected, ApiError> {
     let value = req
         .headers()
         .get(header::IF_MATCH)
@@ -185,12 +188,22 @@ pub fn if_match(req: &HttpRequest) -> Result<i32, ApiError> {
         .to_str()
         .map_err(|_| ApiError::PreconditionFailed)?
         .trim();
-    let value = value.strip_prefix("W/").unwrap_or(value);
-    value
-        .strip_prefix("\"v")
-        .and_then(|v| v.strip_suffix('"'))
-        .and_then(|v| v.parse::<i32>().ok())
-        .ok_or(ApiError::PreconditionFailed)
+    if value == "*" {
+        return Ok(Expected::Any);
+    }
+    let versions: Vec<i32> = value
+        .split(',')
+        .filter_map(|tag| {
+            tag.trim()
+                .strip_prefix("\"v")
+                .and_then(|v| v.strip_suffix('"'))
+                .and_then(|v| v.parse::<i32>().ok())
+        })
+        .collect();
+    if versions.is_empty() {
+        return Err(ApiError::PreconditionFailed);
+    }
+    Ok(Expected::OneOf(versions))
 }
 
 /// A JSON answer with the resource's ETag.
@@ -200,6 +213,15 @@ pub fn with_etag<T: serde::Serialize>(
     body: &T,
 ) -> HttpResponse {
     HttpResponse::build(status)
+        .insert_header((header::ETAG, etag(version)))
+        .json(body)
+}
+
+/// A 201 answer: the new resource, its `Location` and its `ETag`, so that a client can change
+/// it without reading it first.
+pub fn created<T: serde::Serialize>(location: String, version: i32, body: &T) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::CREATED)
+        .insert_header((header::LOCATION, location))
         .insert_header((header::ETAG, etag(version)))
         .json(body)
 }

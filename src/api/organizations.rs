@@ -270,7 +270,7 @@ fn response(status: StatusCode, seen: Seen) -> HttpResponse {
     tag = "organizations",
     request_body = OrganizationInput,
     responses(
-        (status = 201, description = "Registered", body = OrganizationView),
+        (status = 201, description = "Registered", body = OrganizationView, headers(("Location" = String, description = "The new resource's path"), ("ETag" = String, description = "Its version, for If-Match"))),
         (status = 400, description = "Malformed body or unknown field (a declared size class, for one)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only applicants register organizations", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The tax code is already registered", body = Problem, content_type = "application/problem+json",
@@ -293,7 +293,9 @@ pub async fn create_organization(
     let now = state.now();
     let seen =
         service::register(&state.db, &caller, now, || body.parse()?.facts(now.year())).await?;
-    Ok(response(StatusCode::CREATED, seen))
+    let location = format!("/api/v1/organizations/{}", seen.organization.id);
+    let version = seen.organization.version;
+    Ok(super::created(location, version, &view_of(seen)))
 }
 
 /// The organizations the caller may see: those it represents and their partners in any

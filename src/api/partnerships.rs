@@ -199,7 +199,7 @@ fn partnership_response(caller: &AuthUser, status: StatusCode, seen: &Seen) -> H
     tag = "partnerships",
     request_body = NewPartnership,
     responses(
-        (status = 201, description = "Created with its lead", body = PartnershipView),
+        (status = 201, description = "Created with its lead", body = PartnershipView, headers(("Location" = String, description = "The new resource's path"), ("ETag" = String, description = "Its version, for If-Match"))),
         (status = 403, description = "Only applicants form partnerships", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No such published call, a closed call, a lead the caller does not represent, a blank name", body = Problem, content_type = "application/problem+json",
             example = json!({"type": "urn:welfare-grants:problem:validation_failed", "title": "Validation failed", "status": 422, "code": "validation_failed",
@@ -223,7 +223,11 @@ pub async fn create_partnership(
         })
     })
     .await?;
-    Ok(partnership_response(&caller, StatusCode::CREATED, &seen))
+    Ok(super::created(
+        format!("/api/v1/partnerships/{}", seen.partnership.id),
+        seen.partnership.version,
+        &view(&caller, &seen),
+    ))
 }
 
 /// The partnerships the caller's organizations belong to (administrators: all).

@@ -121,7 +121,7 @@ fn user_id_param(path: web::Path<Uuid>) -> Uuid {
     tag = "users",
     request_body = NewUser,
     responses(
-        (status = 201, description = "Created", body = UserView),
+        (status = 201, description = "Created", body = UserView, headers(("Location" = String, description = "The new resource's path"), ("ETag" = String, description = "Its version, for If-Match"))),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "User name taken", body = Problem, content_type = "application/problem+json"),
@@ -152,8 +152,8 @@ pub async fn create_user(
         },
     )
     .await?;
-    Ok(with_etag(
-        StatusCode::CREATED,
+    Ok(super::created(
+        format!("/api/v1/users/{}", user.id),
         user.version,
         &UserView::from(&user),
     ))

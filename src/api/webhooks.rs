@@ -194,7 +194,7 @@ pub struct DeliveryQuery {
     tag = "webhooks",
     request_body = WebhookInput,
     responses(
-        (status = 201, description = "Subscribed; the answer carries the secret, shown only now", body = WebhookView,
+        (status = 201, description = "Subscribed; the answer carries the secret, shown only now", body = WebhookView, headers(("Location" = String, description = "The new subscription's path")),
             example = json!({"id": "1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b", "url": "https://protocollo.regione.lombardia.example/hooks/welfare-grants",
                 "event_types": ["application.submitted", "grant.accepted"], "description": "Protocollo regionale", "created_at": "2026-11-28T09:00:00Z",
                 "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo="})),

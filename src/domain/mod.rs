@@ -21,6 +21,7 @@ pub mod size;
 pub mod split;
 pub mod spreadsheet;
 pub mod user;
+pub mod version;
 pub mod violation;
 pub mod webhook;
 

@@ -29,6 +29,7 @@ use crate::domain::event::application::ApplicationEvent;
 use crate::domain::event::{DomainEvent, EventKind};
 use crate::domain::partnership::{Access, Member};
 use crate::domain::user::Role;
+use crate::domain::version::Expected;
 use crate::domain::violation::Violation;
 use crate::error::ApiError;
 use crate::store::applications::{self as store, Filter, Submission};
@@ -274,7 +275,7 @@ pub async fn update<M>(
     caller: &AuthUser,
     now: DateTime<Utc>,
     id: Uuid,
-    parse: impl FnOnce() -> Result<(i32, M), ApiError>,
+    parse: impl FnOnce() -> Result<(Expected, M), ApiError>,
 ) -> Result<Shown, ApiError>
 where
     M: FnOnce(&ApplicationContent) -> Result<ApplicationContent, ApiError>,
@@ -288,7 +289,7 @@ where
     let current = store::get(&tx, id)
         .await?
         .ok_or_else(application_not_found)?;
-    if current.version != expected_version {
+    if !expected_version.matches(current.version) {
         return Err(ApiError::PreconditionFailed);
     }
     if current.status != ApplicationStatus::Draft {

@@ -19,6 +19,7 @@ use crate::domain::event::Actor;
 use crate::domain::event::call::{self as event, CallEvent};
 use crate::domain::money::Money;
 use crate::domain::percent::Percent;
+use crate::domain::version::Expected;
 use crate::error::ApiError;
 use crate::store::{Page, begin_write, calls, grants, is_unique_violation};
 
@@ -268,7 +269,7 @@ async fn update<F>(
     actor: &Actor,
     now: DateTime<Utc>,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: Option<Expected>,
     decide: F,
 ) -> Result<Call, ApiError>
 where
@@ -276,7 +277,10 @@ where
 {
     let tx = begin_write(db).await?;
     let current = calls::get(&tx, id).await?.ok_or_else(call_not_found)?;
-    if expected_version.is_some_and(|v| v != current.version) {
+    if expected_version
+        .as_ref()
+        .is_some_and(|v| !v.matches(current.version))
+    {
         return Err(ApiError::PreconditionFailed);
     }
     let current_envelopes = calls::envelopes(&tx, id).await?;
@@ -356,7 +360,7 @@ pub async fn patch(
     caller: &AuthUser,
     now: DateTime<Utc>,
     id: Uuid,
-    version: i32,
+    version: Expected,
     act: Option<AmendmentAct>,
     edit: impl FnOnce(&Call) -> Result<CallEdit, ApiError>,
 ) -> Result<Call, ApiError> {

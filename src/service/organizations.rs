@@ -17,6 +17,7 @@ use crate::domain::identifiers::TaxCode;
 use crate::domain::organization::OrganizationFacts;
 use crate::domain::partnership::{Access, organization_access};
 use crate::domain::user::Role;
+use crate::domain::version::Expected;
 use crate::error::ApiError;
 use crate::store::{self, Page, organizations, users};
 
@@ -188,7 +189,7 @@ pub async fn patch<P>(
     caller: &AuthUser,
     now: DateTime<Utc>,
     id: Uuid,
-    request: impl FnOnce() -> Result<(i32, P), ApiError>,
+    request: impl FnOnce() -> Result<(Expected, P), ApiError>,
     decide: impl FnOnce(&Organization, P) -> Result<OrganizationFacts, ApiError>,
 ) -> Result<Seen, ApiError> {
     managed(db, caller, id).await?;
@@ -197,7 +198,7 @@ pub async fn patch<P>(
     let current = organizations::get(&tx, id)
         .await?
         .ok_or_else(organization_not_found)?;
-    if current.version != expected_version {
+    if !expected_version.matches(current.version) {
         return Err(ApiError::PreconditionFailed);
     }
     let facts = decide(&current, request)?;

@@ -16,6 +16,7 @@ use crate::domain::call::check_text;
 use crate::domain::event::Actor;
 use crate::domain::event::{DomainEvent, EventKind, UserEvent};
 use crate::domain::user::{Role, check_password, check_role_agency, check_username};
+use crate::domain::version::Expected;
 use crate::error::ApiError;
 use crate::store::{self, Page, users};
 
@@ -158,7 +159,7 @@ pub async fn change<F>(
     actor: &Actor,
     now: DateTime<Utc>,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: Option<Expected>,
     kind: UserEvent,
     decide: F,
 ) -> Result<User, ApiError>
@@ -167,7 +168,10 @@ where
 {
     let tx = store::begin_write(db).await?;
     let current = users::get(&tx, id).await?.ok_or_else(user_not_found)?;
-    if expected_version.is_some_and(|v| v != current.version) {
+    if expected_version
+        .as_ref()
+        .is_some_and(|v| !v.matches(current.version))
+    {
         return Err(ApiError::PreconditionFailed);
     }
     let mut new = decide(&current)?;
@@ -200,7 +204,7 @@ pub async fn patch(
     now: DateTime<Utc>,
     hashing: &PasswordHashSettings,
     id: Uuid,
-    version: i32,
+    version: Expected,
     edit: impl FnOnce(&User) -> Result<UserEdit, ApiError>,
 ) -> Result<User, ApiError> {
     caller.require_admin()?;

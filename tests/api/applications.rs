@@ -599,3 +599,41 @@ both!(async fn a_receipt_masks_the_personal_tax_codes_of_members_the_reader_does
     let canonical = serde_json_canonicalizer::to_string(&as_trader["snapshot"]).unwrap();
     assert_eq!(as_trader["snapshot_sha256"], hex::encode(sha2::Sha256::digest(canonical.as_bytes())));
 });
+
+// A new draft answers its ETag with its Location, so that its first PATCH needs no read.
+// If-Match compares strongly (RFC 9110): `*` matches any current version, a list matches when
+// one of its tags does, and a weak tag never matches.
+both!(async fn a_new_draft_has_its_etag_and_if_match_compares_strongly(app) {
+    let token = app.login(APPLICANT).await;
+    let demo = app.call_id(DEMO).await;
+    let m = members(&app, &token, 1).await;
+    let pid = partnership(&app, &token, &demo, &m).await;
+    let res = app
+        .post("/api/v1/applications", Some(&token), &json!({"partnership_id": pid, "content": {"title": "Primo"}}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created_etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    let id = body["id"].as_str().unwrap();
+    let path = format!("/api/v1/applications/{id}");
+    assert_eq!(location, path);
+    assert_eq!(created_etag, etag(&app, &path, &token).await);
+
+    // The ETag of the answer is enough for the first change.
+    let res = app.patch(&path, Some(&token), Some(&created_etag), &json!({"title": "Secondo"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let current = res.headers()["etag"].to_str().unwrap().to_owned();
+    // A weak tag of the current version does not match.
+    let weak = format!("W/{current}");
+    problem(app.patch(&path, Some(&token), Some(&weak), &json!({"title": "Terzo"})).await, StatusCode::PRECONDITION_FAILED).await;
+    // A list matches when one of its tags is the current one.
+    let list = format!("\"v999\", {current}");
+    assert_eq!(app.patch(&path, Some(&token), Some(&list), &json!({"title": "Terzo"})).await.status(), StatusCode::OK);
+    // `*` matches whatever the current version is.
+    assert_eq!(app.patch(&path, Some(&token), Some("*"), &json!({"title": "Quarto"})).await.status(), StatusCode::OK);
+    // The stale tag of the creation does not.
+    problem(app.patch(&path, Some(&token), Some(&created_etag), &json!({"title": "Quinto"})).await, StatusCode::PRECONDITION_FAILED).await;
+    let view: Value = app.get(&path, Some(&token)).await.json().await.unwrap();
+    assert_eq!(view["content"]["title"], "Quarto");
+});

@@ -409,3 +409,31 @@ async fn a_request_abandoned_at_its_deadline_carries_the_security_headers() {
         db.close().await.ok();
     }
 }
+
+// A 201 names the new resource (`Location`) and its version (`ETag`), which a GET of that
+// location answers too.
+both!(async fn a_created_resource_answers_its_location_and_etag(app) {
+    let admin = app.login(ADMIN).await;
+    let applicant = app.login(APPLICANT).await;
+    let created = [
+        (
+            app.post("/api/v1/users", Some(&admin), &serde_json::json!({"username": "nuova@example.org",
+                "password": "a long and private passphrase", "full_name": "Nuova", "role": "applicant"})).await,
+            admin.clone(),
+        ),
+        (
+            app.post("/api/v1/organizations", Some(&applicant), &crate::registry::public_body(91, "SO", &["SO"])).await,
+            applicant.clone(),
+        ),
+    ];
+    for (res, token) in created {
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(location.ends_with(body["id"].as_str().unwrap()), "{location}");
+        let read = app.get(&location, Some(&token)).await;
+        assert_eq!(read.status(), StatusCode::OK, "{location}");
+        assert_eq!(read.headers()["etag"].to_str().unwrap(), etag, "{location}");
+    }
+});

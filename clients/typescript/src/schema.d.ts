@@ -5083,6 +5083,10 @@ export interface operations {
             /** @description Created as a draft */
             201: {
                 headers: {
+                    /** @description Its version, for If-Match */
+                    ETag?: string;
+                    /** @description The new resource's path */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8201,6 +8205,10 @@ export interface operations {
             /** @description Registered; log in to get a token */
             201: {
                 headers: {
+                    /** @description Its version, for If-Match */
+                    ETag?: string;
+                    /** @description The new resource's path */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8540,6 +8548,10 @@ export interface operations {
             /** @description Created as a draft */
             201: {
                 headers: {
+                    /** @description Its version, for If-Match */
+                    ETag?: string;
+                    /** @description The new resource's path */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9703,6 +9715,10 @@ export interface operations {
             /** @description The new draft */
             201: {
                 headers: {
+                    /** @description Its version, for If-Match */
+                    ETag?: string;
+                    /** @description The new resource's path */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -11517,6 +11533,10 @@ export interface operations {
             /** @description Registered */
             201: {
                 headers: {
+                    /** @description Its version, for If-Match */
+                    ETag?: string;
+                    /** @description The new resource's path */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -12172,6 +12192,10 @@ export interface operations {
             /** @description Created with its lead */
             201: {
                 headers: {
+                    /** @description Its version, for If-Match */
+                    ETag?: string;
+                    /** @description The new resource's path */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13198,6 +13222,10 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description Its version, for If-Match */
+                    ETag?: string;
+                    /** @description The new resource's path */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13738,6 +13766,8 @@ export interface operations {
             /** @description Subscribed; the answer carries the secret, shown only now */
             201: {
                 headers: {
+                    /** @description The new subscription's path */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {

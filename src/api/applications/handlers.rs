@@ -14,7 +14,7 @@ use super::views::{restricted_view, view_of};
 use crate::api::csv::{Cell, CsvWriter};
 use crate::api::extract::{Json, decode_json};
 use crate::api::idempotency::{Claim, Recorded};
-use crate::api::{PageParams, if_match, merge_patch, with_etag};
+use crate::api::{PageParams, created, if_match, merge_patch, with_etag};
 use crate::auth::AuthUser;
 use crate::domain::ErrorCode;
 use crate::domain::application::{ApplicationContent, totals};
@@ -38,7 +38,7 @@ pub(super) fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, ApiE
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key, e.g. a UUID")),
     request_body = NewApplication,
     responses(
-        (status = 201, description = "Created as a draft", body = ApplicationView),
+        (status = 201, description = "Created as a draft", body = ApplicationView, headers(("Location" = String, description = "The new resource's path"), ("ETag" = String, description = "Its version, for If-Match"))),
         (status = 403, description = "Only applicants write applications", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such partnership that the caller leads", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The partnership already has an application for the call", body = Problem, content_type = "application/problem+json"),
@@ -60,7 +60,8 @@ pub async fn create_application(
         })
     })
     .await?;
-    Ok(answer(StatusCode::CREATED, to_json(&view_of(s))?))
+    let (location, version) = (format!("/api/v1/applications/{}", s.app.id), s.app.version);
+    Ok(created(location, version, &view_of(s)))
 }
 
 /// The applications the caller may see: of the partnerships its organizations belong to;
