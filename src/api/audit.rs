@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::PageParams;
-use super::csv::CsvWriter;
+use super::csv::{CsvWriter, Dialect};
 use crate::auth::AuthUser;
 use crate::domain::ErrorCode;
 use crate::error::{ApiError, Problem};
@@ -83,6 +83,10 @@ pub struct AuditQuery {
     /// `json` (default) or `csv` (every match, no paging).
     #[param(value_type = Option<super::applications::ExportFormat>, inline)]
     pub format: Option<String>,
+    /// With `format=csv`: `rfc4180` (default) or `excel-it` (a UTF-8 byte-order mark, `;`
+    /// between cells, decimal commas: what Excel set to Italian opens right).
+    #[param(value_type = Option<crate::api::csv::CsvDialect>, inline)]
+    pub dialect: Option<String>,
 }
 
 fn view(m: crate::entity::audit_event::Model) -> AuditEventView {
@@ -129,6 +133,7 @@ pub async fn list_audit_events(
             return Err(ApiError::invalid("format", ErrorCode::UnknownFormat));
         }
     };
+    let dialect = Dialect::parse(query.dialect.as_deref())?;
     if let (Some(from), Some(to)) = (query.from, query.to)
         && to <= from
     {
@@ -145,7 +150,7 @@ pub async fn list_audit_events(
     let (rows, total) =
         operations::audit_log(&state.db, &caller, &filter, (!csv).then_some(page)).await?;
     if csv {
-        let mut out = CsvWriter::new();
+        let mut out = CsvWriter::with(dialect);
         out.write_text_record([
             "id",
             "occurred_at",
@@ -172,7 +177,7 @@ pub async fn list_audit_events(
                 m.request_id.unwrap_or_default(),
             ])?;
         }
-        return out.into_response(None);
+        return out.into_response("audit-events.csv");
     }
     Ok(HttpResponse::Ok().json(AuditEventList {
         items: rows.into_iter().map(view).collect(),

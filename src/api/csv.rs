@@ -1,6 +1,8 @@
 //! The one CSV writer that every export shares (`?format=csv` of the applications, the public
 //! results and the audit log): RFC 4180 with CRLF line ends, UTF-8, dot decimals, and every
-//! text cell neutralised against formula injection (`domain::spreadsheet`).
+//! text cell neutralised against formula injection (`domain::spreadsheet`). With
+//! `dialect=excel-it` it writes what Excel set to Italian opens right: a UTF-8 byte-order mark
+//! (for the accents), `;` between cells and decimal commas.
 //!
 //! A cell is text unless it is written as a [`Cell::number`]: only values of a numeric type
 //! (amounts, scores, ranks, counts) can be, so a negative amount keeps its `-` while a title,
@@ -12,6 +14,7 @@ use std::fmt::Display;
 use actix_web::HttpResponse;
 use actix_web::http::header;
 
+use crate::domain::ErrorCode;
 use crate::domain::money::Money;
 use crate::domain::spreadsheet::neutralise_formula;
 use crate::error::ApiError;
@@ -65,9 +68,43 @@ impl Cell {
     }
 }
 
+/// How a CSV file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// RFC 4180: `,` between cells, dot decimals, no byte-order mark.
+    #[default]
+    Rfc4180,
+    /// For Excel set to Italian: a UTF-8 byte-order mark, `;` between cells, decimal commas.
+    ExcelIt,
+}
+
+impl Dialect {
+    /// The `dialect` query parameter: absent is RFC 4180; an unknown value is a 422.
+    pub fn parse(value: Option<&str>) -> Result<Dialect, ApiError> {
+        match value {
+            None | Some("rfc4180") => Ok(Dialect::Rfc4180),
+            Some("excel-it") => Ok(Dialect::ExcelIt),
+            Some(_) => Err(ApiError::invalid("dialect", ErrorCode::UnknownDialect)),
+        }
+    }
+}
+
+/// The dialects of a CSV export (for the document only: the handlers read `dialect` as text,
+/// so that another value is a 422 naming the field).
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub enum CsvDialect {
+    /// RFC 4180 (the default): `,`, dot decimals.
+    #[serde(rename = "rfc4180")]
+    Rfc4180,
+    /// For Excel set to Italian: UTF-8 with a byte-order mark, `;`, decimal commas.
+    #[serde(rename = "excel-it")]
+    ExcelIt,
+}
+
 /// A CSV file being written in memory.
 pub struct CsvWriter {
     out: ::csv::Writer<Vec<u8>>,
+    dialect: Dialect,
 }
 
 impl Default for CsvWriter {
@@ -78,10 +115,20 @@ impl Default for CsvWriter {
 
 impl CsvWriter {
     pub fn new() -> CsvWriter {
+        CsvWriter::with(Dialect::Rfc4180)
+    }
+
+    pub fn with(dialect: Dialect) -> CsvWriter {
+        let (delimiter, start): (u8, &[u8]) = match dialect {
+            Dialect::Rfc4180 => (b',', b""),
+            Dialect::ExcelIt => (b';', "\u{feff}".as_bytes()),
+        };
         CsvWriter {
             out: ::csv::WriterBuilder::new()
                 .terminator(::csv::Terminator::CRLF)
-                .from_writer(Vec::new()),
+                .delimiter(delimiter)
+                .from_writer(start.to_vec()),
+            dialect,
         }
     }
 
@@ -100,9 +147,14 @@ impl CsvWriter {
 
     /// A row of cells of any kind.
     pub fn write_record(&mut self, cells: impl IntoIterator<Item = Cell>) -> Result<(), ApiError> {
+        let dialect = self.dialect;
         let cells: Vec<Cell> = cells.into_iter().collect();
         self.out
-            .write_record(cells.iter().map(|c| c.written().into_owned()))
+            .write_record(cells.iter().map(|c| match (c, dialect) {
+                // A number the service formatted has at most one `.`, its decimal point.
+                (Cell::Number(n), Dialect::ExcelIt) => n.replace('.', ","),
+                _ => c.written().into_owned(),
+            }))
             .map_err(csv_error)
     }
 
@@ -113,18 +165,17 @@ impl CsvWriter {
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("csv: {e}")))
     }
 
-    /// The file as a `text/csv` answer, as an attachment when it has a file name.
-    pub fn into_response(self, filename: Option<&str>) -> Result<HttpResponse, ApiError> {
+    /// The file as a `text/csv` attachment named `filename` (plain ASCII, chosen by the
+    /// service).
+    pub fn into_response(self, filename: &str) -> Result<HttpResponse, ApiError> {
         let bytes = self.into_bytes()?;
-        let mut res = HttpResponse::Ok();
-        res.content_type("text/csv; charset=utf-8");
-        if let Some(name) = filename {
-            res.insert_header((
+        Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ));
-        }
-        Ok(res.body(bytes))
+                format!("attachment; filename=\"{filename}\""),
+            ))
+            .body(bytes))
     }
 }
 
@@ -154,6 +205,25 @@ mod tests {
                 .unwrap();
         });
         assert_eq!(out, "title,amount\r\n'-12.50,-12.50\r\n'=1+1,\r\n");
+    }
+
+    #[test]
+    fn the_italian_dialect_has_a_bom_semicolons_and_decimal_commas() {
+        let mut w = CsvWriter::with(Dialect::ExcelIt);
+        w.write_text_record(["titolo", "importo"]).unwrap();
+        w.write_record([
+            Cell::text("Città; più servizi 1.5"),
+            Cell::number(Money::parse("293580.00").unwrap()),
+        ])
+        .unwrap();
+        let out = String::from_utf8(w.into_bytes().unwrap()).unwrap();
+        assert_eq!(
+            out,
+            "\u{feff}titolo;importo\r\n\"Città; più servizi 1.5\";293580,00\r\n"
+        );
+        assert_eq!(Dialect::parse(None).unwrap(), Dialect::Rfc4180);
+        assert_eq!(Dialect::parse(Some("excel-it")).unwrap(), Dialect::ExcelIt);
+        assert!(Dialect::parse(Some("excel")).is_err());
     }
 
     #[test]

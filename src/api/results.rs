@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::csv::{Cell, CsvWriter};
+use super::csv::{Cell, CsvWriter, Dialect};
 use crate::domain::ErrorCode;
 use crate::domain::agency::AgencyCode;
 use crate::domain::money::Money;
@@ -91,6 +91,10 @@ pub struct ResultsQuery {
     /// `json` (default), `csv` or `360giving`.
     #[param(value_type = Option<ResultsFormat>, inline)]
     pub format: Option<String>,
+    /// With `format=csv`: `rfc4180` (default) or `excel-it` (a UTF-8 byte-order mark, `;`
+    /// between cells, decimal commas: what Excel set to Italian opens right).
+    #[param(value_type = Option<crate::api::csv::CsvDialect>, inline)]
+    pub dialect: Option<String>,
 }
 
 // For the document only, like `applications::ExportFormat`.
@@ -134,7 +138,9 @@ pub async fn results(
             ),
         ));
     }
-    let rows: Vec<(ResultView, Option<String>)> = service::results(&state.db, path.into_inner())
+    let dialect = Dialect::parse(query.dialect.as_deref())?;
+    let call_id = path.into_inner();
+    let rows: Vec<(ResultView, Option<String>)> = service::results(&state.db, call_id)
         .await?
         .into_iter()
         .map(|r| {
@@ -157,7 +163,7 @@ pub async fn results(
         .collect();
     match format {
         "csv" => {
-            let mut out = CsvWriter::new();
+            let mut out = CsvWriter::with(dialect);
             out.write_text_record([
                 "agency_code",
                 "rank",
@@ -188,7 +194,7 @@ pub async fn results(
                     Cell::text_or_empty(r.act_date.map(|d| d.to_string())),
                 ])?;
             }
-            out.into_response(None)
+            out.into_response(&format!("results-{call_id}.csv"))
         }
         "360giving" => {
             let grants: Vec<GivingGrant> = rows

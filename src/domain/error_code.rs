@@ -641,6 +641,9 @@ catalogue! {
     UnknownField = "unknown_field", 400,
         "`{name}` is not a field of this object ({message}).",
         "`{name}` non è un campo di questo oggetto ({message}).";
+    UnknownDialect = "unknown_dialect", 422,
+        "dialect is rfc4180 or excel-it.",
+        "dialect è rfc4180 o excel-it.";
     UnknownFormat = "unknown_format", 422,
         "format is json or csv.",
         "format è json o csv.";

@@ -208,3 +208,39 @@ both!(async fn a_formula_in_user_text_does_not_start_a_cell_of_the_audit_export(
     let header: Vec<&str> = rows[0].iter().map(String::as_str).collect();
     assert_no_formula(&rows, &header);
 });
+
+// Every export is an attachment with a file name; `dialect=excel-it` writes what Excel set to
+// Italian opens in columns with its accents: a byte-order mark, `;`, decimal commas.
+both!(async fn every_export_is_a_named_attachment_and_has_an_italian_dialect(app) {
+    let token = app.login(APPLICANT2).await;
+    let m = members_with_lead(&app, &token, "Comune di Sondrio").await;
+    let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    let pid = partnership(&app, &token, &demo, &m).await;
+    let res = app.post("/api/v1/applications", Some(&token), &json!({"partnership_id": pid, "content": crate::applications::content(&m.lead)})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let admin = app.login(ADMIN).await;
+    for (path, name) in [
+        ("/api/v1/applications?format=csv".to_owned(), "applications.csv".to_owned()),
+        ("/api/v1/audit-events?format=csv".to_owned(), "audit-events.csv".to_owned()),
+        (format!("/api/v1/calls/{demo}/results?format=csv"), format!("results-{demo}.csv")),
+    ] {
+        let res = app.get(&path, Some(&admin)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert_eq!(res.headers()["content-disposition"], format!("attachment; filename=\"{name}\"").as_str());
+        let plain = res.bytes().await.unwrap();
+        assert!(!plain.starts_with("\u{feff}".as_bytes()), "{path}");
+        let res = app.get(&format!("{path}&dialect=excel-it"), Some(&admin)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let italian = res.text().await.unwrap();
+        assert!(italian.starts_with('\u{feff}'), "{path}");
+        let header = italian.trim_start_matches('\u{feff}').lines().next().unwrap().to_owned();
+        assert!(header.contains(';') && !header.contains(','), "{path}: {header}");
+        let res = app.get(&format!("{path}&dialect=excel"), Some(&admin)).await;
+        let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(has_violation(&p, "dialect", "unknown_dialect"), "{p}");
+    }
+    // Amounts with a decimal comma.
+    let italian = app.get("/api/v1/applications?format=csv&dialect=excel-it", Some(&admin)).await.text().await.unwrap();
+    let row = italian.lines().nth(1).unwrap();
+    assert!(row.contains(";24500,00;") && row.contains(";35000,00;"), "{row}");
+});

@@ -4998,6 +4998,11 @@ export interface operations {
                 area?: string;
                 /** @description `json` (default) or `csv` (RFC 4180, UTF-8, dot decimals; every match, no paging). */
                 format?: "json" | "csv";
+                /**
+                 * @description With `format=csv`: `rfc4180` (default) or `excel-it` (a UTF-8 byte-order mark, `;`
+                 *     between cells, decimal commas: what Excel set to Italian opens right).
+                 */
+                dialect?: "rfc4180" | "excel-it";
             };
             header?: never;
             path?: never;
@@ -7572,6 +7577,11 @@ export interface operations {
                 to?: string;
                 /** @description `json` (default) or `csv` (every match, no paging). */
                 format?: "json" | "csv";
+                /**
+                 * @description With `format=csv`: `rfc4180` (default) or `excel-it` (a UTF-8 byte-order mark, `;`
+                 *     between cells, decimal commas: what Excel set to Italian opens right).
+                 */
+                dialect?: "rfc4180" | "excel-it";
             };
             header?: never;
             path?: never;
@@ -10483,6 +10493,11 @@ export interface operations {
             query?: {
                 /** @description `json` (default), `csv` or `360giving`. */
                 format?: "json" | "csv" | "360giving";
+                /**
+                 * @description With `format=csv`: `rfc4180` (default) or `excel-it` (a UTF-8 byte-order mark, `;`
+                 *     between cells, decimal commas: what Excel set to Italian opens right).
+                 */
+                dialect?: "rfc4180" | "excel-it";
             };
             header?: never;
             path: {

@@ -102,6 +102,10 @@ pub struct ApplicationQuery {
     /// `json` (default) or `csv` (RFC 4180, UTF-8, dot decimals; every match, no paging).
     #[param(value_type = Option<ExportFormat>, inline)]
     pub format: Option<String>,
+    /// With `format=csv`: `rfc4180` (default) or `excel-it` (a UTF-8 byte-order mark, `;`
+    /// between cells, decimal commas: what Excel set to Italian opens right).
+    #[param(value_type = Option<crate::api::csv::CsvDialect>, inline)]
+    pub dialect: Option<String>,
 }
 
 // For the document only: the handlers read `format` as text, so that another value is a 422

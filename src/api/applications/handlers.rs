@@ -11,7 +11,7 @@ use super::dto::{
     WithdrawRequest,
 };
 use super::views::{restricted_view, view_of};
-use crate::api::csv::{Cell, CsvWriter};
+use crate::api::csv::{Cell, CsvWriter, Dialect};
 use crate::api::extract::{Json, decode_json};
 use crate::api::idempotency::{Claim, Recorded};
 use crate::api::{PageParams, created, if_match, merge_patch, with_etag};
@@ -91,6 +91,7 @@ pub async fn list_applications(
             return Err(ApiError::invalid("format", ErrorCode::UnknownFormat));
         }
     };
+    let dialect = Dialect::parse(query.dialect.as_deref())?;
     let page = paging.page()?;
     let query = query.into_inner();
     let q = service::ListQuery {
@@ -100,7 +101,7 @@ pub async fn list_applications(
         area: query.area,
     };
     if csv {
-        return csv_export(&state, &caller, q).await;
+        return csv_export(&state, &caller, q, dialect).await;
     }
     let (items, total) = service::list(&state.db, &caller, state.now(), q, page).await?;
     let items = items
@@ -123,8 +124,9 @@ async fn csv_export(
     state: &AppState,
     caller: &AuthUser,
     q: service::ListQuery,
+    dialect: Dialect,
 ) -> Result<HttpResponse, ApiError> {
-    let mut out = CsvWriter::new();
+    let mut out = CsvWriter::with(dialect);
     out.write_text_record([
         "id",
         "call_code",
@@ -155,7 +157,7 @@ async fn csv_export(
         ])
     })
     .await?;
-    out.into_response(Some("applications.csv"))
+    out.into_response("applications.csv")
 }
 
 /// Read an application. For a draft, `blocking` lists what still stops its submission.
