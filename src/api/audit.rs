@@ -89,7 +89,7 @@ pub struct AuditQuery {
     pub dialect: Option<String>,
 }
 
-fn view(m: crate::entity::audit_event::Model) -> AuditEventView {
+fn view(m: crate::service::operations::AuditEvent) -> AuditEventView {
     AuditEventView {
         id: m.id,
         occurred_at: m.occurred_at,

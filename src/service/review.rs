@@ -254,7 +254,7 @@ pub async fn decide_admissibility(
     let next = review::decide(role, current, input.decision, app.integration_deadline, now)?;
     let deadline =
         (next == ReviewStatus::IntegrationRequested).then(|| deadline_after(now, integration_days));
-    store::review::set_review_status(&tx, application_id, next, deadline, now).await?;
+    store::applications::set_review_status(&tx, application_id, next, deadline, now).await?;
     store::review::insert_step(
         &tx,
         NewStep {
@@ -376,7 +376,7 @@ pub async fn answer_integration(
         require_submitted(&app).map_err(|_| ApiError::from(ErrorCode::IntegrationClosed))?;
     let now = clock.now();
     let next = review::answer_integration(Role::Applicant, current, app.integration_deadline, now)?;
-    store::review::set_review_status(&tx, application_id, next, None, now).await?;
+    store::applications::set_review_status(&tx, application_id, next, None, now).await?;
     store::review::insert_step(
         &tx,
         NewStep {

@@ -605,6 +605,28 @@ pub async fn documents<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Vec<Docum
         .collect())
 }
 
+/// Set an application's review status and the deadline of its open request for integration
+/// (the review's columns of the application).
+pub async fn set_review_status<C: ConnectionTrait>(
+    conn: &C,
+    application_id: Uuid,
+    status: ReviewStatus,
+    integration_deadline: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    application::Entity::update_many()
+        .set(application::ActiveModel {
+            review_status: Set(Some(status.as_str().to_owned())),
+            integration_deadline: Set(integration_deadline),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .filter(application::Column::Id.eq(application_id))
+        .exec(conn)
+        .await
+        .map(|_| ())
+}
+
 /// Which of these SHA-256s an annex refers to (of any application, draft or submitted: a
 /// submitted application's receipt names its annexes by them). A few hundred keys a query.
 pub async fn referenced_files<C: ConnectionTrait>(

@@ -123,28 +123,6 @@ pub async fn insert_step<C: ConnectionTrait>(conn: &C, s: NewStep<'_>) -> Result
     .map(|_| ())
 }
 
-/// Set an application's review status and the deadline of its open request for integration
-/// (the review's columns of the application).
-pub async fn set_review_status<C: ConnectionTrait>(
-    conn: &C,
-    application_id: Uuid,
-    status: ReviewStatus,
-    integration_deadline: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    application::Entity::update_many()
-        .set(application::ActiveModel {
-            review_status: Set(Some(status.as_str().to_owned())),
-            integration_deadline: Set(integration_deadline),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .filter(application::Column::Id.eq(application_id))
-        .exec(conn)
-        .await
-        .map(|_| ())
-}
-
 /// A review step, as the history of the review shows it.
 #[derive(Debug, Clone)]
 pub struct Step {
