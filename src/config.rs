@@ -37,6 +37,9 @@ pub struct StorageSettings {
     /// before the row that refers to it, and a crash between the two leaves a file that
     /// nothing refers to.
     pub orphan_age_secs: u64,
+    /// Whether an annex may still be registered as "a file kept elsewhere" (a JSON body with
+    /// its name, size and SHA-256, and no bytes). Off: annexes are uploaded.
+    pub external_files: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -55,6 +58,9 @@ pub struct ServerSettings {
     /// The longest a request may take; past it the answer is 503 with `Retry-After` and its
     /// work is abandoned (an open transaction is rolled back). 0: no deadline.
     pub request_timeout_secs: u64,
+    /// The deadline of a file upload (a `multipart/form-data` request), which streams its
+    /// file while it runs: 20 MiB over a slow line takes minutes. 0: no deadline.
+    pub upload_timeout_secs: u64,
     /// `Strict-Transport-Security: max-age=` on every answer, telling browsers to use HTTPS
     /// only for that many seconds. 0 (the default): not sent. Turn it on only when the service
     /// is reached over TLS (behind a TLS-terminating proxy), e.g. 31536000 for a year.
@@ -259,6 +265,7 @@ body_limit_bytes = 262144
 workers = 0
 shutdown_timeout_secs = 10
 request_timeout_secs = 30
+upload_timeout_secs = 600
 hsts_max_age_secs = 0
 
 [database]
@@ -314,6 +321,7 @@ enabled = true
 path = "data/files"
 sweep_interval_secs = 3600
 orphan_age_secs = 86400
+external_files = false
 
 [rate_limit]
 enabled = true

@@ -145,6 +145,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     /// 415: the body is not in a media type the operation reads.
     UnsupportedMediaType { expected: &'static str },
+    /// 413, 415 or 416 about a file (too large, of a type not kept, a range outside it): the
+    /// status is its code's.
+    File { code: ErrorCode, message: Msg },
     /// 429: this client address made too many such requests; try again after `retry_after`
     /// seconds.
     TooManyRequests { retry_after: u32 },
@@ -195,6 +198,7 @@ impl ApiError {
             | ApiError::Forbidden { code, .. }
             | ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. }
+            | ApiError::File { code, .. }
             | ApiError::Unavailable { code, .. } => *code,
             ApiError::Validation(_) => ErrorCode::ValidationFailed,
             ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
@@ -219,6 +223,7 @@ impl ApiError {
             | ApiError::Forbidden { message, .. }
             | ApiError::NotFound { message, .. }
             | ApiError::Conflict { message, .. }
+            | ApiError::File { message, .. }
             | ApiError::Unavailable { message, .. } => {
                 return Cow::Owned(message.get(lang).to_owned());
             }
@@ -302,6 +307,9 @@ impl ResponseError for ApiError {
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::File { code, .. } => {
+                StatusCode::from_u16(code.status()).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             ApiError::TooManyRequests { .. } | ApiError::AccountRateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -420,6 +428,7 @@ impl From<Coded> for ApiError {
             403 => ApiError::Forbidden { code, message },
             404 => ApiError::NotFound { code, message },
             409 => ApiError::Conflict { code, message },
+            413 | 415 | 416 => ApiError::File { code, message },
             503 => ApiError::Unavailable {
                 code,
                 message,

@@ -15,6 +15,7 @@ mod m20261207_000009_create_webhooks;
 mod m20261208_000010_add_read_path_indexes;
 mod m20261209_000011_create_sessions_and_login_throttles;
 mod m20261210_000012_add_membership_consent;
+mod m20261211_000013_add_document_media_type;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000010_add_read_path_indexes::Migration),
             Box::new(m20261209_000011_create_sessions_and_login_throttles::Migration),
             Box::new(m20261210_000012_add_membership_consent::Migration),
+            Box::new(m20261211_000013_add_document_media_type::Migration),
         ]
     }
 }

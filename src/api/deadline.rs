@@ -18,9 +18,15 @@ pub async fn layer(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let secs = req
-        .app_data::<web::Data<AppState>>()
-        .map_or(0, |s| s.settings.server.request_timeout_secs);
+    // An upload streams its file while it runs: it has a deadline of its own.
+    let upload = is_multipart(req.headers());
+    let secs = req.app_data::<web::Data<AppState>>().map_or(0, |s| {
+        if upload {
+            s.settings.server.upload_timeout_secs
+        } else {
+            s.settings.server.request_timeout_secs
+        }
+    });
     if secs == 0 {
         return next.call(req).await;
     }
@@ -44,4 +50,18 @@ pub async fn layer(
             Err(actix_web::error::InternalError::from_response("request deadline", res).into())
         }
     }
+}
+
+/// Whether a request's body is a `multipart/form-data` form (a file upload).
+pub fn is_multipart(headers: &actix_web::http::header::HeaderMap) -> bool {
+    headers
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("multipart/form-data")
+        })
 }

@@ -2,6 +2,10 @@
 //! answers the first result again (with `Idempotent-Replayed: true`), the same key with
 //! another body is 422, a repeat while the first still runs is 409. Keys belong to the
 //! authenticated user; failures of the service itself (5xx) release the key.
+//!
+//! A file upload (`multipart/form-data`) is not buffered here: its body may be 20 MiB. Its key
+//! is claimed by the operation once it has streamed the file ([`claim_deferred`]), with a
+//! fingerprint of the form's metadata and of the file's SHA-256 instead of the body's hash.
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -53,10 +57,21 @@ impl Claim {
 
     /// What is kept of a JSON answer to replay it, exactly as the middleware keeps it.
     pub fn answer(&self, status: StatusCode, body: &serde_json::Value) -> Answer {
+        self.answer_with(status, body, None, None)
+    }
+
+    /// [`Claim::answer`] of an answer with `Location` and `ETag`.
+    pub fn answer_with(
+        &self,
+        status: StatusCode,
+        body: &serde_json::Value,
+        location: Option<&str>,
+        etag: Option<&str>,
+    ) -> Answer {
         let stored = Stored {
             content_type: Some("application/json".to_owned()),
-            etag: None,
-            location: None,
+            etag: etag.map(str::to_owned),
+            location: location.map(str::to_owned),
             body: body.to_string(),
         };
         Answer {
@@ -64,6 +79,58 @@ impl Claim {
             key: self.key.clone(),
             status: status.as_u16(),
             stored: serde_json::to_string(&stored).unwrap_or_default(),
+        }
+    }
+}
+
+/// The key of an upload, which the middleware leaves to the operation to claim.
+#[derive(Debug, Clone)]
+struct Deferred {
+    user_id: Uuid,
+    key: String,
+    scope: String,
+}
+
+/// What became of an upload's key.
+pub enum Deferral {
+    /// Run the operation; with a key, record its answer under `Claim`.
+    Run(Option<Claim>),
+    /// Answer this instead: the first answer again, or 409 while the first still runs.
+    Answered(HttpResponse),
+}
+
+/// Claim the key of an upload, if it carries one, once its `fingerprint` is known (the form's
+/// metadata and the file's SHA-256): a repeat of the same upload answers the first result, the
+/// same key with another upload is refused (422).
+pub async fn claim_deferred(
+    req: &actix_web::HttpRequest,
+    state: &AppState,
+    fingerprint: &str,
+) -> Result<Deferral, ApiError> {
+    let Some(d) = req.extensions().get::<Deferred>().cloned() else {
+        return Ok(Deferral::Run(None));
+    };
+    match service::begin(
+        &state.db,
+        d.user_id,
+        &d.key,
+        &d.scope,
+        fingerprint,
+        state.now(),
+    )
+    .await?
+    {
+        Claimed::Replay { status, body } => Ok(Deferral::Answered(replay(status, &body))),
+        Claimed::InProgress { retry_after_secs } => {
+            Ok(Deferral::Answered(in_progress(retry_after_secs)))
+        }
+        Claimed::Fresh => {
+            let claim = Claim {
+                user_id: d.user_id,
+                key: d.key,
+            };
+            req.extensions_mut().insert(claim.clone());
+            Ok(Deferral::Run(Some(claim)))
         }
     }
 }
@@ -141,9 +208,22 @@ pub async fn layer(
             return Ok(req.into_response(e.error_response()));
         }
     };
+    let scope = format!("{} {}", req.method(), req.path());
+    if crate::api::deadline::is_multipart(req.headers()) {
+        req.extensions_mut().insert(Deferred {
+            user_id,
+            key: key.clone(),
+            scope,
+        });
+        let res = next.call(req).await?;
+        // Claimed by the operation (or never, when it refused the upload before).
+        if res.request().extensions().get::<Claim>().is_none() {
+            return Ok(res.map_into_boxed_body());
+        }
+        return settle(res, &state, user_id, &key).await;
+    }
     let body: Bytes = req.extract::<Bytes>().await?;
     req.set_payload(actix_web::dev::Payload::from(body.clone()));
-    let scope = format!("{} {}", req.method(), req.path());
     let hash = hex::encode(Sha256::digest(&body));
     match service::begin(&state.db, user_id, &key, &scope, &hash, state.now()).await {
         Err(e) => return Ok(req.into_response(e.error_response())),
@@ -160,12 +240,23 @@ pub async fn layer(
         key: key.clone(),
     });
     let res = next.call(req).await?;
+    settle(res, &state, user_id, &key).await
+}
+
+/// Record the answer of a request that ran under a key (unless the operation recorded it with
+/// its change), or release the key when the service failed.
+async fn settle(
+    res: ServiceResponse<impl MessageBody + 'static>,
+    state: &AppState,
+    user_id: Uuid,
+    key: &str,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     if res.response().extensions().get::<Recorded>().is_some() {
         return Ok(res.map_into_boxed_body());
     }
     let status = res.status();
     if status.is_server_error() {
-        service::abandon(&state.db, user_id, &key).await.ok();
+        service::abandon(&state.db, user_id, key).await.ok();
         return Ok(res.map_into_boxed_body());
     }
     let header_of = |res: &ServiceResponse<_>, name: header::HeaderName| {
@@ -189,7 +280,7 @@ pub async fn layer(
         body: String::from_utf8_lossy(&bytes).into_owned(),
     };
     let serialized = serde_json::to_string(&stored).unwrap_or_default();
-    if let Err(e) = service::finish(&state.db, user_id, &key, status.as_u16(), &serialized).await {
+    if let Err(e) = service::finish(&state.db, user_id, key, status.as_u16(), &serialized).await {
         tracing::warn!(error = %e, "cannot record an idempotent answer");
     }
     let response = head.set_body(BoxBody::new(bytes));

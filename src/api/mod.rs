@@ -87,6 +87,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(applications::delete_application)
             .service(applications::add_document)
             .service(applications::list_documents)
+            .service(applications::get_document)
+            .service(applications::download_document)
             .service(applications::delete_document)
             .service(applications::submit)
             .service(applications::get_receipt)

@@ -451,14 +451,7 @@ pub fn check_annex(
             ErrorCode::UnknownKind.with(&[("list", &list)]),
         );
     }
-    let name = file_name.trim();
-    if name.is_empty()
-        || name.chars().count() > 255
-        || name.contains(['/', '\\'])
-        || name.chars().any(char::is_control)
-    {
-        v.add(field("file_name"), ErrorCode::InvalidFileName);
-    }
+    v.extend(check_file_name(&field("file_name"), file_name));
     if !(1..=1_073_741_824).contains(&size_bytes) {
         v.add(
             field("size_bytes"),
@@ -476,6 +469,19 @@ pub fn check_annex(
         v.add(field("sha256"), ErrorCode::InvalidSha256);
     }
     v.into_vec()
+}
+
+/// A file name: 1 to 255 characters once trimmed, without a folder or control characters.
+pub fn check_file_name(field: &str, file_name: &str) -> Vec<Violation> {
+    let name = file_name.trim();
+    if name.is_empty()
+        || name.chars().count() > 255
+        || name.contains(['/', '\\'])
+        || name.chars().any(char::is_control)
+    {
+        return vec![Violation::new(field, ErrorCode::InvalidFileName)];
+    }
+    vec![]
 }
 
 /// A submission at `now` is in time when `opens_at ≤ now < closes_at`.

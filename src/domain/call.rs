@@ -278,13 +278,26 @@ pub enum AnnexScope {
 /// An annex every application must carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"kind": "partnership_agreement", "scope": "application", "name_it": "Accordo di partenariato", "name_en": "Partnership agreement"}))]
+#[schema(example = json!({"kind": "partnership_agreement", "scope": "application", "name_it": "Accordo di partenariato", "name_en": "Partnership agreement", "max_size_bytes": 20971520}))]
 pub struct RequiredAnnex {
     #[schema(example = "partnership_agreement")]
     pub kind: String,
     pub scope: AnnexScope,
     pub name_it: String,
     pub name_en: String,
+    /// The largest file of this kind, in bytes (1 byte to 1 GiB; 20 MiB when left out).
+    #[serde(default = "default_annex_max_size")]
+    #[schema(example = 20971520, minimum = 1, maximum = 1073741824)]
+    pub max_size_bytes: u64,
+}
+
+/// The largest annex file when a call says nothing else (and of an annex of kind `other`).
+pub const DEFAULT_ANNEX_MAX_SIZE: u64 = 20 * 1024 * 1024;
+/// The largest annex file any call may allow.
+pub const ANNEX_MAX_SIZE_CEILING: u64 = 1024 * 1024 * 1024;
+
+fn default_annex_max_size() -> u64 {
+    DEFAULT_ANNEX_MAX_SIZE
 }
 
 /// Every rule of a call; locked once its window opens.
@@ -354,6 +367,30 @@ fn check_names(v: &mut Violations, field: &str, it: &str, en: &str) {
         if value.trim().is_empty() || value.chars().count() > 300 {
             v.add(format!("{field}.{suffix}"), ErrorCode::InvalidName);
         }
+    }
+}
+
+impl CallRules {
+    /// The largest file an annex of `kind` may have: the call's limit of that kind, 20 MiB for
+    /// `other`; `None` for a kind the call does not know.
+    pub fn annex_max_size(&self, kind: &str) -> Option<u64> {
+        if kind == "other" {
+            return Some(DEFAULT_ANNEX_MAX_SIZE);
+        }
+        self.required_annexes
+            .iter()
+            .find(|a| a.kind == kind)
+            .map(|a| a.max_size_bytes)
+    }
+
+    /// The largest file any annex of the call may have.
+    pub fn largest_annex_size(&self) -> u64 {
+        self.required_annexes
+            .iter()
+            .map(|a| a.max_size_bytes)
+            .chain([DEFAULT_ANNEX_MAX_SIZE])
+            .max()
+            .unwrap_or(DEFAULT_ANNEX_MAX_SIZE)
     }
 }
 
@@ -609,6 +646,15 @@ impl CallRules {
                 &a.name_it,
                 &a.name_en,
             );
+            if !(1..=ANNEX_MAX_SIZE_CEILING).contains(&a.max_size_bytes) {
+                v.add(
+                    f(&format!("required_annexes[{i}].max_size_bytes")),
+                    ErrorCode::OutOfRange.worded(
+                        "A file has 1 byte to 1 GiB.",
+                        "Un file ha da 1 byte a 1 GiB.",
+                    ),
+                );
+            }
         }
         check_codes(
             &mut v,

@@ -164,9 +164,15 @@ catalogue! {
     DatabaseUnavailable = "database_unavailable", 503,
         "The database is not reachable right now; retry shortly.",
         "Il database non è raggiungibile in questo momento; riprovare a breve.";
+    DocumentContentNotKept = "document_content_not_kept", 404,
+        "This annex was registered as a file kept elsewhere: the service has none of its bytes.",
+        "Questo allegato è stato registrato come file conservato altrove: il servizio non ne ha il contenuto.";
     DocumentNotFound = "document_not_found", 404,
         "The application has no such document.",
         "La domanda non ha questo documento.";
+    DuplicatePart = "duplicate_part", 422,
+        "The form has more than one {part} part.",
+        "Il modulo ha più di una parte {part}.";
     Duplicate = "duplicate", 422,
         "Each event type once.",
         "Ogni tipo di evento una sola volta.";
@@ -182,6 +188,9 @@ catalogue! {
     DurationExceeded = "duration_exceeded", 422,
         "A project lasts at most {months} months: it must end by {end_by}.",
         "Un progetto dura al massimo {months} mesi: deve terminare entro il {end_by}.";
+    EmptyFile = "empty_file", 422,
+        "The file is empty.",
+        "Il file è vuoto.";
     EmptyList = "empty_list", 422,
         "Choose at least one intervention area.",
         "Scegliere almeno un'area di intervento.";
@@ -209,6 +218,15 @@ catalogue! {
     EvaluationsMissing = "evaluations_missing", 409,
         "{protocol} has {finals} of the {required} final evaluations required.",
         "{protocol} ha {finals} delle {required} valutazioni definitive richieste.";
+    ExternalFilesDisabled = "external_files_disabled", 415,
+        "Upload the file as multipart/form-data, a metadata part and a file part: this service keeps the files of its annexes.",
+        "Caricare il file come multipart/form-data, con una parte metadata e una parte file: il servizio conserva i file degli allegati.";
+    FileNameContradictsType = "file_name_contradicts_type", 415,
+        "The file name {file_name} says another type than its content, which is {media_type}.",
+        "Il nome del file {file_name} indica un tipo diverso dal suo contenuto, che è {media_type}.";
+    FileTooLarge = "file_too_large", 413,
+        "The file is larger than {limit} bytes, the limit of this kind of annex.",
+        "Il file supera i {limit} byte, il limite di questo tipo di allegato.";
     FragmentInUrl = "fragment_in_url", 422,
         "The URL must not have a fragment.",
         "L'URL non deve avere un frammento.";
@@ -326,6 +344,9 @@ catalogue! {
     MalformedJson = "malformed_json", 400,
         "The body is not valid JSON: {reason}.",
         "Il corpo non è un JSON valido: {reason}.";
+    MalformedMultipart = "malformed_multipart", 400,
+        "The body is not a readable multipart/form-data form (parts metadata and file).",
+        "Il corpo non è un modulo multipart/form-data leggibile (parti metadata e file).";
     MaxNotAboveMin = "max_not_above_min", 422,
         "A criterion's maximum must be above its minimum.",
         "Il massimo di un criterio deve superarne il minimo.";
@@ -353,6 +374,9 @@ catalogue! {
     MissingHost = "missing_host", 422,
         "The URL must name a host.",
         "L'URL deve indicare un host.";
+    MissingPart = "missing_part", 422,
+        "The form has no {part} part.",
+        "Il modulo non ha la parte {part}.";
     MissingToken = "missing_token", 401,
         "This operation needs a bearer token: log in at /api/v1/auth/login or /api/v1/auth/token.",
         "L'operazione richiede un token bearer: accedere con /api/v1/auth/login o /api/v1/auth/token.";
@@ -521,6 +545,9 @@ catalogue! {
     RankingStale = "ranking_stale", 409,
         "The inputs changed since the draft was computed (scores, withdrawals, envelope): compute it again.",
         "I dati sono cambiati dal calcolo della bozza (punteggi, ritiri, dotazione): ricalcolarla.";
+    RangeNotSatisfiable = "range_not_satisfiable", 416,
+        "The range asks for bytes the file does not have: it has {size}.",
+        "L'intervallo chiede byte che il file non ha: ne ha {size}.";
     RateLimited = "rate_limited", 429,
         "Too many such requests from your address: retry in {retry_after} s.",
         "Troppe richieste di questo tipo dal suo indirizzo: riprovare tra {retry_after} s.";
@@ -593,6 +620,9 @@ catalogue! {
     StaffPrecision = "staff_precision", 422,
         "The staff (annual work units) has at most two decimals, such as \"12.75\".",
         "Gli effettivi (unità lavorative annue) hanno al massimo due decimali, ad esempio \"12.75\".";
+    StorageUnavailable = "storage_unavailable", 503,
+        "The file storage is unavailable; nothing was kept. Try again later.",
+        "L'archivio dei file non è disponibile; non è stato conservato nulla. Riprovare più tardi.";
     SubtypeCategoryMismatch = "subtype_category_mismatch", 422,
         "{subtype} is not a kind of {category}.",
         "{subtype} non è un tipo di {category}.";
@@ -620,6 +650,9 @@ catalogue! {
     TooManyLines = "too_many_lines", 422,
         "A budget has at most 500 lines.",
         "Un budget ha al massimo 500 voci.";
+    UnexpectedPart = "unexpected_part", 422,
+        "The form has a part {part} that is not read: the parts are metadata and file.",
+        "Il modulo ha una parte {part} che non viene letta: le parti sono metadata e file.";
     UnknownAgency = "unknown_agency", 422,
         "No such agency.",
         "ATS inesistente.";
@@ -665,6 +698,9 @@ catalogue! {
     UnsupportedMediaType = "unsupported_media_type", 415,
         "The request body must be {expected}.",
         "Il corpo della richiesta deve essere {expected}.";
+    UnsupportedFileType = "unsupported_file_type", 415,
+        "The file is none of the types kept (read from its bytes): PDF, CAdES envelope (.p7m), PNG or JPEG.",
+        "Il file non è di nessuno dei tipi ammessi (letto dal suo contenuto): PDF, busta CAdES (.p7m), PNG o JPEG.";
     UserNotFound = "user_not_found", 404,
         "There is no such user.",
         "Questo utente non esiste.";

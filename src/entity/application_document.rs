@@ -11,6 +11,7 @@ pub struct Model {
     pub size_bytes: i64,
     pub sha256: String,
     pub organization_id: Option<Uuid>,
+    pub media_type: Option<String>,
     pub created_at: DateTimeUtc,
     pub created_by: Option<Uuid>,
 }

@@ -17,11 +17,10 @@ use super::rankings::ensure_not_approved;
 use crate::auth::AuthUser;
 use crate::clock::Clock;
 use crate::domain::ErrorCode;
-use crate::domain::Violations;
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::{
-    AnnexFacts, ApplicationContent, ApplicationStatus, application_access, check_annex,
-    check_shape, is_area_code, mask_snapshot, protocol_number, submission_problems,
+    AnnexFacts, ApplicationContent, ApplicationStatus, application_access, check_shape,
+    is_area_code, mask_snapshot, protocol_number, submission_problems,
 };
 use crate::domain::call::{Call, CallStatus, check_text};
 use crate::domain::event::Actor;
@@ -42,7 +41,7 @@ pub fn application_not_found() -> ApiError {
     ApiError::from(ErrorCode::ApplicationNotFound)
 }
 
-fn frozen() -> ApiError {
+pub(super) fn frozen() -> ApiError {
     ApiError::from(ErrorCode::ApplicationNotDraft)
 }
 
@@ -68,7 +67,11 @@ pub struct Shown {
 /// An application the caller may see, with its call. One statement for the application
 /// and its call, then one for an applicant's representation of the members, or one for an
 /// evaluator's conflict declaration.
-async fn seen(db: &DatabaseConnection, caller: &AuthUser, id: Uuid) -> Result<Seen, ApiError> {
+pub(super) async fn seen(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    id: Uuid,
+) -> Result<Seen, ApiError> {
     // Only an applicant's access depends on the members (evaluators' on the agency).
     let reader = (caller.role == Role::Applicant).then_some(caller.id);
     let (app, call, facts) = store::get_for_reader(db, id, reader)
@@ -95,7 +98,11 @@ async fn seen(db: &DatabaseConnection, caller: &AuthUser, id: Uuid) -> Result<Se
 
 /// An application the caller manages (the lead's representatives); 404 for anyone else who
 /// may not, 403 for roles that never may.
-async fn managed(db: &DatabaseConnection, caller: &AuthUser, id: Uuid) -> Result<Seen, ApiError> {
+pub(super) async fn managed(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    id: Uuid,
+) -> Result<Seen, ApiError> {
     caller.require(&[Role::Applicant])?;
     let s = seen(db, caller, id).await?;
     if s.access != Access::Manage {
@@ -242,7 +249,7 @@ pub async fn create(
 }
 
 /// Record an event of an application.
-async fn record(
+pub(super) async fn record(
     tx: &DatabaseTransaction,
     actor: &Actor,
     at: DateTime<Utc>,
@@ -345,117 +352,6 @@ pub async fn delete(
         ApplicationEvent::Deleted,
         id,
         Some(json!({"content": current.content})),
-        None,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Record an annex of a draft (its metadata; the file is kept elsewhere). The request is read
-/// (`parse`) once the caller is known to lead the application.
-pub async fn add_document(
-    db: &DatabaseConnection,
-    caller: &AuthUser,
-    now: DateTime<Utc>,
-    id: Uuid,
-    parse: impl FnOnce() -> Result<NewDocument, ApiError>,
-) -> Result<Document, ApiError> {
-    let s = managed(db, caller, id).await?;
-    let d = parse()?;
-    let partnership = partnerships::get(db, s.app.partnership_id)
-        .await?
-        .ok_or_else(application_not_found)?;
-    let mut v = Violations::new();
-    v.extend(check_annex(
-        "",
-        &s.call.rules,
-        &d.kind,
-        &d.file_name,
-        d.size_bytes,
-        &d.sha256,
-    ));
-    if d.organization_id
-        .is_some_and(|o| !partnership.member_ids().contains(&o))
-    {
-        v.add(
-            "organization_id",
-            ErrorCode::NotAMember.worded(
-                "The annex is about a member of the partnership.",
-                "L'allegato riguarda un membro del partenariato.",
-            ),
-        );
-    }
-    ApiError::check(v.into_vec())?;
-    let d = NewDocument {
-        file_name: d.file_name.trim().to_owned(),
-        ..d
-    };
-    let id = s.app.id;
-    let actor = caller.actor();
-    let tx = db_store::begin_write(db).await?;
-    let current = store::get(&tx, id)
-        .await?
-        .ok_or_else(application_not_found)?;
-    if current.status != ApplicationStatus::Draft {
-        return Err(frozen());
-    }
-    let doc = store::insert_document(&tx, id, d, actor.user_id, now).await?;
-    store::touch(&tx, id, now).await?;
-    record(
-        &tx,
-        &actor,
-        now,
-        ApplicationEvent::DocumentAdded,
-        id,
-        None,
-        Some(
-            json!({"document_id": doc.id, "kind": doc.kind, "file_name": doc.file_name, "sha256": doc.sha256, "size_bytes": doc.size_bytes}),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(doc)
-}
-
-/// The annexes of an application the caller may see.
-pub async fn documents(
-    db: &DatabaseConnection,
-    caller: &AuthUser,
-    id: Uuid,
-) -> Result<Vec<Document>, ApiError> {
-    let s = seen(db, caller, id).await?;
-    Ok(store::documents(db, s.app.id).await?)
-}
-
-/// Delete an annex of a draft.
-pub async fn delete_document(
-    db: &DatabaseConnection,
-    caller: &AuthUser,
-    now: DateTime<Utc>,
-    id: Uuid,
-    document_id: Uuid,
-) -> Result<(), ApiError> {
-    let s = managed(db, caller, id).await?;
-    let id = s.app.id;
-    let tx = db_store::begin_write(db).await?;
-    let current = store::get(&tx, id)
-        .await?
-        .ok_or_else(application_not_found)?;
-    if current.status != ApplicationStatus::Draft {
-        return Err(frozen());
-    }
-    if !store::delete_document(&tx, id, document_id).await? {
-        return Err(ApiError::from(ErrorCode::DocumentNotFound));
-    }
-    store::touch(&tx, id, now).await?;
-    record(
-        &tx,
-        &caller.actor(),
-        now,
-        ApplicationEvent::DocumentDeleted,
-        id,
-        Some(json!({"document_id": document_id})),
         None,
     )
     .await?;

@@ -91,17 +91,48 @@ pub fn is_key(key: &str) -> bool {
     key.len() == 64 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// A file streamed into storage under a temporary name, with what it is: kept under its key by
+/// `commit`, or dropped, which leaves nothing behind.
+pub struct Staged {
+    pub stored: Stored,
+    file: Box<dyn PendingFile>,
+}
+
+impl Staged {
+    /// Keep the file under its key (its SHA-256).
+    pub async fn commit(self) -> Result<Stored, StorageError> {
+        self.file.commit(self.stored.sha256.clone()).await?;
+        Ok(self.stored)
+    }
+}
+
 /// Stream a file into storage while its SHA-256 and size are computed: the whole file is never
 /// held in memory. Over `limit` bytes the upload stops; `check` sees the file's first bytes (at
 /// most `SNIFF_LEN`) before it is kept and may refuse it. Whatever stops it, nothing is kept.
 pub async fn upload<S, E>(
     storage: &dyn Storage,
-    mut chunks: S,
+    chunks: S,
     limit: u64,
     check: impl FnOnce(&[u8]) -> Result<(), E>,
 ) -> Result<Stored, UploadError<E>>
 where
     S: futures_util::Stream<Item = Result<Vec<u8>, E>> + Unpin,
+{
+    let staged = stage(storage, chunks, limit).await?;
+    check(&staged.stored.head).map_err(UploadError::Refused)?;
+    Ok(staged.commit().await?)
+}
+
+/// [`upload`] without the check and the commit: the caller decides, once it knows the rest of
+/// the request, whether the file is kept.
+pub async fn stage<S, E, B>(
+    storage: &dyn Storage,
+    mut chunks: S,
+    limit: u64,
+) -> Result<Staged, UploadError<E>>
+where
+    S: futures_util::Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
 {
     use futures_util::StreamExt;
     let mut file = storage.create().await?;
@@ -111,6 +142,7 @@ where
     while let Some(chunk) = chunks.next().await {
         // On any error the pending file is dropped, which removes it.
         let chunk = chunk.map_err(UploadError::Refused)?;
+        let chunk = chunk.as_ref();
         size += chunk.len() as u64;
         if size > limit {
             return Err(UploadError::TooLarge { limit });
@@ -119,11 +151,12 @@ where
             let take = (SNIFF_LEN - head.len()).min(chunk.len());
             head.extend_from_slice(&chunk[..take]);
         }
-        hasher.update(&chunk);
-        file.write(&chunk).await?;
+        hasher.update(chunk);
+        file.write(chunk).await?;
     }
-    check(&head).map_err(UploadError::Refused)?;
     let sha256 = hex::encode(hasher.finalize());
-    file.commit(sha256.clone()).await?;
-    Ok(Stored { sha256, size, head })
+    Ok(Staged {
+        stored: Stored { sha256, size, head },
+        file,
+    })
 }

@@ -51,6 +51,8 @@ pub struct Document {
     pub size_bytes: i64,
     pub sha256: String,
     pub organization_id: Option<Uuid>,
+    /// Read from the file's bytes; `None` for a file registered as kept elsewhere.
+    pub media_type: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -253,6 +255,7 @@ pub struct NewDocument {
     pub size_bytes: i64,
     pub sha256: String,
     pub organization_id: Option<Uuid>,
+    pub media_type: Option<String>,
 }
 
 /// Record an annex.
@@ -271,6 +274,7 @@ pub async fn insert_document<C: ConnectionTrait>(
         size_bytes: Set(d.size_bytes),
         sha256: Set(d.sha256),
         organization_id: Set(d.organization_id),
+        media_type: Set(d.media_type),
         created_at: Set(now),
         created_by: Set(created_by),
     }
@@ -589,6 +593,7 @@ fn to_document(m: application_document::Model) -> Document {
         size_bytes: m.size_bytes,
         sha256: m.sha256,
         organization_id: m.organization_id,
+        media_type: m.media_type,
         created_at: m.created_at,
     }
 }
@@ -717,4 +722,17 @@ pub async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Appli
         _ => q.one(conn).await?,
     };
     row.map(to_application).transpose()
+}
+
+/// One annex of an application.
+pub async fn document<C: ConnectionTrait>(
+    db: &C,
+    application_id: Uuid,
+    document_id: Uuid,
+) -> Result<Option<Document>, DbErr> {
+    Ok(application_document::Entity::find_by_id(document_id)
+        .filter(application_document::Column::ApplicationId.eq(application_id))
+        .one(db)
+        .await?
+        .map(to_document))
 }

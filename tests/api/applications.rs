@@ -81,8 +81,6 @@ pub fn content(lead: &str) -> Value {
     })
 }
 
-const AGREEMENT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-
 /// A complete application of a new partnership; returns its id.
 pub async fn complete_application(app: &TestApp, token: &str, call: &str, m: &Members) -> String {
     let pid = partnership(app, token, call, m).await;
@@ -119,17 +117,16 @@ pub async fn complete_application_of(app: &TestApp, token: &str, pid: &str, m: &
     let body: Value = res.json().await.unwrap();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
-    let doc = json!({"kind": "partnership_agreement", "file_name": "accordo.pdf", "size_bytes": 1000, "sha256": AGREEMENT});
-    assert_eq!(
-        app.post(
-            &format!("/api/v1/applications/{id}/documents"),
-            Some(token),
-            &doc
-        )
-        .await
-        .status(),
-        StatusCode::CREATED
-    );
+    upload(
+        app,
+        token,
+        &id,
+        "partnership_agreement",
+        None,
+        "accordo.pdf",
+        pdf("Accordo di partenariato"),
+    )
+    .await;
     // Complete: nothing blocks it but, possibly, the clock.
     let view: Value = app
         .get(&format!("/api/v1/applications/{id}"), Some(token))
@@ -410,8 +407,8 @@ both!(async fn a_submitted_application_is_frozen_and_can_be_withdrawn(app) {
     let tag = etag(&app, &path, &token).await;
     assert_eq!(problem(app.patch(&path, Some(&token), Some(&tag), &json!({"title": "x"})).await, StatusCode::CONFLICT).await["code"], "application_not_draft");
     assert_eq!(problem(app.request(Method::DELETE, &path, Some(&token), None).await, StatusCode::CONFLICT).await["code"], "application_not_draft");
-    let doc = json!({"kind": "other", "file_name": "x.pdf", "size_bytes": 1, "sha256": AGREEMENT});
-    assert_eq!(problem(app.post(&format!("{path}/documents"), Some(&token), &doc).await, StatusCode::CONFLICT).await["code"], "application_not_draft");
+    let res = upload_raw(&app, &token, &id, &json!({"kind": "other"}), "x.pdf", pdf("late")).await;
+    assert_eq!(problem(res, StatusCode::CONFLICT).await["code"], "application_not_draft");
     let view: Value = app.get(&path, Some(&token)).await.json().await.unwrap();
     let pid = view["partnership_id"].as_str().unwrap();
     let extra = register(&app, &token, &public_body(50, "SO", &["SO"])).await;

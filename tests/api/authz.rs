@@ -330,11 +330,28 @@ fn table() -> Vec<Row> {
             LEAD_WRITES,
         )
         .on(&[("application_id", "draft_application")]),
+        // A draft's annex is not the agency's yet (before it is deleted below).
+        token(
+            "GET /api/v1/applications/{application_id}/documents/{document_id}/content",
+            [OK, OK, HID, HID, HID, OK],
+        )
+        .on(&[("application_id", "draft_application")]),
         token(
             "DELETE /api/v1/applications/{application_id}/documents/{document_id}",
             LEAD_WRITES,
         )
         .on(&[("application_id", "draft_application")]),
+        // An annex and its file: exactly who reads the application.
+        token(
+            "GET /api/v1/applications/{application_id}/documents/{document_id}",
+            APPLICATION_READS,
+        )
+        .on(&[("document_id", "submitted_document")]),
+        token(
+            "GET /api/v1/applications/{application_id}/documents/{document_id}/content",
+            APPLICATION_READS,
+        )
+        .on(&[("document_id", "submitted_document")]),
         token(
             "POST /api/v1/applications/{application_id}/submit",
             LEAD_WRITES,
@@ -577,6 +594,17 @@ async fn fixture(app: &TestApp) -> Fixture {
     )
     .await;
     let document = id_of(&docs[0]);
+    let submitted_docs = json_of(
+        app.get(
+            &format!("/api/v1/applications/{submitted}/documents"),
+            Some(&lead),
+        )
+        .await,
+        StatusCode::OK,
+        "the submitted application's documents",
+    )
+    .await;
+    let submitted_document = id_of(&submitted_docs[0]);
     let spare_for_application = partnership(app, &lead, &demo, &m).await;
     let res = app
         .post(
@@ -723,6 +751,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         ("draft_application", draft),
         ("spare_application", spare_application),
         ("document", document),
+        ("submitted_document", submitted_document),
         ("evaluation", evaluation),
         ("organization", m.lead.clone()),
         ("member_organization", m.others[1].clone()),

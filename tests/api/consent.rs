@@ -17,7 +17,6 @@ const INVITEE: (&str, &str) = (
     "legale.invitata@example.org",
     "a long and private passphrase",
 );
-const AGREEMENT: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 struct Setup {
     lead: String,
@@ -188,8 +187,7 @@ both!(async fn a_partnership_with_a_pending_member_is_not_eligible_and_its_appli
     assert_eq!(res.status(), StatusCode::CREATED);
     let draft: Value = res.json().await.unwrap();
     let id = draft["id"].as_str().unwrap().to_owned();
-    let doc = json!({"kind": "partnership_agreement", "file_name": "accordo.pdf", "size_bytes": 1000, "sha256": AGREEMENT});
-    assert_eq!(app.post(&format!("/api/v1/applications/{id}/documents"), Some(&s.lead), &doc).await.status(), StatusCode::CREATED);
+    upload(&app, &s.lead, &id, "partnership_agreement", None, "accordo.pdf", pdf("Accordo")).await;
     let view: Value = app.get(&format!("/api/v1/applications/{id}"), Some(&s.lead)).await.json().await.unwrap();
     assert!(view["blocking"].as_array().unwrap().iter().any(|b| b["code"] == "partnership_invitations_accepted"), "{view}");
     let p = problem(submit(&app, &s.lead, &id, None).await, StatusCode::UNPROCESSABLE_ENTITY).await;

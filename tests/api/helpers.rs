@@ -473,6 +473,10 @@ impl RequestBuilder {
         RequestBuilder(self.0.body(body))
     }
 
+    pub fn multipart(self, form: reqwest::multipart::Form) -> RequestBuilder {
+        RequestBuilder(self.0.multipart(form))
+    }
+
     pub async fn send(self) -> reqwest::Result<Response> {
         let res = self.0.send().await?;
         let is_problem = res
@@ -944,4 +948,82 @@ mod templates {
             }
         }
     }
+}
+
+/// A small PDF made here (one empty A4 page, with a correct cross-reference table); `text`, in a
+/// comment, makes each one's bytes different.
+pub fn pdf(text: &str) -> Vec<u8> {
+    let mut out = format!("%PDF-1.4\n% {text}\n").into_bytes();
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    ];
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// Upload an annex: the form's `metadata` part (as given) and its `file` part.
+pub async fn upload_raw(
+    app: &TestApp,
+    token: &str,
+    application_id: &str,
+    metadata: &Value,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> Response {
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "metadata",
+            reqwest::multipart::Part::text(metadata.to_string())
+                .mime_str("application/json")
+                .unwrap(),
+        )
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()),
+        );
+    app.client
+        .post(app.url(&format!("/api/v1/applications/{application_id}/documents")))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("the upload is sent")
+}
+
+/// Upload an annex of `kind` (about `organization`, when given); answer its description.
+pub async fn upload(
+    app: &TestApp,
+    token: &str,
+    application_id: &str,
+    kind: &str,
+    organization: Option<&str>,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> Value {
+    let metadata = serde_json::json!({"kind": kind, "organization_id": organization});
+    let res = upload_raw(app, token, application_id, &metadata, file_name, bytes).await;
+    let status = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body
 }

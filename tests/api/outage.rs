@@ -513,16 +513,16 @@ async fn submittable_draft(app: &TestApp, token: &str) -> String {
     let draft: Value = res.json().await.unwrap();
     assert_eq!(status, StatusCode::CREATED, "{draft}");
     let id = draft["id"].as_str().unwrap().to_owned();
-    let doc = json!({"kind": "partnership_agreement", "file_name": "accordo.pdf", "size_bytes": 1000,
-                     "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"});
-    let res = app
-        .post(
-            &format!("/api/v1/applications/{id}/documents"),
-            Some(token),
-            &doc,
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    upload(
+        app,
+        token,
+        &id,
+        "partnership_agreement",
+        None,
+        "accordo.pdf",
+        pdf("Accordo"),
+    )
+    .await;
     id
 }
 

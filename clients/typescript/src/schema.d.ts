@@ -139,7 +139,14 @@ export interface paths {
         /** The annexes of an application. */
         get: operations["list_documents"];
         put?: never;
-        /** Record an annex (its metadata and SHA-256; the file is kept elsewhere) while a draft. */
+        /**
+         * Upload an annex to a draft: a `multipart/form-data` form with a `metadata` part (JSON: kind,
+         *     organization_id) and a `file` part. The file is streamed into storage while its SHA-256 and
+         *     size are computed; its type is read from its bytes. The same content is kept once.
+         * @description A service run with `storage.external_files` also takes a JSON body registering a file kept
+         *     elsewhere (kind, file_name, size_bytes, sha256, organization_id), which has no content to
+         *     download; otherwise such a body answers 415 `external_files_disabled`.
+         */
         post: operations["add_document"];
         delete?: never;
         options?: never;
@@ -154,11 +161,33 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** One annex: what it is, its size, its SHA-256 and its type. */
+        get: operations["get_document"];
         put?: never;
         post?: never;
         /** Delete an annex while the application is a draft. */
         delete: operations["delete_document"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/applications/{application_id}/documents/{document_id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download an annex's file: exactly the bytes uploaded (`ETag` is their SHA-256), as an
+         *     attachment with its original name. `If-None-Match` answers 304 when the client has them;
+         *     `Range: bytes=...` (one range) answers 206 with those bytes.
+         */
+        get: operations["download_document"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1723,12 +1752,14 @@ export interface components {
          *             "required_annexes": [
          *               {
          *                 "kind": "partnership_agreement",
+         *                 "max_size_bytes": 20971520,
          *                 "name_en": "Partnership agreement",
          *                 "name_it": "Accordo di partenariato",
          *                 "scope": "application"
          *               },
          *               {
          *                 "kind": "letter_of_adhesion",
+         *                 "max_size_bytes": 20971520,
          *                 "name_en": "Letter of adhesion",
          *                 "name_it": "Lettera di adesione",
          *                 "scope": "each_adhering_partner"
@@ -1959,12 +1990,14 @@ export interface components {
          *       "required_annexes": [
          *         {
          *           "kind": "partnership_agreement",
+         *           "max_size_bytes": 20971520,
          *           "name_en": "Partnership agreement",
          *           "name_it": "Accordo di partenariato",
          *           "scope": "application"
          *         },
          *         {
          *           "kind": "letter_of_adhesion",
+         *           "max_size_bytes": 20971520,
          *           "name_en": "Letter of adhesion",
          *           "name_it": "Lettera di adesione",
          *           "scope": "each_adhering_partner"
@@ -2199,12 +2232,14 @@ export interface components {
          *         "required_annexes": [
          *           {
          *             "kind": "partnership_agreement",
+         *             "max_size_bytes": 20971520,
          *             "name_en": "Partnership agreement",
          *             "name_it": "Accordo di partenariato",
          *             "scope": "application"
          *           },
          *           {
          *             "kind": "letter_of_adhesion",
+         *             "max_size_bytes": 20971520,
          *             "name_en": "Letter of adhesion",
          *             "name_it": "Lettera di adesione",
          *             "scope": "each_adhering_partner"
@@ -2676,7 +2711,8 @@ export interface components {
             status: components["schemas"]["DeliveryStatus"];
         };
         /**
-         * @description The metadata of an annex kept elsewhere.
+         * @description An annex registered as a file kept elsewhere: only when the service runs with
+         *     `storage.external_files`.
          * @example {
          *       "file_name": "accordo-partenariato.pdf",
          *       "kind": "partnership_agreement",
@@ -2700,12 +2736,34 @@ export interface components {
             size_bytes: number;
         };
         /**
+         * @description An upload: a `multipart/form-data` form with the two parts, in either order.
+         * @example {
+         *       "file": "accordo-partenariato.pdf",
+         *       "metadata": {
+         *         "kind": "partnership_agreement",
+         *         "organization_id": null
+         *       }
+         *     }
+         */
+        DocumentUpload: {
+            /**
+             * Format: binary
+             * @description The file: PDF (signed ones too), CAdES envelope (`.p7m`, DER or base64), PNG or JPEG,
+             *     read from its bytes; its name is the part's `filename`. At most the kind's
+             *     `max_size_bytes` (20 MiB unless the call says otherwise).
+             */
+            file: string;
+            /** @description JSON, e.g. `{"kind": "partnership_agreement"}`. */
+            metadata: components["schemas"]["UploadMetadata"];
+        };
+        /**
          * @description An annex.
          * @example {
          *       "created_at": "2026-11-28T09:00:00Z",
          *       "file_name": "accordo-partenariato.pdf",
          *       "id": "8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a",
          *       "kind": "partnership_agreement",
+         *       "media_type": "application/pdf",
          *       "organization_id": null,
          *       "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
          *       "size_bytes": 482113
@@ -2714,12 +2772,19 @@ export interface components {
         DocumentView: {
             /** Format: date-time */
             created_at: string;
+            /** @description The name the file was uploaded with. */
             file_name: string;
             /** Format: uuid */
             id: string;
             kind: string;
+            /**
+             * @description Read from the file's bytes: `application/pdf`, `application/pkcs7-mime`, `image/png` or
+             *     `image/jpeg`; `null` for an annex registered as kept elsewhere, which has no content here.
+             */
+            media_type?: string | null;
             /** Format: uuid */
             organization_id?: string | null;
+            /** @description Lower-case hex SHA-256 of the file: also its download's `ETag`. */
             sha256: string;
             /** Format: int64 */
             size_bytes: number;
@@ -3476,12 +3541,14 @@ export interface components {
          *         "required_annexes": [
          *           {
          *             "kind": "partnership_agreement",
+         *             "max_size_bytes": 20971520,
          *             "name_en": "Partnership agreement",
          *             "name_it": "Accordo di partenariato",
          *             "scope": "application"
          *           },
          *           {
          *             "kind": "letter_of_adhesion",
+         *             "max_size_bytes": 20971520,
          *             "name_en": "Letter of adhesion",
          *             "name_it": "Lettera di adesione",
          *             "scope": "each_adhering_partner"
@@ -4206,6 +4273,7 @@ export interface components {
          * @description An annex every application must carry.
          * @example {
          *       "kind": "partnership_agreement",
+         *       "max_size_bytes": 20971520,
          *       "name_en": "Partnership agreement",
          *       "name_it": "Accordo di partenariato",
          *       "scope": "application"
@@ -4214,6 +4282,12 @@ export interface components {
         RequiredAnnex: {
             /** @example partnership_agreement */
             kind: string;
+            /**
+             * Format: int64
+             * @description The largest file of this kind, in bytes (1 byte to 1 GiB; 20 MiB when left out).
+             * @example 20971520
+             */
+            max_size_bytes?: number;
             name_en: string;
             name_it: string;
             scope: components["schemas"]["AnnexScope"];
@@ -4605,6 +4679,25 @@ export interface components {
             max_grant: components["schemas"]["Money"];
             /** @description The sum of the cost lines. */
             total_cost: components["schemas"]["Money"];
+        };
+        /**
+         * @description The `metadata` part of an upload: what the file is.
+         * @example {
+         *       "kind": "partnership_agreement",
+         *       "organization_id": null
+         *     }
+         */
+        UploadMetadata: {
+            /**
+             * @description One of the call's annex kinds (e.g. `partnership_agreement`, `letter_of_adhesion`) or
+             *     `other`.
+             */
+            kind: string;
+            /**
+             * Format: uuid
+             * @description The member an annex is about (e.g. the adhering partner of a letter of adhesion).
+             */
+            organization_id?: string | null;
         };
         /**
          * @description A page of users.
@@ -6263,7 +6356,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Repeat-safe key, e.g. a UUID */
+                /** @description Repeat-safe key, e.g. a UUID: a repeat of the same upload (same metadata, file name and content) answers the first result */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -6272,22 +6365,27 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description The form: a `metadata` part (JSON) and a `file` part. */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["DocumentInput"];
+                "multipart/form-data": components["schemas"]["DocumentUpload"];
             };
         };
         responses: {
-            /** @description Recorded */
+            /** @description Kept; `Location` is the annex, `ETag` its SHA-256 */
             201: {
                 headers: {
+                    /** @description The file's SHA-256, quoted */
+                    ETag?: string;
+                    /** @description The annex */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["DocumentView"];
                 };
             };
-            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
+            /** @description Not a readable form */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6314,7 +6412,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Only applicants record annexes */
+            /** @description Only applicants upload annexes */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6373,8 +6471,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            413: components["responses"]["PayloadTooLarge"];
-            /** @description The body is not application/json */
+            /** @description Larger than the kind's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "file_too_large",
+                     *       "detail": "The file is larger than 20971520 bytes, the limit of this kind of annex.",
+                     *       "status": 413,
+                     *       "title": "Payload too large",
+                     *       "type": "urn:welfare-grants:problem:file_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A type the service does not keep, a name that says another type, or a JSON body while files are uploaded */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -6382,18 +6497,17 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "code": "unsupported_media_type",
-                     *       "detail": "The request body must be application/json.",
-                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "code": "unsupported_file_type",
+                     *       "detail": "The file is none of the types kept (read from its bytes): PDF, CAdES envelope (.p7m), PNG or JPEG.",
                      *       "status": 415,
                      *       "title": "Unsupported media type",
-                     *       "type": "urn:welfare-grants:problem:unsupported_media_type"
+                     *       "type": "urn:welfare-grants:problem:unsupported_file_type"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown kind, bad hash, size or file name, not a member */
+            /** @description A missing or repeated part, an empty file, a bad file name, a kind the call does not know, not a member */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6403,17 +6517,122 @@ export interface operations {
                      * @example {
                      *       "code": "validation_failed",
                      *       "detail": "The request breaks 1 rule(s); see violations.",
-                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 422,
                      *       "title": "Validation failed",
                      *       "type": "urn:welfare-grants:problem:validation_failed",
                      *       "violations": [
                      *         {
-                     *           "code": "grant_above_rate",
-                     *           "field": "budget.requested_grant",
-                     *           "message": "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99."
+                     *           "code": "missing_part",
+                     *           "field": "file",
+                     *           "message": "The form has no file part."
                      *         }
                      *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The file storage is unavailable; nothing was kept */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "database_unavailable",
+                     *       "detail": "The database is not reachable right now; retry shortly.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 503,
+                     *       "title": "Service unavailable",
+                     *       "type": "urn:welfare-grants:problem:database_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_document: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The application's id */
+                application_id: string;
+                /** @description The annex's id */
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The annex */
+            200: {
+                headers: {
+                    /** @description The file's SHA-256, quoted */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_path_parameter",
+                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_path_parameter"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description An evaluator who has not declared on its conflict of interest, or declared one */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "role_not_allowed",
+                     *       "detail": "Your role may not perform this operation.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:role_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such application that the caller may see, or no such annex */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "application_not_found",
+                     *       "detail": "There is no such application that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:application_not_found"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6521,6 +6740,154 @@ export interface operations {
                 };
             };
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    download_document: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The `ETag` the client holds: 304 when it is current */
+                "If-None-Match"?: string | null;
+                /** @description One byte range, e.g. `bytes=0-1023` or `bytes=-500` */
+                Range?: string | null;
+                /** @description The `ETag` a range is asked of: the whole file when it is not current */
+                "If-Range"?: string | null;
+            };
+            path: {
+                /** @description The application's id */
+                application_id: string;
+                /** @description The annex's id */
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    /** @description bytes */
+                    "Accept-Ranges"?: string;
+                    /** @description attachment, with the original name */
+                    "Content-Disposition"?: string;
+                    /** @description The type read from the file's bytes */
+                    "Content-Type"?: string;
+                    /** @description The file's SHA-256, quoted */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": number[];
+                };
+            };
+            /** @description The bytes of the range */
+            206: {
+                headers: {
+                    /** @description e.g. bytes 0-1023/482113 */
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": number[];
+                };
+            };
+            /** @description The client's copy is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_path_parameter",
+                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_path_parameter"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description An evaluator who has not declared on its conflict of interest, or declared one */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "role_not_allowed",
+                     *       "detail": "Your role may not perform this operation.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:role_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such application that the caller may see, no such annex, or an annex registered as kept elsewhere */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "application_not_found",
+                     *       "detail": "There is no such application that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:application_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The range is outside the file */
+            416: {
+                headers: {
+                    /** @description bytes *\/<size> */
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The file storage is unavailable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "database_unavailable",
+                     *       "detail": "The database is not reachable right now; retry shortly.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 503,
+                     *       "title": "Service unavailable",
+                     *       "type": "urn:welfare-grants:problem:database_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_evaluations: {

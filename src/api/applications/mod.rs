@@ -7,7 +7,10 @@ pub mod dto;
 pub mod handlers;
 pub mod views;
 
-pub use documents::{DocumentInput, DocumentView, add_document, delete_document, list_documents};
+pub use documents::{
+    DocumentInput, DocumentUpload, DocumentView, UploadMetadata, add_document, delete_document,
+    download_document, get_document, list_documents,
+};
 pub use dto::{
     ApplicationList, ApplicationQuery, ApplicationView, ExportFormat, HistoryView, NewApplication,
     Receipt, TotalsView, WithdrawRequest,

@@ -2,9 +2,9 @@
 //! configurable ones, which seeds, tests and the OpenAPI examples start from.
 
 use super::{
-    AllocationMode, AnnexScope, CallRules, Criterion, DeadlineRules, ExpenseCategory,
-    InterventionArea, OrganizationCategory, PartialFunding, PartnershipRules, RankingRules,
-    RequiredAnnex, ScoringRules, TieBreak,
+    AllocationMode, AnnexScope, CallRules, Criterion, DEFAULT_ANNEX_MAX_SIZE, DeadlineRules,
+    ExpenseCategory, InterventionArea, OrganizationCategory, PartialFunding, PartnershipRules,
+    RankingRules, RequiredAnnex, ScoringRules, TieBreak,
 };
 use crate::domain::money::Money;
 use crate::domain::percent::Percent;
@@ -176,12 +176,14 @@ impl CallRules {
                     scope: AnnexScope::Application,
                     name_it: "Accordo di partenariato".into(),
                     name_en: "Partnership agreement".into(),
+                    max_size_bytes: DEFAULT_ANNEX_MAX_SIZE,
                 },
                 RequiredAnnex {
                     kind: "letter_of_adhesion".into(),
                     scope: AnnexScope::EachAdheringPartner,
                     name_it: "Lettera di adesione".into(),
                     name_en: "Letter of adhesion".into(),
+                    max_size_bytes: DEFAULT_ANNEX_MAX_SIZE,
                 },
             ],
             inadmissibility_reasons: [

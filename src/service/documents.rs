@@ -1,0 +1,442 @@
+//! The annexes of an application: files uploaded to a draft (streamed into storage while their
+//! SHA-256 and size are computed, their type read from their bytes), listed and read back by
+//! whoever may read the application. The same content is kept once; the sweeper
+//! (`service::files`) removes what no annex refers to.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::applications::{application_not_found, frozen, managed, record, seen};
+use crate::auth::AuthUser;
+use crate::domain::ErrorCode;
+use crate::domain::Violations;
+use crate::domain::application::{ApplicationStatus, check_annex, check_file_name};
+use crate::domain::call::CallRules;
+use crate::domain::event::Actor;
+use crate::domain::event::application::ApplicationEvent;
+use crate::domain::media::{MediaType, name_contradicts, sniff};
+use crate::error::ApiError;
+use crate::storage::{Content, Staged, Storage, StorageError, UploadError, stage};
+use crate::store::applications as store;
+use crate::store::idempotency::{self, Answer};
+use crate::store::{self as db_store, partnerships};
+
+pub use crate::store::applications::{Document, NewDocument};
+
+/// The largest `metadata` part of an upload form.
+pub const METADATA_LIMIT: usize = 16 * 1024;
+
+fn storage_unavailable(e: StorageError) -> ApiError {
+    tracing::warn!(error = %e, "file storage unavailable");
+    ApiError::from(ErrorCode::StorageUnavailable)
+}
+
+/// What the form's `metadata` part says of the file.
+pub struct Described {
+    pub kind: String,
+    pub organization_id: Option<Uuid>,
+}
+
+/// An upload to a draft, checked part by part as the form arrives: who may upload before a
+/// byte is kept, the metadata as soon as it is read, the file while it streams.
+pub struct Upload {
+    application_id: Uuid,
+    actor: Actor,
+    rules: CallRules,
+    members: BTreeSet<Uuid>,
+    described: Option<Described>,
+    file: Option<(Option<String>, Staged)>,
+}
+
+/// Start an upload to an application: only its lead's representatives upload, only to a draft.
+pub async fn begin_upload(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    id: Uuid,
+) -> Result<Upload, ApiError> {
+    let s = managed(db, caller, id).await?;
+    if s.app.status != ApplicationStatus::Draft {
+        return Err(frozen());
+    }
+    let partnership = partnerships::get(db, s.app.partnership_id)
+        .await?
+        .ok_or_else(application_not_found)?;
+    Ok(Upload {
+        application_id: s.app.id,
+        actor: caller.actor(),
+        rules: s.call.rules,
+        members: partnership.member_ids(),
+        described: None,
+        file: None,
+    })
+}
+
+impl Upload {
+    /// The most bytes the file may have as far as the form has told: its kind's limit once the
+    /// metadata is read, the largest of the call's before.
+    pub fn limit(&self) -> u64 {
+        self.described
+            .as_ref()
+            .and_then(|d| self.rules.annex_max_size(&d.kind))
+            .unwrap_or_else(|| self.rules.largest_annex_size())
+    }
+
+    /// The form's metadata: a kind the call knows, about a member of the partnership.
+    pub fn describe(&mut self, d: Described) -> Result<(), ApiError> {
+        if self.described.is_some() {
+            return Err(ApiError::invalid(
+                "metadata",
+                ErrorCode::DuplicatePart.with(&[("part", &"metadata")]),
+            ));
+        }
+        let mut v = Violations::new();
+        if self.rules.annex_max_size(&d.kind).is_none() {
+            let kinds: BTreeSet<&str> = self
+                .rules
+                .required_annexes
+                .iter()
+                .map(|a| a.kind.as_str())
+                .chain(["other"])
+                .collect();
+            let list = kinds.into_iter().collect::<Vec<_>>().join(", ");
+            v.add(
+                "metadata.kind",
+                ErrorCode::UnknownKind.with(&[("list", &list)]),
+            );
+        }
+        if d.organization_id
+            .is_some_and(|o| !self.members.contains(&o))
+        {
+            v.add(
+                "metadata.organization_id",
+                ErrorCode::NotAMember.worded(
+                    "The annex is about a member of the partnership.",
+                    "L'allegato riguarda un membro del partenariato.",
+                ),
+            );
+        }
+        ApiError::check(v.into_vec())?;
+        self.described = Some(d);
+        Ok(())
+    }
+
+    /// The form's file, streamed into storage under a temporary name (kept only by
+    /// [`Ready::keep`]). Over the limit, or when the client goes away, nothing is left.
+    pub async fn receive<S, B>(
+        &mut self,
+        storage: &dyn Storage,
+        file_name: Option<String>,
+        chunks: S,
+    ) -> Result<(), ApiError>
+    where
+        S: futures_util::Stream<Item = Result<B, ApiError>> + Unpin,
+        B: AsRef<[u8]>,
+    {
+        if self.file.is_some() {
+            return Err(ApiError::invalid(
+                "file",
+                ErrorCode::DuplicatePart.with(&[("part", &"file")]),
+            ));
+        }
+        let limit = self.limit();
+        let staged = stage(storage, chunks, limit).await.map_err(|e| match e {
+            UploadError::Refused(e) => e,
+            UploadError::TooLarge { limit } => too_large(limit),
+            UploadError::Storage(e) => storage_unavailable(e),
+        })?;
+        self.file = Some((file_name, staged));
+        Ok(())
+    }
+
+    /// Everything about the form, once it is read: both parts, a file name, a file that is not
+    /// empty, of a type the service keeps, not larger than its kind allows.
+    pub fn check(self) -> Result<Ready, ApiError> {
+        let mut missing = Violations::new();
+        if self.described.is_none() {
+            missing.add(
+                "metadata",
+                ErrorCode::MissingPart.with(&[("part", &"metadata")]),
+            );
+        }
+        if self.file.is_none() {
+            missing.add("file", ErrorCode::MissingPart.with(&[("part", &"file")]));
+        }
+        ApiError::check(missing.into_vec())?;
+        let (Some(described), Some((file_name, staged))) = (self.described, self.file) else {
+            unreachable!("both parts are there");
+        };
+        let limit = self
+            .rules
+            .annex_max_size(&described.kind)
+            .unwrap_or_default();
+        let mut v = Violations::new();
+        let file_name = file_name.unwrap_or_default();
+        v.extend(check_file_name("file.filename", &file_name));
+        if staged.stored.size == 0 {
+            v.add("file", ErrorCode::EmptyFile);
+        }
+        ApiError::check(v.into_vec())?;
+        if staged.stored.size > limit {
+            return Err(too_large(limit));
+        }
+        let Some(media) = sniff(&staged.stored.head) else {
+            return Err(ApiError::from(ErrorCode::UnsupportedFileType));
+        };
+        let file_name = file_name.trim().to_owned();
+        if name_contradicts(&file_name, media) {
+            return Err(ApiError::from(ErrorCode::FileNameContradictsType.with(&[
+                ("file_name", &file_name),
+                ("media_type", &media.as_str()),
+            ])));
+        }
+        Ok(Ready {
+            application_id: self.application_id,
+            actor: self.actor,
+            described,
+            file_name,
+            media,
+            staged,
+        })
+    }
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::from(ErrorCode::FileTooLarge.with(&[("limit", &limit)]))
+}
+
+/// An upload whose form is in order, its file still under a temporary name.
+pub struct Ready {
+    application_id: Uuid,
+    actor: Actor,
+    described: Described,
+    file_name: String,
+    media: MediaType,
+    staged: Staged,
+}
+
+impl Ready {
+    /// What identifies this upload for a repeat with the same `Idempotency-Key`: its metadata,
+    /// its file name and its file's SHA-256.
+    pub fn fingerprint(&self) -> String {
+        let facts = json!({
+            "kind": self.described.kind,
+            "organization_id": self.described.organization_id,
+            "file_name": self.file_name,
+            "sha256": self.staged.stored.sha256,
+        });
+        hex::encode(Sha256::digest(facts.to_string().as_bytes()))
+    }
+
+    /// Keep the file under its SHA-256, then record the annex (and, with a key, its answer:
+    /// `answer` is called with the row inside the transaction). The file is kept first: a
+    /// failure after it leaves a file that nothing refers to, which the sweeper removes.
+    pub async fn keep(
+        self,
+        db: &DatabaseConnection,
+        now: DateTime<Utc>,
+        answer: impl FnOnce(&Document) -> Result<Option<Answer>, ApiError>,
+    ) -> Result<Document, ApiError> {
+        let stored = self.staged.commit().await.map_err(storage_unavailable)?;
+        let d = NewDocument {
+            kind: self.described.kind,
+            file_name: self.file_name,
+            size_bytes: i64::try_from(stored.size).unwrap_or(i64::MAX),
+            sha256: stored.sha256,
+            organization_id: self.described.organization_id,
+            media_type: Some(self.media.as_str().to_owned()),
+        };
+        add_to_draft(db, &self.actor, now, self.application_id, d, answer).await
+    }
+}
+
+/// Record an annex of a draft, with its event (and its idempotent answer, if any), in one
+/// transaction that finds the application still a draft.
+async fn add_to_draft(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    id: Uuid,
+    d: NewDocument,
+    answer: impl FnOnce(&Document) -> Result<Option<Answer>, ApiError>,
+) -> Result<Document, ApiError> {
+    let tx = db_store::begin_write(db).await?;
+    let current = store::get(&tx, id)
+        .await?
+        .ok_or_else(application_not_found)?;
+    if current.status != ApplicationStatus::Draft {
+        return Err(frozen());
+    }
+    let doc = store::insert_document(&tx, id, d, actor.user_id, now).await?;
+    store::touch(&tx, id, now).await?;
+    record(
+        &tx,
+        actor,
+        now,
+        ApplicationEvent::DocumentAdded,
+        id,
+        None,
+        Some(document_facts(&doc)),
+    )
+    .await?;
+    if let Some(a) = answer(&doc)? {
+        idempotency::record(&tx, &a).await?;
+    }
+    tx.commit().await?;
+    Ok(doc)
+}
+
+fn document_facts(doc: &Document) -> serde_json::Value {
+    json!({"document_id": doc.id, "kind": doc.kind, "file_name": doc.file_name, "sha256": doc.sha256,
+        "size_bytes": doc.size_bytes, "media_type": doc.media_type, "organization_id": doc.organization_id})
+}
+
+/// Register an annex as "a file kept elsewhere" (its metadata and SHA-256, no bytes): only
+/// when the service runs with `storage.external_files`. The request is read (`parse`) once
+/// the caller is known to lead the application.
+pub async fn register_external(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    now: DateTime<Utc>,
+    id: Uuid,
+    parse: impl FnOnce() -> Result<NewDocument, ApiError>,
+) -> Result<Document, ApiError> {
+    let s = managed(db, caller, id).await?;
+    let d = parse()?;
+    let partnership = partnerships::get(db, s.app.partnership_id)
+        .await?
+        .ok_or_else(application_not_found)?;
+    let mut v = Violations::new();
+    v.extend(check_annex(
+        "",
+        &s.call.rules,
+        &d.kind,
+        &d.file_name,
+        d.size_bytes,
+        &d.sha256,
+    ));
+    if d.organization_id
+        .is_some_and(|o| !partnership.member_ids().contains(&o))
+    {
+        v.add(
+            "organization_id",
+            ErrorCode::NotAMember.worded(
+                "The annex is about a member of the partnership.",
+                "L'allegato riguarda un membro del partenariato.",
+            ),
+        );
+    }
+    ApiError::check(v.into_vec())?;
+    let d = NewDocument {
+        file_name: d.file_name.trim().to_owned(),
+        media_type: None,
+        ..d
+    };
+    add_to_draft(db, &caller.actor(), now, s.app.id, d, |_| Ok(None)).await
+}
+
+/// The annexes of an application the caller may see.
+pub async fn documents(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    id: Uuid,
+) -> Result<Vec<Document>, ApiError> {
+    let s = seen(db, caller, id).await?;
+    Ok(store::documents(db, s.app.id).await?)
+}
+
+/// One annex of an application the caller may see.
+pub async fn document(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    id: Uuid,
+    document_id: Uuid,
+) -> Result<Document, ApiError> {
+    let s = seen(db, caller, id).await?;
+    store::document(db, s.app.id, document_id)
+        .await?
+        .ok_or_else(|| ApiError::from(ErrorCode::DocumentNotFound))
+}
+
+/// The bytes of an annex, or `range` of them.
+pub struct Download {
+    pub document: Document,
+    /// The bytes sent: `None` for the whole file.
+    pub range: Option<Range<u64>>,
+    pub content: Content,
+}
+
+/// Read an annex's file, whole or a range of its bytes (`range` is asked once the annex, and
+/// so the file's size, is known: it answers the bytes to send, or a 416).
+pub async fn download(
+    db: &DatabaseConnection,
+    storage: &dyn Storage,
+    caller: &AuthUser,
+    id: Uuid,
+    document_id: Uuid,
+    range: impl FnOnce(u64) -> Result<Option<Range<u64>>, ApiError>,
+) -> Result<Download, ApiError> {
+    let document = document(db, caller, id, document_id).await?;
+    if document.media_type.is_none() {
+        return Err(ApiError::from(ErrorCode::DocumentContentNotKept));
+    }
+    let size = u64::try_from(document.size_bytes).unwrap_or(0);
+    let range = range(size)?;
+    let content = storage
+        .open(&document.sha256, range.clone())
+        .await
+        .map_err(storage_unavailable)?
+        .ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!(
+                "the file of annex {} ({}) is missing from storage",
+                document.id,
+                document.sha256
+            ))
+        })?;
+    Ok(Download {
+        document,
+        range,
+        content,
+    })
+}
+
+/// Delete an annex of a draft. Its file stays while another annex refers to it; the sweeper
+/// removes it once none does.
+pub async fn delete_document(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    now: DateTime<Utc>,
+    id: Uuid,
+    document_id: Uuid,
+) -> Result<(), ApiError> {
+    let s = managed(db, caller, id).await?;
+    let id = s.app.id;
+    let tx = db_store::begin_write(db).await?;
+    let current = store::get(&tx, id)
+        .await?
+        .ok_or_else(application_not_found)?;
+    if current.status != ApplicationStatus::Draft {
+        return Err(frozen());
+    }
+    if !store::delete_document(&tx, id, document_id).await? {
+        return Err(ApiError::from(ErrorCode::DocumentNotFound));
+    }
+    store::touch(&tx, id, now).await?;
+    record(
+        &tx,
+        &caller.actor(),
+        now,
+        ApplicationEvent::DocumentDeleted,
+        id,
+        Some(json!({"document_id": document_id})),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
