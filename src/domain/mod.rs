@@ -20,6 +20,7 @@ pub mod score;
 pub mod size;
 pub mod split;
 pub mod spreadsheet;
+pub mod timestamp;
 pub mod user;
 pub mod version;
 pub mod violation;
