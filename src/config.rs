@@ -22,6 +22,17 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub rate_limit: RateLimitSettings,
     pub storage: StorageSettings,
+    pub open_data: OpenDataSettings,
+}
+
+/// How the public results are published as open data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenDataSettings {
+    /// The publisher's 360Giving prefix, without `360G-`: what names the grants, the Region,
+    /// the agencies and the recipients without a publishable tax code in the 360Giving
+    /// results (see `domain::giving`). 360Giving assigns it to a publisher.
+    pub giving_prefix: String,
 }
 
 /// Where the files of the service (annexes) are kept.
@@ -320,6 +331,9 @@ enabled = true
 auth_per_minute = 30
 register_per_hour = 20
 trusted_proxy_header = ""
+
+[open_data]
+giving_prefix = "regione-lombardia"
 "#;
 
 /// The `APP_*` variables, less `APP_CONFIG_FILE` (which names the file, it is no setting).
@@ -425,6 +439,8 @@ impl Settings {
                 "database.submit_concurrency must be from 1 to database.max_connections".into(),
             ));
         }
+        crate::domain::giving::check_prefix(&self.open_data.giving_prefix)
+            .map_err(config::ConfigError::Message)?;
         Ok(())
     }
 }

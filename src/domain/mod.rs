@@ -5,6 +5,7 @@ pub mod application;
 pub mod call;
 pub mod error_code;
 pub mod event;
+pub mod giving;
 pub mod grant;
 pub mod identifiers;
 pub mod login;
