@@ -481,4 +481,20 @@ mod tests {
         // The demo (a laptop, the tests) keeps them open.
         assert!(Settings::defaults().check().is_ok());
     }
+
+    #[test]
+    fn the_360giving_prefix_is_checked_at_start_up() {
+        let mut own = Settings::defaults();
+        own.open_data.giving_prefix = "rl-welfare".into();
+        assert!(own.check().is_ok());
+        for wrong in ["360G-rl-welfare", "rl welfare", ""] {
+            let mut s = Settings::defaults();
+            s.open_data.giving_prefix = wrong.into();
+            let refused = s.check().unwrap_err().to_string();
+            assert!(
+                refused.contains("open_data.giving_prefix"),
+                "{wrong:?}: {refused}"
+            );
+        }
+    }
 }
