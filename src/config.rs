@@ -22,6 +22,17 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub rate_limit: RateLimitSettings,
     pub storage: StorageSettings,
+    pub open_data: OpenDataSettings,
+}
+
+/// How the public results are published as open data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenDataSettings {
+    /// The publisher's 360Giving prefix, without `360G-`: what names the grants, the Region,
+    /// the agencies and the recipients without a publishable tax code in the 360Giving
+    /// results (see `domain::giving`). 360Giving assigns it to a publisher.
+    pub giving_prefix: String,
 }
 
 /// Where the files of the service (annexes) are kept.
@@ -328,6 +339,9 @@ enabled = true
 auth_per_minute = 30
 register_per_hour = 20
 trusted_proxy_header = ""
+
+[open_data]
+giving_prefix = "regione-lombardia"
 "#;
 
 /// The `APP_*` variables, less `APP_CONFIG_FILE` (which names the file, it is no setting).
@@ -433,6 +447,8 @@ impl Settings {
                 "database.submit_concurrency must be from 1 to database.max_connections".into(),
             ));
         }
+        crate::domain::giving::check_prefix(&self.open_data.giving_prefix)
+            .map_err(config::ConfigError::Message)?;
         Ok(())
     }
 }
@@ -472,5 +488,21 @@ mod tests {
         assert!(off.check().is_ok());
         // The demo (a laptop, the tests) keeps them open.
         assert!(Settings::defaults().check().is_ok());
+    }
+
+    #[test]
+    fn the_360giving_prefix_is_checked_at_start_up() {
+        let mut own = Settings::defaults();
+        own.open_data.giving_prefix = "rl-welfare".into();
+        assert!(own.check().is_ok());
+        for wrong in ["360G-rl-welfare", "rl welfare", ""] {
+            let mut s = Settings::defaults();
+            s.open_data.giving_prefix = wrong.into();
+            let refused = s.check().unwrap_err().to_string();
+            assert!(
+                refused.contains("open_data.giving_prefix"),
+                "{wrong:?}: {refused}"
+            );
+        }
     }
 }

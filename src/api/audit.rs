@@ -16,11 +16,12 @@ use crate::state::AppState;
 
 /// One audit event.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"id": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b", "occurred_at": "2026-11-28T10:15:00Z", "actor_id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11",
+#[schema(example = json!({"id": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b", "occurred_at": "2026-11-28T10:15:00.000000Z", "actor_id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11",
     "actor_role": "applicant", "action": "application.submitted", "entity_type": "application", "entity_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901",
     "before": null, "after": {"protocol_number": "RLD-DEMO-CONCILIAZIONE-000001"}, "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20"}))]
 pub struct AuditEventView {
     pub id: Uuid,
+    #[serde(with = "crate::domain::timestamp")]
     pub occurred_at: DateTime<Utc>,
     pub actor_id: Option<Uuid>,
     pub actor_role: Option<String>,
@@ -166,7 +167,7 @@ pub async fn list_audit_events(
         for m in rows {
             out.write_text_record([
                 m.id.to_string(),
-                m.occurred_at.to_rfc3339(),
+                crate::domain::timestamp::format(&m.occurred_at),
                 m.actor_id.map(|a| a.to_string()).unwrap_or_default(),
                 m.actor_role.unwrap_or_default(),
                 m.action,

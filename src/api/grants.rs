@@ -20,7 +20,7 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"id": "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d", "call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "agency_code": "MONTAGNA",
     "application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "amount": "43580.00", "requested": "50000.00", "status": "offered",
-    "offered_at": "2027-03-05T09:00:00Z", "deadline": "2027-04-04T21:59:59Z", "cup": null, "answered_at": null, "reason": null, "ranking_version": 2}))]
+    "offered_at": "2027-03-05T09:00:00.000000Z", "deadline": "2027-04-04T21:59:59.000000Z", "cup": null, "answered_at": null, "reason": null, "ranking_version": 2}))]
 pub struct GrantView {
     pub id: Uuid,
     pub call_id: Uuid,
@@ -29,11 +29,14 @@ pub struct GrantView {
     pub amount: Money,
     pub requested: Money,
     pub status: GrantStatus,
+    #[serde(with = "crate::domain::timestamp")]
     pub offered_at: DateTime<Utc>,
     /// Accept or decline by then (23:59:59 Europe/Rome of the call's last day).
+    #[serde(with = "crate::domain::timestamp")]
     pub deadline: DateTime<Utc>,
     /// The project's CUP, once accepted.
     pub cup: Option<String>,
+    #[serde(with = "crate::domain::timestamp::option")]
     pub answered_at: Option<DateTime<Utc>>,
     pub reason: Option<String>,
     /// The ranking version that made the offer.

@@ -16,7 +16,7 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"id": "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8", "kind": "admissibility_integration_requested",
     "message": "The agency asks you to complete application RLD-DEMO-CONCILIAZIONE-000001: ... Answer by 08/12/2026 23:59:59 (Europe/Rome).",
-    "data": {"application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "deadline": "2026-12-08T22:59:59Z"}, "created_at": "2026-11-28T10:00:00Z", "read_at": null}))]
+    "data": {"application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "deadline": "2026-12-08T22:59:59.000000Z"}, "created_at": "2026-11-28T10:00:00.000000Z", "read_at": null}))]
 pub struct NotificationView {
     pub id: Uuid,
     pub kind: String,
@@ -24,7 +24,9 @@ pub struct NotificationView {
     pub message: String,
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
+    #[serde(with = "crate::domain::timestamp")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::timestamp::option")]
     pub read_at: Option<DateTime<Utc>>,
 }
 

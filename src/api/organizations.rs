@@ -152,7 +152,7 @@ pub struct RepresentativeView {
     "staff": "7.50", "turnover": "850000.00", "balance_sheet_total": null, "reference_year": 2025,
     "size_class": "micro", "call_category": "micro_small_enterprise",
     "representatives": [{"user_id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11", "username": "richiedente1@demo.welfare-grants.test", "full_name": "Richiedente Uno (demo)"}],
-    "created_at": "2026-11-28T09:00:00Z", "updated_at": "2026-11-28T09:00:00Z"
+    "created_at": "2026-11-28T09:00:00.000000Z", "updated_at": "2026-11-28T09:00:00.000000Z"
 }))]
 pub struct OrganizationView {
     pub id: Uuid,
@@ -177,7 +177,9 @@ pub struct OrganizationView {
     pub call_category: Option<OrganizationCategory>,
     /// Only for its representatives and the administrators.
     pub representatives: Option<Vec<RepresentativeView>>,
+    #[serde(with = "crate::domain::timestamp")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::timestamp")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -44,7 +44,7 @@ pub struct NewMember {
 /// A member of a partnership, or an organization invited to become one.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"organization_id": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b", "legal_name": "Comune di Sondrio (demo)", "tax_code": "00000010143",
-    "category": "public_body", "subtype": "municipality", "size_class": null, "role": "lead", "status": "accepted", "added_at": "2026-11-28T09:00:00Z", "answered_at": null}))]
+    "category": "public_body", "subtype": "municipality", "size_class": null, "role": "lead", "status": "accepted", "added_at": "2026-11-28T09:00:00.000000Z", "answered_at": null}))]
 pub struct MemberView {
     pub organization_id: Uuid,
     pub legal_name: String,
@@ -59,8 +59,10 @@ pub struct MemberView {
     /// `accepted`: a member. `pending`: invited, it counts for no rule and reads nothing of
     /// its partners until one of its representatives accepts. `declined`: the lead removes it.
     pub status: MembershipStatus,
+    #[serde(with = "crate::domain::timestamp")]
     pub added_at: DateTime<Utc>,
     /// When the invitation was accepted or declined.
+    #[serde(with = "crate::domain::timestamp::option")]
     pub answered_at: Option<DateTime<Utc>>,
 }
 
@@ -68,7 +70,7 @@ pub struct MemberView {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"id": "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c", "call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65",
     "name": "Rete Valtellina per la conciliazione", "lead_organization_id": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b", "can_manage": true,
-    "members": [], "created_at": "2026-11-28T09:00:00Z", "updated_at": "2026-11-28T09:00:00Z"}))]
+    "members": [], "created_at": "2026-11-28T09:00:00.000000Z", "updated_at": "2026-11-28T09:00:00.000000Z"}))]
 pub struct PartnershipView {
     pub id: Uuid,
     pub call_id: Uuid,
@@ -77,7 +79,9 @@ pub struct PartnershipView {
     /// Whether the caller represents the lead (and so may change the partnership).
     pub can_manage: bool,
     pub members: Vec<MemberView>,
+    #[serde(with = "crate::domain::timestamp")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::timestamp")]
     pub updated_at: DateTime<Utc>,
 }
 

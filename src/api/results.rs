@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::csv::{Cell, CsvWriter, Dialect};
 use crate::domain::ErrorCode;
 use crate::domain::agency::AgencyCode;
+use crate::domain::giving::{GivingIds, REGION_NAME};
 use crate::domain::money::Money;
 use crate::domain::score::Score;
 use crate::error::{ApiError, Problem};
@@ -34,44 +35,73 @@ pub struct ResultView {
     pub act_date: Option<NaiveDate>,
 }
 
-/// The results in the 360Giving data standard.
+/// The results in the 360Giving data standard: a package of grants that validates against its
+/// package schema (the grants against the grant schema), published by the Region.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"grants": [{"id": "IT-RL-RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia", "currency": "EUR",
+#[schema(example = json!({"grants": [{"id": "360G-regione-lombardia-RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia",
+    "description": "Servizi di conciliazione per i dipendenti delle micro e piccole imprese della rete.", "currency": "EUR",
     "amountAwarded": 50000.0, "awardDate": "2027-03-05",
     "recipientOrganization": [{"id": "IT-CF-00000010143", "name": "Comune di Sondrio (demo)"}],
-    "fundingOrganization": [{"id": "IT-ATS-MONTAGNA", "name": "ATS della Montagna"}]}]}))]
+    "fundingOrganization": [{"id": "360G-regione-lombardia-ATS-MONTAGNA", "name": "ATS della Montagna"}]}],
+    "publisher": {"identifier": "360G-regione-lombardia-REGIONE-LOMBARDIA", "name": "Regione Lombardia"}}))]
 pub struct GivingGrants {
+    /// The funded applications of the approved rankings. Empty while no ranking of the call
+    /// is approved (360Giving wants at least one grant in a package it publishes).
     pub grants: Vec<GivingGrant>,
+    pub publisher: GivingPublisher,
+}
+
+/// The publisher of a 360Giving package.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"identifier": "360G-regione-lombardia-REGIONE-LOMBARDIA", "name": "Regione Lombardia"}))]
+pub struct GivingPublisher {
+    /// `360G-<prefix>-REGIONE-LOMBARDIA`.
+    pub identifier: String,
+    pub name: String,
 }
 
 /// One funded application, as a 360Giving grant.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({"id": "IT-RL-RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia", "currency": "EUR",
+#[schema(example = json!({"id": "360G-regione-lombardia-RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia",
+    "description": "Servizi di conciliazione per i dipendenti delle micro e piccole imprese della rete.", "currency": "EUR",
     "amountAwarded": 50000.0, "awardDate": "2027-03-05",
     "recipientOrganization": [{"id": "IT-CF-00000010143", "name": "Comune di Sondrio (demo)"}],
-    "fundingOrganization": [{"id": "IT-ATS-MONTAGNA", "name": "ATS della Montagna"}]}))]
+    "fundingOrganization": [{"id": "360G-regione-lombardia-ATS-MONTAGNA", "name": "ATS della Montagna"}]}))]
 pub struct GivingGrant {
-    /// `IT-RL-` and the protocol number.
+    /// `360G-<prefix>-` and the protocol number (`open_data.giving_prefix`).
     pub id: String,
-    pub title: Option<String>,
+    pub title: String,
+    /// The project's summary.
+    pub description: String,
     /// Always `EUR`.
     pub currency: String,
     /// A number, as the standard wants (the JSON and CSV results carry the exact string).
     pub amount_awarded: f64,
-    pub award_date: Option<NaiveDate>,
+    /// The date of the agency's act that approved the ranking.
+    pub award_date: NaiveDate,
+    /// The lead partner.
     pub recipient_organization: Vec<GivingOrganization>,
+    /// The agency.
     pub funding_organization: Vec<GivingOrganization>,
 }
 
 /// An organization of a 360Giving grant.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"id": "IT-ATS-MONTAGNA", "name": "ATS della Montagna"}))]
+#[schema(example = json!({"id": "360G-regione-lombardia-ATS-MONTAGNA", "name": "ATS della Montagna"}))]
 pub struct GivingOrganization {
-    /// `IT-CF-` and the tax code of an organization (null for a natural person), or `IT-ATS-`
-    /// and the agency's code.
-    pub id: Option<String>,
+    /// `IT-CF-` and the tax code of an organization; `360G-<prefix>-RECIPIENT-<protocol
+    /// number>` for a natural person (a sole trader), whose tax code and name are never
+    /// published; `360G-<prefix>-ATS-<agency code>` for an agency.
+    pub id: String,
     pub name: String,
+}
+
+/// What a row of the results carries beyond its view: only the 360Giving document shows it.
+struct Unpublished {
+    /// The lead's tax code, unless it is a natural person's.
+    tax_code: Option<String>,
+    summary: Option<String>,
 }
 
 /// The JSON of the results: the list by default, an object with `grants` for `format=360giving`.
@@ -140,7 +170,7 @@ pub async fn results(
     }
     let dialect = Dialect::parse(query.dialect.as_deref())?;
     let call_id = path.into_inner();
-    let rows: Vec<(ResultView, Option<String>)> = service::results(&state.db, call_id)
+    let rows: Vec<(ResultView, Unpublished)> = service::results(&state.db, call_id)
         .await?
         .into_iter()
         .map(|r| {
@@ -157,7 +187,10 @@ pub async fn results(
                     act_number: r.act_number,
                     act_date: r.act_date,
                 },
-                r.tax_code,
+                Unpublished {
+                    tax_code: r.tax_code,
+                    summary: r.summary,
+                },
             )
         })
         .collect();
@@ -197,26 +230,39 @@ pub async fn results(
             out.into_response(&format!("results-{call_id}.csv"))
         }
         "360giving" => {
+            let ids = GivingIds::new(&state.settings.open_data.giving_prefix);
             let grants: Vec<GivingGrant> = rows
                 .iter()
                 .filter(|(r, _)| r.amount > Money::ZERO)
-                .map(|(r, tax_code)| GivingGrant {
-                    id: format!("IT-RL-{}", r.protocol_number),
-                    title: r.title.clone(),
-                    currency: "EUR".into(),
-                    amount_awarded: r.amount.to_string().parse::<f64>().unwrap_or(0.0),
-                    award_date: r.act_date,
-                    recipient_organization: vec![GivingOrganization {
-                        id: tax_code.as_ref().map(|t| format!("IT-CF-{t}")),
-                        name: r.recipient.clone(),
-                    }],
-                    funding_organization: vec![GivingOrganization {
-                        id: Some(format!("IT-ATS-{}", r.agency_code)),
-                        name: r.agency_code.name().to_owned(),
-                    }],
+                .filter_map(|(r, public)| {
+                    // An approved ranking always has the date of its act (approving asks for it).
+                    let award_date = r.act_date?;
+                    let title = r.title.clone().unwrap_or_else(|| r.protocol_number.clone());
+                    Some(GivingGrant {
+                        id: ids.grant(&r.protocol_number),
+                        description: public.summary.clone().unwrap_or_else(|| title.clone()),
+                        title,
+                        currency: "EUR".into(),
+                        amount_awarded: r.amount.to_string().parse::<f64>().unwrap_or(0.0),
+                        award_date,
+                        recipient_organization: vec![GivingOrganization {
+                            id: ids.recipient(public.tax_code.as_deref(), &r.protocol_number),
+                            name: r.recipient.clone(),
+                        }],
+                        funding_organization: vec![GivingOrganization {
+                            id: ids.agency(r.agency_code),
+                            name: r.agency_code.name().to_owned(),
+                        }],
+                    })
                 })
                 .collect();
-            Ok(HttpResponse::Ok().json(GivingGrants { grants }))
+            Ok(HttpResponse::Ok().json(GivingGrants {
+                grants,
+                publisher: GivingPublisher {
+                    identifier: ids.region(),
+                    name: REGION_NAME.to_owned(),
+                },
+            }))
         }
         _ => Ok(HttpResponse::Ok().json(rows.into_iter().map(|(r, _)| r).collect::<Vec<_>>())),
     }

@@ -55,10 +55,11 @@ pub struct ConflictView {
 
 /// A stored declaration.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"has_conflict": false, "statement": null, "declared_at": "2026-11-28T10:00:00Z"}))]
+#[schema(example = json!({"has_conflict": false, "statement": null, "declared_at": "2026-11-28T10:00:00.000000Z"}))]
 pub struct DeclarationView {
     pub has_conflict: bool,
     pub statement: Option<String>,
+    #[serde(with = "crate::domain::timestamp")]
     pub declared_at: DateTime<Utc>,
 }
 
@@ -100,11 +101,12 @@ pub struct IntegrationAnswer {
 
 /// The review state of an application.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "review_status": "integration_requested", "integration_deadline": "2026-12-08T22:59:59Z"}))]
+#[schema(example = json!({"application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "review_status": "integration_requested", "integration_deadline": "2026-12-08T22:59:59.000000Z"}))]
 pub struct ReviewView {
     pub application_id: Uuid,
     pub review_status: Option<ReviewStatus>,
     /// End of the answer period of an open request for integration (23:59:59 Europe/Rome).
+    #[serde(with = "crate::domain::timestamp::option")]
     pub integration_deadline: Option<DateTime<Utc>>,
 }
 
@@ -133,15 +135,17 @@ pub struct EvaluationInput {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"id": "1f2e3d4c-5b6a-4978-8c7d-6e5f4a3b2c1d", "evaluator_id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11",
     "scores": [{"criterion": "QUALITY", "score": "21.5", "justification": "Proposta chiara e coerente."}], "total": "21.5", "final": false,
-    "finalized_at": null, "reopened_reason": null, "updated_at": "2026-11-28T10:00:00Z"}))]
+    "finalized_at": null, "reopened_reason": null, "updated_at": "2026-11-28T10:00:00.000000Z"}))]
 pub struct EvaluationView {
     pub id: Uuid,
     pub evaluator_id: Uuid,
     pub scores: Vec<CriterionScore>,
     pub total: Score,
     pub r#final: bool,
+    #[serde(with = "crate::domain::timestamp::option")]
     pub finalized_at: Option<DateTime<Utc>>,
     pub reopened_reason: Option<String>,
+    #[serde(with = "crate::domain::timestamp")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -197,11 +201,12 @@ pub struct EvaluationsView {
 
 /// A recorded consensus.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"scores": [], "reasons": "Sintesi concordata.", "decided_by": null, "decided_at": "2026-11-28T10:00:00Z"}))]
+#[schema(example = json!({"scores": [], "reasons": "Sintesi concordata.", "decided_by": null, "decided_at": "2026-11-28T10:00:00.000000Z"}))]
 pub struct ConsensusView {
     pub scores: Vec<CriterionScore>,
     pub reasons: String,
     pub decided_by: Option<Uuid>,
+    #[serde(with = "crate::domain::timestamp")]
     pub decided_at: DateTime<Utc>,
 }
 

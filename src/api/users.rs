@@ -21,7 +21,7 @@ use crate::state::AppState;
 #[schema(example = json!({
     "id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11", "username": "valutatore.montagna@demo.welfare-grants.test",
     "full_name": "Valutatore ATS Montagna", "role": "evaluator", "agency_code": "MONTAGNA", "disabled": false,
-    "created_at": "2026-11-28T09:00:00Z", "updated_at": "2026-11-28T09:00:00Z"
+    "created_at": "2026-11-28T09:00:00.000000Z", "updated_at": "2026-11-28T09:00:00.000000Z"
 }))]
 pub struct UserView {
     pub id: Uuid,
@@ -31,7 +31,9 @@ pub struct UserView {
     /// Only for evaluators: the agency they work for.
     pub agency_code: Option<AgencyCode>,
     pub disabled: bool,
+    #[serde(with = "crate::domain::timestamp")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::timestamp")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -52,7 +54,7 @@ impl From<&User> for UserView {
 
 /// A page of users.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"items": [{"id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11", "username": "valutatore.montagna@demo.welfare-grants.test", "full_name": "Valutatore ATS Montagna", "role": "evaluator", "agency_code": "MONTAGNA", "disabled": false, "created_at": "2026-11-28T09:00:00Z", "updated_at": "2026-11-28T09:00:00Z"}], "total": 1, "page": 1, "per_page": 20}))]
+#[schema(example = json!({"items": [{"id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11", "username": "valutatore.montagna@demo.welfare-grants.test", "full_name": "Valutatore ATS Montagna", "role": "evaluator", "agency_code": "MONTAGNA", "disabled": false, "created_at": "2026-11-28T09:00:00.000000Z", "updated_at": "2026-11-28T09:00:00.000000Z"}], "total": 1, "page": 1, "per_page": 20}))]
 pub struct UserList {
     pub items: Vec<UserView>,
     pub total: u64,

@@ -38,12 +38,13 @@ pub struct WebhookInput {
 #[schema(example = json!({"id": "1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b",
     "url": "https://protocollo.regione.lombardia.example/hooks/welfare-grants",
     "event_types": ["application.submitted", "grant.accepted"], "description": "Protocollo regionale",
-    "created_at": "2026-11-28T09:00:00Z", "secret": null}))]
+    "created_at": "2026-11-28T09:00:00.000000Z", "secret": null}))]
 pub struct WebhookView {
     pub id: Uuid,
     pub url: String,
     pub event_types: Vec<EventType>,
     pub description: Option<String>,
+    #[serde(with = "crate::domain::timestamp")]
     pub created_at: DateTime<Utc>,
     /// The signing secret (`whsec_` and base64): only in the answer that created the
     /// subscription. Keep it; it is never shown again.
@@ -106,10 +107,11 @@ impl DeliveryStatus {
 
 /// One attempt at a delivery.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"attempt": 1, "attempted_at": "2026-11-28T09:00:01Z", "duration_ms": 48, "status_code": 503,
+#[schema(example = json!({"attempt": 1, "attempted_at": "2026-11-28T09:00:01.000000Z", "duration_ms": 48, "status_code": 503,
     "error": "the receiver answered 503 Service Unavailable"}))]
 pub struct AttemptView {
     pub attempt: i32,
+    #[serde(with = "crate::domain::timestamp")]
     pub attempted_at: DateTime<Utc>,
     pub duration_ms: i32,
     /// The receiver's HTTP status; none when it could not be reached.
@@ -120,11 +122,11 @@ pub struct AttemptView {
 /// One event for one subscription, with every attempt.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"id": "7c6b5a49-3827-4615-9a4b-3c2d1e0f9a8b", "event_id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
-    "event_type": "application.submitted", "status": "delivered", "attempts": 2, "next_attempt_at": "2026-11-28T09:00:11Z",
-    "last_status_code": 204, "last_error": null, "delivered_at": "2026-11-28T09:00:11Z", "created_at": "2026-11-28T09:00:00Z",
+    "event_type": "application.submitted", "status": "delivered", "attempts": 2, "next_attempt_at": "2026-11-28T09:00:11.000000Z",
+    "last_status_code": 204, "last_error": null, "delivered_at": "2026-11-28T09:00:11.000000Z", "created_at": "2026-11-28T09:00:00.000000Z",
     "attempt_log": [
-        {"attempt": 1, "attempted_at": "2026-11-28T09:00:01Z", "duration_ms": 48, "status_code": 503, "error": "the receiver answered 503 Service Unavailable"},
-        {"attempt": 2, "attempted_at": "2026-11-28T09:00:11Z", "duration_ms": 12, "status_code": 204, "error": null}]}))]
+        {"attempt": 1, "attempted_at": "2026-11-28T09:00:01.000000Z", "duration_ms": 48, "status_code": 503, "error": "the receiver answered 503 Service Unavailable"},
+        {"attempt": 2, "attempted_at": "2026-11-28T09:00:11.000000Z", "duration_ms": 12, "status_code": 204, "error": null}]}))]
 pub struct DeliveryView {
     pub id: Uuid,
     /// The event's id, sent as `webhook-id`: the same on every attempt.
@@ -132,10 +134,13 @@ pub struct DeliveryView {
     pub event_type: String,
     pub status: DeliveryStatus,
     pub attempts: i32,
+    #[serde(with = "crate::domain::timestamp")]
     pub next_attempt_at: DateTime<Utc>,
     pub last_status_code: Option<i32>,
     pub last_error: Option<String>,
+    #[serde(with = "crate::domain::timestamp::option")]
     pub delivered_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::domain::timestamp")]
     pub created_at: DateTime<Utc>,
     pub attempt_log: Vec<AttemptView>,
 }
@@ -196,7 +201,7 @@ pub struct DeliveryQuery {
     responses(
         (status = 201, description = "Subscribed; the answer carries the secret, shown only now", body = WebhookView, headers(("Location" = String, description = "The new subscription's path")),
             example = json!({"id": "1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b", "url": "https://protocollo.regione.lombardia.example/hooks/welfare-grants",
-                "event_types": ["application.submitted", "grant.accepted"], "description": "Protocollo regionale", "created_at": "2026-11-28T09:00:00Z",
+                "event_types": ["application.submitted", "grant.accepted"], "description": "Protocollo regionale", "created_at": "2026-11-28T09:00:00.000000Z",
                 "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo="})),
         (status = 400, description = "Malformed body or unknown field", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),

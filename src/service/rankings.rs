@@ -461,6 +461,8 @@ pub struct ResultRow {
     pub act_date: Option<NaiveDate>,
     /// The lead organization's tax code, unless it is a natural person's.
     pub tax_code: Option<String>,
+    /// The project's summary, as submitted.
+    pub summary: Option<String>,
 }
 
 /// The approved rankings of a published call, agency by agency, ranked entries only.
@@ -484,14 +486,14 @@ pub async fn results(db: &DatabaseConnection, call_id: Uuid) -> Result<Vec<Resul
         };
         let mut apps = HashMap::new();
         applications::for_each(db, &filter, |a| {
-            apps.insert(a.id, (a.content.title, a.partnership_id));
+            apps.insert(a.id, (a.content.title, a.content.summary, a.partnership_id));
             Ok(())
         })
         .await?;
         let leads = partnerships::leads_for_agency(db, call.id, agency).await?;
         for e in v.allocation.entries.iter().filter(|e| e.rank.is_some()) {
             let app = apps.get(&e.application_id);
-            let lead = app.and_then(|(_, partnership)| leads.get(partnership));
+            let lead = app.and_then(|(_, _, partnership)| leads.get(partnership));
             let recipient = match &lead {
                 Some(o) if o.facts.tax_code.is_personal() => "(natural person)".to_owned(),
                 Some(o) => o.facts.legal_name.clone(),
@@ -501,7 +503,7 @@ pub async fn results(db: &DatabaseConnection, call_id: Uuid) -> Result<Vec<Resul
                 agency,
                 rank: e.rank,
                 protocol_number: e.protocol_number.clone(),
-                title: app.and_then(|(title, _)| title.clone()),
+                title: app.and_then(|(title, _, _)| title.clone()),
                 recipient,
                 score: e.score,
                 outcome: e.outcome,
@@ -511,6 +513,7 @@ pub async fn results(db: &DatabaseConnection, call_id: Uuid) -> Result<Vec<Resul
                 tax_code: lead
                     .filter(|o| !o.facts.tax_code.is_personal())
                     .map(|o| o.facts.tax_code.as_str().to_owned()),
+                summary: app.and_then(|(_, summary, _)| summary.clone()),
             });
         }
     }

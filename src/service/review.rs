@@ -294,7 +294,7 @@ pub async fn decide_admissibility(
         why.clone(),
     )
     .await?;
-    let after = json!({"review_status": next, "reasons": input.reasons, "note": input.note, "question": input.question, "deadline": deadline});
+    let after = json!({"review_status": next, "reasons": input.reasons, "note": input.note, "question": input.question, "deadline": deadline.as_ref().map(crate::domain::timestamp::format)});
     events::record(
         &tx,
         &actor,

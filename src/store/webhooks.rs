@@ -185,7 +185,7 @@ pub async fn enqueue<C: ConnectionTrait>(
     let payload = json!({
         "id": id,
         "type": event.as_str(),
-        "occurred_at": at,
+        "occurred_at": crate::domain::timestamp::format(&at),
         "data": data,
     });
     webhook_event::ActiveModel {

@@ -243,7 +243,7 @@ both!(async fn the_window_is_half_open_in_rome_time_and_a_late_submission_change
     assert_eq!(res.status(), StatusCode::OK);
     let receipt: Value = res.json().await.unwrap();
     assert_eq!(receipt["protocol_number"], "RLD12022024943-000001");
-    assert_eq!(receipt["submitted_at"], "2022-05-04T10:00:00Z");
+    assert_eq!(receipt["submitted_at"], "2022-05-04T10:00:00.000000Z");
 
     // The closing instant, as amended, is already late: refused, and no number is used.
     app.clock.set_rome("2022-07-15T12:00:00");

@@ -39,8 +39,8 @@ both!(async fn the_2022_call_reads_back_as_published_with_its_extension_and_enve
     let call: Value = app.get(&format!("/api/v1/calls/{id}"), None).await.json().await.unwrap();
     assert_eq!(call["status"], "published");
     assert_eq!(call["total_budget"], "5050000.00");
-    assert_eq!(call["opens_at"], "2022-05-04T10:00:00Z");
-    assert_eq!(call["closes_at"], "2022-07-15T10:00:00Z");
+    assert_eq!(call["opens_at"], "2022-05-04T10:00:00.000000Z");
+    assert_eq!(call["closes_at"], "2022-07-15T10:00:00.000000Z");
     assert_eq!(call["opens_at_local"], "2022-05-04T12:00:00+02:00");
     assert_eq!(call["closes_at_local"], "2022-07-15T12:00:00+02:00");
     assert_eq!(call["window_state"], "closed");
@@ -232,7 +232,7 @@ both!(async fn extending_a_published_call_needs_an_amendment_act_which_is_record
     let new_etag = res.headers()["etag"].to_str().unwrap().to_owned();
     assert_ne!(new_etag, etag);
     let updated: Value = res.json().await.unwrap();
-    assert_eq!(updated["closes_at"], "2030-01-31T11:00:00Z");
+    assert_eq!(updated["closes_at"], "2030-01-31T11:00:00.000000Z");
     let amendments: Value = app.get(&format!("{path}/amendments"), None).await.json().await.unwrap();
     assert_eq!(amendments[0]["changes"][0]["field"], "closes_at");
     assert_eq!(amendments[0]["changes"][0]["old_value"], call["closes_at"].as_str().unwrap().split('.').next().unwrap().trim_end_matches('Z').to_owned() + "Z");

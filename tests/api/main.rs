@@ -19,6 +19,7 @@ mod layout;
 mod limits;
 mod metrics;
 mod openapi;
+mod opendata;
 mod organizations;
 mod outage;
 mod partnerships;

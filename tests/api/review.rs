@@ -118,7 +118,7 @@ both!(async fn an_application_walks_from_submission_to_a_final_score(app) {
     assert_eq!(res.status(), StatusCode::OK);
     let review: Value = res.json().await.unwrap();
     assert_eq!(review["review_status"], "integration_requested");
-    assert!(review["integration_deadline"].as_str().unwrap().ends_with(":59:59Z"));
+    assert!(review["integration_deadline"].as_str().unwrap().ends_with(":59:59.000000Z"));
     let notice = inbox(&app, &applicant).await.into_iter().find(|n| n["kind"] == "admissibility_integration_requested").expect("the applicant is told");
     assert_eq!(notice["data"]["deadline"], review["integration_deadline"]);
     assert_eq!(problem(decide(&app, &first, &id, json!({"decision": "admitted"})).await, StatusCode::CONFLICT).await["code"], "integration_pending");
@@ -278,7 +278,7 @@ both!(async fn an_unanswered_integration_closes_as_inadmissible_after_its_deadli
     app.clock.set_rome("2030-03-02T10:00:00");
     let res = decide(&app, &first, &id, json!({"decision": "integration_requested", "question": "Manca l'accordo."})).await;
     // Ten calendar days, ending at 23:59:59 in Rome (CET: UTC+1).
-    assert_eq!(res.json::<Value>().await.unwrap()["integration_deadline"], "2030-03-12T22:59:59Z");
+    assert_eq!(res.json::<Value>().await.unwrap()["integration_deadline"], "2030-03-12T22:59:59.000000Z");
     let p = problem(decide(&app, &first, &id, json!({"decision": "inadmissible", "reasons": ["required_documents"]})).await, StatusCode::CONFLICT).await;
     assert_eq!(p["code"], "integration_pending");
     app.clock.set_rome("2030-03-13T00:00:00");

@@ -1311,7 +1311,7 @@ export interface components {
          *           "old_value": "2022-06-15T10:00:00Z"
          *         }
          *       ],
-         *       "created_at": "2022-06-14T15:00:00Z",
+         *       "created_at": "2022-06-14T15:00:00.000000Z",
          *       "id": "6d0f3b8e-2a41-4c1e-9f57-0c2b7a9e4d13",
          *       "reason": "Proroga del termine di presentazione delle domande"
          *     }
@@ -1445,7 +1445,7 @@ export interface components {
          *         "summary": null,
          *         "title": "Valtellina concilia"
          *       },
-         *       "created_at": "2026-11-28T09:00:00Z",
+         *       "created_at": "2026-11-28T09:00:00.000000Z",
          *       "id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901",
          *       "integration_deadline": null,
          *       "partnership_id": "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c",
@@ -1459,7 +1459,7 @@ export interface components {
          *         "max_grant": "0.00",
          *         "total_cost": "0.00"
          *       },
-         *       "updated_at": "2026-11-28T09:00:00Z"
+         *       "updated_at": "2026-11-28T09:00:00.000000Z"
          *     }
          */
         ApplicationView: {
@@ -1517,7 +1517,7 @@ export interface components {
          * @description One attempt at a delivery.
          * @example {
          *       "attempt": 1,
-         *       "attempted_at": "2026-11-28T09:00:01Z",
+         *       "attempted_at": "2026-11-28T09:00:01.000000Z",
          *       "duration_ms": 48,
          *       "error": "the receiver answered 503 Service Unavailable",
          *       "status_code": 503
@@ -1568,7 +1568,7 @@ export interface components {
          *       "entity_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901",
          *       "entity_type": "application",
          *       "id": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
-         *       "occurred_at": "2026-11-28T10:15:00Z",
+         *       "occurred_at": "2026-11-28T10:15:00.000000Z",
          *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20"
          *     }
          */
@@ -1621,16 +1621,16 @@ export interface components {
          *       "items": [
          *         {
          *           "cloned_from": null,
-         *           "closes_at": "2022-07-15T10:00:00Z",
+         *           "closes_at": "2022-07-15T10:00:00.000000Z",
          *           "closes_at_local": "2022-07-15T12:00:00+02:00",
          *           "code": "RLD12022024943",
-         *           "created_at": "2022-04-06T10:00:00Z",
+         *           "created_at": "2022-04-06T10:00:00.000000Z",
          *           "description": "Interventi di conciliazione vita-lavoro e welfare aziendale...",
          *           "id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65",
          *           "legal_basis": "D.G.R. n. 5755/2021; decreto n. 4683 del 06/04/2022",
-         *           "opens_at": "2022-05-04T10:00:00Z",
+         *           "opens_at": "2022-05-04T10:00:00.000000Z",
          *           "opens_at_local": "2022-05-04T12:00:00+02:00",
-         *           "published_at": "2022-04-06T10:00:00Z",
+         *           "published_at": "2022-04-06T10:00:00.000000Z",
          *           "ranking_target_date": "2022-10-13",
          *           "rules": {
          *             "deadlines": {
@@ -1827,7 +1827,7 @@ export interface components {
          *           "time_zone": "Europe/Rome",
          *           "title": "Avviso interventi di conciliazione e welfare aziendale 2022",
          *           "total_budget": "5050000.00",
-         *           "updated_at": "2022-06-14T15:00:00Z",
+         *           "updated_at": "2022-06-14T15:00:00.000000Z",
          *           "window_state": "closed"
          *         }
          *       ],
@@ -2101,16 +2101,16 @@ export interface components {
          * @description A call for proposals with every rule it sets.
          * @example {
          *       "cloned_from": null,
-         *       "closes_at": "2022-07-15T10:00:00Z",
+         *       "closes_at": "2022-07-15T10:00:00.000000Z",
          *       "closes_at_local": "2022-07-15T12:00:00+02:00",
          *       "code": "RLD12022024943",
-         *       "created_at": "2022-04-06T10:00:00Z",
+         *       "created_at": "2022-04-06T10:00:00.000000Z",
          *       "description": "Interventi di conciliazione vita-lavoro e welfare aziendale...",
          *       "id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65",
          *       "legal_basis": "D.G.R. n. 5755/2021; decreto n. 4683 del 06/04/2022",
-         *       "opens_at": "2022-05-04T10:00:00Z",
+         *       "opens_at": "2022-05-04T10:00:00.000000Z",
          *       "opens_at_local": "2022-05-04T12:00:00+02:00",
-         *       "published_at": "2022-04-06T10:00:00Z",
+         *       "published_at": "2022-04-06T10:00:00.000000Z",
          *       "ranking_target_date": "2022-10-13",
          *       "rules": {
          *         "deadlines": {
@@ -2307,7 +2307,7 @@ export interface components {
          *       "time_zone": "Europe/Rome",
          *       "title": "Avviso interventi di conciliazione e welfare aziendale 2022",
          *       "total_budget": "5050000.00",
-         *       "updated_at": "2022-06-14T15:00:00Z",
+         *       "updated_at": "2022-06-14T15:00:00.000000Z",
          *       "window_state": "closed"
          *     }
          */
@@ -2320,7 +2320,7 @@ export interface components {
             /**
              * Format: date-time
              * @description ...to this one (excluded), as amended.
-             * @example 2022-07-15T10:00:00Z
+             * @example 2022-07-15T10:00:00.000000Z
              */
             closes_at: string;
             /**
@@ -2346,7 +2346,7 @@ export interface components {
             /**
              * Format: date-time
              * @description Submissions are in time from this instant (included)...
-             * @example 2022-05-04T10:00:00Z
+             * @example 2022-05-04T10:00:00.000000Z
              */
             opens_at: string;
             /**
@@ -2447,7 +2447,7 @@ export interface components {
         /**
          * @description A recorded consensus.
          * @example {
-         *       "decided_at": "2026-11-28T10:00:00Z",
+         *       "decided_at": "2026-11-28T10:00:00.000000Z",
          *       "decided_by": null,
          *       "reasons": "Sintesi concordata.",
          *       "scores": []
@@ -2613,7 +2613,7 @@ export interface components {
         /**
          * @description A stored declaration.
          * @example {
-         *       "declared_at": "2026-11-28T10:00:00Z",
+         *       "declared_at": "2026-11-28T10:00:00.000000Z",
          *       "has_conflict": false,
          *       "statement": null
          *     }
@@ -2662,28 +2662,28 @@ export interface components {
          *       "attempt_log": [
          *         {
          *           "attempt": 1,
-         *           "attempted_at": "2026-11-28T09:00:01Z",
+         *           "attempted_at": "2026-11-28T09:00:01.000000Z",
          *           "duration_ms": 48,
          *           "error": "the receiver answered 503 Service Unavailable",
          *           "status_code": 503
          *         },
          *         {
          *           "attempt": 2,
-         *           "attempted_at": "2026-11-28T09:00:11Z",
+         *           "attempted_at": "2026-11-28T09:00:11.000000Z",
          *           "duration_ms": 12,
          *           "error": null,
          *           "status_code": 204
          *         }
          *       ],
          *       "attempts": 2,
-         *       "created_at": "2026-11-28T09:00:00Z",
-         *       "delivered_at": "2026-11-28T09:00:11Z",
+         *       "created_at": "2026-11-28T09:00:00.000000Z",
+         *       "delivered_at": "2026-11-28T09:00:11.000000Z",
          *       "event_id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
          *       "event_type": "application.submitted",
          *       "id": "7c6b5a49-3827-4615-9a4b-3c2d1e0f9a8b",
          *       "last_error": null,
          *       "last_status_code": 204,
-         *       "next_attempt_at": "2026-11-28T09:00:11Z",
+         *       "next_attempt_at": "2026-11-28T09:00:11.000000Z",
          *       "status": "delivered"
          *     }
          */
@@ -2759,7 +2759,7 @@ export interface components {
         /**
          * @description An annex.
          * @example {
-         *       "created_at": "2026-11-28T09:00:00Z",
+         *       "created_at": "2026-11-28T09:00:00.000000Z",
          *       "file_name": "accordo-partenariato.pdf",
          *       "id": "8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a",
          *       "kind": "partnership_agreement",
@@ -3013,7 +3013,7 @@ export interface components {
          *         }
          *       ],
          *       "total": "21.5",
-         *       "updated_at": "2026-11-28T10:00:00Z"
+         *       "updated_at": "2026-11-28T10:00:00.000000Z"
          *     }
          */
         EvaluationView: {
@@ -3094,13 +3094,14 @@ export interface components {
          *       "amountAwarded": 50000,
          *       "awardDate": "2027-03-05",
          *       "currency": "EUR",
+         *       "description": "Servizi di conciliazione per i dipendenti delle micro e piccole imprese della rete.",
          *       "fundingOrganization": [
          *         {
-         *           "id": "IT-ATS-MONTAGNA",
+         *           "id": "360G-regione-lombardia-ATS-MONTAGNA",
          *           "name": "ATS della Montagna"
          *         }
          *       ],
-         *       "id": "IT-RL-RLD-DEMO-CONCILIAZIONE-000001",
+         *       "id": "360G-regione-lombardia-RLD-DEMO-CONCILIAZIONE-000001",
          *       "recipientOrganization": [
          *         {
          *           "id": "IT-CF-00000010143",
@@ -3116,31 +3117,40 @@ export interface components {
              * @description A number, as the standard wants (the JSON and CSV results carry the exact string).
              */
             amountAwarded: number;
-            /** Format: date */
-            awardDate?: string | null;
+            /**
+             * Format: date
+             * @description The date of the agency's act that approved the ranking.
+             */
+            awardDate: string;
             /** @description Always `EUR`. */
             currency: string;
+            /** @description The project's summary. */
+            description: string;
+            /** @description The agency. */
             fundingOrganization: components["schemas"]["GivingOrganization"][];
-            /** @description `IT-RL-` and the protocol number. */
+            /** @description `360G-<prefix>-` and the protocol number (`open_data.giving_prefix`). */
             id: string;
+            /** @description The lead partner. */
             recipientOrganization: components["schemas"]["GivingOrganization"][];
-            title?: string | null;
+            title: string;
         };
         /**
-         * @description The results in the 360Giving data standard.
+         * @description The results in the 360Giving data standard: a package of grants that validates against its
+         *     package schema (the grants against the grant schema), published by the Region.
          * @example {
          *       "grants": [
          *         {
          *           "amountAwarded": 50000,
          *           "awardDate": "2027-03-05",
          *           "currency": "EUR",
+         *           "description": "Servizi di conciliazione per i dipendenti delle micro e piccole imprese della rete.",
          *           "fundingOrganization": [
          *             {
-         *               "id": "IT-ATS-MONTAGNA",
+         *               "id": "360G-regione-lombardia-ATS-MONTAGNA",
          *               "name": "ATS della Montagna"
          *             }
          *           ],
-         *           "id": "IT-RL-RLD-DEMO-CONCILIAZIONE-000001",
+         *           "id": "360G-regione-lombardia-RLD-DEMO-CONCILIAZIONE-000001",
          *           "recipientOrganization": [
          *             {
          *               "id": "IT-CF-00000010143",
@@ -3149,25 +3159,47 @@ export interface components {
          *           ],
          *           "title": "Valtellina concilia"
          *         }
-         *       ]
+         *       ],
+         *       "publisher": {
+         *         "identifier": "360G-regione-lombardia-REGIONE-LOMBARDIA",
+         *         "name": "Regione Lombardia"
+         *       }
          *     }
          */
         GivingGrants: {
+            /**
+             * @description The funded applications of the approved rankings. Empty while no ranking of the call
+             *     is approved (360Giving wants at least one grant in a package it publishes).
+             */
             grants: components["schemas"]["GivingGrant"][];
+            publisher: components["schemas"]["GivingPublisher"];
         };
         /**
          * @description An organization of a 360Giving grant.
          * @example {
-         *       "id": "IT-ATS-MONTAGNA",
+         *       "id": "360G-regione-lombardia-ATS-MONTAGNA",
          *       "name": "ATS della Montagna"
          *     }
          */
         GivingOrganization: {
             /**
-             * @description `IT-CF-` and the tax code of an organization (null for a natural person), or `IT-ATS-`
-             *     and the agency's code.
+             * @description `IT-CF-` and the tax code of an organization; `360G-<prefix>-RECIPIENT-<protocol
+             *     number>` for a natural person (a sole trader), whose tax code and name are never
+             *     published; `360G-<prefix>-ATS-<agency code>` for an agency.
              */
-            id?: string | null;
+            id: string;
+            name: string;
+        };
+        /**
+         * @description The publisher of a 360Giving package.
+         * @example {
+         *       "identifier": "360G-regione-lombardia-REGIONE-LOMBARDIA",
+         *       "name": "Regione Lombardia"
+         *     }
+         */
+        GivingPublisher: {
+            /** @description `360G-<prefix>-REGIONE-LOMBARDIA`. */
+            identifier: string;
             name: string;
         };
         /**
@@ -3202,9 +3234,9 @@ export interface components {
          *       "application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901",
          *       "call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65",
          *       "cup": null,
-         *       "deadline": "2027-04-04T21:59:59Z",
+         *       "deadline": "2027-04-04T21:59:59.000000Z",
          *       "id": "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d",
-         *       "offered_at": "2027-03-05T09:00:00Z",
+         *       "offered_at": "2027-03-05T09:00:00.000000Z",
          *       "ranking_version": 2,
          *       "reason": null,
          *       "requested": "50000.00",
@@ -3245,7 +3277,7 @@ export interface components {
          * @example {
          *       "actor_id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11",
          *       "actor_role": "applicant",
-         *       "at": "2026-11-28T10:15:00Z",
+         *       "at": "2026-11-28T10:15:00.000000Z",
          *       "from_status": "draft",
          *       "reason": "protocol RLD-DEMO-CONCILIAZIONE-000001",
          *       "to_status": "submitted"
@@ -3322,7 +3354,7 @@ export interface components {
         /**
          * @description A member of a partnership, or an organization invited to become one.
          * @example {
-         *       "added_at": "2026-11-28T09:00:00Z",
+         *       "added_at": "2026-11-28T09:00:00.000000Z",
          *       "answered_at": null,
          *       "category": "public_body",
          *       "legal_name": "Comune di Sondrio (demo)",
@@ -3710,10 +3742,10 @@ export interface components {
         /**
          * @description A notice of the caller's inbox.
          * @example {
-         *       "created_at": "2026-11-28T10:00:00Z",
+         *       "created_at": "2026-11-28T10:00:00.000000Z",
          *       "data": {
          *         "application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901",
-         *         "deadline": "2026-12-08T22:59:59Z"
+         *         "deadline": "2026-12-08T22:59:59.000000Z"
          *       },
          *       "id": "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
          *       "kind": "admissibility_integration_requested",
@@ -3815,7 +3847,7 @@ export interface components {
          *       "call_category": "micro_small_enterprise",
          *       "category": "enterprise",
          *       "chamber_registration": "SO-123456",
-         *       "created_at": "2026-11-28T09:00:00Z",
+         *       "created_at": "2026-11-28T09:00:00.000000Z",
          *       "id": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
          *       "legal_name": "Alfa Servizi S.r.l.",
          *       "reference_year": 2025,
@@ -3839,7 +3871,7 @@ export interface components {
          *       "subtype": "company",
          *       "tax_code": "01234560157",
          *       "turnover": "850000.00",
-         *       "updated_at": "2026-11-28T09:00:00Z",
+         *       "updated_at": "2026-11-28T09:00:00.000000Z",
          *       "vat_number": "01234560157"
          *     }
          */
@@ -3967,12 +3999,12 @@ export interface components {
          * @example {
          *       "call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65",
          *       "can_manage": true,
-         *       "created_at": "2026-11-28T09:00:00Z",
+         *       "created_at": "2026-11-28T09:00:00.000000Z",
          *       "id": "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c",
          *       "lead_organization_id": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
          *       "members": [],
          *       "name": "Rete Valtellina per la conciliazione",
-         *       "updated_at": "2026-11-28T09:00:00Z"
+         *       "updated_at": "2026-11-28T09:00:00.000000Z"
          *     }
          */
         PartnershipView: {
@@ -4133,7 +4165,7 @@ export interface components {
          *       "approval_target_date": "2027-05-27",
          *       "approved_at": null,
          *       "call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65",
-         *       "created_at": "2027-03-01T09:00:00Z",
+         *       "created_at": "2027-03-01T09:00:00.000000Z",
          *       "entries": [],
          *       "envelope": "293580.00",
          *       "inputs_sha256": "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
@@ -4350,7 +4382,7 @@ export interface components {
          * @description The review state of an application.
          * @example {
          *       "application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901",
-         *       "integration_deadline": "2026-12-08T22:59:59Z",
+         *       "integration_deadline": "2026-12-08T22:59:59.000000Z",
          *       "review_status": "integration_requested"
          *     }
          */
@@ -4705,12 +4737,12 @@ export interface components {
          *       "items": [
          *         {
          *           "agency_code": "MONTAGNA",
-         *           "created_at": "2026-11-28T09:00:00Z",
+         *           "created_at": "2026-11-28T09:00:00.000000Z",
          *           "disabled": false,
          *           "full_name": "Valutatore ATS Montagna",
          *           "id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11",
          *           "role": "evaluator",
-         *           "updated_at": "2026-11-28T09:00:00Z",
+         *           "updated_at": "2026-11-28T09:00:00.000000Z",
          *           "username": "valutatore.montagna@demo.welfare-grants.test"
          *         }
          *       ],
@@ -4747,12 +4779,12 @@ export interface components {
          * @description A user as the API shows it (never the password hash).
          * @example {
          *       "agency_code": "MONTAGNA",
-         *       "created_at": "2026-11-28T09:00:00Z",
+         *       "created_at": "2026-11-28T09:00:00.000000Z",
          *       "disabled": false,
          *       "full_name": "Valutatore ATS Montagna",
          *       "id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11",
          *       "role": "evaluator",
-         *       "updated_at": "2026-11-28T09:00:00Z",
+         *       "updated_at": "2026-11-28T09:00:00.000000Z",
          *       "username": "valutatore.montagna@demo.welfare-grants.test"
          *     }
          */
@@ -4774,8 +4806,8 @@ export interface components {
          * @example {
          *       "act_number": "decreto ATS n. 123",
          *       "allocated": "293580.00",
-         *       "approved_at": "2027-03-05T09:00:00Z",
-         *       "created_at": "2027-03-01T09:00:00Z",
+         *       "approved_at": "2027-03-05T09:00:00.000000Z",
+         *       "created_at": "2027-03-01T09:00:00.000000Z",
          *       "reason": "computed",
          *       "status": "approved",
          *       "version": 1
@@ -4839,7 +4871,7 @@ export interface components {
         /**
          * @description A subscription.
          * @example {
-         *       "created_at": "2026-11-28T09:00:00Z",
+         *       "created_at": "2026-11-28T09:00:00.000000Z",
          *       "description": "Protocollo regionale",
          *       "event_types": [
          *         "application.submitted",
@@ -14155,7 +14187,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "created_at": "2026-11-28T09:00:00Z",
+                     *       "created_at": "2026-11-28T09:00:00.000000Z",
                      *       "description": "Protocollo regionale",
                      *       "event_types": [
                      *         "application.submitted",

@@ -75,7 +75,7 @@ pub struct DocumentInput {
 /// An annex.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"id": "8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a", "kind": "partnership_agreement", "file_name": "accordo-partenariato.pdf", "size_bytes": 482113,
-    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "media_type": "application/pdf", "organization_id": null, "created_at": "2026-11-28T09:00:00Z"}))]
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "media_type": "application/pdf", "organization_id": null, "created_at": "2026-11-28T09:00:00.000000Z"}))]
 pub struct DocumentView {
     pub id: Uuid,
     pub kind: String,
@@ -88,6 +88,7 @@ pub struct DocumentView {
     /// `image/jpeg`; `null` for an annex registered as kept elsewhere, which has no content here.
     pub media_type: Option<String>,
     pub organization_id: Option<Uuid>,
+    #[serde(with = "crate::domain::timestamp")]
     pub created_at: DateTime<Utc>,
 }
 

@@ -50,7 +50,7 @@ pub struct TotalsView {
     "blocking": [{"field": "summary", "code": "missing_field", "message": "Required before submission."}],
     "protocol_number": null, "submitted_at": null, "snapshot_sha256": null, "can_manage": true,
     "review_status": null, "integration_deadline": null, "restricted": false,
-    "created_at": "2026-11-28T09:00:00Z", "updated_at": "2026-11-28T09:00:00Z"
+    "created_at": "2026-11-28T09:00:00.000000Z", "updated_at": "2026-11-28T09:00:00.000000Z"
 }))]
 pub struct ApplicationView {
     pub id: Uuid,
@@ -64,6 +64,7 @@ pub struct ApplicationView {
     pub blocking: Vec<ProblemViolation>,
     /// `<call code>-<6 digits>`, once submitted.
     pub protocol_number: Option<String>,
+    #[serde(with = "crate::domain::timestamp::option")]
     pub submitted_at: Option<DateTime<Utc>>,
     /// SHA-256 of the canonical JSON (RFC 8785) of the submitted snapshot.
     pub snapshot_sha256: Option<String>,
@@ -72,11 +73,14 @@ pub struct ApplicationView {
     /// The agency's review, once submitted.
     pub review_status: Option<ReviewStatus>,
     /// End of the answer period of an open request for integration (23:59:59 Europe/Rome).
+    #[serde(with = "crate::domain::timestamp::option")]
     pub integration_deadline: Option<DateTime<Utc>>,
     /// For an evaluator who has not declared on its conflict of interest (or declared one):
     /// only the protocol number and the title are shown.
     pub restricted: bool,
+    #[serde(with = "crate::domain::timestamp")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::timestamp")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -128,6 +132,7 @@ pub struct Receipt {
     pub application_id: Uuid,
     pub call_code: String,
     pub protocol_number: String,
+    #[serde(with = "crate::domain::timestamp")]
     pub submitted_at: DateTime<Utc>,
     pub snapshot_sha256: String,
     pub hash_algorithm: String,
@@ -147,11 +152,12 @@ pub struct WithdrawRequest {
 
 /// One status change.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"from_status": "draft", "to_status": "submitted", "at": "2026-11-28T10:15:00Z",
+#[schema(example = json!({"from_status": "draft", "to_status": "submitted", "at": "2026-11-28T10:15:00.000000Z",
     "actor_id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11", "actor_role": "applicant", "reason": "protocol RLD-DEMO-CONCILIAZIONE-000001"}))]
 pub struct HistoryView {
     pub from_status: Option<String>,
     pub to_status: String,
+    #[serde(with = "crate::domain::timestamp")]
     pub at: DateTime<Utc>,
     pub actor_id: Option<Uuid>,
     pub actor_role: Option<String>,

@@ -153,7 +153,11 @@ async fn csv_export(
             Cell::number_or_empty(t.map(|t| t.total_cost)),
             Cell::number_or_empty(a.content.budget.requested_grant),
             Cell::number_or_empty(a.content.budget.co_financing),
-            Cell::text_or_empty(a.submitted_at.map(|t| t.to_rfc3339())),
+            Cell::text_or_empty(
+                a.submitted_at
+                    .as_ref()
+                    .map(crate::domain::timestamp::format),
+            ),
         ])
     })
     .await?;

@@ -27,10 +27,12 @@ pub struct CallView {
     pub legal_basis: String,
     pub status: CallStatus,
     /// Submissions are in time from this instant (included)...
-    #[schema(example = "2022-05-04T10:00:00Z")]
+    #[schema(example = "2022-05-04T10:00:00.000000Z")]
+    #[serde(with = "crate::domain::timestamp")]
     pub opens_at: DateTime<Utc>,
     /// ...to this one (excluded), as amended.
-    #[schema(example = "2022-07-15T10:00:00Z")]
+    #[schema(example = "2022-07-15T10:00:00.000000Z")]
+    #[serde(with = "crate::domain::timestamp")]
     pub closes_at: DateTime<Utc>,
     /// `opens_at` in the call's time zone.
     #[schema(value_type = String, example = "2022-05-04T12:00:00+02:00")]
@@ -51,8 +53,11 @@ pub struct CallView {
     pub rules: CallRules,
     /// The call this edition was cloned from.
     pub cloned_from: Option<Uuid>,
+    #[serde(with = "crate::domain::timestamp")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::timestamp")]
     pub updated_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::timestamp::option")]
     pub published_at: Option<DateTime<Utc>>,
 }
 
@@ -96,11 +101,11 @@ mod examples {
             "title": "Avviso interventi di conciliazione e welfare aziendale 2022",
             "description": "Interventi di conciliazione vita-lavoro e welfare aziendale...",
             "legal_basis": "D.G.R. n. 5755/2021; decreto n. 4683 del 06/04/2022", "status": "published",
-            "opens_at": "2022-05-04T10:00:00Z", "closes_at": "2022-07-15T10:00:00Z",
+            "opens_at": "2022-05-04T10:00:00.000000Z", "closes_at": "2022-07-15T10:00:00.000000Z",
             "opens_at_local": "2022-05-04T12:00:00+02:00", "closes_at_local": "2022-07-15T12:00:00+02:00",
             "time_zone": "Europe/Rome", "window_state": "closed", "rules_locked": true, "total_budget": "5050000.00",
             "ranking_target_date": "2022-10-13", "rules": crate::domain::call::examples::rules(), "cloned_from": null,
-            "created_at": "2022-04-06T10:00:00Z", "updated_at": "2022-06-14T15:00:00Z", "published_at": "2022-04-06T10:00:00Z"
+            "created_at": "2022-04-06T10:00:00.000000Z", "updated_at": "2022-06-14T15:00:00.000000Z", "published_at": "2022-04-06T10:00:00.000000Z"
         })
     }
 
@@ -214,7 +219,7 @@ pub struct CloneRequest {
 
 /// An amendment of a call's dates.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"id": "6d0f3b8e-2a41-4c1e-9f57-0c2b7a9e4d13", "act_number": "decreto n. 8343", "act_date": "2022-06-14", "reason": "Proroga del termine di presentazione delle domande", "changes": [{"field": "closes_at", "old_value": "2022-06-15T10:00:00Z", "new_value": "2022-07-15T10:00:00Z"}], "created_at": "2022-06-14T15:00:00Z"}))]
+#[schema(example = json!({"id": "6d0f3b8e-2a41-4c1e-9f57-0c2b7a9e4d13", "act_number": "decreto n. 8343", "act_date": "2022-06-14", "reason": "Proroga del termine di presentazione delle domande", "changes": [{"field": "closes_at", "old_value": "2022-06-15T10:00:00Z", "new_value": "2022-07-15T10:00:00Z"}], "created_at": "2022-06-14T15:00:00.000000Z"}))]
 pub struct AmendmentView {
     pub id: Uuid,
     #[schema(example = "decreto n. 8343")]
@@ -223,6 +228,7 @@ pub struct AmendmentView {
     pub act_date: NaiveDate,
     pub reason: Option<String>,
     pub changes: Vec<FieldChange>,
+    #[serde(with = "crate::domain::timestamp")]
     pub created_at: DateTime<Utc>,
 }
 

@@ -15,7 +15,7 @@ use crate::domain::ranking::{Entry, RankingStatus, RankingVersionStatus};
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "agency_code": "MONTAGNA", "version": 1, "status": "draft", "reason": "computed",
     "envelope": "293580.00", "allocated": "293580.00", "remaining": "0.00", "entries": [], "inputs_sha256": "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8",
-    "act_number": null, "act_date": null, "created_at": "2027-03-01T09:00:00Z", "approved_at": null, "approval_target_date": "2027-05-27", "warning": null}))]
+    "act_number": null, "act_date": null, "created_at": "2027-03-01T09:00:00.000000Z", "approved_at": null, "approval_target_date": "2027-05-27", "warning": null}))]
 pub struct RankingView {
     pub call_id: Uuid,
     pub agency_code: AgencyCode,
@@ -32,7 +32,9 @@ pub struct RankingView {
     pub inputs_sha256: String,
     pub act_number: Option<String>,
     pub act_date: Option<NaiveDate>,
+    #[serde(with = "crate::domain::timestamp")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::timestamp::option")]
     pub approved_at: Option<DateTime<Utc>>,
     /// Rankings should be approved within the call's target (90 days from the close).
     pub approval_target_date: NaiveDate,
@@ -42,14 +44,16 @@ pub struct RankingView {
 
 /// A version, in the list of versions.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"version": 1, "status": "approved", "reason": "computed", "allocated": "293580.00", "act_number": "decreto ATS n. 123", "created_at": "2027-03-01T09:00:00Z", "approved_at": "2027-03-05T09:00:00Z"}))]
+#[schema(example = json!({"version": 1, "status": "approved", "reason": "computed", "allocated": "293580.00", "act_number": "decreto ATS n. 123", "created_at": "2027-03-01T09:00:00.000000Z", "approved_at": "2027-03-05T09:00:00.000000Z"}))]
 pub struct VersionSummary {
     pub version: i32,
     pub status: RankingVersionStatus,
     pub reason: String,
     pub allocated: Money,
     pub act_number: Option<String>,
+    #[serde(with = "crate::domain::timestamp")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::domain::timestamp::option")]
     pub approved_at: Option<DateTime<Utc>>,
 }
 

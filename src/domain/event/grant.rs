@@ -174,7 +174,7 @@ pub fn offered(offer: Offer, scorrimento: Option<String>) -> DomainEvent {
         "application_id": offer.application_id,
         "amount": offer.amount,
         "requested": offer.requested,
-        "deadline": offer.deadline,
+        "deadline": crate::domain::timestamp::format(&offer.deadline),
         "ranking_version": offer.ranking_version,
     });
     DomainEvent {

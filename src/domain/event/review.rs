@@ -82,7 +82,7 @@ impl ReviewEvent {
                 to: Recipients::LeadOf(application_id),
                 kind: admissibility_kind(*next),
                 message: admissibility_message(*next, protocol, question, *deadline, why),
-                data: json!({"application_id": application_id, "deadline": deadline}),
+                data: json!({"application_id": application_id, "deadline": deadline.as_ref().map(crate::domain::timestamp::format)}),
             }],
             ReviewEvent::IntegrationAnswered {
                 agency: Some(agency),
