@@ -112,7 +112,7 @@ async fn tokens_for(
     tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 200, description = "Logged in", body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`: tokens are never kept by a cache"))),
         (status = 401, description = "Wrong user name or password, or disabled account", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many tries from this address (`rate_limited`), or too many wrong passwords for this account (`account_rate_limited`, whatever the address; even the right password waits): retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
@@ -137,7 +137,7 @@ pub async fn login(
     tag = "auth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "Tokens issued", body = TokenResponse),
+        (status = 200, description = "Tokens issued", body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`: tokens are never kept by a cache"))),
         (status = 400, description = "Unsupported grant type or missing field", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong credentials, or a refresh token that is invalid, already exchanged (`refresh_token_reused`: its session is ended) or of an ended session (`session_ended`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many tries from this address (`rate_limited`), or too many wrong passwords for this account (`account_rate_limited`, whatever the address; even the right password waits): retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
@@ -190,7 +190,7 @@ async fn refreshed(state: &AppState, refresh_token: &str) -> Result<TokenRespons
     tag = "auth",
     request_body = RefreshRequest,
     responses(
-        (status = 200, description = "Tokens renewed", body = TokenResponse),
+        (status = 200, description = "Tokens renewed", body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`: tokens are never kept by a cache"))),
         (status = 401, description = "Invalid or expired refresh token; already exchanged (`refresh_token_reused`: its session is now ended); of an ended session (`session_ended`); or of a disabled user (`token_revoked`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
@@ -250,7 +250,7 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
     tag = "auth",
     request_body = PasswordChange,
     responses(
-        (status = 200, description = "Password changed; new tokens", body = TokenResponse),
+        (status = 200, description = "Password changed; new tokens", body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`: tokens are never kept by a cache"))),
         (status = 401, description = "Not logged in, or wrong current password", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The new password breaks a rule", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong passwords for this account (`account_rate_limited`; a wrong current password counts like a wrong password at login): retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
