@@ -4959,7 +4959,13 @@ export interface operations {
     list_agencies: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of an answer already held: while it is current the answer is 304 with no body.
+                 * @example "v3-5d41402abc4b2a76b9719d91"
+                 */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4968,11 +4974,38 @@ export interface operations {
             /** @description The agencies */
             200: {
                 headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AgencyView"][];
                 };
+            };
+            /** @description Not modified: `If-None-Match` names the current ETag (or is `*`); use the answer already held. */
+            304: {
+                headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Database unavailable */
             503: {
@@ -8744,7 +8777,13 @@ export interface operations {
                 /** @description `draft` (administrators only) or `published`. */
                 status?: components["schemas"]["CallStatus"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of an answer already held: while it is current the answer is 304 with no body.
+                 * @example "v3-5d41402abc4b2a76b9719d91"
+                 */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -8753,11 +8792,48 @@ export interface operations {
             /** @description A page of calls */
             200: {
                 headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    /**
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @example Authorization
+                     */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CallList"];
                 };
+            };
+            /** @description Not modified: `If-None-Match` names the current ETag (or is `*`); use the answer already held. */
+            304: {
+                headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    /**
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @example Authorization
+                     */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad query parameter */
             400: {
@@ -8956,7 +9032,13 @@ export interface operations {
     get_call: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of an answer already held: while it is current the answer is 304 with no body.
+                 * @example "v3-5d41402abc4b2a76b9719d91"
+                 */
+                "If-None-Match"?: string;
+            };
             path: {
                 /** @description The call's id */
                 call_id: string;
@@ -8968,11 +9050,48 @@ export interface operations {
             /** @description The call */
             200: {
                 headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    /**
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @example Authorization
+                     */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CallView"];
                 };
+            };
+            /** @description Not modified: `If-None-Match` names the current ETag (or is `*`); use the answer already held. */
+            304: {
+                headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    /**
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @example Authorization
+                     */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description The request cannot be read: a path parameter of the wrong type */
             400: {
@@ -10142,7 +10261,13 @@ export interface operations {
     get_envelopes: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of an answer already held: while it is current the answer is 304 with no body.
+                 * @example "v3-5d41402abc4b2a76b9719d91"
+                 */
+                "If-None-Match"?: string;
+            };
             path: {
                 /** @description The call's id */
                 call_id: string;
@@ -10154,11 +10279,48 @@ export interface operations {
             /** @description The envelopes */
             200: {
                 headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    /**
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @example Authorization
+                     */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["EnvelopesView"];
                 };
+            };
+            /** @description Not modified: `If-None-Match` names the current ETag (or is `*`); use the answer already held. */
+            304: {
+                headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    /**
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @example Authorization
+                     */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description The request cannot be read: a path parameter of the wrong type */
             400: {
@@ -10768,7 +10930,13 @@ export interface operations {
                  */
                 dialect?: "rfc4180" | "excel-it";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of an answer already held: while it is current the answer is 304 with no body.
+                 * @example "v3-5d41402abc4b2a76b9719d91"
+                 */
+                "If-None-Match"?: string;
+            };
             path: {
                 /** @description The call's id */
                 call_id: string;
@@ -10780,12 +10948,39 @@ export interface operations {
             /** @description The published results */
             200: {
                 headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ResultsDocument"];
                     "text/csv": string;
                 };
+            };
+            /** @description Not modified: `If-None-Match` names the current ETag (or is `*`); use the answer already held. */
+            304: {
+                headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description The request cannot be read: a path parameter of the wrong type, a query parameter of the wrong type */
             400: {
