@@ -462,7 +462,10 @@ export interface paths {
         put?: never;
         /**
          * The OAuth2 token endpoint: the password grant (what Swagger UI's Authorize dialog uses)
-         *     and the refresh grant.
+         *     and the refresh grant. Unlike every other operation, it answers a request it cannot read
+         *     or a grant that fails in the OAuth2 shape (RFC 6749 §5.2: 400 with `error` and
+         *     `error_description`, and the service's `code`), so that OAuth2 clients, Swagger UI among
+         *     them, show why; its other errors are problem+json.
          */
         post: operations["token"];
         delete?: never;
@@ -4544,6 +4547,37 @@ export interface components {
             rule: "earlier_submission";
         };
         /**
+         * @description An error of the OAuth2 token endpoint, in the shape OAuth2 clients read (RFC 6749 §5.2),
+         *     with the service's own `code` beside it.
+         * @example {
+         *       "code": "invalid_credentials",
+         *       "error": "invalid_grant",
+         *       "error_description": "The user name or the password is wrong, or the account is disabled.",
+         *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20"
+         *     }
+         */
+        TokenError: {
+            /**
+             * @description The service's error code, as in its problem documents (e.g. `invalid_credentials`,
+             *     `refresh_token_reused`, `session_ended`).
+             */
+            code: string;
+            /**
+             * @description `invalid_request` (a field missing, or a form that cannot be read),
+             *     `unsupported_grant_type`, or `invalid_grant` (wrong user name or password, a disabled
+             *     account, a refresh token that is invalid, expired, already exchanged or of an ended
+             *     session).
+             */
+            error: string;
+            /**
+             * @description Why, in English or Italian (`Accept-Language`): what Swagger UI shows under its login
+             *     form.
+             */
+            error_description: string;
+            /** @description The request's id, also in `X-Request-Id`. */
+            request_id?: string | null;
+        };
+        /**
          * @description The OAuth2 token request (RFC 6749 §4.3 password grant, or §6 refresh).
          * @example {
          *       "client_id": "swagger-ui",
@@ -8585,7 +8619,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
-            /** @description Unsupported grant type or missing field */
+            /** @description The OAuth2 error (RFC 6749 §5.2), not problem+json: `invalid_request` (a missing field, every one named, or a form that cannot be read), `unsupported_grant_type`, or `invalid_grant`: wrong user name or password or a disabled account (`code` `invalid_credentials`), a refresh token that is invalid (`invalid_token`), already exchanged (`refresh_token_reused`: its session is ended) or of an ended session (`session_ended`) */
             400: {
                 headers: {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
@@ -8594,48 +8628,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "code": "invalid_body",
-                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
-                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
-                     *       "status": 400,
-                     *       "title": "Bad request",
-                     *       "type": "urn:welfare-grants:problem:invalid_body",
-                     *       "violations": [
-                     *         {
-                     *           "code": "unknown_field",
-                     *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
-                     *         }
-                     *       ]
-                     *     }
-                     */
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Wrong credentials, or a refresh token that is invalid, already exchanged (`refresh_token_reused`: its session is ended) or of an ended session (`session_ended`) */
-            401: {
-                headers: {
-                    /** @description The authentication scheme: `Bearer`. */
-                    "WWW-Authenticate"?: string;
-                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "code": "missing_token",
-                     *       "detail": "This operation needs a bearer token: log in at /api/v1/auth/login or /api/v1/auth/token.",
-                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
-                     *       "status": 401,
-                     *       "title": "Unauthorized",
-                     *       "type": "urn:welfare-grants:problem:missing_token"
-                     *     }
-                     */
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["TokenError"];
                 };
             };
             /** @description The body is larger than the configured limit */
