@@ -76,6 +76,10 @@ pub struct ServerSettings {
     /// only for that many seconds. 0 (the default): not sent. Turn it on only when the service
     /// is reached over TLS (behind a TLS-terminating proxy), e.g. 31536000 for a year.
     pub hsts_max_age_secs: u64,
+    /// `Cache-Control: public, max-age=` of the public reads (calls, agencies, envelopes,
+    /// results) asked without `Authorization`: how long a browser or a shared cache may
+    /// answer them without asking again. 0: every use revalidates (`If-None-Match`).
+    pub public_max_age_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -278,6 +282,7 @@ shutdown_timeout_secs = 10
 request_timeout_secs = 30
 upload_timeout_secs = 600
 hsts_max_age_secs = 0
+public_max_age_secs = 60
 
 [database]
 url = "sqlite://data/welfare-grants.db?mode=rwc"

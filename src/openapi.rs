@@ -85,13 +85,8 @@ pub fn base() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// The operations behind the per-address rate limits (`api::limits`): they may answer 429.
-const RATE_LIMITED: [&str; 4] = [
-    "/api/v1/auth/login",
-    "/api/v1/auth/token",
-    "/api/v1/auth/refresh",
-    "/api/v1/auth/register",
-];
+/// The operations behind the per-address rate limits: they may answer 429.
+const RATE_LIMITED: [&str; 4] = crate::api::limits::LIMITED_PATHS;
 
 /// What an operation takes, as far as the problems it may answer go.
 struct Shape<'a> {
@@ -155,6 +150,8 @@ impl<'a> Shape<'a> {
 /// - the `Idempotency-Key` header on every POST that honours it;
 /// - the headers that go with a status: `WWW-Authenticate` with 401, `Retry-After` with 429
 ///   and 503;
+/// - what the rate limits and the caching of the public reads add to their operations
+///   (declared beside their layers, `api::limits::document` and `api::caching::document`);
 /// - for every problem+json response without an example one that fits its status (and, for
 ///   404 and 409, the resource of its path), so that Swagger UI never shows a 422 example
 ///   under a 401.
@@ -207,6 +204,8 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             }
         }
     }
+    crate::api::limits::document(&mut value);
+    crate::api::caching::document(&mut value);
     match serde_json::from_value(value) {
         Ok(doc) => doc,
         Err(e) => panic!("the completed OpenAPI document no longer reads as one: {e}"),

@@ -225,6 +225,7 @@ fn cors(origins: &[String]) -> Cors {
             header::ACCEPT,
             header::ACCEPT_LANGUAGE,
             header::IF_MATCH,
+            header::IF_NONE_MATCH,
             HeaderName::from_static("idempotency-key"),
         ])
         .expose_headers([
@@ -232,6 +233,9 @@ fn cors(origins: &[String]) -> Cors {
             header::LOCATION,
             header::RETRY_AFTER,
             HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-reset"),
         ])
         .max_age(3600);
     for origin in origins {
@@ -280,6 +284,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             }
         })
         .default_service(web::to(api::methods::fallback))
+        .wrap(actix_web::middleware::from_fn(api::caching::layer))
         .wrap(actix_web::middleware::from_fn(api::methods::head_as_get))
         .wrap(actix_web::middleware::from_fn(api::idempotency::layer))
         .wrap(actix_web::middleware::from_fn(api::limits::layer))

@@ -112,7 +112,7 @@ async fn tokens_for(
     tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 200, description = "Logged in", body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`: tokens are never kept by a cache"))),
         (status = 401, description = "Wrong user name or password, or disabled account", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many tries from this address (`rate_limited`), or too many wrong passwords for this account (`account_rate_limited`, whatever the address; even the right password waits): retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
@@ -131,15 +131,79 @@ pub async fn login(
         .json(tokens))
 }
 
+/// An error of the OAuth2 token endpoint, in the shape OAuth2 clients read (RFC 6749 §5.2),
+/// with the service's own `code` beside it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"error": "invalid_grant", "error_description": "The user name or the password is wrong, or the account is disabled.",
+    "code": "invalid_credentials", "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20"}))]
+pub struct TokenError {
+    /// `invalid_request` (a field missing, or a form that cannot be read),
+    /// `unsupported_grant_type`, or `invalid_grant` (wrong user name or password, a disabled
+    /// account, a refresh token that is invalid, expired, already exchanged or of an ended
+    /// session).
+    #[schema(max_length = 32)]
+    pub error: String,
+    /// Why, in English or Italian (`Accept-Language`): what Swagger UI shows under its login
+    /// form.
+    #[schema(max_length = 1024)]
+    pub error_description: String,
+    /// The service's error code, as in its problem documents (e.g. `invalid_credentials`,
+    /// `refresh_token_reused`, `session_ended`).
+    #[schema(max_length = 64)]
+    pub code: String,
+    /// The request's id, also in `X-Request-Id`.
+    #[schema(max_length = 64)]
+    pub request_id: Option<String>,
+}
+
+/// The token endpoint's answer to a request it cannot read or whose grant fails: RFC 6749
+/// §5.2 (always 400) instead of problem+json. `None` for the rest (a 413, a 415, a 429, a
+/// 503), which stay problem+json like everywhere else.
+fn token_error(err: &ApiError) -> Option<HttpResponse> {
+    let error = match err {
+        ApiError::BadRequest {
+            code: ErrorCode::UnsupportedGrantType,
+            ..
+        } => "unsupported_grant_type",
+        ApiError::BadRequest { .. } => "invalid_request",
+        ApiError::Unauthorized { .. } => "invalid_grant",
+        _ => return None,
+    };
+    let ctx = crate::error::current_context();
+    let problem = err.problem(&ctx);
+    Some(
+        HttpResponse::BadRequest()
+            .insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Pragma", "no-cache"))
+            .insert_header((
+                actix_web::http::header::CONTENT_LANGUAGE,
+                if ctx.lang == crate::error::Lang::It {
+                    "it"
+                } else {
+                    "en"
+                },
+            ))
+            .json(TokenError {
+                error: error.to_owned(),
+                error_description: problem.detail,
+                code: problem.code,
+                request_id: problem.request_id,
+            }),
+    )
+}
+
 /// The OAuth2 token endpoint: the password grant (what Swagger UI's Authorize dialog uses)
-/// and the refresh grant.
+/// and the refresh grant. Unlike every other operation, it answers a request it cannot read
+/// or a grant that fails in the OAuth2 shape (RFC 6749 §5.2: 400 with `error` and
+/// `error_description`, and the service's `code`), so that OAuth2 clients, Swagger UI among
+/// them, show why; its other errors are problem+json.
 #[utoipa::path(
     tag = "auth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "Tokens issued", body = TokenResponse),
-        (status = 400, description = "Unsupported grant type or missing field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Wrong credentials, or a refresh token that is invalid, already exchanged (`refresh_token_reused`: its session is ended) or of an ended session (`session_ended`)", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Tokens issued", body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`: tokens are never kept by a cache"))),
+        (status = 400, description = "The OAuth2 error (RFC 6749 §5.2), not problem+json: `invalid_request` (a missing field, every one named, or a form that cannot be read), `unsupported_grant_type`, or `invalid_grant`: wrong user name or password or a disabled account (`code` `invalid_credentials`), a refresh token that is invalid (`invalid_token`), already exchanged (`refresh_token_reused`: its session is ended) or of an ended session (`session_ended`)", body = TokenError,
+            extensions(("x-noqa" = json!("RFC 6749 §5.2: OAuth2 clients read the token endpoint's errors in this shape")))),
         (status = 429, description = "Too many tries from this address (`rate_limited`), or too many wrong passwords for this account (`account_rate_limited`, whatever the address; even the right password waits): retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
@@ -147,35 +211,55 @@ pub async fn login(
 #[post("/auth/token")]
 pub async fn token(
     state: web::Data<AppState>,
-    form: web::Form<TokenForm>,
-) -> Result<HttpResponse, ApiError> {
-    let form = form.into_inner();
-    let missing = |field: &'static str| {
-        ApiError::bad_request(
-            ErrorCode::InvalidRequest.with(&[("field", &field)]),
-            vec![crate::domain::Violation::new(
-                field,
-                ErrorCode::MissingField,
-            )],
-        )
+    form: Result<web::Form<TokenForm>, actix_web::Error>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let tokens = match form {
+        Ok(form) => grant(&state, form.into_inner()).await.map_err(Into::into),
+        Err(unreadable) => Err(unreadable),
     };
-    let tokens = match form.grant_type.as_str() {
-        "password" => {
-            let username = form.username.ok_or_else(|| missing("username"))?;
-            let password = form.password.ok_or_else(|| missing("password"))?;
-            tokens_for(&state, &username, &password).await?
-        }
-        "refresh_token" => {
-            let refresh_token = form.refresh_token.ok_or_else(|| missing("refresh_token"))?;
-            refreshed(&state, &refresh_token).await?
-        }
-        _ => {
-            return Err(ApiError::from(ErrorCode::UnsupportedGrantType));
-        }
-    };
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(tokens))
+    match tokens {
+        Ok(tokens) => Ok(HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(tokens)),
+        Err(e) => match e.as_error::<ApiError>().and_then(token_error) {
+            Some(answer) => Ok(answer),
+            None => Err(e),
+        },
+    }
+}
+
+/// The tokens of a grant.
+async fn grant(state: &AppState, form: TokenForm) -> Result<TokenResponse, ApiError> {
+    match form.grant_type.as_str() {
+        "password" => match (form.username, form.password) {
+            (Some(username), Some(password)) => tokens_for(state, &username, &password).await,
+            (username, password) => Err(missing(&[
+                ("username", username.is_none()),
+                ("password", password.is_none()),
+            ])),
+        },
+        "refresh_token" => match form.refresh_token {
+            Some(refresh_token) => refreshed(state, &refresh_token).await,
+            None => Err(missing(&[("refresh_token", true)])),
+        },
+        _ => Err(ApiError::from(ErrorCode::UnsupportedGrantType)),
+    }
+}
+
+/// The 400 naming every field the grant needs and the form lacks.
+fn missing(fields: &[(&'static str, bool)]) -> ApiError {
+    let missing: Vec<&str> = fields
+        .iter()
+        .filter(|(_, absent)| *absent)
+        .map(|(field, _)| *field)
+        .collect();
+    ApiError::bad_request(
+        ErrorCode::InvalidRequest.with(&[("field", &missing.join(", "))]),
+        missing
+            .iter()
+            .map(|field| crate::domain::Violation::new(*field, ErrorCode::MissingField))
+            .collect(),
+    )
 }
 
 async fn refreshed(state: &AppState, refresh_token: &str) -> Result<TokenResponse, ApiError> {
@@ -190,7 +274,7 @@ async fn refreshed(state: &AppState, refresh_token: &str) -> Result<TokenRespons
     tag = "auth",
     request_body = RefreshRequest,
     responses(
-        (status = 200, description = "Tokens renewed", body = TokenResponse),
+        (status = 200, description = "Tokens renewed", body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`: tokens are never kept by a cache"))),
         (status = 401, description = "Invalid or expired refresh token; already exchanged (`refresh_token_reused`: its session is now ended); of an ended session (`session_ended`); or of a disabled user (`token_revoked`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
@@ -250,7 +334,7 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
     tag = "auth",
     request_body = PasswordChange,
     responses(
-        (status = 200, description = "Password changed; new tokens", body = TokenResponse),
+        (status = 200, description = "Password changed; new tokens", body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`: tokens are never kept by a cache"))),
         (status = 401, description = "Not logged in, or wrong current password", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The new password breaks a rule", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong passwords for this account (`account_rate_limited`; a wrong current password counts like a wrong password at login): retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),

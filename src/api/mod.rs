@@ -5,6 +5,7 @@ pub mod agencies;
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod caching;
 pub mod calls;
 pub mod csv;
 pub mod deadline;
@@ -180,8 +181,9 @@ pub fn etag(version: i32) -> String {
 }
 
 /// What `If-Match` asks (428 when it is missing): `*` for any current version, or the
-/// versions its strong tags name. The comparison is strong (RFC 9110): a weak tag (`W/"v3"`)
-/// or a tag we never issue names no version, and a header that names none answers 412.
+/// versions its strong tags name (a public read's `"v3-…"` names version 3). The comparison
+/// is strong (RFC 9110): a weak tag (`W/"v3"`) or a tag we never issue names no version, and
+/// a header that names none answers 412.
 pub fn if_match(req: &HttpRequest) -> Result<Expected, ApiError> {
     let value = req
         .headers()
@@ -199,6 +201,8 @@ pub fn if_match(req: &HttpRequest) -> Result<Expected, ApiError> {
             tag.trim()
                 .strip_prefix("\"v")
                 .and_then(|v| v.strip_suffix('"'))
+                // A public read tags its bytes after the version (`"v3-…"`, see `caching`).
+                .map(|v| v.split_once('-').map_or(v, |(version, _)| version))
                 .and_then(|v| v.parse::<i32>().ok())
         })
         .collect();

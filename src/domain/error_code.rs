@@ -306,8 +306,8 @@ catalogue! {
         "A query parameter is not valid: {reason}.",
         "Un parametro della query non è valido: {reason}.";
     InvalidRequest = "invalid_request", 400,
-        "The {field} field is required for this grant type.",
-        "Il campo {field} è obbligatorio per questo tipo di grant.";
+        "This grant type needs the fields: {field}.",
+        "Questo tipo di grant richiede i campi: {field}.";
     InvalidSha256 = "invalid_sha256", 422,
         "The SHA-256 is 64 lower-case hexadecimal characters.",
         "Lo SHA-256 è di 64 caratteri esadecimali minuscoli.";

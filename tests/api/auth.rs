@@ -55,7 +55,43 @@ both!(async fn the_oauth2_password_grant_logs_in_like_swagger_ui_does(app) {
     assert_eq!(me(&app, token).await["role"], "admin");
 
     let res = app.client.post(app.url("/api/v1/auth/token")).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
-    assert_eq!(problem(res, StatusCode::BAD_REQUEST).await["code"], "unsupported_grant_type");
+    assert_eq!(token_error(res, "unsupported_grant_type").await["code"], "unsupported_grant_type");
+});
+
+both!(async fn the_token_endpoint_says_why_a_grant_failed_the_oauth2_way(app) {
+    let token = |form: Vec<(&'static str, &'static str)>, lang: &'static str| {
+        app.client.post(app.url("/api/v1/auth/token")).header("accept-language", lang).form(&form).send()
+    };
+    // What Swagger UI shows under its login form: `error` and `error_description`.
+    let res = token(vec![("grant_type", "password"), ("username", ADMIN.0), ("password", "not the password")], "en").await.unwrap();
+    let body = token_error(res, "invalid_grant").await;
+    assert_eq!(body["code"], "invalid_credentials");
+    assert_eq!(body["error_description"], "The user name or the password is wrong, or the account is disabled.");
+    assert!(body["request_id"].is_string(), "{body}");
+    let res = token(vec![("grant_type", "password"), ("username", ADMIN.0), ("password", "not the password")], "it").await.unwrap();
+    assert_eq!(res.headers()["content-language"], "it");
+    let body = token_error(res, "invalid_grant").await;
+    assert_eq!(body["error_description"], "Nome utente o password errati, oppure l'account è disabilitato.");
+    // Every missing field at once.
+    let res = token(vec![("grant_type", "password")], "en").await.unwrap();
+    let body = token_error(res, "invalid_request").await;
+    assert_eq!(body["code"], "invalid_request");
+    let description = body["error_description"].as_str().unwrap();
+    assert!(description.contains("username") && description.contains("password"), "{description}");
+    let res = token(vec![("grant_type", "refresh_token")], "en").await.unwrap();
+    assert!(token_error(res, "invalid_request").await["error_description"].as_str().unwrap().contains("refresh_token"));
+    // A form that cannot be read.
+    let res = token(vec![("username", ADMIN.0)], "en").await.unwrap();
+    assert_eq!(token_error(res, "invalid_request").await["code"], "invalid_form");
+    // A refresh token that is no refresh token.
+    let res = token(vec![("grant_type", "refresh_token"), ("refresh_token", "abc")], "en").await.unwrap();
+    assert_eq!(token_error(res, "invalid_grant").await["code"], "invalid_token");
+    // Not a form at all: problem+json, like everywhere else.
+    let res = app.post("/api/v1/auth/token", None, &json!({"grant_type": "password"})).await;
+    assert_eq!(problem(res, StatusCode::UNSUPPORTED_MEDIA_TYPE).await["code"], "unsupported_media_type");
+    // The JSON log in keeps its problem+json.
+    let res = app.post("/api/v1/auth/login", None, &json!({"username": ADMIN.0, "password": "not the password"})).await;
+    assert_eq!(problem(res, StatusCode::UNAUTHORIZED).await["code"], "invalid_credentials");
 });
 
 both!(async fn an_unknown_user_and_a_wrong_password_answer_alike(app) {
@@ -264,7 +300,7 @@ both!(async fn the_oauth2_refresh_grant_rotates_too(app) {
     let res = grant(first.clone()).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let res = grant(first).await.unwrap();
-    assert_eq!(problem(res, StatusCode::UNAUTHORIZED).await["code"], "refresh_token_reused");
+    assert_eq!(token_error(res, "invalid_grant").await["code"], "refresh_token_reused");
 });
 
 both!(async fn common_passwords_and_the_user_names_local_part_are_refused(app) {
@@ -290,3 +326,26 @@ both!(async fn common_passwords_and_the_user_names_local_part_are_refused(app) {
     let res = app.post("/api/v1/auth/password", Some(&token), &json!({"current_password": APPLICANT.1, "new_password": "RICHIEDENTE1 forever and ever"})).await;
     assert!(has_violation(&problem(res, StatusCode::UNPROCESSABLE_ENTITY).await, "new_password", "password_contains_username"));
 });
+
+/// The document says it too: the token endpoint's 400 is the OAuth2 error, its 429 a problem.
+#[test]
+fn the_document_declares_the_token_endpoints_oauth2_errors() {
+    let doc: Value = serde_json::to_value(welfare_grants::startup::openapi_document()).unwrap();
+    let responses = &doc["paths"]["/api/v1/auth/token"]["post"]["responses"];
+    assert_eq!(
+        responses["400"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/TokenError"
+    );
+    assert!(
+        responses["400"]["content"]
+            .get("application/problem+json")
+            .is_none()
+    );
+    assert!(
+        responses.get("401").is_none(),
+        "the token endpoint answers no 401"
+    );
+    assert!(responses["429"]["content"]["application/problem+json"].is_object());
+    let login = &doc["paths"]["/api/v1/auth/login"]["post"]["responses"];
+    assert!(login["401"]["content"]["application/problem+json"].is_object());
+}

@@ -483,14 +483,20 @@ impl RequestBuilder {
             .headers()
             .get("content-type")
             .is_some_and(|v| v.as_bytes() == b"application/problem+json");
-        if !is_problem {
+        // The one exception: the OAuth2 token endpoint's own errors (RFC 6749 §5.2).
+        let is_token_error = res.url().path() == "/api/v1/auth/token"
+            && res.status() == StatusCode::BAD_REQUEST
+            && !is_problem;
+        if !is_problem && !is_token_error {
             return Ok(res);
         }
         let status = res.status();
         let version = res.version();
         let headers = res.headers().clone();
         let bytes = res.bytes().await?;
-        if !bytes.is_empty() {
+        if is_token_error {
+            check_token_error(&headers, &bytes);
+        } else if !bytes.is_empty() {
             check_problem_codes(status, &bytes);
         }
         let mut rebuilt = http::Response::new(bytes);
@@ -519,6 +525,42 @@ pub fn check_problem_codes(status: StatusCode, body: &[u8]) {
             "violation `{code}` is not in the catalogue of error codes"
         );
     }
+}
+
+/// An error of the token endpoint is JSON in the OAuth2 shape: `error` one of RFC 6749 §5.2's
+/// (those this service answers), a description, and a `code` of the catalogue.
+pub fn check_token_error(headers: &reqwest::header::HeaderMap, body: &[u8]) {
+    assert_eq!(
+        headers.get("content-type").map(|v| v.as_bytes()),
+        Some(&b"application/json"[..]),
+        "a token error is application/json"
+    );
+    let error: Value = serde_json::from_slice(body).expect("a token error is JSON");
+    let kind = error["error"].as_str().expect("a token error has an error");
+    assert!(
+        ["invalid_request", "invalid_grant", "unsupported_grant_type"].contains(&kind),
+        "`{kind}` is not an error of RFC 6749 §5.2 that the service answers"
+    );
+    assert!(
+        error["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "{error}"
+    );
+    let code = error["code"].as_str().expect("a token error has a code");
+    assert!(
+        ErrorCode::parse(code).is_some(),
+        "`{code}` is not in the catalogue of error codes"
+    );
+}
+
+/// Read an error of the token endpoint (RFC 6749 §5.2: always 400), checking its `error`.
+pub async fn token_error(res: Response, error: &str) -> Value {
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "unexpected status");
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], error, "{body}");
+    body
 }
 
 /// Read a problem+json answer, checking its status and content type.

@@ -373,3 +373,176 @@ async fn a_disabled_accounts_right_password_counts_like_a_wrong_one() {
         account_waits(login_as(&app, APPLICANT.0, "guess 5", "127.0.0.1").await).await;
     }
 }
+
+/// The three `X-RateLimit-*` headers of an answer: limit, remaining, reset.
+fn budget(res: &reqwest::Response) -> (u64, u64, u64) {
+    let header = |name: &str| -> u64 {
+        res.headers()
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} on a {}", res.status()))
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    (
+        header("x-ratelimit-limit"),
+        header("x-ratelimit-remaining"),
+        header("x-ratelimit-reset"),
+    )
+}
+
+#[tokio::test]
+async fn limited_answers_say_where_the_budget_stands_429s_included() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app_with(backend, |s| {
+            limited(s);
+            s.cors.allowed_origins = vec!["https://portale.example".into()];
+        })
+        .await
+        else {
+            continue;
+        };
+        // A budget of 3 a minute refills one request every 20 seconds.
+        for remaining in [2, 1, 0] {
+            let res = login_from(&app, None).await;
+            let (limit, left, reset) = budget(&res);
+            assert_eq!((limit, left), (3, remaining));
+            assert!(
+                reset <= (3 - remaining) * 20 && reset > (2 - remaining) * 20,
+                "{reset}"
+            );
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        }
+        let res = login_from(&app, None).await;
+        let (limit, left, reset) = budget(&res);
+        let retry_after: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!((limit, left), (3, 0));
+        // The next request may come after Retry-After; the whole budget is back later.
+        assert!(reset >= retry_after && reset <= 60, "{reset} {retry_after}");
+        assert_limited(res).await;
+
+        // Registration has its own budget, per hour: 2, one back every 30 minutes.
+        let res = app
+            .post("/api/v1/auth/register", None, &json!({"username": "nuovo@example.test", "password": "a long and private passphrase", "full_name": "Nuovo Richiedente"}))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let (limit, left, reset) = budget(&res);
+        assert_eq!((limit, left), (2, 1));
+        assert!((1..=1800).contains(&reset), "{reset}");
+
+        // Unlimited operations say nothing of a budget.
+        let res = app.get("/api/v1/calls", None).await;
+        assert!(res.headers().get("x-ratelimit-limit").is_none());
+
+        // A browser's script may read them.
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("origin", "https://portale.example")
+            .json(&json!({"username": ADMIN.0, "password": "not the password"}))
+            .send()
+            .await
+            .unwrap();
+        let exposed = res.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase();
+        for name in [
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-reset",
+            "retry-after",
+        ] {
+            assert!(exposed.contains(name), "{name} is not exposed: {exposed}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_accounts_wait_carries_the_address_budget_too() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app_with(backend, |s| {
+            s.rate_limit.enabled = true;
+            s.rate_limit.auth_per_minute = 30;
+        })
+        .await
+        else {
+            continue;
+        };
+        for _ in 0..5 {
+            login_as(&app, ADMIN.0, "not the password", "127.0.0.1").await;
+        }
+        let res = login_as(&app, ADMIN.0, ADMIN.1, "127.0.0.1").await;
+        assert_eq!(budget(&res).0, 30);
+        assert_eq!(budget(&res).1, 24);
+        account_waits(res).await;
+    }
+}
+
+#[tokio::test]
+async fn without_limits_no_budget_is_announced() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app_with(backend, |s| {
+            limited(s);
+            s.rate_limit.enabled = false;
+        })
+        .await
+        else {
+            continue;
+        };
+        let res = login_from(&app, None).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert!(res.headers().get("x-ratelimit-limit").is_none());
+    }
+}
+
+/// The document declares the three headers once, and on every answer of the limited
+/// operations, their 429 included.
+#[test]
+fn the_document_declares_the_budget_headers_where_limits_apply() {
+    let doc: serde_json::Value =
+        serde_json::to_value(welfare_grants::startup::openapi_document()).unwrap();
+    let names = [
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+    ];
+    for name in names {
+        let header = &doc["components"]["headers"][name];
+        assert_eq!(header["schema"]["type"], "integer", "{name}");
+        assert!(header["schema"]["format"].is_string(), "{name}");
+    }
+    let resolve = |response: &serde_json::Value| -> serde_json::Value {
+        match response["$ref"].as_str() {
+            Some(r) => doc.pointer(&r.replace("#/", "/")).unwrap().clone(),
+            None => response.clone(),
+        }
+    };
+    for path in [
+        "/api/v1/auth/login",
+        "/api/v1/auth/token",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/register",
+    ] {
+        let responses = doc["paths"][path]["post"]["responses"].as_object().unwrap();
+        assert!(responses.contains_key("429"), "{path}");
+        for (status, response) in responses {
+            let response = resolve(response);
+            for name in names {
+                assert_eq!(
+                    response["headers"][name]["$ref"],
+                    format!("#/components/headers/{name}"),
+                    "{path} {status} {name}"
+                );
+            }
+        }
+    }
+    // Operations without a limit do not claim one.
+    let calls = &doc["paths"]["/api/v1/calls"]["get"]["responses"]["200"];
+    assert!(calls["headers"].get("X-RateLimit-Limit").is_none());
+}

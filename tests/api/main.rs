@@ -8,6 +8,7 @@ mod applications;
 mod audit;
 mod auth;
 mod authz;
+mod caching;
 mod calls;
 mod concurrency;
 mod consent;

@@ -93,11 +93,16 @@ export type SuccessBody<Op> = {
     : never;
 }[keyof Responses<Op>];
 
+/** A problem document of an answer; nothing for one without a body (a 304). */
+type ProblemOf<Resp> = Resp extends { content: infer C }
+  ? "application/problem+json" extends keyof C
+    ? C["application/problem+json"]
+    : never
+  : never;
+
 /** The problem documents the operation declares for its errors. */
 export type ProblemBody<Op> = {
-  [S in keyof Responses<Op>]: S extends SuccessStatus
-    ? never
-    : Body<Responses<Op>[S], "application/problem+json">;
+  [S in keyof Responses<Op>]: S extends SuccessStatus ? never : ProblemOf<Responses<Op>[S]>;
 }[keyof Responses<Op>];
 
 /**

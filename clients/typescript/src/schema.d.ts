@@ -491,7 +491,10 @@ export interface paths {
         put?: never;
         /**
          * The OAuth2 token endpoint: the password grant (what Swagger UI's Authorize dialog uses)
-         *     and the refresh grant.
+         *     and the refresh grant. Unlike every other operation, it answers a request it cannot read
+         *     or a grant that fails in the OAuth2 shape (RFC 6749 §5.2: 400 with `error` and
+         *     `error_description`, and the service's `code`), so that OAuth2 clients, Swagger UI among
+         *     them, show why; its other errors are problem+json.
          */
         post: operations["token"];
         delete?: never;
@@ -4650,6 +4653,37 @@ export interface components {
             rule: "earlier_submission";
         };
         /**
+         * @description An error of the OAuth2 token endpoint, in the shape OAuth2 clients read (RFC 6749 §5.2),
+         *     with the service's own `code` beside it.
+         * @example {
+         *       "code": "invalid_credentials",
+         *       "error": "invalid_grant",
+         *       "error_description": "The user name or the password is wrong, or the account is disabled.",
+         *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20"
+         *     }
+         */
+        TokenError: {
+            /**
+             * @description The service's error code, as in its problem documents (e.g. `invalid_credentials`,
+             *     `refresh_token_reused`, `session_ended`).
+             */
+            code: string;
+            /**
+             * @description `invalid_request` (a field missing, or a form that cannot be read),
+             *     `unsupported_grant_type`, or `invalid_grant` (wrong user name or password, a disabled
+             *     account, a refresh token that is invalid, expired, already exchanged or of an ended
+             *     session).
+             */
+            error: string;
+            /**
+             * @description Why, in English or Italian (`Accept-Language`): what Swagger UI shows under its login
+             *     form.
+             */
+            error_description: string;
+            /** @description The request's id, also in `X-Request-Id`. */
+            request_id?: string | null;
+        };
+        /**
          * @description The OAuth2 token request (RFC 6749 §4.3 password grant, or §6 refresh).
          * @example {
          *       "client_id": "swagger-ui",
@@ -5017,6 +5051,9 @@ export interface components {
             headers: {
                 /** @description Seconds to wait before retrying. */
                 "Retry-After"?: number;
+                "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                 [name: string]: unknown;
             };
             content: {
@@ -5057,7 +5094,23 @@ export interface components {
     };
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /**
+         * @description Requests a client address may make in a full budget (per minute for log in, token and refresh together; per hour for registration).
+         * @example 30
+         */
+        "X-RateLimit-Limit": number;
+        /**
+         * @description Requests this client address may still make now.
+         * @example 29
+         */
+        "X-RateLimit-Remaining": number;
+        /**
+         * @description Seconds until the whole budget is back (it refills one request at a time; after a 429, Retry-After says when the next one may come).
+         * @example 2
+         */
+        "X-RateLimit-Reset": number;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -5065,7 +5118,13 @@ export interface operations {
     list_agencies: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of an answer already held: while it is current the answer is 304 with no body.
+                 * @example "v3-5d41402abc4b2a76b9719d91"
+                 */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5074,11 +5133,38 @@ export interface operations {
             /** @description The agencies */
             200: {
                 headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AgencyView"][];
                 };
+            };
+            /** @description Not modified: `If-None-Match` names the current ETag (or is `*`); use the answer already held. */
+            304: {
+                headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Database unavailable */
             503: {
@@ -8082,6 +8168,11 @@ export interface operations {
             /** @description Logged in */
             200: {
                 headers: {
+                    /** @description `no-store`: tokens are never kept by a cache */
+                    "Cache-Control"?: string;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8091,6 +8182,9 @@ export interface operations {
             /** @description Malformed body */
             400: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8119,6 +8213,9 @@ export interface operations {
                 headers: {
                     /** @description The authentication scheme: `Bearer`. */
                     "WWW-Authenticate"?: string;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8135,10 +8232,34 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is larger than the configured limit */
+            413: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "The request body exceeds the limit of 262144 bytes.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 413,
+                     *       "title": "Payload too large",
+                     *       "type": "urn:welfare-grants:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is not application/json */
             415: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8158,6 +8279,9 @@ export interface operations {
             /** @description The body breaks one or more rules, every one listed in violations */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8186,6 +8310,9 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying. */
                     "Retry-After"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8202,7 +8329,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            503: components["responses"]["ServiceUnavailable"];
+            /** @description The database is unavailable or busy: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "database_unavailable",
+                     *       "detail": "The database is not reachable right now; retry shortly.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 503,
+                     *       "title": "Service unavailable",
+                     *       "type": "urn:welfare-grants:problem:database_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     logout: {
@@ -8355,6 +8505,8 @@ export interface operations {
             /** @description Password changed; new tokens */
             200: {
                 headers: {
+                    /** @description `no-store`: tokens are never kept by a cache */
+                    "Cache-Control"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8495,6 +8647,11 @@ export interface operations {
             /** @description Tokens renewed */
             200: {
                 headers: {
+                    /** @description `no-store`: tokens are never kept by a cache */
+                    "Cache-Control"?: string;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8504,6 +8661,9 @@ export interface operations {
             /** @description The request cannot be read: a malformed body, an unknown field, a field named twice or a value of the wrong type */
             400: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8532,6 +8692,9 @@ export interface operations {
                 headers: {
                     /** @description The authentication scheme: `Bearer`. */
                     "WWW-Authenticate"?: string;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8548,10 +8711,34 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is larger than the configured limit */
+            413: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "The request body exceeds the limit of 262144 bytes.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 413,
+                     *       "title": "Payload too large",
+                     *       "type": "urn:welfare-grants:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is not application/json */
             415: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8571,6 +8758,9 @@ export interface operations {
             /** @description The body breaks one or more rules, every one listed in violations */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8595,7 +8785,30 @@ export interface operations {
                 };
             };
             429: components["responses"]["TooManyRequests"];
-            503: components["responses"]["ServiceUnavailable"];
+            /** @description The database is unavailable or busy: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "database_unavailable",
+                     *       "detail": "The database is not reachable right now; retry shortly.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 503,
+                     *       "title": "Service unavailable",
+                     *       "type": "urn:welfare-grants:problem:database_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     register: {
@@ -8618,6 +8831,9 @@ export interface operations {
                     ETag?: string;
                     /** @description The new resource's path */
                     Location?: string;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8627,6 +8843,9 @@ export interface operations {
             /** @description The request cannot be read: a malformed body, an unknown field, a field named twice or a value of the wrong type */
             400: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8653,6 +8872,9 @@ export interface operations {
             /** @description User name taken */
             409: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8669,10 +8891,34 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is larger than the configured limit */
+            413: {
+                headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "The request body exceeds the limit of 262144 bytes.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 413,
+                     *       "title": "Payload too large",
+                     *       "type": "urn:welfare-grants:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is not application/json */
             415: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8692,6 +8938,9 @@ export interface operations {
             /** @description A field breaks a rule */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8716,7 +8965,30 @@ export interface operations {
                 };
             };
             429: components["responses"]["TooManyRequests"];
-            503: components["responses"]["ServiceUnavailable"];
+            /** @description The database is unavailable or busy: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "database_unavailable",
+                     *       "detail": "The database is not reachable right now; retry shortly.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 503,
+                     *       "title": "Service unavailable",
+                     *       "type": "urn:welfare-grants:problem:database_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     token: {
@@ -8735,63 +9007,57 @@ export interface operations {
             /** @description Tokens issued */
             200: {
                 headers: {
+                    /** @description `no-store`: tokens are never kept by a cache */
+                    "Cache-Control"?: string;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
-            /** @description Unsupported grant type or missing field */
+            /** @description The OAuth2 error (RFC 6749 §5.2), not problem+json: `invalid_request` (a missing field, every one named, or a form that cannot be read), `unsupported_grant_type`, or `invalid_grant`: wrong user name or password or a disabled account (`code` `invalid_credentials`), a refresh token that is invalid (`invalid_token`), already exchanged (`refresh_token_reused`: its session is ended) or of an ended session (`session_ended`) */
             400: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "code": "invalid_body",
-                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
-                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
-                     *       "status": 400,
-                     *       "title": "Bad request",
-                     *       "type": "urn:welfare-grants:problem:invalid_body",
-                     *       "violations": [
-                     *         {
-                     *           "code": "unknown_field",
-                     *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
-                     *         }
-                     *       ]
-                     *     }
-                     */
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["TokenError"];
                 };
             };
-            /** @description Wrong credentials, or a refresh token that is invalid, already exchanged (`refresh_token_reused`: its session is ended) or of an ended session (`session_ended`) */
-            401: {
+            /** @description The body is larger than the configured limit */
+            413: {
                 headers: {
-                    /** @description The authentication scheme: `Bearer`. */
-                    "WWW-Authenticate"?: string;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
                     /**
                      * @example {
-                     *       "code": "missing_token",
-                     *       "detail": "This operation needs a bearer token: log in at /api/v1/auth/login or /api/v1/auth/token.",
+                     *       "code": "payload_too_large",
+                     *       "detail": "The request body exceeds the limit of 262144 bytes.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
-                     *       "status": 401,
-                     *       "title": "Unauthorized",
-                     *       "type": "urn:welfare-grants:problem:missing_token"
+                     *       "status": 413,
+                     *       "title": "Payload too large",
+                     *       "type": "urn:welfare-grants:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            413: components["responses"]["PayloadTooLarge"];
             /** @description The body is not application/x-www-form-urlencoded */
             415: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8811,6 +9077,9 @@ export interface operations {
             /** @description The body breaks one or more rules, every one listed in violations */
             422: {
                 headers: {
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8839,6 +9108,9 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying. */
                     "Retry-After"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8855,7 +9127,30 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            503: components["responses"]["ServiceUnavailable"];
+            /** @description The database is unavailable or busy: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "database_unavailable",
+                     *       "detail": "The database is not reachable right now; retry shortly.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 503,
+                     *       "title": "Service unavailable",
+                     *       "type": "urn:welfare-grants:problem:database_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     list_calls: {
@@ -8874,7 +9169,13 @@ export interface operations {
                 /** @description `draft` (administrators only) or `published`. */
                 status?: components["schemas"]["CallStatus"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of an answer already held: while it is current the answer is 304 with no body.
+                 * @example "v3-5d41402abc4b2a76b9719d91"
+                 */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -8883,11 +9184,48 @@ export interface operations {
             /** @description A page of calls */
             200: {
                 headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    /**
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @example Authorization
+                     */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CallList"];
                 };
+            };
+            /** @description Not modified: `If-None-Match` names the current ETag (or is `*`); use the answer already held. */
+            304: {
+                headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    /**
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @example Authorization
+                     */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad query parameter */
             400: {
@@ -9086,7 +9424,13 @@ export interface operations {
     get_call: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of an answer already held: while it is current the answer is 304 with no body.
+                 * @example "v3-5d41402abc4b2a76b9719d91"
+                 */
+                "If-None-Match"?: string;
+            };
             path: {
                 /** @description The call's id */
                 call_id: string;
@@ -9098,11 +9442,48 @@ export interface operations {
             /** @description The call */
             200: {
                 headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    /**
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @example Authorization
+                     */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CallView"];
                 };
+            };
+            /** @description Not modified: `If-None-Match` names the current ETag (or is `*`); use the answer already held. */
+            304: {
+                headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    /**
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @example Authorization
+                     */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description The request cannot be read: a path parameter of the wrong type */
             400: {
@@ -10272,7 +10653,13 @@ export interface operations {
     get_envelopes: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of an answer already held: while it is current the answer is 304 with no body.
+                 * @example "v3-5d41402abc4b2a76b9719d91"
+                 */
+                "If-None-Match"?: string;
+            };
             path: {
                 /** @description The call's id */
                 call_id: string;
@@ -10284,11 +10671,48 @@ export interface operations {
             /** @description The envelopes */
             200: {
                 headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    /**
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @example Authorization
+                     */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["EnvelopesView"];
                 };
+            };
+            /** @description Not modified: `If-None-Match` names the current ETag (or is `*`); use the answer already held. */
+            304: {
+                headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    /**
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @example Authorization
+                     */
+                    Vary?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description The request cannot be read: a path parameter of the wrong type */
             400: {
@@ -10898,7 +11322,13 @@ export interface operations {
                  */
                 dialect?: "rfc4180" | "excel-it";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of an answer already held: while it is current the answer is 304 with no body.
+                 * @example "v3-5d41402abc4b2a76b9719d91"
+                 */
+                "If-None-Match"?: string;
+            };
             path: {
                 /** @description The call's id */
                 call_id: string;
@@ -10910,12 +11340,39 @@ export interface operations {
             /** @description The published results */
             200: {
                 headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ResultsDocument"];
                     "text/csv": string;
                 };
+            };
+            /** @description Not modified: `If-None-Match` names the current ETag (or is `*`); use the answer already held. */
+            304: {
+                headers: {
+                    /**
+                     * @description `public, max-age=<seconds>` (setting `server.public_max_age_secs`, 60 by default) when the request has no `Authorization`; `private, no-cache` when it has: what an authenticated caller sees (drafts, for an administrator) is never kept by a shared cache, and is revalidated before each use.
+                     * @example public, max-age=60
+                     */
+                    "Cache-Control"?: string;
+                    /**
+                     * @description A strong tag of this answer's bytes (for a call, after its version: `If-Match` takes it). Send it back in `If-None-Match` to get a `304` while it is current.
+                     * @example "v3-5d41402abc4b2a76b9719d91"
+                     */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description The request cannot be read: a path parameter of the wrong type, a query parameter of the wrong type */
             400: {
