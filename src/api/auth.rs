@@ -109,6 +109,7 @@ async fn tokens_for(
 
 /// Log in with a user name and password.
 #[utoipa::path(
+    operation_id = "logIn",
     tag = "auth",
     request_body = LoginRequest,
     responses(
@@ -134,6 +135,7 @@ pub async fn login(
 /// The OAuth2 token endpoint: the password grant (what Swagger UI's Authorize dialog uses)
 /// and the refresh grant.
 #[utoipa::path(
+    operation_id = "requestToken",
     tag = "auth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
@@ -187,6 +189,7 @@ async fn refreshed(state: &AppState, refresh_token: &str) -> Result<TokenRespons
 /// again ends its whole session (`refresh_token_reused`): either it was copied, or the
 /// client kept an old one; in both cases its holder logs in again.
 #[utoipa::path(
+    operation_id = "refreshTokens",
     tag = "auth",
     request_body = RefreshRequest,
     responses(
@@ -209,6 +212,7 @@ pub async fn refresh(
 /// Log out: end the caller's session. Its access token and its refresh tokens stop working
 /// at once, on every replica; the user's other sessions (other devices) go on.
 #[utoipa::path(
+    operation_id = "logOut",
     tag = "auth",
     responses(
         (status = 204, description = "The session is ended"),
@@ -227,6 +231,7 @@ pub async fn logout(
 
 /// The caller's own account.
 #[utoipa::path(
+    operation_id = "getCurrentUser",
     tag = "auth",
     responses(
         (status = 200, description = "The caller", body = UserView),
@@ -247,6 +252,7 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
 /// Change one's own password. Every token issued before stops working; the answer carries
 /// new ones.
 #[utoipa::path(
+    operation_id = "changePassword",
     tag = "auth",
     request_body = PasswordChange,
     responses(
@@ -274,6 +280,7 @@ pub async fn change_password(
 
 /// Register as an applicant.
 #[utoipa::path(
+    operation_id = "registerApplicant",
     tag = "auth",
     request_body = RegisterRequest,
     responses(

@@ -12,7 +12,7 @@ export interface paths {
             cookie?: never;
         };
         /** The eight ATS, by code. */
-        get: operations["list_agencies"];
+        get: operations["listAgencies"];
         put?: never;
         post?: never;
         delete?: never;
@@ -33,13 +33,13 @@ export interface paths {
          *     for evaluators, those submitted to their agency; for administrators, all. `format=csv`
          *     exports every match.
          */
-        get: operations["list_applications"];
+        get: operations["listApplications"];
         put?: never;
         /**
          * Start an application of a partnership whose lead the caller represents, as a draft. The
          *     content may be incomplete; `blocking` in the answer lists what still stops its submission.
          */
-        post: operations["create_application"];
+        post: operations["createApplication"];
         delete?: never;
         options?: never;
         head?: never;
@@ -54,15 +54,15 @@ export interface paths {
             cookie?: never;
         };
         /** Read an application. For a draft, `blocking` lists what still stops its submission. */
-        get: operations["get_application"];
+        get: operations["getApplication"];
         put?: never;
         post?: never;
         /** Delete a draft. */
-        delete: operations["delete_application"];
+        delete: operations["deleteApplication"];
         options?: never;
         head?: never;
         /** Change a draft's content (a JSON Merge Patch of `content`, with `If-Match`). */
-        patch: operations["patch_application"];
+        patch: operations["updateApplication"];
         trace?: never;
     };
     "/api/v1/applications/{application_id}/admissibility": {
@@ -80,7 +80,7 @@ export interface paths {
          *     of calendar days, until 23:59:59 Europe/Rome, to answer. Once that deadline has passed
          *     unanswered, the case can be closed as inadmissible.
          */
-        post: operations["admissibility"];
+        post: operations["decideAdmissibility"];
         delete?: never;
         options?: never;
         head?: never;
@@ -98,14 +98,14 @@ export interface paths {
          * Before declaring, an evaluator sees the protocol number, the title and the members' names
          *     and tax codes, with the conflicts the service can see.
          */
-        get: operations["conflict_summary"];
+        get: operations["getConflictOfInterest"];
         put?: never;
         /**
          * Declare whether the caller has a conflict of interest with the partnership's members.
          *     Required before reading the content, deciding admissibility or scoring; a conflict bars
          *     the evaluator from the application. Made once.
          */
-        post: operations["declare"];
+        post: operations["declareConflictOfInterest"];
         delete?: never;
         options?: never;
         head?: never;
@@ -121,7 +121,7 @@ export interface paths {
         };
         get?: never;
         /** Record the agency's consensus score, with its reasons: it replaces the average. */
-        put: operations["put_consensus"];
+        put: operations["setConsensus"];
         post?: never;
         delete?: never;
         options?: never;
@@ -137,10 +137,10 @@ export interface paths {
             cookie?: never;
         };
         /** The annexes of an application. */
-        get: operations["list_documents"];
+        get: operations["listApplicationDocuments"];
         put?: never;
         /** Record an annex (its metadata and SHA-256; the file is kept elsewhere) while a draft. */
-        post: operations["add_document"];
+        post: operations["addApplicationDocument"];
         delete?: never;
         options?: never;
         head?: never;
@@ -158,7 +158,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Delete an annex while the application is a draft. */
-        delete: operations["delete_document"];
+        delete: operations["deleteApplicationDocument"];
         options?: never;
         head?: never;
         patch?: never;
@@ -177,7 +177,7 @@ export interface paths {
          *     the consensus; eligible when it reaches the threshold. Applicants see them once the
          *     ranking is approved.
          */
-        get: operations["list_evaluations"];
+        get: operations["listEvaluations"];
         put?: never;
         post?: never;
         delete?: never;
@@ -199,7 +199,7 @@ export interface paths {
          *     decimal at most, within the criterion's bounds, each with a justification. A final
          *     evaluation scores every criterion and is immutable (an administrator may reopen it).
          */
-        put: operations["save_evaluation"];
+        put: operations["saveMyEvaluation"];
         post?: never;
         delete?: never;
         options?: never;
@@ -217,7 +217,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Reopen a final evaluation (administrators), with a reason; it becomes a draft again. */
-        post: operations["reopen"];
+        post: operations["reopenEvaluation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -232,7 +232,7 @@ export interface paths {
             cookie?: never;
         };
         /** Every status change of an application: who, when and why. */
-        get: operations["history"];
+        get: operations["listApplicationHistory"];
         put?: never;
         post?: never;
         delete?: never;
@@ -254,7 +254,7 @@ export interface paths {
          * Answer a request for integration (the lead's representatives), before its deadline: the
          *     text and the metadata of the annexes; the case goes back to the agency.
          */
-        post: operations["integration"];
+        post: operations["answerIntegrationRequest"];
         delete?: never;
         options?: never;
         head?: never;
@@ -269,7 +269,7 @@ export interface paths {
             cookie?: never;
         };
         /** The receipt of a submitted application, again, exactly as issued. */
-        get: operations["get_receipt"];
+        get: operations["getApplicationReceipt"];
         put?: never;
         post?: never;
         delete?: never;
@@ -294,7 +294,7 @@ export interface paths {
          *     the SHA-256 of the canonical JSON of what was submitted. Send an `Idempotency-Key`: a
          *     repeat answers the same receipt.
          */
-        post: operations["submit"];
+        post: operations["submitApplication"];
         delete?: never;
         options?: never;
         head?: never;
@@ -311,7 +311,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Withdraw a submitted application, with a reason (possible until its ranking is approved). */
-        post: operations["withdraw"];
+        post: operations["withdrawApplication"];
         delete?: never;
         options?: never;
         head?: never;
@@ -329,7 +329,7 @@ export interface paths {
          * The audit log (administrators), oldest first, filtered by entity, actor, action and time
          *     range; `format=csv` exports every match.
          */
-        get: operations["list_audit_events"];
+        get: operations["listAuditEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -348,7 +348,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Log in with a user name and password. */
-        post: operations["login"];
+        post: operations["logIn"];
         delete?: never;
         options?: never;
         head?: never;
@@ -368,7 +368,7 @@ export interface paths {
          * Log out: end the caller's session. Its access token and its refresh tokens stop working
          *     at once, on every replica; the user's other sessions (other devices) go on.
          */
-        post: operations["logout"];
+        post: operations["logOut"];
         delete?: never;
         options?: never;
         head?: never;
@@ -383,7 +383,7 @@ export interface paths {
             cookie?: never;
         };
         /** The caller's own account. */
-        get: operations["me"];
+        get: operations["getCurrentUser"];
         put?: never;
         post?: never;
         delete?: never;
@@ -405,7 +405,7 @@ export interface paths {
          * Change one's own password. Every token issued before stops working; the answer carries
          *     new ones.
          */
-        post: operations["change_password"];
+        post: operations["changePassword"];
         delete?: never;
         options?: never;
         head?: never;
@@ -427,7 +427,7 @@ export interface paths {
          *     again ends its whole session (`refresh_token_reused`): either it was copied, or the
          *     client kept an old one; in both cases its holder logs in again.
          */
-        post: operations["refresh"];
+        post: operations["refreshTokens"];
         delete?: never;
         options?: never;
         head?: never;
@@ -444,7 +444,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Register as an applicant. */
-        post: operations["register"];
+        post: operations["registerApplicant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -464,7 +464,7 @@ export interface paths {
          * The OAuth2 token endpoint: the password grant (what Swagger UI's Authorize dialog uses)
          *     and the refresh grant.
          */
-        post: operations["token"];
+        post: operations["requestToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -479,13 +479,13 @@ export interface paths {
             cookie?: never;
         };
         /** List the calls, newest window first. Drafts are listed for administrators only. */
-        get: operations["list_calls"];
+        get: operations["listCalls"];
         put?: never;
         /**
          * Create a call as a draft. Without `envelopes`, the total is split 30/70 over the
          *     agencies' populations.
          */
-        post: operations["create_call"];
+        post: operations["createCall"];
         delete?: never;
         options?: never;
         head?: never;
@@ -500,7 +500,7 @@ export interface paths {
             cookie?: never;
         };
         /** Read a call with all its rules. Its `ETag` is needed to change it. */
-        get: operations["get_call"];
+        get: operations["getCall"];
         put?: never;
         post?: never;
         delete?: never;
@@ -511,7 +511,7 @@ export interface paths {
          *     with an `amendment` (act number and date), which is recorded with the old and new values;
          *     its rules and total are locked once its window has opened.
          */
-        patch: operations["patch_call"];
+        patch: operations["updateCall"];
         trace?: never;
     };
     "/api/v1/calls/{call_id}/agencies/{agency_code}/dashboard": {
@@ -525,7 +525,7 @@ export interface paths {
          * Received, admitted, scored and eligible applications, and the committed and free money
          *     of an agency in a call.
          */
-        get: operations["dashboard"];
+        get: operations["getAgencyDashboard"];
         put?: never;
         post?: never;
         delete?: never;
@@ -542,14 +542,14 @@ export interface paths {
             cookie?: never;
         };
         /** The current version of the agency's ranking (the latest), with its entries and totals. */
-        get: operations["current"];
+        get: operations["getRanking"];
         put?: never;
         /**
          * Compute the agency's ranking and allocation from the current scores and envelope, and
          *     store it as a draft version (with a hash of its inputs). Every application must be
          *     decided and, when admitted, scored.
          */
-        post: operations["compute"];
+        post: operations["computeRanking"];
         delete?: never;
         options?: never;
         head?: never;
@@ -569,7 +569,7 @@ export interface paths {
          * Approve the draft with the act's number and date: it is frozen and its results are
          *     published (every lead is told its outcome). Refused when the inputs changed since.
          */
-        post: operations["approve"];
+        post: operations["approveRanking"];
         delete?: never;
         options?: never;
         head?: never;
@@ -589,7 +589,7 @@ export interface paths {
          * The same computation with another envelope, threshold or allocation mode; nothing is
          *     stored.
          */
-        post: operations["simulate"];
+        post: operations["simulateRanking"];
         delete?: never;
         options?: never;
         head?: never;
@@ -604,7 +604,7 @@ export interface paths {
             cookie?: never;
         };
         /** Every version of the agency's ranking, oldest first, with its reason. */
-        get: operations["list_versions"];
+        get: operations["listRankingVersions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -621,7 +621,7 @@ export interface paths {
             cookie?: never;
         };
         /** Every amendment of a call's dates, oldest first. */
-        get: operations["list_amendments"];
+        get: operations["listCallAmendments"];
         put?: never;
         post?: never;
         delete?: never;
@@ -643,7 +643,7 @@ export interface paths {
          * Create the next edition as a draft with the same rules (and envelopes, when the total
          *     is the same; otherwise they are split 30/70).
          */
-        post: operations["clone_call"];
+        post: operations["cloneCall"];
         delete?: never;
         options?: never;
         head?: never;
@@ -658,9 +658,9 @@ export interface paths {
             cookie?: never;
         };
         /** The envelope of each agency, its source, and their sum. */
-        get: operations["get_envelopes"];
+        get: operations["getCallEnvelopes"];
         /** Set every agency's envelope at once; they must add up to the call's total. */
-        put: operations["put_envelopes"];
+        put: operations["setCallEnvelopes"];
         post?: never;
         delete?: never;
         options?: never;
@@ -682,7 +682,7 @@ export interface paths {
          *     the eight agencies, the rest by population, exact to the cent (largest remainder, ties
          *     by agency code). Pinned envelopes keep their amount. Stored unless `dry_run`.
          */
-        post: operations["split_envelopes"];
+        post: operations["splitCallEnvelopes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -699,7 +699,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Publish a draft: from now on everybody sees it. Its envelopes must add up to its total. */
-        post: operations["publish_call"];
+        post: operations["publishCall"];
         delete?: never;
         options?: never;
         head?: never;
@@ -720,7 +720,7 @@ export interface paths {
          *     The call's total does not change; money arriving in an agency whose ranking is approved
          *     goes down its reserve list at once, as a new published version.
          */
-        post: operations["reallocate"];
+        post: operations["reallocateEnvelopes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -738,7 +738,7 @@ export interface paths {
          * The approved rankings of a call, as published: JSON, CSV, or the 360Giving data standard.
          *     Public; no personal data.
          */
-        get: operations["results"];
+        get: operations["getCallResults"];
         put?: never;
         post?: never;
         delete?: never;
@@ -758,7 +758,7 @@ export interface paths {
          * The grants the caller may see: its partnerships' (applicants), its agency's
          *     (evaluators), all (administrators).
          */
-        get: operations["list_grants"];
+        get: operations["listGrants"];
         put?: never;
         post?: never;
         delete?: never;
@@ -775,7 +775,7 @@ export interface paths {
             cookie?: never;
         };
         /** Read a grant. */
-        get: operations["get_grant"];
+        get: operations["getGrant"];
         put?: never;
         post?: never;
         delete?: never;
@@ -797,7 +797,7 @@ export interface paths {
          * Accept an offer with the project's CUP, before the acceptance deadline (the lead's
          *     representatives).
          */
-        post: operations["accept"];
+        post: operations["acceptGrant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -814,7 +814,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Decline an offer, before the acceptance deadline (the lead's representatives). */
-        post: operations["decline"];
+        post: operations["declineGrant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -834,7 +834,7 @@ export interface paths {
          * Revoke an offered or accepted grant (administrators), with a reason: its money goes down
          *     the reserve list as a new published ranking version.
          */
-        post: operations["revoke"];
+        post: operations["revokeGrant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -849,7 +849,7 @@ export interface paths {
             cookie?: never;
         };
         /** The caller's inbox, newest first. */
-        get: operations["list_notifications"];
+        get: operations["listNotifications"];
         put?: never;
         post?: never;
         delete?: never;
@@ -868,7 +868,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Mark a notice of the caller's inbox as read. */
-        post: operations["read_notification"];
+        post: operations["readNotification"];
         delete?: never;
         options?: never;
         head?: never;
@@ -886,13 +886,13 @@ export interface paths {
          * The organizations the caller may see: those it represents and their partners in any
          *     partnership (administrators: all).
          */
-        get: operations["list_organizations"];
+        get: operations["listOrganizations"];
         put?: never;
         /**
          * Register an organization; the caller becomes its first representative. Every rule of
          *     the registry is checked at once.
          */
-        post: operations["create_organization"];
+        post: operations["createOrganization"];
         delete?: never;
         options?: never;
         head?: never;
@@ -907,7 +907,7 @@ export interface paths {
             cookie?: never;
         };
         /** Read an organization. Its representatives are listed for them and for administrators only. */
-        get: operations["get_organization"];
+        get: operations["getOrganization"];
         put?: never;
         post?: never;
         delete?: never;
@@ -917,7 +917,7 @@ export interface paths {
          * Change an organization (JSON Merge Patch with `If-Match`); only its representatives may.
          *     The tax code never changes.
          */
-        patch: operations["patch_organization"];
+        patch: operations["updateOrganization"];
         trace?: never;
     };
     "/api/v1/organizations/{organization_id}/representatives": {
@@ -930,7 +930,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Add another applicant as representative of an organization the caller represents. */
-        post: operations["add_representative"];
+        post: operations["addOrganizationRepresentative"];
         delete?: never;
         options?: never;
         head?: never;
@@ -945,13 +945,13 @@ export interface paths {
             cookie?: never;
         };
         /** The partnerships the caller's organizations belong to (administrators: all). */
-        get: operations["list_partnerships"];
+        get: operations["listPartnerships"];
         put?: never;
         /**
          * Create a partnership for a published call whose window has not closed, led by an
          *     organization the caller represents.
          */
-        post: operations["create_partnership"];
+        post: operations["createPartnership"];
         delete?: never;
         options?: never;
         head?: never;
@@ -966,11 +966,11 @@ export interface paths {
             cookie?: never;
         };
         /** Read a partnership: its members' representatives and administrators may. */
-        get: operations["get_partnership"];
+        get: operations["getPartnership"];
         put?: never;
         post?: never;
         /** Delete a partnership (its lead's representatives, while the call is open). */
-        delete: operations["delete_partnership"];
+        delete: operations["deletePartnership"];
         options?: never;
         head?: never;
         patch?: never;
@@ -987,7 +987,7 @@ export interface paths {
          * Every composition rule of the call, passed or failed, with its reason in English and
          *     Italian and the members that break it.
          */
-        get: operations["eligibility"];
+        get: operations["getPartnershipEligibility"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1011,7 +1011,7 @@ export interface paths {
          *     listed with `status: pending`, counts for no rule and sees nothing of its partners (nor
          *     they of it) until one of its representatives accepts (`.../accept`).
          */
-        post: operations["add_member"];
+        post: operations["addPartnershipMember"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1033,7 +1033,7 @@ export interface paths {
          *     representatives; the lead itself cannot be removed. The removed organization's
          *     representatives are told in their inbox.
          */
-        delete: operations["remove_member"];
+        delete: operations["removePartnershipMember"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1053,7 +1053,7 @@ export interface paths {
          *     becomes a member, counts for the composition rules, and its partners read its data (and it
          *     theirs).
          */
-        post: operations["accept_invitation"];
+        post: operations["acceptPartnershipInvitation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1073,7 +1073,7 @@ export interface paths {
          * Decline the partnership's invitation, for an organization the caller represents: it stays
          *     listed as declined, counting for nothing, until the lead removes it.
          */
-        post: operations["decline_invitation"];
+        post: operations["declinePartnershipInvitation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1088,10 +1088,10 @@ export interface paths {
             cookie?: never;
         };
         /** List users, by user name. */
-        get: operations["list_users"];
+        get: operations["listUsers"];
         put?: never;
         /** Create a user of any role. */
-        post: operations["create_user"];
+        post: operations["createUser"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1106,7 +1106,7 @@ export interface paths {
             cookie?: never;
         };
         /** Read a user. */
-        get: operations["get_user"];
+        get: operations["getUser"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1116,7 +1116,7 @@ export interface paths {
          * Change a user: disable or enable it, change its role or agency, reset its password.
          *     A JSON Merge Patch, with `If-Match` set to the user's ETag.
          */
-        patch: operations["patch_user"];
+        patch: operations["updateUser"];
         trace?: never;
     };
     "/api/v1/webhooks": {
@@ -1127,7 +1127,7 @@ export interface paths {
             cookie?: never;
         };
         /** The live subscriptions, oldest first (secrets are not shown). */
-        get: operations["list_webhooks"];
+        get: operations["listWebhooks"];
         put?: never;
         /**
          * Subscribe a system to events. Each event is POSTed as JSON with the headers
@@ -1137,7 +1137,7 @@ export interface paths {
          *     the base64-decoded part of the secret after `whsec_`: the Standard Webhooks scheme).
          *     A 2xx answer is a delivery; anything else is tried again with a doubling wait.
          */
-        post: operations["create_webhook"];
+        post: operations["createWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1152,14 +1152,14 @@ export interface paths {
             cookie?: never;
         };
         /** One live subscription. */
-        get: operations["get_webhook"];
+        get: operations["getWebhook"];
         put?: never;
         post?: never;
         /**
          * Unsubscribe: nothing more is sent and pending deliveries are cancelled; the delivery
          *     history stays readable.
          */
-        delete: operations["delete_webhook"];
+        delete: operations["deleteWebhook"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1173,7 +1173,7 @@ export interface paths {
             cookie?: never;
         };
         /** What was sent to a subscription (deleted ones too), newest first, with every attempt. */
-        get: operations["list_deliveries"];
+        get: operations["listWebhookDeliveries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1190,7 +1190,7 @@ export interface paths {
             cookie?: never;
         };
         /** Liveness and readiness: 200 when the database answers, 503 problem+json when it does not. */
-        get: operations["status"];
+        get: operations["getStatus"];
         put?: never;
         post?: never;
         delete?: never;
@@ -4937,7 +4937,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    list_agencies: {
+    listAgencies: {
         parameters: {
             query?: never;
             header?: never;
@@ -4978,7 +4978,7 @@ export interface operations {
             };
         };
     };
-    list_applications: {
+    listApplications: {
         parameters: {
             query?: {
                 /**
@@ -5069,7 +5069,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create_application: {
+    createApplication: {
         parameters: {
             query?: never;
             header?: {
@@ -5233,7 +5233,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_application: {
+    getApplication: {
         parameters: {
             query?: never;
             header?: never;
@@ -5314,7 +5314,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    delete_application: {
+    deleteApplication: {
         parameters: {
             query?: never;
             header?: never;
@@ -5413,7 +5413,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    patch_application: {
+    updateApplication: {
         parameters: {
             query?: never;
             header: {
@@ -5612,7 +5612,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    admissibility: {
+    decideAdmissibility: {
         parameters: {
             query?: never;
             header?: {
@@ -5775,7 +5775,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    conflict_summary: {
+    getConflictOfInterest: {
         parameters: {
             query?: never;
             header?: never;
@@ -5857,7 +5857,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    declare: {
+    declareConflictOfInterest: {
         parameters: {
             query?: never;
             header?: {
@@ -6020,7 +6020,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    put_consensus: {
+    setConsensus: {
         parameters: {
             query?: never;
             header?: never;
@@ -6178,7 +6178,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_documents: {
+    listApplicationDocuments: {
         parameters: {
             query?: never;
             header?: never;
@@ -6259,7 +6259,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    add_document: {
+    addApplicationDocument: {
         parameters: {
             query?: never;
             header?: {
@@ -6422,7 +6422,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    delete_document: {
+    deleteApplicationDocument: {
         parameters: {
             query?: never;
             header?: never;
@@ -6523,7 +6523,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_evaluations: {
+    listEvaluations: {
         parameters: {
             query?: never;
             header?: never;
@@ -6605,7 +6605,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    save_evaluation: {
+    saveMyEvaluation: {
         parameters: {
             query?: never;
             header?: never;
@@ -6763,7 +6763,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    reopen: {
+    reopenEvaluation: {
         parameters: {
             query?: never;
             header?: {
@@ -6928,7 +6928,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    history: {
+    listApplicationHistory: {
         parameters: {
             query?: never;
             header?: never;
@@ -7009,7 +7009,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    integration: {
+    answerIntegrationRequest: {
         parameters: {
             query?: never;
             header?: {
@@ -7172,7 +7172,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_receipt: {
+    getApplicationReceipt: {
         parameters: {
             query?: never;
             header?: never;
@@ -7253,7 +7253,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    submit: {
+    submitApplication: {
         parameters: {
             query?: never;
             header?: {
@@ -7389,7 +7389,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    withdraw: {
+    withdrawApplication: {
         parameters: {
             query?: never;
             header?: {
@@ -7552,7 +7552,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_audit_events: {
+    listAuditEvents: {
         parameters: {
             query?: {
                 /**
@@ -7667,7 +7667,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    login: {
+    logIn: {
         parameters: {
             query?: never;
             header?: never;
@@ -7806,7 +7806,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    logout: {
+    logOut: {
         parameters: {
             query?: never;
             header?: {
@@ -7895,7 +7895,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    me: {
+    getCurrentUser: {
         parameters: {
             query?: never;
             header?: never;
@@ -7937,7 +7937,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    change_password: {
+    changePassword: {
         parameters: {
             query?: never;
             header?: {
@@ -8080,7 +8080,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    refresh: {
+    refreshTokens: {
         parameters: {
             query?: never;
             header?: never;
@@ -8199,7 +8199,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    register: {
+    registerApplicant: {
         parameters: {
             query?: never;
             header?: never;
@@ -8320,7 +8320,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    token: {
+    requestToken: {
         parameters: {
             query?: never;
             header?: never;
@@ -8459,7 +8459,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_calls: {
+    listCalls: {
         parameters: {
             query?: {
                 /**
@@ -8539,7 +8539,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create_call: {
+    createCall: {
         parameters: {
             query?: never;
             header?: {
@@ -8684,7 +8684,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_call: {
+    getCall: {
         parameters: {
             query?: never;
             header?: never;
@@ -8747,7 +8747,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    patch_call: {
+    updateCall: {
         parameters: {
             query?: never;
             header: {
@@ -8926,7 +8926,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    dashboard: {
+    getAgencyDashboard: {
         parameters: {
             query?: never;
             header?: never;
@@ -9010,7 +9010,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    current: {
+    getRanking: {
         parameters: {
             query?: never;
             header?: never;
@@ -9094,7 +9094,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    compute: {
+    computeRanking: {
         parameters: {
             query?: never;
             header?: {
@@ -9227,7 +9227,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    approve: {
+    approveRanking: {
         parameters: {
             query?: never;
             header?: {
@@ -9391,7 +9391,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    simulate: {
+    simulateRanking: {
         parameters: {
             query?: never;
             header?: {
@@ -9556,7 +9556,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_versions: {
+    listRankingVersions: {
         parameters: {
             query?: never;
             header?: never;
@@ -9640,7 +9640,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_amendments: {
+    listCallAmendments: {
         parameters: {
             query?: never;
             header?: never;
@@ -9703,7 +9703,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    clone_call: {
+    cloneCall: {
         parameters: {
             query?: never;
             header?: {
@@ -9870,7 +9870,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_envelopes: {
+    getCallEnvelopes: {
         parameters: {
             query?: never;
             header?: never;
@@ -9933,7 +9933,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    put_envelopes: {
+    setCallEnvelopes: {
         parameters: {
             query?: never;
             header?: never;
@@ -10071,7 +10071,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    split_envelopes: {
+    splitCallEnvelopes: {
         parameters: {
             query?: never;
             header?: {
@@ -10214,7 +10214,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    publish_call: {
+    publishCall: {
         parameters: {
             query?: never;
             header?: {
@@ -10346,7 +10346,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    reallocate: {
+    reallocateEnvelopes: {
         parameters: {
             query?: never;
             header?: {
@@ -10488,7 +10488,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    results: {
+    getCallResults: {
         parameters: {
             query?: {
                 /** @description `json` (default), `csv` or `360giving`. */
@@ -10585,7 +10585,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_grants: {
+    listGrants: {
         parameters: {
             query?: {
                 /**
@@ -10686,7 +10686,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_grant: {
+    getGrant: {
         parameters: {
             query?: never;
             header?: never;
@@ -10749,7 +10749,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    accept: {
+    acceptGrant: {
         parameters: {
             query?: never;
             header?: {
@@ -10912,7 +10912,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    decline: {
+    declineGrant: {
         parameters: {
             query?: never;
             header?: {
@@ -11075,7 +11075,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    revoke: {
+    revokeGrant: {
         parameters: {
             query?: never;
             header?: {
@@ -11238,7 +11238,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_notifications: {
+    listNotifications: {
         parameters: {
             query?: {
                 /**
@@ -11338,7 +11338,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    read_notification: {
+    readNotification: {
         parameters: {
             query?: never;
             header?: {
@@ -11429,7 +11429,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_organizations: {
+    listOrganizations: {
         parameters: {
             query?: {
                 /**
@@ -11529,7 +11529,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create_organization: {
+    createOrganization: {
         parameters: {
             query?: never;
             header?: {
@@ -11677,7 +11677,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_organization: {
+    getOrganization: {
         parameters: {
             query?: never;
             header?: never;
@@ -11740,7 +11740,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    patch_organization: {
+    updateOrganization: {
         parameters: {
             query?: never;
             header: {
@@ -11920,7 +11920,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    add_representative: {
+    addOrganizationRepresentative: {
         parameters: {
             query?: never;
             header?: {
@@ -12083,7 +12083,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_partnerships: {
+    listPartnerships: {
         parameters: {
             query?: {
                 /**
@@ -12188,7 +12188,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create_partnership: {
+    createPartnership: {
         parameters: {
             query?: never;
             header?: {
@@ -12312,7 +12312,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_partnership: {
+    getPartnership: {
         parameters: {
             query?: never;
             header?: never;
@@ -12375,7 +12375,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    delete_partnership: {
+    deletePartnership: {
         parameters: {
             query?: never;
             header?: never;
@@ -12499,7 +12499,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    eligibility: {
+    getPartnershipEligibility: {
         parameters: {
             query?: never;
             header?: never;
@@ -12562,7 +12562,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    add_member: {
+    addPartnershipMember: {
         parameters: {
             query?: never;
             header?: {
@@ -12724,7 +12724,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    remove_member: {
+    removePartnershipMember: {
         parameters: {
             query?: never;
             header?: never;
@@ -12852,7 +12852,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    accept_invitation: {
+    acceptPartnershipInvitation: {
         parameters: {
             query?: never;
             header?: {
@@ -12984,7 +12984,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    decline_invitation: {
+    declinePartnershipInvitation: {
         parameters: {
             query?: never;
             header?: {
@@ -13118,7 +13118,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_users: {
+    listUsers: {
         parameters: {
             query?: {
                 /**
@@ -13218,7 +13218,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create_user: {
+    createUser: {
         parameters: {
             query?: never;
             header?: {
@@ -13383,7 +13383,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_user: {
+    getUser: {
         parameters: {
             query?: never;
             header?: never;
@@ -13465,7 +13465,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    patch_user: {
+    updateUser: {
         parameters: {
             query?: never;
             header: {
@@ -13645,7 +13645,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_webhooks: {
+    listWebhooks: {
         parameters: {
             query?: {
                 /**
@@ -13762,7 +13762,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create_webhook: {
+    createWebhook: {
         parameters: {
             query?: never;
             header?: {
@@ -13927,7 +13927,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_webhook: {
+    getWebhook: {
         parameters: {
             query?: never;
             header?: never;
@@ -14029,7 +14029,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    delete_webhook: {
+    deleteWebhook: {
         parameters: {
             query?: never;
             header?: never;
@@ -14129,7 +14129,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_deliveries: {
+    listWebhookDeliveries: {
         parameters: {
             query?: {
                 /**
@@ -14269,7 +14269,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    status: {
+    getStatus: {
         parameters: {
             query?: never;
             header?: never;

@@ -60,6 +60,7 @@ impl From<&Document> for DocumentView {
 
 /// Record an annex (its metadata and SHA-256; the file is kept elsewhere) while a draft.
 #[utoipa::path(
+    operation_id = "addApplicationDocument",
     tag = "applications",
     params(
         ("application_id" = Uuid, Path, description = "The application's id"),
@@ -101,6 +102,7 @@ pub async fn add_document(
 
 /// The annexes of an application.
 #[utoipa::path(
+    operation_id = "listApplicationDocuments",
     tag = "applications",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
@@ -128,6 +130,7 @@ pub async fn list_documents(
 
 /// Delete an annex while the application is a draft.
 #[utoipa::path(
+    operation_id = "deleteApplicationDocument",
     tag = "applications",
     params(
         ("application_id" = Uuid, Path, description = "The application's id"),

@@ -34,6 +34,7 @@ pub(super) fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, ApiE
 /// Start an application of a partnership whose lead the caller represents, as a draft. The
 /// content may be incomplete; `blocking` in the answer lists what still stops its submission.
 #[utoipa::path(
+    operation_id = "createApplication",
     tag = "applications",
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key, e.g. a UUID")),
     request_body = NewApplication,
@@ -68,6 +69,7 @@ pub async fn create_application(
 /// for evaluators, those submitted to their agency; for administrators, all. `format=csv`
 /// exports every match.
 #[utoipa::path(
+    operation_id = "listApplications",
     tag = "applications",
     params(PageParams, ApplicationQuery),
     responses(
@@ -162,6 +164,7 @@ async fn csv_export(
 
 /// Read an application. For a draft, `blocking` lists what still stops its submission.
 #[utoipa::path(
+    operation_id = "getApplication",
     tag = "applications",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
@@ -186,6 +189,7 @@ pub async fn get_application(
 
 /// Change a draft's content (a JSON Merge Patch of `content`, with `If-Match`).
 #[utoipa::path(
+    operation_id = "updateApplication",
     tag = "applications",
     params(
         ("application_id" = Uuid, Path, description = "The application's id"),
@@ -227,6 +231,7 @@ pub async fn patch_application(
 
 /// Delete a draft.
 #[utoipa::path(
+    operation_id = "deleteApplication",
     tag = "applications",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
@@ -253,6 +258,7 @@ pub async fn delete_application(
 /// the SHA-256 of the canonical JSON of what was submitted. Send an `Idempotency-Key`: a
 /// repeat answers the same receipt.
 #[utoipa::path(
+    operation_id = "submitApplication",
     tag = "applications",
     params(
         ("application_id" = Uuid, Path, description = "The application's id"),
@@ -314,6 +320,7 @@ async fn submit_now(
 
 /// The receipt of a submitted application, again, exactly as issued.
 #[utoipa::path(
+    operation_id = "getApplicationReceipt",
     tag = "applications",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
@@ -337,6 +344,7 @@ pub async fn get_receipt(
 
 /// Withdraw a submitted application, with a reason (possible until its ranking is approved).
 #[utoipa::path(
+    operation_id = "withdrawApplication",
     tag = "applications",
     params(
         ("application_id" = Uuid, Path, description = "The application's id"),
@@ -368,6 +376,7 @@ pub async fn withdraw(
 
 /// Every status change of an application: who, when and why.
 #[utoipa::path(
+    operation_id = "listApplicationHistory",
     tag = "applications",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
