@@ -39,6 +39,17 @@ impl Violation {
             message,
         }
     }
+
+    /// The same violation seen from one level up: `budget.lines` under `content` is
+    /// `content.budget.lines`, `[0]` under `lines` is `lines[0]`.
+    pub fn under(mut self, parent: &str) -> Violation {
+        self.field = match self.field.as_str() {
+            "" => parent.to_owned(),
+            f if f.starts_with('[') => format!("{parent}{f}"),
+            f => format!("{parent}.{f}"),
+        };
+        self
+    }
 }
 
 /// Collects violations while a value is checked, with field paths relative to a prefix.

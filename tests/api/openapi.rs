@@ -114,7 +114,9 @@ fn every_operation_id_is_unique_and_names_its_verb_and_object() {
             }
         }
     }
-    for bare in ["accept", "approve", "compute", "read", "status", "token", "submit", "login"] {
+    for bare in [
+        "accept", "approve", "compute", "read", "status", "token", "submit", "login",
+    ] {
         assert!(!seen.contains_key(bare), "bare operationId `{bare}`");
     }
     assert_eq!(seen["acceptGrant"], "POST /api/v1/grants/{grant_id}/accept");

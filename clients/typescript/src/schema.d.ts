@@ -1393,7 +1393,7 @@ export interface components {
          *       "blocking": [
          *         {
          *           "code": "missing_field",
-         *           "field": "summary",
+         *           "field": "content.summary",
          *           "message": "Required before submission."
          *         }
          *       ],
@@ -1436,7 +1436,8 @@ export interface components {
         ApplicationView: {
             /**
              * @description For a draft: everything that still blocks its submission now (empty when it can be
-             *     submitted).
+             *     submitted), each named by its path in this document (`content.budget.requested_grant`);
+             *     what is not in it by its own name (`documents`, `partnership`, `submitted_at`).
              */
             blocking: components["schemas"]["ProblemViolation"][];
             /** Format: uuid */
@@ -5029,7 +5030,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -5116,7 +5117,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -5221,7 +5222,7 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "grant_above_rate",
-                     *           "field": "budget.requested_grant",
+                     *           "field": "content.budget.requested_grant",
                      *           "message": "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99."
                      *         }
                      *       ]
@@ -5263,7 +5264,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -5342,7 +5343,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -5459,7 +5460,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -5658,7 +5659,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -5805,7 +5806,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -5903,7 +5904,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -6063,7 +6064,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -6208,7 +6209,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -6305,7 +6306,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -6410,7 +6411,7 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "grant_above_rate",
-                     *           "field": "budget.requested_grant",
+                     *           "field": "content.budget.requested_grant",
                      *           "message": "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99."
                      *         }
                      *       ]
@@ -6452,7 +6453,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -6553,7 +6554,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -6648,7 +6649,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -6811,7 +6812,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -6958,7 +6959,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -7055,7 +7056,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -7202,7 +7203,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -7286,7 +7287,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -7377,7 +7378,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "code": "grant_above_rate",
-                     *           "field": "budget.requested_grant",
+                     *           "field": "content.budget.requested_grant",
                      *           "message": "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99."
                      *         }
                      *       ]
@@ -7435,7 +7436,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -7540,7 +7541,7 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "grant_above_rate",
-                     *           "field": "budget.requested_grant",
+                     *           "field": "content.budget.requested_grant",
                      *           "message": "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99."
                      *         }
                      *       ]
@@ -7608,7 +7609,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -7707,7 +7708,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -7980,7 +7981,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -8120,7 +8121,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -8243,7 +8244,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -8360,7 +8361,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -8499,7 +8500,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -8586,7 +8587,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -8714,7 +8715,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -8793,7 +8794,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -8958,7 +8959,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -9042,7 +9043,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -9129,7 +9130,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -9275,7 +9276,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -9439,7 +9440,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -9588,7 +9589,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -9670,7 +9671,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -9753,7 +9754,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -9900,7 +9901,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -9976,7 +9977,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -10117,7 +10118,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -10247,7 +10248,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -10392,7 +10393,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -10527,7 +10528,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -10626,7 +10627,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -10716,7 +10717,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -10795,7 +10796,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -10958,7 +10959,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -11121,7 +11122,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -11278,7 +11279,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -11369,7 +11370,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -11469,7 +11470,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -11576,7 +11577,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -11707,7 +11708,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -11786,7 +11787,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -11966,7 +11967,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -12128,7 +12129,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -12235,7 +12236,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -12342,7 +12343,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -12403,7 +12404,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -12529,7 +12530,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -12608,7 +12609,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -12756,7 +12757,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -12887,7 +12888,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -13019,7 +13020,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -13159,7 +13160,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -13265,7 +13266,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -13413,7 +13414,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -13511,7 +13512,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -13683,7 +13684,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -13820,7 +13821,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -13957,7 +13958,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -14057,7 +14058,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -14171,7 +14172,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",

@@ -273,7 +273,7 @@ pub async fn delete_application(
             example = json!({"type": "urn:welfare-grants:problem:validation_failed", "title": "Validation failed", "status": 422, "code": "validation_failed",
                 "detail": "The request breaks 2 rule(s); see violations.",
                 "violations": [{"field": "submitted_at", "code": "outside_window", "message": "The submission window has closed."},
-                               {"field": "budget.requested_grant", "code": "grant_above_rate", "message": "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99."}]})),
+                               {"field": "content.budget.requested_grant", "code": "grant_above_rate", "message": "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99."}]})),
     ),
     security(("bearer" = []), ("oauth2" = []))
 )]
