@@ -546,7 +546,7 @@ fn problem_example(shape: &Shape, status: &str) -> Option<Value> {
                 ),
                 (
                     "reason_it",
-                    &"Atteso un UUID come 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, non \"x\".",
+                    &"Valore atteso: un UUID come 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, non \"x\".",
                 ),
             ],
         ),

@@ -297,13 +297,42 @@ fn classify(path: &str, message: &str) -> (String, Violation) {
     } else {
         ErrorCode::InvalidValue
     };
-    let (en, it) = explain(message);
+    let (en, it) = explain_field(&field, message);
     let v = Violation::new(
         field.clone(),
         code.with(&[("reason_en", &en), ("reason_it", &it)]),
     );
     (field, v)
 }
+
+/// [`explain`] for a field of a body: a date refused by its parser is worded by the field's
+/// name, which says which kind it takes (`start_date`: a date; `opens_at`: a date and time).
+fn explain_field(field: &str, message: &str) -> (String, String) {
+    let name = field.rsplit(['.', ']']).next().unwrap_or(field);
+    let kind = if name.ends_with("_at") {
+        "a date and time string"
+    } else if name.ends_with("date") {
+        "a formatted date string"
+    } else {
+        return explain(message);
+    };
+    if DATE_ERRORS.contains(&message.trim().trim_end_matches('.')) {
+        let (en, it) = expected_words(kind);
+        return (format!("Expected {en}."), format!("Valore atteso: {it}."));
+    }
+    explain(message)
+}
+
+/// What chrono says of a date or a date and time it cannot read.
+const DATE_ERRORS: [&str; 7] = [
+    "input is out of range",
+    "no possible date and time matching input",
+    "input is not enough for unique date and time",
+    "input contains invalid characters",
+    "premature end of input",
+    "trailing input",
+    "bad or unsupported format string",
+];
 
 /// A message of serde (or of a type it decodes) as a sentence for people, in English and
 /// Italian: what was expected and what came, in the words of JSON, never of Rust (`u32`,
@@ -319,7 +348,7 @@ pub(crate) fn explain(message: &str) -> (String, String) {
             let (expected_en, expected_it) = expected_words(expected);
             return (
                 format!("Expected {expected_en}, not {found_en}."),
-                format!("Atteso {expected_it}, non {found_it}."),
+                format!("Valore atteso: {expected_it}, non {found_it}."),
             );
         }
     }
@@ -330,7 +359,7 @@ pub(crate) fn explain(message: &str) -> (String, String) {
         let (expected_en, expected_it) = expected_words(expected);
         return (
             format!("Expected {expected_en}, not {n} items."),
-            format!("Atteso {expected_it}, non {n} elementi."),
+            format!("Valore atteso: {expected_it}, non {n} elementi."),
         );
     }
     if let Some(rest) = message.strip_prefix("unknown variant ") {
@@ -343,17 +372,8 @@ pub(crate) fn explain(message: &str) -> (String, String) {
     }
     if message.starts_with("UUID parsing failed") {
         let (en, it) = expected_words("a UUID string");
-        return (format!("Expected {en}."), format!("Atteso {it}."));
+        return (format!("Expected {en}."), format!("Valore atteso: {it}."));
     }
-    const DATE_ERRORS: [&str; 7] = [
-        "input is out of range",
-        "no possible date and time matching input",
-        "input is not enough for unique date and time",
-        "input contains invalid characters",
-        "premature end of input",
-        "trailing input",
-        "bad or unsupported format string",
-    ];
     if DATE_ERRORS.contains(&message) {
         return (
             "Not a valid date (such as 2027-01-31) or date and time (RFC 3339, such as \
@@ -371,19 +391,19 @@ pub(crate) fn explain(message: &str) -> (String, String) {
     {
         return (
             "Expected a whole number.".to_owned(),
-            "Atteso un numero intero.".to_owned(),
+            "Valore atteso: un numero intero.".to_owned(),
         );
     }
     if message.starts_with("invalid float literal") {
         return (
             "Expected a number.".to_owned(),
-            "Atteso un numero.".to_owned(),
+            "Valore atteso: un numero.".to_owned(),
         );
     }
     if message.starts_with("provided string was not `true` or `false`") {
         return (
             "Expected true or false.".to_owned(),
-            "Atteso true o false.".to_owned(),
+            "Valore atteso: true o false.".to_owned(),
         );
     }
     // The types of the domain say what they expect in a sentence of the catalogue.
@@ -649,7 +669,7 @@ pub fn path_error(err: actix_web::error::PathError, req: &HttpRequest) -> actix_
                 *name,
                 (
                     format!("Expected {en}, not \"{value}\"."),
-                    format!("Atteso {it}, non \"{value}\"."),
+                    format!("Valore atteso: {it}, non \"{value}\"."),
                 ),
             )
         }
@@ -843,6 +863,14 @@ mod tests {
         assert_eq!(
             messages(r#"{"name": "a", "count": 1, "inner": {"amount": 1}, "list": [], "nmae": 1}"#),
             vec!["`nmae` is not a field of this object; its fields are: name, count, inner, list."]
+        );
+        assert_eq!(
+            explain_field("start_date", "input is out of range").0,
+            "Expected a date such as 2027-01-31."
+        );
+        assert_eq!(
+            explain_field("amendment.opens_at", "premature end of input").1,
+            "Valore atteso: una data e ora come 2027-05-04T12:00:00+02:00 (RFC 3339)."
         );
         assert_eq!(
             explain("UUID parsing failed: invalid character: found `x` at 1").0,
