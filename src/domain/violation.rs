@@ -92,3 +92,18 @@ impl Violations {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_violation_under_a_parent_is_named_from_the_parent() {
+        let v = Violation::new("budget.lines[0].borne_by", ErrorCode::NotAMember);
+        assert_eq!(v.under("content").field, "content.budget.lines[0].borne_by");
+        let item = Violation::new("[2]", ErrorCode::NotAMember);
+        assert_eq!(item.under("lines").field, "lines[2]");
+        let whole = Violation::new("", ErrorCode::NotAMember);
+        assert_eq!(whole.under("content").field, "content");
+    }
+}
