@@ -523,14 +523,31 @@ fn problem_example(shape: &Shape, status: &str) -> Option<Value> {
     let example = match status {
         "400" if shape.body.is_empty() && shape.query_params => problem(
             E::InvalidQueryParameter,
-            &[(
-                "reason",
-                &"unknown variant `maybe`, expected `draft` or `published`",
-            )],
+            &[
+                ("name", &"status"),
+                (
+                    "reason_en",
+                    &"\"maybe\" is not one of the allowed values: draft, published.",
+                ),
+                (
+                    "reason_it",
+                    &"\"maybe\" non è tra i valori ammessi: draft, published.",
+                ),
+            ],
         ),
         "400" if shape.body.is_empty() && shape.path_params => problem(
             E::InvalidPathParameter,
-            &[("reason", &"UUID parsing failed: invalid character")],
+            &[
+                ("name", &"call_id"),
+                (
+                    "reason_en",
+                    &"Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
+                ),
+                (
+                    "reason_it",
+                    &"Valore atteso: un UUID come 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, non \"x\".",
+                ),
+            ],
         ),
         "400" if shape.body.is_empty() => problem(E::InvalidIdempotencyKey, &[]),
         "400" => {
@@ -540,7 +557,7 @@ fn problem_example(shape: &Shape, status: &str) -> Option<Value> {
                 E::UnknownField,
                 &[
                     ("name", &"unknown_field_name"),
-                    ("message", &"expected one of `title`, `summary`"),
+                    ("fields", &"title, summary"),
                 ],
             );
             example
@@ -585,8 +602,13 @@ fn problem_example(shape: &Shape, status: &str) -> Option<Value> {
             "user" | "auth" => invalid("username", E::InvalidUsername, &[]),
             "organization" => invalid("tax_code", E::TaxCodeCheck, &[]),
             "partnership" => invalid("call_id", E::CallClosed, &[]),
+            // From the body's root: a POST names the content, a PATCH is the content.
             "application" => invalid(
-                "budget.requested_grant",
+                if shape.method == "patch" {
+                    "budget.requested_grant"
+                } else {
+                    "content.budget.requested_grant"
+                },
                 E::GrantAboveRate,
                 &[
                     ("grant_rate", &"70.00"),

@@ -22,6 +22,7 @@ pub struct AgencyView {
 
 /// The eight ATS, by code.
 #[utoipa::path(
+    operation_id = "listAgencies",
     tag = "agencies",
     responses(
         (status = 200, description = "The agencies", body = Vec<AgencyView>),

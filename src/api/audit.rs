@@ -108,6 +108,7 @@ fn view(m: crate::service::operations::AuditEvent) -> AuditEventView {
 /// The audit log (administrators), oldest first, filtered by entity, actor, action and time
 /// range; `format=csv` exports every match.
 #[utoipa::path(
+    operation_id = "listAuditEvents",
     tag = "audit",
     params(PageParams, AuditQuery),
     responses(

@@ -109,6 +109,7 @@ async fn tokens_for(
 
 /// Log in with a user name and password.
 #[utoipa::path(
+    operation_id = "logIn",
     tag = "auth",
     request_body = LoginRequest,
     responses(
@@ -198,6 +199,7 @@ fn token_error(err: &ApiError) -> Option<HttpResponse> {
 /// `error_description`, and the service's `code`), so that OAuth2 clients, Swagger UI among
 /// them, show why; its other errors are problem+json.
 #[utoipa::path(
+    operation_id = "requestToken",
     tag = "auth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
@@ -271,6 +273,7 @@ async fn refreshed(state: &AppState, refresh_token: &str) -> Result<TokenRespons
 /// again ends its whole session (`refresh_token_reused`): either it was copied, or the
 /// client kept an old one; in both cases its holder logs in again.
 #[utoipa::path(
+    operation_id = "refreshTokens",
     tag = "auth",
     request_body = RefreshRequest,
     responses(
@@ -293,6 +296,7 @@ pub async fn refresh(
 /// Log out: end the caller's session. Its access token and its refresh tokens stop working
 /// at once, on every replica; the user's other sessions (other devices) go on.
 #[utoipa::path(
+    operation_id = "logOut",
     tag = "auth",
     responses(
         (status = 204, description = "The session is ended"),
@@ -311,6 +315,7 @@ pub async fn logout(
 
 /// The caller's own account.
 #[utoipa::path(
+    operation_id = "getCurrentUser",
     tag = "auth",
     responses(
         (status = 200, description = "The caller", body = UserView),
@@ -331,6 +336,7 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
 /// Change one's own password. Every token issued before stops working; the answer carries
 /// new ones.
 #[utoipa::path(
+    operation_id = "changePassword",
     tag = "auth",
     request_body = PasswordChange,
     responses(
@@ -358,6 +364,7 @@ pub async fn change_password(
 
 /// Register as an applicant.
 #[utoipa::path(
+    operation_id = "registerApplicant",
     tag = "auth",
     request_body = RegisterRequest,
     responses(

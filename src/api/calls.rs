@@ -40,6 +40,7 @@ fn call_response(state: &AppState, call: &Call, status: StatusCode) -> HttpRespo
 
 /// List the calls, newest window first. Drafts are listed for administrators only.
 #[utoipa::path(
+    operation_id = "listCalls",
     tag = "calls",
     params(PageParams, CallQuery),
     responses(
@@ -68,6 +69,7 @@ pub async fn list_calls(
 
 /// Read a call with all its rules. Its `ETag` is needed to change it.
 #[utoipa::path(
+    operation_id = "getCall",
     tag = "calls",
     params(("call_id" = Uuid, Path, description = "The call's id")),
     responses(
@@ -89,6 +91,7 @@ pub async fn get_call(
 /// Create a call as a draft. Without `envelopes`, the total is split 30/70 over the
 /// agencies' populations.
 #[utoipa::path(
+    operation_id = "createCall",
     tag = "calls",
     request_body = NewCall,
     responses(
@@ -136,6 +139,7 @@ pub async fn create_call(
 /// with an `amendment` (act number and date), which is recorded with the old and new values;
 /// its rules and total are locked once its window has opened.
 #[utoipa::path(
+    operation_id = "updateCall",
     tag = "calls",
     params(
         ("call_id" = Uuid, Path, description = "The call's id"),
@@ -237,6 +241,7 @@ fn editable(c: &Call) -> CallEditable {
 /// Create the next edition as a draft with the same rules (and envelopes, when the total
 /// is the same; otherwise they are split 30/70).
 #[utoipa::path(
+    operation_id = "cloneCall",
     tag = "calls",
     params(("call_id" = Uuid, Path, description = "The call to clone")),
     request_body = CloneRequest,
@@ -276,6 +281,7 @@ pub async fn clone_call(
 
 /// Publish a draft: from now on everybody sees it. Its envelopes must add up to its total.
 #[utoipa::path(
+    operation_id = "publishCall",
     tag = "calls",
     params(("call_id" = Uuid, Path, description = "The call's id")),
     responses(
@@ -299,6 +305,7 @@ pub async fn publish_call(
 
 /// Every amendment of a call's dates, oldest first.
 #[utoipa::path(
+    operation_id = "listCallAmendments",
     tag = "calls",
     params(("call_id" = Uuid, Path, description = "The call's id")),
     responses(

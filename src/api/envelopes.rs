@@ -121,6 +121,7 @@ pub struct SplitRequest {
 
 /// The envelope of each agency, its source, and their sum.
 #[utoipa::path(
+    operation_id = "getCallEnvelopes",
     tag = "calls",
     params(("call_id" = Uuid, Path, description = "The call's id")),
     responses(
@@ -142,6 +143,7 @@ pub async fn get_envelopes(
 
 /// Set every agency's envelope at once; they must add up to the call's total.
 #[utoipa::path(
+    operation_id = "setCallEnvelopes",
     tag = "calls",
     params(("call_id" = Uuid, Path, description = "The call's id")),
     request_body = EnvelopesRequest,
@@ -175,6 +177,7 @@ pub async fn put_envelopes(
 /// the eight agencies, the rest by population, exact to the cent (largest remainder, ties
 /// by agency code). Pinned envelopes keep their amount. Stored unless `dry_run`.
 #[utoipa::path(
+    operation_id = "splitCallEnvelopes",
     tag = "calls",
     params(("call_id" = Uuid, Path, description = "The call's id")),
     request_body = SplitRequest,
@@ -234,6 +237,7 @@ pub struct ReallocationRequest {
 /// The call's total does not change; money arriving in an agency whose ranking is approved
 /// goes down its reserve list at once, as a new published version.
 #[utoipa::path(
+    operation_id = "reallocateEnvelopes",
     tag = "calls",
     params(("call_id" = Uuid, Path, description = "The call's id")),
     request_body = ReallocationRequest,

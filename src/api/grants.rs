@@ -102,6 +102,7 @@ pub struct DeclineRequest {
 /// The grants the caller may see: its partnerships' (applicants), its agency's
 /// (evaluators), all (administrators).
 #[utoipa::path(
+    operation_id = "listGrants",
     tag = "grants",
     params(PageParams, GrantQuery),
     responses(
@@ -134,6 +135,7 @@ pub async fn list_grants(
 
 /// Read a grant.
 #[utoipa::path(
+    operation_id = "getGrant",
     tag = "grants",
     params(("grant_id" = Uuid, Path, description = "The grant's id")),
     responses(
@@ -155,6 +157,7 @@ pub async fn get_grant(
 /// Accept an offer with the project's CUP, before the acceptance deadline (the lead's
 /// representatives).
 #[utoipa::path(
+    operation_id = "acceptGrant",
     tag = "grants",
     params(("grant_id" = Uuid, Path, description = "The grant's id")),
     request_body = AcceptRequest,
@@ -187,6 +190,7 @@ pub async fn accept(
 
 /// Decline an offer, before the acceptance deadline (the lead's representatives).
 #[utoipa::path(
+    operation_id = "declineGrant",
     tag = "grants",
     params(("grant_id" = Uuid, Path, description = "The grant's id")),
     request_body = DeclineRequest,
@@ -227,6 +231,7 @@ pub struct RevokeRequest {
 /// Revoke an offered or accepted grant (administrators), with a reason: its money goes down
 /// the reserve list as a new published ranking version.
 #[utoipa::path(
+    operation_id = "revokeGrant",
     tag = "grants",
     params(("grant_id" = Uuid, Path, description = "The grant's id")),
     request_body = RevokeRequest,

@@ -50,6 +50,7 @@ pub struct NotificationQuery {
 
 /// The caller's inbox, newest first.
 #[utoipa::path(
+    operation_id = "listNotifications",
     tag = "notifications",
     params(PageParams, NotificationQuery),
     responses(
@@ -89,6 +90,7 @@ pub async fn list_notifications(
 
 /// Mark a notice of the caller's inbox as read.
 #[utoipa::path(
+    operation_id = "readNotification",
     tag = "notifications",
     params(("notification_id" = Uuid, Path, description = "The notice's id")),
     responses(

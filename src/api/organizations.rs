@@ -269,6 +269,7 @@ fn response(status: StatusCode, seen: Seen) -> HttpResponse {
 /// Register an organization; the caller becomes its first representative. Every rule of
 /// the registry is checked at once.
 #[utoipa::path(
+    operation_id = "createOrganization",
     tag = "organizations",
     request_body = OrganizationInput,
     responses(
@@ -303,6 +304,7 @@ pub async fn create_organization(
 /// The organizations the caller may see: those it represents and their partners in any
 /// partnership (administrators: all).
 #[utoipa::path(
+    operation_id = "listOrganizations",
     tag = "organizations",
     params(PageParams, OrganizationQuery),
     responses(
@@ -331,6 +333,7 @@ pub async fn list_organizations(
 
 /// Read an organization. Its representatives are listed for them and for administrators only.
 #[utoipa::path(
+    operation_id = "getOrganization",
     tag = "organizations",
     params(("organization_id" = Uuid, Path, description = "The organization's id")),
     responses(
@@ -352,6 +355,7 @@ pub async fn get_organization(
 /// Change an organization (JSON Merge Patch with `If-Match`); only its representatives may.
 /// The tax code never changes.
 #[utoipa::path(
+    operation_id = "updateOrganization",
     tag = "organizations",
     params(
         ("organization_id" = Uuid, Path, description = "The organization's id"),
@@ -401,6 +405,7 @@ pub async fn patch_organization(
 
 /// Add another applicant as representative of an organization the caller represents.
 #[utoipa::path(
+    operation_id = "addOrganizationRepresentative",
     tag = "organizations",
     params(("organization_id" = Uuid, Path, description = "The organization's id")),
     request_body = NewRepresentative,

@@ -200,6 +200,7 @@ fn partnership_response(caller: &AuthUser, status: StatusCode, seen: &Seen) -> H
 /// Create a partnership for a published call whose window has not closed, led by an
 /// organization the caller represents.
 #[utoipa::path(
+    operation_id = "createPartnership",
     tag = "partnerships",
     request_body = NewPartnership,
     responses(
@@ -236,6 +237,7 @@ pub async fn create_partnership(
 
 /// The partnerships the caller's organizations belong to (administrators: all).
 #[utoipa::path(
+    operation_id = "listPartnerships",
     tag = "partnerships",
     params(PageParams, PartnershipQuery),
     responses(
@@ -270,6 +272,7 @@ pub async fn list_partnerships(
 
 /// Read a partnership: its members' representatives and administrators may.
 #[utoipa::path(
+    operation_id = "getPartnership",
     tag = "partnerships",
     params(("partnership_id" = Uuid, Path, description = "The partnership's id")),
     responses(
@@ -290,6 +293,7 @@ pub async fn get_partnership(
 
 /// Delete a partnership (its lead's representatives, while the call is open).
 #[utoipa::path(
+    operation_id = "deletePartnership",
     tag = "partnerships",
     params(("partnership_id" = Uuid, Path, description = "The partnership's id")),
     responses(
@@ -318,6 +322,7 @@ pub async fn delete_partnership(
 /// listed with `status: pending`, counts for no rule and sees nothing of its partners (nor
 /// they of it) until one of its representatives accepts (`.../accept`).
 #[utoipa::path(
+    operation_id = "addPartnershipMember",
     tag = "partnerships",
     params(("partnership_id" = Uuid, Path, description = "The partnership's id")),
     request_body = NewMember,
@@ -356,6 +361,7 @@ pub async fn add_member(
 /// representatives; the lead itself cannot be removed. The removed organization's
 /// representatives are told in their inbox.
 #[utoipa::path(
+    operation_id = "removePartnershipMember",
     tag = "partnerships",
     params(
         ("partnership_id" = Uuid, Path, description = "The partnership's id"),
@@ -387,6 +393,7 @@ pub async fn remove_member(
 /// becomes a member, counts for the composition rules, and its partners read its data (and it
 /// theirs).
 #[utoipa::path(
+    operation_id = "acceptPartnershipInvitation",
     tag = "partnerships",
     params(
         ("partnership_id" = Uuid, Path, description = "The partnership's id"),
@@ -419,6 +426,7 @@ pub async fn accept_invitation(
 /// Decline the partnership's invitation, for an organization the caller represents: it stays
 /// listed as declined, counting for nothing, until the lead removes it.
 #[utoipa::path(
+    operation_id = "declinePartnershipInvitation",
     tag = "partnerships",
     params(
         ("partnership_id" = Uuid, Path, description = "The partnership's id"),
@@ -447,6 +455,7 @@ pub async fn decline_invitation(
 /// Every composition rule of the call, passed or failed, with its reason in English and
 /// Italian and the members that break it.
 #[utoipa::path(
+    operation_id = "getPartnershipEligibility",
     tag = "partnerships",
     params(("partnership_id" = Uuid, Path, description = "The partnership's id")),
     responses(

@@ -47,6 +47,7 @@ fn view(r: &Ranked<Version>, now: DateTime<Utc>) -> RankingView {
 /// store it as a draft version (with a hash of its inputs). Every application must be
 /// decided and, when admitted, scored.
 #[utoipa::path(
+    operation_id = "computeRanking",
     tag = "rankings",
     params(
         ("call_id" = Uuid, Path, description = "The call's id"),
@@ -76,6 +77,7 @@ pub async fn compute(
 
 /// The current version of the agency's ranking (the latest), with its entries and totals.
 #[utoipa::path(
+    operation_id = "getRanking",
     tag = "rankings",
     params(
         ("call_id" = Uuid, Path, description = "The call's id"),
@@ -101,6 +103,7 @@ pub async fn current(
 
 /// Every version of the agency's ranking, oldest first, with its reason.
 #[utoipa::path(
+    operation_id = "listRankingVersions",
     tag = "rankings",
     params(
         ("call_id" = Uuid, Path, description = "The call's id"),
@@ -139,6 +142,7 @@ pub async fn list_versions(
 /// Approve the draft with the act's number and date: it is frozen and its results are
 /// published (every lead is told its outcome). Refused when the inputs changed since.
 #[utoipa::path(
+    operation_id = "approveRanking",
     tag = "rankings",
     params(
         ("call_id" = Uuid, Path, description = "The call's id"),
@@ -179,6 +183,7 @@ pub async fn approve(
 /// The same computation with another envelope, threshold or allocation mode; nothing is
 /// stored.
 #[utoipa::path(
+    operation_id = "simulateRanking",
     tag = "rankings",
     params(
         ("call_id" = Uuid, Path, description = "The call's id"),
@@ -221,6 +226,7 @@ pub async fn simulate(
 /// Received, admitted, scored and eligible applications, and the committed and free money
 /// of an agency in a call.
 #[utoipa::path(
+    operation_id = "getAgencyDashboard",
     tag = "rankings",
     params(
         ("call_id" = Uuid, Path, description = "The call's id"),

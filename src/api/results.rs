@@ -143,6 +143,7 @@ pub enum ResultsFormat {
 /// The approved rankings of a call, as published: JSON, CSV, or the 360Giving data standard.
 /// Public; no personal data.
 #[utoipa::path(
+    operation_id = "getCallResults",
     tag = "rankings",
     params(("call_id" = Uuid, Path, description = "The call's id"), ResultsQuery),
     responses(

@@ -221,6 +221,7 @@ pub struct ReopenRequest {
 /// Before declaring, an evaluator sees the protocol number, the title and the members' names
 /// and tax codes, with the conflicts the service can see.
 #[utoipa::path(
+    operation_id = "getConflictOfInterest",
     tag = "review",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
@@ -260,6 +261,7 @@ pub async fn conflict_summary(
 /// Required before reading the content, deciding admissibility or scoring; a conflict bars
 /// the evaluator from the application. Made once.
 #[utoipa::path(
+    operation_id = "declareConflictOfInterest",
     tag = "review",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     request_body = DeclarationInput,
@@ -294,6 +296,7 @@ pub async fn declare(
 /// of calendar days, until 23:59:59 Europe/Rome, to answer. Once that deadline has passed
 /// unanswered, the case can be closed as inadmissible.
 #[utoipa::path(
+    operation_id = "decideAdmissibility",
     tag = "review",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     request_body = AdmissibilityRequest,
@@ -330,6 +333,7 @@ pub async fn admissibility(
 /// Answer a request for integration (the lead's representatives), before its deadline: the
 /// text and the metadata of the annexes; the case goes back to the agency.
 #[utoipa::path(
+    operation_id = "answerIntegrationRequest",
     tag = "review",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     request_body = IntegrationAnswer,
@@ -375,6 +379,7 @@ pub async fn integration(
 /// decimal at most, within the criterion's bounds, each with a justification. A final
 /// evaluation scores every criterion and is immutable (an administrator may reopen it).
 #[utoipa::path(
+    operation_id = "saveMyEvaluation",
     tag = "review",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     request_body = EvaluationInput,
@@ -437,6 +442,7 @@ impl From<Scores> for EvaluationsView {
 /// the consensus; eligible when it reaches the threshold. Applicants see them once the
 /// ranking is approved.
 #[utoipa::path(
+    operation_id = "listEvaluations",
     tag = "review",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
@@ -458,6 +464,7 @@ pub async fn list_evaluations(
 
 /// Reopen a final evaluation (administrators), with a reason; it becomes a draft again.
 #[utoipa::path(
+    operation_id = "reopenEvaluation",
     tag = "review",
     params(
         ("application_id" = Uuid, Path, description = "The application's id"),
@@ -490,6 +497,7 @@ pub async fn reopen(
 
 /// Record the agency's consensus score, with its reasons: it replaces the average.
 #[utoipa::path(
+    operation_id = "setConsensus",
     tag = "review",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     request_body = ConsensusInput,

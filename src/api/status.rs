@@ -19,6 +19,7 @@ pub struct Status {
 
 /// Liveness and readiness: 200 when the database answers, 503 problem+json when it does not.
 #[utoipa::path(
+    operation_id = "getStatus",
     tag = "operations",
     responses(
         (status = 200, description = "Up, database reachable", body = Status),

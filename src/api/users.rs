@@ -120,6 +120,7 @@ fn user_id_param(path: web::Path<Uuid>) -> Uuid {
 
 /// Create a user of any role.
 #[utoipa::path(
+    operation_id = "createUser",
     tag = "users",
     request_body = NewUser,
     responses(
@@ -163,6 +164,7 @@ pub async fn create_user(
 
 /// List users, by user name.
 #[utoipa::path(
+    operation_id = "listUsers",
     tag = "users",
     params(PageParams, UserQuery),
     responses(
@@ -196,6 +198,7 @@ pub async fn list_users(
 
 /// Read a user.
 #[utoipa::path(
+    operation_id = "getUser",
     tag = "users",
     params(("user_id" = Uuid, Path, description = "The user's id")),
     responses(
@@ -222,6 +225,7 @@ pub async fn get_user(
 /// Change a user: disable or enable it, change its role or agency, reset its password.
 /// A JSON Merge Patch, with `If-Match` set to the user's ETag.
 #[utoipa::path(
+    operation_id = "updateUser",
     tag = "users",
     params(
         ("user_id" = Uuid, Path, description = "The user's id"),

@@ -196,6 +196,7 @@ pub struct DeliveryQuery {
 /// the base64-decoded part of the secret after `whsec_`: the Standard Webhooks scheme).
 /// A 2xx answer is a delivery; anything else is tried again with a doubling wait.
 #[utoipa::path(
+    operation_id = "createWebhook",
     tag = "webhooks",
     request_body = WebhookInput,
     responses(
@@ -240,6 +241,7 @@ pub async fn create_webhook(
 
 /// The live subscriptions, oldest first (secrets are not shown).
 #[utoipa::path(
+    operation_id = "listWebhooks",
     tag = "webhooks",
     params(PageParams),
     responses(
@@ -269,6 +271,7 @@ pub async fn list_webhooks(
 
 /// One live subscription.
 #[utoipa::path(
+    operation_id = "getWebhook",
     tag = "webhooks",
     params(("webhook_id" = Uuid, Path, description = "The subscription")),
     responses(
@@ -292,6 +295,7 @@ pub async fn get_webhook(
 /// Unsubscribe: nothing more is sent and pending deliveries are cancelled; the delivery
 /// history stays readable.
 #[utoipa::path(
+    operation_id = "deleteWebhook",
     tag = "webhooks",
     params(("webhook_id" = Uuid, Path, description = "The subscription")),
     responses(
@@ -314,6 +318,7 @@ pub async fn delete_webhook(
 
 /// What was sent to a subscription (deleted ones too), newest first, with every attempt.
 #[utoipa::path(
+    operation_id = "listWebhookDeliveries",
     tag = "webhooks",
     params(("webhook_id" = Uuid, Path, description = "The subscription"), PageParams, DeliveryQuery),
     responses(

@@ -315,7 +315,8 @@ pub struct AnnexFacts {
 
 /// Everything that blocks the submission of a content, all at once: missing fields, the
 /// shape and money rules, and the required annexes. The partnership's eligibility and the
-/// window are checked by the caller.
+/// window are checked by the caller. Each is named by its path in the application as it is
+/// read (`content.budget.requested_grant`), the annexes as `documents`.
 pub fn blocking_issues(
     c: &ApplicationContent,
     rules: &CallRules,
@@ -375,6 +376,13 @@ pub fn blocking_issues(
     let ids: BTreeSet<Uuid> = members.iter().map(|(id, _)| *id).collect();
     v.extend(check_shape(c, rules, &ids));
     v.extend(check_money(&c.budget, rules));
+    // Named where the application shows them: the content's under `content`, the annexes as
+    // `documents`.
+    let mut v = {
+        let mut nested = Violations::new();
+        nested.extend(v.into_vec().into_iter().map(|x| x.under("content")));
+        nested
+    };
     for annex in &rules.required_annexes {
         match annex.scope {
             AnnexScope::Application => {

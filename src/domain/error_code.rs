@@ -300,11 +300,11 @@ catalogue! {
         "A name has 1 to 300 characters.",
         "Un nome ha da 1 a 300 caratteri.";
     InvalidPathParameter = "invalid_path_parameter", 400,
-        "A path parameter is not valid: {reason}.",
-        "Un parametro del percorso non è valido: {reason}.";
+        "The path parameter {name} is not valid. {reason_en}",
+        "Il parametro del percorso {name} non è valido. {reason_it}";
     InvalidQueryParameter = "invalid_query_parameter", 400,
-        "A query parameter is not valid: {reason}.",
-        "Un parametro della query non è valido: {reason}.";
+        "The query parameter {name} is not valid. {reason_en}",
+        "Il parametro della query {name} non è valido. {reason_it}";
     InvalidRequest = "invalid_request", 400,
         "This grant type needs the fields: {field}.",
         "Questo tipo di grant richiede i campi: {field}.";
@@ -318,8 +318,8 @@ catalogue! {
         "The token is missing, malformed, expired, not yet valid, or not meant for this service.",
         "Il token manca, è malformato, scaduto, non ancora valido o non destinato a questo servizio.";
     InvalidType = "invalid_type", 422,
-        "{sentence}",
-        "Valore non valido: {message}.";
+        "{reason_en}",
+        "{reason_it}";
     InvalidUrl = "invalid_url", 422,
         "Not an absolute URL.",
         "Non è un URL assoluto.";
@@ -327,8 +327,8 @@ catalogue! {
         "The user name is a lower-case e-mail address.",
         "Il nome utente è un indirizzo e-mail in minuscolo.";
     InvalidValue = "invalid_value", 422,
-        "{sentence}",
-        "Valore non valido: {message}.";
+        "{reason_en}",
+        "{reason_it}";
     InvitationAlreadyAnswered = "invitation_already_answered", 409,
         "The organization has already accepted: it is a member. To leave, ask the lead to remove it.",
         "L'ente ha già accettato: è membro. Per uscire, chiedere al capofila di rimuoverlo.";
@@ -672,8 +672,8 @@ catalogue! {
         "Unknown event type {event_type}; known: {list}.",
         "Tipo di evento sconosciuto {event_type}; noti: {list}.";
     UnknownField = "unknown_field", 400,
-        "`{name}` is not a field of this object ({message}).",
-        "`{name}` non è un campo di questo oggetto ({message}).";
+        "`{name}` is not a field of this object; its fields are: {fields}.",
+        "`{name}` non è un campo di questo oggetto; i suoi campi sono: {fields}.";
     UnknownDialect = "unknown_dialect", 422,
         "dialect is rfc4180 or excel-it.",
         "dialect è rfc4180 o excel-it.";
@@ -914,16 +914,12 @@ mod tests {
                     "{code}: {{{name}}}"
                 );
             }
-            // A name, a reason or a subject in each language; serde's English message, as a sentence in
-            // English.
-            let mut pairs = vec![
+            // A name, a reason or a subject in each language.
+            let pairs = [
                 ("name_en", "name_it"),
                 ("reason_en", "reason_it"),
                 ("subject_en", "subject_it"),
             ];
-            if matches!(code, ErrorCode::InvalidType | ErrorCode::InvalidValue) {
-                pairs.push(("sentence", "message"));
-            }
             for (en_only, it_only) in pairs {
                 en.retain(|n| *n != en_only);
                 it.retain(|n| *n != it_only);

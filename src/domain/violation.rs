@@ -39,6 +39,17 @@ impl Violation {
             message,
         }
     }
+
+    /// The same violation seen from one level up: `budget.lines` under `content` is
+    /// `content.budget.lines`, `[0]` under `lines` is `lines[0]`.
+    pub fn under(mut self, parent: &str) -> Violation {
+        self.field = match self.field.as_str() {
+            "" => parent.to_owned(),
+            f if f.starts_with('[') => format!("{parent}{f}"),
+            f => format!("{parent}.{f}"),
+        };
+        self
+    }
 }
 
 /// Collects violations while a value is checked, with field paths relative to a prefix.
@@ -79,5 +90,20 @@ impl Violations {
         } else {
             Err(self.items)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_violation_under_a_parent_is_named_from_the_parent() {
+        let v = Violation::new("budget.lines[0].borne_by", ErrorCode::NotAMember);
+        assert_eq!(v.under("content").field, "content.budget.lines[0].borne_by");
+        let item = Violation::new("[2]", ErrorCode::NotAMember);
+        assert_eq!(item.under("lines").field, "lines[2]");
+        let whole = Violation::new("", ErrorCode::NotAMember);
+        assert_eq!(whole.under("content").field, "content");
     }
 }

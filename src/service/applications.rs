@@ -196,11 +196,13 @@ pub async fn create(
     if call.status != CallStatus::Published {
         return Err(call_not_found());
     }
-    ApiError::check(check_shape(
-        &content,
-        &call.rules,
-        &partnership.member_ids(),
-    ))?;
+    // The body is `{partnership_id, content}`: its paths start at its root.
+    ApiError::check(
+        check_shape(&content, &call.rules, &partnership.member_ids())
+            .into_iter()
+            .map(|v| v.under("content"))
+            .collect(),
+    )?;
     let actor = caller.actor();
     let tx = db_store::begin_write(db).await?;
     if store::exists_for(&tx, call.id, partnership.id).await? {

@@ -4,7 +4,7 @@ use crate::registry::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const APPLICANT2: (&str, &str) = (
+pub const APPLICANT2: (&str, &str) = (
     "richiedente2@demo.welfare-grants.test",
     "demo-applicant-password",
 );
@@ -183,8 +183,8 @@ both!(async fn a_draft_may_be_incomplete_and_lists_what_blocks_it(app) {
     let draft: Value = res.json().await.unwrap();
     assert_eq!(draft["status"], "draft");
     let blocking = violations(&json!({"violations": draft["blocking"]}));
-    for (field, code) in [("agency_code", "missing_field"), ("title", "missing_field"), ("intervention_areas", "empty_list"),
-                          ("budget.requested_grant", "missing_field"), ("budget.lines", "budget_empty"), ("documents", "missing_annex")] {
+    for (field, code) in [("content.agency_code", "missing_field"), ("content.title", "missing_field"), ("content.intervention_areas", "empty_list"),
+                          ("content.budget.requested_grant", "missing_field"), ("content.budget.lines", "budget_empty"), ("documents", "missing_annex")] {
         assert!(blocking.contains(&(field.to_owned(), code.to_owned())), "{field} {code}: {blocking:?}");
     }
     let again = app.post("/api/v1/applications", Some(&token), &json!({"partnership_id": pid})).await;
@@ -222,7 +222,7 @@ both!(async fn each_money_rule_holds_at_its_exact_cent(app) {
     }
     // The last budget breaks a rule: submitting says so, with the rule named, and changes nothing.
     let p = problem(submit(&app, &token, &id, None).await, StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(has_violation(&p, "budget.lines", "category_above_cap"), "{p}");
+    assert!(has_violation(&p, "content.budget.lines", "category_above_cap"), "{p}");
     let view: Value = app.get(&path, Some(&token)).await.json().await.unwrap();
     assert_eq!(view["status"], "draft");
 });

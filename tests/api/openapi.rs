@@ -88,3 +88,40 @@ async fn swagger_ui_is_served_at_docs() {
         "the OAuth2 client id is pre-filled"
     );
 }
+
+/// Generated clients name their functions after the operation ids (`acceptGrant()`,
+/// `approveRanking()`): each id is unique, in camelCase, and names its verb and its object, so
+/// that no client gets a bare `accept`, `approve`, `read` or `status` (or `accept2`).
+#[test]
+fn every_operation_id_is_unique_and_names_its_verb_and_object() {
+    let doc: Value = serde_json::to_value(welfare_grants::startup::openapi_document()).unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let where_ = format!("{} {path}", method.to_uppercase());
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{where_} has no operationId"));
+            let words = 1 + id.chars().filter(char::is_ascii_uppercase).count();
+            assert!(
+                id.starts_with(|c: char| c.is_ascii_lowercase())
+                    && id.chars().all(|c| c.is_ascii_alphanumeric())
+                    && words >= 2,
+                "{where_}: operationId `{id}` is not a camelCase verb and object (e.g. `acceptGrant`)"
+            );
+            if let Some(other) = seen.insert(id.to_owned(), where_.clone()) {
+                panic!("operationId `{id}` names both {other} and {where_}");
+            }
+        }
+    }
+    for bare in [
+        "accept", "approve", "compute", "read", "status", "token", "submit", "login",
+    ] {
+        assert!(!seen.contains_key(bare), "bare operationId `{bare}`");
+    }
+    assert_eq!(seen["acceptGrant"], "POST /api/v1/grants/{grant_id}/accept");
+    assert_eq!(
+        seen["approveRanking"],
+        "POST /api/v1/calls/{call_id}/agencies/{agency_code}/ranking/approve"
+    );
+}

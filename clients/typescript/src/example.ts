@@ -201,9 +201,12 @@ export class ApiProblem extends Error {
 }
 
 /**
- * Violated rules by field path (`budget.requested_grant`, `rules.scoring.criteria[2].max`),
- * ready to show under each form field: a problem's `violations` (none when the problem is not
- * a validation failure), or a draft's `blocking` list.
+ * Violated rules by field path, ready to show under each form field: a problem's `violations`
+ * (none when the problem is not a validation failure), named from the root of the request body
+ * (`content.budget.requested_grant` for a new application, `budget.requested_grant` for a
+ * PATCH of its content, `rules.scoring.criteria[2].max` for a call), or a draft's `blocking`
+ * list, named from the root of the application as read (`content.budget.requested_grant`).
+ * What is not in the body keeps its name (`documents`, `partnership`, `submitted_at`).
  */
 export function messagesByField(
   violations: readonly ProblemViolation[] | null | undefined,

@@ -12,7 +12,7 @@ export interface paths {
             cookie?: never;
         };
         /** The eight ATS, by code. */
-        get: operations["list_agencies"];
+        get: operations["listAgencies"];
         put?: never;
         post?: never;
         delete?: never;
@@ -33,13 +33,13 @@ export interface paths {
          *     for evaluators, those submitted to their agency; for administrators, all. `format=csv`
          *     exports every match.
          */
-        get: operations["list_applications"];
+        get: operations["listApplications"];
         put?: never;
         /**
          * Start an application of a partnership whose lead the caller represents, as a draft. The
          *     content may be incomplete; `blocking` in the answer lists what still stops its submission.
          */
-        post: operations["create_application"];
+        post: operations["createApplication"];
         delete?: never;
         options?: never;
         head?: never;
@@ -54,15 +54,15 @@ export interface paths {
             cookie?: never;
         };
         /** Read an application. For a draft, `blocking` lists what still stops its submission. */
-        get: operations["get_application"];
+        get: operations["getApplication"];
         put?: never;
         post?: never;
         /** Delete a draft. */
-        delete: operations["delete_application"];
+        delete: operations["deleteApplication"];
         options?: never;
         head?: never;
         /** Change a draft's content (a JSON Merge Patch of `content`, with `If-Match`). */
-        patch: operations["patch_application"];
+        patch: operations["updateApplication"];
         trace?: never;
     };
     "/api/v1/applications/{application_id}/admissibility": {
@@ -80,7 +80,7 @@ export interface paths {
          *     of calendar days, until 23:59:59 Europe/Rome, to answer. Once that deadline has passed
          *     unanswered, the case can be closed as inadmissible.
          */
-        post: operations["admissibility"];
+        post: operations["decideAdmissibility"];
         delete?: never;
         options?: never;
         head?: never;
@@ -98,14 +98,14 @@ export interface paths {
          * Before declaring, an evaluator sees the protocol number, the title and the members' names
          *     and tax codes, with the conflicts the service can see.
          */
-        get: operations["conflict_summary"];
+        get: operations["getConflictOfInterest"];
         put?: never;
         /**
          * Declare whether the caller has a conflict of interest with the partnership's members.
          *     Required before reading the content, deciding admissibility or scoring; a conflict bars
          *     the evaluator from the application. Made once.
          */
-        post: operations["declare"];
+        post: operations["declareConflictOfInterest"];
         delete?: never;
         options?: never;
         head?: never;
@@ -121,7 +121,7 @@ export interface paths {
         };
         get?: never;
         /** Record the agency's consensus score, with its reasons: it replaces the average. */
-        put: operations["put_consensus"];
+        put: operations["setConsensus"];
         post?: never;
         delete?: never;
         options?: never;
@@ -137,7 +137,7 @@ export interface paths {
             cookie?: never;
         };
         /** The annexes of an application. */
-        get: operations["list_documents"];
+        get: operations["listApplicationDocuments"];
         put?: never;
         /**
          * Upload an annex to a draft: a `multipart/form-data` form with a `metadata` part (JSON: kind,
@@ -147,7 +147,7 @@ export interface paths {
          *     elsewhere (kind, file_name, size_bytes, sha256, organization_id), which has no content to
          *     download; otherwise such a body answers 415 `external_files_disabled`.
          */
-        post: operations["add_document"];
+        post: operations["addApplicationDocument"];
         delete?: never;
         options?: never;
         head?: never;
@@ -162,11 +162,11 @@ export interface paths {
             cookie?: never;
         };
         /** One annex: what it is, its size, its SHA-256 and its type. */
-        get: operations["get_document"];
+        get: operations["getApplicationDocument"];
         put?: never;
         post?: never;
         /** Delete an annex while the application is a draft. */
-        delete: operations["delete_document"];
+        delete: operations["deleteApplicationDocument"];
         options?: never;
         head?: never;
         patch?: never;
@@ -184,7 +184,7 @@ export interface paths {
          *     attachment with its original name. `If-None-Match` answers 304 when the client has them;
          *     `Range: bytes=...` (one range) answers 206 with those bytes.
          */
-        get: operations["download_document"];
+        get: operations["getApplicationDocumentContent"];
         put?: never;
         post?: never;
         delete?: never;
@@ -206,7 +206,7 @@ export interface paths {
          *     the consensus; eligible when it reaches the threshold. Applicants see them once the
          *     ranking is approved.
          */
-        get: operations["list_evaluations"];
+        get: operations["listEvaluations"];
         put?: never;
         post?: never;
         delete?: never;
@@ -228,7 +228,7 @@ export interface paths {
          *     decimal at most, within the criterion's bounds, each with a justification. A final
          *     evaluation scores every criterion and is immutable (an administrator may reopen it).
          */
-        put: operations["save_evaluation"];
+        put: operations["saveMyEvaluation"];
         post?: never;
         delete?: never;
         options?: never;
@@ -246,7 +246,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Reopen a final evaluation (administrators), with a reason; it becomes a draft again. */
-        post: operations["reopen"];
+        post: operations["reopenEvaluation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -261,7 +261,7 @@ export interface paths {
             cookie?: never;
         };
         /** Every status change of an application: who, when and why. */
-        get: operations["history"];
+        get: operations["listApplicationHistory"];
         put?: never;
         post?: never;
         delete?: never;
@@ -283,7 +283,7 @@ export interface paths {
          * Answer a request for integration (the lead's representatives), before its deadline: the
          *     text and the metadata of the annexes; the case goes back to the agency.
          */
-        post: operations["integration"];
+        post: operations["answerIntegrationRequest"];
         delete?: never;
         options?: never;
         head?: never;
@@ -298,7 +298,7 @@ export interface paths {
             cookie?: never;
         };
         /** The receipt of a submitted application, again, exactly as issued. */
-        get: operations["get_receipt"];
+        get: operations["getApplicationReceipt"];
         put?: never;
         post?: never;
         delete?: never;
@@ -323,7 +323,7 @@ export interface paths {
          *     the SHA-256 of the canonical JSON of what was submitted. Send an `Idempotency-Key`: a
          *     repeat answers the same receipt.
          */
-        post: operations["submit"];
+        post: operations["submitApplication"];
         delete?: never;
         options?: never;
         head?: never;
@@ -340,7 +340,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Withdraw a submitted application, with a reason (possible until its ranking is approved). */
-        post: operations["withdraw"];
+        post: operations["withdrawApplication"];
         delete?: never;
         options?: never;
         head?: never;
@@ -358,7 +358,7 @@ export interface paths {
          * The audit log (administrators), oldest first, filtered by entity, actor, action and time
          *     range; `format=csv` exports every match.
          */
-        get: operations["list_audit_events"];
+        get: operations["listAuditEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -377,7 +377,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Log in with a user name and password. */
-        post: operations["login"];
+        post: operations["logIn"];
         delete?: never;
         options?: never;
         head?: never;
@@ -397,7 +397,7 @@ export interface paths {
          * Log out: end the caller's session. Its access token and its refresh tokens stop working
          *     at once, on every replica; the user's other sessions (other devices) go on.
          */
-        post: operations["logout"];
+        post: operations["logOut"];
         delete?: never;
         options?: never;
         head?: never;
@@ -412,7 +412,7 @@ export interface paths {
             cookie?: never;
         };
         /** The caller's own account. */
-        get: operations["me"];
+        get: operations["getCurrentUser"];
         put?: never;
         post?: never;
         delete?: never;
@@ -434,7 +434,7 @@ export interface paths {
          * Change one's own password. Every token issued before stops working; the answer carries
          *     new ones.
          */
-        post: operations["change_password"];
+        post: operations["changePassword"];
         delete?: never;
         options?: never;
         head?: never;
@@ -456,7 +456,7 @@ export interface paths {
          *     again ends its whole session (`refresh_token_reused`): either it was copied, or the
          *     client kept an old one; in both cases its holder logs in again.
          */
-        post: operations["refresh"];
+        post: operations["refreshTokens"];
         delete?: never;
         options?: never;
         head?: never;
@@ -473,7 +473,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Register as an applicant. */
-        post: operations["register"];
+        post: operations["registerApplicant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -496,7 +496,7 @@ export interface paths {
          *     `error_description`, and the service's `code`), so that OAuth2 clients, Swagger UI among
          *     them, show why; its other errors are problem+json.
          */
-        post: operations["token"];
+        post: operations["requestToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -511,13 +511,13 @@ export interface paths {
             cookie?: never;
         };
         /** List the calls, newest window first. Drafts are listed for administrators only. */
-        get: operations["list_calls"];
+        get: operations["listCalls"];
         put?: never;
         /**
          * Create a call as a draft. Without `envelopes`, the total is split 30/70 over the
          *     agencies' populations.
          */
-        post: operations["create_call"];
+        post: operations["createCall"];
         delete?: never;
         options?: never;
         head?: never;
@@ -532,7 +532,7 @@ export interface paths {
             cookie?: never;
         };
         /** Read a call with all its rules. Its `ETag` is needed to change it. */
-        get: operations["get_call"];
+        get: operations["getCall"];
         put?: never;
         post?: never;
         delete?: never;
@@ -543,7 +543,7 @@ export interface paths {
          *     with an `amendment` (act number and date), which is recorded with the old and new values;
          *     its rules and total are locked once its window has opened.
          */
-        patch: operations["patch_call"];
+        patch: operations["updateCall"];
         trace?: never;
     };
     "/api/v1/calls/{call_id}/agencies/{agency_code}/dashboard": {
@@ -557,7 +557,7 @@ export interface paths {
          * Received, admitted, scored and eligible applications, and the committed and free money
          *     of an agency in a call.
          */
-        get: operations["dashboard"];
+        get: operations["getAgencyDashboard"];
         put?: never;
         post?: never;
         delete?: never;
@@ -574,14 +574,14 @@ export interface paths {
             cookie?: never;
         };
         /** The current version of the agency's ranking (the latest), with its entries and totals. */
-        get: operations["current"];
+        get: operations["getRanking"];
         put?: never;
         /**
          * Compute the agency's ranking and allocation from the current scores and envelope, and
          *     store it as a draft version (with a hash of its inputs). Every application must be
          *     decided and, when admitted, scored.
          */
-        post: operations["compute"];
+        post: operations["computeRanking"];
         delete?: never;
         options?: never;
         head?: never;
@@ -601,7 +601,7 @@ export interface paths {
          * Approve the draft with the act's number and date: it is frozen and its results are
          *     published (every lead is told its outcome). Refused when the inputs changed since.
          */
-        post: operations["approve"];
+        post: operations["approveRanking"];
         delete?: never;
         options?: never;
         head?: never;
@@ -621,7 +621,7 @@ export interface paths {
          * The same computation with another envelope, threshold or allocation mode; nothing is
          *     stored.
          */
-        post: operations["simulate"];
+        post: operations["simulateRanking"];
         delete?: never;
         options?: never;
         head?: never;
@@ -636,7 +636,7 @@ export interface paths {
             cookie?: never;
         };
         /** Every version of the agency's ranking, oldest first, with its reason. */
-        get: operations["list_versions"];
+        get: operations["listRankingVersions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -653,7 +653,7 @@ export interface paths {
             cookie?: never;
         };
         /** Every amendment of a call's dates, oldest first. */
-        get: operations["list_amendments"];
+        get: operations["listCallAmendments"];
         put?: never;
         post?: never;
         delete?: never;
@@ -675,7 +675,7 @@ export interface paths {
          * Create the next edition as a draft with the same rules (and envelopes, when the total
          *     is the same; otherwise they are split 30/70).
          */
-        post: operations["clone_call"];
+        post: operations["cloneCall"];
         delete?: never;
         options?: never;
         head?: never;
@@ -690,9 +690,9 @@ export interface paths {
             cookie?: never;
         };
         /** The envelope of each agency, its source, and their sum. */
-        get: operations["get_envelopes"];
+        get: operations["getCallEnvelopes"];
         /** Set every agency's envelope at once; they must add up to the call's total. */
-        put: operations["put_envelopes"];
+        put: operations["setCallEnvelopes"];
         post?: never;
         delete?: never;
         options?: never;
@@ -714,7 +714,7 @@ export interface paths {
          *     the eight agencies, the rest by population, exact to the cent (largest remainder, ties
          *     by agency code). Pinned envelopes keep their amount. Stored unless `dry_run`.
          */
-        post: operations["split_envelopes"];
+        post: operations["splitCallEnvelopes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -731,7 +731,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Publish a draft: from now on everybody sees it. Its envelopes must add up to its total. */
-        post: operations["publish_call"];
+        post: operations["publishCall"];
         delete?: never;
         options?: never;
         head?: never;
@@ -752,7 +752,7 @@ export interface paths {
          *     The call's total does not change; money arriving in an agency whose ranking is approved
          *     goes down its reserve list at once, as a new published version.
          */
-        post: operations["reallocate"];
+        post: operations["reallocateEnvelopes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -770,7 +770,7 @@ export interface paths {
          * The approved rankings of a call, as published: JSON, CSV, or the 360Giving data standard.
          *     Public; no personal data.
          */
-        get: operations["results"];
+        get: operations["getCallResults"];
         put?: never;
         post?: never;
         delete?: never;
@@ -790,7 +790,7 @@ export interface paths {
          * The grants the caller may see: its partnerships' (applicants), its agency's
          *     (evaluators), all (administrators).
          */
-        get: operations["list_grants"];
+        get: operations["listGrants"];
         put?: never;
         post?: never;
         delete?: never;
@@ -807,7 +807,7 @@ export interface paths {
             cookie?: never;
         };
         /** Read a grant. */
-        get: operations["get_grant"];
+        get: operations["getGrant"];
         put?: never;
         post?: never;
         delete?: never;
@@ -829,7 +829,7 @@ export interface paths {
          * Accept an offer with the project's CUP, before the acceptance deadline (the lead's
          *     representatives).
          */
-        post: operations["accept"];
+        post: operations["acceptGrant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -846,7 +846,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Decline an offer, before the acceptance deadline (the lead's representatives). */
-        post: operations["decline"];
+        post: operations["declineGrant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -866,7 +866,7 @@ export interface paths {
          * Revoke an offered or accepted grant (administrators), with a reason: its money goes down
          *     the reserve list as a new published ranking version.
          */
-        post: operations["revoke"];
+        post: operations["revokeGrant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -881,7 +881,7 @@ export interface paths {
             cookie?: never;
         };
         /** The caller's inbox, newest first. */
-        get: operations["list_notifications"];
+        get: operations["listNotifications"];
         put?: never;
         post?: never;
         delete?: never;
@@ -900,7 +900,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Mark a notice of the caller's inbox as read. */
-        post: operations["read_notification"];
+        post: operations["readNotification"];
         delete?: never;
         options?: never;
         head?: never;
@@ -918,13 +918,13 @@ export interface paths {
          * The organizations the caller may see: those it represents and their partners in any
          *     partnership (administrators: all).
          */
-        get: operations["list_organizations"];
+        get: operations["listOrganizations"];
         put?: never;
         /**
          * Register an organization; the caller becomes its first representative. Every rule of
          *     the registry is checked at once.
          */
-        post: operations["create_organization"];
+        post: operations["createOrganization"];
         delete?: never;
         options?: never;
         head?: never;
@@ -939,7 +939,7 @@ export interface paths {
             cookie?: never;
         };
         /** Read an organization. Its representatives are listed for them and for administrators only. */
-        get: operations["get_organization"];
+        get: operations["getOrganization"];
         put?: never;
         post?: never;
         delete?: never;
@@ -949,7 +949,7 @@ export interface paths {
          * Change an organization (JSON Merge Patch with `If-Match`); only its representatives may.
          *     The tax code never changes.
          */
-        patch: operations["patch_organization"];
+        patch: operations["updateOrganization"];
         trace?: never;
     };
     "/api/v1/organizations/{organization_id}/representatives": {
@@ -962,7 +962,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Add another applicant as representative of an organization the caller represents. */
-        post: operations["add_representative"];
+        post: operations["addOrganizationRepresentative"];
         delete?: never;
         options?: never;
         head?: never;
@@ -977,13 +977,13 @@ export interface paths {
             cookie?: never;
         };
         /** The partnerships the caller's organizations belong to (administrators: all). */
-        get: operations["list_partnerships"];
+        get: operations["listPartnerships"];
         put?: never;
         /**
          * Create a partnership for a published call whose window has not closed, led by an
          *     organization the caller represents.
          */
-        post: operations["create_partnership"];
+        post: operations["createPartnership"];
         delete?: never;
         options?: never;
         head?: never;
@@ -998,11 +998,11 @@ export interface paths {
             cookie?: never;
         };
         /** Read a partnership: its members' representatives and administrators may. */
-        get: operations["get_partnership"];
+        get: operations["getPartnership"];
         put?: never;
         post?: never;
         /** Delete a partnership (its lead's representatives, while the call is open). */
-        delete: operations["delete_partnership"];
+        delete: operations["deletePartnership"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1019,7 +1019,7 @@ export interface paths {
          * Every composition rule of the call, passed or failed, with its reason in English and
          *     Italian and the members that break it.
          */
-        get: operations["eligibility"];
+        get: operations["getPartnershipEligibility"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1043,7 +1043,7 @@ export interface paths {
          *     listed with `status: pending`, counts for no rule and sees nothing of its partners (nor
          *     they of it) until one of its representatives accepts (`.../accept`).
          */
-        post: operations["add_member"];
+        post: operations["addPartnershipMember"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1065,7 +1065,7 @@ export interface paths {
          *     representatives; the lead itself cannot be removed. The removed organization's
          *     representatives are told in their inbox.
          */
-        delete: operations["remove_member"];
+        delete: operations["removePartnershipMember"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1085,7 +1085,7 @@ export interface paths {
          *     becomes a member, counts for the composition rules, and its partners read its data (and it
          *     theirs).
          */
-        post: operations["accept_invitation"];
+        post: operations["acceptPartnershipInvitation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1105,7 +1105,7 @@ export interface paths {
          * Decline the partnership's invitation, for an organization the caller represents: it stays
          *     listed as declined, counting for nothing, until the lead removes it.
          */
-        post: operations["decline_invitation"];
+        post: operations["declinePartnershipInvitation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1120,10 +1120,10 @@ export interface paths {
             cookie?: never;
         };
         /** List users, by user name. */
-        get: operations["list_users"];
+        get: operations["listUsers"];
         put?: never;
         /** Create a user of any role. */
-        post: operations["create_user"];
+        post: operations["createUser"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1138,7 +1138,7 @@ export interface paths {
             cookie?: never;
         };
         /** Read a user. */
-        get: operations["get_user"];
+        get: operations["getUser"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1148,7 +1148,7 @@ export interface paths {
          * Change a user: disable or enable it, change its role or agency, reset its password.
          *     A JSON Merge Patch, with `If-Match` set to the user's ETag.
          */
-        patch: operations["patch_user"];
+        patch: operations["updateUser"];
         trace?: never;
     };
     "/api/v1/webhooks": {
@@ -1159,7 +1159,7 @@ export interface paths {
             cookie?: never;
         };
         /** The live subscriptions, oldest first (secrets are not shown). */
-        get: operations["list_webhooks"];
+        get: operations["listWebhooks"];
         put?: never;
         /**
          * Subscribe a system to events. Each event is POSTed as JSON with the headers
@@ -1169,7 +1169,7 @@ export interface paths {
          *     the base64-decoded part of the secret after `whsec_`: the Standard Webhooks scheme).
          *     A 2xx answer is a delivery; anything else is tried again with a doubling wait.
          */
-        post: operations["create_webhook"];
+        post: operations["createWebhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1184,14 +1184,14 @@ export interface paths {
             cookie?: never;
         };
         /** One live subscription. */
-        get: operations["get_webhook"];
+        get: operations["getWebhook"];
         put?: never;
         post?: never;
         /**
          * Unsubscribe: nothing more is sent and pending deliveries are cancelled; the delivery
          *     history stays readable.
          */
-        delete: operations["delete_webhook"];
+        delete: operations["deleteWebhook"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1205,7 +1205,7 @@ export interface paths {
             cookie?: never;
         };
         /** What was sent to a subscription (deleted ones too), newest first, with every attempt. */
-        get: operations["list_deliveries"];
+        get: operations["listWebhookDeliveries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1222,7 +1222,7 @@ export interface paths {
             cookie?: never;
         };
         /** Liveness and readiness: 200 when the database answers, 503 problem+json when it does not. */
-        get: operations["status"];
+        get: operations["getStatus"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1425,7 +1425,7 @@ export interface components {
          *       "blocking": [
          *         {
          *           "code": "missing_field",
-         *           "field": "summary",
+         *           "field": "content.summary",
          *           "message": "Required before submission."
          *         }
          *       ],
@@ -1468,7 +1468,8 @@ export interface components {
         ApplicationView: {
             /**
              * @description For a draft: everything that still blocks its submission now (empty when it can be
-             *     submitted).
+             *     submitted), each named by its path in this document (`content.budget.requested_grant`);
+             *     what is not in it by its own name (`documents`, `partnership`, `submitted_at`).
              */
             blocking: components["schemas"]["ProblemViolation"][];
             /** Format: uuid */
@@ -5115,7 +5116,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    list_agencies: {
+    listAgencies: {
         parameters: {
             query?: never;
             header?: {
@@ -5189,7 +5190,7 @@ export interface operations {
             };
         };
     };
-    list_applications: {
+    listApplications: {
         parameters: {
             query?: {
                 /**
@@ -5240,7 +5241,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -5280,7 +5281,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create_application: {
+    createApplication: {
         parameters: {
             query?: never;
             header?: {
@@ -5327,7 +5328,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -5432,7 +5433,7 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "grant_above_rate",
-                     *           "field": "budget.requested_grant",
+                     *           "field": "content.budget.requested_grant",
                      *           "message": "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99."
                      *         }
                      *       ]
@@ -5444,7 +5445,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_application: {
+    getApplication: {
         parameters: {
             query?: never;
             header?: never;
@@ -5474,7 +5475,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -5525,7 +5526,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    delete_application: {
+    deleteApplication: {
         parameters: {
             query?: never;
             header?: never;
@@ -5553,7 +5554,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -5624,7 +5625,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    patch_application: {
+    updateApplication: {
         parameters: {
             query?: never;
             header: {
@@ -5670,7 +5671,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -5823,7 +5824,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    admissibility: {
+    decideAdmissibility: {
         parameters: {
             query?: never;
             header?: {
@@ -5869,7 +5870,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -5986,7 +5987,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    conflict_summary: {
+    getConflictOfInterest: {
         parameters: {
             query?: never;
             header?: never;
@@ -6016,7 +6017,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -6068,7 +6069,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    declare: {
+    declareConflictOfInterest: {
         parameters: {
             query?: never;
             header?: {
@@ -6114,7 +6115,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -6231,7 +6232,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    put_consensus: {
+    setConsensus: {
         parameters: {
             query?: never;
             header?: never;
@@ -6274,7 +6275,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -6389,7 +6390,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_documents: {
+    listApplicationDocuments: {
         parameters: {
             query?: never;
             header?: never;
@@ -6419,7 +6420,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -6470,7 +6471,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    add_document: {
+    addApplicationDocument: {
         parameters: {
             query?: never;
             header?: {
@@ -6521,7 +6522,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -6673,7 +6674,7 @@ export interface operations {
             };
         };
     };
-    get_document: {
+    getApplicationDocument: {
         parameters: {
             query?: never;
             header?: never;
@@ -6707,7 +6708,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -6759,7 +6760,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    delete_document: {
+    deleteApplicationDocument: {
         parameters: {
             query?: never;
             header?: never;
@@ -6789,7 +6790,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -6860,7 +6861,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    download_document: {
+    getApplicationDocumentContent: {
         parameters: {
             query?: never;
             header?: {
@@ -6925,7 +6926,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -7008,7 +7009,7 @@ export interface operations {
             };
         };
     };
-    list_evaluations: {
+    listEvaluations: {
         parameters: {
             query?: never;
             header?: never;
@@ -7038,7 +7039,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -7090,7 +7091,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    save_evaluation: {
+    saveMyEvaluation: {
         parameters: {
             query?: never;
             header?: never;
@@ -7133,7 +7134,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -7248,7 +7249,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    reopen: {
+    reopenEvaluation: {
         parameters: {
             query?: never;
             header?: {
@@ -7296,7 +7297,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -7413,7 +7414,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    history: {
+    listApplicationHistory: {
         parameters: {
             query?: never;
             header?: never;
@@ -7443,7 +7444,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -7494,7 +7495,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    integration: {
+    answerIntegrationRequest: {
         parameters: {
             query?: never;
             header?: {
@@ -7540,7 +7541,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -7657,7 +7658,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_receipt: {
+    getApplicationReceipt: {
         parameters: {
             query?: never;
             header?: never;
@@ -7687,7 +7688,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -7738,7 +7739,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    submit: {
+    submitApplication: {
         parameters: {
             query?: never;
             header?: {
@@ -7771,7 +7772,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -7862,7 +7863,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "code": "grant_above_rate",
-                     *           "field": "budget.requested_grant",
+                     *           "field": "content.budget.requested_grant",
                      *           "message": "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99."
                      *         }
                      *       ]
@@ -7874,7 +7875,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    withdraw: {
+    withdrawApplication: {
         parameters: {
             query?: never;
             header?: {
@@ -7920,7 +7921,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -8025,7 +8026,7 @@ export interface operations {
                      *       "violations": [
                      *         {
                      *           "code": "grant_above_rate",
-                     *           "field": "budget.requested_grant",
+                     *           "field": "content.budget.requested_grant",
                      *           "message": "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99."
                      *         }
                      *       ]
@@ -8037,7 +8038,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_audit_events: {
+    listAuditEvents: {
         parameters: {
             query?: {
                 /**
@@ -8093,7 +8094,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -8152,7 +8153,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    login: {
+    logIn: {
         parameters: {
             query?: never;
             header?: never;
@@ -8200,7 +8201,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -8355,7 +8356,7 @@ export interface operations {
             };
         };
     };
-    logout: {
+    logOut: {
         parameters: {
             query?: never;
             header?: {
@@ -8444,7 +8445,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    me: {
+    getCurrentUser: {
         parameters: {
             query?: never;
             header?: never;
@@ -8486,7 +8487,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    change_password: {
+    changePassword: {
         parameters: {
             query?: never;
             header?: {
@@ -8531,7 +8532,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -8631,7 +8632,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    refresh: {
+    refreshTokens: {
         parameters: {
             query?: never;
             header?: never;
@@ -8679,7 +8680,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -8811,7 +8812,7 @@ export interface operations {
             };
         };
     };
-    register: {
+    registerApplicant: {
         parameters: {
             query?: never;
             header?: never;
@@ -8861,7 +8862,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -8991,7 +8992,7 @@ export interface operations {
             };
         };
     };
-    token: {
+    requestToken: {
         parameters: {
             query?: never;
             header?: never;
@@ -9153,7 +9154,7 @@ export interface operations {
             };
         };
     };
-    list_calls: {
+    listCalls: {
         parameters: {
             query?: {
                 /**
@@ -9236,7 +9237,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -9276,7 +9277,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create_call: {
+    createCall: {
         parameters: {
             query?: never;
             header?: {
@@ -9323,7 +9324,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -9421,7 +9422,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_call: {
+    getCall: {
         parameters: {
             query?: never;
             header?: {
@@ -9494,7 +9495,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -9527,7 +9528,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    patch_call: {
+    updateCall: {
         parameters: {
             query?: never;
             header: {
@@ -9573,7 +9574,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -9706,7 +9707,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    dashboard: {
+    getAgencyDashboard: {
         parameters: {
             query?: never;
             header?: never;
@@ -9738,7 +9739,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -9790,7 +9791,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    current: {
+    getRanking: {
         parameters: {
             query?: never;
             header?: never;
@@ -9822,7 +9823,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -9874,7 +9875,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    compute: {
+    computeRanking: {
         parameters: {
             query?: never;
             header?: {
@@ -9909,7 +9910,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -10007,7 +10008,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    approve: {
+    approveRanking: {
         parameters: {
             query?: never;
             header?: {
@@ -10055,7 +10056,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -10171,7 +10172,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    simulate: {
+    simulateRanking: {
         parameters: {
             query?: never;
             header?: {
@@ -10219,7 +10220,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -10336,7 +10337,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_versions: {
+    listRankingVersions: {
         parameters: {
             query?: never;
             header?: never;
@@ -10368,7 +10369,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -10420,7 +10421,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_amendments: {
+    listCallAmendments: {
         parameters: {
             query?: never;
             header?: never;
@@ -10450,7 +10451,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -10483,7 +10484,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    clone_call: {
+    cloneCall: {
         parameters: {
             query?: never;
             header?: {
@@ -10533,7 +10534,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -10650,7 +10651,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_envelopes: {
+    getCallEnvelopes: {
         parameters: {
             query?: never;
             header?: {
@@ -10723,7 +10724,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -10756,7 +10757,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    put_envelopes: {
+    setCallEnvelopes: {
         parameters: {
             query?: never;
             header?: never;
@@ -10799,7 +10800,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -10894,7 +10895,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    split_envelopes: {
+    splitCallEnvelopes: {
         parameters: {
             query?: never;
             header?: {
@@ -10940,7 +10941,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -11037,7 +11038,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    publish_call: {
+    publishCall: {
         parameters: {
             query?: never;
             header?: {
@@ -11070,7 +11071,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -11169,7 +11170,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    reallocate: {
+    reallocateEnvelopes: {
         parameters: {
             query?: never;
             header?: {
@@ -11215,7 +11216,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -11311,7 +11312,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    results: {
+    getCallResults: {
         parameters: {
             query?: {
                 /** @description `json` (default), `csv` or `360giving`. */
@@ -11383,7 +11384,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -11441,7 +11442,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_grants: {
+    listGrants: {
         parameters: {
             query?: {
                 /**
@@ -11482,7 +11483,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -11542,7 +11543,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_grant: {
+    getGrant: {
         parameters: {
             query?: never;
             header?: never;
@@ -11572,7 +11573,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -11605,7 +11606,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    accept: {
+    acceptGrant: {
         parameters: {
             query?: never;
             header?: {
@@ -11651,7 +11652,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -11768,7 +11769,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    decline: {
+    declineGrant: {
         parameters: {
             query?: never;
             header?: {
@@ -11814,7 +11815,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -11931,7 +11932,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    revoke: {
+    revokeGrant: {
         parameters: {
             query?: never;
             header?: {
@@ -11977,7 +11978,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -12094,7 +12095,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_notifications: {
+    listNotifications: {
         parameters: {
             query?: {
                 /**
@@ -12134,7 +12135,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -12194,7 +12195,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    read_notification: {
+    readNotification: {
         parameters: {
             query?: never;
             header?: {
@@ -12225,7 +12226,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -12285,7 +12286,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_organizations: {
+    listOrganizations: {
         parameters: {
             query?: {
                 /**
@@ -12325,7 +12326,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -12385,7 +12386,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create_organization: {
+    createOrganization: {
         parameters: {
             query?: never;
             header?: {
@@ -12432,7 +12433,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -12533,7 +12534,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_organization: {
+    getOrganization: {
         parameters: {
             query?: never;
             header?: never;
@@ -12563,7 +12564,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -12596,7 +12597,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    patch_organization: {
+    updateOrganization: {
         parameters: {
             query?: never;
             header: {
@@ -12642,7 +12643,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -12776,7 +12777,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    add_representative: {
+    addOrganizationRepresentative: {
         parameters: {
             query?: never;
             header?: {
@@ -12822,7 +12823,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -12939,7 +12940,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_partnerships: {
+    listPartnerships: {
         parameters: {
             query?: {
                 /**
@@ -12984,7 +12985,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -13044,7 +13045,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create_partnership: {
+    createPartnership: {
         parameters: {
             query?: never;
             header?: {
@@ -13091,7 +13092,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -13168,7 +13169,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_partnership: {
+    getPartnership: {
         parameters: {
             query?: never;
             header?: never;
@@ -13198,7 +13199,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -13231,7 +13232,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    delete_partnership: {
+    deletePartnership: {
         parameters: {
             query?: never;
             header?: never;
@@ -13259,7 +13260,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -13355,7 +13356,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    eligibility: {
+    getPartnershipEligibility: {
         parameters: {
             query?: never;
             header?: never;
@@ -13385,7 +13386,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -13418,7 +13419,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    add_member: {
+    addPartnershipMember: {
         parameters: {
             query?: never;
             header?: {
@@ -13464,7 +13465,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -13580,7 +13581,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    remove_member: {
+    removePartnershipMember: {
         parameters: {
             query?: never;
             header?: never;
@@ -13612,7 +13613,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -13708,7 +13709,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    accept_invitation: {
+    acceptPartnershipInvitation: {
         parameters: {
             query?: never;
             header?: {
@@ -13743,7 +13744,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -13840,7 +13841,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    decline_invitation: {
+    declinePartnershipInvitation: {
         parameters: {
             query?: never;
             header?: {
@@ -13875,7 +13876,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -13974,7 +13975,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_users: {
+    listUsers: {
         parameters: {
             query?: {
                 /**
@@ -14015,7 +14016,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -14074,7 +14075,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create_user: {
+    createUser: {
         parameters: {
             query?: never;
             header?: {
@@ -14121,7 +14122,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -14239,7 +14240,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_user: {
+    getUser: {
         parameters: {
             query?: never;
             header?: never;
@@ -14269,7 +14270,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -14321,7 +14322,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    patch_user: {
+    updateUser: {
         parameters: {
             query?: never;
             header: {
@@ -14367,7 +14368,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -14501,7 +14502,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_webhooks: {
+    listWebhooks: {
         parameters: {
             query?: {
                 /**
@@ -14539,7 +14540,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -14618,7 +14619,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    create_webhook: {
+    createWebhook: {
         parameters: {
             query?: never;
             header?: {
@@ -14676,7 +14677,7 @@ export interface operations {
                      *         {
                      *           "code": "unknown_field",
                      *           "field": "unknown_field_name",
-                     *           "message": "`unknown_field_name` is not a field of this object (expected one of `title`, `summary`)."
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
                      *         }
                      *       ]
                      *     }
@@ -14783,7 +14784,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    get_webhook: {
+    getWebhook: {
         parameters: {
             query?: never;
             header?: never;
@@ -14813,7 +14814,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -14885,7 +14886,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    delete_webhook: {
+    deleteWebhook: {
         parameters: {
             query?: never;
             header?: never;
@@ -14913,7 +14914,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_path_parameter",
-                     *       "detail": "A path parameter is not valid: UUID parsing failed: invalid character.",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -14985,7 +14986,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    list_deliveries: {
+    listWebhookDeliveries: {
         parameters: {
             query?: {
                 /**
@@ -15027,7 +15028,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "code": "invalid_query_parameter",
-                     *       "detail": "A query parameter is not valid: unknown variant `maybe`, expected `draft` or `published`.",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
                      *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
                      *       "status": 400,
                      *       "title": "Bad request",
@@ -15125,7 +15126,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    status: {
+    getStatus: {
         parameters: {
             query?: never;
             header?: never;

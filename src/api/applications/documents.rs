@@ -128,6 +128,7 @@ fn malformed() -> ApiError {
 /// elsewhere (kind, file_name, size_bytes, sha256, organization_id), which has no content to
 /// download; otherwise such a body answers 415 `external_files_disabled`.
 #[utoipa::path(
+    operation_id = "addApplicationDocument",
     tag = "applications",
     params(
         ("application_id" = Uuid, Path, description = "The application's id"),
@@ -305,6 +306,7 @@ async fn read_small(mut part: actix_multipart::Field, limit: usize) -> Result<By
 
 /// The annexes of an application.
 #[utoipa::path(
+    operation_id = "listApplicationDocuments",
     tag = "applications",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
@@ -332,6 +334,7 @@ pub async fn list_documents(
 
 /// One annex: what it is, its size, its SHA-256 and its type.
 #[utoipa::path(
+    operation_id = "getApplicationDocument",
     tag = "applications",
     params(
         ("application_id" = Uuid, Path, description = "The application's id"),
@@ -459,6 +462,7 @@ fn disposition(file_name: &str) -> ContentDisposition {
 /// attachment with its original name. `If-None-Match` answers 304 when the client has them;
 /// `Range: bytes=...` (one range) answers 206 with those bytes.
 #[utoipa::path(
+    operation_id = "getApplicationDocumentContent",
     tag = "applications",
     params(
         ("application_id" = Uuid, Path, description = "The application's id"),
@@ -565,6 +569,7 @@ pub async fn download_document(
 
 /// Delete an annex while the application is a draft.
 #[utoipa::path(
+    operation_id = "deleteApplicationDocument",
     tag = "applications",
     params(
         ("application_id" = Uuid, Path, description = "The application's id"),

@@ -47,7 +47,7 @@ pub struct TotalsView {
     "status": "draft", "content": {"agency_code": "MONTAGNA", "title": "Valtellina concilia", "summary": null, "intervention_areas": ["SERVIZI_CURA"],
         "start_date": null, "end_date": null, "employees_reached": null, "enterprises_reached": null, "budget": {"lines": [], "requested_grant": null, "co_financing": null}},
     "totals": {"total_cost": "0.00", "max_grant": "0.00"},
-    "blocking": [{"field": "summary", "code": "missing_field", "message": "Required before submission."}],
+    "blocking": [{"field": "content.summary", "code": "missing_field", "message": "Required before submission."}],
     "protocol_number": null, "submitted_at": null, "snapshot_sha256": null, "can_manage": true,
     "review_status": null, "integration_deadline": null, "restricted": false,
     "created_at": "2026-11-28T09:00:00.000000Z", "updated_at": "2026-11-28T09:00:00.000000Z"
@@ -60,7 +60,8 @@ pub struct ApplicationView {
     pub content: ApplicationContent,
     pub totals: Option<TotalsView>,
     /// For a draft: everything that still blocks its submission now (empty when it can be
-    /// submitted).
+    /// submitted), each named by its path in this document (`content.budget.requested_grant`);
+    /// what is not in it by its own name (`documents`, `partnership`, `submitted_at`).
     pub blocking: Vec<ProblemViolation>,
     /// `<call code>-<6 digits>`, once submitted.
     pub protocol_number: Option<String>,

@@ -34,6 +34,7 @@ pub(super) fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, ApiE
 /// Start an application of a partnership whose lead the caller represents, as a draft. The
 /// content may be incomplete; `blocking` in the answer lists what still stops its submission.
 #[utoipa::path(
+    operation_id = "createApplication",
     tag = "applications",
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key, e.g. a UUID")),
     request_body = NewApplication,
@@ -68,6 +69,7 @@ pub async fn create_application(
 /// for evaluators, those submitted to their agency; for administrators, all. `format=csv`
 /// exports every match.
 #[utoipa::path(
+    operation_id = "listApplications",
     tag = "applications",
     params(PageParams, ApplicationQuery),
     responses(
@@ -166,6 +168,7 @@ async fn csv_export(
 
 /// Read an application. For a draft, `blocking` lists what still stops its submission.
 #[utoipa::path(
+    operation_id = "getApplication",
     tag = "applications",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
@@ -190,6 +193,7 @@ pub async fn get_application(
 
 /// Change a draft's content (a JSON Merge Patch of `content`, with `If-Match`).
 #[utoipa::path(
+    operation_id = "updateApplication",
     tag = "applications",
     params(
         ("application_id" = Uuid, Path, description = "The application's id"),
@@ -231,6 +235,7 @@ pub async fn patch_application(
 
 /// Delete a draft.
 #[utoipa::path(
+    operation_id = "deleteApplication",
     tag = "applications",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
@@ -257,6 +262,7 @@ pub async fn delete_application(
 /// the SHA-256 of the canonical JSON of what was submitted. Send an `Idempotency-Key`: a
 /// repeat answers the same receipt.
 #[utoipa::path(
+    operation_id = "submitApplication",
     tag = "applications",
     params(
         ("application_id" = Uuid, Path, description = "The application's id"),
@@ -271,7 +277,7 @@ pub async fn delete_application(
             example = json!({"type": "urn:welfare-grants:problem:validation_failed", "title": "Validation failed", "status": 422, "code": "validation_failed",
                 "detail": "The request breaks 2 rule(s); see violations.",
                 "violations": [{"field": "submitted_at", "code": "outside_window", "message": "The submission window has closed."},
-                               {"field": "budget.requested_grant", "code": "grant_above_rate", "message": "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99."}]})),
+                               {"field": "content.budget.requested_grant", "code": "grant_above_rate", "message": "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99."}]})),
     ),
     security(("bearer" = []), ("oauth2" = []))
 )]
@@ -318,6 +324,7 @@ async fn submit_now(
 
 /// The receipt of a submitted application, again, exactly as issued.
 #[utoipa::path(
+    operation_id = "getApplicationReceipt",
     tag = "applications",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
@@ -341,6 +348,7 @@ pub async fn get_receipt(
 
 /// Withdraw a submitted application, with a reason (possible until its ranking is approved).
 #[utoipa::path(
+    operation_id = "withdrawApplication",
     tag = "applications",
     params(
         ("application_id" = Uuid, Path, description = "The application's id"),
@@ -372,6 +380,7 @@ pub async fn withdraw(
 
 /// Every status change of an application: who, when and why.
 #[utoipa::path(
+    operation_id = "listApplicationHistory",
     tag = "applications",
     params(("application_id" = Uuid, Path, description = "The application's id")),
     responses(
