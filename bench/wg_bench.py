@@ -194,6 +194,42 @@ class Api:
         raise AssertionError("unreachable")
 
 
+    async def upload(self, path: str, token: str, metadata: dict, file_name: str, data: bytes):
+        """An annex upload: a multipart form with its metadata part and its file part."""
+        for attempt in range(8):
+            form = aiohttp.FormData()
+            form.add_field("metadata", json.dumps(metadata), content_type="application/json")
+            form.add_field("file", data, filename=file_name, content_type="application/pdf")
+            async with self.session.post(self.base + path, data=form,
+                                         headers={"Authorization": f"Bearer {token}"}) as res:
+                text = await res.text()
+                if res.status in (429, 503) and attempt < 7:
+                    self.retries += 1
+                    await asyncio.sleep(float(res.headers.get("Retry-After", "1")))
+                    continue
+                if res.status != 201:
+                    raise ApiError(f"POST {path}: {res.status} {text[:800]}")
+                return json.loads(text)
+        raise AssertionError("unreachable")
+
+
+def small_pdf(text: str) -> bytes:
+    """A one-page PDF with a correct cross-reference table; `text` makes each one distinct."""
+    out = bytearray(f"%PDF-1.4\n% {text}\n".encode())
+    objects = ["<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"]
+    offsets = []
+    for i, o in enumerate(objects):
+        offsets.append(len(out))
+        out += f"{i + 1} 0 obj\n{o}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for o in offsets:
+        out += f"{o:010} 00000 n \n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
 async def pool(items, fn, concurrency: int, label: str):
     """Run fn over items with bounded concurrency; return results in order and the rate."""
     sem = asyncio.Semaphore(concurrency)
@@ -615,7 +651,6 @@ async def seed_and_measure(api: Api, service: Service, pg: PgStats | None, s: Se
         a = j % n_app
         partners = [orgs[(a + 1 + j) % n_app][1], orgs[(a + 7 * j + 3) % n_app][2], orgs[(a + 13 * j + 5) % n_app][3]]
         projects.append((n_app + j, a, s.agency, partners, False))
-    agreement = hashlib.sha256(b"accordo di partenariato").hexdigest()
 
     async def new_project(p):
         j, a, agency, partners, _ = p
@@ -625,8 +660,8 @@ async def seed_and_measure(api: Api, service: Service, pg: PgStats | None, s: Se
         for o in partners:
             await api.call("POST", f"/api/v1/partnerships/{pid}/members", t, {"organization_id": o, "role": "full_partner"})
         app = await api.call("POST", "/api/v1/applications", t, {"partnership_id": pid, "content": content(random.Random(s.seed * 1_000_003 + j), j, agency, lead)})
-        await api.call("POST", f"/api/v1/applications/{app['id']}/documents", t,
-                       {"kind": "partnership_agreement", "file_name": "accordo.pdf", "size_bytes": 480000, "sha256": agreement})
+        await api.upload(f"/api/v1/applications/{app['id']}/documents", t, {"kind": "partnership_agreement"},
+                         "accordo.pdf", small_pdf(f"Accordo di partenariato, progetto {j}"))
         return app["id"]
     app_ids, secs = await pool(projects, new_project, s.concurrency, "partnerships + complete drafts")
     phases["projects"] = {"count": len(projects), "secs": round(secs, 1), "per_s": round(len(projects) / secs, 1),

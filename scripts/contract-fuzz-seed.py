@@ -34,6 +34,45 @@ def call(method, path, token=None, body=None):
         sys.exit(f"{method} {path}: {e.code} {e.read().decode(errors='replace')}")
 
 
+def small_pdf(text):
+    """A one-page PDF with a correct cross-reference table; `text` makes each one distinct."""
+    out = bytearray(f"%PDF-1.4\n% {text}\n".encode())
+    objects = ["<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"]
+    offsets = []
+    for i, o in enumerate(objects):
+        offsets.append(len(out))
+        out += f"{i + 1} 0 obj\n{o}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for o in offsets:
+        out += f"{o:010} 00000 n \n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def upload(path, token, metadata, file_name, content):
+    """An annex upload: a multipart form with its metadata part and its file part."""
+    boundary = "contract-fuzz-seed-boundary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n"
+        f"Content-Type: application/json\r\n\r\n{json.dumps(metadata)}\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n"
+        f"Content-Type: application/pdf\r\n\r\n"
+    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    headers = {
+        "Accept": "application/json",
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Authorization": "Bearer " + token,
+    }
+    req = urllib.request.Request(BASE + path, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as res:
+            return json.load(res)
+    except urllib.error.HTTPError as e:
+        sys.exit(f"POST {path}: {e.code} {e.read().decode(errors='replace')}")
+
+
 def login(username, password):
     body = {"username": username, "password": password}
     return call("POST", "/api/v1/auth/login", body=body)["access_token"]
@@ -72,18 +111,19 @@ def application(partnership):
     for line in body["content"]["budget"]["lines"]:
         line["borne_by"] = partnership["lead_organization_id"]
     app = call("POST", "/api/v1/applications", applicant, body)
-    annex = call(
-        "POST",
+    annex = upload(
         f"/api/v1/applications/{app['id']}/documents",
         applicant,
-        schemas["DocumentInput"]["example"],
+        {"kind": "partnership_agreement"},
+        "accordo-partenariato.pdf",
+        small_pdf(f"Accordo di partenariato {partnership['id']}"),
     )
     return app["id"], annex["id"]
 
 
 # One submitted, for the agency's review; one draft (of a partnership that is not eligible,
 # so that it stays one), for its applicant.
-submitted, _ = application(demo)
+submitted, submitted_annex = application(demo)
 call("POST", f"/api/v1/applications/{submitted}/submit", applicant)
 draft, annex = application(second)
 
@@ -92,7 +132,7 @@ dictionaries = {
     "organizations": ids("/api/v1/organizations?per_page=100", admin),
     "partnerships": ids("/api/v1/partnerships?per_page=100", admin),
     "applications": [submitted, draft],
-    "documents": [annex],
+    "documents": [submitted_annex, annex],
 }
 parameters = {
     "path.call_id": "calls",

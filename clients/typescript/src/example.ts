@@ -162,7 +162,10 @@ export async function request<M extends Method, P extends PathsWith<M>>(
     if (value !== undefined && value !== null) headers.set(name, value);
   }
   const init: RequestInit = { method: method.toUpperCase(), headers };
-  if (opts.body !== undefined) {
+  if (opts.body !== undefined && opts.contentType === "multipart/form-data") {
+    // The browser writes the Content-Type with the form's boundary.
+    init.body = toFormData(opts.body as Record<string, unknown>);
+  } else if (opts.body !== undefined) {
     headers.set("Content-Type", opts.contentType ?? "application/json");
     init.body = JSON.stringify(opts.body);
   }
@@ -181,6 +184,19 @@ export async function request<M extends Method, P extends PathsWith<M>>(
   }
   const problem = mediaType === "application/problem+json" ? parsed : null;
   return { ok: false, status: response.status, headers: response.headers, problem } as Result;
+}
+
+/** A form of the API: files (`Blob`, `File`) as they are, anything else as a JSON part. */
+function toFormData(body: Record<string, unknown>): FormData {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(body)) {
+    if (value instanceof Blob) {
+      form.append(name, value, value instanceof File ? value.name : name);
+    } else {
+      form.append(name, new Blob([JSON.stringify(value)], { type: "application/json" }));
+    }
+  }
+  return form;
 }
 
 // --- errors: the problem document, with its violations by form field
@@ -312,6 +328,31 @@ export async function saveDraft(
   }
 }
 
+export type DocumentView = Schemas["DocumentView"];
+export type UploadMetadata = Schemas["UploadMetadata"];
+
+/**
+ * POST /api/v1/applications/{application_id}/documents: upload an annex of a draft (e.g. the
+ * partnership agreement the user picked in an `<input type="file">`). The service reads the
+ * file's type from its bytes: a 415 says the file is not a PDF, `.p7m`, PNG or JPEG (or that
+ * its name says another type), a 413 that it is larger than its kind allows.
+ */
+export async function uploadAnnex(
+  client: ClientConfig,
+  applicationId: string,
+  metadata: UploadMetadata,
+  file: File,
+): Promise<DocumentView> {
+  const result = await request(client, "post", "/api/v1/applications/{application_id}/documents", {
+    path: { application_id: applicationId },
+    contentType: "multipart/form-data",
+    // The generated types write a binary part as a string; the form sends the File itself.
+    body: { metadata, file: file as unknown as string },
+  });
+  if (!result.ok) throw new ApiProblem(result.status, result.problem);
+  return result.data;
+}
+
 /** The whole flow, as a page of the portal would run it. */
 export async function demo(baseUrl: string, applicationId: string): Promise<void> {
   const { client } = await logIn(
@@ -336,6 +377,11 @@ export async function demo(baseUrl: string, applicationId: string): Promise<void
   }
 
   if (application.status === "draft" && application.can_manage) {
+    const agreement = new File(["%PDF-1.4\n% Accordo di partenariato\n%%EOF\n"], "accordo.pdf", {
+      type: "application/pdf",
+    });
+    const annex = await uploadAnnex(client, applicationId, { kind: "partnership_agreement" }, agreement);
+    console.log(`  kept ${annex.file_name} (${annex.media_type}, SHA-256 ${annex.sha256})`);
     const outcome = await saveDraft(client, applicationId, etag, { summary: "Updated summary" });
     if (!outcome.saved && outcome.reason === "invalid") {
       for (const [field, messages] of outcome.messages) console.log(`  ${field}: ${messages.join("; ")}`);
