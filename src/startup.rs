@@ -226,12 +226,18 @@ fn cors(origins: &[String]) -> Cors {
             header::ACCEPT_LANGUAGE,
             header::IF_MATCH,
             header::IF_NONE_MATCH,
+            header::RANGE,
+            header::IF_RANGE,
             HeaderName::from_static("idempotency-key"),
         ])
         .expose_headers([
             header::ETAG,
             header::LOCATION,
             header::RETRY_AFTER,
+            // A download's name and range.
+            header::CONTENT_DISPOSITION,
+            header::CONTENT_RANGE,
+            header::ACCEPT_RANGES,
             HeaderName::from_static("x-request-id"),
             HeaderName::from_static("x-ratelimit-limit"),
             HeaderName::from_static("x-ratelimit-remaining"),

@@ -183,8 +183,8 @@ pub fn document(doc: &mut Value) {
         });
         if read.by_caller {
             headers["Vary"] = json!({
-                "description": "`Authorization`: the answer depends on who asks (drafts are administrators' only).",
-                "schema": {"type": "string", "maxLength": 64},
+                "description": "`Authorization`: the answer depends on who asks (drafts are administrators' only). With CORS, the headers of the preflight follow.",
+                "schema": {"type": "string", "maxLength": 256},
                 "example": "Authorization"
             });
         }

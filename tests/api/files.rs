@@ -436,3 +436,29 @@ both!(async fn the_sweeper_removes_only_old_files_that_no_annex_refers_to(app) {
     assert_eq!(kept, vec![agreement]);
     assert!(storage.open(&orphan, None).await.unwrap().is_none());
 });
+
+fn portal_origin(s: &mut welfare_grants::config::Settings) {
+    s.cors.allowed_origins = vec!["https://portale.example".into()];
+}
+
+both!(with portal_origin, async fn a_portal_in_the_browser_reads_a_downloads_name_and_range(app) {
+    let token = app.login(APPLICANT).await;
+    let (id, _) = bare_draft(&app, &token, 1).await;
+    let doc = upload(&app, &token, &id, "other", None, "allegato.pdf", pdf("cors")).await;
+    let content = app.url(&format!("/api/v1/applications/{id}/documents/{}/content", doc["id"].as_str().unwrap()));
+    // The preflight of a range request.
+    let res = app.client.request(reqwest::Method::OPTIONS, &content)
+        .header("origin", "https://portale.example")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization, range, if-range, if-none-match")
+        .send().await.unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let res = app.client.get(&content).bearer_auth(&token)
+        .header("origin", "https://portale.example").header("range", "bytes=0-3")
+        .send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    let exposed = res.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
+    for name in ["content-disposition", "content-range", "etag", "accept-ranges"] {
+        assert!(exposed.contains(name), "{name} is not exposed: {exposed}");
+    }
+});

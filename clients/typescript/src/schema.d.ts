@@ -3093,6 +3093,12 @@ export interface components {
             old_value: string;
         };
         /**
+         * Format: binary
+         * @description The bytes of a file, exactly as uploaded.
+         * @example %PDF-1.7 ...
+         */
+        FileContent: string;
+        /**
          * @description One funded application, as a 360Giving grant.
          * @example {
          *       "amountAwarded": 50000,
@@ -6882,7 +6888,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The file */
+            /** @description The file, of the type read from its bytes */
             200: {
                 headers: {
                     /** @description bytes */
@@ -6896,7 +6902,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": number[];
+                    "application/pdf": components["schemas"]["FileContent"];
+                    "application/pkcs7-mime": components["schemas"]["FileContent"];
+                    "image/jpeg": components["schemas"]["FileContent"];
+                    "image/png": components["schemas"]["FileContent"];
                 };
             };
             /** @description The bytes of the range */
@@ -6907,7 +6916,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": number[];
+                    "application/pdf": components["schemas"]["FileContent"];
+                    "application/pkcs7-mime": components["schemas"]["FileContent"];
+                    "image/jpeg": components["schemas"]["FileContent"];
+                    "image/png": components["schemas"]["FileContent"];
                 };
             };
             /** @description The client's copy is current */
@@ -9196,7 +9208,7 @@ export interface operations {
                      */
                     ETag?: string;
                     /**
-                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only). With CORS, the headers of the preflight follow.
                      * @example Authorization
                      */
                     Vary?: string;
@@ -9220,7 +9232,7 @@ export interface operations {
                      */
                     ETag?: string;
                     /**
-                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only). With CORS, the headers of the preflight follow.
                      * @example Authorization
                      */
                     Vary?: string;
@@ -9454,7 +9466,7 @@ export interface operations {
                      */
                     ETag?: string;
                     /**
-                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only). With CORS, the headers of the preflight follow.
                      * @example Authorization
                      */
                     Vary?: string;
@@ -9478,7 +9490,7 @@ export interface operations {
                      */
                     ETag?: string;
                     /**
-                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only). With CORS, the headers of the preflight follow.
                      * @example Authorization
                      */
                     Vary?: string;
@@ -10683,7 +10695,7 @@ export interface operations {
                      */
                     ETag?: string;
                     /**
-                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only). With CORS, the headers of the preflight follow.
                      * @example Authorization
                      */
                     Vary?: string;
@@ -10707,7 +10719,7 @@ export interface operations {
                      */
                     ETag?: string;
                     /**
-                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only).
+                     * @description `Authorization`: the answer depends on who asks (drafts are administrators' only). With CORS, the headers of the preflight follow.
                      * @example Authorization
                      */
                     Vary?: string;

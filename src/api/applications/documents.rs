@@ -55,6 +55,11 @@ pub struct DocumentUpload {
     file: Vec<u8>,
 }
 
+/// The bytes of a file, exactly as uploaded.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary, example = "%PDF-1.7 ...")]
+pub struct FileContent(#[allow(dead_code)] Vec<u8>);
+
 /// An annex registered as a file kept elsewhere: only when the service runs with
 /// `storage.external_files`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -472,14 +477,26 @@ fn disposition(file_name: &str) -> ContentDisposition {
         ("If-Range" = Option<String>, Header, description = "The `ETag` a range is asked of: the whole file when it is not current"),
     ),
     responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>,
+        (status = 200, description = "The file, of the type read from its bytes",
+            content(
+                (FileContent = "application/pdf"),
+                (FileContent = "application/pkcs7-mime"),
+                (FileContent = "image/png"),
+                (FileContent = "image/jpeg"),
+            ),
             headers(
                 ("Content-Type" = String, description = "The type read from the file's bytes"),
                 ("Content-Disposition" = String, description = "attachment, with the original name"),
                 ("ETag" = String, description = "The file's SHA-256, quoted"),
                 ("Accept-Ranges" = String, description = "bytes"),
             )),
-        (status = 206, description = "The bytes of the range", content_type = "application/octet-stream", body = Vec<u8>,
+        (status = 206, description = "The bytes of the range",
+            content(
+                (FileContent = "application/pdf"),
+                (FileContent = "application/pkcs7-mime"),
+                (FileContent = "image/png"),
+                (FileContent = "image/jpeg"),
+            ),
             headers(("Content-Range" = String, description = "e.g. bytes 0-1023/482113"))),
         (status = 304, description = "The client's copy is current"),
         (status = 403, description = "An evaluator who has not declared on its conflict of interest, or declared one", body = Problem, content_type = "application/problem+json"),
