@@ -462,3 +462,54 @@ both!(with portal_origin, async fn a_portal_in_the_browser_reads_a_downloads_nam
         assert!(exposed.contains(name), "{name} is not exposed: {exposed}");
     }
 });
+
+fn short_deadline(s: &mut welfare_grants::config::Settings) {
+    s.server.request_timeout_secs = 1;
+    s.server.upload_timeout_secs = 30;
+}
+
+both!(with short_deadline, async fn an_upload_has_its_own_deadline_longer_than_a_requests(app) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let token = app.login(APPLICANT).await;
+    let (id, _) = bare_draft(&app, &token, 1).await;
+    let boundary = "SlowLine42";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{{\"kind\": \"other\"}}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"lento.pdf\"\r\n\r\n"
+    );
+    let file = pdf("over a slow line");
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let request = format!(
+        "POST /api/v1/applications/{id}/documents HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        head.len() + file.len() + tail.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (first, rest) = file.split_at(file.len() / 2);
+    stream.write_all(first).await.unwrap();
+    // Longer than a request's deadline (1 s), well within an upload's (30 s).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    stream.write_all(rest).await.unwrap();
+    stream.write_all(tail.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    // A JSON request still has the short deadline: the same wait fails it.
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let body = json!({"partnership_id": uuid::Uuid::new_v4()}).to_string();
+    let request = format!(
+        "POST /api/v1/applications HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..5]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    stream.write_all(&body.as_bytes()[5..]).await.ok();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.ok();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+});
