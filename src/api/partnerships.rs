@@ -25,8 +25,10 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "name": "Rete Valtellina per la conciliazione", "lead_organization_id": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b"}))]
 pub struct NewPartnership {
+    /// A published call whose window is open: an `id` from `GET /api/v1/calls`.
     pub call_id: Uuid,
     pub name: String,
+    /// An organization the caller represents: an `id` from `GET /api/v1/organizations`.
     pub lead_organization_id: Uuid,
 }
 
@@ -35,6 +37,8 @@ pub struct NewPartnership {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"tax_code": "01234560157", "role": "full_partner"}))]
 pub struct NewMember {
+    /// A registered organization: an `id` from `GET /api/v1/organizations` (or give its
+    /// `tax_code` instead).
     pub organization_id: Option<Uuid>,
     pub tax_code: Option<String>,
     /// `full_partner`, or `adhering_partner` for a public body.

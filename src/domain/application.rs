@@ -58,7 +58,8 @@ pub struct CostLine {
     pub description: String,
     /// Net of VAT.
     pub amount: Money,
-    /// The member organization that bears the cost.
+    /// The member organization that bears the cost: an `organization_id` from the partnership's
+    /// `members` (`GET /api/v1/partnerships/{partnership_id}`).
     pub borne_by: Uuid,
 }
 

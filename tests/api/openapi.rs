@@ -125,3 +125,60 @@ fn every_operation_id_is_unique_and_names_its_verb_and_object() {
         "POST /api/v1/calls/{call_id}/agencies/{agency_code}/ranking/approve"
     );
 }
+
+/// Swagger UI's testers fill request bodies from the examples: every id a request body takes
+/// says where to find it (a `GET` that lists such objects).
+#[test]
+fn every_id_a_request_body_takes_says_where_to_find_it() {
+    let doc: Value = serde_json::to_value(welfare_grants::startup::openapi_document()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let mut bodies = std::collections::BTreeSet::new();
+    for ops in doc["paths"].as_object().unwrap().values() {
+        for (method, op) in ops.as_object().unwrap() {
+            if !["post", "put", "patch"].contains(&method.as_str()) {
+                continue;
+            }
+            for media in op["requestBody"]["content"]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                if let Some(r) = media.1["schema"]["$ref"].as_str() {
+                    bodies.insert(r.rsplit('/').next().unwrap().to_owned());
+                }
+            }
+        }
+    }
+    // The schemas they reach, with their nested ones.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo: Vec<String> = bodies.into_iter().collect();
+    let mut silent = Vec::new();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let schema = &schemas[&name];
+        let text = schema.to_string();
+        for piece in text.split("#/components/schemas/").skip(1) {
+            todo.push(piece.split('"').next().unwrap().to_owned());
+        }
+        for (field, prop) in schema["properties"].as_object().into_iter().flatten() {
+            let uuid = prop["format"] == "uuid"
+                || prop["type"]
+                    .as_array()
+                    .is_some_and(|_| prop["format"] == "uuid");
+            if uuid
+                && !prop["description"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("GET /api/v1/")
+            {
+                silent.push(format!("{name}.{field}"));
+            }
+        }
+    }
+    assert!(
+        silent.is_empty(),
+        "ids that do not say where to find them: {silent:?}"
+    );
+}

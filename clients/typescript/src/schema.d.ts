@@ -2479,7 +2479,8 @@ export interface components {
             amount: components["schemas"]["Money"];
             /**
              * Format: uuid
-             * @description The member organization that bears the cost.
+             * @description The member organization that bears the cost: an `organization_id` from the partnership's
+             *     `members` (`GET /api/v1/partnerships/{partnership_id}`).
              */
             borne_by: string;
             /** @description One of the call's expense categories. */
@@ -2731,7 +2732,8 @@ export interface components {
             kind: string;
             /**
              * Format: uuid
-             * @description The member an annex is about (e.g. the adhering partner of a letter of adhesion).
+             * @description The member an annex is about (e.g. the adhering partner of a letter of adhesion): an
+             *     `organization_id` from the partnership's `members` (`GET /api/v1/partnerships/{id}`).
              */
             organization_id?: string | null;
             /** @description Lower-case hex SHA-256 of the file. */
@@ -3452,7 +3454,10 @@ export interface components {
          */
         NewApplication: {
             content?: components["schemas"]["ApplicationContent"];
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description A partnership whose lead the caller represents: an `id` from `GET /api/v1/partnerships`.
+             */
             partnership_id: string;
         };
         /**
@@ -3683,7 +3688,11 @@ export interface components {
          *     }
          */
         NewMember: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description A registered organization: an `id` from `GET /api/v1/organizations` (or give its
+             *     `tax_code` instead).
+             */
             organization_id?: string | null;
             /** @description `full_partner`, or `adhering_partner` for a public body. */
             role: components["schemas"]["ParticipationRole"];
@@ -3698,9 +3707,15 @@ export interface components {
          *     }
          */
         NewPartnership: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description A published call whose window is open: an `id` from `GET /api/v1/calls`.
+             */
             call_id: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description An organization the caller represents: an `id` from `GET /api/v1/organizations`.
+             */
             lead_organization_id: string;
             name: string;
         };
@@ -4768,7 +4783,8 @@ export interface components {
             kind: string;
             /**
              * Format: uuid
-             * @description The member an annex is about (e.g. the adhering partner of a letter of adhesion).
+             * @description The member an annex is about (e.g. the adhering partner of a letter of adhesion): an
+             *     `organization_id` from the partnership's `members` (`GET /api/v1/partnerships/{id}`).
              */
             organization_id?: string | null;
         };

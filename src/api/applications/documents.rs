@@ -36,7 +36,8 @@ pub struct UploadMetadata {
     /// `other`.
     #[schema(max_length = 40)]
     pub kind: String,
-    /// The member an annex is about (e.g. the adhering partner of a letter of adhesion).
+    /// The member an annex is about (e.g. the adhering partner of a letter of adhesion): an
+    /// `organization_id` from the partnership's `members` (`GET /api/v1/partnerships/{id}`).
     #[serde(default)]
     pub organization_id: Option<Uuid>,
 }
@@ -73,7 +74,8 @@ pub struct DocumentInput {
     pub size_bytes: i64,
     /// Lower-case hex SHA-256 of the file.
     pub sha256: String,
-    /// The member an annex is about (e.g. the adhering partner of a letter of adhesion).
+    /// The member an annex is about (e.g. the adhering partner of a letter of adhesion): an
+    /// `organization_id` from the partnership's `members` (`GET /api/v1/partnerships/{id}`).
     pub organization_id: Option<Uuid>,
 }
 

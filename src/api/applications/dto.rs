@@ -24,6 +24,7 @@ use crate::error::ProblemViolation;
                    "requested_grant": "24500.00", "co_financing": "10500.00"}}
 }))]
 pub struct NewApplication {
+    /// A partnership whose lead the caller represents: an `id` from `GET /api/v1/partnerships`.
     pub partnership_id: Uuid,
     #[serde(default)]
     pub content: ApplicationContent,
