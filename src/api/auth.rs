@@ -302,7 +302,7 @@ pub async fn refresh(
         (status = 204, description = "The session is ended"),
         (status = 401, description = "Not logged in, or the session already ended", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/auth/logout")]
 pub async fn logout(
@@ -321,7 +321,7 @@ pub async fn logout(
         (status = 200, description = "The caller", body = UserView),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/auth/me")]
 pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse, ApiError> {
@@ -345,7 +345,7 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
         (status = 422, description = "The new password breaks a rule", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong passwords for this account (`account_rate_limited`; a wrong current password counts like a wrong password at login): retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/auth/password")]
 pub async fn change_password(

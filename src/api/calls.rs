@@ -47,7 +47,7 @@ fn call_response(state: &AppState, call: &Call, status: StatusCode) -> HttpRespo
         (status = 200, description = "A page of calls", body = CallList),
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = []), ("oauth2" = []))
+    security((), ("bearer" = []))
 )]
 #[get("/calls")]
 pub async fn list_calls(
@@ -76,7 +76,7 @@ pub async fn list_calls(
         (status = 200, description = "The call", body = CallView),
         (status = 404, description = "No such call (drafts are visible to administrators only)", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = []), ("oauth2" = []))
+    security((), ("bearer" = []))
 )]
 #[get("/calls/{call_id}")]
 pub async fn get_call(
@@ -101,7 +101,7 @@ pub async fn get_call(
         (status = 409, description = "Code taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Rules broken; every violation is listed", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls")]
 pub async fn create_call(
@@ -158,7 +158,7 @@ pub async fn create_call(
                 "violations": [{"field": "rules.grant_rate", "code": "locked_after_opening", "message": "The rules of a call cannot change once its window has opened."}]})),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[patch("/calls/{call_id}")]
 pub async fn patch_call(
@@ -252,7 +252,7 @@ fn editable(c: &Call) -> CallEditable {
         (status = 409, description = "Code taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Rules broken", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls/{call_id}/clone")]
 pub async fn clone_call(
@@ -291,7 +291,7 @@ pub async fn clone_call(
         (status = 409, description = "Already published", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The envelopes do not add up to the total", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls/{call_id}/publish")]
 pub async fn publish_call(
@@ -312,7 +312,7 @@ pub async fn publish_call(
         (status = 200, description = "The amendments", body = Vec<AmendmentView>),
         (status = 404, description = "No such call", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = []), ("oauth2" = []))
+    security((), ("bearer" = []))
 )]
 #[get("/calls/{call_id}/amendments")]
 pub async fn list_amendments(

@@ -128,7 +128,7 @@ pub struct SplitRequest {
         (status = 200, description = "The envelopes", body = EnvelopesView),
         (status = 404, description = "No such call", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = []), ("oauth2" = []))
+    security((), ("bearer" = []))
 )]
 #[get("/calls/{call_id}/envelopes")]
 pub async fn get_envelopes(
@@ -156,7 +156,7 @@ pub async fn get_envelopes(
                 "detail": "The request breaks 1 rule(s); see violations.", "code": "validation_failed",
                 "violations": [{"field": "envelopes", "code": "envelopes_sum_mismatch", "message": "The envelopes add up to 5049999.99, but the call's total is 5050000.00."}]})),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[put("/calls/{call_id}/envelopes")]
 pub async fn put_envelopes(
@@ -187,7 +187,7 @@ pub async fn put_envelopes(
         (status = 404, description = "No such call", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Pinned envelopes exceed the total, or populations are missing", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls/{call_id}/envelopes/split")]
 pub async fn split_envelopes(
@@ -250,7 +250,7 @@ pub struct ReallocationRequest {
                 "detail": "The request breaks 1 rule(s); see violations.",
                 "violations": [{"field": "amount", "code": "more_than_unused", "message": "PAVIA has 12000.00 unused: no more can be moved."}]})),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls/{call_id}/reallocations")]
 pub async fn reallocate(

@@ -109,7 +109,7 @@ pub struct DeclineRequest {
         (status = 200, description = "A page of grants", body = GrantList),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/grants")]
 pub async fn list_grants(
@@ -142,7 +142,7 @@ pub async fn list_grants(
         (status = 200, description = "The grant", body = GrantView),
         (status = 404, description = "No such grant that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/grants/{grant_id}")]
 pub async fn get_grant(
@@ -168,7 +168,7 @@ pub async fn get_grant(
         (status = 409, description = "Already answered, or the deadline has passed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No valid CUP", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/grants/{grant_id}/accept")]
 pub async fn accept(
@@ -200,7 +200,7 @@ pub async fn accept(
         (status = 404, description = "No such grant that the caller's organization leads", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already answered, or the deadline has passed", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/grants/{grant_id}/decline")]
 pub async fn decline(
@@ -242,7 +242,7 @@ pub struct RevokeRequest {
         (status = 409, description = "Not offered or accepted", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No reason", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/grants/{grant_id}/revoke")]
 pub async fn revoke(

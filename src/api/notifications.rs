@@ -57,7 +57,7 @@ pub struct NotificationQuery {
         (status = 200, description = "A page of notices", body = NotificationList),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/notifications")]
 pub async fn list_notifications(
@@ -97,7 +97,7 @@ pub async fn list_notifications(
         (status = 204, description = "Marked read"),
         (status = 404, description = "No such notice in the caller's inbox", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/notifications/{notification_id}/read")]
 pub async fn read_notification(

@@ -285,7 +285,7 @@ fn response(status: StatusCode, seen: Seen) -> HttpResponse {
                 "violations": [{"field": "tax_code", "code": "tax_code_check", "message": "The tax code's check character is wrong."},
                                {"field": "turnover", "code": "size_undeterminable", "message": "An enterprise must declare its turnover or its balance-sheet total."}]})),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/organizations")]
 pub async fn create_organization(
@@ -311,7 +311,7 @@ pub async fn create_organization(
         (status = 200, description = "A page of organizations", body = OrganizationList),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/organizations")]
 pub async fn list_organizations(
@@ -340,7 +340,7 @@ pub async fn list_organizations(
         (status = 200, description = "The organization", body = OrganizationView),
         (status = 404, description = "No such organization that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/organizations/{organization_id}")]
 pub async fn get_organization(
@@ -370,7 +370,7 @@ pub async fn get_organization(
         (status = 422, description = "Rules broken", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[patch("/organizations/{organization_id}")]
 pub async fn patch_organization(
@@ -416,7 +416,7 @@ pub async fn patch_organization(
         (status = 409, description = "Already a representative", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No applicant with that user name", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/organizations/{organization_id}/representatives")]
 pub async fn add_representative(

@@ -211,7 +211,7 @@ fn partnership_response(caller: &AuthUser, status: StatusCode, seen: &Seen) -> H
                 "detail": "The request breaks 1 rule(s); see violations.",
                 "violations": [{"field": "call_id", "code": "call_closed", "message": "The call's submission window has closed: its partnerships can no longer change."}]})),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/partnerships")]
 pub async fn create_partnership(
@@ -244,7 +244,7 @@ pub async fn create_partnership(
         (status = 200, description = "A page of partnerships", body = PartnershipList),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/partnerships")]
 pub async fn list_partnerships(
@@ -279,7 +279,7 @@ pub async fn list_partnerships(
         (status = 200, description = "The partnership", body = PartnershipView),
         (status = 404, description = "No such partnership that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/partnerships/{partnership_id}")]
 pub async fn get_partnership(
@@ -305,7 +305,7 @@ pub async fn get_partnership(
                 "detail": "The partnership has an application: delete the draft first (a submitted one can only be withdrawn)."})),
         (status = 422, description = "The call has closed", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[delete("/partnerships/{partnership_id}")]
 pub async fn delete_partnership(
@@ -335,7 +335,7 @@ pub async fn delete_partnership(
                 "detail": "This organization is already a member of the partnership, or invited to be."})),
         (status = 422, description = "Unknown organization, both or neither of id and tax code, a lead role, an adhering partner that is no public body, an ATS, a closed call", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/partnerships/{partnership_id}/members")]
 pub async fn add_member(
@@ -376,7 +376,7 @@ pub async fn add_member(
                 "detail": "The partnership's application has been submitted: its members can no longer change."})),
         (status = 422, description = "The lead cannot be removed; the call has closed", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[delete("/partnerships/{partnership_id}/members/{organization_id}")]
 pub async fn remove_member(
@@ -410,7 +410,7 @@ pub async fn remove_member(
                 "detail": "The organization has already accepted: it is a member. To leave, ask the lead to remove it."})),
         (status = 422, description = "The call's window has closed", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/partnerships/{partnership_id}/members/{organization_id}/accept")]
 pub async fn accept_invitation(
@@ -439,7 +439,7 @@ pub async fn accept_invitation(
         (status = 409, description = "Already answered, or the partnership's application has been submitted", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The call's window has closed", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/partnerships/{partnership_id}/members/{organization_id}/decline")]
 pub async fn decline_invitation(
@@ -462,7 +462,7 @@ pub async fn decline_invitation(
         (status = 200, description = "The eligibility report (here: a failing one)", body = EligibilityView),
         (status = 404, description = "No such partnership that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/partnerships/{partnership_id}/eligibility")]
 pub async fn eligibility(

@@ -61,7 +61,7 @@ fn view(r: &Ranked<Version>, now: DateTime<Utc>) -> RankingView {
             example = json!({"type": "urn:welfare-grants:problem:evaluations_missing", "title": "Conflict", "status": 409, "code": "evaluations_missing",
                 "detail": "The ranking needs every application decided and scored: RLD-DEMO-CONCILIAZIONE-000002 has 1 of the 2 final evaluations required."})),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls/{call_id}/agencies/{agency_code}/ranking")]
 pub async fn compute(
@@ -88,7 +88,7 @@ pub async fn compute(
         (status = 403, description = "Only evaluators and administrators read rankings", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No ranking yet, or another agency", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/calls/{call_id}/agencies/{agency_code}/ranking")]
 pub async fn current(
@@ -114,7 +114,7 @@ pub async fn current(
         (status = 403, description = "Only evaluators and administrators read rankings", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/calls/{call_id}/agencies/{agency_code}/ranking/versions")]
 pub async fn list_versions(
@@ -158,7 +158,7 @@ pub async fn list_versions(
                 "detail": "The inputs changed since the draft was computed (scores, withdrawals, envelope): compute it again."})),
         (status = 422, description = "No act number", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls/{call_id}/agencies/{agency_code}/ranking/approve")]
 pub async fn approve(
@@ -196,7 +196,7 @@ pub async fn approve(
         (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Evaluations are missing", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls/{call_id}/agencies/{agency_code}/ranking/simulate")]
 pub async fn simulate(
@@ -237,7 +237,7 @@ pub async fn simulate(
         (status = 403, description = "Not an evaluator or administrator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/calls/{call_id}/agencies/{agency_code}/dashboard")]
 pub async fn dashboard(

@@ -229,7 +229,7 @@ pub struct ReopenRequest {
         (status = 403, description = "Only evaluators declare", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application submitted to the caller's agency", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/applications/{application_id}/conflict-of-interest")]
 pub async fn conflict_summary(
@@ -271,7 +271,7 @@ pub async fn conflict_summary(
         (status = 404, description = "No such application submitted to the caller's agency", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already declared", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/applications/{application_id}/conflict-of-interest")]
 pub async fn declare(
@@ -307,7 +307,7 @@ pub async fn declare(
         (status = 409, description = "Already decided, or an integration is pending", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Reasons missing or not in the checklist, a question missing", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/applications/{application_id}/admissibility")]
 pub async fn admissibility(
@@ -344,7 +344,7 @@ pub async fn admissibility(
         (status = 409, description = "No open request, or its deadline has passed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No answer, bad annex metadata", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/applications/{application_id}/integration")]
 pub async fn integration(
@@ -390,7 +390,7 @@ pub async fn integration(
         (status = 409, description = "Not admitted, or already final", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A criterion not in the grid, out of bounds, two decimals, no justification", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[put("/applications/{application_id}/evaluations/mine")]
 pub async fn save_evaluation(
@@ -450,7 +450,7 @@ impl From<Scores> for EvaluationsView {
         (status = 403, description = "No conflict declaration, or results not yet published to applicants", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/applications/{application_id}/evaluations")]
 pub async fn list_evaluations(
@@ -478,7 +478,7 @@ pub async fn list_evaluations(
         (status = 409, description = "Not final", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No reason", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/applications/{application_id}/evaluations/{evaluation_id}/reopen")]
 pub async fn reopen(
@@ -508,7 +508,7 @@ pub async fn reopen(
         (status = 409, description = "Not admitted", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Scores break the grid, or no reasons", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[put("/applications/{application_id}/consensus")]
 pub async fn put_consensus(

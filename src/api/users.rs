@@ -130,7 +130,7 @@ fn user_id_param(path: web::Path<Uuid>) -> Uuid {
         (status = 409, description = "User name taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/users")]
 pub async fn create_user(
@@ -171,7 +171,7 @@ pub async fn create_user(
         (status = 200, description = "A page of users", body = UserList),
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/users")]
 pub async fn list_users(
@@ -206,7 +206,7 @@ pub async fn list_users(
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/users/{user_id}")]
 pub async fn get_user(
@@ -240,7 +240,7 @@ pub async fn get_user(
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[patch("/users/{user_id}")]
 pub async fn patch_user(

@@ -214,7 +214,7 @@ pub struct DeliveryQuery {
                                {"field": "url", "code": "insecure_url", "message": "The URL must use https."},
                                {"field": "event_types[0]", "code": "unknown_event_type", "message": "Unknown event type \"grant.created\"; known: application.submitted, ..."}]})),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/webhooks")]
 pub async fn create_webhook(
@@ -250,7 +250,7 @@ pub async fn create_webhook(
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad paging", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/webhooks")]
 pub async fn list_webhooks(
@@ -280,7 +280,7 @@ pub async fn list_webhooks(
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such subscription", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/webhooks/{webhook_id}")]
 pub async fn get_webhook(
@@ -304,7 +304,7 @@ pub async fn get_webhook(
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such subscription", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[delete("/webhooks/{webhook_id}")]
 pub async fn delete_webhook(
@@ -329,7 +329,7 @@ pub async fn delete_webhook(
         (status = 404, description = "No such subscription", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad paging", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/webhooks/{webhook_id}/deliveries")]
 pub async fn list_deliveries(

@@ -1582,9 +1582,9 @@ export interface components {
             actor_id?: string | null;
             actor_role?: string | null;
             /** @description The entity as the change found it (`before`) or left it (`after`): an object, or a list such as a call's envelopes; null before a creation and after a deletion. */
-            after?: Record<string, never> | unknown[] | null;
+            after?: Record<string, never> | Record<string, never>[] | null;
             /** @description The entity as the change found it (`before`) or left it (`after`): an object, or a list such as a call's envelopes; null before a creation and after a deletion. */
-            before?: Record<string, never> | unknown[] | null;
+            before?: Record<string, never> | Record<string, never>[] | null;
             entity_id: string;
             entity_type: string;
             /** Format: uuid */
@@ -6882,15 +6882,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The file */
+            /** @description The file (Content-Type: the type read from the file's bytes) */
             200: {
                 headers: {
                     /** @description bytes */
                     "Accept-Ranges"?: string;
                     /** @description attachment, with the original name */
                     "Content-Disposition"?: string;
-                    /** @description The type read from the file's bytes */
-                    "Content-Type"?: string;
                     /** @description The file's SHA-256, quoted */
                     ETag?: string;
                     [name: string]: unknown;

@@ -45,7 +45,7 @@ pub(super) fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, ApiE
         (status = 409, description = "The partnership already has an application for the call", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown area or category, a cost borne by a non-member, dates out of order", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/applications")]
 pub async fn create_application(
@@ -77,7 +77,7 @@ pub async fn create_application(
             content((ApplicationList = "application/json"), (String = "text/csv"))),
         (status = 400, description = "Bad filter", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/applications")]
 pub async fn list_applications(
@@ -178,7 +178,7 @@ async fn csv_export(
                 "detail": "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest)."})),
         (status = 404, description = "No such application that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/applications/{application_id}")]
 pub async fn get_application(
@@ -209,7 +209,7 @@ pub async fn get_application(
         (status = 422, description = "Unknown area or category, a cost borne by a non-member, dates out of order", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[patch("/applications/{application_id}")]
 pub async fn patch_application(
@@ -244,7 +244,7 @@ pub async fn patch_application(
         (status = 404, description = "No such application that the caller leads", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already submitted: withdraw it instead", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[delete("/applications/{application_id}")]
 pub async fn delete_application(
@@ -279,7 +279,7 @@ pub async fn delete_application(
                 "violations": [{"field": "submitted_at", "code": "outside_window", "message": "The submission window has closed."},
                                {"field": "content.budget.requested_grant", "code": "grant_above_rate", "message": "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99."}]})),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/applications/{application_id}/submit")]
 pub async fn submit(
@@ -334,7 +334,7 @@ async fn submit_now(
                 "detail": "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest)."})),
         (status = 404, description = "No such application, or not submitted", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/applications/{application_id}/receipt")]
 pub async fn get_receipt(
@@ -362,7 +362,7 @@ pub async fn get_receipt(
         (status = 409, description = "Not submitted", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No reason", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/applications/{application_id}/withdraw")]
 pub async fn withdraw(
@@ -390,7 +390,7 @@ pub async fn withdraw(
                 "detail": "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest)."})),
         (status = 404, description = "No such application that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/applications/{application_id}/history")]
 pub async fn history(
