@@ -106,8 +106,11 @@ fn view(m: crate::service::operations::AuditEvent) -> AuditEventView {
     }
 }
 
-/// The audit log (administrators), oldest first, filtered by entity, actor, action and time
-/// range; `format=csv` exports every match.
+/// List the audit log.
+///
+/// Administrators only. Every state change, oldest first, with who made it, when, and the entity
+/// before and after; filtered by entity, actor, action and time range. `format=csv` exports every
+/// match instead of a page.
 #[utoipa::path(
     operation_id = "listAuditEvents",
     tag = "audit",

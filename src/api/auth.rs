@@ -108,6 +108,10 @@ async fn tokens_for(
 }
 
 /// Log in with a user name and password.
+///
+/// Answers an access token (a JWT to send as `Authorization: Bearer ...`), its lifetime, and a
+/// refresh token for `POST /api/v1/auth/refresh`. Wrong passwords are limited per address and per
+/// account (429 with `Retry-After`).
 #[utoipa::path(
     operation_id = "logIn",
     tag = "auth",
@@ -193,11 +197,13 @@ fn token_error(err: &ApiError) -> Option<HttpResponse> {
     )
 }
 
-/// The OAuth2 token endpoint: the password grant (what Swagger UI's Authorize dialog uses)
-/// and the refresh grant. Unlike every other operation, it answers a request it cannot read
-/// or a grant that fails in the OAuth2 shape (RFC 6749 §5.2: 400 with `error` and
-/// `error_description`, and the service's `code`), so that OAuth2 clients, Swagger UI among
-/// them, show why; its other errors are problem+json.
+/// Get tokens: the OAuth2 token endpoint.
+///
+/// The password grant (what Swagger UI's login uses) and the refresh grant, as
+/// `application/x-www-form-urlencoded`. Unlike every other operation, it answers a request it
+/// cannot read or a grant that fails in the OAuth2 shape (RFC 6749 §5.2: 400 with `error` and
+/// `error_description`, and the service's `code`), so that OAuth2 clients, Swagger UI among them,
+/// show why; its other errors are problem+json.
 #[utoipa::path(
     operation_id = "requestToken",
     tag = "auth",
@@ -268,10 +274,11 @@ async fn refreshed(state: &AppState, refresh_token: &str) -> Result<TokenRespons
     Ok(auth::refresh(state, refresh_token).await?.into())
 }
 
-/// Exchange a refresh token for a new pair of tokens. A refresh token is used once: the
-/// answer carries the next one, and the one sent is retired. A retired refresh token sent
-/// again ends its whole session (`refresh_token_reused`): either it was copied, or the
-/// client kept an old one; in both cases its holder logs in again.
+/// Exchange a refresh token for new tokens.
+///
+/// A refresh token is used once: the answer carries the next one, and the one sent is retired. A
+/// retired refresh token sent again ends its whole session (`refresh_token_reused`): either it was
+/// copied, or the client kept an old one; in both cases its holder logs in again.
 #[utoipa::path(
     operation_id = "refreshTokens",
     tag = "auth",
@@ -293,8 +300,10 @@ pub async fn refresh(
         .json(tokens))
 }
 
-/// Log out: end the caller's session. Its access token and its refresh tokens stop working
-/// at once, on every replica; the user's other sessions (other devices) go on.
+/// Log out: end the caller's session.
+///
+/// Its access token and its refresh tokens stop working at once, on every replica; the user's other
+/// sessions (other devices) go on.
 #[utoipa::path(
     operation_id = "logOut",
     tag = "auth",
@@ -313,7 +322,10 @@ pub async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The caller's own account.
+/// Read the caller's own account.
+///
+/// The user name, full name, role and, for evaluators, agency of the token's user: what a client
+/// needs to show who is logged in and what they may do.
 #[utoipa::path(
     operation_id = "getCurrentUser",
     tag = "auth",
@@ -333,8 +345,10 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
     ))
 }
 
-/// Change one's own password. Every token issued before stops working; the answer carries
-/// new ones.
+/// Change one's own password.
+///
+/// With the current password and a new one that meets the password rules (each broken rule is
+/// listed). Every token issued before stops working, on every device; the answer carries new ones.
 #[utoipa::path(
     operation_id = "changePassword",
     tag = "auth",
@@ -363,6 +377,10 @@ pub async fn change_password(
 }
 
 /// Register as an applicant.
+///
+/// Creates an applicant account (the other roles are created by administrators); then log in to get
+/// a token. The user name is an e-mail address; the password must meet the password rules, every
+/// broken one listed. Limited per address (429 with `Retry-After`).
 #[utoipa::path(
     operation_id = "registerApplicant",
     tag = "auth",

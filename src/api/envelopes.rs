@@ -119,7 +119,11 @@ pub struct SplitRequest {
     pub dry_run: bool,
 }
 
-/// The envelope of each agency, its source, and their sum.
+/// Read the envelopes of a call.
+///
+/// Each agency's envelope with its source (`official`, published in an act, or `estimated`, e.g. by
+/// the 30/70 split on approximate populations), and their sum, which equals the call's total once
+/// it is published. Public for a published call.
 #[utoipa::path(
     operation_id = "getCallEnvelopes",
     tag = "calls",
@@ -141,7 +145,10 @@ pub async fn get_envelopes(
     Ok(HttpResponse::Ok().json(envelopes_view(&call, &envelopes)))
 }
 
-/// Set every agency's envelope at once; they must add up to the call's total.
+/// Set every agency's envelope at once.
+///
+/// Administrators only: one amount for each of the eight agencies, none missing and none twice,
+/// adding up to the call's total to the cent.
 #[utoipa::path(
     operation_id = "setCallEnvelopes",
     tag = "calls",
@@ -173,9 +180,11 @@ pub async fn put_envelopes(
     Ok(HttpResponse::Ok().json(envelopes_view(&call, &stored)))
 }
 
-/// Compute the envelopes from the call's total: a share (default 30%) in equal parts among
-/// the eight agencies, the rest by population, exact to the cent (largest remainder, ties
-/// by agency code). Pinned envelopes keep their amount. Stored unless `dry_run`.
+/// Split a call's total into envelopes.
+///
+/// A share (default 30%) in equal parts among the eight agencies, the rest by population, exact to
+/// the cent (largest remainder, ties by agency code). Pinned envelopes keep their amount. Stored
+/// unless `dry_run`; administrators only.
 #[utoipa::path(
     operation_id = "splitCallEnvelopes",
     tag = "calls",
@@ -233,9 +242,11 @@ pub struct ReallocationRequest {
     pub reason: String,
 }
 
-/// Move money an agency has not committed to another agency's envelope (administrators).
-/// The call's total does not change; money arriving in an agency whose ranking is approved
-/// goes down its reserve list at once, as a new published version.
+/// Move money between agencies' envelopes.
+///
+/// Administrators only, with a reason: money an agency has not committed goes to another agency's
+/// envelope; the call's total does not change. Money arriving in an agency whose ranking is
+/// approved goes down its reserve list at once, as a new published version.
 #[utoipa::path(
     operation_id = "reallocateEnvelopes",
     tag = "calls",

@@ -99,8 +99,10 @@ pub struct DeclineRequest {
     pub reason: Option<String>,
 }
 
-/// The grants the caller may see: its partnerships' (applicants), its agency's
-/// (evaluators), all (administrators).
+/// List the grants the caller may see.
+///
+/// Applicants see their partnerships' grants; evaluators, their agency's; administrators, all.
+/// Paged.
 #[utoipa::path(
     operation_id = "listGrants",
     tag = "grants",
@@ -134,6 +136,9 @@ pub async fn list_grants(
 }
 
 /// Read a grant.
+///
+/// Its amount and the amount requested, its status, its acceptance deadline and, once answered,
+/// when (with the CUP of an acceptance). Visible to whoever may list it.
 #[utoipa::path(
     operation_id = "getGrant",
     tag = "grants",
@@ -154,8 +159,10 @@ pub async fn get_grant(
     Ok(HttpResponse::Ok().json(GrantView::from(&g)))
 }
 
-/// Accept an offer with the project's CUP, before the acceptance deadline (the lead's
-/// representatives).
+/// Accept a grant offer.
+///
+/// By the lead's representatives, before the acceptance deadline, with the project's CUP (Codice
+/// Unico di Progetto). The grant becomes accepted; the CUP shows on it from then on.
 #[utoipa::path(
     operation_id = "acceptGrant",
     tag = "grants",
@@ -188,7 +195,10 @@ pub async fn accept(
     Ok(HttpResponse::Ok().json(GrantView::from(&g)))
 }
 
-/// Decline an offer, before the acceptance deadline (the lead's representatives).
+/// Decline a grant offer.
+///
+/// By the lead's representatives, before the acceptance deadline, with an optional reason. The
+/// money goes down the agency's reserve list at once, as a new published ranking version.
 #[utoipa::path(
     operation_id = "declineGrant",
     tag = "grants",
@@ -228,8 +238,10 @@ pub struct RevokeRequest {
     pub reason: String,
 }
 
-/// Revoke an offered or accepted grant (administrators), with a reason: its money goes down
-/// the reserve list as a new published ranking version.
+/// Revoke a grant.
+///
+/// Administrators only, with a reason, for an offered or accepted grant: its money goes down the
+/// reserve list as a new published ranking version.
 #[utoipa::path(
     operation_id = "revokeGrant",
     tag = "grants",

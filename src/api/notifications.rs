@@ -48,7 +48,10 @@ pub struct NotificationQuery {
     pub unread: Option<bool>,
 }
 
-/// The caller's inbox, newest first.
+/// List the caller's inbox, newest first.
+///
+/// The notices the service left for the caller about its partnerships, applications, reviews and
+/// grants, each saying whether it has been read. Paged.
 #[utoipa::path(
     operation_id = "listNotifications",
     tag = "notifications",
@@ -88,7 +91,9 @@ pub async fn list_notifications(
     }))
 }
 
-/// Mark a notice of the caller's inbox as read.
+/// Mark a notice as read.
+///
+/// Only a notice of the caller's own inbox; marking it again changes nothing (idempotent).
 #[utoipa::path(
     operation_id = "readNotification",
     tag = "notifications",

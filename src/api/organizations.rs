@@ -266,8 +266,11 @@ fn response(status: StatusCode, seen: Seen) -> HttpResponse {
     with_etag(status, version, &view_of(seen))
 }
 
-/// Register an organization; the caller becomes its first representative. Every rule of
-/// the registry is checked at once.
+/// Register an organization.
+///
+/// The caller, an applicant, becomes its first representative. Every rule of the registry is
+/// checked at once (tax code and its check characters, province, seats, enterprise figures) and
+/// every violation listed; a tax code is registered once.
 #[utoipa::path(
     operation_id = "createOrganization",
     tag = "organizations",
@@ -301,8 +304,9 @@ pub async fn create_organization(
     Ok(super::created(location, version, &view_of(seen)))
 }
 
-/// The organizations the caller may see: those it represents and their partners in any
-/// partnership (administrators: all).
+/// List the organizations the caller may see.
+///
+/// Those it represents and their partners in any partnership; administrators see all. Paged.
 #[utoipa::path(
     operation_id = "listOrganizations",
     tag = "organizations",
@@ -331,7 +335,10 @@ pub async fn list_organizations(
     }))
 }
 
-/// Read an organization. Its representatives are listed for them and for administrators only.
+/// Read an organization.
+///
+/// For its representatives, its accepted partners and administrators. Its representatives are
+/// listed for them and for administrators only. Its `ETag` goes in the `If-Match` of a `PATCH`.
 #[utoipa::path(
     operation_id = "getOrganization",
     tag = "organizations",
@@ -352,8 +359,10 @@ pub async fn get_organization(
     Ok(response(StatusCode::OK, seen))
 }
 
-/// Change an organization (JSON Merge Patch with `If-Match`); only its representatives may.
-/// The tax code never changes.
+/// Change an organization.
+///
+/// A JSON Merge Patch with `If-Match`, by its representatives only; every rule of the registry is
+/// checked again. The tax code never changes.
 #[utoipa::path(
     operation_id = "updateOrganization",
     tag = "organizations",
@@ -403,7 +412,10 @@ pub async fn patch_organization(
     Ok(response(StatusCode::OK, seen))
 }
 
-/// Add another applicant as representative of an organization the caller represents.
+/// Add a representative to an organization.
+///
+/// Another registered applicant, by user name, for an organization the caller represents: the new
+/// representative may then act for it in partnerships and applications.
 #[utoipa::path(
     operation_id = "addOrganizationRepresentative",
     tag = "organizations",

@@ -197,8 +197,11 @@ fn partnership_response(caller: &AuthUser, status: StatusCode, seen: &Seen) -> H
     with_etag(status, seen.partnership.version, &view(caller, seen))
 }
 
-/// Create a partnership for a published call whose window has not closed, led by an
-/// organization the caller represents.
+/// Create a partnership for a call.
+///
+/// For a published call whose window has not closed, led by an organization the caller represents.
+/// Then add members (`POST .../members`) until the call's composition rules are met (`GET
+/// .../eligibility`).
 #[utoipa::path(
     operation_id = "createPartnership",
     tag = "partnerships",
@@ -235,7 +238,9 @@ pub async fn create_partnership(
     ))
 }
 
-/// The partnerships the caller's organizations belong to (administrators: all).
+/// List the caller's partnerships.
+///
+/// The partnerships the caller's organizations belong to; administrators see all. Paged.
 #[utoipa::path(
     operation_id = "listPartnerships",
     tag = "partnerships",
@@ -270,7 +275,11 @@ pub async fn list_partnerships(
     }))
 }
 
-/// Read a partnership: its members' representatives and administrators may.
+/// Read a partnership.
+///
+/// Its call, its lead, its members and invitations with their status. Visible to its members'
+/// representatives and to administrators; an invited organization sees its partners only once it
+/// accepts.
 #[utoipa::path(
     operation_id = "getPartnership",
     tag = "partnerships",
@@ -291,7 +300,10 @@ pub async fn get_partnership(
     Ok(partnership_response(&caller, StatusCode::OK, &seen))
 }
 
-/// Delete a partnership (its lead's representatives, while the call is open).
+/// Delete a partnership.
+///
+/// By its lead's representatives, while the call is open and the partnership has no application
+/// (delete the draft first).
 #[utoipa::path(
     operation_id = "deletePartnership",
     tag = "partnerships",
@@ -317,10 +329,12 @@ pub async fn delete_partnership(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Add a member, by organization id or tax code (the lead's representatives). An
-/// organization that the caller represents joins at once; any other is **invited**: it is
-/// listed with `status: pending`, counts for no rule and sees nothing of its partners (nor
-/// they of it) until one of its representatives accepts (`.../accept`).
+/// Add a member to a partnership, or invite one.
+///
+/// By organization id or tax code, by the lead's representatives. An organization that the caller
+/// represents joins at once; any other is **invited**: it is listed with `status: pending`, counts
+/// for no rule and sees nothing of its partners (nor they of it) until one of its representatives
+/// accepts (`.../accept`).
 #[utoipa::path(
     operation_id = "addPartnershipMember",
     tag = "partnerships",
@@ -357,8 +371,10 @@ pub async fn add_member(
     Ok(partnership_response(&caller, StatusCode::CREATED, &seen))
 }
 
-/// Remove a member, or an invited organization (pending or declined), by the lead's
-/// representatives; the lead itself cannot be removed. The removed organization's
+/// Remove a member from a partnership.
+///
+/// A member, or an invited organization (pending or declined), by the lead's representatives, until
+/// the application is submitted; the lead itself cannot be removed. The removed organization's
 /// representatives are told in their inbox.
 #[utoipa::path(
     operation_id = "removePartnershipMember",
@@ -389,9 +405,10 @@ pub async fn remove_member(
     Ok(partnership_response(&caller, StatusCode::OK, &seen))
 }
 
-/// Accept the partnership's invitation, for an organization the caller represents: it
-/// becomes a member, counts for the composition rules, and its partners read its data (and it
-/// theirs).
+/// Accept a partnership's invitation.
+///
+/// For an organization the caller represents: it becomes a member, counts for the composition
+/// rules, and its partners read its data (and it theirs).
 #[utoipa::path(
     operation_id = "acceptPartnershipInvitation",
     tag = "partnerships",
@@ -423,8 +440,10 @@ pub async fn accept_invitation(
     Ok(partnership_response(&caller, StatusCode::OK, &seen))
 }
 
-/// Decline the partnership's invitation, for an organization the caller represents: it stays
-/// listed as declined, counting for nothing, until the lead removes it.
+/// Decline a partnership's invitation.
+///
+/// For an organization the caller represents: it stays listed as declined, counting for nothing,
+/// until the lead removes it.
 #[utoipa::path(
     operation_id = "declinePartnershipInvitation",
     tag = "partnerships",
@@ -452,8 +471,10 @@ pub async fn decline_invitation(
     Ok(partnership_response(&caller, StatusCode::OK, &seen))
 }
 
-/// Every composition rule of the call, passed or failed, with its reason in English and
-/// Italian and the members that break it.
+/// Check a partnership against its call's composition rules.
+///
+/// Every composition rule of the call, passed or failed, with its reason in English and Italian and
+/// the members that break it. An application is submitted only when every rule passes.
 #[utoipa::path(
     operation_id = "getPartnershipEligibility",
     tag = "partnerships",

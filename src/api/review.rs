@@ -218,8 +218,11 @@ pub struct ReopenRequest {
     pub reason: String,
 }
 
-/// Before declaring, an evaluator sees the protocol number, the title and the members' names
-/// and tax codes, with the conflicts the service can see.
+/// Show what a conflict-of-interest declaration is about.
+///
+/// Before declaring, an evaluator of the application's agency sees its protocol number, its title
+/// and the members' names and tax codes, with the conflicts the service can see. Nothing else of
+/// the content is shown until the declaration.
 #[utoipa::path(
     operation_id = "getConflictOfInterest",
     tag = "review",
@@ -257,9 +260,12 @@ pub async fn conflict_summary(
     }))
 }
 
-/// Declare whether the caller has a conflict of interest with the partnership's members.
-/// Required before reading the content, deciding admissibility or scoring; a conflict bars
-/// the evaluator from the application. Made once.
+/// Declare on a conflict of interest with an application.
+///
+/// Whether the caller, an evaluator of the application's agency, has a conflict of interest with
+/// the partnership's members. The declaration is required before reading the content, deciding
+/// admissibility or scoring; a conflict bars the evaluator from the application. It is made once
+/// and cannot be changed.
 #[utoipa::path(
     operation_id = "declareConflictOfInterest",
     tag = "review",
@@ -291,10 +297,13 @@ pub async fn declare(
     Ok(HttpResponse::Created().json(DeclarationView::from(d)))
 }
 
-/// Decide admissibility: `admitted`; `inadmissible` with reasons from the call's checklist;
-/// or `integration_requested` with a question, which gives the applicant the call's number
-/// of calendar days, until 23:59:59 Europe/Rome, to answer. Once that deadline has passed
-/// unanswered, the case can be closed as inadmissible.
+/// Decide an application's admissibility.
+///
+/// By an evaluator of the application's agency who has declared no conflict of interest. `admitted`
+/// opens the scoring; `inadmissible` needs reasons from the call's checklist;
+/// `integration_requested` needs a question, and gives the applicant the call's number of calendar
+/// days, until 23:59:59 Europe/Rome, to answer. Once that deadline has passed unanswered, the case
+/// can be closed as inadmissible.
 #[utoipa::path(
     operation_id = "decideAdmissibility",
     tag = "review",
@@ -330,8 +339,10 @@ pub async fn admissibility(
     Ok(HttpResponse::Ok().json(ReviewView::from(&app)))
 }
 
-/// Answer a request for integration (the lead's representatives), before its deadline: the
-/// text and the metadata of the annexes; the case goes back to the agency.
+/// Answer a request for integration.
+///
+/// By the lead's representatives, before the request's deadline: the answer's text and the metadata
+/// of the annexes it adds. The case goes back to the agency, which then decides admissibility.
 #[utoipa::path(
     operation_id = "answerIntegrationRequest",
     tag = "review",
@@ -375,9 +386,12 @@ pub async fn integration(
     Ok(HttpResponse::Ok().json(ReviewView::from(&app)))
 }
 
-/// Save the caller's scores, as a draft or final: one per criterion of the grid, one
-/// decimal at most, within the criterion's bounds, each with a justification. A final
-/// evaluation scores every criterion and is immutable (an administrator may reopen it).
+/// Save the caller's evaluation of an application.
+///
+/// As a draft or final: one score per criterion of the grid, with one decimal at most, within the
+/// criterion's bounds, each with a justification. A final evaluation scores every criterion and is
+/// immutable; only an administrator may reopen it. Only for an admitted application, by an
+/// evaluator of its agency who has declared no conflict of interest.
 #[utoipa::path(
     operation_id = "saveMyEvaluation",
     tag = "review",
@@ -437,10 +451,12 @@ impl From<Scores> for EvaluationsView {
     }
 }
 
-/// The evaluations of an application, its consensus if any, and its score: the average of
-/// the final evaluations (at least the call's number) rounded half-up to two decimals, or
-/// the consensus; eligible when it reaches the threshold. Applicants see them once the
-/// ranking is approved.
+/// List an application's evaluations and its score.
+///
+/// The evaluations, the consensus if any, and the score: the average of the final evaluations (at
+/// least the call's number of them) rounded half-up to two decimals, or the consensus; the
+/// application is eligible when its score reaches the call's threshold. Evaluators of its agency
+/// see them after their conflict declaration; applicants, once the ranking is approved.
 #[utoipa::path(
     operation_id = "listEvaluations",
     tag = "review",
@@ -462,7 +478,10 @@ pub async fn list_evaluations(
     Ok(HttpResponse::Ok().json(EvaluationsView::from(scores)))
 }
 
-/// Reopen a final evaluation (administrators), with a reason; it becomes a draft again.
+/// Reopen a final evaluation.
+///
+/// Administrators only, with a reason: the evaluation becomes a draft again, and its evaluator may
+/// change it and make it final anew.
 #[utoipa::path(
     operation_id = "reopenEvaluation",
     tag = "review",
@@ -495,7 +514,11 @@ pub async fn reopen(
     Ok(HttpResponse::Ok().json(EvaluationView::from(e)))
 }
 
-/// Record the agency's consensus score, with its reasons: it replaces the average.
+/// Record the agency's consensus score.
+///
+/// One score per criterion of the call's grid, with the reasons for it: the consensus replaces the
+/// average of the final evaluations as the application's score. Only for an admitted application,
+/// by an evaluator of its agency who has declared no conflict of interest.
 #[utoipa::path(
     operation_id = "setConsensus",
     tag = "review",

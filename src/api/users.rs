@@ -119,6 +119,9 @@ fn user_id_param(path: web::Path<Uuid>) -> Uuid {
 }
 
 /// Create a user of any role.
+///
+/// Administrators only: applicants, evaluators (with their agency) and administrators. The password
+/// must meet the password rules, every broken one listed.
 #[utoipa::path(
     operation_id = "createUser",
     tag = "users",
@@ -163,6 +166,8 @@ pub async fn create_user(
 }
 
 /// List users, by user name.
+///
+/// Administrators only; paged, and filtered by role, agency and whether disabled.
 #[utoipa::path(
     operation_id = "listUsers",
     tag = "users",
@@ -197,6 +202,8 @@ pub async fn list_users(
 }
 
 /// Read a user.
+///
+/// Administrators only. Its `ETag` goes in the `If-Match` of a `PATCH`.
 #[utoipa::path(
     operation_id = "getUser",
     tag = "users",
@@ -222,8 +229,11 @@ pub async fn get_user(
     ))
 }
 
-/// Change a user: disable or enable it, change its role or agency, reset its password.
-/// A JSON Merge Patch, with `If-Match` set to the user's ETag.
+/// Change a user.
+///
+/// Administrators only: disable or enable it, change its role or agency, reset its password. A JSON
+/// Merge Patch, with `If-Match` set to the user's `ETag`. Disabling a user or resetting its
+/// password ends its sessions; an administrator cannot disable or demote itself.
 #[utoipa::path(
     operation_id = "updateUser",
     tag = "users",

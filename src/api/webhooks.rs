@@ -189,12 +189,14 @@ pub struct DeliveryQuery {
     pub status: Option<DeliveryStatus>,
 }
 
-/// Subscribe a system to events. Each event is POSTed as JSON with the headers
-/// `webhook-id` (the event id: de-duplicate on it, delivery is at least once),
-/// `webhook-timestamp` (Unix seconds) and `webhook-signature`
-/// (`v1,` + base64 of HMAC-SHA256 over `{webhook-id}.{webhook-timestamp}.{body}`, keyed with
-/// the base64-decoded part of the secret after `whsec_`: the Standard Webhooks scheme).
-/// A 2xx answer is a delivery; anything else is tried again with a doubling wait.
+/// Subscribe a system to events.
+///
+/// Administrators only. Each event is POSTed as JSON with the headers `webhook-id` (the event id:
+/// de-duplicate on it, delivery is at least once), `webhook-timestamp` (Unix seconds) and
+/// `webhook-signature` (`v1,` + base64 of HMAC-SHA256 over
+/// `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of the secret
+/// after `whsec_`: the Standard Webhooks scheme). A 2xx answer is a delivery; anything else is
+/// tried again with a doubling wait. The secret is shown once, in this answer.
 #[utoipa::path(
     operation_id = "createWebhook",
     tag = "webhooks",
@@ -239,7 +241,10 @@ pub async fn create_webhook(
         .json(view(hook, true)))
 }
 
-/// The live subscriptions, oldest first (secrets are not shown).
+/// List the webhook subscriptions.
+///
+/// Administrators only: the live subscriptions, oldest first, with their URL and event types;
+/// secrets are not shown.
 #[utoipa::path(
     operation_id = "listWebhooks",
     tag = "webhooks",
@@ -269,7 +274,10 @@ pub async fn list_webhooks(
     }))
 }
 
-/// One live subscription.
+/// Read a webhook subscription.
+///
+/// Administrators only: one live subscription, with its URL and event types; its secret is not
+/// shown.
 #[utoipa::path(
     operation_id = "getWebhook",
     tag = "webhooks",
@@ -292,8 +300,10 @@ pub async fn get_webhook(
     Ok(HttpResponse::Ok().json(view(hook, false)))
 }
 
-/// Unsubscribe: nothing more is sent and pending deliveries are cancelled; the delivery
-/// history stays readable.
+/// Delete a webhook subscription.
+///
+/// Administrators only: nothing more is sent and pending deliveries are cancelled; the delivery
+/// history stays readable (`GET .../deliveries`).
 #[utoipa::path(
     operation_id = "deleteWebhook",
     tag = "webhooks",
@@ -316,7 +326,10 @@ pub async fn delete_webhook(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// What was sent to a subscription (deleted ones too), newest first, with every attempt.
+/// List a webhook subscription's deliveries.
+///
+/// Administrators only: what was sent to a subscription (deleted ones too), newest first, with
+/// every attempt. Paged.
 #[utoipa::path(
     operation_id = "listWebhookDeliveries",
     tag = "webhooks",
