@@ -82,6 +82,7 @@ pub struct PasswordChange {
     pub current_password: String,
     /// 12 to 128 characters, not on the list of common passwords, not containing the user
     /// name nor the part of it before the @ (when that has at least 4 characters).
+    #[schema(min_length = 12, max_length = 128)]
     pub new_password: String,
 }
 
@@ -94,7 +95,9 @@ pub struct RegisterRequest {
     pub username: String,
     /// 12 to 128 characters, not on the list of common passwords, not containing the user
     /// name nor the part of it before the @ (when that has at least 4 characters).
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
+    #[schema(max_length = 200)]
     pub full_name: String,
 }
 

@@ -25,6 +25,7 @@ pub struct EnvelopeInput {
     pub amount: Money,
     pub source: EnvelopeSource,
     /// Where the figure comes from, e.g. the act that set it.
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
 }
 
@@ -239,6 +240,7 @@ pub struct ReallocationRequest {
     pub from_agency_code: AgencyCode,
     pub to_agency_code: AgencyCode,
     pub amount: Money,
+    #[schema(max_length = 2000)]
     pub reason: String,
 }
 

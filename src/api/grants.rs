@@ -96,6 +96,7 @@ pub struct AcceptRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Il partenariato non può garantire il cofinanziamento."}))]
 pub struct DeclineRequest {
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
 }
 
@@ -235,6 +236,7 @@ pub async fn decline(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Il progetto non è stato avviato entro i termini."}))]
 pub struct RevokeRequest {
+    #[schema(max_length = 2000)]
     pub reason: String,
 }
 

@@ -32,7 +32,9 @@ use crate::state::AppState;
 #[schema(example = json!({"kind": "registered", "address": "Piazza Campello 1", "municipality": "Sondrio", "province": "SO"}))]
 pub struct SeatInput {
     pub kind: SeatKind,
+    #[schema(max_length = 300)]
     pub address: String,
+    #[schema(max_length = 100)]
     pub municipality: String,
     /// Province code (sigla), e.g. `SO`; Lombardy's are BG, BS, CO, CR, LC, LO, MB, MI, MN, PV, SO, VA.
     pub province: String,
@@ -54,6 +56,7 @@ pub struct OrganizationInput {
     pub tax_code: String,
     /// Partita IVA, 11 digits; required for enterprises.
     pub vat_number: Option<String>,
+    #[schema(max_length = 300)]
     pub legal_name: String,
     pub category: Category,
     pub subtype: Subtype,

@@ -26,6 +26,7 @@ use crate::state::AppState;
 #[schema(example = json!({"call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "name": "Rete Valtellina per la conciliazione", "lead_organization_id": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b"}))]
 pub struct NewPartnership {
     pub call_id: Uuid,
+    #[schema(max_length = 300)]
     pub name: String,
     pub lead_organization_id: Uuid,
 }

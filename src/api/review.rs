@@ -25,6 +25,7 @@ use crate::state::AppState;
 pub struct DeclarationInput {
     /// True bars the evaluator from this application.
     pub has_conflict: bool,
+    #[schema(max_length = 2000)]
     pub statement: Option<String>,
 }
 
@@ -83,8 +84,10 @@ pub struct AdmissibilityRequest {
     #[serde(default)]
     pub reasons: Vec<String>,
     /// Free text; required with the reason `other`.
+    #[schema(max_length = 5000)]
     pub note: Option<String>,
     /// For `integration_requested`: what the applicant must provide.
+    #[schema(max_length = 5000)]
     pub question: Option<String>,
 }
 
@@ -94,6 +97,7 @@ pub struct AdmissibilityRequest {
 #[schema(example = json!({"answer": "Alleghiamo l'accordo firmato.", "documents": [{"kind": "partnership_agreement", "file_name": "accordo-firmato.pdf", "size_bytes": 512000,
     "sha256": "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae", "organization_id": null}]}))]
 pub struct IntegrationAnswer {
+    #[schema(max_length = 10000)]
     pub answer: String,
     #[serde(default)]
     pub documents: Vec<DocumentInput>,
@@ -170,6 +174,7 @@ impl From<Evaluation> for EvaluationView {
 #[schema(example = json!({"scores": [{"criterion": "QUALITY", "score": "20.0", "justification": "Valutazione condivisa."}], "reasons": "Sintesi concordata dopo il confronto tra i valutatori."}))]
 pub struct ConsensusInput {
     pub scores: Vec<CriterionScore>,
+    #[schema(max_length = 5000)]
     pub reasons: String,
 }
 
@@ -215,6 +220,7 @@ pub struct ConsensusView {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Punteggio del criterio QUALITY trascritto in modo errato."}))]
 pub struct ReopenRequest {
+    #[schema(max_length = 2000)]
     pub reason: String,
 }
 

@@ -71,7 +71,9 @@ pub struct UserList {
 }))]
 pub struct NewUser {
     pub username: String,
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
+    #[schema(max_length = 200)]
     pub full_name: String,
     pub role: Role,
     /// Required for evaluators, forbidden for the other roles.
@@ -83,6 +85,7 @@ pub struct NewUser {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"disabled": true}))]
 pub struct UserPatch {
+    #[schema(max_length = 200)]
     pub full_name: Option<String>,
     pub role: Option<Role>,
     /// `null` removes the agency (when the role is no longer evaluator).
@@ -90,6 +93,7 @@ pub struct UserPatch {
     /// A disabled user cannot log in and its tokens stop working at once.
     pub disabled: Option<bool>,
     /// Set a new password; every token of the user stops working.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: Option<String>,
 }
 

@@ -26,10 +26,12 @@ pub struct WebhookInput {
     /// unique-local, carrier-grade NAT, multicast, documentation or reserved address is
     /// refused (`private_address`), unless the settings allow private networks. No control
     /// characters (`control_character`).
+    #[schema(max_length = 2000)]
     pub url: String,
     /// Which events to receive; see `EventType`.
     pub event_types: Vec<String>,
     /// A note for administrators, up to 200 characters.
+    #[schema(max_length = 200)]
     pub description: Option<String>,
 }
 

@@ -1,6 +1,7 @@
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use crate::both;
 use crate::helpers::*;
 
 /// The committed `openapi/openapi.json` is the document the service builds (no app needed to
@@ -313,3 +314,44 @@ fn every_operation_id_is_unique_and_names_its_verb_and_object() {
         "POST /api/v1/calls/{call_id}/agencies/{agency_code}/ranking/approve"
     );
 }
+
+/// The `maxLength` (and `minLength`) the document declares on request strings are the limits
+/// the service enforces: a client that checks its input against the schema gets no 422 for
+/// length, and one character more is refused with a violation naming the field.
+both!(async fn the_declared_string_lengths_are_the_limits_the_service_enforces(app) {
+    let doc: Value = app.get("/api-docs/openapi.json", None).await.json().await.unwrap();
+    let length = |schema: &str, field: &str, bound: &str| {
+        doc["components"]["schemas"][schema]["properties"][field][bound]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{schema}.{field} declares no {bound}")) as usize
+    };
+    // Self-registration: the full name.
+    let max = length("RegisterRequest", "full_name", "maxLength");
+    assert_eq!(max, 200);
+    let register = |n: usize, user: &str| {
+        json!({"username": format!("{user}@example.org"), "password": "a long and private passphrase", "full_name": "M".repeat(n)})
+    };
+    let res = app.post("/api/v1/auth/register", None, &register(max, "longest")).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = app.post("/api/v1/auth/register", None, &register(max + 1, "too.long")).await;
+    let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(has_violation(&p, "full_name", "invalid_text"), "{p}");
+
+    // An administrator's new user: the password, at both bounds.
+    let admin = app.login(ADMIN).await;
+    let (min, max) = (length("NewUser", "password", "minLength"), length("NewUser", "password", "maxLength"));
+    assert_eq!((min, max), (12, 128));
+    let password = |n: usize| "Quattro gatti blu saltano sul tetto 7! ".chars().cycle().take(n).collect::<String>();
+    let user = |n: usize, name: &str| {
+        json!({"username": format!("{name}@example.org"), "password": password(n), "full_name": "Bruno Verdi", "role": "applicant"})
+    };
+    for (n, name, accepted) in [(min, "shortest", true), (max, "longest.password", true), (min - 1, "too.short", false), (max + 1, "too.long.password", false)] {
+        let res = app.post("/api/v1/users", Some(&admin), &user(n, name)).await;
+        if accepted {
+            assert_eq!(res.status(), StatusCode::CREATED, "a password of {n} characters");
+        } else {
+            let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+            assert!(has_violation(&p, "password", "password_length"), "{n} characters: {p}");
+        }
+    }
+});
