@@ -279,9 +279,35 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         contract_security(op);
         drop_media_type_headers(op);
     }
+    drop_unused_shared_responses(&mut value);
     match serde_json::from_value(value) {
         Ok(doc) => doc,
         Err(e) => panic!("the completed OpenAPI document no longer reads as one: {e}"),
+    }
+}
+
+/// A shared response that no operation refers to (every operation that reads `If-Match`
+/// declares its own 412 and 428, for instance) would only be noise in the document.
+fn drop_unused_shared_responses(doc: &mut Value) {
+    fn refs(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(r)) = o.get("$ref") {
+                    out.insert(r.clone());
+                }
+                o.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut used = std::collections::BTreeSet::new();
+    refs(&doc["paths"], &mut used);
+    if let Some(shared) = doc
+        .pointer_mut("/components/responses")
+        .and_then(Value::as_object_mut)
+    {
+        shared.retain(|name, _| used.contains(&format!("#/components/responses/{name}")));
     }
 }
 

@@ -5190,44 +5190,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description If-Match names a version that is no longer current: read the resource again */
-        PreconditionFailed: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "code": "precondition_failed",
-                 *       "detail": "The resource changed since you read it: read it again and retry with its new ETag.",
-                 *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
-                 *       "status": 412,
-                 *       "title": "Precondition failed",
-                 *       "type": "urn:welfare-grants:problem:precondition_failed"
-                 *     }
-                 */
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
-        /** @description If-Match is missing */
-        PreconditionRequired: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "code": "precondition_required",
-                 *       "detail": "This operation requires an If-Match header with the resource's ETag.",
-                 *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
-                 *       "status": 428,
-                 *       "title": "Precondition required",
-                 *       "type": "urn:welfare-grants:problem:precondition_required"
-                 *     }
-                 */
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
         /** @description The database is unavailable or busy: retry after Retry-After seconds */
         ServiceUnavailable: {
             headers: {
