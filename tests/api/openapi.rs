@@ -315,9 +315,9 @@ fn every_operation_id_is_unique_and_names_its_verb_and_object() {
     );
 }
 
-/// The `maxLength` (and `minLength`) the document declares on request strings are the limits
-/// the service enforces: a client that checks its input against the schema gets no 422 for
-/// length, and one character more is refused with a violation naming the field.
+// The `maxLength` (and `minLength`) the document declares on request strings are the limits
+// the service enforces: a client that checks its input against the schema gets no 422 for
+// length, and one character more is refused with a violation naming the field.
 both!(async fn the_declared_string_lengths_are_the_limits_the_service_enforces(app) {
     let doc: Value = app.get("/api-docs/openapi.json", None).await.json().await.unwrap();
     let length = |schema: &str, field: &str, bound: &str| {
