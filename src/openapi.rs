@@ -5,6 +5,7 @@ use std::fmt::Display;
 
 use actix_web::http::StatusCode;
 use serde_json::{Value, json};
+use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::security::{
     Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
 };
@@ -30,8 +31,27 @@ impl Modify for SecuritySchemes {
                     .build(),
             ),
         );
-        components.add_security_scheme(
-            "oauth2",
+    }
+}
+
+/// The name of the OAuth2 password scheme that only the Swagger UI document has. Swagger UI's
+/// Authorize dialog shows the schemes in the order of the document's `securitySchemes`, which
+/// are sorted by name: this one sorts before `bearer`, so the dialog leads with the login form.
+pub const SWAGGER_LOGIN: &str = "Login";
+
+/// The document that Swagger UI at `/docs` reads: the contract plus an OAuth2 password scheme
+/// on `/api/v1/auth/token`, offered wherever the contract takes a bearer token, so that a
+/// tester logs in with a user name and password instead of pasting a token.
+///
+/// The contract itself (`/api-docs/openapi.json`, `openapi/openapi.json`) has the bearer
+/// scheme only: the Italian API guidelines allow neither the password flow nor a token URL
+/// that is not https, and integrators get their tokens from the same endpoint anyway.
+pub fn for_swagger_ui(contract: &utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let mut doc = contract.clone();
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            SWAGGER_LOGIN,
             SecurityScheme::OAuth2(OAuth2::with_description(
                 [Flow::Password(Password::new(
                     "/api/v1/auth/token",
@@ -40,7 +60,33 @@ impl Modify for SecuritySchemes {
                 "Log in with a user name and password (the demo accounts are in the README).",
             )),
         );
+    let Ok(mut value) = serde_json::to_value(&doc) else {
+        return doc;
+    };
+    let login = json!({ SWAGGER_LOGIN: [] });
+    for op in operations_mut(&mut value) {
+        let Some(security) = op.get_mut("security").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        if let Some(at) = security.iter().position(|s| s.get("bearer").is_some()) {
+            security.insert(at, login.clone());
+        }
     }
+    match serde_json::from_value(value) {
+        Ok(doc) => doc,
+        Err(e) => panic!("the Swagger UI document no longer reads as one: {e}"),
+    }
+}
+
+/// Every operation of a document read as JSON.
+fn operations_mut(doc: &mut Value) -> impl Iterator<Item = &mut serde_json::Map<String, Value>> {
+    doc.get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(Value::as_object_mut)
 }
 
 #[derive(OpenApi)]
@@ -54,9 +100,18 @@ and, for validation failures, every violated rule in `violations`. Messages are 
 Every state-changing POST honours an `Idempotency-Key` header: a repeat with the same key and body answers the first result \
 again (`Idempotent-Replayed: true`), the same key with another body is 422, a repeat while the first still runs is 409 \
 `idempotency_in_progress` with `Retry-After`: retry with the same key after that many seconds.\n\n\
-To try it: press **Authorize**, and log in with a demo account in the *oauth2* form.",
+To try it in Swagger UI (`/docs/`): press **Authorize** and log in with a demo account in its first form, *Login*.",
         version = "1.0.0",
+        contact(
+            name = "Regione Lombardia",
+            url = "https://www.regione.lombardia.it/"
+        ),
         license(name = "EUPL-1.2")
+    ),
+    servers(
+        (url = "/", description = "Sandbox: the service this document is served from (a local, test or demo instance, on plain http). Swagger UI at /docs/ calls this one."),
+        (url = "https://{host}", description = "Production: the service behind the Region's TLS proxy.",
+            variables(("host" = (default = "localhost", description = "The host name (and port) the Region publishes the service at"))))
     ),
     modifiers(&SecuritySchemes),
     tags(
@@ -82,6 +137,20 @@ struct ApiDoc;
 pub fn base() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    // The one-liner of catalogues and developer portals (`info.summary` from OpenAPI 3.1 on;
+    // the Italian API catalogue reads `x-summary`).
+    doc.info.extensions = Some(
+        ExtensionsBuilder::new()
+            .add(
+                "x-summary",
+                "Regional grants for work-life balance and company welfare: calls, applications, review, rankings and grants.",
+            )
+            .build(),
+    );
+    // The first server is a sandbox: plain http is allowed there.
+    if let Some(sandbox) = doc.servers.as_mut().and_then(|s| s.first_mut()) {
+        sandbox.extensions = Some(ExtensionsBuilder::new().add("x-sandbox", true).build());
+    }
     doc
 }
 
@@ -206,9 +275,87 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     }
     crate::api::limits::document(&mut value);
     crate::api::caching::document(&mut value);
+    for op in operations_mut(&mut value) {
+        contract_security(op);
+        drop_media_type_headers(op);
+    }
+    drop_unused_shared_responses(&mut value);
     match serde_json::from_value(value) {
         Ok(doc) => doc,
         Err(e) => panic!("the completed OpenAPI document no longer reads as one: {e}"),
+    }
+}
+
+/// A shared response that no operation refers to (every operation that reads `If-Match`
+/// declares its own 412 and 428, for instance) would only be noise in the document.
+fn drop_unused_shared_responses(doc: &mut Value) {
+    fn refs(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(r)) = o.get("$ref") {
+                    out.insert(r.clone());
+                }
+                o.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut used = std::collections::BTreeSet::new();
+    refs(&doc["paths"], &mut used);
+    if let Some(shared) = doc
+        .pointer_mut("/components/responses")
+        .and_then(Value::as_object_mut)
+    {
+        shared.retain(|name, _| used.contains(&format!("#/components/responses/{name}")));
+    }
+}
+
+/// The contract takes bearer tokens only: a requirement naming the OAuth2 password scheme (an
+/// annotation may still name it) goes, and `for_swagger_ui` offers that scheme to Swagger UI.
+fn contract_security(op: &mut serde_json::Map<String, Value>) {
+    if let Some(security) = op.get_mut("security").and_then(Value::as_array_mut) {
+        security.retain(|s| s.get("oauth2").is_none() && s.get(SWAGGER_LOGIN).is_none());
+    }
+}
+
+/// OpenAPI ignores a response header named `Content-Type` (the media types of `content` say
+/// it), and the Italian API guidelines refuse it: such a declaration goes, and what it said
+/// joins the response's description.
+fn drop_media_type_headers(op: &mut serde_json::Map<String, Value>) {
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for response in responses.values_mut() {
+        let Some(response) = response.as_object_mut() else {
+            continue;
+        };
+        let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let Some(name) = headers
+            .keys()
+            .find(|name| name.eq_ignore_ascii_case("content-type"))
+            .cloned()
+        else {
+            continue;
+        };
+        let said = headers.remove(&name).and_then(|h| {
+            h.get("description")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        if headers.is_empty() {
+            response.remove("headers");
+        }
+        if let Some(said) = said {
+            let description = response
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let description = format!("{description} (Content-Type: {})", said.to_lowercase());
+            response.insert("description".into(), Value::String(description));
+        }
     }
 }
 
@@ -452,7 +599,7 @@ fn declare_headers(status: &str, response: &mut Value) {
         ),
         "429" | "503" => (
             "Retry-After",
-            json!({"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 1}}),
+            json!({"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "format": "int32", "minimum": 1}}),
         ),
         // Only the shared idempotency problem comes here with a 409 of its own making.
         "409"
@@ -461,7 +608,7 @@ fn declare_headers(status: &str, response: &mut Value) {
         {
             (
                 "Retry-After",
-                json!({"description": "Seconds until the running request's lease ends (at most 60); retry with the same key then.", "schema": {"type": "integer", "minimum": 1}}),
+                json!({"description": "Seconds until the running request's lease ends (at most 60); retry with the same key then.", "schema": {"type": "integer", "format": "int32", "minimum": 1}}),
             )
         }
         _ => return,
@@ -492,7 +639,7 @@ fn declare_idempotency_retry_after(response: &mut Value) {
     if let Some(headers) = headers.as_object_mut() {
         headers.entry("Retry-After").or_insert(json!({
             "description": "With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then.",
-            "schema": {"type": "integer", "minimum": 1}
+            "schema": {"type": "integer", "format": "int32", "minimum": 1}
         }));
     }
 }

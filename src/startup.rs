@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_cors::Cors;
 use actix_web::dev::{Server, Service};
 use actix_web::http::header::{self, HeaderName};
-use actix_web::{App, HttpMessage, HttpServer, web};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa_actix_web::AppExt;
@@ -206,7 +206,8 @@ fn release_free_memory() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn release_free_memory() {}
 
-/// The OpenAPI document of the service, as served at `/api-docs/openapi.json`.
+/// The OpenAPI document of the service (the contract), as served at `/api-docs/openapi.json`;
+/// Swagger UI reads `openapi::for_swagger_ui` of it, at `/api-docs/swagger-ui.json`.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let (_, api) = App::new()
         .into_utoipa_app()
@@ -273,9 +274,21 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             )
             .configure(api::configure)
             .split_for_parts();
-        app.service(
+        let contract = crate::openapi::finish(api);
+        let swagger_ui = crate::openapi::for_swagger_ui(&contract);
+        let contract = std::sync::Arc::new(contract);
+        app.route(
+            "/api-docs/openapi.json",
+            web::get().to(move || {
+                let contract = contract.clone();
+                async move { HttpResponse::Ok().json(&*contract) }
+            }),
+        )
+        .service(
+            // Swagger UI reads the contract with the login form added
+            // (`openapi::for_swagger_ui`).
             SwaggerUi::new("/docs/{_:.*}")
-                .url("/api-docs/openapi.json", crate::openapi::finish(api))
+                .url("/api-docs/swagger-ui.json", swagger_ui)
                 .config(utoipa_swagger_ui::Config::default().persist_authorization(true))
                 .oauth(
                     utoipa_swagger_ui::oauth::Config::new()

@@ -20,7 +20,11 @@ pub struct AgencyView {
     pub population_reference: String,
 }
 
-/// The eight ATS, by code.
+/// List the eight ATS, by code.
+///
+/// The health agencies that review, score and rank the applications of their territory, each with
+/// its code and the population that weighs its share of a call's envelopes. Public: no token
+/// needed.
 #[utoipa::path(
     operation_id = "listAgencies",
     tag = "agencies",

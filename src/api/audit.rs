@@ -37,22 +37,23 @@ pub struct AuditEventView {
     pub request_id: Option<String>,
 }
 
-/// What the store records of an entity before and after a change: an object or a list.
-/// (utoipa's "any value" schema does not survive `openapi::finish`, which reads the document
-/// back.)
-fn snapshot_schema() -> utoipa::openapi::Object {
-    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([
-            Type::Object,
-            Type::Array,
-            Type::Null,
-        ]))
+/// What the store records of an entity before and after a change: an object, a list of
+/// objects, or null. Written as a `oneOf` so that every branch is complete (an `array` type
+/// needs its `items`, or client generators drop the operation). (utoipa's "any value" schema
+/// does not survive `openapi::finish`, which reads the document back.)
+fn snapshot_schema() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+    let object = || ObjectBuilder::new().schema_type(Type::Object);
+    let one_of = OneOfBuilder::new()
+        .item(object())
+        .item(ArrayBuilder::new().items(object()))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
         .description(Some(
             "The entity as the change found it (`before`) or left it (`after`): an object, or a \
              list such as a call's envelopes; null before a creation and after a deletion.",
         ))
-        .build()
+        .build();
+    Schema::OneOf(one_of)
 }
 
 /// A page of the audit log.
@@ -105,8 +106,11 @@ fn view(m: crate::service::operations::AuditEvent) -> AuditEventView {
     }
 }
 
-/// The audit log (administrators), oldest first, filtered by entity, actor, action and time
-/// range; `format=csv` exports every match.
+/// List the audit log.
+///
+/// Administrators only. Every state change, oldest first, with who made it, when, and the entity
+/// before and after; filtered by entity, actor, action and time range. `format=csv` exports every
+/// match instead of a page.
 #[utoipa::path(
     operation_id = "listAuditEvents",
     tag = "audit",
@@ -117,7 +121,7 @@ fn view(m: crate::service::operations::AuditEvent) -> AuditEventView {
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An empty time range or an unknown format", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/audit-events")]
 pub async fn list_audit_events(

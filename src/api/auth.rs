@@ -82,6 +82,7 @@ pub struct PasswordChange {
     pub current_password: String,
     /// 12 to 128 characters, not on the list of common passwords, not containing the user
     /// name nor the part of it before the @ (when that has at least 4 characters).
+    #[schema(min_length = 12, max_length = 128)]
     pub new_password: String,
 }
 
@@ -94,7 +95,9 @@ pub struct RegisterRequest {
     pub username: String,
     /// 12 to 128 characters, not on the list of common passwords, not containing the user
     /// name nor the part of it before the @ (when that has at least 4 characters).
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
+    #[schema(max_length = 200)]
     pub full_name: String,
 }
 
@@ -108,6 +111,10 @@ async fn tokens_for(
 }
 
 /// Log in with a user name and password.
+///
+/// Answers an access token (a JWT to send as `Authorization: Bearer ...`), its lifetime, and a
+/// refresh token for `POST /api/v1/auth/refresh`. Wrong passwords are limited per address and per
+/// account (429 with `Retry-After`).
 #[utoipa::path(
     operation_id = "logIn",
     tag = "auth",
@@ -193,11 +200,13 @@ fn token_error(err: &ApiError) -> Option<HttpResponse> {
     )
 }
 
-/// The OAuth2 token endpoint: the password grant (what Swagger UI's Authorize dialog uses)
-/// and the refresh grant. Unlike every other operation, it answers a request it cannot read
-/// or a grant that fails in the OAuth2 shape (RFC 6749 §5.2: 400 with `error` and
-/// `error_description`, and the service's `code`), so that OAuth2 clients, Swagger UI among
-/// them, show why; its other errors are problem+json.
+/// Get tokens: the OAuth2 token endpoint.
+///
+/// The password grant (what Swagger UI's login uses) and the refresh grant, as
+/// `application/x-www-form-urlencoded`. Unlike every other operation, it answers a request it
+/// cannot read or a grant that fails in the OAuth2 shape (RFC 6749 §5.2: 400 with `error` and
+/// `error_description`, and the service's `code`), so that OAuth2 clients, Swagger UI among them,
+/// show why; its other errors are problem+json.
 #[utoipa::path(
     operation_id = "requestToken",
     tag = "auth",
@@ -268,10 +277,11 @@ async fn refreshed(state: &AppState, refresh_token: &str) -> Result<TokenRespons
     Ok(auth::refresh(state, refresh_token).await?.into())
 }
 
-/// Exchange a refresh token for a new pair of tokens. A refresh token is used once: the
-/// answer carries the next one, and the one sent is retired. A retired refresh token sent
-/// again ends its whole session (`refresh_token_reused`): either it was copied, or the
-/// client kept an old one; in both cases its holder logs in again.
+/// Exchange a refresh token for new tokens.
+///
+/// A refresh token is used once: the answer carries the next one, and the one sent is retired. A
+/// retired refresh token sent again ends its whole session (`refresh_token_reused`): either it was
+/// copied, or the client kept an old one; in both cases its holder logs in again.
 #[utoipa::path(
     operation_id = "refreshTokens",
     tag = "auth",
@@ -293,8 +303,10 @@ pub async fn refresh(
         .json(tokens))
 }
 
-/// Log out: end the caller's session. Its access token and its refresh tokens stop working
-/// at once, on every replica; the user's other sessions (other devices) go on.
+/// Log out: end the caller's session.
+///
+/// Its access token and its refresh tokens stop working at once, on every replica; the user's other
+/// sessions (other devices) go on.
 #[utoipa::path(
     operation_id = "logOut",
     tag = "auth",
@@ -302,7 +314,7 @@ pub async fn refresh(
         (status = 204, description = "The session is ended"),
         (status = 401, description = "Not logged in, or the session already ended", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/auth/logout")]
 pub async fn logout(
@@ -313,7 +325,10 @@ pub async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The caller's own account.
+/// Read the caller's own account.
+///
+/// The user name, full name, role and, for evaluators, agency of the token's user: what a client
+/// needs to show who is logged in and what they may do.
 #[utoipa::path(
     operation_id = "getCurrentUser",
     tag = "auth",
@@ -321,7 +336,7 @@ pub async fn logout(
         (status = 200, description = "The caller", body = UserView),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/auth/me")]
 pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse, ApiError> {
@@ -333,8 +348,10 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
     ))
 }
 
-/// Change one's own password. Every token issued before stops working; the answer carries
-/// new ones.
+/// Change one's own password.
+///
+/// With the current password and a new one that meets the password rules (each broken rule is
+/// listed). Every token issued before stops working, on every device; the answer carries new ones.
 #[utoipa::path(
     operation_id = "changePassword",
     tag = "auth",
@@ -345,7 +362,7 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResp
         (status = 422, description = "The new password breaks a rule", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong passwords for this account (`account_rate_limited`; a wrong current password counts like a wrong password at login): retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/auth/password")]
 pub async fn change_password(
@@ -363,6 +380,10 @@ pub async fn change_password(
 }
 
 /// Register as an applicant.
+///
+/// Creates an applicant account (the other roles are created by administrators); then log in to get
+/// a token. The user name is an e-mail address; the password must meet the password rules, every
+/// broken one listed. Limited per address (429 with `Retry-After`).
 #[utoipa::path(
     operation_id = "registerApplicant",
     tag = "auth",

@@ -38,7 +38,10 @@ fn call_response(state: &AppState, call: &Call, status: StatusCode) -> HttpRespo
     with_etag(status, call.version, &CallView::new(call, state.now()))
 }
 
-/// List the calls, newest window first. Drafts are listed for administrators only.
+/// List the calls, newest window first.
+///
+/// Public: anyone sees the published calls. Drafts are listed for administrators only, so an
+/// administrator's answer is never cached by a shared cache.
 #[utoipa::path(
     operation_id = "listCalls",
     tag = "calls",
@@ -47,7 +50,7 @@ fn call_response(state: &AppState, call: &Call, status: StatusCode) -> HttpRespo
         (status = 200, description = "A page of calls", body = CallList),
         (status = 400, description = "Bad query parameter", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = []), ("oauth2" = []))
+    security((), ("bearer" = []))
 )]
 #[get("/calls")]
 pub async fn list_calls(
@@ -67,7 +70,10 @@ pub async fn list_calls(
     }))
 }
 
-/// Read a call with all its rules. Its `ETag` is needed to change it.
+/// Read a call with all its rules.
+///
+/// Public once published; a draft only for administrators. Its `ETag` goes in the `If-Match` of a
+/// `PATCH`.
 #[utoipa::path(
     operation_id = "getCall",
     tag = "calls",
@@ -76,7 +82,7 @@ pub async fn list_calls(
         (status = 200, description = "The call", body = CallView),
         (status = 404, description = "No such call (drafts are visible to administrators only)", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = []), ("oauth2" = []))
+    security((), ("bearer" = []))
 )]
 #[get("/calls/{call_id}")]
 pub async fn get_call(
@@ -88,8 +94,11 @@ pub async fn get_call(
     Ok(call_response(&state, &call, StatusCode::OK))
 }
 
-/// Create a call as a draft. Without `envelopes`, the total is split 30/70 over the
-/// agencies' populations.
+/// Create a call, as a draft.
+///
+/// Administrators only. Every rule of the call (window, amounts, grid, composition rules) is
+/// checked at once and every violation listed. Without `envelopes`, the total is split over the
+/// agencies: 30% in equal parts, 70% by population. Publish it with `POST .../publish`.
 #[utoipa::path(
     operation_id = "createCall",
     tag = "calls",
@@ -101,7 +110,7 @@ pub async fn get_call(
         (status = 409, description = "Code taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Rules broken; every violation is listed", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls")]
 pub async fn create_call(
@@ -135,9 +144,11 @@ pub async fn create_call(
     ))
 }
 
-/// Change a call (JSON Merge Patch with `If-Match`). A published call's dates change only
-/// with an `amendment` (act number and date), which is recorded with the old and new values;
-/// its rules and total are locked once its window has opened.
+/// Change a call.
+///
+/// Administrators only: a JSON Merge Patch with `If-Match`. A published call's dates change only
+/// with an `amendment` (act number and date), which is recorded with the old and new values; its
+/// rules and total are locked once its window has opened.
 #[utoipa::path(
     operation_id = "updateCall",
     tag = "calls",
@@ -158,7 +169,7 @@ pub async fn create_call(
                 "violations": [{"field": "rules.grant_rate", "code": "locked_after_opening", "message": "The rules of a call cannot change once its window has opened."}]})),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[patch("/calls/{call_id}")]
 pub async fn patch_call(
@@ -238,8 +249,10 @@ fn editable(c: &Call) -> CallEditable {
     }
 }
 
-/// Create the next edition as a draft with the same rules (and envelopes, when the total
-/// is the same; otherwise they are split 30/70).
+/// Create the next edition of a call.
+///
+/// Administrators only: a new draft, under a new code, with the same rules. The envelopes are
+/// copied when the total is the same; otherwise they are split 30/70 again.
 #[utoipa::path(
     operation_id = "cloneCall",
     tag = "calls",
@@ -252,7 +265,7 @@ fn editable(c: &Call) -> CallEditable {
         (status = 409, description = "Code taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Rules broken", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls/{call_id}/clone")]
 pub async fn clone_call(
@@ -279,7 +292,10 @@ pub async fn clone_call(
     ))
 }
 
-/// Publish a draft: from now on everybody sees it. Its envelopes must add up to its total.
+/// Publish a draft call.
+///
+/// Administrators only: from now on everybody sees it, and partnerships may form for it. Its
+/// envelopes must add up to its total.
 #[utoipa::path(
     operation_id = "publishCall",
     tag = "calls",
@@ -291,7 +307,7 @@ pub async fn clone_call(
         (status = 409, description = "Already published", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The envelopes do not add up to the total", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls/{call_id}/publish")]
 pub async fn publish_call(
@@ -303,7 +319,10 @@ pub async fn publish_call(
     Ok(call_response(&state, &call, StatusCode::OK))
 }
 
-/// Every amendment of a call's dates, oldest first.
+/// List the amendments of a call's dates.
+///
+/// Every amendment, oldest first, with its act number and date and the old and new values. Public
+/// for a published call.
 #[utoipa::path(
     operation_id = "listCallAmendments",
     tag = "calls",
@@ -312,7 +331,7 @@ pub async fn publish_call(
         (status = 200, description = "The amendments", body = Vec<AmendmentView>),
         (status = 404, description = "No such call", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = []), ("oauth2" = []))
+    security((), ("bearer" = []))
 )]
 #[get("/calls/{call_id}/amendments")]
 pub async fn list_amendments(

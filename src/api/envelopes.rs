@@ -25,6 +25,7 @@ pub struct EnvelopeInput {
     pub amount: Money,
     pub source: EnvelopeSource,
     /// Where the figure comes from, e.g. the act that set it.
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
 }
 
@@ -119,7 +120,11 @@ pub struct SplitRequest {
     pub dry_run: bool,
 }
 
-/// The envelope of each agency, its source, and their sum.
+/// Read the envelopes of a call.
+///
+/// Each agency's envelope with its source (`official`, published in an act, or `estimated`, e.g. by
+/// the 30/70 split on approximate populations), and their sum, which equals the call's total once
+/// it is published. Public for a published call.
 #[utoipa::path(
     operation_id = "getCallEnvelopes",
     tag = "calls",
@@ -128,7 +133,7 @@ pub struct SplitRequest {
         (status = 200, description = "The envelopes", body = EnvelopesView),
         (status = 404, description = "No such call", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = []), ("oauth2" = []))
+    security((), ("bearer" = []))
 )]
 #[get("/calls/{call_id}/envelopes")]
 pub async fn get_envelopes(
@@ -141,7 +146,10 @@ pub async fn get_envelopes(
     Ok(HttpResponse::Ok().json(envelopes_view(&call, &envelopes)))
 }
 
-/// Set every agency's envelope at once; they must add up to the call's total.
+/// Set every agency's envelope at once.
+///
+/// Administrators only: one amount for each of the eight agencies, none missing and none twice,
+/// adding up to the call's total to the cent.
 #[utoipa::path(
     operation_id = "setCallEnvelopes",
     tag = "calls",
@@ -156,7 +164,7 @@ pub async fn get_envelopes(
                 "detail": "The request breaks 1 rule(s); see violations.", "code": "validation_failed",
                 "violations": [{"field": "envelopes", "code": "envelopes_sum_mismatch", "message": "The envelopes add up to 5049999.99, but the call's total is 5050000.00."}]})),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[put("/calls/{call_id}/envelopes")]
 pub async fn put_envelopes(
@@ -173,9 +181,11 @@ pub async fn put_envelopes(
     Ok(HttpResponse::Ok().json(envelopes_view(&call, &stored)))
 }
 
-/// Compute the envelopes from the call's total: a share (default 30%) in equal parts among
-/// the eight agencies, the rest by population, exact to the cent (largest remainder, ties
-/// by agency code). Pinned envelopes keep their amount. Stored unless `dry_run`.
+/// Split a call's total into envelopes.
+///
+/// A share (default 30%) in equal parts among the eight agencies, the rest by population, exact to
+/// the cent (largest remainder, ties by agency code). Pinned envelopes keep their amount. Stored
+/// unless `dry_run`; administrators only.
 #[utoipa::path(
     operation_id = "splitCallEnvelopes",
     tag = "calls",
@@ -187,7 +197,7 @@ pub async fn put_envelopes(
         (status = 404, description = "No such call", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Pinned envelopes exceed the total, or populations are missing", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls/{call_id}/envelopes/split")]
 pub async fn split_envelopes(
@@ -230,12 +240,15 @@ pub struct ReallocationRequest {
     pub from_agency_code: AgencyCode,
     pub to_agency_code: AgencyCode,
     pub amount: Money,
+    #[schema(max_length = 2000)]
     pub reason: String,
 }
 
-/// Move money an agency has not committed to another agency's envelope (administrators).
-/// The call's total does not change; money arriving in an agency whose ranking is approved
-/// goes down its reserve list at once, as a new published version.
+/// Move money between agencies' envelopes.
+///
+/// Administrators only, with a reason: money an agency has not committed goes to another agency's
+/// envelope; the call's total does not change. Money arriving in an agency whose ranking is
+/// approved goes down its reserve list at once, as a new published version.
 #[utoipa::path(
     operation_id = "reallocateEnvelopes",
     tag = "calls",
@@ -250,7 +263,7 @@ pub struct ReallocationRequest {
                 "detail": "The request breaks 1 rule(s); see violations.",
                 "violations": [{"field": "amount", "code": "more_than_unused", "message": "PAVIA has 12000.00 unused: no more can be moved."}]})),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls/{call_id}/reallocations")]
 pub async fn reallocate(

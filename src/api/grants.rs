@@ -96,11 +96,14 @@ pub struct AcceptRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Il partenariato non può garantire il cofinanziamento."}))]
 pub struct DeclineRequest {
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
 }
 
-/// The grants the caller may see: its partnerships' (applicants), its agency's
-/// (evaluators), all (administrators).
+/// List the grants the caller may see.
+///
+/// Applicants see their partnerships' grants; evaluators, their agency's; administrators, all.
+/// Paged.
 #[utoipa::path(
     operation_id = "listGrants",
     tag = "grants",
@@ -109,7 +112,7 @@ pub struct DeclineRequest {
         (status = 200, description = "A page of grants", body = GrantList),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/grants")]
 pub async fn list_grants(
@@ -134,6 +137,9 @@ pub async fn list_grants(
 }
 
 /// Read a grant.
+///
+/// Its amount and the amount requested, its status, its acceptance deadline and, once answered,
+/// when (with the CUP of an acceptance). Visible to whoever may list it.
 #[utoipa::path(
     operation_id = "getGrant",
     tag = "grants",
@@ -142,7 +148,7 @@ pub async fn list_grants(
         (status = 200, description = "The grant", body = GrantView),
         (status = 404, description = "No such grant that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/grants/{grant_id}")]
 pub async fn get_grant(
@@ -154,8 +160,10 @@ pub async fn get_grant(
     Ok(HttpResponse::Ok().json(GrantView::from(&g)))
 }
 
-/// Accept an offer with the project's CUP, before the acceptance deadline (the lead's
-/// representatives).
+/// Accept a grant offer.
+///
+/// By the lead's representatives, before the acceptance deadline, with the project's CUP (Codice
+/// Unico di Progetto). The grant becomes accepted; the CUP shows on it from then on.
 #[utoipa::path(
     operation_id = "acceptGrant",
     tag = "grants",
@@ -168,7 +176,7 @@ pub async fn get_grant(
         (status = 409, description = "Already answered, or the deadline has passed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No valid CUP", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/grants/{grant_id}/accept")]
 pub async fn accept(
@@ -188,7 +196,10 @@ pub async fn accept(
     Ok(HttpResponse::Ok().json(GrantView::from(&g)))
 }
 
-/// Decline an offer, before the acceptance deadline (the lead's representatives).
+/// Decline a grant offer.
+///
+/// By the lead's representatives, before the acceptance deadline, with an optional reason. The
+/// money goes down the agency's reserve list at once, as a new published ranking version.
 #[utoipa::path(
     operation_id = "declineGrant",
     tag = "grants",
@@ -200,7 +211,7 @@ pub async fn accept(
         (status = 404, description = "No such grant that the caller's organization leads", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already answered, or the deadline has passed", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/grants/{grant_id}/decline")]
 pub async fn decline(
@@ -225,11 +236,14 @@ pub async fn decline(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Il progetto non è stato avviato entro i termini."}))]
 pub struct RevokeRequest {
+    #[schema(max_length = 2000)]
     pub reason: String,
 }
 
-/// Revoke an offered or accepted grant (administrators), with a reason: its money goes down
-/// the reserve list as a new published ranking version.
+/// Revoke a grant.
+///
+/// Administrators only, with a reason, for an offered or accepted grant: its money goes down the
+/// reserve list as a new published ranking version.
 #[utoipa::path(
     operation_id = "revokeGrant",
     tag = "grants",
@@ -242,7 +256,7 @@ pub struct RevokeRequest {
         (status = 409, description = "Not offered or accepted", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No reason", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/grants/{grant_id}/revoke")]
 pub async fn revoke(

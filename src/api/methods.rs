@@ -26,7 +26,12 @@ use crate::error::ApiError;
 const ORDER: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /// Routes served outside the OpenAPI document (see `startup::run`), all read-only.
-const UNDOCUMENTED: [&str; 3] = ["/metrics", "/api-docs/openapi.json", "/docs/{tail:.*}"];
+const UNDOCUMENTED: [&str; 4] = [
+    "/metrics",
+    "/api-docs/openapi.json",
+    "/api-docs/swagger-ui.json",
+    "/docs/{tail:.*}",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {

@@ -48,7 +48,10 @@ pub struct NotificationQuery {
     pub unread: Option<bool>,
 }
 
-/// The caller's inbox, newest first.
+/// List the caller's inbox, newest first.
+///
+/// The notices the service left for the caller about its partnerships, applications, reviews and
+/// grants, each saying whether it has been read. Paged.
 #[utoipa::path(
     operation_id = "listNotifications",
     tag = "notifications",
@@ -57,7 +60,7 @@ pub struct NotificationQuery {
         (status = 200, description = "A page of notices", body = NotificationList),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/notifications")]
 pub async fn list_notifications(
@@ -88,7 +91,9 @@ pub async fn list_notifications(
     }))
 }
 
-/// Mark a notice of the caller's inbox as read.
+/// Mark a notice as read.
+///
+/// Only a notice of the caller's own inbox; marking it again changes nothing (idempotent).
 #[utoipa::path(
     operation_id = "readNotification",
     tag = "notifications",
@@ -97,7 +102,7 @@ pub async fn list_notifications(
         (status = 204, description = "Marked read"),
         (status = 404, description = "No such notice in the caller's inbox", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/notifications/{notification_id}/read")]
 pub async fn read_notification(

@@ -32,7 +32,9 @@ use crate::state::AppState;
 #[schema(example = json!({"kind": "registered", "address": "Piazza Campello 1", "municipality": "Sondrio", "province": "SO"}))]
 pub struct SeatInput {
     pub kind: SeatKind,
+    #[schema(max_length = 300)]
     pub address: String,
+    #[schema(max_length = 100)]
     pub municipality: String,
     /// Province code (sigla), e.g. `SO`; Lombardy's are BG, BS, CO, CR, LC, LO, MB, MI, MN, PV, SO, VA.
     pub province: String,
@@ -54,6 +56,7 @@ pub struct OrganizationInput {
     pub tax_code: String,
     /// Partita IVA, 11 digits; required for enterprises.
     pub vat_number: Option<String>,
+    #[schema(max_length = 300)]
     pub legal_name: String,
     pub category: Category,
     pub subtype: Subtype,
@@ -266,8 +269,11 @@ fn response(status: StatusCode, seen: Seen) -> HttpResponse {
     with_etag(status, version, &view_of(seen))
 }
 
-/// Register an organization; the caller becomes its first representative. Every rule of
-/// the registry is checked at once.
+/// Register an organization.
+///
+/// The caller, an applicant, becomes its first representative. Every rule of the registry is
+/// checked at once (tax code and its check characters, province, seats, enterprise figures) and
+/// every violation listed; a tax code is registered once.
 #[utoipa::path(
     operation_id = "createOrganization",
     tag = "organizations",
@@ -285,7 +291,7 @@ fn response(status: StatusCode, seen: Seen) -> HttpResponse {
                 "violations": [{"field": "tax_code", "code": "tax_code_check", "message": "The tax code's check character is wrong."},
                                {"field": "turnover", "code": "size_undeterminable", "message": "An enterprise must declare its turnover or its balance-sheet total."}]})),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/organizations")]
 pub async fn create_organization(
@@ -301,8 +307,9 @@ pub async fn create_organization(
     Ok(super::created(location, version, &view_of(seen)))
 }
 
-/// The organizations the caller may see: those it represents and their partners in any
-/// partnership (administrators: all).
+/// List the organizations the caller may see.
+///
+/// Those it represents and their partners in any partnership; administrators see all. Paged.
 #[utoipa::path(
     operation_id = "listOrganizations",
     tag = "organizations",
@@ -311,7 +318,7 @@ pub async fn create_organization(
         (status = 200, description = "A page of organizations", body = OrganizationList),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/organizations")]
 pub async fn list_organizations(
@@ -331,7 +338,10 @@ pub async fn list_organizations(
     }))
 }
 
-/// Read an organization. Its representatives are listed for them and for administrators only.
+/// Read an organization.
+///
+/// For its representatives, its accepted partners and administrators. Its representatives are
+/// listed for them and for administrators only. Its `ETag` goes in the `If-Match` of a `PATCH`.
 #[utoipa::path(
     operation_id = "getOrganization",
     tag = "organizations",
@@ -340,7 +350,7 @@ pub async fn list_organizations(
         (status = 200, description = "The organization", body = OrganizationView),
         (status = 404, description = "No such organization that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/organizations/{organization_id}")]
 pub async fn get_organization(
@@ -352,8 +362,10 @@ pub async fn get_organization(
     Ok(response(StatusCode::OK, seen))
 }
 
-/// Change an organization (JSON Merge Patch with `If-Match`); only its representatives may.
-/// The tax code never changes.
+/// Change an organization.
+///
+/// A JSON Merge Patch with `If-Match`, by its representatives only; every rule of the registry is
+/// checked again. The tax code never changes.
 #[utoipa::path(
     operation_id = "updateOrganization",
     tag = "organizations",
@@ -370,7 +382,7 @@ pub async fn get_organization(
         (status = 422, description = "Rules broken", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[patch("/organizations/{organization_id}")]
 pub async fn patch_organization(
@@ -403,7 +415,10 @@ pub async fn patch_organization(
     Ok(response(StatusCode::OK, seen))
 }
 
-/// Add another applicant as representative of an organization the caller represents.
+/// Add a representative to an organization.
+///
+/// Another registered applicant, by user name, for an organization the caller represents: the new
+/// representative may then act for it in partnerships and applications.
 #[utoipa::path(
     operation_id = "addOrganizationRepresentative",
     tag = "organizations",
@@ -416,7 +431,7 @@ pub async fn patch_organization(
         (status = 409, description = "Already a representative", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No applicant with that user name", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/organizations/{organization_id}/representatives")]
 pub async fn add_representative(

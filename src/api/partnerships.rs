@@ -27,6 +27,7 @@ use crate::state::AppState;
 pub struct NewPartnership {
     /// A published call whose window is open: an `id` from `GET /api/v1/calls`.
     pub call_id: Uuid,
+    #[schema(max_length = 300)]
     pub name: String,
     /// An organization the caller represents: an `id` from `GET /api/v1/organizations`.
     pub lead_organization_id: Uuid,
@@ -201,8 +202,11 @@ fn partnership_response(caller: &AuthUser, status: StatusCode, seen: &Seen) -> H
     with_etag(status, seen.partnership.version, &view(caller, seen))
 }
 
-/// Create a partnership for a published call whose window has not closed, led by an
-/// organization the caller represents.
+/// Create a partnership for a call.
+///
+/// For a published call whose window has not closed, led by an organization the caller represents.
+/// Then add members (`POST .../members`) until the call's composition rules are met (`GET
+/// .../eligibility`).
 #[utoipa::path(
     operation_id = "createPartnership",
     tag = "partnerships",
@@ -215,7 +219,7 @@ fn partnership_response(caller: &AuthUser, status: StatusCode, seen: &Seen) -> H
                 "detail": "The request breaks 1 rule(s); see violations.",
                 "violations": [{"field": "call_id", "code": "call_closed", "message": "The call's submission window has closed: its partnerships can no longer change."}]})),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/partnerships")]
 pub async fn create_partnership(
@@ -239,7 +243,9 @@ pub async fn create_partnership(
     ))
 }
 
-/// The partnerships the caller's organizations belong to (administrators: all).
+/// List the caller's partnerships.
+///
+/// The partnerships the caller's organizations belong to; administrators see all. Paged.
 #[utoipa::path(
     operation_id = "listPartnerships",
     tag = "partnerships",
@@ -248,7 +254,7 @@ pub async fn create_partnership(
         (status = 200, description = "A page of partnerships", body = PartnershipList),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/partnerships")]
 pub async fn list_partnerships(
@@ -274,7 +280,11 @@ pub async fn list_partnerships(
     }))
 }
 
-/// Read a partnership: its members' representatives and administrators may.
+/// Read a partnership.
+///
+/// Its call, its lead, its members and invitations with their status. Visible to its members'
+/// representatives and to administrators; an invited organization sees its partners only once it
+/// accepts.
 #[utoipa::path(
     operation_id = "getPartnership",
     tag = "partnerships",
@@ -283,7 +293,7 @@ pub async fn list_partnerships(
         (status = 200, description = "The partnership", body = PartnershipView),
         (status = 404, description = "No such partnership that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/partnerships/{partnership_id}")]
 pub async fn get_partnership(
@@ -295,7 +305,10 @@ pub async fn get_partnership(
     Ok(partnership_response(&caller, StatusCode::OK, &seen))
 }
 
-/// Delete a partnership (its lead's representatives, while the call is open).
+/// Delete a partnership.
+///
+/// By its lead's representatives, while the call is open and the partnership has no application
+/// (delete the draft first).
 #[utoipa::path(
     operation_id = "deletePartnership",
     tag = "partnerships",
@@ -309,7 +322,7 @@ pub async fn get_partnership(
                 "detail": "The partnership has an application: delete the draft first (a submitted one can only be withdrawn)."})),
         (status = 422, description = "The call has closed", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[delete("/partnerships/{partnership_id}")]
 pub async fn delete_partnership(
@@ -321,10 +334,12 @@ pub async fn delete_partnership(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Add a member, by organization id or tax code (the lead's representatives). An
-/// organization that the caller represents joins at once; any other is **invited**: it is
-/// listed with `status: pending`, counts for no rule and sees nothing of its partners (nor
-/// they of it) until one of its representatives accepts (`.../accept`).
+/// Add a member to a partnership, or invite one.
+///
+/// By organization id or tax code, by the lead's representatives. An organization that the caller
+/// represents joins at once; any other is **invited**: it is listed with `status: pending`, counts
+/// for no rule and sees nothing of its partners (nor they of it) until one of its representatives
+/// accepts (`.../accept`).
 #[utoipa::path(
     operation_id = "addPartnershipMember",
     tag = "partnerships",
@@ -339,7 +354,7 @@ pub async fn delete_partnership(
                 "detail": "This organization is already a member of the partnership, or invited to be."})),
         (status = 422, description = "Unknown organization, both or neither of id and tax code, a lead role, an adhering partner that is no public body, an ATS, a closed call", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/partnerships/{partnership_id}/members")]
 pub async fn add_member(
@@ -361,8 +376,10 @@ pub async fn add_member(
     Ok(partnership_response(&caller, StatusCode::CREATED, &seen))
 }
 
-/// Remove a member, or an invited organization (pending or declined), by the lead's
-/// representatives; the lead itself cannot be removed. The removed organization's
+/// Remove a member from a partnership.
+///
+/// A member, or an invited organization (pending or declined), by the lead's representatives, until
+/// the application is submitted; the lead itself cannot be removed. The removed organization's
 /// representatives are told in their inbox.
 #[utoipa::path(
     operation_id = "removePartnershipMember",
@@ -380,7 +397,7 @@ pub async fn add_member(
                 "detail": "The partnership's application has been submitted: its members can no longer change."})),
         (status = 422, description = "The lead cannot be removed; the call has closed", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[delete("/partnerships/{partnership_id}/members/{organization_id}")]
 pub async fn remove_member(
@@ -393,9 +410,10 @@ pub async fn remove_member(
     Ok(partnership_response(&caller, StatusCode::OK, &seen))
 }
 
-/// Accept the partnership's invitation, for an organization the caller represents: it
-/// becomes a member, counts for the composition rules, and its partners read its data (and it
-/// theirs).
+/// Accept a partnership's invitation.
+///
+/// For an organization the caller represents: it becomes a member, counts for the composition
+/// rules, and its partners read its data (and it theirs).
 #[utoipa::path(
     operation_id = "acceptPartnershipInvitation",
     tag = "partnerships",
@@ -414,7 +432,7 @@ pub async fn remove_member(
                 "detail": "The organization has already accepted: it is a member. To leave, ask the lead to remove it."})),
         (status = 422, description = "The call's window has closed", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/partnerships/{partnership_id}/members/{organization_id}/accept")]
 pub async fn accept_invitation(
@@ -427,8 +445,10 @@ pub async fn accept_invitation(
     Ok(partnership_response(&caller, StatusCode::OK, &seen))
 }
 
-/// Decline the partnership's invitation, for an organization the caller represents: it stays
-/// listed as declined, counting for nothing, until the lead removes it.
+/// Decline a partnership's invitation.
+///
+/// For an organization the caller represents: it stays listed as declined, counting for nothing,
+/// until the lead removes it.
 #[utoipa::path(
     operation_id = "declinePartnershipInvitation",
     tag = "partnerships",
@@ -443,7 +463,7 @@ pub async fn accept_invitation(
         (status = 409, description = "Already answered, or the partnership's application has been submitted", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The call's window has closed", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/partnerships/{partnership_id}/members/{organization_id}/decline")]
 pub async fn decline_invitation(
@@ -456,8 +476,10 @@ pub async fn decline_invitation(
     Ok(partnership_response(&caller, StatusCode::OK, &seen))
 }
 
-/// Every composition rule of the call, passed or failed, with its reason in English and
-/// Italian and the members that break it.
+/// Check a partnership against its call's composition rules.
+///
+/// Every composition rule of the call, passed or failed, with its reason in English and Italian and
+/// the members that break it. An application is submitted only when every rule passes.
 #[utoipa::path(
     operation_id = "getPartnershipEligibility",
     tag = "partnerships",
@@ -466,7 +488,7 @@ pub async fn decline_invitation(
         (status = 200, description = "The eligibility report (here: a failing one)", body = EligibilityView),
         (status = 404, description = "No such partnership that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/partnerships/{partnership_id}/eligibility")]
 pub async fn eligibility(

@@ -43,9 +43,12 @@ fn view(r: &Ranked<Version>, now: DateTime<Utc>) -> RankingView {
     }
 }
 
-/// Compute the agency's ranking and allocation from the current scores and envelope, and
-/// store it as a draft version (with a hash of its inputs). Every application must be
-/// decided and, when admitted, scored.
+/// Compute the agency's ranking.
+///
+/// By an evaluator of the agency, after the call's window has closed: the ranking and allocation
+/// from the current scores and envelope, stored as a draft version with a hash of its inputs. Every
+/// application must be decided and, when admitted, scored with the call's number of final
+/// evaluations. Approve it with `POST .../ranking/approve`.
 #[utoipa::path(
     operation_id = "computeRanking",
     tag = "rankings",
@@ -61,7 +64,7 @@ fn view(r: &Ranked<Version>, now: DateTime<Utc>) -> RankingView {
             example = json!({"type": "urn:welfare-grants:problem:evaluations_missing", "title": "Conflict", "status": 409, "code": "evaluations_missing",
                 "detail": "The ranking needs every application decided and scored: RLD-DEMO-CONCILIAZIONE-000002 has 1 of the 2 final evaluations required."})),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls/{call_id}/agencies/{agency_code}/ranking")]
 pub async fn compute(
@@ -75,7 +78,11 @@ pub async fn compute(
     Ok(HttpResponse::Created().json(view(&r, now)))
 }
 
-/// The current version of the agency's ranking (the latest), with its entries and totals.
+/// Read the agency's current ranking.
+///
+/// The latest version, draft or approved, with its entries and totals. For the agency's evaluators
+/// and for administrators; the approved results are public at `GET
+/// /api/v1/calls/{call_id}/results`.
 #[utoipa::path(
     operation_id = "getRanking",
     tag = "rankings",
@@ -88,7 +95,7 @@ pub async fn compute(
         (status = 403, description = "Only evaluators and administrators read rankings", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No ranking yet, or another agency", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/calls/{call_id}/agencies/{agency_code}/ranking")]
 pub async fn current(
@@ -101,7 +108,10 @@ pub async fn current(
     Ok(HttpResponse::Ok().json(view(&r, state.now())))
 }
 
-/// Every version of the agency's ranking, oldest first, with its reason.
+/// List the versions of the agency's ranking.
+///
+/// Every version, oldest first, with the reason it was made: the history of who was funded and why,
+/// reserve list moves included.
 #[utoipa::path(
     operation_id = "listRankingVersions",
     tag = "rankings",
@@ -114,7 +124,7 @@ pub async fn current(
         (status = 403, description = "Only evaluators and administrators read rankings", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/calls/{call_id}/agencies/{agency_code}/ranking/versions")]
 pub async fn list_versions(
@@ -139,8 +149,11 @@ pub async fn list_versions(
     Ok(HttpResponse::Ok().json(items))
 }
 
-/// Approve the draft with the act's number and date: it is frozen and its results are
-/// published (every lead is told its outcome). Refused when the inputs changed since.
+/// Approve the agency's draft ranking.
+///
+/// By an evaluator of the agency, with the act's number and date: the draft is frozen, its results
+/// are published, its funded applications are offered their grants and every lead is told its
+/// outcome. Refused when the inputs changed since it was computed: compute it again.
 #[utoipa::path(
     operation_id = "approveRanking",
     tag = "rankings",
@@ -158,7 +171,7 @@ pub async fn list_versions(
                 "detail": "The inputs changed since the draft was computed (scores, withdrawals, envelope): compute it again."})),
         (status = 422, description = "No act number", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls/{call_id}/agencies/{agency_code}/ranking/approve")]
 pub async fn approve(
@@ -180,8 +193,10 @@ pub async fn approve(
     Ok(HttpResponse::Ok().json(view(&approved, now)))
 }
 
-/// The same computation with another envelope, threshold or allocation mode; nothing is
-/// stored.
+/// Simulate the agency's ranking.
+///
+/// The same computation as `POST .../ranking`, with another envelope, threshold or allocation mode;
+/// nothing is stored. For the agency's evaluators and for administrators.
 #[utoipa::path(
     operation_id = "simulateRanking",
     tag = "rankings",
@@ -196,7 +211,7 @@ pub async fn approve(
         (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Evaluations are missing", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/calls/{call_id}/agencies/{agency_code}/ranking/simulate")]
 pub async fn simulate(
@@ -223,8 +238,10 @@ pub async fn simulate(
     }))
 }
 
-/// Received, admitted, scored and eligible applications, and the committed and free money
-/// of an agency in a call.
+/// Read an agency's dashboard for a call.
+///
+/// Received, admitted, scored and eligible applications, and the committed and free money of the
+/// agency's envelope. For the agency's evaluators and for administrators.
 #[utoipa::path(
     operation_id = "getAgencyDashboard",
     tag = "rankings",
@@ -237,7 +254,7 @@ pub async fn simulate(
         (status = 403, description = "Not an evaluator or administrator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such call, or another agency", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/calls/{call_id}/agencies/{agency_code}/dashboard")]
 pub async fn dashboard(

@@ -140,8 +140,11 @@ pub enum ResultsFormat {
     ThreeSixtyGiving,
 }
 
-/// The approved rankings of a call, as published: JSON, CSV, or the 360Giving data standard.
-/// Public; no personal data.
+/// Read the published results of a call.
+///
+/// The approved rankings, as published: JSON, CSV (`format=csv`, with `dialect=excel-it` for Excel
+/// set to Italian), or the 360Giving data standard (`format=360giving`). Public, with no personal
+/// data.
 #[utoipa::path(
     operation_id = "getCallResults",
     tag = "rankings",

@@ -25,6 +25,7 @@ use crate::state::AppState;
 pub struct DeclarationInput {
     /// True bars the evaluator from this application.
     pub has_conflict: bool,
+    #[schema(max_length = 2000)]
     pub statement: Option<String>,
 }
 
@@ -83,8 +84,10 @@ pub struct AdmissibilityRequest {
     #[serde(default)]
     pub reasons: Vec<String>,
     /// Free text; required with the reason `other`.
+    #[schema(max_length = 5000)]
     pub note: Option<String>,
     /// For `integration_requested`: what the applicant must provide.
+    #[schema(max_length = 5000)]
     pub question: Option<String>,
 }
 
@@ -94,6 +97,7 @@ pub struct AdmissibilityRequest {
 #[schema(example = json!({"answer": "Alleghiamo l'accordo firmato.", "documents": [{"kind": "partnership_agreement", "file_name": "accordo-firmato.pdf", "size_bytes": 512000,
     "sha256": "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae", "organization_id": null}]}))]
 pub struct IntegrationAnswer {
+    #[schema(max_length = 10000)]
     pub answer: String,
     #[serde(default)]
     pub documents: Vec<DocumentInput>,
@@ -170,6 +174,7 @@ impl From<Evaluation> for EvaluationView {
 #[schema(example = json!({"scores": [{"criterion": "QUALITY", "score": "20.0", "justification": "Valutazione condivisa."}], "reasons": "Sintesi concordata dopo il confronto tra i valutatori."}))]
 pub struct ConsensusInput {
     pub scores: Vec<CriterionScore>,
+    #[schema(max_length = 5000)]
     pub reasons: String,
 }
 
@@ -215,11 +220,15 @@ pub struct ConsensusView {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Punteggio del criterio QUALITY trascritto in modo errato."}))]
 pub struct ReopenRequest {
+    #[schema(max_length = 2000)]
     pub reason: String,
 }
 
-/// Before declaring, an evaluator sees the protocol number, the title and the members' names
-/// and tax codes, with the conflicts the service can see.
+/// Show what a conflict-of-interest declaration is about.
+///
+/// Before declaring, an evaluator of the application's agency sees its protocol number, its title
+/// and the members' names and tax codes, with the conflicts the service can see. Nothing else of
+/// the content is shown until the declaration.
 #[utoipa::path(
     operation_id = "getConflictOfInterest",
     tag = "review",
@@ -229,7 +238,7 @@ pub struct ReopenRequest {
         (status = 403, description = "Only evaluators declare", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application submitted to the caller's agency", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/applications/{application_id}/conflict-of-interest")]
 pub async fn conflict_summary(
@@ -257,9 +266,12 @@ pub async fn conflict_summary(
     }))
 }
 
-/// Declare whether the caller has a conflict of interest with the partnership's members.
-/// Required before reading the content, deciding admissibility or scoring; a conflict bars
-/// the evaluator from the application. Made once.
+/// Declare on a conflict of interest with an application.
+///
+/// Whether the caller, an evaluator of the application's agency, has a conflict of interest with
+/// the partnership's members. The declaration is required before reading the content, deciding
+/// admissibility or scoring; a conflict bars the evaluator from the application. It is made once
+/// and cannot be changed.
 #[utoipa::path(
     operation_id = "declareConflictOfInterest",
     tag = "review",
@@ -271,7 +283,7 @@ pub async fn conflict_summary(
         (status = 404, description = "No such application submitted to the caller's agency", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already declared", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/applications/{application_id}/conflict-of-interest")]
 pub async fn declare(
@@ -291,10 +303,13 @@ pub async fn declare(
     Ok(HttpResponse::Created().json(DeclarationView::from(d)))
 }
 
-/// Decide admissibility: `admitted`; `inadmissible` with reasons from the call's checklist;
-/// or `integration_requested` with a question, which gives the applicant the call's number
-/// of calendar days, until 23:59:59 Europe/Rome, to answer. Once that deadline has passed
-/// unanswered, the case can be closed as inadmissible.
+/// Decide an application's admissibility.
+///
+/// By an evaluator of the application's agency who has declared no conflict of interest. `admitted`
+/// opens the scoring; `inadmissible` needs reasons from the call's checklist;
+/// `integration_requested` needs a question, and gives the applicant the call's number of calendar
+/// days, until 23:59:59 Europe/Rome, to answer. Once that deadline has passed unanswered, the case
+/// can be closed as inadmissible.
 #[utoipa::path(
     operation_id = "decideAdmissibility",
     tag = "review",
@@ -307,7 +322,7 @@ pub async fn declare(
         (status = 409, description = "Already decided, or an integration is pending", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Reasons missing or not in the checklist, a question missing", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/applications/{application_id}/admissibility")]
 pub async fn admissibility(
@@ -330,8 +345,10 @@ pub async fn admissibility(
     Ok(HttpResponse::Ok().json(ReviewView::from(&app)))
 }
 
-/// Answer a request for integration (the lead's representatives), before its deadline: the
-/// text and the metadata of the annexes; the case goes back to the agency.
+/// Answer a request for integration.
+///
+/// By the lead's representatives, before the request's deadline: the answer's text and the metadata
+/// of the annexes it adds. The case goes back to the agency, which then decides admissibility.
 #[utoipa::path(
     operation_id = "answerIntegrationRequest",
     tag = "review",
@@ -344,7 +361,7 @@ pub async fn admissibility(
         (status = 409, description = "No open request, or its deadline has passed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No answer, bad annex metadata", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/applications/{application_id}/integration")]
 pub async fn integration(
@@ -375,9 +392,12 @@ pub async fn integration(
     Ok(HttpResponse::Ok().json(ReviewView::from(&app)))
 }
 
-/// Save the caller's scores, as a draft or final: one per criterion of the grid, one
-/// decimal at most, within the criterion's bounds, each with a justification. A final
-/// evaluation scores every criterion and is immutable (an administrator may reopen it).
+/// Save the caller's evaluation of an application.
+///
+/// As a draft or final: one score per criterion of the grid, with one decimal at most, within the
+/// criterion's bounds, each with a justification. A final evaluation scores every criterion and is
+/// immutable; only an administrator may reopen it. Only for an admitted application, by an
+/// evaluator of its agency who has declared no conflict of interest.
 #[utoipa::path(
     operation_id = "saveMyEvaluation",
     tag = "review",
@@ -390,7 +410,7 @@ pub async fn integration(
         (status = 409, description = "Not admitted, or already final", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A criterion not in the grid, out of bounds, two decimals, no justification", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[put("/applications/{application_id}/evaluations/mine")]
 pub async fn save_evaluation(
@@ -437,10 +457,12 @@ impl From<Scores> for EvaluationsView {
     }
 }
 
-/// The evaluations of an application, its consensus if any, and its score: the average of
-/// the final evaluations (at least the call's number) rounded half-up to two decimals, or
-/// the consensus; eligible when it reaches the threshold. Applicants see them once the
-/// ranking is approved.
+/// List an application's evaluations and its score.
+///
+/// The evaluations, the consensus if any, and the score: the average of the final evaluations (at
+/// least the call's number of them) rounded half-up to two decimals, or the consensus; the
+/// application is eligible when its score reaches the call's threshold. Evaluators of its agency
+/// see them after their conflict declaration; applicants, once the ranking is approved.
 #[utoipa::path(
     operation_id = "listEvaluations",
     tag = "review",
@@ -450,7 +472,7 @@ impl From<Scores> for EvaluationsView {
         (status = 403, description = "No conflict declaration, or results not yet published to applicants", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/applications/{application_id}/evaluations")]
 pub async fn list_evaluations(
@@ -462,7 +484,10 @@ pub async fn list_evaluations(
     Ok(HttpResponse::Ok().json(EvaluationsView::from(scores)))
 }
 
-/// Reopen a final evaluation (administrators), with a reason; it becomes a draft again.
+/// Reopen a final evaluation.
+///
+/// Administrators only, with a reason: the evaluation becomes a draft again, and its evaluator may
+/// change it and make it final anew.
 #[utoipa::path(
     operation_id = "reopenEvaluation",
     tag = "review",
@@ -478,7 +503,7 @@ pub async fn list_evaluations(
         (status = 409, description = "Not final", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No reason", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/applications/{application_id}/evaluations/{evaluation_id}/reopen")]
 pub async fn reopen(
@@ -495,7 +520,11 @@ pub async fn reopen(
     Ok(HttpResponse::Ok().json(EvaluationView::from(e)))
 }
 
-/// Record the agency's consensus score, with its reasons: it replaces the average.
+/// Record the agency's consensus score.
+///
+/// One score per criterion of the call's grid, with the reasons for it: the consensus replaces the
+/// average of the final evaluations as the application's score. Only for an admitted application,
+/// by an evaluator of its agency who has declared no conflict of interest.
 #[utoipa::path(
     operation_id = "setConsensus",
     tag = "review",
@@ -508,7 +537,7 @@ pub async fn reopen(
         (status = 409, description = "Not admitted", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Scores break the grid, or no reasons", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[put("/applications/{application_id}/consensus")]
 pub async fn put_consensus(

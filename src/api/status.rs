@@ -17,7 +17,10 @@ pub struct Status {
     pub version: &'static str,
 }
 
-/// Liveness and readiness: 200 when the database answers, 503 problem+json when it does not.
+/// Check the service's liveness and readiness.
+///
+/// 200 when the database answers, 503 problem+json with `Retry-After` when it does not: what load
+/// balancers and container health checks probe. Public, and never rate limited.
 #[utoipa::path(
     operation_id = "getStatus",
     tag = "operations",

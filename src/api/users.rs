@@ -71,7 +71,9 @@ pub struct UserList {
 }))]
 pub struct NewUser {
     pub username: String,
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
+    #[schema(max_length = 200)]
     pub full_name: String,
     pub role: Role,
     /// Required for evaluators, forbidden for the other roles.
@@ -83,6 +85,7 @@ pub struct NewUser {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"disabled": true}))]
 pub struct UserPatch {
+    #[schema(max_length = 200)]
     pub full_name: Option<String>,
     pub role: Option<Role>,
     /// `null` removes the agency (when the role is no longer evaluator).
@@ -90,6 +93,7 @@ pub struct UserPatch {
     /// A disabled user cannot log in and its tokens stop working at once.
     pub disabled: Option<bool>,
     /// Set a new password; every token of the user stops working.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: Option<String>,
 }
 
@@ -119,6 +123,9 @@ fn user_id_param(path: web::Path<Uuid>) -> Uuid {
 }
 
 /// Create a user of any role.
+///
+/// Administrators only: applicants, evaluators (with their agency) and administrators. The password
+/// must meet the password rules, every broken one listed.
 #[utoipa::path(
     operation_id = "createUser",
     tag = "users",
@@ -130,7 +137,7 @@ fn user_id_param(path: web::Path<Uuid>) -> Uuid {
         (status = 409, description = "User name taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/users")]
 pub async fn create_user(
@@ -163,6 +170,8 @@ pub async fn create_user(
 }
 
 /// List users, by user name.
+///
+/// Administrators only; paged, and filtered by role, agency and whether disabled.
 #[utoipa::path(
     operation_id = "listUsers",
     tag = "users",
@@ -171,7 +180,7 @@ pub async fn create_user(
         (status = 200, description = "A page of users", body = UserList),
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/users")]
 pub async fn list_users(
@@ -197,6 +206,8 @@ pub async fn list_users(
 }
 
 /// Read a user.
+///
+/// Administrators only. Its `ETag` goes in the `If-Match` of a `PATCH`.
 #[utoipa::path(
     operation_id = "getUser",
     tag = "users",
@@ -206,7 +217,7 @@ pub async fn list_users(
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/users/{user_id}")]
 pub async fn get_user(
@@ -222,8 +233,11 @@ pub async fn get_user(
     ))
 }
 
-/// Change a user: disable or enable it, change its role or agency, reset its password.
-/// A JSON Merge Patch, with `If-Match` set to the user's ETag.
+/// Change a user.
+///
+/// Administrators only: disable or enable it, change its role or agency, reset its password. A JSON
+/// Merge Patch, with `If-Match` set to the user's `ETag`. Disabling a user or resetting its
+/// password ends its sessions; an administrator cannot disable or demote itself.
 #[utoipa::path(
     operation_id = "updateUser",
     tag = "users",
@@ -240,7 +254,7 @@ pub async fn get_user(
         (status = 422, description = "A field breaks a rule", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[patch("/users/{user_id}")]
 pub async fn patch_user(

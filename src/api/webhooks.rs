@@ -26,10 +26,12 @@ pub struct WebhookInput {
     /// unique-local, carrier-grade NAT, multicast, documentation or reserved address is
     /// refused (`private_address`), unless the settings allow private networks. No control
     /// characters (`control_character`).
+    #[schema(max_length = 2000)]
     pub url: String,
     /// Which events to receive; see `EventType`.
     pub event_types: Vec<String>,
     /// A note for administrators, up to 200 characters.
+    #[schema(max_length = 200)]
     pub description: Option<String>,
 }
 
@@ -189,12 +191,14 @@ pub struct DeliveryQuery {
     pub status: Option<DeliveryStatus>,
 }
 
-/// Subscribe a system to events. Each event is POSTed as JSON with the headers
-/// `webhook-id` (the event id: de-duplicate on it, delivery is at least once),
-/// `webhook-timestamp` (Unix seconds) and `webhook-signature`
-/// (`v1,` + base64 of HMAC-SHA256 over `{webhook-id}.{webhook-timestamp}.{body}`, keyed with
-/// the base64-decoded part of the secret after `whsec_`: the Standard Webhooks scheme).
-/// A 2xx answer is a delivery; anything else is tried again with a doubling wait.
+/// Subscribe a system to events.
+///
+/// Administrators only. Each event is POSTed as JSON with the headers `webhook-id` (the event id:
+/// de-duplicate on it, delivery is at least once), `webhook-timestamp` (Unix seconds) and
+/// `webhook-signature` (`v1,` + base64 of HMAC-SHA256 over
+/// `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of the secret
+/// after `whsec_`: the Standard Webhooks scheme). A 2xx answer is a delivery; anything else is
+/// tried again with a doubling wait. The secret is shown once, in this answer.
 #[utoipa::path(
     operation_id = "createWebhook",
     tag = "webhooks",
@@ -214,7 +218,7 @@ pub struct DeliveryQuery {
                                {"field": "url", "code": "insecure_url", "message": "The URL must use https."},
                                {"field": "event_types[0]", "code": "unknown_event_type", "message": "Unknown event type \"grant.created\"; known: application.submitted, ..."}]})),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/webhooks")]
 pub async fn create_webhook(
@@ -239,7 +243,10 @@ pub async fn create_webhook(
         .json(view(hook, true)))
 }
 
-/// The live subscriptions, oldest first (secrets are not shown).
+/// List the webhook subscriptions.
+///
+/// Administrators only: the live subscriptions, oldest first, with their URL and event types;
+/// secrets are not shown.
 #[utoipa::path(
     operation_id = "listWebhooks",
     tag = "webhooks",
@@ -250,7 +257,7 @@ pub async fn create_webhook(
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad paging", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/webhooks")]
 pub async fn list_webhooks(
@@ -269,7 +276,10 @@ pub async fn list_webhooks(
     }))
 }
 
-/// One live subscription.
+/// Read a webhook subscription.
+///
+/// Administrators only: one live subscription, with its URL and event types; its secret is not
+/// shown.
 #[utoipa::path(
     operation_id = "getWebhook",
     tag = "webhooks",
@@ -280,7 +290,7 @@ pub async fn list_webhooks(
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such subscription", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/webhooks/{webhook_id}")]
 pub async fn get_webhook(
@@ -292,8 +302,10 @@ pub async fn get_webhook(
     Ok(HttpResponse::Ok().json(view(hook, false)))
 }
 
-/// Unsubscribe: nothing more is sent and pending deliveries are cancelled; the delivery
-/// history stays readable.
+/// Delete a webhook subscription.
+///
+/// Administrators only: nothing more is sent and pending deliveries are cancelled; the delivery
+/// history stays readable (`GET .../deliveries`).
 #[utoipa::path(
     operation_id = "deleteWebhook",
     tag = "webhooks",
@@ -304,7 +316,7 @@ pub async fn get_webhook(
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such subscription", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[delete("/webhooks/{webhook_id}")]
 pub async fn delete_webhook(
@@ -316,7 +328,10 @@ pub async fn delete_webhook(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// What was sent to a subscription (deleted ones too), newest first, with every attempt.
+/// List a webhook subscription's deliveries.
+///
+/// Administrators only: what was sent to a subscription (deleted ones too), newest first, with
+/// every attempt. Paged.
 #[utoipa::path(
     operation_id = "listWebhookDeliveries",
     tag = "webhooks",
@@ -329,7 +344,7 @@ pub async fn delete_webhook(
         (status = 404, description = "No such subscription", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad paging", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/webhooks/{webhook_id}/deliveries")]
 pub async fn list_deliveries(

@@ -55,6 +55,7 @@ impl ApplicationStatus {
 pub struct CostLine {
     /// One of the call's expense categories.
     pub category: String,
+    #[schema(max_length = 500)]
     pub description: String,
     /// Net of VAT.
     pub amount: Money,
@@ -90,7 +91,9 @@ pub struct Budget {
 pub struct ApplicationContent {
     /// The territorially competent ATS, chosen by the applicant.
     pub agency_code: Option<AgencyCode>,
+    #[schema(max_length = 300)]
     pub title: Option<String>,
+    #[schema(max_length = 10000)]
     pub summary: Option<String>,
     /// One or more of the call's intervention areas.
     #[serde(default)]

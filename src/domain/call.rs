@@ -182,7 +182,9 @@ pub struct PartnershipRules {
 pub struct InterventionArea {
     #[schema(example = "TIME_SAVING")]
     pub code: String,
+    #[schema(max_length = 300)]
     pub name_it: String,
+    #[schema(max_length = 300)]
     pub name_en: String,
 }
 
@@ -193,7 +195,9 @@ pub struct InterventionArea {
 pub struct ExpenseCategory {
     #[schema(example = "COORDINATION")]
     pub code: String,
+    #[schema(max_length = 300)]
     pub name_it: String,
+    #[schema(max_length = 300)]
     pub name_en: String,
     /// Largest share of the total eligible cost; none means no cap.
     pub cap_percent: Option<Percent>,
@@ -206,7 +210,9 @@ pub struct ExpenseCategory {
 pub struct Criterion {
     #[schema(example = "QUALITY")]
     pub code: String,
+    #[schema(max_length = 300)]
     pub name_it: String,
+    #[schema(max_length = 300)]
     pub name_en: String,
     pub min: Points,
     pub max: Points,
@@ -283,7 +289,9 @@ pub struct RequiredAnnex {
     #[schema(example = "partnership_agreement")]
     pub kind: String,
     pub scope: AnnexScope,
+    #[schema(max_length = 300)]
     pub name_it: String,
+    #[schema(max_length = 300)]
     pub name_en: String,
     /// The largest file of this kind, in bytes (1 byte to 1 GiB; 20 MiB when left out).
     #[serde(default = "default_annex_max_size")]

@@ -262,6 +262,7 @@ pub struct CriterionScore {
     pub criterion: String,
     /// One decimal place at most, within the criterion's bounds.
     pub score: Points,
+    #[schema(max_length = 5000)]
     pub justification: String,
 }
 

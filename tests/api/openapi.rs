@@ -1,6 +1,7 @@
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use crate::both;
 use crate::helpers::*;
 
 /// The committed `openapi/openapi.json` is the document the service builds (no app needed to
@@ -36,11 +37,6 @@ async fn the_served_openapi_document_is_the_built_one() {
 #[tokio::test]
 async fn every_operation_declares_its_security_and_its_problems() {
     let doc: Value = serde_json::to_value(welfare_grants::startup::openapi_document()).unwrap();
-    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
-    assert_eq!(
-        schemes["oauth2"]["flows"]["password"]["tokenUrl"],
-        "/api/v1/auth/token"
-    );
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             assert!(
@@ -56,6 +52,188 @@ async fn every_operation_declares_its_security_and_its_problems() {
             );
         }
     }
+}
+
+/// The contract takes bearer tokens only: the Italian API guidelines refuse the OAuth2
+/// password flow and a token URL that is not https, with no exception.
+#[test]
+fn the_contract_offers_the_bearer_scheme_only() {
+    let doc: Value = serde_json::to_value(welfare_grants::startup::openapi_document()).unwrap();
+    let schemes: Vec<&String> = doc["components"]["securitySchemes"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(schemes, ["bearer"]);
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for requirement in op["security"].as_array().unwrap() {
+                let names: Vec<&String> = requirement.as_object().unwrap().keys().collect();
+                assert!(
+                    names.is_empty() || names == ["bearer"],
+                    "{method} {path} requires {names:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Swagger UI reads the contract plus the login (OAuth2 password) scheme, offered wherever the
+/// contract takes a bearer token, and nothing else differs.
+#[tokio::test]
+async fn swagger_ui_reads_the_contract_with_the_login_scheme_added() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let initializer = app
+        .get("/docs/swagger-initializer.js", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        initializer.contains("/api-docs/swagger-ui.json"),
+        "Swagger UI reads another document: {initializer}"
+    );
+    let res = app.get("/api-docs/swagger-ui.json", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut swagger: Value = res.json().await.unwrap();
+    let contract: Value = app
+        .get("/api-docs/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let login = swagger["components"]["securitySchemes"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Login")
+        .expect("a Login scheme");
+    assert_eq!(login["type"], "oauth2");
+    assert_eq!(login["flows"]["password"]["tokenUrl"], "/api/v1/auth/token");
+    let mut offered = 0;
+    for (path, item) in swagger["paths"].as_object_mut().unwrap() {
+        for (method, op) in item.as_object_mut().unwrap() {
+            let security = op["security"].as_array_mut().unwrap();
+            let bearer = security.iter().position(|s| s.get("bearer").is_some());
+            let login = security.iter().position(|s| s.get("Login").is_some());
+            match (login, bearer) {
+                (Some(login), Some(bearer)) => {
+                    assert_eq!(login + 1, bearer, "{method} {path}: Login comes first");
+                    security.remove(login);
+                    offered += 1;
+                }
+                (None, None) => {}
+                _ => panic!("{method} {path} offers Login and bearer apart: {security:?}"),
+            }
+        }
+    }
+    assert!(offered > 50, "Login offered on {offered} operations only");
+    assert!(
+        swagger == contract,
+        "the Swagger UI document differs from the contract by more than its Login scheme"
+    );
+}
+
+/// Swagger UI's Authorize dialog lists the schemes in the order of the document's
+/// `securitySchemes`: the login form comes first, above the bearer token field.
+#[tokio::test]
+async fn the_authorize_dialog_leads_with_the_login_form() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let text = app
+        .get("/api-docs/swagger-ui.json", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let schemes = &text[text.find("\"securitySchemes\"").expect("securitySchemes")..];
+    let login = schemes.find("\"Login\"").expect("the Login scheme");
+    let bearer = schemes.find("\"bearer\"").expect("the bearer scheme");
+    assert!(
+        login < bearer,
+        "bearer comes before Login: {}",
+        &schemes[..200]
+    );
+}
+
+/// What the Italian API guidelines' errors (`scripts/lint-openapi`) ask of the contract, checked
+/// without the linter too: a contact and a one-line summary, servers that say what they are and
+/// use https unless they are a sandbox, a format on every integer (`Retry-After` too) and the
+/// items of every array (the audit log's snapshots).
+#[test]
+fn the_contract_has_what_the_italian_api_guidelines_require() {
+    let doc: Value = serde_json::to_value(welfare_grants::startup::openapi_document()).unwrap();
+    assert!(doc["info"]["contact"]["url"].is_string());
+    assert!(doc["info"]["x-summary"].is_string());
+    let servers = doc["servers"].as_array().expect("servers");
+    assert!(!servers.is_empty());
+    for server in servers {
+        assert!(server["description"].is_string(), "{server}");
+        assert!(
+            server["x-sandbox"] == true || server["url"].as_str().unwrap().starts_with("https://"),
+            "{server}"
+        );
+    }
+    fn walk(at: &str, v: &Value, wrong: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                if o.get("type") == Some(&Value::from("integer")) && o.get("format").is_none() {
+                    wrong.push(format!("{at}: an integer without format"));
+                }
+                let is_array = |t: &Value| t == "array";
+                let array = o.get("type").is_some_and(|t| {
+                    is_array(t) || t.as_array().is_some_and(|ts| ts.iter().any(is_array))
+                });
+                if array && o.get("items").is_none() {
+                    wrong.push(format!("{at}: an array without items"));
+                }
+                if at.ends_with("/headers") {
+                    for name in o.keys() {
+                        if ["content-type", "accept", "authorization"]
+                            .contains(&name.to_ascii_lowercase().as_str())
+                        {
+                            wrong.push(format!("{at}: {name} declared as a header"));
+                        }
+                    }
+                }
+                for (k, v) in o {
+                    // Examples are data, not schemas.
+                    if k != "example" && k != "examples" {
+                        walk(&format!("{at}/{k}"), v, wrong);
+                    }
+                }
+            }
+            Value::Array(a) => {
+                for (i, v) in a.iter().enumerate() {
+                    walk(&format!("{at}/{i}"), v, wrong);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut wrong = vec![];
+    walk("", &doc, &mut wrong);
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// Catalogues and Swagger UI show an operation's summary as its title and its description
+/// under it: the summary is one line, the description says who may call it and what it does.
+#[test]
+fn every_operation_has_a_one_line_summary_and_a_description() {
+    let doc: Value = serde_json::to_value(welfare_grants::startup::openapi_document()).unwrap();
+    let mut wrong = vec![];
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let summary = op["summary"].as_str().unwrap_or_default();
+            let description = op["description"].as_str().unwrap_or_default();
+            if summary.is_empty() || summary.contains('\n') {
+                wrong.push(format!("{method} {path}: summary {summary:?}"));
+            }
+            if description.len() < 40 || description.starts_with(summary) {
+                wrong.push(format!("{method} {path}: description {description:?}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 #[tokio::test]
@@ -182,3 +360,44 @@ fn every_id_a_request_body_takes_says_where_to_find_it() {
         "ids that do not say where to find them: {silent:?}"
     );
 }
+
+// The `maxLength` (and `minLength`) the document declares on request strings are the limits
+// the service enforces: a client that checks its input against the schema gets no 422 for
+// length, and one character more is refused with a violation naming the field.
+both!(async fn the_declared_string_lengths_are_the_limits_the_service_enforces(app) {
+    let doc: Value = app.get("/api-docs/openapi.json", None).await.json().await.unwrap();
+    let length = |schema: &str, field: &str, bound: &str| {
+        doc["components"]["schemas"][schema]["properties"][field][bound]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{schema}.{field} declares no {bound}")) as usize
+    };
+    // Self-registration: the full name.
+    let max = length("RegisterRequest", "full_name", "maxLength");
+    assert_eq!(max, 200);
+    let register = |n: usize, user: &str| {
+        json!({"username": format!("{user}@example.org"), "password": "a long and private passphrase", "full_name": "M".repeat(n)})
+    };
+    let res = app.post("/api/v1/auth/register", None, &register(max, "longest")).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = app.post("/api/v1/auth/register", None, &register(max + 1, "too.long")).await;
+    let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(has_violation(&p, "full_name", "invalid_text"), "{p}");
+
+    // An administrator's new user: the password, at both bounds.
+    let admin = app.login(ADMIN).await;
+    let (min, max) = (length("NewUser", "password", "minLength"), length("NewUser", "password", "maxLength"));
+    assert_eq!((min, max), (12, 128));
+    let password = |n: usize| "Quattro gatti blu saltano sul tetto 7! ".chars().cycle().take(n).collect::<String>();
+    let user = |n: usize, name: &str| {
+        json!({"username": format!("{name}@example.org"), "password": password(n), "full_name": "Bruno Verdi", "role": "applicant"})
+    };
+    for (n, name, accepted) in [(min, "shortest", true), (max, "longest.password", true), (min - 1, "too.short", false), (max + 1, "too.long.password", false)] {
+        let res = app.post("/api/v1/users", Some(&admin), &user(n, name)).await;
+        if accepted {
+            assert_eq!(res.status(), StatusCode::CREATED, "a password of {n} characters");
+        } else {
+            let p = problem(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+            assert!(has_violation(&p, "password", "password_length"), "{n} characters: {p}");
+        }
+    }
+});

@@ -11,7 +11,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The eight ATS, by code. */
+        /**
+         * List the eight ATS, by code.
+         * @description The health agencies that review, score and rank the applications of their territory, each with
+         *     its code and the population that weighs its share of a call's envelopes. Public: no token
+         *     needed.
+         */
         get: operations["listAgencies"];
         put?: never;
         post?: never;
@@ -29,15 +34,20 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The applications the caller may see: of the partnerships its organizations belong to;
-         *     for evaluators, those submitted to their agency; for administrators, all. `format=csv`
-         *     exports every match.
+         * List the applications the caller may see.
+         * @description Applicants see the applications of the partnerships their organizations belong to; evaluators,
+         *     those submitted to their agency; administrators, all. Paged, and filtered by the query
+         *     parameters; `format=csv` exports every match instead (with `dialect=excel-it` for Excel set to
+         *     Italian).
          */
         get: operations["listApplications"];
         put?: never;
         /**
-         * Start an application of a partnership whose lead the caller represents, as a draft. The
-         *     content may be incomplete; `blocking` in the answer lists what still stops its submission.
+         * Start an application, as a draft.
+         * @description The caller must represent the lead of the partnership, and a partnership has at most one
+         *     application per call. The content may be incomplete: the answer's `blocking` lists what still
+         *     stops its submission, each entry with the path of its field. Change the draft with `PATCH` and
+         *     the answer's `ETag`, then submit it.
          */
         post: operations["createApplication"];
         delete?: never;
@@ -53,15 +63,30 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read an application. For a draft, `blocking` lists what still stops its submission. */
+        /**
+         * Read an application.
+         * @description For a draft, `blocking` lists what still stops its submission. Its `ETag` goes in the `If-Match`
+         *     of a `PATCH`. An evaluator reads the content only after declaring no conflict of interest (`POST
+         *     .../conflict-of-interest`).
+         */
         get: operations["getApplication"];
         put?: never;
         post?: never;
-        /** Delete a draft. */
+        /**
+         * Delete a draft application.
+         * @description Only the lead's representatives may, and only while it is a draft: a submitted application is
+         *     withdrawn instead (`POST .../withdraw`). The partnership may then start another.
+         */
         delete: operations["deleteApplication"];
         options?: never;
         head?: never;
-        /** Change a draft's content (a JSON Merge Patch of `content`, with `If-Match`). */
+        /**
+         * Change a draft's content.
+         * @description A JSON Merge Patch of `content` (RFC 7396: a member set to null is removed), with `If-Match` set
+         *     to the draft's `ETag`, by the lead's representatives. Every rule of the content is checked and
+         *     listed in `violations`; `blocking` in the answer lists what still stops its submission. A
+         *     submitted application's content is frozen.
+         */
         patch: operations["updateApplication"];
         trace?: never;
     };
@@ -75,10 +100,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Decide admissibility: `admitted`; `inadmissible` with reasons from the call's checklist;
-         *     or `integration_requested` with a question, which gives the applicant the call's number
-         *     of calendar days, until 23:59:59 Europe/Rome, to answer. Once that deadline has passed
-         *     unanswered, the case can be closed as inadmissible.
+         * Decide an application's admissibility.
+         * @description By an evaluator of the application's agency who has declared no conflict of interest. `admitted`
+         *     opens the scoring; `inadmissible` needs reasons from the call's checklist;
+         *     `integration_requested` needs a question, and gives the applicant the call's number of calendar
+         *     days, until 23:59:59 Europe/Rome, to answer. Once that deadline has passed unanswered, the case
+         *     can be closed as inadmissible.
          */
         post: operations["decideAdmissibility"];
         delete?: never;
@@ -95,15 +122,19 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Before declaring, an evaluator sees the protocol number, the title and the members' names
-         *     and tax codes, with the conflicts the service can see.
+         * Show what a conflict-of-interest declaration is about.
+         * @description Before declaring, an evaluator of the application's agency sees its protocol number, its title
+         *     and the members' names and tax codes, with the conflicts the service can see. Nothing else of
+         *     the content is shown until the declaration.
          */
         get: operations["getConflictOfInterest"];
         put?: never;
         /**
-         * Declare whether the caller has a conflict of interest with the partnership's members.
-         *     Required before reading the content, deciding admissibility or scoring; a conflict bars
-         *     the evaluator from the application. Made once.
+         * Declare on a conflict of interest with an application.
+         * @description Whether the caller, an evaluator of the application's agency, has a conflict of interest with
+         *     the partnership's members. The declaration is required before reading the content, deciding
+         *     admissibility or scoring; a conflict bars the evaluator from the application. It is made once
+         *     and cannot be changed.
          */
         post: operations["declareConflictOfInterest"];
         delete?: never;
@@ -120,7 +151,12 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Record the agency's consensus score, with its reasons: it replaces the average. */
+        /**
+         * Record the agency's consensus score.
+         * @description One score per criterion of the call's grid, with the reasons for it: the consensus replaces the
+         *     average of the final evaluations as the application's score. Only for an admitted application,
+         *     by an evaluator of its agency who has declared no conflict of interest.
+         */
         put: operations["setConsensus"];
         post?: never;
         delete?: never;
@@ -136,14 +172,23 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The annexes of an application. */
+        /**
+         * List the annexes of an application.
+         * @description For whoever may read the application: its members, the evaluators of its agency once they
+         *     have declared on their conflict of interest, administrators. Oldest first.
+         */
         get: operations["listApplicationDocuments"];
         put?: never;
         /**
-         * Upload an annex to a draft: a `multipart/form-data` form with a `metadata` part (JSON: kind,
-         *     organization_id) and a `file` part. The file is streamed into storage while its SHA-256 and
-         *     size are computed; its type is read from its bytes. The same content is kept once.
-         * @description A service run with `storage.external_files` also takes a JSON body registering a file kept
+         * Upload an annex of a draft.
+         * @description Only the lead's representatives upload, only to a draft. The body is a `multipart/form-data`
+         *     form with a `metadata` part (JSON: kind, organization_id) and a `file` part, in either order.
+         *     The file is streamed into storage while its SHA-256 and size are computed; its type is read
+         *     from its bytes (PDF, CAdES `.p7m`, PNG, JPEG), its size is limited by its kind
+         *     (`max_size_bytes` of the call's required annexes, 20 MiB by default). The same content is kept
+         *     once. Whatever is refused leaves nothing behind.
+         *
+         *     A service run with `storage.external_files` also takes a JSON body registering a file kept
          *     elsewhere (kind, file_name, size_bytes, sha256, organization_id), which has no content to
          *     download; otherwise such a body answers 415 `external_files_disabled`.
          */
@@ -161,11 +206,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One annex: what it is, its size, its SHA-256 and its type. */
+        /**
+         * Describe one annex.
+         * @description What it is, its name, size, SHA-256 and the type read from its bytes, for whoever may read
+         *     the application; `ETag` is the file's SHA-256.
+         */
         get: operations["getApplicationDocument"];
         put?: never;
         post?: never;
-        /** Delete an annex while the application is a draft. */
+        /**
+         * Delete an annex of a draft.
+         * @description Only the lead's representatives, only while the application is a draft. The file stays while
+         *     another annex refers to it; the sweeper removes it once none does.
+         */
         delete: operations["deleteApplicationDocument"];
         options?: never;
         head?: never;
@@ -180,9 +233,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Download an annex's file: exactly the bytes uploaded (`ETag` is their SHA-256), as an
-         *     attachment with its original name. `If-None-Match` answers 304 when the client has them;
-         *     `Range: bytes=...` (one range) answers 206 with those bytes.
+         * Download an annex's file.
+         * @description Exactly the bytes uploaded (`ETag` is their SHA-256, as in the receipt), as an attachment with
+         *     its original name, for whoever may read the application. `If-None-Match` answers 304 when the
+         *     client has them; `Range: bytes=...` (one range, with `If-Range`) answers 206 with those
+         *     bytes.
          */
         get: operations["getApplicationDocumentContent"];
         put?: never;
@@ -201,10 +256,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The evaluations of an application, its consensus if any, and its score: the average of
-         *     the final evaluations (at least the call's number) rounded half-up to two decimals, or
-         *     the consensus; eligible when it reaches the threshold. Applicants see them once the
-         *     ranking is approved.
+         * List an application's evaluations and its score.
+         * @description The evaluations, the consensus if any, and the score: the average of the final evaluations (at
+         *     least the call's number of them) rounded half-up to two decimals, or the consensus; the
+         *     application is eligible when its score reaches the call's threshold. Evaluators of its agency
+         *     see them after their conflict declaration; applicants, once the ranking is approved.
          */
         get: operations["listEvaluations"];
         put?: never;
@@ -224,9 +280,11 @@ export interface paths {
         };
         get?: never;
         /**
-         * Save the caller's scores, as a draft or final: one per criterion of the grid, one
-         *     decimal at most, within the criterion's bounds, each with a justification. A final
-         *     evaluation scores every criterion and is immutable (an administrator may reopen it).
+         * Save the caller's evaluation of an application.
+         * @description As a draft or final: one score per criterion of the grid, with one decimal at most, within the
+         *     criterion's bounds, each with a justification. A final evaluation scores every criterion and is
+         *     immutable; only an administrator may reopen it. Only for an admitted application, by an
+         *     evaluator of its agency who has declared no conflict of interest.
          */
         put: operations["saveMyEvaluation"];
         post?: never;
@@ -245,7 +303,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Reopen a final evaluation (administrators), with a reason; it becomes a draft again. */
+        /**
+         * Reopen a final evaluation.
+         * @description Administrators only, with a reason: the evaluation becomes a draft again, and its evaluator may
+         *     change it and make it final anew.
+         */
         post: operations["reopenEvaluation"];
         delete?: never;
         options?: never;
@@ -260,7 +322,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every status change of an application: who, when and why. */
+        /**
+         * List an application's status changes.
+         * @description Every status change, oldest first: from which status to which, who made it, when and why.
+         *     Visible to whoever may read the application.
+         */
         get: operations["listApplicationHistory"];
         put?: never;
         post?: never;
@@ -280,8 +346,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Answer a request for integration (the lead's representatives), before its deadline: the
-         *     text and the metadata of the annexes; the case goes back to the agency.
+         * Answer a request for integration.
+         * @description By the lead's representatives, before the request's deadline: the answer's text and the metadata
+         *     of the annexes it adds. The case goes back to the agency, which then decides admissibility.
          */
         post: operations["answerIntegrationRequest"];
         delete?: never;
@@ -297,7 +364,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The receipt of a submitted application, again, exactly as issued. */
+        /**
+         * Read the receipt of a submitted application.
+         * @description Exactly as it was issued at submission: the protocol number, the submission time and the SHA-256
+         *     of the canonical JSON of what was submitted, with that content as its snapshot. Nothing in it
+         *     changes afterwards.
+         */
         get: operations["getApplicationReceipt"];
         put?: never;
         post?: never;
@@ -317,11 +389,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Submit the application: in time when `opens_at ≤ now < closes_at` (the server's clock,
-         *     read inside the committing transaction), with every rule met and the partnership
-         *     eligible. It gets a protocol number, unique and gap-free in its call, and a receipt with
-         *     the SHA-256 of the canonical JSON of what was submitted. Send an `Idempotency-Key`: a
-         *     repeat answers the same receipt.
+         * Submit an application.
+         * @description In time when `opens_at ≤ now < closes_at` (the server's clock, read inside the committing
+         *     transaction), with every rule met and the partnership eligible; otherwise every reason is
+         *     listed. It gets a protocol number, unique and gap-free in its call, and a receipt with the
+         *     SHA-256 of the canonical JSON of what was submitted. Send an `Idempotency-Key`: a repeat answers
+         *     the same receipt.
          */
         post: operations["submitApplication"];
         delete?: never;
@@ -339,7 +412,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Withdraw a submitted application, with a reason (possible until its ranking is approved). */
+        /**
+         * Withdraw a submitted application.
+         * @description By the lead's representatives, with a reason, until the agency's ranking is approved; the
+         *     withdrawal shows in the application's history.
+         */
         post: operations["withdrawApplication"];
         delete?: never;
         options?: never;
@@ -355,8 +432,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The audit log (administrators), oldest first, filtered by entity, actor, action and time
-         *     range; `format=csv` exports every match.
+         * List the audit log.
+         * @description Administrators only. Every state change, oldest first, with who made it, when, and the entity
+         *     before and after; filtered by entity, actor, action and time range. `format=csv` exports every
+         *     match instead of a page.
          */
         get: operations["listAuditEvents"];
         put?: never;
@@ -376,7 +455,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Log in with a user name and password. */
+        /**
+         * Log in with a user name and password.
+         * @description Answers an access token (a JWT to send as `Authorization: Bearer ...`), its lifetime, and a
+         *     refresh token for `POST /api/v1/auth/refresh`. Wrong passwords are limited per address and per
+         *     account (429 with `Retry-After`).
+         */
         post: operations["logIn"];
         delete?: never;
         options?: never;
@@ -394,8 +478,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Log out: end the caller's session. Its access token and its refresh tokens stop working
-         *     at once, on every replica; the user's other sessions (other devices) go on.
+         * Log out: end the caller's session.
+         * @description Its access token and its refresh tokens stop working at once, on every replica; the user's other
+         *     sessions (other devices) go on.
          */
         post: operations["logOut"];
         delete?: never;
@@ -411,7 +496,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's own account. */
+        /**
+         * Read the caller's own account.
+         * @description The user name, full name, role and, for evaluators, agency of the token's user: what a client
+         *     needs to show who is logged in and what they may do.
+         */
         get: operations["getCurrentUser"];
         put?: never;
         post?: never;
@@ -431,8 +520,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Change one's own password. Every token issued before stops working; the answer carries
-         *     new ones.
+         * Change one's own password.
+         * @description With the current password and a new one that meets the password rules (each broken rule is
+         *     listed). Every token issued before stops working, on every device; the answer carries new ones.
          */
         post: operations["changePassword"];
         delete?: never;
@@ -451,10 +541,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Exchange a refresh token for a new pair of tokens. A refresh token is used once: the
-         *     answer carries the next one, and the one sent is retired. A retired refresh token sent
-         *     again ends its whole session (`refresh_token_reused`): either it was copied, or the
-         *     client kept an old one; in both cases its holder logs in again.
+         * Exchange a refresh token for new tokens.
+         * @description A refresh token is used once: the answer carries the next one, and the one sent is retired. A
+         *     retired refresh token sent again ends its whole session (`refresh_token_reused`): either it was
+         *     copied, or the client kept an old one; in both cases its holder logs in again.
          */
         post: operations["refreshTokens"];
         delete?: never;
@@ -472,7 +562,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Register as an applicant. */
+        /**
+         * Register as an applicant.
+         * @description Creates an applicant account (the other roles are created by administrators); then log in to get
+         *     a token. The user name is an e-mail address; the password must meet the password rules, every
+         *     broken one listed. Limited per address (429 with `Retry-After`).
+         */
         post: operations["registerApplicant"];
         delete?: never;
         options?: never;
@@ -490,11 +585,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * The OAuth2 token endpoint: the password grant (what Swagger UI's Authorize dialog uses)
-         *     and the refresh grant. Unlike every other operation, it answers a request it cannot read
-         *     or a grant that fails in the OAuth2 shape (RFC 6749 §5.2: 400 with `error` and
-         *     `error_description`, and the service's `code`), so that OAuth2 clients, Swagger UI among
-         *     them, show why; its other errors are problem+json.
+         * Get tokens: the OAuth2 token endpoint.
+         * @description The password grant (what Swagger UI's login uses) and the refresh grant, as
+         *     `application/x-www-form-urlencoded`. Unlike every other operation, it answers a request it
+         *     cannot read or a grant that fails in the OAuth2 shape (RFC 6749 §5.2: 400 with `error` and
+         *     `error_description`, and the service's `code`), so that OAuth2 clients, Swagger UI among them,
+         *     show why; its other errors are problem+json.
          */
         post: operations["requestToken"];
         delete?: never;
@@ -510,12 +606,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the calls, newest window first. Drafts are listed for administrators only. */
+        /**
+         * List the calls, newest window first.
+         * @description Public: anyone sees the published calls. Drafts are listed for administrators only, so an
+         *     administrator's answer is never cached by a shared cache.
+         */
         get: operations["listCalls"];
         put?: never;
         /**
-         * Create a call as a draft. Without `envelopes`, the total is split 30/70 over the
-         *     agencies' populations.
+         * Create a call, as a draft.
+         * @description Administrators only. Every rule of the call (window, amounts, grid, composition rules) is
+         *     checked at once and every violation listed. Without `envelopes`, the total is split over the
+         *     agencies: 30% in equal parts, 70% by population. Publish it with `POST .../publish`.
          */
         post: operations["createCall"];
         delete?: never;
@@ -531,7 +633,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read a call with all its rules. Its `ETag` is needed to change it. */
+        /**
+         * Read a call with all its rules.
+         * @description Public once published; a draft only for administrators. Its `ETag` goes in the `If-Match` of a
+         *     `PATCH`.
+         */
         get: operations["getCall"];
         put?: never;
         post?: never;
@@ -539,9 +645,10 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change a call (JSON Merge Patch with `If-Match`). A published call's dates change only
-         *     with an `amendment` (act number and date), which is recorded with the old and new values;
-         *     its rules and total are locked once its window has opened.
+         * Change a call.
+         * @description Administrators only: a JSON Merge Patch with `If-Match`. A published call's dates change only
+         *     with an `amendment` (act number and date), which is recorded with the old and new values; its
+         *     rules and total are locked once its window has opened.
          */
         patch: operations["updateCall"];
         trace?: never;
@@ -554,8 +661,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Received, admitted, scored and eligible applications, and the committed and free money
-         *     of an agency in a call.
+         * Read an agency's dashboard for a call.
+         * @description Received, admitted, scored and eligible applications, and the committed and free money of the
+         *     agency's envelope. For the agency's evaluators and for administrators.
          */
         get: operations["getAgencyDashboard"];
         put?: never;
@@ -573,13 +681,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The current version of the agency's ranking (the latest), with its entries and totals. */
+        /**
+         * Read the agency's current ranking.
+         * @description The latest version, draft or approved, with its entries and totals. For the agency's evaluators
+         *     and for administrators; the approved results are public at `GET
+         *     /api/v1/calls/{call_id}/results`.
+         */
         get: operations["getRanking"];
         put?: never;
         /**
-         * Compute the agency's ranking and allocation from the current scores and envelope, and
-         *     store it as a draft version (with a hash of its inputs). Every application must be
-         *     decided and, when admitted, scored.
+         * Compute the agency's ranking.
+         * @description By an evaluator of the agency, after the call's window has closed: the ranking and allocation
+         *     from the current scores and envelope, stored as a draft version with a hash of its inputs. Every
+         *     application must be decided and, when admitted, scored with the call's number of final
+         *     evaluations. Approve it with `POST .../ranking/approve`.
          */
         post: operations["computeRanking"];
         delete?: never;
@@ -598,8 +713,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Approve the draft with the act's number and date: it is frozen and its results are
-         *     published (every lead is told its outcome). Refused when the inputs changed since.
+         * Approve the agency's draft ranking.
+         * @description By an evaluator of the agency, with the act's number and date: the draft is frozen, its results
+         *     are published, its funded applications are offered their grants and every lead is told its
+         *     outcome. Refused when the inputs changed since it was computed: compute it again.
          */
         post: operations["approveRanking"];
         delete?: never;
@@ -618,8 +735,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * The same computation with another envelope, threshold or allocation mode; nothing is
-         *     stored.
+         * Simulate the agency's ranking.
+         * @description The same computation as `POST .../ranking`, with another envelope, threshold or allocation mode;
+         *     nothing is stored. For the agency's evaluators and for administrators.
          */
         post: operations["simulateRanking"];
         delete?: never;
@@ -635,7 +753,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every version of the agency's ranking, oldest first, with its reason. */
+        /**
+         * List the versions of the agency's ranking.
+         * @description Every version, oldest first, with the reason it was made: the history of who was funded and why,
+         *     reserve list moves included.
+         */
         get: operations["listRankingVersions"];
         put?: never;
         post?: never;
@@ -652,7 +774,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every amendment of a call's dates, oldest first. */
+        /**
+         * List the amendments of a call's dates.
+         * @description Every amendment, oldest first, with its act number and date and the old and new values. Public
+         *     for a published call.
+         */
         get: operations["listCallAmendments"];
         put?: never;
         post?: never;
@@ -672,8 +798,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Create the next edition as a draft with the same rules (and envelopes, when the total
-         *     is the same; otherwise they are split 30/70).
+         * Create the next edition of a call.
+         * @description Administrators only: a new draft, under a new code, with the same rules. The envelopes are
+         *     copied when the total is the same; otherwise they are split 30/70 again.
          */
         post: operations["cloneCall"];
         delete?: never;
@@ -689,9 +816,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The envelope of each agency, its source, and their sum. */
+        /**
+         * Read the envelopes of a call.
+         * @description Each agency's envelope with its source (`official`, published in an act, or `estimated`, e.g. by
+         *     the 30/70 split on approximate populations), and their sum, which equals the call's total once
+         *     it is published. Public for a published call.
+         */
         get: operations["getCallEnvelopes"];
-        /** Set every agency's envelope at once; they must add up to the call's total. */
+        /**
+         * Set every agency's envelope at once.
+         * @description Administrators only: one amount for each of the eight agencies, none missing and none twice,
+         *     adding up to the call's total to the cent.
+         */
         put: operations["setCallEnvelopes"];
         post?: never;
         delete?: never;
@@ -710,9 +846,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Compute the envelopes from the call's total: a share (default 30%) in equal parts among
-         *     the eight agencies, the rest by population, exact to the cent (largest remainder, ties
-         *     by agency code). Pinned envelopes keep their amount. Stored unless `dry_run`.
+         * Split a call's total into envelopes.
+         * @description A share (default 30%) in equal parts among the eight agencies, the rest by population, exact to
+         *     the cent (largest remainder, ties by agency code). Pinned envelopes keep their amount. Stored
+         *     unless `dry_run`; administrators only.
          */
         post: operations["splitCallEnvelopes"];
         delete?: never;
@@ -730,7 +867,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Publish a draft: from now on everybody sees it. Its envelopes must add up to its total. */
+        /**
+         * Publish a draft call.
+         * @description Administrators only: from now on everybody sees it, and partnerships may form for it. Its
+         *     envelopes must add up to its total.
+         */
         post: operations["publishCall"];
         delete?: never;
         options?: never;
@@ -748,9 +889,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Move money an agency has not committed to another agency's envelope (administrators).
-         *     The call's total does not change; money arriving in an agency whose ranking is approved
-         *     goes down its reserve list at once, as a new published version.
+         * Move money between agencies' envelopes.
+         * @description Administrators only, with a reason: money an agency has not committed goes to another agency's
+         *     envelope; the call's total does not change. Money arriving in an agency whose ranking is
+         *     approved goes down its reserve list at once, as a new published version.
          */
         post: operations["reallocateEnvelopes"];
         delete?: never;
@@ -767,8 +909,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The approved rankings of a call, as published: JSON, CSV, or the 360Giving data standard.
-         *     Public; no personal data.
+         * Read the published results of a call.
+         * @description The approved rankings, as published: JSON, CSV (`format=csv`, with `dialect=excel-it` for Excel
+         *     set to Italian), or the 360Giving data standard (`format=360giving`). Public, with no personal
+         *     data.
          */
         get: operations["getCallResults"];
         put?: never;
@@ -787,8 +931,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The grants the caller may see: its partnerships' (applicants), its agency's
-         *     (evaluators), all (administrators).
+         * List the grants the caller may see.
+         * @description Applicants see their partnerships' grants; evaluators, their agency's; administrators, all.
+         *     Paged.
          */
         get: operations["listGrants"];
         put?: never;
@@ -806,7 +951,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read a grant. */
+        /**
+         * Read a grant.
+         * @description Its amount and the amount requested, its status, its acceptance deadline and, once answered,
+         *     when (with the CUP of an acceptance). Visible to whoever may list it.
+         */
         get: operations["getGrant"];
         put?: never;
         post?: never;
@@ -826,8 +975,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Accept an offer with the project's CUP, before the acceptance deadline (the lead's
-         *     representatives).
+         * Accept a grant offer.
+         * @description By the lead's representatives, before the acceptance deadline, with the project's CUP (Codice
+         *     Unico di Progetto). The grant becomes accepted; the CUP shows on it from then on.
          */
         post: operations["acceptGrant"];
         delete?: never;
@@ -845,7 +995,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Decline an offer, before the acceptance deadline (the lead's representatives). */
+        /**
+         * Decline a grant offer.
+         * @description By the lead's representatives, before the acceptance deadline, with an optional reason. The
+         *     money goes down the agency's reserve list at once, as a new published ranking version.
+         */
         post: operations["declineGrant"];
         delete?: never;
         options?: never;
@@ -863,8 +1017,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Revoke an offered or accepted grant (administrators), with a reason: its money goes down
-         *     the reserve list as a new published ranking version.
+         * Revoke a grant.
+         * @description Administrators only, with a reason, for an offered or accepted grant: its money goes down the
+         *     reserve list as a new published ranking version.
          */
         post: operations["revokeGrant"];
         delete?: never;
@@ -880,7 +1035,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's inbox, newest first. */
+        /**
+         * List the caller's inbox, newest first.
+         * @description The notices the service left for the caller about its partnerships, applications, reviews and
+         *     grants, each saying whether it has been read. Paged.
+         */
         get: operations["listNotifications"];
         put?: never;
         post?: never;
@@ -899,7 +1058,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Mark a notice of the caller's inbox as read. */
+        /**
+         * Mark a notice as read.
+         * @description Only a notice of the caller's own inbox; marking it again changes nothing (idempotent).
+         */
         post: operations["readNotification"];
         delete?: never;
         options?: never;
@@ -915,14 +1077,16 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The organizations the caller may see: those it represents and their partners in any
-         *     partnership (administrators: all).
+         * List the organizations the caller may see.
+         * @description Those it represents and their partners in any partnership; administrators see all. Paged.
          */
         get: operations["listOrganizations"];
         put?: never;
         /**
-         * Register an organization; the caller becomes its first representative. Every rule of
-         *     the registry is checked at once.
+         * Register an organization.
+         * @description The caller, an applicant, becomes its first representative. Every rule of the registry is
+         *     checked at once (tax code and its check characters, province, seats, enterprise figures) and
+         *     every violation listed; a tax code is registered once.
          */
         post: operations["createOrganization"];
         delete?: never;
@@ -938,7 +1102,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read an organization. Its representatives are listed for them and for administrators only. */
+        /**
+         * Read an organization.
+         * @description For its representatives, its accepted partners and administrators. Its representatives are
+         *     listed for them and for administrators only. Its `ETag` goes in the `If-Match` of a `PATCH`.
+         */
         get: operations["getOrganization"];
         put?: never;
         post?: never;
@@ -946,8 +1114,9 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change an organization (JSON Merge Patch with `If-Match`); only its representatives may.
-         *     The tax code never changes.
+         * Change an organization.
+         * @description A JSON Merge Patch with `If-Match`, by its representatives only; every rule of the registry is
+         *     checked again. The tax code never changes.
          */
         patch: operations["updateOrganization"];
         trace?: never;
@@ -961,7 +1130,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add another applicant as representative of an organization the caller represents. */
+        /**
+         * Add a representative to an organization.
+         * @description Another registered applicant, by user name, for an organization the caller represents: the new
+         *     representative may then act for it in partnerships and applications.
+         */
         post: operations["addOrganizationRepresentative"];
         delete?: never;
         options?: never;
@@ -976,12 +1149,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The partnerships the caller's organizations belong to (administrators: all). */
+        /**
+         * List the caller's partnerships.
+         * @description The partnerships the caller's organizations belong to; administrators see all. Paged.
+         */
         get: operations["listPartnerships"];
         put?: never;
         /**
-         * Create a partnership for a published call whose window has not closed, led by an
-         *     organization the caller represents.
+         * Create a partnership for a call.
+         * @description For a published call whose window has not closed, led by an organization the caller represents.
+         *     Then add members (`POST .../members`) until the call's composition rules are met (`GET
+         *     .../eligibility`).
          */
         post: operations["createPartnership"];
         delete?: never;
@@ -997,11 +1175,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read a partnership: its members' representatives and administrators may. */
+        /**
+         * Read a partnership.
+         * @description Its call, its lead, its members and invitations with their status. Visible to its members'
+         *     representatives and to administrators; an invited organization sees its partners only once it
+         *     accepts.
+         */
         get: operations["getPartnership"];
         put?: never;
         post?: never;
-        /** Delete a partnership (its lead's representatives, while the call is open). */
+        /**
+         * Delete a partnership.
+         * @description By its lead's representatives, while the call is open and the partnership has no application
+         *     (delete the draft first).
+         */
         delete: operations["deletePartnership"];
         options?: never;
         head?: never;
@@ -1016,8 +1203,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Every composition rule of the call, passed or failed, with its reason in English and
-         *     Italian and the members that break it.
+         * Check a partnership against its call's composition rules.
+         * @description Every composition rule of the call, passed or failed, with its reason in English and Italian and
+         *     the members that break it. An application is submitted only when every rule passes.
          */
         get: operations["getPartnershipEligibility"];
         put?: never;
@@ -1038,10 +1226,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Add a member, by organization id or tax code (the lead's representatives). An
-         *     organization that the caller represents joins at once; any other is **invited**: it is
-         *     listed with `status: pending`, counts for no rule and sees nothing of its partners (nor
-         *     they of it) until one of its representatives accepts (`.../accept`).
+         * Add a member to a partnership, or invite one.
+         * @description By organization id or tax code, by the lead's representatives. An organization that the caller
+         *     represents joins at once; any other is **invited**: it is listed with `status: pending`, counts
+         *     for no rule and sees nothing of its partners (nor they of it) until one of its representatives
+         *     accepts (`.../accept`).
          */
         post: operations["addPartnershipMember"];
         delete?: never;
@@ -1061,8 +1250,9 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Remove a member, or an invited organization (pending or declined), by the lead's
-         *     representatives; the lead itself cannot be removed. The removed organization's
+         * Remove a member from a partnership.
+         * @description A member, or an invited organization (pending or declined), by the lead's representatives, until
+         *     the application is submitted; the lead itself cannot be removed. The removed organization's
          *     representatives are told in their inbox.
          */
         delete: operations["removePartnershipMember"];
@@ -1081,9 +1271,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Accept the partnership's invitation, for an organization the caller represents: it
-         *     becomes a member, counts for the composition rules, and its partners read its data (and it
-         *     theirs).
+         * Accept a partnership's invitation.
+         * @description For an organization the caller represents: it becomes a member, counts for the composition
+         *     rules, and its partners read its data (and it theirs).
          */
         post: operations["acceptPartnershipInvitation"];
         delete?: never;
@@ -1102,8 +1292,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Decline the partnership's invitation, for an organization the caller represents: it stays
-         *     listed as declined, counting for nothing, until the lead removes it.
+         * Decline a partnership's invitation.
+         * @description For an organization the caller represents: it stays listed as declined, counting for nothing,
+         *     until the lead removes it.
          */
         post: operations["declinePartnershipInvitation"];
         delete?: never;
@@ -1119,10 +1310,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List users, by user name. */
+        /**
+         * List users, by user name.
+         * @description Administrators only; paged, and filtered by role, agency and whether disabled.
+         */
         get: operations["listUsers"];
         put?: never;
-        /** Create a user of any role. */
+        /**
+         * Create a user of any role.
+         * @description Administrators only: applicants, evaluators (with their agency) and administrators. The password
+         *     must meet the password rules, every broken one listed.
+         */
         post: operations["createUser"];
         delete?: never;
         options?: never;
@@ -1137,7 +1335,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read a user. */
+        /**
+         * Read a user.
+         * @description Administrators only. Its `ETag` goes in the `If-Match` of a `PATCH`.
+         */
         get: operations["getUser"];
         put?: never;
         post?: never;
@@ -1145,8 +1346,10 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change a user: disable or enable it, change its role or agency, reset its password.
-         *     A JSON Merge Patch, with `If-Match` set to the user's ETag.
+         * Change a user.
+         * @description Administrators only: disable or enable it, change its role or agency, reset its password. A JSON
+         *     Merge Patch, with `If-Match` set to the user's `ETag`. Disabling a user or resetting its
+         *     password ends its sessions; an administrator cannot disable or demote itself.
          */
         patch: operations["updateUser"];
         trace?: never;
@@ -1158,16 +1361,21 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The live subscriptions, oldest first (secrets are not shown). */
+        /**
+         * List the webhook subscriptions.
+         * @description Administrators only: the live subscriptions, oldest first, with their URL and event types;
+         *     secrets are not shown.
+         */
         get: operations["listWebhooks"];
         put?: never;
         /**
-         * Subscribe a system to events. Each event is POSTed as JSON with the headers
-         *     `webhook-id` (the event id: de-duplicate on it, delivery is at least once),
-         *     `webhook-timestamp` (Unix seconds) and `webhook-signature`
-         *     (`v1,` + base64 of HMAC-SHA256 over `{webhook-id}.{webhook-timestamp}.{body}`, keyed with
-         *     the base64-decoded part of the secret after `whsec_`: the Standard Webhooks scheme).
-         *     A 2xx answer is a delivery; anything else is tried again with a doubling wait.
+         * Subscribe a system to events.
+         * @description Administrators only. Each event is POSTed as JSON with the headers `webhook-id` (the event id:
+         *     de-duplicate on it, delivery is at least once), `webhook-timestamp` (Unix seconds) and
+         *     `webhook-signature` (`v1,` + base64 of HMAC-SHA256 over
+         *     `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the base64-decoded part of the secret
+         *     after `whsec_`: the Standard Webhooks scheme). A 2xx answer is a delivery; anything else is
+         *     tried again with a doubling wait. The secret is shown once, in this answer.
          */
         post: operations["createWebhook"];
         delete?: never;
@@ -1183,13 +1391,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One live subscription. */
+        /**
+         * Read a webhook subscription.
+         * @description Administrators only: one live subscription, with its URL and event types; its secret is not
+         *     shown.
+         */
         get: operations["getWebhook"];
         put?: never;
         post?: never;
         /**
-         * Unsubscribe: nothing more is sent and pending deliveries are cancelled; the delivery
-         *     history stays readable.
+         * Delete a webhook subscription.
+         * @description Administrators only: nothing more is sent and pending deliveries are cancelled; the delivery
+         *     history stays readable (`GET .../deliveries`).
          */
         delete: operations["deleteWebhook"];
         options?: never;
@@ -1204,7 +1417,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** What was sent to a subscription (deleted ones too), newest first, with every attempt. */
+        /**
+         * List a webhook subscription's deliveries.
+         * @description Administrators only: what was sent to a subscription (deleted ones too), newest first, with
+         *     every attempt. Paged.
+         */
         get: operations["listWebhookDeliveries"];
         put?: never;
         post?: never;
@@ -1221,7 +1438,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness and readiness: 200 when the database answers, 503 problem+json when it does not. */
+        /**
+         * Check the service's liveness and readiness.
+         * @description 200 when the database answers, 503 problem+json with `Retry-After` when it does not: what load
+         *     balancers and container health checks probe. Public, and never rate limited.
+         */
         get: operations["getStatus"];
         put?: never;
         post?: never;
@@ -1582,9 +1803,9 @@ export interface components {
             actor_id?: string | null;
             actor_role?: string | null;
             /** @description The entity as the change found it (`before`) or left it (`after`): an object, or a list such as a call's envelopes; null before a creation and after a deletion. */
-            after?: Record<string, never> | unknown[] | null;
+            after?: Record<string, never> | Record<string, never>[] | null;
             /** @description The entity as the change found it (`before`) or left it (`after`): an object, or a list such as a call's envelopes; null before a creation and after a deletion. */
-            before?: Record<string, never> | unknown[] | null;
+            before?: Record<string, never> | Record<string, never>[] | null;
             entity_id: string;
             entity_type: string;
             /** Format: uuid */
@@ -5010,44 +5231,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description If-Match names a version that is no longer current: read the resource again */
-        PreconditionFailed: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "code": "precondition_failed",
-                 *       "detail": "The resource changed since you read it: read it again and retry with its new ETag.",
-                 *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
-                 *       "status": 412,
-                 *       "title": "Precondition failed",
-                 *       "type": "urn:welfare-grants:problem:precondition_failed"
-                 *     }
-                 */
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
-        /** @description If-Match is missing */
-        PreconditionRequired: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "code": "precondition_required",
-                 *       "detail": "This operation requires an If-Match header with the resource's ETag.",
-                 *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
-                 *       "status": 428,
-                 *       "title": "Precondition required",
-                 *       "type": "urn:welfare-grants:problem:precondition_required"
-                 *     }
-                 */
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
         /** @description The database is unavailable or busy: retry after Retry-After seconds */
         ServiceUnavailable: {
             headers: {
@@ -6911,8 +7094,6 @@ export interface operations {
                     "Accept-Ranges"?: string;
                     /** @description attachment, with the original name */
                     "Content-Disposition"?: string;
-                    /** @description The type read from the file's bytes */
-                    "Content-Type"?: string;
                     /** @description The file's SHA-256, quoted */
                     ETag?: string;
                     [name: string]: unknown;

@@ -127,9 +127,14 @@ fn malformed() -> ApiError {
     ApiError::from(ErrorCode::MalformedMultipart)
 }
 
-/// Upload an annex to a draft: a `multipart/form-data` form with a `metadata` part (JSON: kind,
-/// organization_id) and a `file` part. The file is streamed into storage while its SHA-256 and
-/// size are computed; its type is read from its bytes. The same content is kept once.
+/// Upload an annex of a draft.
+///
+/// Only the lead's representatives upload, only to a draft. The body is a `multipart/form-data`
+/// form with a `metadata` part (JSON: kind, organization_id) and a `file` part, in either order.
+/// The file is streamed into storage while its SHA-256 and size are computed; its type is read
+/// from its bytes (PDF, CAdES `.p7m`, PNG, JPEG), its size is limited by its kind
+/// (`max_size_bytes` of the call's required annexes, 20 MiB by default). The same content is kept
+/// once. Whatever is refused leaves nothing behind.
 ///
 /// A service run with `storage.external_files` also takes a JSON body registering a file kept
 /// elsewhere (kind, file_name, size_bytes, sha256, organization_id), which has no content to
@@ -165,7 +170,7 @@ fn malformed() -> ApiError {
         (status = 503, description = "The file storage is unavailable; nothing was kept", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u32, description = "Seconds to wait"))),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/applications/{application_id}/documents")]
 pub async fn add_document(
@@ -311,7 +316,10 @@ async fn read_small(mut part: actix_multipart::Field, limit: usize) -> Result<By
     Ok(Bytes::from(buf))
 }
 
-/// The annexes of an application.
+/// List the annexes of an application.
+///
+/// For whoever may read the application: its members, the evaluators of its agency once they
+/// have declared on their conflict of interest, administrators. Oldest first.
 #[utoipa::path(
     operation_id = "listApplicationDocuments",
     tag = "applications",
@@ -323,7 +331,7 @@ async fn read_small(mut part: actix_multipart::Field, limit: usize) -> Result<By
                 "detail": "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest)."})),
         (status = 404, description = "No such application that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/applications/{application_id}/documents")]
 pub async fn list_documents(
@@ -339,7 +347,10 @@ pub async fn list_documents(
     Ok(HttpResponse::Ok().json(docs))
 }
 
-/// One annex: what it is, its size, its SHA-256 and its type.
+/// Describe one annex.
+///
+/// What it is, its name, size, SHA-256 and the type read from its bytes, for whoever may read
+/// the application; `ETag` is the file's SHA-256.
 #[utoipa::path(
     operation_id = "getApplicationDocument",
     tag = "applications",
@@ -353,7 +364,7 @@ pub async fn list_documents(
         (status = 403, description = "An evaluator who has not declared on its conflict of interest, or declared one", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application that the caller may see, or no such annex", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/applications/{application_id}/documents/{document_id}")]
 pub async fn get_document(
@@ -465,9 +476,12 @@ fn disposition(file_name: &str) -> ContentDisposition {
     }
 }
 
-/// Download an annex's file: exactly the bytes uploaded (`ETag` is their SHA-256), as an
-/// attachment with its original name. `If-None-Match` answers 304 when the client has them;
-/// `Range: bytes=...` (one range) answers 206 with those bytes.
+/// Download an annex's file.
+///
+/// Exactly the bytes uploaded (`ETag` is their SHA-256, as in the receipt), as an attachment with
+/// its original name, for whoever may read the application. `If-None-Match` answers 304 when the
+/// client has them; `Range: bytes=...` (one range, with `If-Range`) answers 206 with those
+/// bytes.
 #[utoipa::path(
     operation_id = "getApplicationDocumentContent",
     tag = "applications",
@@ -487,7 +501,6 @@ fn disposition(file_name: &str) -> ContentDisposition {
                 (FileContent = "image/jpeg"),
             ),
             headers(
-                ("Content-Type" = String, description = "The type read from the file's bytes"),
                 ("Content-Disposition" = String, description = "attachment, with the original name"),
                 ("ETag" = String, description = "The file's SHA-256, quoted"),
                 ("Accept-Ranges" = String, description = "bytes"),
@@ -508,7 +521,7 @@ fn disposition(file_name: &str) -> ContentDisposition {
         (status = 503, description = "The file storage is unavailable", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u32, description = "Seconds to wait"))),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/applications/{application_id}/documents/{document_id}/content")]
 pub async fn download_document(
@@ -586,7 +599,10 @@ pub async fn download_document(
         .streaming(bytes))
 }
 
-/// Delete an annex while the application is a draft.
+/// Delete an annex of a draft.
+///
+/// Only the lead's representatives, only while the application is a draft. The file stays while
+/// another annex refers to it; the sweeper removes it once none does.
 #[utoipa::path(
     operation_id = "deleteApplicationDocument",
     tag = "applications",
@@ -600,7 +616,7 @@ pub async fn download_document(
         (status = 404, description = "No such application or annex", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already submitted", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[delete("/applications/{application_id}/documents/{document_id}")]
 pub async fn delete_document(

@@ -149,6 +149,7 @@ pub struct Receipt {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "Il partenariato ha rinunciato al progetto."}))]
 pub struct WithdrawRequest {
+    #[schema(max_length = 2000)]
     pub reason: String,
 }
 

@@ -31,8 +31,12 @@ pub(super) fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, ApiE
     Ok(serde_json::to_value(value).map_err(anyhow::Error::from)?)
 }
 
-/// Start an application of a partnership whose lead the caller represents, as a draft. The
-/// content may be incomplete; `blocking` in the answer lists what still stops its submission.
+/// Start an application, as a draft.
+///
+/// The caller must represent the lead of the partnership, and a partnership has at most one
+/// application per call. The content may be incomplete: the answer's `blocking` lists what still
+/// stops its submission, each entry with the path of its field. Change the draft with `PATCH` and
+/// the answer's `ETag`, then submit it.
 #[utoipa::path(
     operation_id = "createApplication",
     tag = "applications",
@@ -45,7 +49,7 @@ pub(super) fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, ApiE
         (status = 409, description = "The partnership already has an application for the call", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown area or category, a cost borne by a non-member, dates out of order", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/applications")]
 pub async fn create_application(
@@ -65,9 +69,12 @@ pub async fn create_application(
     Ok(created(location, version, &view_of(s)))
 }
 
-/// The applications the caller may see: of the partnerships its organizations belong to;
-/// for evaluators, those submitted to their agency; for administrators, all. `format=csv`
-/// exports every match.
+/// List the applications the caller may see.
+///
+/// Applicants see the applications of the partnerships their organizations belong to; evaluators,
+/// those submitted to their agency; administrators, all. Paged, and filtered by the query
+/// parameters; `format=csv` exports every match instead (with `dialect=excel-it` for Excel set to
+/// Italian).
 #[utoipa::path(
     operation_id = "listApplications",
     tag = "applications",
@@ -77,7 +84,7 @@ pub async fn create_application(
             content((ApplicationList = "application/json"), (String = "text/csv"))),
         (status = 400, description = "Bad filter", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/applications")]
 pub async fn list_applications(
@@ -166,7 +173,11 @@ async fn csv_export(
     out.into_response("applications.csv")
 }
 
-/// Read an application. For a draft, `blocking` lists what still stops its submission.
+/// Read an application.
+///
+/// For a draft, `blocking` lists what still stops its submission. Its `ETag` goes in the `If-Match`
+/// of a `PATCH`. An evaluator reads the content only after declaring no conflict of interest (`POST
+/// .../conflict-of-interest`).
 #[utoipa::path(
     operation_id = "getApplication",
     tag = "applications",
@@ -178,7 +189,7 @@ async fn csv_export(
                 "detail": "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest)."})),
         (status = 404, description = "No such application that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/applications/{application_id}")]
 pub async fn get_application(
@@ -191,7 +202,12 @@ pub async fn get_application(
     Ok(with_etag(StatusCode::OK, version, &view_of(s)))
 }
 
-/// Change a draft's content (a JSON Merge Patch of `content`, with `If-Match`).
+/// Change a draft's content.
+///
+/// A JSON Merge Patch of `content` (RFC 7396: a member set to null is removed), with `If-Match` set
+/// to the draft's `ETag`, by the lead's representatives. Every rule of the content is checked and
+/// listed in `violations`; `blocking` in the answer lists what still stops its submission. A
+/// submitted application's content is frozen.
 #[utoipa::path(
     operation_id = "updateApplication",
     tag = "applications",
@@ -209,7 +225,7 @@ pub async fn get_application(
         (status = 422, description = "Unknown area or category, a cost borne by a non-member, dates out of order", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[patch("/applications/{application_id}")]
 pub async fn patch_application(
@@ -233,7 +249,10 @@ pub async fn patch_application(
     Ok(with_etag(StatusCode::OK, version, &view_of(s)))
 }
 
-/// Delete a draft.
+/// Delete a draft application.
+///
+/// Only the lead's representatives may, and only while it is a draft: a submitted application is
+/// withdrawn instead (`POST .../withdraw`). The partnership may then start another.
 #[utoipa::path(
     operation_id = "deleteApplication",
     tag = "applications",
@@ -244,7 +263,7 @@ pub async fn patch_application(
         (status = 404, description = "No such application that the caller leads", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already submitted: withdraw it instead", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[delete("/applications/{application_id}")]
 pub async fn delete_application(
@@ -256,11 +275,13 @@ pub async fn delete_application(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Submit the application: in time when `opens_at ≤ now < closes_at` (the server's clock,
-/// read inside the committing transaction), with every rule met and the partnership
-/// eligible. It gets a protocol number, unique and gap-free in its call, and a receipt with
-/// the SHA-256 of the canonical JSON of what was submitted. Send an `Idempotency-Key`: a
-/// repeat answers the same receipt.
+/// Submit an application.
+///
+/// In time when `opens_at ≤ now < closes_at` (the server's clock, read inside the committing
+/// transaction), with every rule met and the partnership eligible; otherwise every reason is
+/// listed. It gets a protocol number, unique and gap-free in its call, and a receipt with the
+/// SHA-256 of the canonical JSON of what was submitted. Send an `Idempotency-Key`: a repeat answers
+/// the same receipt.
 #[utoipa::path(
     operation_id = "submitApplication",
     tag = "applications",
@@ -279,7 +300,7 @@ pub async fn delete_application(
                 "violations": [{"field": "submitted_at", "code": "outside_window", "message": "The submission window has closed."},
                                {"field": "content.budget.requested_grant", "code": "grant_above_rate", "message": "The grant may be at most 70.00% of the eligible total 71428.57, rounded down: 49999.99."}]})),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/applications/{application_id}/submit")]
 pub async fn submit(
@@ -322,7 +343,11 @@ async fn submit_now(
     Ok(res)
 }
 
-/// The receipt of a submitted application, again, exactly as issued.
+/// Read the receipt of a submitted application.
+///
+/// Exactly as it was issued at submission: the protocol number, the submission time and the SHA-256
+/// of the canonical JSON of what was submitted, with that content as its snapshot. Nothing in it
+/// changes afterwards.
 #[utoipa::path(
     operation_id = "getApplicationReceipt",
     tag = "applications",
@@ -334,7 +359,7 @@ async fn submit_now(
                 "detail": "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest)."})),
         (status = 404, description = "No such application, or not submitted", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/applications/{application_id}/receipt")]
 pub async fn get_receipt(
@@ -346,7 +371,10 @@ pub async fn get_receipt(
     Ok(HttpResponse::Ok().json(Receipt::from(&receipt)))
 }
 
-/// Withdraw a submitted application, with a reason (possible until its ranking is approved).
+/// Withdraw a submitted application.
+///
+/// By the lead's representatives, with a reason, until the agency's ranking is approved; the
+/// withdrawal shows in the application's history.
 #[utoipa::path(
     operation_id = "withdrawApplication",
     tag = "applications",
@@ -362,7 +390,7 @@ pub async fn get_receipt(
         (status = 409, description = "Not submitted", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No reason", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[post("/applications/{application_id}/withdraw")]
 pub async fn withdraw(
@@ -378,7 +406,10 @@ pub async fn withdraw(
     Ok(answer(StatusCode::OK, to_json(&view_of(s))?))
 }
 
-/// Every status change of an application: who, when and why.
+/// List an application's status changes.
+///
+/// Every status change, oldest first: from which status to which, who made it, when and why.
+/// Visible to whoever may read the application.
 #[utoipa::path(
     operation_id = "listApplicationHistory",
     tag = "applications",
@@ -390,7 +421,7 @@ pub async fn withdraw(
                 "detail": "Declare whether you have a conflict of interest with the partnership's members first (POST .../conflict-of-interest)."})),
         (status = 404, description = "No such application that the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []), ("oauth2" = []))
+    security(("bearer" = []))
 )]
 #[get("/applications/{application_id}/history")]
 pub async fn history(

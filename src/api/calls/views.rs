@@ -140,11 +140,16 @@ pub struct CallList {
 pub struct NewCall {
     #[schema(example = "RLD-CONCILIAZIONE-2027")]
     pub code: String,
-    #[schema(example = "Avviso interventi di conciliazione e welfare aziendale 2027")]
+    #[schema(
+        max_length = 300,
+        example = "Avviso interventi di conciliazione e welfare aziendale 2027"
+    )]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     pub description: String,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub legal_basis: String,
     /// RFC 3339 with an offset, e.g. `2027-05-04T12:00:00+02:00`.
     #[schema(value_type = String, example = "2027-05-04T12:00:00+02:00")]
@@ -161,8 +166,10 @@ pub struct NewCall {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"act_number": "decreto n. 8343", "act_date": "2022-06-14", "reason": "Proroga del termine di presentazione"}))]
 pub struct AmendmentInput {
+    #[schema(max_length = 100)]
     pub act_number: String,
     pub act_date: NaiveDate,
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
 }
 
@@ -185,8 +192,11 @@ impl From<&AmendmentInput> for AmendmentAct {
     "amendment": {"act_number": "decreto n. 8343", "act_date": "2022-06-14", "reason": "Proroga del termine"}
 }))]
 pub struct CallPatch {
+    #[schema(max_length = 300)]
     pub title: Option<String>,
+    #[schema(max_length = 20000)]
     pub description: Option<String>,
+    #[schema(max_length = 2000)]
     pub legal_basis: Option<String>,
     #[schema(value_type = Option<String>)]
     pub opens_at: Option<DateTime<FixedOffset>>,
@@ -207,6 +217,7 @@ pub struct CallPatch {
 pub struct CloneRequest {
     pub code: String,
     /// Defaults to the source's title.
+    #[schema(max_length = 300)]
     pub title: Option<String>,
     #[schema(value_type = String)]
     pub opens_at: DateTime<FixedOffset>,

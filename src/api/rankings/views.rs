@@ -62,6 +62,7 @@ pub struct VersionSummary {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"act_number": "decreto ATS della Montagna n. 123", "act_date": "2027-03-05"}))]
 pub struct ApprovalRequest {
+    #[schema(max_length = 100)]
     pub act_number: String,
     pub act_date: NaiveDate,
 }
