@@ -818,25 +818,41 @@ mod tests {
         ]
     }
 
+    /// Mostly the people who may act (the ATS's evaluators, two administrators, the
+    /// evaluator made an administrator), sometimes those who may not.
+    fn actor() -> impl Strategy<Value = usize> {
+        prop_oneof![
+            3 => Just(0usize),
+            3 => Just(1usize),
+            1 => Just(2usize),
+            3 => Just(3usize),
+            3 => Just(4usize),
+            2 => Just(5usize),
+            1 => Just(6usize),
+        ]
+    }
+
+    /// Operations weighted towards authorizing and paying, with acts mostly complete, so
+    /// that the ceiling is what stops a payment.
     fn op(grant_cents: i64) -> impl Strategy<Value = Op> {
         let i = 0usize..8;
-        let a = 0usize..7;
+        let ok = proptest::bool::weighted(0.9);
         prop_oneof![
-            (i.clone(), a.clone(), any::<bool>()).prop_map(|(payment, actor, act_ok)| {
+            4 => (i.clone(), actor(), ok.clone()).prop_map(|(payment, actor, act_ok)| {
                 Op::Authorize {
                     payment,
                     actor,
                     act_ok,
                 }
             }),
-            (i.clone(), a.clone(), any::<bool>()).prop_map(|(payment, actor, act_ok)| Op::Paid {
+            4 => (i.clone(), actor(), ok).prop_map(|(payment, actor, act_ok)| Op::Paid {
                 payment,
                 actor,
                 act_ok
             }),
-            (i.clone(), a.clone()).prop_map(|(payment, actor)| Op::Failed { payment, actor }),
-            (i, a).prop_map(|(payment, actor)| Op::Cancel { payment, actor }),
-            (0..=grant_cents).prop_map(|cents| Op::Add { cents }),
+            1 => (i.clone(), actor()).prop_map(|(payment, actor)| Op::Failed { payment, actor }),
+            1 => (i, actor()).prop_map(|(payment, actor)| Op::Cancel { payment, actor }),
+            2 => (0..=grant_cents).prop_map(|cents| Op::Add { cents }),
         ]
     }
 
