@@ -15,6 +15,8 @@ use crate::domain::money::Money;
 use crate::domain::user::Role;
 use crate::domain::violation::Violations;
 
+use super::rules::{Tranche, TrancheTrigger};
+use super::tranche::{tranche_amounts, tranches_due};
 use super::{Refused, step};
 
 /// Where a payment stands.
@@ -165,6 +167,25 @@ impl Payment {
             cancel_reason: None,
         }
     }
+}
+
+/// The payments the start of a project makes due: one for each tranche of the plan paid at
+/// the start, of its amount for `grant`; a tranche of 0.00 (a grant of a few cents) makes
+/// none. `None` for a plan whose amounts cannot be computed (see [`tranche_amounts`]). The
+/// balance is not made due here: at the final report it is [`balance`](super::balance).
+pub fn payments_due_at_start(
+    grant_id: Uuid,
+    agency: AgencyCode,
+    plan: &[Tranche],
+    grant: Money,
+) -> Option<Vec<Payment>> {
+    let amounts = tranche_amounts(plan, grant)?;
+    Some(
+        tranches_due(plan, &amounts, TrancheTrigger::StartCommunicated)
+            .filter(|(_, _, amount)| *amount > Money::ZERO)
+            .map(|(_, t, amount)| Payment::due(grant_id, agency, t.code.clone(), amount))
+            .collect(),
+    )
 }
 
 /// What the grant's payments already hold: what its other payments have paid, and the
@@ -770,6 +791,26 @@ mod tests {
     }
 
     #[test]
+    fn the_start_makes_the_advance_due() {
+        let plan = PostAwardRules::default().payment_plan;
+        let due =
+            payments_due_at_start(user(99), AgencyCode::Montagna, &plan, m("50000.00")).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (due[0].tranche.as_str(), due[0].amount, due[0].status),
+            ("advance", m("35000.00"), PaymentStatus::Due)
+        );
+        assert_eq!(
+            (due[0].grant_id, due[0].agency),
+            (user(99), AgencyCode::Montagna)
+        );
+        assert_eq!(
+            payments_due_at_start(user(99), AgencyCode::Montagna, &plan, m("0.01")).unwrap(),
+            vec![]
+        );
+    }
+
+    #[test]
     fn statuses_read_back() {
         for s in PaymentStatus::ALL {
             assert_eq!(PaymentStatus::parse(s.as_str()), Some(s));
@@ -838,7 +879,7 @@ mod tests {
         let i = 0usize..8;
         let ok = proptest::bool::weighted(0.9);
         prop_oneof![
-            4 => (i.clone(), actor(), ok.clone()).prop_map(|(payment, actor, act_ok)| {
+            4 => (i.clone(), actor(), ok).prop_map(|(payment, actor, act_ok)| {
                 Op::Authorize {
                     payment,
                     actor,
