@@ -56,6 +56,9 @@ catalogue! {
     AccountRateLimited = "account_rate_limited", 429,
         "Too many wrong passwords for this account: it waits {retry_after} s before the next try.",
         "Troppe password errate per questo account: attende {retry_after} s prima del prossimo tentativo.";
+    ActDateInFuture = "act_date_in_future", 422,
+        "An act cannot be dated after today ({today}).",
+        "Un atto non può avere una data successiva a oggi ({today}).";
     AdheringPartnerNotPublic = "adhering_partner_not_public", 422,
         "Only a public body may join as an adhering partner.",
         "Solo un ente pubblico può partecipare come partner aderente.";
@@ -77,6 +80,9 @@ catalogue! {
     AlreadyRepresentative = "already_representative", 409,
         "This user already represents the organization.",
         "Questo utente rappresenta già l'ente.";
+    AlreadyStarted = "already_started", 409,
+        "The project already started on {start_date}: its start is communicated once.",
+        "Il progetto è già stato avviato il {start_date}: l'avvio si comunica una sola volta.";
     AlreadySubmitted = "already_submitted", 409,
         "The application has already been submitted; an application is submitted once.",
         "La domanda è già stata presentata; una domanda si presenta una sola volta.";
@@ -101,6 +107,9 @@ catalogue! {
     AtsNotAllowed = "ats_not_allowed", 422,
         "An ATS manages the call on its territory and can never be a partner.",
         "Un'ATS gestisce l'avviso sul proprio territorio e non può mai essere partner.";
+    BalanceTrancheLast = "balance_tranche_last", 422,
+        "The last tranche, and only it, is the balance paid when the final report is approved (final_report_approved).",
+        "L'ultima tranche, e solo essa, è il saldo erogato all'approvazione della rendicontazione (final_report_approved).";
     BelowCommitted = "below_committed", 422,
         "{agency} has committed {committed} in grants: its envelope cannot be lower.",
         "{agency} ha impegnato {committed} in contributi: la sua dotazione non può essere inferiore.";
@@ -227,6 +236,9 @@ catalogue! {
     FileTooLarge = "file_too_large", 413,
         "The file is larger than {limit} bytes, the limit of this kind of annex.",
         "Il file supera i {limit} byte, il limite di questo tipo di allegato.";
+    FourEyes = "four_eyes", 403,
+        "You authorized this payment: another person records it (four eyes).",
+        "Ha autorizzato questo pagamento: lo registra un'altra persona (principio dei quattro occhi).";
     FragmentInUrl = "fragment_in_url", 422,
         "The URL must not have a fragment.",
         "L'URL non deve avere un frammento.";
@@ -236,6 +248,9 @@ catalogue! {
     GrantAboveRate = "grant_above_rate", 422,
         "The grant may be at most {grant_rate}% of the eligible total {total_cost}, rounded down: {by_rate}.",
         "Il contributo può essere al massimo il {grant_rate}% del costo ammissibile {total_cost}, arrotondato per difetto: {by_rate}.";
+    GrantNotAccepted = "grant_not_accepted", 409,
+        "Only an accepted grant can start.",
+        "Si avvia solo un contributo accettato.";
     GrantNotFound = "grant_not_found", 404,
         "There is no such grant that you may see.",
         "Non esiste un contributo con questo identificativo visibile a lei.";
@@ -440,9 +455,15 @@ catalogue! {
     OneRegisteredOffice = "one_registered_office", 422,
         "An organization has exactly one registered office; {registered} were given.",
         "Un ente ha esattamente una sede legale; ne sono state indicate {registered}.";
+    OrderBeforeLiquidation = "order_before_liquidation", 422,
+        "The payment order cannot be dated before the liquidation act ({liquidation_date}).",
+        "Il mandato di pagamento non può avere una data anteriore all'atto di liquidazione ({liquidation_date}).";
     OrganizationNotFound = "organization_not_found", 404,
         "There is no such organization that you may see.",
         "Non esiste un ente con questo identificativo visibile a lei.";
+    OtherAgency = "other_agency", 403,
+        "This belongs to a grant of another ATS.",
+        "Questo riguarda un contributo di un'altra ATS.";
     OutOfRange = "out_of_range", 422,
         "{subject_en} is {min} to {max}.",
         "{subject_it} va da {min} a {max}.";
@@ -500,6 +521,21 @@ catalogue! {
     PayloadTooLarge = "payload_too_large", 413,
         "The request body exceeds the limit of {limit} bytes.",
         "Il corpo della richiesta supera il limite di {limit} byte.";
+    PaymentAboveGrant = "payment_above_grant", 422,
+        "Paying {amount} would bring the total paid to {total}, above the grant of {ceiling}.",
+        "Pagare {amount} porterebbe il totale erogato a {total}, oltre il contributo di {ceiling}.";
+    PaymentAlreadyAuthorized = "payment_already_authorized", 409,
+        "The payment is already authorized: it waits to be recorded paid or failed.",
+        "Il pagamento è già autorizzato: attende di essere registrato come pagato o non riuscito.";
+    PaymentAlreadyPaid = "payment_already_paid", 409,
+        "The payment has been paid: it no longer changes.",
+        "Il pagamento è stato eseguito: non cambia più.";
+    PaymentCancelled = "payment_cancelled", 409,
+        "The payment was cancelled: it no longer changes.",
+        "Il pagamento è stato annullato: non cambia più.";
+    PaymentNotAuthorized = "payment_not_authorized", 409,
+        "Only an authorized payment is recorded as paid or failed.",
+        "Si registra come pagato o non riuscito solo un pagamento autorizzato.";
     PercentFormat = "percent_format", 422,
         "a percentage is a string with exactly two decimals, such as \"70.00\"",
         "una percentuale è una stringa con esattamente due decimali, ad esempio \"70.00\"";
@@ -620,6 +656,9 @@ catalogue! {
     StaffPrecision = "staff_precision", 422,
         "The staff (annual work units) has at most two decimals, such as \"12.75\".",
         "Gli effettivi (unità lavorative annue) hanno al massimo due decimali, ad esempio \"12.75\".";
+    StartBeforeAcceptance = "start_before_acceptance", 422,
+        "The project cannot start before the grant was accepted ({accepted_on}).",
+        "Il progetto non può iniziare prima dell'accettazione del contributo ({accepted_on}).";
     StorageUnavailable = "storage_unavailable", 503,
         "The file storage is unavailable; nothing was kept. Try again later.",
         "L'archivio dei file non è disponibile; non è stato conservato nulla. Riprovare più tardi.";
@@ -650,6 +689,9 @@ catalogue! {
     TooManyLines = "too_many_lines", 422,
         "A budget has at most 500 lines.",
         "Un budget ha al massimo 500 voci.";
+    TrancheSharesSum = "tranche_shares_sum", 422,
+        "The tranches' shares add up to {sum}%: they must add up to 100.00%.",
+        "Le quote delle tranche sommano al {sum}%: devono sommare al 100.00%.";
     UnexpectedPart = "unexpected_part", 422,
         "The form has a part {part} that is not read: the parts are metadata and file.",
         "Il modulo ha una parte {part} che non viene letta: le parti sono metadata e file.";

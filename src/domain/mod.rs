@@ -2,6 +2,7 @@
 
 pub mod agency;
 pub mod application;
+pub mod award;
 pub mod call;
 pub mod error_code;
 pub mod event;

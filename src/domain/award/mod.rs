@@ -1,0 +1,50 @@
+//! After the offer: the accepted grant is the project. Its post-award rules, the start that
+//! computes its end date, the payment plan's tranches and the payments with four eyes.
+//!
+//! Pure functions only: time, the actor and what the grant has already paid are parameters.
+
+use super::error_code::ErrorCode;
+use super::review::Refusal;
+use super::violation::Violation;
+
+mod payment;
+mod rules;
+mod start;
+mod tranche;
+
+pub use payment::*;
+pub use rules::*;
+pub use start::*;
+pub use tranche::*;
+
+/// Why a post-award step is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The step itself may not be taken: 403 (this caller never may) or 409 (not in this
+    /// state), as the code's status in the catalogue says.
+    Step(Refusal),
+    /// The request breaks one or more rules (422): every violation is listed.
+    Invalid(Vec<Violation>),
+}
+
+impl Refused {
+    /// The codes of the refusal, for tests and logs.
+    pub fn codes(&self) -> Vec<ErrorCode> {
+        match self {
+            Refused::Step(r) => vec![r.code],
+            Refused::Invalid(v) => v.iter().map(|v| v.code).collect(),
+        }
+    }
+}
+
+impl From<Refusal> for Refused {
+    fn from(r: Refusal) -> Refused {
+        Refused::Step(r)
+    }
+}
+
+fn step(coded: impl Into<super::error_code::Coded>) -> Refused {
+    let r = Refusal::from(coded.into());
+    debug_assert!(matches!(r.code.status(), 403 | 409), "{}", r.code);
+    Refused::Step(r)
+}
