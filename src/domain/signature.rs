@@ -1,0 +1,318 @@
+//! CAdES envelopes (`.p7m`) opened: each signature verified over the content it wraps, and
+//! each signer's name and tax code read from their certificate.
+//!
+//! A `.p7m` is a CMS `SignedData` (RFC 5652), DER/BER or base64 (with or without PEM armour),
+//! as `media::sniff` recognises it. A signer's signature is `valid` when the digest in its
+//! signed attributes is that of the encapsulated content and the signature over those
+//! attributes (over the content itself, when it has none) verifies with the public key of its
+//! certificate, carried in the envelope. Whether that certificate is trusted (issued by a
+//! qualified provider on the EU trusted lists, not revoked, not expired at signing time) is
+//! not checked: every signer says `trust: "not_checked"`.
+//!
+//! The content inside the envelope is what the media-type check applies to; a detached
+//! envelope (the signed file kept apart) carries no content, and its signatures cannot be
+//! verified here.
+//!
+//! Pure computation, no IO: the bytes come in, the report and the content go out.
+
+use std::fmt;
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use cryptographic_message_syntax::{Bytes, CmsError, Oid, SignedData, SignerInfo};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use x509_certificate::{CapturedX509Certificate, certificate::certificate_is_subset_of};
+
+/// The object identifier of the subject attribute `serialNumber` (2.5.4.5), where Italian
+/// signature certificates carry the holder's tax code as `TINIT-<codice fiscale>`.
+const OID_SERIAL_NUMBER: &[u8] = &[85, 4, 5];
+
+/// The prefix of an Italian tax code in `serialNumber` (ETSI EN 319 412-1: `TIN` + `IT` + `-`).
+const TAX_CODE_PREFIX: &str = "TINIT-";
+
+/// What a `.p7m` says about its signatures: one entry per signer, in the envelope's order
+/// (a DER `SET OF`, sorted by encoding, not by when each signed).
+/// Kept in the document's metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SignatureReport {
+    pub signers: Vec<Signer>,
+}
+
+impl SignatureReport {
+    /// The signers whose signature verifies.
+    pub fn valid_signers(&self) -> impl Iterator<Item = &Signer> {
+        self.signers
+            .iter()
+            .filter(|s| s.signature == SignatureStatus::Valid)
+    }
+}
+
+/// One signer of a `.p7m`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Signer {
+    /// The common name (CN) of the certificate's subject; `null` when the envelope does not
+    /// carry the signer's certificate or its subject has no CN.
+    #[schema(example = "Mario Rossi")]
+    pub name: Option<String>,
+    /// The tax code (codice fiscale) of the certificate's subject, read from its
+    /// `serialNumber` (`TINIT-RSSMRA80A01F205X`) without the `TINIT-` prefix; `null` when the
+    /// subject has none.
+    #[schema(example = "RSSMRA80A01F205X")]
+    pub tax_code: Option<String>,
+    /// When the signer says they signed (the `signingTime` signed attribute); `null` when
+    /// absent. It is part of what is signed, but not a trusted time stamp.
+    #[serde(with = "crate::domain::timestamp::option")]
+    pub signing_time: Option<DateTime<Utc>>,
+    /// Whether the signature verifies over the content of the envelope.
+    pub signature: SignatureStatus,
+    /// Why it does not; `null` when it is valid.
+    pub invalid_reason: Option<InvalidReason>,
+    /// Whether the certificate is trusted: always `not_checked` (the EU trusted lists are
+    /// not consulted).
+    pub trust: Trust,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureStatus {
+    Valid,
+    Invalid,
+}
+
+/// Why a signature does not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvalidReason {
+    /// The content is not what was signed: its digest differs from the signed one.
+    ContentAltered,
+    /// The signed content type is not the envelope's.
+    ContentTypeMismatch,
+    /// The signature does not verify with the certificate's public key.
+    SignatureMismatch,
+    /// The envelope does not carry the signer's certificate.
+    CertificateMissing,
+    /// The key or signature algorithm is not one this service verifies (RSA PKCS#1 v1.5 of
+    /// 2048 to 8192 bits, ECDSA on P-256 or P-384, Ed25519; SHA-1 to SHA-512).
+    UnsupportedAlgorithm,
+    /// The envelope does not carry the signed content (a detached signature).
+    ContentDetached,
+}
+
+/// Whether a signer's certificate is trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Trust {
+    /// The EU trusted lists were not consulted.
+    NotChecked,
+}
+
+/// What an envelope wraps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content<'a> {
+    /// The signed bytes: what the media-type check applies to.
+    Attached(&'a [u8]),
+    /// The envelope carries no content: the signed file is kept apart (or there is none).
+    Detached,
+}
+
+/// A `.p7m` opened: its signers' report and the content it wraps.
+pub struct Envelope {
+    report: SignatureReport,
+    signed_data: SignedData,
+}
+
+impl Envelope {
+    pub fn report(&self) -> &SignatureReport {
+        &self.report
+    }
+
+    pub fn into_report(self) -> SignatureReport {
+        self.report
+    }
+
+    /// The encapsulated content, borrowed from the envelope (not copied again).
+    pub fn content(&self) -> Content<'_> {
+        match self.signed_data.signed_content() {
+            Some(bytes) => Content::Attached(bytes),
+            None => Content::Detached,
+        }
+    }
+}
+
+impl fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let content = match self.content() {
+            Content::Attached(bytes) => format!("{} bytes", bytes.len()),
+            Content::Detached => "detached".to_owned(),
+        };
+        f.debug_struct("Envelope")
+            .field("report", &self.report)
+            .field("content", &content)
+            .finish()
+    }
+}
+
+/// Why a file cannot be opened as a `.p7m`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    /// Neither DER/BER nor base64 of a CMS structure.
+    #[error("the file is not a CMS envelope (neither DER nor base64)")]
+    NotCms,
+    /// A CMS structure that is not a well-formed SignedData.
+    #[error("the CMS envelope is malformed: {0}")]
+    Malformed(String),
+    /// A SignedData this service cannot read: signers named by key identifier, algorithms it
+    /// does not know, certificates in other formats.
+    #[error("the CMS envelope uses what this service does not read: {0}")]
+    Unsupported(String),
+}
+
+impl From<CmsError> for EnvelopeError {
+    fn from(e: CmsError) -> Self {
+        match e {
+            CmsError::SubjectKeyIdentifierUnsupported
+            | CmsError::UnknownKeyAlgorithm(_)
+            | CmsError::UnknownDigestAlgorithm(_)
+            | CmsError::UnknownSignatureAlgorithm(_)
+            | CmsError::UnknownCertificateFormat => EnvelopeError::Unsupported(e.to_string()),
+            _ => EnvelopeError::Malformed(e.to_string()),
+        }
+    }
+}
+
+/// Opens a `.p7m` (DER/BER, or base64 with or without PEM armour) and verifies each of its
+/// signatures. An error when it is no readable SignedData; a signature that does not verify is
+/// no error, it is reported `invalid`.
+pub fn open(file: &[u8]) -> Result<Envelope, EnvelopeError> {
+    let decoded;
+    let der = if file.first() == Some(&0x30) {
+        file
+    } else {
+        decoded = decode_base64(file).ok_or(EnvelopeError::NotCms)?;
+        &decoded[..]
+    };
+    if der.first() != Some(&0x30) {
+        return Err(EnvelopeError::NotCms);
+    }
+    let raw = cryptographic_message_syntax::asn1::rfc5652::SignedData::decode_ber(der)
+        .map_err(CmsError::from)?;
+    let content_type = raw.content_info.content_type.clone();
+    let signed_data = SignedData::try_from(&raw)?;
+    // The parsed structure holds a second copy of the content: not kept past here.
+    drop(raw);
+    let report = SignatureReport {
+        signers: signed_data
+            .signers()
+            .map(|signer| read_signer(&signed_data, &content_type, signer))
+            .collect(),
+    };
+    Ok(Envelope {
+        report,
+        signed_data,
+    })
+}
+
+/// The bytes of a base64 `.p7m`: PEM armour lines dropped, white space ignored, padding
+/// optional. `None` when it is not base64.
+fn decode_base64(file: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(file).ok()?;
+    let body: String = text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("-----"))
+        .flat_map(|line| line.chars().filter(|c| !c.is_ascii_whitespace()))
+        .collect();
+    if body.is_empty() {
+        return None;
+    }
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    engine.decode(body).ok()
+}
+
+fn read_signer(signed_data: &SignedData, content_type: &Oid, signer: &SignerInfo) -> Signer {
+    let certificate = signer
+        .certificate_issuer_and_serial()
+        .and_then(|(issuer, serial)| {
+            signed_data.certificates().find(|cert| {
+                certificate_is_subset_of(
+                    serial,
+                    issuer,
+                    cert.serial_number_asn1(),
+                    cert.issuer_name(),
+                )
+            })
+        });
+    let verdict = match certificate {
+        Some(cert) => verify(signed_data, content_type, signer, cert),
+        None => Err(InvalidReason::CertificateMissing),
+    };
+    Signer {
+        name: certificate.and_then(|c| c.subject_common_name()),
+        tax_code: certificate.and_then(tax_code),
+        signing_time: signer
+            .signed_attributes()
+            .and_then(|a| a.signing_time())
+            .copied(),
+        signature: match verdict {
+            Ok(()) => SignatureStatus::Valid,
+            Err(_) => SignatureStatus::Invalid,
+        },
+        invalid_reason: verdict.err(),
+        trust: Trust::NotChecked,
+    }
+}
+
+/// The RFC 5652 §5.4, §5.6 and §11.1 checks: the signed content type and digest are the
+/// content's, and the signature over the signed attributes (or over the content, without
+/// them) verifies with the certificate's key.
+fn verify(
+    signed_data: &SignedData,
+    content_type: &Oid,
+    signer: &SignerInfo,
+    cert: &CapturedX509Certificate,
+) -> Result<(), InvalidReason> {
+    if signed_data.signed_content().is_none() {
+        return Err(InvalidReason::ContentDetached);
+    }
+    let verifier = signer
+        .signature_verifier(std::iter::once(cert))
+        .map_err(|_| InvalidReason::UnsupportedAlgorithm)?;
+    if let Some(attributes) = signer.signed_attributes() {
+        // §11.1: the signed content type is the envelope's, lest the same signature be
+        // presented over the same bytes as another kind of content.
+        if attributes.content_type() != content_type {
+            return Err(InvalidReason::ContentTypeMismatch);
+        }
+        signer
+            .verify_message_digest_with_signed_data(signed_data)
+            .map_err(|_| InvalidReason::ContentAltered)?;
+    }
+    verifier
+        .verify(
+            &signer.signed_content_with_signed_data(signed_data),
+            signer.signature(),
+        )
+        .map_err(|_| InvalidReason::SignatureMismatch)
+}
+
+/// The tax code in the subject's `serialNumber`, `TINIT-` removed; `None` without it.
+fn tax_code(cert: &CapturedX509Certificate) -> Option<String> {
+    let serial = cert
+        .subject_name()
+        .find_first_attribute_string(Oid(Bytes::from_static(OID_SERIAL_NUMBER)))
+        .ok()??;
+    let serial = serial.trim();
+    let prefix = serial.get(..TAX_CODE_PREFIX.len())?;
+    if !prefix.eq_ignore_ascii_case(TAX_CODE_PREFIX) {
+        return None;
+    }
+    let code = serial[TAX_CODE_PREFIX.len()..].trim();
+    (!code.is_empty()).then(|| code.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests;
