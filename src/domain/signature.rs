@@ -18,7 +18,9 @@
 use std::fmt;
 
 use base64::Engine;
+use bcder::{Mode, decode::Constructed};
 use chrono::{DateTime, Utc};
+use cryptographic_message_syntax::asn1::rfc5652::SignedData as RawSignedData;
 use cryptographic_message_syntax::{Bytes, CmsError, Oid, SignedData, SignerInfo};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -119,7 +121,7 @@ pub enum Content<'a> {
 /// A `.p7m` opened: its signers' report and the content it wraps.
 pub struct Envelope {
     report: SignatureReport,
-    signed_data: SignedData,
+    content: Option<Bytes>,
 }
 
 impl Envelope {
@@ -131,9 +133,9 @@ impl Envelope {
         self.report
     }
 
-    /// The encapsulated content, borrowed from the envelope (not copied again).
+    /// The encapsulated content.
     pub fn content(&self) -> Content<'_> {
-        match self.signed_data.signed_content() {
+        match &self.content {
             Some(bytes) => Content::Attached(bytes),
             None => Content::Detached,
         }
@@ -184,45 +186,50 @@ impl From<CmsError> for EnvelopeError {
 /// Opens a `.p7m` (DER/BER, or base64 with or without PEM armour) and verifies each of its
 /// signatures. An error when it is no readable SignedData; a signature that does not verify is
 /// no error, it is reported `invalid`.
-pub fn open(file: &[u8]) -> Result<Envelope, EnvelopeError> {
-    let decoded;
+///
+/// The file is taken, not borrowed: the content returned is a view into its bytes (into the
+/// decoded bytes of a base64 file), so an envelope costs its own size once, not once more for
+/// each copy a parser would make.
+pub fn open(file: Vec<u8>) -> Result<Envelope, EnvelopeError> {
     let der = if file.first() == Some(&0x30) {
         file
     } else {
-        decoded = decode_base64(file).ok_or(EnvelopeError::NotCms)?;
-        &decoded[..]
+        decode_base64(file).ok_or(EnvelopeError::NotCms)?
     };
     if der.first() != Some(&0x30) {
         return Err(EnvelopeError::NotCms);
     }
-    let raw = cryptographic_message_syntax::asn1::rfc5652::SignedData::decode_ber(der)
+    let mut raw = Constructed::decode(Bytes::from(der), Mode::Ber, RawSignedData::decode)
         .map_err(CmsError::from)?;
     let content_type = raw.content_info.content_type.clone();
+    // A DER (primitive) content is a view into the file; a BER one in pieces is joined once.
+    // Taken out before the crate's own structure is built from the rest, which would copy it.
+    let content = raw.content_info.content.take().map(|c| c.into_bytes());
     let signed_data = SignedData::try_from(&raw)?;
-    // The parsed structure holds a second copy of the content: not kept past here.
     drop(raw);
     let report = SignatureReport {
         signers: signed_data
             .signers()
-            .map(|signer| read_signer(&signed_data, &content_type, signer))
+            .map(|signer| read_signer(&signed_data, content.as_deref(), &content_type, signer))
             .collect(),
     };
-    Ok(Envelope {
-        report,
-        signed_data,
-    })
+    Ok(Envelope { report, content })
 }
 
 /// The bytes of a base64 `.p7m`: PEM armour lines dropped, white space ignored, padding
-/// optional. `None` when it is not base64.
-fn decode_base64(file: &[u8]) -> Option<Vec<u8>> {
-    let text = std::str::from_utf8(file).ok()?;
-    let body: String = text
-        .lines()
-        .filter(|line| !line.trim_start().starts_with("-----"))
-        .flat_map(|line| line.chars().filter(|c| !c.is_ascii_whitespace()))
-        .collect();
-    if body.is_empty() {
+/// optional. `None` when it is not base64. The text is compacted in place and dropped once
+/// decoded: a base64 envelope never costs more than its size and its decoded size together.
+fn decode_base64(mut text: Vec<u8>) -> Option<Vec<u8>> {
+    if let Some(end) = find(&text, b"-----END") {
+        text.truncate(end);
+    }
+    let start = text.iter().position(|b| !b.is_ascii_whitespace())?;
+    if text[start..].starts_with(b"-----BEGIN") {
+        let body = start + text[start..].iter().position(|&b| b == b'\n')? + 1;
+        text.drain(..body);
+    }
+    text.retain(|b| !b.is_ascii_whitespace());
+    if text.is_empty() {
         return None;
     }
     let engine = base64::engine::GeneralPurpose::new(
@@ -230,10 +237,19 @@ fn decode_base64(file: &[u8]) -> Option<Vec<u8>> {
         base64::engine::GeneralPurposeConfig::new()
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
-    engine.decode(body).ok()
+    engine.decode(text).ok()
 }
 
-fn read_signer(signed_data: &SignedData, content_type: &Oid, signer: &SignerInfo) -> Signer {
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn read_signer(
+    signed_data: &SignedData,
+    content: Option<&[u8]>,
+    content_type: &Oid,
+    signer: &SignerInfo,
+) -> Signer {
     let certificate = signer
         .certificate_issuer_and_serial()
         .and_then(|(issuer, serial)| {
@@ -247,7 +263,7 @@ fn read_signer(signed_data: &SignedData, content_type: &Oid, signer: &SignerInfo
             })
         });
     let verdict = match certificate {
-        Some(cert) => verify(signed_data, content_type, signer, cert),
+        Some(cert) => verify(content, content_type, signer, cert),
         None => Err(InvalidReason::CertificateMissing),
     };
     Signer {
@@ -270,14 +286,12 @@ fn read_signer(signed_data: &SignedData, content_type: &Oid, signer: &SignerInfo
 /// content's, and the signature over the signed attributes (or over the content, without
 /// them) verifies with the certificate's key.
 fn verify(
-    signed_data: &SignedData,
+    content: Option<&[u8]>,
     content_type: &Oid,
     signer: &SignerInfo,
     cert: &CapturedX509Certificate,
 ) -> Result<(), InvalidReason> {
-    if signed_data.signed_content().is_none() {
-        return Err(InvalidReason::ContentDetached);
-    }
+    let content = content.ok_or(InvalidReason::ContentDetached)?;
     let verifier = signer
         .signature_verifier(std::iter::once(cert))
         .map_err(|_| InvalidReason::UnsupportedAlgorithm)?;
@@ -288,14 +302,12 @@ fn verify(
             return Err(InvalidReason::ContentTypeMismatch);
         }
         signer
-            .verify_message_digest_with_signed_data(signed_data)
+            .verify_message_digest_with_content(content)
             .map_err(|_| InvalidReason::ContentAltered)?;
     }
+    // Over the signed attributes when there are some, else over the content.
     verifier
-        .verify(
-            &signer.signed_content_with_signed_data(signed_data),
-            signer.signature(),
-        )
+        .verify(&signer.signed_content(Some(content)), signer.signature())
         .map_err(|_| InvalidReason::SignatureMismatch)
 }
 

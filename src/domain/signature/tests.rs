@@ -122,7 +122,7 @@ fn assert_mario_rossi_signed(signer: &Signer) {
 fn an_rsa_signature_verifies_and_names_its_signer() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::Rsa);
-    let envelope = open(&ssl.sign(&[&mario], &["-nodetach"])).unwrap();
+    let envelope = open(ssl.sign(&[&mario], &["-nodetach"])).unwrap();
     assert_eq!(envelope.report().signers.len(), 1);
     assert_mario_rossi_signed(&envelope.report().signers[0]);
     assert_eq!(envelope.content(), Content::Attached(CONTENT));
@@ -132,7 +132,7 @@ fn an_rsa_signature_verifies_and_names_its_signer() {
 fn an_ecdsa_p256_signature_verifies_and_names_its_signer() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::P256);
-    let envelope = open(&ssl.sign(&[&mario], &["-nodetach"])).unwrap();
+    let envelope = open(ssl.sign(&[&mario], &["-nodetach"])).unwrap();
     assert_eq!(envelope.report().signers.len(), 1);
     assert_mario_rossi_signed(&envelope.report().signers[0]);
     assert_eq!(envelope.content(), Content::Attached(CONTENT));
@@ -150,7 +150,7 @@ fn tampered_content_makes_every_signature_invalid() {
         .expect("the content is inside the envelope");
     p7m[at + 20] ^= 0x01;
 
-    let envelope = open(&p7m).unwrap();
+    let envelope = open(p7m.clone()).unwrap();
     let report = envelope.report();
     assert_eq!(report.signers.len(), 2);
     for signer in &report.signers {
@@ -176,7 +176,7 @@ fn a_signature_without_signed_attributes_is_verified_over_the_content() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::Rsa);
     let p7m = ssl.sign(&[&mario], &["-nodetach", "-noattr"]);
-    let signer = open(&p7m).unwrap().into_report().signers.remove(0);
+    let signer = open(p7m.clone()).unwrap().into_report().signers.remove(0);
     assert_eq!(signer.signature, SignatureStatus::Valid);
     assert_eq!(signer.signing_time, None);
 
@@ -186,7 +186,7 @@ fn a_signature_without_signed_attributes_is_verified_over_the_content() {
         .position(|w| w == CONTENT)
         .unwrap();
     tampered[at] ^= 0x01;
-    let signer = open(&tampered).unwrap().into_report().signers.remove(0);
+    let signer = open(tampered).unwrap().into_report().signers.remove(0);
     assert_eq!(
         signer.invalid_reason,
         Some(InvalidReason::SignatureMismatch)
@@ -203,7 +203,7 @@ fn two_signers_are_each_reported() {
         Key::P256,
         "/C=IT/O=Cooperativa Sociale Aurora/CN=Cooperativa Sociale Aurora",
     );
-    let envelope = open(&ssl.sign(&[&mario, &seal], &["-nodetach"])).unwrap();
+    let envelope = open(ssl.sign(&[&mario, &seal], &["-nodetach"])).unwrap();
     let report = envelope.report();
     assert_eq!(report.signers.len(), 2);
     // DER sorts a SET OF by encoding: the envelope's order is not the command line's.
@@ -230,7 +230,7 @@ fn a_serial_number_other_than_an_italian_tax_code_gives_no_tax_code() {
         Key::Rsa,
         "/C=DE/CN=Hans Muster/serialNumber=PNODE-1234567890",
     );
-    let envelope = open(&ssl.sign(&[&foreign], &["-nodetach"])).unwrap();
+    let envelope = open(ssl.sign(&[&foreign], &["-nodetach"])).unwrap();
     let signer = &envelope.report().signers[0];
     assert_eq!(signer.name.as_deref(), Some("Hans Muster"));
     assert_eq!(signer.tax_code, None);
@@ -252,7 +252,7 @@ fn a_base64_envelope_is_read_with_or_without_armour() {
         .collect();
     let armoured = format!("-----BEGIN PKCS7-----\n{wrapped}-----END PKCS7-----\n");
     for form in [plain, wrapped, armoured] {
-        let envelope = open(form.as_bytes()).unwrap();
+        let envelope = open(form.into_bytes()).unwrap();
         assert_mario_rossi_signed(&envelope.report().signers[0]);
         assert_eq!(envelope.content(), Content::Attached(CONTENT));
     }
@@ -262,7 +262,7 @@ fn a_base64_envelope_is_read_with_or_without_armour() {
 fn a_detached_signature_says_so_and_is_not_valid() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::Rsa);
-    let envelope = open(&ssl.sign(&[&mario], &[])).unwrap();
+    let envelope = open(ssl.sign(&[&mario], &[])).unwrap();
     assert_eq!(envelope.content(), Content::Detached);
     let signer = &envelope.report().signers[0];
     assert_eq!(signer.signature, SignatureStatus::Invalid);
@@ -275,7 +275,7 @@ fn a_detached_signature_says_so_and_is_not_valid() {
 fn a_signature_whose_certificate_is_not_carried_is_invalid() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::Rsa);
-    let envelope = open(&ssl.sign(&[&mario], &["-nodetach", "-nocerts"])).unwrap();
+    let envelope = open(ssl.sign(&[&mario], &["-nodetach", "-nocerts"])).unwrap();
     let signer = &envelope.report().signers[0];
     assert_eq!(signer.name, None);
     assert_eq!(signer.tax_code, None);
@@ -289,26 +289,34 @@ fn a_signature_whose_certificate_is_not_carried_is_invalid() {
 #[test]
 fn a_file_that_is_not_cms_is_an_error() {
     assert_eq!(
-        open(b"%PDF-1.7\n%%EOF\n").unwrap_err(),
+        open(b"%PDF-1.7\n%%EOF\n".to_vec()).unwrap_err(),
         EnvelopeError::NotCms
     );
-    assert_eq!(open(b"").unwrap_err(), EnvelopeError::NotCms);
+    assert_eq!(open(b"".to_vec()).unwrap_err(), EnvelopeError::NotCms);
     assert_eq!(
-        open(b"-----BEGIN PKCS7-----\n-----END PKCS7-----\n").unwrap_err(),
+        open(b"-----BEGIN PKCS7-----\n-----END PKCS7-----\n".to_vec()).unwrap_err(),
+        EnvelopeError::NotCms
+    );
+    assert_eq!(
+        open(b"  -----BEGIN PKCS7-----".to_vec()).unwrap_err(),
+        EnvelopeError::NotCms
+    );
+    assert_eq!(
+        open(b" \r\n\t".to_vec()).unwrap_err(),
         EnvelopeError::NotCms
     );
     // Base64 of something that is not DER.
     assert_eq!(
-        open(b"aGVsbG8gd29ybGQ=").unwrap_err(),
+        open(b"aGVsbG8gd29ybGQ=".to_vec()).unwrap_err(),
         EnvelopeError::NotCms
     );
     // A SEQUENCE that is not SignedData, and one cut short.
     assert!(matches!(
-        open(&[0x30, 0x03, 0x02, 0x01, 0x00]).unwrap_err(),
+        open(vec![0x30, 0x03, 0x02, 0x01, 0x00]).unwrap_err(),
         EnvelopeError::Malformed(_)
     ));
     assert!(matches!(
-        open(&[0x30, 0x82, 0x06, 0x1b, 0x06, 0x09, 0x2a, 0x86]).unwrap_err(),
+        open(vec![0x30, 0x82, 0x06, 0x1b, 0x06, 0x09, 0x2a, 0x86]).unwrap_err(),
         EnvelopeError::Malformed(_)
     ));
 }
@@ -319,7 +327,7 @@ fn a_truncated_envelope_is_an_error_not_a_panic() {
     let mario = ssl.mario_rossi(Key::P256);
     let der = ssl.sign(&[&mario], &["-nodetach"]);
     for len in (0..der.len()).step_by(37) {
-        assert!(open(&der[..len]).is_err(), "cut at {len}");
+        assert!(open(der[..len].to_vec()).is_err(), "cut at {len}");
     }
 }
 
@@ -371,14 +379,14 @@ fn what_was_signed_besides_the_content_cannot_be_altered_either() {
     let year_digit = at + signing_time_oid.len() + 4 + 1;
     let mut backdated = p7m.clone();
     backdated[year_digit] -= 1;
-    let report = open(&backdated).unwrap().into_report();
+    let report = open(backdated).unwrap().into_report();
     let signer = &report.signers[0];
     assert_eq!(signer.signature, SignatureStatus::Invalid);
     assert_eq!(
         signer.invalid_reason,
         Some(InvalidReason::SignatureMismatch)
     );
-    let original = open(&p7m).unwrap().into_report().signers[0].signing_time;
+    let original = open(p7m.clone()).unwrap().into_report().signers[0].signing_time;
     assert_eq!(
         signer
             .signing_time
@@ -390,7 +398,7 @@ fn what_was_signed_besides_the_content_cannot_be_altered_either() {
     let mut forged = p7m.clone();
     let last = forged.len() - 1;
     forged[last] ^= 0x01;
-    let signer = open(&forged).unwrap().into_report().signers.remove(0);
+    let signer = open(forged).unwrap().into_report().signers.remove(0);
     assert_eq!(
         signer.invalid_reason,
         Some(InvalidReason::SignatureMismatch)
@@ -412,10 +420,22 @@ fn the_content_must_be_of_the_type_that_was_signed() {
         .position(|w| w == id_data)
         .expect("the content type");
     p7m[at + id_data.len() - 1] = 0x05;
-    let signer = open(&p7m).unwrap().into_report().signers.remove(0);
+    let signer = open(p7m.clone()).unwrap().into_report().signers.remove(0);
     assert_eq!(signer.signature, SignatureStatus::Invalid);
     assert_eq!(
         signer.invalid_reason,
         Some(InvalidReason::ContentTypeMismatch)
     );
+}
+
+#[test]
+fn a_ber_envelope_streamed_in_pieces_is_read() {
+    let Some(ssl) = Openssl::new() else { return };
+    let mario = ssl.mario_rossi(Key::P256);
+    // Indefinite lengths, the content as a constructed OCTET STRING.
+    let ber = ssl.sign(&[&mario], &["-nodetach", "-stream"]);
+    assert_eq!(&ber[..2], &[0x30, 0x80]);
+    let envelope = open(ber).unwrap();
+    assert_mario_rossi_signed(&envelope.report().signers[0]);
+    assert_eq!(envelope.content(), Content::Attached(CONTENT));
 }
