@@ -7,7 +7,10 @@
 //! attributes (over the content itself, when it has none) verifies with the public key of its
 //! certificate, carried in the envelope. Whether that certificate is trusted (issued by a
 //! qualified provider on the EU trusted lists, not revoked, not expired at signing time) is
-//! not checked: every signer says `trust: "not_checked"`.
+//! not checked: every signer says `trust: "not_checked"`. Until it is, the name and tax code
+//! are what the certificate claims, not proven: anyone can make a certificate naming anyone
+//! (the tests do), and the subject of the certificate an envelope carries is not covered by
+//! the signature (the ESS `signingCertificateV2` attribute that binds it is not read either).
 //!
 //! The content inside the envelope is what the media-type check applies to; a detached
 //! envelope (the signed file kept apart) carries no content, and its signatures cannot be

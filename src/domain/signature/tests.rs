@@ -439,3 +439,33 @@ fn a_ber_envelope_streamed_in_pieces_is_read() {
     assert_mario_rossi_signed(&envelope.report().signers[0]);
     assert_eq!(envelope.content(), Content::Attached(CONTENT));
 }
+
+#[test]
+fn no_single_altered_byte_passes_off_other_content_or_time_as_signed() {
+    let Some(ssl) = Openssl::new() else { return };
+    let mario = ssl.mario_rossi(Key::P256);
+    let p7m = ssl.sign(&[&mario], &["-nodetach"]);
+    let original = open(p7m.clone()).unwrap().into_report().signers.remove(0);
+    let (mut unreadable, mut invalid) = (0, 0);
+    for at in 0..p7m.len() {
+        let mut altered = p7m.clone();
+        altered[at] ^= 0x04;
+        // Never a panic: an error, or a report.
+        let Ok(envelope) = open(altered) else {
+            unreadable += 1;
+            continue;
+        };
+        for signer in &envelope.report().signers {
+            if signer.signature == SignatureStatus::Valid {
+                assert_eq!(envelope.content(), Content::Attached(CONTENT), "byte {at}");
+                assert_eq!(signer.signing_time, original.signing_time, "byte {at}");
+            } else {
+                invalid += 1;
+            }
+        }
+    }
+    // The certificate is not what is signed: a byte of its subject may change (the name, the
+    // tax code) and the signature still verify with the same key. Only a trust check (the
+    // issuer's signature on the certificate, up to a trusted list) binds who signed.
+    assert!(unreadable > 0 && invalid > 0, "{unreadable} {invalid}");
+}
