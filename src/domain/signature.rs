@@ -2,15 +2,20 @@
 //! each signer's name and tax code read from their certificate.
 //!
 //! A `.p7m` is a CMS `SignedData` (RFC 5652), DER/BER or base64 (with or without PEM armour),
-//! as `media::sniff` recognises it. A signer's signature is `valid` when the digest in its
-//! signed attributes is that of the encapsulated content and the signature over those
-//! attributes (over the content itself, when it has none) verifies with the public key of its
-//! certificate, carried in the envelope. Whether that certificate is trusted (issued by a
+//! as `media::sniff` recognises it. A signer's signature is `valid` when the content type and
+//! digest in its signed attributes are those of the encapsulated content, and the signature
+//! over those attributes (over the content itself, when it has none) verifies with the public
+//! key of its certificate, carried in the envelope. Whether that certificate is trusted (issued by a
 //! qualified provider on the EU trusted lists, not revoked, not expired at signing time) is
 //! not checked: every signer says `trust: "not_checked"`. Until it is, the name and tax code
 //! are what the certificate claims, not proven: anyone can make a certificate naming anyone
-//! (the tests do), and the subject of the certificate an envelope carries is not covered by
-//! the signature (the ESS `signingCertificateV2` attribute that binds it is not read either).
+//! (the tests do).
+//!
+//! When the signer bound their certificate to the signature (the ESS `signingCertificateV2`
+//! or `signingCertificate` signed attribute, which CAdES requires and Italian signing tools
+//! write), the carried certificate must be that one; without the attribute (plain CMS, as
+//! `openssl cms -sign` writes without `-cades`) the certificate is not covered by the
+//! signature, and its subject could be edited without the signature noticing.
 //!
 //! The content inside the envelope is what the media-type check applies to; a detached
 //! envelope (the signed file kept apart) carries no content, and its signatures cannot be
@@ -21,17 +26,27 @@
 use std::fmt;
 
 use base64::Engine;
-use bcder::{Mode, decode::Constructed};
+use bcder::decode::{Constructed, DecodeError, Source};
+use bcder::{Mode, OctetString, Tag};
 use chrono::{DateTime, Utc};
 use cryptographic_message_syntax::asn1::rfc5652::SignedData as RawSignedData;
 use cryptographic_message_syntax::{Bytes, CmsError, Oid, SignedData, SignerInfo};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use x509_certificate::{CapturedX509Certificate, certificate::certificate_is_subset_of};
+use x509_certificate::{
+    CapturedX509Certificate, DigestAlgorithm, certificate::certificate_is_subset_of,
+};
 
 /// The object identifier of the subject attribute `serialNumber` (2.5.4.5), where Italian
 /// signature certificates carry the holder's tax code as `TINIT-<codice fiscale>`.
 const OID_SERIAL_NUMBER: &[u8] = &[85, 4, 5];
+
+/// The ESS attributes by which a signer binds their certificate to the signature (its hash
+/// among the signed attributes): `signingCertificateV2` (RFC 5035, 1.2.840.113549.1.9.16.2.47)
+/// and the older `signingCertificate` (RFC 2634, 1.2.840.113549.1.9.16.2.12, SHA-1). CAdES
+/// requires one of them.
+const OID_SIGNING_CERTIFICATE_V2: &[u8] = &[42, 134, 72, 134, 247, 13, 1, 9, 16, 2, 47];
+const OID_SIGNING_CERTIFICATE: &[u8] = &[42, 134, 72, 134, 247, 13, 1, 9, 16, 2, 12];
 
 /// The prefix of an Italian tax code in `serialNumber` (ETSI EN 319 412-1: `TIN` + `IT` + `-`).
 const TAX_CODE_PREFIX: &str = "TINIT-";
@@ -97,6 +112,9 @@ pub enum InvalidReason {
     SignatureMismatch,
     /// The envelope does not carry the signer's certificate.
     CertificateMissing,
+    /// The certificate the envelope carries is not the one the signer bound to the signature
+    /// (its hash in the ESS signing-certificate attribute differs, or cannot be read).
+    CertificateNotBound,
     /// The key or signature algorithm is not one this service verifies (RSA PKCS#1 v1.5 of
     /// 2048 to 8192 bits, ECDSA on P-256 or P-384, Ed25519; SHA-1 to SHA-512).
     UnsupportedAlgorithm,
@@ -202,8 +220,13 @@ pub fn open(file: Vec<u8>) -> Result<Envelope, EnvelopeError> {
     if der.first() != Some(&0x30) {
         return Err(EnvelopeError::NotCms);
     }
-    let mut raw = Constructed::decode(Bytes::from(der), Mode::Ber, RawSignedData::decode)
+    let der = Bytes::from(der);
+    let mut raw = Constructed::decode(der.clone(), Mode::Ber, RawSignedData::decode)
         .map_err(CmsError::from)?;
+    // The certificates as the envelope encodes them (views into it), in the same order as the
+    // crate's re-encoded ones: the signed hash of a certificate is over its own bytes.
+    let count = raw.certificates.as_ref().map_or(0, |c| c.len());
+    let encodings = certificate_encodings(der, count).map_err(CmsError::from)?;
     let content_type = raw.content_info.content_type.clone();
     // A DER (primitive) content is a view into the file; a BER one in pieces is joined once.
     // Taken out before the crate's own structure is built from the rest, which would copy it.
@@ -213,7 +236,10 @@ pub fn open(file: Vec<u8>) -> Result<Envelope, EnvelopeError> {
     let report = SignatureReport {
         signers: signed_data
             .signers()
-            .map(|signer| read_signer(&signed_data, content.as_deref(), &content_type, signer))
+            .map(|signer| {
+                let content = content.as_deref();
+                read_signer(&signed_data, &encodings, content, &content_type, signer)
+            })
             .collect(),
     };
     Ok(Envelope { report, content })
@@ -249,14 +275,15 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 fn read_signer(
     signed_data: &SignedData,
+    encodings: &[Bytes],
     content: Option<&[u8]>,
     content_type: &Oid,
     signer: &SignerInfo,
 ) -> Signer {
-    let certificate = signer
+    let found = signer
         .certificate_issuer_and_serial()
         .and_then(|(issuer, serial)| {
-            signed_data.certificates().find(|cert| {
+            signed_data.certificates().enumerate().find(|(_, cert)| {
                 certificate_is_subset_of(
                     serial,
                     issuer,
@@ -265,8 +292,10 @@ fn read_signer(
                 )
             })
         });
-    let verdict = match certificate {
-        Some(cert) => verify(content, content_type, signer, cert),
+    let certificate = found.map(|(_, cert)| cert);
+    let verdict = match found {
+        Some((at, cert)) => verify(content, content_type, signer, cert)
+            .and_then(|()| check_binding(signer, encodings.get(at).map(|e| &e[..]))),
         None => Err(InvalidReason::CertificateMissing),
     };
     Signer {
@@ -312,6 +341,117 @@ fn verify(
     verifier
         .verify(&signer.signed_content(Some(content)), signer.signature())
         .map_err(|_| InvalidReason::SignatureMismatch)
+}
+
+/// When the signer bound a certificate to the signature (CAdES), it must be the one carried:
+/// else anyone could swap in a certificate with the same key and another subject.
+fn check_binding(signer: &SignerInfo, encoding: Option<&[u8]>) -> Result<(), InvalidReason> {
+    let Some(attributes) = signer.signed_attributes() else {
+        return Ok(());
+    };
+    for (oid, v2) in [
+        (OID_SIGNING_CERTIFICATE_V2, true),
+        (OID_SIGNING_CERTIFICATE, false),
+    ] {
+        let Some(attribute) = attributes
+            .attributes()
+            .iter()
+            .find(|a| a.typ.as_ref() == oid)
+        else {
+            continue;
+        };
+        let (algorithm, hash) = attribute
+            .values
+            .first()
+            .and_then(|v| {
+                std::ops::Deref::deref(v)
+                    .clone()
+                    .decode(|cons| first_cert_id(cons, v2))
+                    .ok()
+            })
+            .ok_or(InvalidReason::CertificateNotBound)?;
+        let algorithm = match algorithm {
+            Some(oid) => {
+                DigestAlgorithm::try_from(&oid).map_err(|_| InvalidReason::UnsupportedAlgorithm)?
+            }
+            None if v2 => DigestAlgorithm::Sha256,
+            None => DigestAlgorithm::Sha1,
+        };
+        let encoding = encoding.ok_or(InvalidReason::CertificateNotBound)?;
+        return if algorithm.digest_data(encoding) == hash.as_ref() {
+            Ok(())
+        } else {
+            Err(InvalidReason::CertificateNotBound)
+        };
+    }
+    Ok(())
+}
+
+/// The first certificate identifier of a `SigningCertificate(V2)`, the signer's: its hash
+/// algorithm (v2 only, SHA-256 when absent) and hash.
+fn first_cert_id<S: Source>(
+    cons: &mut Constructed<S>,
+    v2: bool,
+) -> Result<(Option<Oid>, Bytes), DecodeError<S::Error>> {
+    cons.take_sequence(|cons| {
+        let first = cons.take_sequence(|cons| {
+            let first = cons.take_sequence(|cons| {
+                let algorithm = if v2 {
+                    cons.take_opt_sequence(|cons| {
+                        let oid = Oid::take_from(cons)?;
+                        skip_rest(cons)?;
+                        Ok(oid)
+                    })?
+                } else {
+                    None
+                };
+                let hash = OctetString::take_from(cons)?.into_bytes();
+                skip_rest(cons)?;
+                Ok((algorithm, hash))
+            })?;
+            skip_rest(cons)?;
+            Ok(first)
+        })?;
+        skip_rest(cons)?;
+        Ok(first)
+    })
+}
+
+/// The encodings of the first `count` certificates of a SignedData, in order, as views into it.
+fn certificate_encodings(
+    der: Bytes,
+    count: usize,
+) -> Result<Vec<Bytes>, DecodeError<std::convert::Infallible>> {
+    Constructed::decode(der, Mode::Ber, |cons| {
+        cons.take_sequence(|cons| {
+            cons.skip_one()?; // contentType
+            cons.take_constructed_if(Tag::CTX_0, |cons| {
+                cons.take_sequence(|cons| {
+                    cons.skip_one()?; // version
+                    cons.skip_one()?; // digestAlgorithms
+                    cons.skip_one()?; // encapContentInfo
+                    let certificates = cons
+                        .take_opt_constructed_if(Tag::CTX_0, |cons| {
+                            let all = (0..count)
+                                .map(|_| cons.capture_one().map(|c| c.into_bytes()))
+                                .collect::<Result<Vec<_>, _>>()?;
+                            skip_rest(cons)?;
+                            Ok(all)
+                        })?
+                        .unwrap_or_default();
+                    skip_rest(cons)?;
+                    Ok(certificates)
+                })
+            })
+        })
+    })
+}
+
+/// Skips what is left of a value. bcder's `skip_all` fails at the end of an indefinite-length
+/// (BER) value: it asks for one more value there instead of seeing the end.
+fn skip_rest<S: Source>(cons: &mut Constructed<S>) -> Result<(), DecodeError<S::Error>> {
+    while cons.skip_opt(|_, _, _| Ok(()))?.is_some() {}
+    Ok(())
 }
 
 /// The tax code in the subject's `serialNumber`, `TINIT-` removed; `None` without it.

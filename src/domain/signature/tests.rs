@@ -433,7 +433,7 @@ fn a_ber_envelope_streamed_in_pieces_is_read() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::P256);
     // Indefinite lengths, the content as a constructed OCTET STRING.
-    let ber = ssl.sign(&[&mario], &["-nodetach", "-stream"]);
+    let ber = ssl.sign(&[&mario], &["-nodetach", "-stream", "-cades"]);
     assert_eq!(&ber[..2], &[0x30, 0x80]);
     let envelope = open(ber).unwrap();
     assert_mario_rossi_signed(&envelope.report().signers[0]);
@@ -444,28 +444,74 @@ fn a_ber_envelope_streamed_in_pieces_is_read() {
 fn no_single_altered_byte_passes_off_other_content_or_time_as_signed() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::P256);
-    let p7m = ssl.sign(&[&mario], &["-nodetach"]);
-    let original = open(p7m.clone()).unwrap().into_report().signers.remove(0);
-    let (mut unreadable, mut invalid) = (0, 0);
-    for at in 0..p7m.len() {
-        let mut altered = p7m.clone();
-        altered[at] ^= 0x04;
-        // Never a panic: an error, or a report.
-        let Ok(envelope) = open(altered) else {
-            unreadable += 1;
-            continue;
+    // Without and with the CAdES attribute that binds the certificate to the signature.
+    for cades in [false, true] {
+        let extra: &[&str] = if cades {
+            &["-nodetach", "-cades"]
+        } else {
+            &["-nodetach"]
         };
-        for signer in &envelope.report().signers {
-            if signer.signature == SignatureStatus::Valid {
-                assert_eq!(envelope.content(), Content::Attached(CONTENT), "byte {at}");
-                assert_eq!(signer.signing_time, original.signing_time, "byte {at}");
-            } else {
-                invalid += 1;
+        let p7m = ssl.sign(&[&mario], extra);
+        let original = open(p7m.clone()).unwrap().into_report().signers.remove(0);
+        assert_eq!(original.signature, SignatureStatus::Valid);
+        let (mut unreadable, mut invalid, mut other_signer) = (0, 0, 0);
+        for at in 0..p7m.len() {
+            let mut altered = p7m.clone();
+            altered[at] ^= 0x04;
+            // Never a panic: an error, or a report.
+            let Ok(envelope) = open(altered) else {
+                unreadable += 1;
+                continue;
+            };
+            for signer in &envelope.report().signers {
+                if signer.signature == SignatureStatus::Valid {
+                    assert_eq!(envelope.content(), Content::Attached(CONTENT), "byte {at}");
+                    assert_eq!(signer.signing_time, original.signing_time, "byte {at}");
+                    if (&signer.name, &signer.tax_code) != (&original.name, &original.tax_code) {
+                        other_signer += 1;
+                    }
+                } else {
+                    invalid += 1;
+                }
             }
         }
+        assert!(unreadable > 0 && invalid > 0, "{unreadable} {invalid}");
+        if cades {
+            // The certificate's hash is signed: who signed cannot be altered either.
+            assert_eq!(other_signer, 0);
+        } else {
+            // The certificate is not what is signed: a byte of its subject (the name, the tax
+            // code) may change and the signature still verify with the same key.
+            assert!(other_signer > 0);
+        }
     }
-    // The certificate is not what is signed: a byte of its subject may change (the name, the
-    // tax code) and the signature still verify with the same key. Only a trust check (the
-    // issuer's signature on the certificate, up to a trusted list) binds who signed.
-    assert!(unreadable > 0 && invalid > 0, "{unreadable} {invalid}");
+}
+
+#[test]
+fn a_cades_signature_binds_its_certificate() {
+    let Some(ssl) = Openssl::new() else { return };
+    let mario = ssl.mario_rossi(Key::Rsa);
+    let p7m = ssl.sign(&[&mario], &["-nodetach", "-cades"]);
+    let envelope = open(p7m.clone()).unwrap();
+    assert_mario_rossi_signed(&envelope.report().signers[0]);
+
+    // The tax code in the certificate's subject (self-signed: the issuer's comes first)
+    // replaced by another person's, the key unchanged.
+    let code = TAX_CODE.as_bytes();
+    let subject = p7m
+        .windows(code.len())
+        .enumerate()
+        .filter(|(_, w)| *w == code)
+        .map(|(at, _)| at)
+        .nth(1)
+        .expect("the subject's tax code");
+    let mut swapped = p7m.clone();
+    swapped[subject..subject + code.len()].copy_from_slice(b"BNCNNA80A41F205X");
+    let signer = open(swapped).unwrap().into_report().signers.remove(0);
+    assert_eq!(signer.tax_code.as_deref(), Some("BNCNNA80A41F205X"));
+    assert_eq!(signer.signature, SignatureStatus::Invalid);
+    assert_eq!(
+        signer.invalid_reason,
+        Some(InvalidReason::CertificateNotBound)
+    );
 }
