@@ -19,6 +19,7 @@ pub mod points;
 pub mod ranking;
 pub mod review;
 pub mod score;
+pub mod signature;
 pub mod size;
 pub mod split;
 pub mod spreadsheet;
