@@ -16,6 +16,7 @@ mod m20261208_000010_add_read_path_indexes;
 mod m20261209_000011_create_sessions_and_login_throttles;
 mod m20261210_000012_add_membership_consent;
 mod m20261211_000013_add_document_media_type;
+mod m20261212_000014_backfill_post_award_rules;
 
 pub struct Migrator;
 
@@ -36,6 +37,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000011_create_sessions_and_login_throttles::Migration),
             Box::new(m20261210_000012_add_membership_consent::Migration),
             Box::new(m20261211_000013_add_document_media_type::Migration),
+            Box::new(m20261212_000014_backfill_post_award_rules::Migration),
         ]
     }
 }
+
+pub use m20261212_000014_backfill_post_award_rules::POST_AWARD_DEFAULTS;

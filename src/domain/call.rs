@@ -9,6 +9,7 @@ use chrono_tz::Europe::Rome;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::award::PostAwardRules;
 use super::error_code::ErrorCode;
 use super::money::Money;
 use super::percent::Percent;
@@ -326,6 +327,10 @@ pub struct CallRules {
     pub ranking: RankingRules,
     pub deadlines: DeadlineRules,
     pub required_annexes: Vec<RequiredAnnex>,
+    /// What follows the offer: the project's start, its payments, its final report, variations
+    /// and recovery (DOMAIN.md §5). A call written before these rules existed has the defaults.
+    #[serde(default)]
+    pub post_award: PostAwardRules,
     /// Codes an evaluator may give as reasons of inadmissibility.
     #[schema(example = json!(["composition", "category", "lead_seat", "money_rules", "window", "required_documents", "other"]))]
     pub inadmissibility_reasons: Vec<String>,
@@ -664,6 +669,7 @@ impl CallRules {
                 );
             }
         }
+        v.extend(self.post_award.check(&f("post_award")));
         check_codes(
             &mut v,
             &f("inadmissibility_reasons"),
@@ -686,7 +692,7 @@ impl CallRules {
 }
 
 /// The top-level sections of [`CallRules`], as named in JSON.
-pub const RULE_SECTIONS: [&str; 11] = [
+pub const RULE_SECTIONS: [&str; 12] = [
     "grant_rate",
     "grant_cap",
     "project_duration_months",
@@ -697,6 +703,7 @@ pub const RULE_SECTIONS: [&str; 11] = [
     "ranking",
     "deadlines",
     "required_annexes",
+    "post_award",
     "inadmissibility_reasons",
 ];
 

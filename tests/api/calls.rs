@@ -273,3 +273,113 @@ both!(async fn a_call_is_cloned_into_a_draft_next_edition(app) {
     let montagna = env["items"].as_array().unwrap().iter().find(|e| e["agency_code"] == "MONTAGNA").unwrap().clone();
     assert_eq!((montagna["amount"].as_str(), montagna["source"].as_str()), (Some("293580.00"), Some("official")));
 });
+
+/// The stored default post-award rules of the backfill are the service's defaults.
+#[test]
+fn the_backfilled_post_award_rules_are_the_defaults() {
+    let stored: serde_json::Value = serde_json::from_str(migration::POST_AWARD_DEFAULTS).unwrap();
+    let defaults =
+        serde_json::to_value(welfare_grants::domain::award::PostAwardRules::default()).unwrap();
+    assert_eq!(stored, defaults);
+}
+
+/// A call written before the post-award rules existed gains their defaults when the database
+/// is migrated; one that has its own keeps them. On SQLite and PostgreSQL.
+#[tokio::test]
+async fn calls_written_before_the_post_award_rules_gain_their_defaults() {
+    use migration::MigratorTrait;
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = vec![format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("old.db").display()
+    )];
+    let admin_url = postgres_admin_url();
+    let pg_name = format!("wg_test_backfill_{}", uuid::Uuid::new_v4().simple());
+    let admin = connect_admin(&admin_url).await.ok();
+    if let Some(admin) = &admin {
+        use sea_orm::ConnectionTrait;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {pg_name}"))
+            .await
+            .unwrap();
+        urls.push(with_database(&admin_url, &pg_name));
+    }
+    for url in urls {
+        let db = sea_orm::Database::connect(&url).await.unwrap();
+        // The schema as it was before the backfill.
+        let before = migration::Migrator::migrations().len() as u32 - 1;
+        migration::Migrator::up(&db, Some(before)).await.unwrap();
+        let mut old =
+            serde_json::to_value(welfare_grants::domain::call::CallRules::lombardy_2022()).unwrap();
+        old.as_object_mut().unwrap().remove("post_award");
+        let mut own = welfare_grants::domain::call::CallRules::lombardy_2022();
+        own.post_award.start_deadline_days = 90;
+        let now = chrono::Utc::now();
+        let mut ids = vec![];
+        for (code, rules) in [
+            ("OLD-CALL", old.to_string()),
+            ("OWN-CALL", serde_json::to_string(&own).unwrap()),
+        ] {
+            let id = uuid::Uuid::new_v4();
+            welfare_grants::entity::call::ActiveModel {
+                id: Set(id),
+                code: Set(code.into()),
+                title: Set("Avviso".into()),
+                description: Set("Avviso di prova".into()),
+                legal_basis: Set("DGR".into()),
+                status: Set("draft".into()),
+                opens_at: Set(now),
+                closes_at: Set(now),
+                total_budget: Set(rust_decimal::Decimal::new(10_000_000, 2)),
+                rules: Set(rules),
+                cloned_from: Set(None),
+                version: Set(1),
+                created_at: Set(now),
+                updated_at: Set(now),
+                published_at: Set(None),
+            }
+            .insert(&db)
+            .await
+            .unwrap();
+            ids.push(id);
+        }
+        migration::Migrator::up(&db, None).await.unwrap();
+        let read = |id| {
+            let db = &db;
+            async move {
+                let m = welfare_grants::entity::call::Entity::find_by_id(id)
+                    .one(db)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                serde_json::from_str::<welfare_grants::domain::call::CallRules>(&m.rules).unwrap()
+            }
+        };
+        let old = read(ids[0]).await;
+        assert_eq!(
+            old.post_award,
+            welfare_grants::domain::award::PostAwardRules::default(),
+            "{url}"
+        );
+        assert_eq!(
+            old,
+            welfare_grants::domain::call::CallRules::lombardy_2022(),
+            "{url}"
+        );
+        assert_eq!(
+            read(ids[1]).await.post_award.start_deadline_days,
+            90,
+            "{url}"
+        );
+        db.close().await.ok();
+    }
+    if let Some(admin) = admin {
+        use sea_orm::ConnectionTrait;
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)"))
+            .await
+            .ok();
+    }
+}

@@ -90,13 +90,13 @@ pub struct TestApp {
 /// The server's maintenance database. By default in clear: the server is on this machine, and
 /// a TLS handshake in a debug build takes about a tenth of a second, for each of the several
 /// connections a test opens. `TEST_POSTGRES_URL` is taken as it is.
-fn postgres_admin_url() -> String {
+pub fn postgres_admin_url() -> String {
     std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test?sslmode=disable".into())
 }
 
 /// The same server, with the same options, and another database.
-fn with_database(url: &str, db: &str) -> String {
+pub fn with_database(url: &str, db: &str) -> String {
     let (url, query) = match url.split_once('?') {
         Some((url, query)) => (url, format!("?{query}")),
         None => (url, String::new()),
@@ -109,7 +109,7 @@ fn with_database(url: &str, db: &str) -> String {
 
 /// Connect to the server's maintenance database, failing fast when nothing listens there
 /// (a pool would retry until its acquire timeout).
-async fn connect_admin(url: &str) -> Result<sea_orm::DatabaseConnection, String> {
+pub async fn connect_admin(url: &str) -> Result<sea_orm::DatabaseConnection, String> {
     let hostport = url.rsplit_once('@').map(|(_, r)| r).unwrap_or(url);
     let hostport = hostport.split('/').next().unwrap_or("");
     let addr = if hostport.contains(':') {

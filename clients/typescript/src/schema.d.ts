@@ -1956,6 +1956,27 @@ export interface components {
          *               "min_micro_small_enterprises": 2,
          *               "min_public_bodies": 1
          *             },
+         *             "post_award": {
+         *               "max_extension_months": 3,
+         *               "min_realisation_share": "60.00",
+         *               "payment_plan": [
+         *                 {
+         *                   "code": "advance",
+         *                   "share": "70.00",
+         *                   "trigger": "start_communicated"
+         *                 },
+         *                 {
+         *                   "code": "balance",
+         *                   "share": "30.00",
+         *                   "trigger": "final_report_approved"
+         *                 }
+         *               ],
+         *               "recovery_due_days": 30,
+         *               "report_deadline_days": 60,
+         *               "scorrimento_months": 12,
+         *               "start_deadline_days": 60,
+         *               "variation_tolerance": "20.00"
+         *             },
          *             "project_duration_months": 12,
          *             "ranking": {
          *               "allocation_mode": "strict_order",
@@ -2194,6 +2215,27 @@ export interface components {
          *         "min_micro_small_enterprises": 2,
          *         "min_public_bodies": 1
          *       },
+         *       "post_award": {
+         *         "max_extension_months": 3,
+         *         "min_realisation_share": "60.00",
+         *         "payment_plan": [
+         *           {
+         *             "code": "advance",
+         *             "share": "70.00",
+         *             "trigger": "start_communicated"
+         *           },
+         *           {
+         *             "code": "balance",
+         *             "share": "30.00",
+         *             "trigger": "final_report_approved"
+         *           }
+         *         ],
+         *         "recovery_due_days": 30,
+         *         "report_deadline_days": 60,
+         *         "scorrimento_months": 12,
+         *         "start_deadline_days": 60,
+         *         "variation_tolerance": "20.00"
+         *       },
          *       "project_duration_months": 12,
          *       "ranking": {
          *         "allocation_mode": "strict_order",
@@ -2308,6 +2350,11 @@ export interface components {
             inadmissibility_reasons: string[];
             intervention_areas: components["schemas"]["InterventionArea"][];
             partnership: components["schemas"]["PartnershipRules"];
+            /**
+             * @description What follows the offer: the project's start, its payments, its final report, variations
+             *     and recovery (DOMAIN.md §5). A call written before these rules existed has the defaults.
+             */
+            post_award?: components["schemas"]["PostAwardRules"];
             /**
              * Format: int32
              * @example 12
@@ -2435,6 +2482,27 @@ export interface components {
          *           "min_members": 4,
          *           "min_micro_small_enterprises": 2,
          *           "min_public_bodies": 1
+         *         },
+         *         "post_award": {
+         *           "max_extension_months": 3,
+         *           "min_realisation_share": "60.00",
+         *           "payment_plan": [
+         *             {
+         *               "code": "advance",
+         *               "share": "70.00",
+         *               "trigger": "start_communicated"
+         *             },
+         *             {
+         *               "code": "balance",
+         *               "share": "30.00",
+         *               "trigger": "final_report_approved"
+         *             }
+         *           ],
+         *           "recovery_due_days": 30,
+         *           "report_deadline_days": 60,
+         *           "scorrimento_months": 12,
+         *           "start_deadline_days": 60,
+         *           "variation_tolerance": "20.00"
          *         },
          *         "project_duration_months": 12,
          *         "ranking": {
@@ -3788,6 +3856,27 @@ export interface components {
          *           "min_micro_small_enterprises": 2,
          *           "min_public_bodies": 1
          *         },
+         *         "post_award": {
+         *           "max_extension_months": 3,
+         *           "min_realisation_share": "60.00",
+         *           "payment_plan": [
+         *             {
+         *               "code": "advance",
+         *               "share": "70.00",
+         *               "trigger": "start_communicated"
+         *             },
+         *             {
+         *               "code": "balance",
+         *               "share": "30.00",
+         *               "trigger": "final_report_approved"
+         *             }
+         *           ],
+         *           "recovery_due_days": 30,
+         *           "report_deadline_days": 60,
+         *           "scorrimento_months": 12,
+         *           "start_deadline_days": 60,
+         *           "variation_tolerance": "20.00"
+         *         },
          *         "project_duration_months": 12,
          *         "ranking": {
          *           "allocation_mode": "strict_order",
@@ -4309,6 +4398,82 @@ export interface components {
              * @example 292241
              */
             population: number;
+        };
+        /**
+         * @description What happens after a grant is accepted: start, duration, payments, report, variations,
+         *     recovery and how long the reserve list stays open. Locked like the other rules once the
+         *     call's window opens.
+         * @example {
+         *       "max_extension_months": 3,
+         *       "min_realisation_share": "60.00",
+         *       "payment_plan": [
+         *         {
+         *           "code": "advance",
+         *           "share": "70.00",
+         *           "trigger": "start_communicated"
+         *         },
+         *         {
+         *           "code": "balance",
+         *           "share": "30.00",
+         *           "trigger": "final_report_approved"
+         *         }
+         *       ],
+         *       "recovery_due_days": 30,
+         *       "report_deadline_days": 60,
+         *       "scorrimento_months": 12,
+         *       "start_deadline_days": 60,
+         *       "variation_tolerance": "20.00"
+         *     }
+         */
+        PostAwardRules: {
+            /**
+             * Format: int32
+             * @description The longest extension of the end date a variation may ask for (0: none).
+             * @example 3
+             */
+            max_extension_months: number;
+            /**
+             * @description Below this share of the approved cost actually spent, the project is flagged for
+             *     revocation for under-realisation.
+             */
+            min_realisation_share: components["schemas"]["Percent"];
+            /**
+             * @description Ordered tranches whose shares add up to 100.00; the last, and only it, is the balance
+             *     paid when the final report is approved.
+             */
+            payment_plan: components["schemas"]["Tranche"][];
+            /**
+             * Format: int32
+             * @description Calendar days a recovery order gives to pay back.
+             * @example 30
+             */
+            recovery_due_days: number;
+            /**
+             * Format: int32
+             * @description Calendar days after the end date within which the final report is submitted; a later
+             *     report is accepted and flagged `overdue`.
+             * @example 60
+             */
+            report_deadline_days: number;
+            /**
+             * Format: int32
+             * @description Months after a ranking's approval during which freed money goes down its reserve list
+             *     (scorrimento); after that it returns to the envelope as unused (0: never).
+             * @example 12
+             */
+            scorrimento_months: number;
+            /**
+             * Format: int32
+             * @description Calendar days after the acceptance within which the lead communicates the start;
+             *     a later start is accepted and flagged `overdue`.
+             * @example 60
+             */
+            start_deadline_days: number;
+            /**
+             * @description A budget shift is approved automatically when each category moves by at most this
+             *     share of its approved amount.
+             */
+            variation_tolerance: components["schemas"]["Percent"];
         };
         /**
          * @description An RFC 9457 problem document.
@@ -4989,6 +5154,27 @@ export interface components {
             /** @description The sum of the cost lines. */
             total_cost: components["schemas"]["Money"];
         };
+        /**
+         * @description One tranche of the payment plan: a share of the grant paid at a trigger.
+         * @example {
+         *       "code": "advance",
+         *       "share": "70.00",
+         *       "trigger": "start_communicated"
+         *     }
+         */
+        Tranche: {
+            /** @example advance */
+            code: string;
+            /** @description Share of the grant, rounded down to the cent; the last tranche takes the remainder. */
+            share: components["schemas"]["Percent"];
+            trigger: components["schemas"]["TrancheTrigger"];
+        };
+        /**
+         * @description When a tranche of the payment plan becomes a payment due.
+         * @example start_communicated
+         * @enum {string}
+         */
+        TrancheTrigger: "start_communicated" | "final_report_approved";
         /**
          * @description The `metadata` part of an upload: what the file is.
          * @example {

@@ -63,9 +63,6 @@ pub struct PostAwardRules {
     /// a later start is accepted and flagged `overdue`.
     #[schema(example = 60)]
     pub start_deadline_days: u32,
-    /// How long a project lasts from its start: the end date is computed.
-    #[schema(example = 12)]
-    pub project_duration_months: u32,
     /// Ordered tranches whose shares add up to 100.00; the last, and only it, is the balance
     /// paid when the final report is approved.
     pub payment_plan: Vec<Tranche>,
@@ -97,14 +94,14 @@ pub fn example() -> serde_json::Value {
 }
 
 impl Default for PostAwardRules {
-    /// DOMAIN.md §5's defaults: start within 60 days, 12 months, 70% advance at the start and
+    /// DOMAIN.md §5's defaults (the duration is the call's `project_duration_months`): start
+    /// within 60 days, 70% advance at the start and
     /// the balance on the final report, report within 60 days, 60% realisation, 20% tolerance,
     /// 3 months of extension, 30 days to pay back, scorrimento for 12 months.
     fn default() -> PostAwardRules {
         let pct = |bp| Percent::from_basis_points(bp).expect("a percent");
         PostAwardRules {
             start_deadline_days: 60,
-            project_duration_months: 12,
             payment_plan: vec![
                 Tranche {
                     code: "advance".into(),
@@ -143,7 +140,7 @@ impl PostAwardRules {
     pub fn check(&self, field: &str) -> Vec<Violation> {
         let mut v = Violations::new();
         let f = |name: &str| format!("{field}.{name}");
-        let ranges: [(&str, u32, u32, u32, &str, &str); 6] = [
+        let ranges: [(&str, u32, u32, u32, &str, &str); 5] = [
             (
                 "start_deadline_days",
                 self.start_deadline_days,
@@ -151,14 +148,6 @@ impl PostAwardRules {
                 365,
                 "The start deadline in days",
                 "Il termine di avvio in giorni",
-            ),
-            (
-                "project_duration_months",
-                self.project_duration_months,
-                1,
-                60,
-                "The project's duration in months",
-                "La durata del progetto in mesi",
             ),
             (
                 "report_deadline_days",
@@ -301,7 +290,6 @@ mod tests {
             json,
             serde_json::json!({
                 "start_deadline_days": 60,
-                "project_duration_months": 12,
                 "payment_plan": [
                     {"code": "advance", "share": "70.00", "trigger": "start_communicated"},
                     {"code": "balance", "share": "30.00", "trigger": "final_report_approved"}
@@ -332,7 +320,6 @@ mod tests {
     fn every_broken_rule_is_reported_with_its_field() {
         let r = PostAwardRules {
             start_deadline_days: 0,
-            project_duration_months: 61,
             report_deadline_days: 366,
             max_extension_months: 25,
             recovery_due_days: 0,
@@ -360,7 +347,6 @@ mod tests {
             codes(&r),
             vec![
                 ("post_award.start_deadline_days".into(), "out_of_range"),
-                ("post_award.project_duration_months".into(), "out_of_range"),
                 ("post_award.report_deadline_days".into(), "out_of_range"),
                 ("post_award.max_extension_months".into(), "out_of_range"),
                 ("post_award.recovery_due_days".into(), "out_of_range"),

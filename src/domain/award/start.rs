@@ -16,7 +16,7 @@ use super::{Refused, step};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Started {
     pub start_date: NaiveDate,
-    /// The last day of the project: the day before the same date `project_duration_months`
+    /// The last day of the project: the day before the same date `duration_months`
     /// later (a 12-month project starting on 1 March 2027 ends on 29 February 2028).
     pub end_date: NaiveDate,
     /// 23:59:59 Europe/Rome of the last day to start.
@@ -50,6 +50,7 @@ pub fn start_overdue(
 /// check.
 pub fn start(
     rules: &PostAwardRules,
+    duration_months: u32,
     status: GrantStatus,
     accepted_at: DateTime<Utc>,
     started_on: Option<NaiveDate>,
@@ -70,7 +71,7 @@ pub fn start(
             ErrorCode::StartBeforeAcceptance.with(&[("accepted_on", &accepted_on)]),
         );
     }
-    let end = end_date(start_date, rules.project_duration_months);
+    let end = end_date(start_date, duration_months);
     if end.is_none() {
         v.add(
             "start_date",
@@ -106,6 +107,7 @@ mod tests {
         let accepted = rome(2027, 1, 15, 10, 0);
         let s = start(
             &rules,
+            12,
             GrantStatus::Accepted,
             accepted,
             None,
@@ -126,6 +128,7 @@ mod tests {
         let accepted = rome(2027, 1, 15, 23, 30);
         let s = start(
             &PostAwardRules::default(),
+            12,
             GrantStatus::Accepted,
             accepted,
             None,
@@ -142,6 +145,7 @@ mod tests {
         let accepted = rome(2027, 1, 15, 0, 30);
         let err = start(
             &PostAwardRules::default(),
+            12,
             GrantStatus::Accepted,
             accepted,
             None,
@@ -168,6 +172,7 @@ mod tests {
         let accepted = rome(2027, 1, 15, 10, 0);
         let late_communication = start(
             &rules,
+            12,
             GrantStatus::Accepted,
             accepted,
             None,
@@ -178,6 +183,7 @@ mod tests {
         assert!(late_communication.overdue);
         let late_date = start(
             &rules,
+            12,
             GrantStatus::Accepted,
             accepted,
             None,
@@ -188,6 +194,7 @@ mod tests {
         assert!(late_date.overdue);
         let last_day = start(
             &rules,
+            12,
             GrantStatus::Accepted,
             accepted,
             None,
@@ -210,11 +217,13 @@ mod tests {
             GrantStatus::Expired,
             GrantStatus::Revoked,
         ] {
-            let err = start(&rules, status, accepted, None, d(2027, 2, 1), accepted).unwrap_err();
+            let err =
+                start(&rules, 12, status, accepted, None, d(2027, 2, 1), accepted).unwrap_err();
             assert_eq!(err.codes(), vec![ErrorCode::GrantNotAccepted], "{status:?}");
         }
         let err = start(
             &rules,
+            12,
             GrantStatus::Accepted,
             accepted,
             Some(d(2027, 2, 1)),
@@ -229,14 +238,12 @@ mod tests {
     }
 
     #[test]
-    fn the_duration_comes_from_the_rules() {
-        let rules = PostAwardRules {
-            project_duration_months: 18,
-            ..PostAwardRules::default()
-        };
+    fn the_duration_is_the_calls() {
+        let rules = PostAwardRules::default();
         let accepted = rome(2027, 1, 15, 10, 0);
         let s = start(
             &rules,
+            18,
             GrantStatus::Accepted,
             accepted,
             None,

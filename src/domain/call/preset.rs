@@ -6,6 +6,7 @@ use super::{
     ExpenseCategory, InterventionArea, OrganizationCategory, PartialFunding, PartnershipRules,
     RankingRules, RequiredAnnex, ScoringRules, TieBreak,
 };
+use crate::domain::award::PostAwardRules;
 use crate::domain::money::Money;
 use crate::domain::percent::Percent;
 use crate::domain::points::Points;
@@ -186,6 +187,7 @@ impl CallRules {
                     max_size_bytes: DEFAULT_ANNEX_MAX_SIZE,
                 },
             ],
+            post_award: PostAwardRules::default(),
             inadmissibility_reasons: [
                 "composition",
                 "category",
