@@ -140,7 +140,7 @@ fn spawn_sweeper(state: web::Data<AppState>) {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             ticks.tick().await;
-            match crate::service::files::sweep(&state.db, &state.storage, age).await {
+            match crate::service::files::sweep(&state.db, &*state.storage, age).await {
                 Ok(s) if s == Default::default() => {}
                 Ok(s) => tracing::info!(
                     files = s.files,

@@ -21,8 +21,8 @@ pub struct AppState {
     pub resolver: Arc<dyn Resolver>,
     pub metrics: api::metrics::Metrics,
     pub limits: api::limits::RateLimits,
-    /// Where annexes are kept.
-    pub storage: Arc<crate::storage::fs::FileStorage>,
+    /// Where the annexes' files are kept (`storage.*`): the filesystem backend today.
+    pub storage: Arc<dyn crate::storage::Storage>,
     /// Permits to run a submission's transaction (`database.submit_concurrency`).
     pub submissions: Arc<tokio::sync::Semaphore>,
 }

@@ -6,7 +6,6 @@ use sea_orm::DatabaseConnection;
 
 use crate::error::ApiError;
 use crate::storage::Storage;
-use crate::storage::fs::FileStorage;
 use crate::store;
 
 /// What a sweep removed.
@@ -24,7 +23,7 @@ pub struct Swept {
 /// is never removed, whatever its age.
 pub async fn sweep(
     db: &DatabaseConnection,
-    storage: &FileStorage,
+    storage: &dyn Storage,
     age: Duration,
 ) -> Result<Swept, ApiError> {
     let now = SystemTime::now();

@@ -39,9 +39,7 @@ impl FileStorage {
         is_key(key).then(|| self.root.join(&key[..2]).join(&key[2..4]).join(key))
     }
 
-    /// Remove a kept file unless it was written less than `age` ago (an upload of the same
-    /// content has just renewed it). Whether it was removed.
-    pub async fn remove_if_older(&self, key: &str, age: Duration) -> Result<bool, StorageError> {
+    async fn remove_file_if_older(&self, key: &str, age: Duration) -> Result<bool, StorageError> {
         let Some(path) = self.path_of(key) else {
             return Ok(false);
         };
@@ -60,9 +58,7 @@ impl FileStorage {
         }
     }
 
-    /// Remove the temporary files older than `age` that a crash left behind (a pending file
-    /// that is dropped removes its own).
-    pub async fn remove_stale_temporaries(&self, age: Duration) -> Result<usize, StorageError> {
+    async fn remove_old_temporaries(&self, age: Duration) -> Result<usize, StorageError> {
         let mut removed = 0;
         let mut dir = match tokio::fs::read_dir(self.temporary()).await {
             Ok(d) => d,
@@ -244,6 +240,21 @@ impl Storage for FileStorage {
             Ok(kept)
         }
         .boxed()
+    }
+
+    fn remove_if_older<'a>(
+        &'a self,
+        key: &'a str,
+        age: Duration,
+    ) -> BoxFuture<'a, Result<bool, StorageError>> {
+        self.remove_file_if_older(key, age).boxed()
+    }
+
+    fn remove_stale_temporaries(
+        &self,
+        age: Duration,
+    ) -> BoxFuture<'_, Result<usize, StorageError>> {
+        self.remove_old_temporaries(age).boxed()
     }
 }
 

@@ -73,6 +73,19 @@ pub trait Storage: Send + Sync {
     fn remove(&self, key: &str) -> BoxFuture<'_, Result<(), StorageError>>;
     /// Every kept file, for the sweeper.
     fn list(&self) -> BoxFuture<'_, Result<Vec<Kept>, StorageError>>;
+    /// Remove a kept file unless it was written less than `age` ago (an upload of the same
+    /// content has just renewed it). Whether it was removed.
+    fn remove_if_older<'a>(
+        &'a self,
+        key: &'a str,
+        age: std::time::Duration,
+    ) -> BoxFuture<'a, Result<bool, StorageError>>;
+    /// Remove the temporary files older than `age` that a crash left behind (a pending file
+    /// that is dropped removes its own); how many.
+    fn remove_stale_temporaries(
+        &self,
+        age: std::time::Duration,
+    ) -> BoxFuture<'_, Result<usize, StorageError>>;
 }
 
 /// A file kept by `upload`.
