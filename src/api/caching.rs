@@ -83,7 +83,7 @@ fn tag(version: Option<&HeaderValue>, body: &[u8]) -> String {
 }
 
 /// Whether `If-None-Match` names the current tag (weak comparison: `W/` is ignored).
-fn none_match_hits(if_none_match: &str, current: &str) -> bool {
+pub fn none_match_hits(if_none_match: &str, current: &str) -> bool {
     let value = if_none_match.trim();
     value == "*"
         || value.split(',').any(|t| {

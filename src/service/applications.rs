@@ -41,6 +41,17 @@ pub fn application_not_found() -> ApiError {
     ApiError::from(ErrorCode::ApplicationNotFound)
 }
 
+/// The application, read inside a write transaction, if it is still a draft: 409 otherwise.
+pub(super) async fn draft_in(tx: &DatabaseTransaction, id: Uuid) -> Result<Application, ApiError> {
+    let current = store::get(tx, id)
+        .await?
+        .ok_or_else(application_not_found)?;
+    if current.status != ApplicationStatus::Draft {
+        return Err(frozen());
+    }
+    Ok(current)
+}
+
 pub(super) fn frozen() -> ApiError {
     ApiError::from(ErrorCode::ApplicationNotDraft)
 }
@@ -340,12 +351,7 @@ pub async fn delete(
     let s = managed(db, caller, id).await?;
     let id = s.app.id;
     let tx = db_store::begin_write(db).await?;
-    let current = store::get(&tx, id)
-        .await?
-        .ok_or_else(application_not_found)?;
-    if current.status != ApplicationStatus::Draft {
-        return Err(frozen());
-    }
+    let current = draft_in(&tx, id).await?;
     store::delete(&tx, id).await?;
     record(
         &tx,

@@ -12,7 +12,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::applications::{application_not_found, frozen, managed, record, seen};
+use super::applications::{application_not_found, draft_in, frozen, managed, record, seen};
 use crate::auth::AuthUser;
 use crate::domain::ErrorCode;
 use crate::domain::Violations;
@@ -113,13 +113,7 @@ impl Upload {
         if d.organization_id
             .is_some_and(|o| !self.members.contains(&o))
         {
-            v.add(
-                "metadata.organization_id",
-                ErrorCode::NotAMember.worded(
-                    "The annex is about a member of the partnership.",
-                    "L'allegato riguarda un membro del partenariato.",
-                ),
-            );
+            v.add("metadata.organization_id", not_a_member());
         }
         ApiError::check(v.into_vec())?;
         self.described = Some(d);
@@ -206,6 +200,14 @@ impl Upload {
     }
 }
 
+/// An annex about an organization outside the partnership.
+fn not_a_member() -> crate::domain::error_code::Coded {
+    ErrorCode::NotAMember.worded(
+        "The annex is about a member of the partnership.",
+        "L'allegato riguarda un membro del partenariato.",
+    )
+}
+
 fn too_large(limit: u64) -> ApiError {
     ApiError::from(ErrorCode::FileTooLarge.with(&[("limit", &limit)]))
 }
@@ -266,12 +268,7 @@ async fn add_to_draft(
     answer: impl FnOnce(&Document) -> Result<Option<Answer>, ApiError>,
 ) -> Result<Document, ApiError> {
     let tx = db_store::begin_write(db).await?;
-    let current = store::get(&tx, id)
-        .await?
-        .ok_or_else(application_not_found)?;
-    if current.status != ApplicationStatus::Draft {
-        return Err(frozen());
-    }
+    draft_in(&tx, id).await?;
     let doc = store::insert_document(&tx, id, d, actor.user_id, now).await?;
     store::touch(&tx, id, now).await?;
     record(
@@ -323,13 +320,7 @@ pub async fn register_external(
     if d.organization_id
         .is_some_and(|o| !partnership.member_ids().contains(&o))
     {
-        v.add(
-            "organization_id",
-            ErrorCode::NotAMember.worded(
-                "The annex is about a member of the partnership.",
-                "L'allegato riguarda un membro del partenariato.",
-            ),
-        );
+        v.add("organization_id", not_a_member());
     }
     ApiError::check(v.into_vec())?;
     let d = NewDocument {
@@ -417,12 +408,7 @@ pub async fn delete_document(
     let s = managed(db, caller, id).await?;
     let id = s.app.id;
     let tx = db_store::begin_write(db).await?;
-    let current = store::get(&tx, id)
-        .await?
-        .ok_or_else(application_not_found)?;
-    if current.status != ApplicationStatus::Draft {
-        return Err(frozen());
-    }
+    draft_in(&tx, id).await?;
     if !store::delete_document(&tx, id, document_id).await? {
         return Err(ApiError::from(ErrorCode::DocumentNotFound));
     }

@@ -379,14 +379,12 @@ pub async fn get_document(
         .json(DocumentView::from(&doc)))
 }
 
-/// Whether `If-None-Match` names this `ETag` (or is `*`): weak comparison, as RFC 9110 asks.
+/// Whether `If-None-Match` names this `ETag` (or is `*`), compared as the public reads do.
 fn none_match(req: &HttpRequest, tag: &str) -> bool {
     req.headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == tag)
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| crate::api::caching::none_match_hits(v, tag))
 }
 
 /// The bytes a `Range` header asks for, of a file of `size` bytes: `None` for the whole file
