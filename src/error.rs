@@ -415,6 +415,17 @@ impl From<crate::domain::review::Refusal> for ApiError {
     }
 }
 
+/// A post-award step refused: the step itself (403 or 409), or every rule the request broke
+/// (422).
+impl From<crate::domain::award::Refused> for ApiError {
+    fn from(r: crate::domain::award::Refused) -> ApiError {
+        match r {
+            crate::domain::award::Refused::Step(r) => ApiError::from(r),
+            crate::domain::award::Refused::Invalid(v) => ApiError::Validation(v),
+        }
+    }
+}
+
 /// A problem with the status of its code in the catalogue.
 impl From<Coded> for ApiError {
     fn from(Coded { code, message }: Coded) -> ApiError {

@@ -1,7 +1,7 @@
 //! Grants: read them, and accept (with the project's CUP) or decline an offer.
 
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -13,14 +13,15 @@ use crate::domain::agency::AgencyCode;
 use crate::domain::grant::GrantStatus;
 use crate::domain::money::Money;
 use crate::error::{ApiError, Problem};
-use crate::service::grants::{self as service, Grant};
+use crate::service::grants::{self as service, Viewed};
 use crate::state::AppState;
 
 /// A grant.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"id": "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d", "call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "agency_code": "MONTAGNA",
     "application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "amount": "43580.00", "requested": "50000.00", "status": "offered",
-    "offered_at": "2027-03-05T09:00:00.000000Z", "deadline": "2027-04-04T21:59:59.000000Z", "cup": null, "answered_at": null, "reason": null, "ranking_version": 2}))]
+    "offered_at": "2027-03-05T09:00:00.000000Z", "deadline": "2027-04-04T21:59:59.000000Z", "cup": null, "answered_at": null, "reason": null, "ranking_version": 2,
+    "start_deadline": null, "start_date": null, "end_date": null, "started_at": null, "overdue": false}))]
 pub struct GrantView {
     pub id: Uuid,
     pub call_id: Uuid,
@@ -41,10 +42,25 @@ pub struct GrantView {
     pub reason: Option<String>,
     /// The ranking version that made the offer.
     pub ranking_version: i32,
+    /// Once accepted: the lead communicates the project's start by then (23:59:59
+    /// Europe/Rome of the `start_deadline_days`-th day after the acceptance).
+    #[serde(with = "crate::domain::timestamp::option")]
+    pub start_deadline: Option<DateTime<Utc>>,
+    /// The project's start, as its lead communicated it.
+    pub start_date: Option<NaiveDate>,
+    /// The project's last day: the start plus the call's `project_duration_months`, less a day.
+    pub end_date: Option<NaiveDate>,
+    /// When the start was communicated.
+    #[serde(with = "crate::domain::timestamp::option")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// Started after the start deadline, or still not started past it: flagged for the ATS
+    /// (revocation is always an explicit act).
+    pub overdue: bool,
 }
 
-impl From<&Grant> for GrantView {
-    fn from(g: &Grant) -> GrantView {
+impl From<&Viewed> for GrantView {
+    fn from(v: &Viewed) -> GrantView {
+        let g = &v.grant;
         GrantView {
             id: g.id,
             call_id: g.call_id,
@@ -59,6 +75,11 @@ impl From<&Grant> for GrantView {
             answered_at: g.answered_at,
             reason: g.reason.clone(),
             ranking_version: g.ranking_version,
+            start_deadline: v.start_deadline,
+            start_date: g.start_date,
+            end_date: g.end_date,
+            started_at: g.started_at,
+            overdue: v.overdue,
         }
     }
 }
@@ -268,6 +289,54 @@ pub async fn revoke(
     let g = service::revoke(&state.db, &caller, state.now(), path.into_inner(), || {
         Ok(body.parse()?.reason)
     })
+    .await?;
+    Ok(HttpResponse::Ok().json(GrantView::from(&g)))
+}
+
+/// The project's start, as the lead communicates it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"start_date": "2027-04-01"}))]
+pub struct StartRequest {
+    /// The first day of the project (not before the acceptance, in Europe/Rome).
+    pub start_date: NaiveDate,
+}
+
+/// Communicate the project's start.
+///
+/// By the lead's representatives, once, for an accepted grant, with a start date not before the
+/// acceptance. The end date follows from the call's `project_duration_months`. A start
+/// communicated after the call's `start_deadline_days` is accepted and flagged `overdue`. The
+/// tranches of the payment plan paid at the start (by default the 70% advance) become payments
+/// `due`, for the ATS to authorize.
+#[utoipa::path(
+    operation_id = "startGrant",
+    tag = "grants",
+    params(("grant_id" = Uuid, Path, description = "The grant's id")),
+    request_body = StartRequest,
+    responses(
+        (status = 200, description = "Started: the grant with its start and end dates", body = GrantView),
+        (status = 403, description = "Not the lead's representative", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such grant that the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not accepted, or already started", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A start before the acceptance", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/grants/{grant_id}/start")]
+pub async fn start(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<Uuid>,
+    body: Json<StartRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let g = service::start(
+        &state.db,
+        &caller,
+        state.clock.as_ref(),
+        path.into_inner(),
+        || Ok(body.parse()?.start_date),
+    )
     .await?;
     Ok(HttpResponse::Ok().json(GrantView::from(&g)))
 }

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod notifications;
 pub mod organizations;
 pub mod partnerships;
+pub mod payments;
 pub mod rankings;
 pub mod results;
 pub mod review;
@@ -117,6 +118,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(grants::accept)
             .service(grants::decline)
             .service(grants::revoke)
+            .service(grants::start)
+            .service(payments::grant_payments)
+            .service(payments::list_payments)
+            .service(payments::get_payment)
+            .service(payments::authorize)
+            .service(payments::record)
+            .service(payments::cancel)
             .service(audit::list_audit_events)
             .service(webhooks::create_webhook)
             .service(webhooks::list_webhooks)

@@ -353,6 +353,9 @@ catalogue! {
     JustificationRequired = "justification_required", 422,
         "Each score needs a written justification (up to 5000 characters).",
         "Ogni punteggio richiede una motivazione scritta (fino a 5000 caratteri).";
+    LeadOnly = "lead_only", 403,
+        "Only the representatives of the lead partner may do this; the other members read it.",
+        "Solo i rappresentanti del capofila possono farlo; gli altri partner ne hanno la lettura.";
     LockedAfterOpening = "locked_after_opening", 422,
         "The rules of a call cannot change once its window has opened.",
         "Le regole di un avviso non possono cambiare dopo l'apertura della finestra.";
@@ -536,6 +539,9 @@ catalogue! {
     PaymentNotAuthorized = "payment_not_authorized", 409,
         "Only an authorized payment is recorded as paid or failed.",
         "Si registra come pagato o non riuscito solo un pagamento autorizzato.";
+    PaymentNotFound = "payment_not_found", 404,
+        "There is no such payment that you may see.",
+        "Non esiste un pagamento con questo identificativo visibile a lei.";
     PercentFormat = "percent_format", 422,
         "a percentage is a string with exactly two decimals, such as \"70.00\"",
         "una percentuale è una stringa con esattamente due decimali, ad esempio \"70.00\"";

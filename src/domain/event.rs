@@ -6,6 +6,7 @@
 pub mod application;
 pub mod call;
 pub mod grant;
+pub mod payment;
 pub mod ranking;
 pub mod review;
 
@@ -19,6 +20,7 @@ use super::violation::Msg;
 use super::webhook::EventType;
 use call::CallEvent;
 use grant::GrantEvent;
+use payment::PaymentEvent;
 use ranking::RankingEvent;
 
 /// Who made a change, and in which request.
@@ -93,6 +95,8 @@ pub enum EventKind {
     Call(CallEvent),
     /// A grant changed.
     Grant(GrantEvent),
+    /// A payment of a grant changed.
+    Payment(PaymentEvent),
     /// An agency's ranking changed.
     Ranking(RankingEvent),
 }
@@ -140,6 +144,8 @@ pub enum Recipients {
     LeadOf(Uuid),
     /// The enabled evaluators of an agency.
     Evaluators(AgencyCode),
+    /// The enabled administrators of the Region.
+    Administrators,
     /// Users already looked up (a service that notifies many at once reads them in one query).
     Users(Vec<Uuid>),
 }
@@ -185,6 +191,7 @@ impl DomainEvent {
             EventKind::Application(e) => e.action(),
             EventKind::Call(e) => e.action(),
             EventKind::Grant(e) => e.action(),
+            EventKind::Payment(e) => e.action(),
             EventKind::Ranking(e) => e.action(),
         }
     }
@@ -231,6 +238,7 @@ impl DomainEvent {
             EventKind::Application(e) => e.webhook(),
             EventKind::Call(e) => e.webhook(),
             EventKind::Grant(e) => e.webhook(),
+            EventKind::Payment(e) => Some(e.webhook()),
             EventKind::Ranking(e) => e.webhook(),
         }
     }
@@ -249,6 +257,7 @@ impl DomainEvent {
             EventKind::Review(e) => e.notices(self.entity_id),
             EventKind::Call(_) => vec![],
             EventKind::Grant(e) => e.notices(self.entity_id),
+            EventKind::Payment(e) => e.notices(self.entity_id),
             EventKind::Ranking(e) => e.notices(),
             EventKind::MemberInvited {
                 organization,
@@ -339,6 +348,11 @@ pub(crate) fn expected_webhook(action: &str, envelopes: bool) -> Option<EventTyp
         "grant.declined" => EventType::GrantDeclined,
         "grant.revoked" => EventType::GrantRevoked,
         "grant.expired" => EventType::GrantExpired,
+        "grant.started" => EventType::GrantStarted,
+        "payment.authorized" => EventType::PaymentAuthorized,
+        "payment.paid" => EventType::PaymentPaid,
+        "payment.failed" => EventType::PaymentFailed,
+        "payment.cancelled" => EventType::PaymentCancelled,
         "call.envelopes_set" | "call.reallocated" => EventType::EnvelopeChanged,
         "call.changed" | "call.amended" if envelopes => EventType::EnvelopeChanged,
         _ => return None,

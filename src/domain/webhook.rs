@@ -46,6 +46,21 @@ pub enum EventType {
     /// An offer lapsed: its acceptance deadline passed without an answer.
     #[serde(rename = "grant.expired")]
     GrantExpired,
+    /// The lead communicated the project's start: the first tranches are due.
+    #[serde(rename = "grant.started")]
+    GrantStarted,
+    /// The ATS authorized a payment with its liquidation act.
+    #[serde(rename = "payment.authorized")]
+    PaymentAuthorized,
+    /// The Region recorded a payment as paid, with its payment order.
+    #[serde(rename = "payment.paid")]
+    PaymentPaid,
+    /// The Region recorded that a payment order failed; it can be authorized again.
+    #[serde(rename = "payment.failed")]
+    PaymentFailed,
+    /// A payment not yet paid was cancelled.
+    #[serde(rename = "payment.cancelled")]
+    PaymentCancelled,
     /// A call's envelopes were set, split or reallocated.
     #[serde(rename = "envelope.changed")]
     EnvelopeChanged,
@@ -64,7 +79,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 14] = [
+    pub const ALL: [EventType; 19] = [
         EventType::ApplicationSubmitted,
         EventType::AdmissibilityDecided,
         EventType::RankingChanged,
@@ -74,6 +89,11 @@ impl EventType {
         EventType::GrantDeclined,
         EventType::GrantRevoked,
         EventType::GrantExpired,
+        EventType::GrantStarted,
+        EventType::PaymentAuthorized,
+        EventType::PaymentPaid,
+        EventType::PaymentFailed,
+        EventType::PaymentCancelled,
         EventType::EnvelopeChanged,
         EventType::MemberInvited,
         EventType::InvitationAccepted,
@@ -92,6 +112,11 @@ impl EventType {
             EventType::GrantDeclined => "grant.declined",
             EventType::GrantRevoked => "grant.revoked",
             EventType::GrantExpired => "grant.expired",
+            EventType::GrantStarted => "grant.started",
+            EventType::PaymentAuthorized => "payment.authorized",
+            EventType::PaymentPaid => "payment.paid",
+            EventType::PaymentFailed => "payment.failed",
+            EventType::PaymentCancelled => "payment.cancelled",
             EventType::EnvelopeChanged => "envelope.changed",
             EventType::MemberInvited => "partnership.member_invited",
             EventType::InvitationAccepted => "partnership.invitation_accepted",

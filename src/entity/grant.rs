@@ -21,6 +21,10 @@ pub struct Model {
     pub reason: Option<String>,
     pub ranking_version: i32,
     pub version: i32,
+    pub start_date: Option<Date>,
+    pub end_date: Option<Date>,
+    pub started_at: Option<DateTimeUtc>,
+    pub start_overdue: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

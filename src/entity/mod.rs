@@ -20,6 +20,7 @@ pub mod organization;
 pub mod organization_representative;
 pub mod partnership;
 pub mod partnership_member;
+pub mod payment;
 pub mod ranking_version;
 pub mod review_step;
 pub mod user;

@@ -87,6 +87,7 @@ async fn recipients<C: ConnectionTrait>(
             notifications::lead_representatives(conn, application).await?
         }
         Recipients::Evaluators(agency) => notifications::evaluators_of(conn, agency).await?,
+        Recipients::Administrators => notifications::administrators(conn).await?,
         Recipients::Users(users) => users,
     })
 }

@@ -2,9 +2,9 @@
 //! offers past their deadline. Every change that frees money lets it go down the list
 //! (`rankings::scorrimento_after`) in the same transaction.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -16,6 +16,7 @@ use crate::domain::ErrorCode;
 use crate::domain::Violations;
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::application_access;
+use crate::domain::award::{self, PostAwardRules};
 use crate::domain::call::check_text;
 use crate::domain::event::Actor;
 use crate::domain::event::grant as event;
@@ -23,12 +24,86 @@ use crate::domain::grant::{GrantStatus, answer as answer_rule, check_cup};
 use crate::domain::partnership::Access;
 use crate::domain::user::Role;
 use crate::error::ApiError;
-use crate::store::{Page, applications, begin_write, calls, grants, organizations, partnerships};
+use crate::store::{
+    Page, applications, begin_write, calls, grants, organizations, partnerships, payments,
+};
 
 pub use crate::store::grants::Grant;
 
 pub fn grant_not_found() -> ApiError {
     ApiError::from(ErrorCode::GrantNotFound)
+}
+
+/// A grant with what its call's post-award rules say of it now.
+#[derive(Debug, Clone)]
+pub struct Viewed {
+    pub grant: Grant,
+    /// An accepted grant's last moment to communicate the start.
+    pub start_deadline: Option<DateTime<Utc>>,
+    /// Started late, or not started and past the start deadline: the ATS sees it flagged.
+    pub overdue: bool,
+}
+
+/// The post-award rules of the calls of these grants, each call read once.
+async fn post_award_rules<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    grants: &[Grant],
+) -> Result<BTreeMap<Uuid, PostAwardRules>, ApiError> {
+    let mut rules = BTreeMap::new();
+    for g in grants {
+        if g.status == GrantStatus::Accepted && !rules.contains_key(&g.call_id) {
+            let call = calls::get(conn, g.call_id)
+                .await?
+                .ok_or_else(grant_not_found)?;
+            rules.insert(g.call_id, call.rules.post_award);
+        }
+    }
+    Ok(rules)
+}
+
+/// The grants as the caller sees them at `now`.
+async fn view_all<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    grants: Vec<Grant>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Viewed>, ApiError> {
+    let rules = post_award_rules(conn, &grants).await?;
+    Ok(grants
+        .into_iter()
+        .map(|grant| {
+            let deadline = match (grant.status, grant.answered_at, rules.get(&grant.call_id)) {
+                (GrantStatus::Accepted, Some(accepted), Some(r)) => {
+                    Some(award::start_deadline(r, accepted))
+                }
+                _ => None,
+            };
+            let overdue = match (grant.start_date, deadline) {
+                (Some(_), _) => grant.start_overdue,
+                (None, Some(d)) => now > d,
+                (None, None) => false,
+            };
+            Viewed {
+                grant,
+                start_deadline: deadline,
+                overdue,
+            }
+        })
+        .collect())
+}
+
+async fn view<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    grant: Grant,
+    now: DateTime<Utc>,
+) -> Result<Viewed, ApiError> {
+    let mut all = view_all(conn, vec![grant], now).await?;
+    all.pop().ok_or_else(grant_not_found)
+}
+
+/// Read a grant again after a change.
+async fn reread(db: &DatabaseConnection, id: Uuid, now: DateTime<Utc>) -> Result<Viewed, ApiError> {
+    let g = grants::get(db, id).await?.ok_or_else(grant_not_found)?;
+    view(db, g, now).await
 }
 
 /// Lapse every offer whose acceptance deadline has passed, and let its money go down the
@@ -63,7 +138,7 @@ pub async fn expire_due(
 }
 
 /// A grant and what the caller may do with it; 404 when nothing.
-async fn seen(
+pub(super) async fn seen(
     db: &DatabaseConnection,
     caller: &AuthUser,
     now: DateTime<Utc>,
@@ -97,8 +172,9 @@ pub async fn read(
     caller: &AuthUser,
     now: DateTime<Utc>,
     id: Uuid,
-) -> Result<Grant, ApiError> {
-    Ok(seen(db, caller, now, id).await?.0)
+) -> Result<Viewed, ApiError> {
+    let g = seen(db, caller, now, id).await?.0;
+    view(db, g, now).await
 }
 
 /// What the caller asks of the grant list.
@@ -117,7 +193,7 @@ pub async fn list(
     now: DateTime<Utc>,
     query: Query,
     page: Page,
-) -> Result<(Vec<Grant>, u64), ApiError> {
+) -> Result<(Vec<Viewed>, u64), ApiError> {
     expire_due(db, &Actor::system(), now).await?;
     let mut filter = grants::Filter {
         call_id: query.call_id,
@@ -133,36 +209,45 @@ pub async fn list(
             }
             filter.agency = caller.agency;
         }
-        Role::Applicant => {
-            let represented = organizations::represented_by(db, caller.id).await?;
-            let (apps, _) = applications::list(
-                db,
-                &applications::Filter {
-                    member_of: Some(represented),
-                    ..Default::default()
-                },
-                None,
-            )
-            .await?;
-            filter.applications = Some(apps.iter().map(|a| a.id).collect());
-        }
+        Role::Applicant => filter.applications = Some(member_applications(db, caller).await?),
     }
-    Ok(grants::list(db, &filter, page).await?)
+    let (items, total) = grants::list(db, &filter, page).await?;
+    Ok((view_all(db, items, now).await?, total))
 }
 
-/// A grant whose offer the caller's organization may answer: it leads the application.
+/// The applications of the partnerships the caller's organizations are members of.
+pub(super) async fn member_applications(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+) -> Result<BTreeSet<Uuid>, ApiError> {
+    let represented = organizations::represented_by(db, caller.id).await?;
+    let (apps, _) = applications::list(
+        db,
+        &applications::Filter {
+            member_of: Some(represented),
+            ..Default::default()
+        },
+        None,
+    )
+    .await?;
+    Ok(apps.iter().map(|a| a.id).collect())
+}
+
+/// A grant whose offer the caller's organization may answer: it leads the application (the
+/// other members learn nothing of the offer's answer: 404).
 async fn answerable(
     db: &DatabaseConnection,
     caller: &AuthUser,
     now: DateTime<Utc>,
     id: Uuid,
 ) -> Result<Grant, ApiError> {
-    caller.require(&[Role::Applicant])?;
-    let (g, access) = seen(db, caller, now, id).await?;
-    if access != Access::Manage {
-        return Err(grant_not_found());
-    }
-    Ok(g)
+    led(db, caller, now, id).await.map_err(|e| {
+        if e.code() == ErrorCode::LeadOnly {
+            grant_not_found()
+        } else {
+            e
+        }
+    })
 }
 
 /// Accept an offer with the project's CUP (`parse`), before the acceptance deadline (the
@@ -173,7 +258,7 @@ pub async fn accept(
     clock: &dyn Clock,
     id: Uuid,
     parse: impl FnOnce() -> Result<String, ApiError>,
-) -> Result<Grant, ApiError> {
+) -> Result<Viewed, ApiError> {
     let g = answerable(db, caller, clock.now(), id).await?;
     let cup = parse()?.trim().to_owned();
     ApiError::check(check_cup(&cup).into_iter().collect())?;
@@ -188,7 +273,7 @@ pub async fn decline(
     clock: &dyn Clock,
     id: Uuid,
     parse: impl FnOnce() -> Result<Option<String>, ApiError>,
-) -> Result<Grant, ApiError> {
+) -> Result<Viewed, ApiError> {
     let g = answerable(db, caller, clock.now(), id).await?;
     let reason = parse()?;
     let mut v = Violations::new();
@@ -209,7 +294,7 @@ async fn answer_offer(
     accept: bool,
     cup: Option<&str>,
     reason: Option<&str>,
-) -> Result<Grant, ApiError> {
+) -> Result<Viewed, ApiError> {
     let tx = begin_write(db).await?;
     if let Some(g) = grants::get(&tx, id).await? {
         calls::lock_envelopes(&tx, g.call_id).await?;
@@ -238,7 +323,7 @@ async fn answer_offer(
     );
     events::record(&tx, actor, now, answered).await?;
     tx.commit().await?;
-    grants::get(db, id).await?.ok_or_else(grant_not_found)
+    reread(db, id, now).await
 }
 
 /// Revoke an offered or accepted grant (administrators), with a reason (`parse`); its money
@@ -249,7 +334,7 @@ pub async fn revoke(
     now: DateTime<Utc>,
     id: Uuid,
     parse: impl FnOnce() -> Result<String, ApiError>,
-) -> Result<Grant, ApiError> {
+) -> Result<Viewed, ApiError> {
     caller.require_admin()?;
     let (g, _) = seen(db, caller, now, id).await?;
     let reason = parse()?;
@@ -283,5 +368,106 @@ pub async fn revoke(
     );
     events::record(&tx, &actor, now, revoked).await?;
     tx.commit().await?;
-    grants::get(db, id).await?.ok_or_else(grant_not_found)
+    reread(db, id, now).await
+}
+
+/// A grant the caller's organization leads (its representatives): 404 for whoever may not
+/// see it, 403 for the other members and for roles that never may.
+async fn led(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    now: DateTime<Utc>,
+    id: Uuid,
+) -> Result<Grant, ApiError> {
+    caller.require(&[Role::Applicant])?;
+    let (g, access) = seen(db, caller, now, id).await?;
+    if access != Access::Manage {
+        return Err(ApiError::from(ErrorCode::LeadOnly));
+    }
+    Ok(g)
+}
+
+/// The lead communicates the start of an accepted grant (`parse` gives its date): the end
+/// date follows from the call's project duration, a start after the deadline is flagged
+/// `overdue`, and the tranches paid at the start become payments due, in one transaction
+/// with the event.
+pub async fn start(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    clock: &dyn Clock,
+    id: Uuid,
+    parse: impl FnOnce() -> Result<NaiveDate, ApiError>,
+) -> Result<Viewed, ApiError> {
+    let g = led(db, caller, clock.now(), id).await?;
+    let start_date = parse()?;
+    let tx = begin_write(db).await?;
+    let current = grants::get_for_update(&tx, g.id)
+        .await?
+        .ok_or_else(grant_not_found)?;
+    let call = calls::get(&tx, current.call_id)
+        .await?
+        .ok_or_else(grant_not_found)?;
+    let rules = &call.rules;
+    let now = clock.now();
+    let accepted_at = current.answered_at.unwrap_or(current.offered_at);
+    let started = award::start(
+        &rules.post_award,
+        rules.project_duration_months,
+        current.status,
+        accepted_at,
+        current.start_date,
+        start_date,
+        now,
+    )?;
+    let plan = &rules.post_award.payment_plan;
+    let due = award::payments_due_at_start(current.id, current.agency, plan, current.amount)
+        .ok_or_else(|| {
+            ApiError::Internal(anyhow::anyhow!(
+                "the payment plan of call {} has no amounts",
+                call.id
+            ))
+        })?;
+    if !grants::start(&tx, current.id, &started, now).await? {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "grant {} changed while it was locked",
+            current.id
+        )));
+    }
+    let placed: Vec<(i32, award::Payment)> = due
+        .iter()
+        .map(|p| {
+            let position = plan.iter().position(|t| t.code == p.tranche).unwrap_or(0);
+            (i32::try_from(position).unwrap_or(i32::MAX), p.clone())
+        })
+        .collect();
+    payments::insert_due(&tx, current.call_id, &placed, now).await?;
+    let event = event::started(
+        current.id,
+        current.agency,
+        current.application_id,
+        &started,
+        &due,
+    );
+    events::record(&tx, &caller.actor(), now, event).await?;
+    tx.commit().await?;
+    reread(db, current.id, now).await
+}
+
+/// A grant the caller may see, with its payment plan's amounts and its payments.
+pub async fn payments_of(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    now: DateTime<Utc>,
+    id: Uuid,
+) -> Result<(Viewed, Vec<award::Tranche>, Vec<payments::StoredPayment>), ApiError> {
+    let (g, _) = seen(db, caller, now, id).await?;
+    let call = calls::get(db, g.call_id)
+        .await?
+        .ok_or_else(grant_not_found)?;
+    let paid = payments::of_grant(db, g.id).await?;
+    Ok((
+        view(db, g, now).await?,
+        call.rules.post_award.payment_plan,
+        paid,
+    ))
 }

@@ -13,6 +13,7 @@ pub mod notifications;
 pub mod operations;
 pub mod organizations;
 pub mod partnerships;
+pub mod payments;
 pub mod rankings;
 pub mod review;
 pub mod sessions;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
     EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -32,6 +32,12 @@ pub struct Grant {
     pub answered_at: Option<DateTime<Utc>>,
     pub reason: Option<String>,
     pub ranking_version: i32,
+    /// The project's start as its lead communicated it, the end date it computes, and when.
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub started_at: Option<DateTime<Utc>>,
+    /// The start was communicated after the start deadline.
+    pub start_overdue: bool,
 }
 
 fn to_grant(m: grant::Model) -> Result<Grant, DbErr> {
@@ -50,6 +56,10 @@ fn to_grant(m: grant::Model) -> Result<Grant, DbErr> {
         answered_at: m.answered_at,
         reason: m.reason,
         ranking_version: m.ranking_version,
+        start_date: m.start_date,
+        end_date: m.end_date,
+        started_at: m.started_at,
+        start_overdue: m.start_overdue,
     })
 }
 
@@ -76,12 +86,16 @@ fn offered(o: &Offer) -> grant::ActiveModel {
         reason: Set(None),
         ranking_version: Set(o.ranking_version),
         version: Set(1),
+        start_date: Set(None),
+        end_date: Set(None),
+        started_at: Set(None),
+        start_overdue: Set(false),
     }
 }
 
 /// Insert offers, a thousand at a time.
 pub async fn insert_offers<C: ConnectionTrait>(conn: &C, offers: &[Offer]) -> Result<(), DbErr> {
-    // 14 columns a row: well under the databases' bind limits.
+    // 18 columns a row: well under the databases' bind limits.
     for chunk in offers.chunks(1000) {
         grant::Entity::insert_many(chunk.iter().map(offered))
             .exec(conn)
@@ -132,6 +146,27 @@ pub async fn of_agency<C: ConnectionTrait>(
         .into_iter()
         .map(to_grant)
         .collect()
+}
+
+/// The ids of the grants of these applications.
+pub async fn ids_of_applications<C: ConnectionTrait>(
+    conn: &C,
+    applications: &[Uuid],
+) -> Result<Vec<Uuid>, DbErr> {
+    let mut ids = Vec::new();
+    // A thousand at a time: well under the databases' bind limits.
+    for chunk in applications.chunks(1000) {
+        ids.extend(
+            grant::Entity::find()
+                .select_only()
+                .column(grant::Column::Id)
+                .filter(grant::Column::ApplicationId.is_in(chunk.iter().copied()))
+                .into_tuple::<Uuid>()
+                .all(conn)
+                .await?,
+        );
+    }
+    Ok(ids)
 }
 
 /// Filters of the grant list; the scope comes from the caller's role.
@@ -276,4 +311,34 @@ pub async fn revoke<C: ConnectionTrait>(
         .exec(conn)
         .await
         .map(|_| ())
+}
+
+/// Record the start of an accepted grant that has not started: whether it had not.
+pub async fn start<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    started: &crate::domain::award::Started,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let updated = grant::Entity::update_many()
+        .set(grant::ActiveModel {
+            start_date: Set(Some(started.start_date)),
+            end_date: Set(Some(started.end_date)),
+            started_at: Set(Some(now)),
+            start_overdue: Set(started.overdue),
+            ..Default::default()
+        })
+        .col_expr(
+            grant::Column::Version,
+            sea_orm::sea_query::ExprTrait::add(
+                sea_orm::sea_query::Expr::col(grant::Column::Version),
+                sea_orm::sea_query::Expr::val(1),
+            ),
+        )
+        .filter(grant::Column::Id.eq(id))
+        .filter(grant::Column::Status.eq(GrantStatus::Accepted.as_str()))
+        .filter(grant::Column::StartDate.is_null())
+        .exec(conn)
+        .await?;
+    Ok(updated.rows_affected == 1)
 }

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod notifications;
 pub mod organizations;
 pub mod partnerships;
+pub mod payments;
 pub mod rankings;
 pub mod review;
 pub mod rows;

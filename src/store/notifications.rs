@@ -102,6 +102,18 @@ pub async fn evaluators_of<C: ConnectionTrait>(
         .collect())
 }
 
+/// The enabled administrators of the Region.
+pub async fn administrators<C: ConnectionTrait>(conn: &C) -> Result<Vec<Uuid>, DbErr> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Admin.as_str()))
+        .filter(user::Column::Disabled.eq(false))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|u| u.id)
+        .collect())
+}
+
 /// The representatives of an organization.
 pub async fn representatives_of<C: ConnectionTrait>(
     conn: &C,

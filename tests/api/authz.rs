@@ -122,6 +122,9 @@ const APPLICANTS: [Exp; 6] = [OK, OK, OK, NO, NO, NO];
 /// The lead's representatives change it; a member reads it but may not change it, so to it
 /// the object is not there; other roles never change applicants' objects.
 const LEAD_WRITES: [Exp; 6] = [OK, HID, HID, NO, NO, NO];
+/// A step of the project that only the lead takes: a member, who reads the project, is told
+/// it may not (403); to other applicants the project is not there.
+const LEAD_STEPS: [Exp; 6] = [OK, NO, HID, NO, NO, NO];
 /// The application's members, the evaluators of its agency and administrators read it.
 const APPLICATION_READS: [Exp; 6] = [OK, OK, HID, OK, HID, OK];
 /// The partnership's (or organization's) members and administrators read it.
@@ -418,6 +421,21 @@ fn table() -> Vec<Row> {
         token("POST /api/v1/grants/{grant_id}/decline", LEAD_WRITES)
             .body(json!({"authz_probe": true})),
         token("POST /api/v1/grants/{grant_id}/revoke", ADMIN_ONLY),
+        // The project's start: the lead's; a member reads the grant, so it is told why not.
+        token("POST /api/v1/grants/{grant_id}/start", LEAD_STEPS),
+        // Payments: read like the grant; the ATS authorizes, the Region records, either cancels.
+        token("GET /api/v1/grants/{grant_id}/payments", APPLICATION_READS),
+        token("GET /api/v1/payments", EVERYONE),
+        token("GET /api/v1/payments/{payment_id}", APPLICATION_READS),
+        token(
+            "POST /api/v1/payments/{payment_id}/authorize",
+            EVALUATOR_WORK,
+        ),
+        token("POST /api/v1/payments/{payment_id}/record", ADMIN_ONLY),
+        token(
+            "POST /api/v1/payments/{payment_id}/cancel",
+            [NO, NO, NO, OK, HID, OK],
+        ),
         token("GET /api/v1/audit-events", ADMIN_ONLY),
         // Webhooks: administrators.
         token("POST /api/v1/webhooks", ADMIN_ONLY),
@@ -443,6 +461,7 @@ fn default_fixture(param: &str) -> Option<&'static str> {
         "partnership_id" => "partnership",
         "user_id" => "user",
         "grant_id" => "grant",
+        "payment_id" => "payment",
         "notification_id" => "notification",
         "webhook_id" => "webhook",
         _ => return None,
@@ -734,6 +753,37 @@ async fn fixture(app: &TestApp) -> Fixture {
     )
     .await;
     let grant = id_of(&grants["items"][0]);
+    // Accepted and started: its advance is a payment due.
+    json_of(
+        app.post(
+            &format!("/api/v1/grants/{grant}/accept"),
+            Some(&lead),
+            &json!({"cup": "J51B22000120002"}),
+        )
+        .await,
+        StatusCode::OK,
+        "the grant accepted",
+    )
+    .await;
+    json_of(
+        app.post(
+            &format!("/api/v1/grants/{grant}/start"),
+            Some(&lead),
+            &json!({"start_date": later.with_timezone(&chrono_tz::Europe::Rome).date_naive()}),
+        )
+        .await,
+        StatusCode::OK,
+        "the project started",
+    )
+    .await;
+    let plan = json_of(
+        app.get(&format!("/api/v1/grants/{grant}/payments"), Some(&lead))
+            .await,
+        StatusCode::OK,
+        "the grant's payments",
+    )
+    .await;
+    let payment = id_of(&plan["payments"][0]);
     let inbox = json_of(
         app.get("/api/v1/notifications", Some(&lead)).await,
         StatusCode::OK,
@@ -761,6 +811,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         ("guest_organization", guest),
         ("user", member_user),
         ("grant", grant),
+        ("payment", payment),
         ("notification", notification),
         ("webhook", hooks[0].clone()),
         ("spare_webhook", hooks[1].clone()),

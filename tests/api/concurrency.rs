@@ -7,7 +7,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::rankings::scored_round;
+use crate::rankings::{approve_montagna, scored_round};
 
 const SECRET: &str = "a-test-secret-shared-by-both-processes-0123456789";
 
@@ -82,21 +82,8 @@ async fn race(backend: Backend) {
         return;
     };
     let (_, applicant, first, _) = scored_round(&app).await;
+    approve_montagna(&app, &first).await;
     let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
-    app.clock
-        .set(chrono::Utc::now() + chrono::Duration::days(100));
-    let ranking = format!("/api/v1/calls/{demo}/agencies/MONTAGNA/ranking");
-    assert_eq!(
-        app.post(&ranking, Some(&first), &json!({})).await.status(),
-        StatusCode::CREATED
-    );
-    let act = json!({"act_number": "decreto n. 9", "act_date": "2027-03-05"});
-    assert_eq!(
-        app.post(&format!("{ranking}/approve"), Some(&first), &act)
-            .await
-            .status(),
-        StatusCode::OK
-    );
 
     let url = app.settings.database.url.expose_secret().to_owned();
     let (a, b) = (start(&url).await, start(&url).await);

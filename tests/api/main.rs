@@ -24,6 +24,7 @@ mod opendata;
 mod organizations;
 mod outage;
 mod partnerships;
+mod payments;
 mod protocol;
 mod rankings;
 mod review;

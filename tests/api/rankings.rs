@@ -106,6 +106,27 @@ pub async fn scored_round(app: &TestApp) -> (Vec<String>, String, String, String
     (ids, applicant, first, second)
 }
 
+/// Past the demo call's window, compute and approve ATS Montagna's ranking of a scored round.
+pub async fn approve_montagna(app: &TestApp, evaluator: &str) {
+    let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    app.clock
+        .set(chrono::Utc::now() + chrono::Duration::days(100));
+    let ranking = format!("/api/v1/calls/{demo}/agencies/MONTAGNA/ranking");
+    assert_eq!(
+        app.post(&ranking, Some(evaluator), &json!({}))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let act = json!({"act_number": "decreto n. 9", "act_date": "2027-03-05"});
+    assert_eq!(
+        app.post(&format!("{ranking}/approve"), Some(evaluator), &act)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
 both!(async fn the_montagna_envelope_is_ranked_and_allocated_to_the_cent(app) {
     let (ids, applicant, first, _) = scored_round(&app).await;
     let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;

@@ -42,6 +42,15 @@ pub enum GrantEvent {
     },
     /// Offers of an agency lapsed unanswered at their deadline.
     Expired { call_id: Uuid, agency: AgencyCode },
+    /// The lead communicated the project's start; the ATS's evaluators hear of it, and of
+    /// the payments it made due (tranche and amount), which they authorize.
+    Started {
+        agency: AgencyCode,
+        application_id: Uuid,
+        start_date: chrono::NaiveDate,
+        overdue: bool,
+        due: Vec<(String, Money)>,
+    },
 }
 
 impl GrantEvent {
@@ -55,6 +64,7 @@ impl GrantEvent {
             } => "grant.declined",
             GrantEvent::Revoked { .. } => "grant.revoked",
             GrantEvent::Expired { .. } => "grant.expired",
+            GrantEvent::Started { .. } => "grant.started",
         }
     }
 
@@ -84,6 +94,7 @@ impl GrantEvent {
             } => EventType::GrantDeclined,
             GrantEvent::Revoked { .. } => EventType::GrantRevoked,
             GrantEvent::Expired { .. } => EventType::GrantExpired,
+            GrantEvent::Started { .. } => EventType::GrantStarted,
         })
     }
 
@@ -160,7 +171,74 @@ impl GrantEvent {
                 ),
                 data: json!({"grant_id": grant_id}),
             }],
+            GrantEvent::Started {
+                agency,
+                application_id,
+                start_date,
+                overdue,
+                due,
+            } => {
+                let late = if *overdue {
+                    (
+                        " It was communicated late.",
+                        " È stato comunicato in ritardo.",
+                    )
+                } else {
+                    ("", "")
+                };
+                let listed: Vec<String> = due.iter().map(|(t, a)| format!("{t} {a}")).collect();
+                let (en_due, it_due) = if listed.is_empty() {
+                    (String::new(), String::new())
+                } else {
+                    (
+                        format!(" Due for authorization: {}.", listed.join(", ")),
+                        format!(" Da liquidare: {}.", listed.join(", ")),
+                    )
+                };
+                vec![Notice {
+                    to: Recipients::Evaluators(*agency),
+                    kind: "grant_started",
+                    message: Msg::new(
+                        format!("A project started on {start_date}.{}{en_due}", late.0),
+                        format!(
+                            "Un progetto è stato avviato il {start_date}.{}{it_due}",
+                            late.1
+                        ),
+                    ),
+                    data: json!({"grant_id": grant_id, "application_id": application_id}),
+                }]
+            }
         }
+    }
+}
+
+/// The lead communicated the project's start: its dates, and the payments it made due.
+pub fn started(
+    grant: Uuid,
+    agency: AgencyCode,
+    application_id: Uuid,
+    s: &crate::domain::award::Started,
+    due: &[crate::domain::award::Payment],
+) -> DomainEvent {
+    let due: Vec<(String, Money)> = due.iter().map(|p| (p.tranche.clone(), p.amount)).collect();
+    let after = json!({
+        "start_date": s.start_date,
+        "end_date": s.end_date,
+        "overdue": s.overdue,
+        "payments_due": due.iter().map(|(t, a)| json!({"tranche": t, "amount": a})).collect::<Vec<_>>(),
+    });
+    DomainEvent {
+        kind: EventKind::Grant(GrantEvent::Started {
+            agency,
+            application_id,
+            start_date: s.start_date,
+            overdue: s.overdue,
+            due,
+        }),
+        entity_type: "grant",
+        entity_id: grant,
+        before: Some(json!({"start_date": null})),
+        after: Some(after),
     }
 }
 
@@ -293,6 +371,13 @@ mod tests {
             GrantEvent::Expired {
                 call_id: app,
                 agency: AgencyCode::ALL[0],
+            },
+            GrantEvent::Started {
+                agency: AgencyCode::ALL[0],
+                application_id: app,
+                start_date: chrono::NaiveDate::MIN,
+                overdue: false,
+                due: vec![],
             },
         ];
         for e in all {

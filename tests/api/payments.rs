@@ -1,0 +1,267 @@
+//! After the offer: the project's start and its payments, with four eyes.
+
+use crate::both;
+use crate::helpers::*;
+use crate::rankings::{approve_montagna, scored_round};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use welfare_grants::clock::Clock;
+
+const OTHER_MEMBER: (&str, &str) = ("socio@partner.example", "another long private passphrase");
+const SECOND_ADMIN: (&str, &str) = (
+    "seconda.regione@regione.example",
+    "a passphrase for the region",
+);
+
+/// Approve ATS Montagna's ranking of a scored round; the grants of 50,000.00 and the
+/// applicant's and first evaluator's tokens.
+async fn approved_round(app: &TestApp) -> (Vec<String>, String, String) {
+    let (_, applicant, first, _) = scored_round(app).await;
+    approve_montagna(app, &first).await;
+    let grants: Value = app
+        .get("/api/v1/grants", Some(&applicant))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let full = grants["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["amount"] == "50000.00")
+        .map(|g| g["id"].as_str().unwrap().to_owned())
+        .collect();
+    (full, applicant, first)
+}
+
+/// Today in Rome by the test clock, plus `days`.
+fn rome_day(app: &TestApp, days: i64) -> String {
+    let now = app.clock.now() + chrono::Duration::days(days);
+    now.with_timezone(&chrono_tz::Europe::Rome)
+        .date_naive()
+        .to_string()
+}
+
+/// Change a grant's amount behind the service (as a final grant below the award will).
+async fn set_grant_amount(app: &TestApp, grant: &str, amount: &str) {
+    use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter, sea_query::Expr};
+    use secrecy::ExposeSecret;
+    use welfare_grants::entity::grant as row;
+    let db = Database::connect(app.settings.database.url.expose_secret())
+        .await
+        .unwrap();
+    let amount: rust_decimal::Decimal = amount.parse().unwrap();
+    let done = row::Entity::update_many()
+        .col_expr(row::Column::Amount, Expr::value(amount))
+        .filter(row::Column::Id.eq(uuid::Uuid::parse_str(grant).unwrap()))
+        .exec(&db)
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected, 1);
+    db.close().await.ok();
+}
+
+fn codes(p: &Value) -> Vec<(String, String)> {
+    let mut v = violations(p);
+    v.sort();
+    v
+}
+
+both!(async fn an_accepted_grant_starts_and_its_advance_is_authorized_then_paid_by_another_person(app) {
+    let (full, applicant, first) = approved_round(&app).await;
+    let (g0, g1) = (&full[0], &full[1]);
+    let admin = app.login(ADMIN).await;
+    let brescia = app.login(EVALUATOR_BRESCIA).await;
+    let stranger = app.login(APPLICANT).await;
+
+    // Only an accepted grant starts.
+    let start = |g: &str| format!("/api/v1/grants/{g}/start");
+    let today = rome_day(&app, 0);
+    let p = problem(app.post(&start(g1), Some(&applicant), &json!({"start_date": today})).await, StatusCode::CONFLICT).await;
+    assert_eq!(p["code"], "grant_not_accepted");
+    let res = app.post(&format!("/api/v1/grants/{g0}/accept"), Some(&applicant), &json!({"cup": "J51B22000120002"})).await;
+    let accepted: Value = res.json().await.unwrap();
+    assert_eq!(accepted["status"], "accepted");
+    assert_eq!(accepted["start_date"], Value::Null);
+    assert_eq!(accepted["overdue"], false);
+    assert!(accepted["start_deadline"].as_str().unwrap().ends_with('Z'), "{accepted}");
+
+    // A member that does not lead reads the grant but does not start it; others never see it.
+    let res = app.post("/api/v1/auth/register", None, &json!({"username": OTHER_MEMBER.0, "password": OTHER_MEMBER.1, "full_name": "Socio Partner"})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let application: Value = app.get(&format!("/api/v1/applications/{}", accepted["application_id"].as_str().unwrap()), Some(&applicant)).await.json().await.unwrap();
+    let partnership: Value = app.get(&format!("/api/v1/partnerships/{}", application["partnership_id"].as_str().unwrap()), Some(&applicant)).await.json().await.unwrap();
+    let member = partnership["members"].as_array().unwrap().iter()
+        .find(|m| m["role"] != "lead")
+        .map(|m| m["organization_id"].as_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("no member in {partnership}"));
+    let res = app.post(&format!("/api/v1/organizations/{member}/representatives"), Some(&applicant), &json!({"username": OTHER_MEMBER.0})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let other = app.login(OTHER_MEMBER).await;
+    assert_eq!(app.get(&format!("/api/v1/grants/{g0}"), Some(&other)).await.status(), StatusCode::OK);
+    let body = json!({"start_date": today});
+    assert_eq!(problem(app.post(&start(g0), Some(&other), &body).await, StatusCode::FORBIDDEN).await["code"], "lead_only");
+    problem(app.post(&start(g0), Some(&stranger), &body).await, StatusCode::NOT_FOUND).await;
+    assert_eq!(problem(app.post(&start(g0), Some(&first), &body).await, StatusCode::FORBIDDEN).await["code"], "role_not_allowed");
+
+    // Not before the acceptance; nothing is written by a refusal.
+    let p = problem(app.post(&start(g0), Some(&applicant), &json!({"start_date": rome_day(&app, -1)})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(codes(&p), vec![("start_date".to_owned(), "start_before_acceptance".to_owned())]);
+    let plan: Value = app.get(&format!("/api/v1/grants/{g0}/payments"), Some(&applicant)).await.json().await.unwrap();
+    assert_eq!(plan["payments"], json!([]));
+
+    // The start: the end date follows, and the advance (70%) is due.
+    let res = app.post(&start(g0), Some(&applicant), &body).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let started: Value = res.json().await.unwrap();
+    let start_date = chrono::NaiveDate::parse_from_str(&today, "%Y-%m-%d").unwrap();
+    let end = start_date.checked_add_months(chrono::Months::new(12)).unwrap().pred_opt().unwrap();
+    assert_eq!((started["start_date"].as_str(), started["end_date"].as_str()), (Some(today.as_str()), Some(end.to_string().as_str())));
+    assert_eq!(started["overdue"], false);
+    assert!(started["started_at"].is_string());
+    let p = problem(app.post(&start(g0), Some(&applicant), &body).await, StatusCode::CONFLICT).await;
+    assert_eq!(p["code"], "already_started");
+
+    let plan: Value = app.get(&format!("/api/v1/grants/{g0}/payments"), Some(&applicant)).await.json().await.unwrap();
+    assert_eq!(plan["grant_amount"], "50000.00");
+    assert_eq!(plan["plan"], json!([
+        {"code": "advance", "share": "70.00", "trigger": "start_communicated", "amount": "35000.00"},
+        {"code": "balance", "share": "30.00", "trigger": "final_report_approved", "amount": "15000.00"},
+    ]));
+    assert_eq!((plan["paid"].as_str(), plan["to_pay"].as_str()), (Some("0.00"), Some("50000.00")));
+    let payments = plan["payments"].as_array().unwrap();
+    assert_eq!(payments.len(), 1);
+    let advance = &payments[0];
+    assert_eq!((advance["tranche"].as_str(), advance["amount"].as_str(), advance["status"].as_str()), (Some("advance"), Some("35000.00"), Some("due")));
+    let id = advance["id"].as_str().unwrap().to_owned();
+    let inbox: Value = app.get("/api/v1/notifications", Some(&first)).await.json().await.unwrap();
+    assert!(inbox["items"].as_array().unwrap().iter().any(|n| n["kind"] == "grant_started"), "{inbox}");
+
+    // The authorization: an evaluator of the grant's ATS, with a complete act.
+    let authorize = format!("/api/v1/payments/{id}/authorize");
+    let record = format!("/api/v1/payments/{id}/record");
+    let act = json!({"liquidation": {"number": "DDG 12/2027", "date": today}});
+    // Another ATS does not see the payment at all.
+    assert_eq!(problem(app.post(&authorize, Some(&brescia), &act).await, StatusCode::NOT_FOUND).await["code"], "payment_not_found");
+    assert_eq!(problem(app.post(&authorize, Some(&admin), &act).await, StatusCode::FORBIDDEN).await["code"], "role_not_allowed");
+    assert_eq!(problem(app.post(&authorize, Some(&stranger), &act).await, StatusCode::FORBIDDEN).await["code"], "role_not_allowed");
+    assert_eq!(problem(app.post(&authorize, Some(&applicant), &act).await, StatusCode::FORBIDDEN).await["code"], "role_not_allowed");
+    let p = problem(app.post(&authorize, Some(&first), &json!({})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(codes(&p), vec![
+        ("liquidation.date".to_owned(), "missing_field".to_owned()),
+        ("liquidation.number".to_owned(), "missing_field".to_owned()),
+    ]);
+    let p = problem(app.post(&authorize, Some(&first), &json!({"liquidation": {"number": " ", "date": rome_day(&app, 1)}})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let fields: Vec<String> = codes(&p).into_iter().map(|(f, c)| format!("{f}:{c}")).collect();
+    assert_eq!(fields.len(), 2, "{p}");
+    assert!(fields.contains(&"liquidation.date:act_date_in_future".to_owned()), "{p}");
+    assert_eq!(problem(app.post(&record, Some(&admin), &json!({"outcome": "paid", "order": {"number": "MP 1", "date": today}})).await, StatusCode::CONFLICT).await["code"], "payment_not_authorized");
+    let res = app.post(&authorize, Some(&first), &act).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let authorized: Value = res.json().await.unwrap();
+    assert_eq!(authorized["status"], "authorized");
+    assert_eq!(authorized["liquidation"], json!({"number": "DDG 12/2027", "date": today}));
+    assert!(authorized["authorized_at"].is_string());
+    assert_eq!(problem(app.post(&authorize, Some(&first), &act).await, StatusCode::CONFLICT).await["code"], "payment_already_authorized");
+    let inbox: Value = app.get("/api/v1/notifications", Some(&admin)).await.json().await.unwrap();
+    assert!(inbox["items"].as_array().unwrap().iter().any(|n| n["kind"] == "payment_authorized"), "{inbox}");
+
+    // The recording: an administrator, with a complete payment order, never above the grant.
+    assert_eq!(problem(app.post(&record, Some(&first), &json!({"outcome": "failed", "reason": "x"})).await, StatusCode::FORBIDDEN).await["code"], "role_not_allowed");
+    let p = problem(app.post(&record, Some(&admin), &json!({"outcome": "paid"})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(codes(&p), vec![
+        ("order.date".to_owned(), "missing_field".to_owned()),
+        ("order.number".to_owned(), "missing_field".to_owned()),
+    ]);
+    let p = problem(app.post(&record, Some(&admin), &json!({"outcome": "paid", "order": {"number": "MP 1", "date": rome_day(&app, -1)}})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(codes(&p), vec![("order.date".to_owned(), "order_before_liquidation".to_owned())]);
+    let p = problem(app.post(&record, Some(&admin), &json!({"outcome": "failed"})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(codes(&p), vec![("reason".to_owned(), "missing_field".to_owned())]);
+    let paid = json!({"outcome": "paid", "order": {"number": "MP 2027/77", "date": today}});
+    set_grant_amount(&app, g0, "30000.00").await;
+    let p = problem(app.post(&record, Some(&admin), &paid).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(codes(&p), vec![("amount".to_owned(), "payment_above_grant".to_owned())]);
+    set_grant_amount(&app, g0, "50000.00").await;
+
+    // Four eyes: a failed order is authorized again by someone who later records it: refused.
+    let res = app.post(&record, Some(&admin), &json!({"outcome": "failed", "reason": "IBAN non valido."})).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "failed");
+    let res = app.post("/api/v1/users", Some(&admin), &json!({"username": SECOND_ADMIN.0, "password": SECOND_ADMIN.1,
+        "full_name": "Funzionario", "role": "evaluator", "agency_code": "MONTAGNA"})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let user = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let official = app.login(SECOND_ADMIN).await;
+    let res = app.post(&authorize, Some(&official), &json!({"liquidation": {"number": "DDG 13/2027", "date": today}})).await;
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "authorized");
+    let path = format!("/api/v1/users/{user}");
+    let tag = app.get(&path, Some(&admin)).await.headers()["etag"].to_str().unwrap().to_owned();
+    let res = app.patch(&path, Some(&admin), Some(&tag), &json!({"role": "admin", "agency_code": null})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let official = app.login(SECOND_ADMIN).await;
+    assert_eq!(problem(app.post(&record, Some(&official), &paid).await, StatusCode::FORBIDDEN).await["code"], "four_eyes");
+    let res = app.post(&record, Some(&admin), &paid).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let done: Value = res.json().await.unwrap();
+    assert_eq!((done["status"].as_str(), done["order"]["number"].as_str()), (Some("paid"), Some("MP 2027/77")));
+    assert_eq!(problem(app.post(&format!("/api/v1/payments/{id}/cancel"), Some(&admin), &json!({"reason": "Errore."})).await, StatusCode::CONFLICT).await["code"], "payment_already_paid");
+
+    let plan: Value = app.get(&format!("/api/v1/grants/{g0}/payments"), Some(&applicant)).await.json().await.unwrap();
+    assert_eq!((plan["paid"].as_str(), plan["to_pay"].as_str()), (Some("35000.00"), Some("15000.00")));
+    let inbox: Value = app.get("/api/v1/notifications", Some(&applicant)).await.json().await.unwrap();
+    assert!(inbox["items"].as_array().unwrap().iter().any(|n| n["kind"] == "payment_paid"), "{inbox}");
+
+    // The list, by role and filter.
+    let count = |token: String, query: &'static str| {
+        let app = &app;
+        async move {
+            let list: Value = app.get(&format!("/api/v1/payments{query}"), Some(&token)).await.json().await.unwrap();
+            list["total"].as_u64().unwrap()
+        }
+    };
+    assert_eq!(count(first.clone(), "?status=paid").await, 1);
+    assert_eq!(count(first.clone(), "?status=due").await, 0);
+    assert_eq!(count(first.clone(), "?agency_code=BRESCIA").await, 0);
+    assert_eq!(count(brescia.clone(), "").await, 0);
+    assert_eq!(count(admin.clone(), "?agency_code=MONTAGNA").await, 1);
+    assert_eq!(count(applicant.clone(), "").await, 1);
+    assert_eq!(count(stranger.clone(), "").await, 0);
+    problem(app.get(&format!("/api/v1/payments/{id}"), Some(&stranger)).await, StatusCode::NOT_FOUND).await;
+    problem(app.get(&format!("/api/v1/payments/{id}"), Some(&brescia)).await, StatusCode::NOT_FOUND).await;
+
+    // Each step is in the audit log.
+    let audit: Value = app.get(&format!("/api/v1/audit-events?entity_type=payment&entity_id={id}"), Some(&admin)).await.json().await.unwrap();
+    let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for action in ["payment.authorized", "payment.failed", "payment.paid"] {
+        assert!(actions.contains(&action), "{actions:?}");
+    }
+});
+
+both!(async fn a_late_start_is_accepted_and_flagged_and_a_due_payment_can_be_cancelled(app) {
+    let (full, applicant, first) = approved_round(&app).await;
+    let g0 = &full[0];
+    let admin = app.login(ADMIN).await;
+    let res = app.post(&format!("/api/v1/grants/{g0}/accept"), Some(&applicant), &json!({"cup": "J51B22000120002"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // 61 days later the start deadline (60 days) has passed: the grant is flagged.
+    app.clock.set(app.clock.now() + chrono::Duration::days(61));
+    let grant: Value = app.get(&format!("/api/v1/grants/{g0}"), Some(&first)).await.json().await.unwrap();
+    assert_eq!((grant["overdue"].as_bool(), grant["start_date"].as_str()), (Some(true), None));
+    let res = app.post(&format!("/api/v1/grants/{g0}/start"), Some(&applicant), &json!({"start_date": rome_day(&app, 0)})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let started: Value = res.json().await.unwrap();
+    assert_eq!(started["overdue"], true);
+
+    let list: Value = app.get(&format!("/api/v1/payments?grant_id={g0}"), Some(&first)).await.json().await.unwrap();
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let cancel = format!("/api/v1/payments/{id}/cancel");
+    problem(app.post(&cancel, Some(&applicant), &json!({"reason": "No."})).await, StatusCode::FORBIDDEN).await;
+    let p = problem(app.post(&cancel, Some(&first), &json!({})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(codes(&p), vec![("reason".to_owned(), "missing_field".to_owned())]);
+    let res = app.post(&cancel, Some(&admin), &json!({"reason": "Coordinate bancarie da verificare."})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let cancelled: Value = res.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert!(cancelled["cancelled_at"].is_string());
+    let act = json!({"liquidation": {"number": "DDG 1", "date": rome_day(&app, 0)}});
+    assert_eq!(problem(app.post(&format!("/api/v1/payments/{id}/authorize"), Some(&first), &act).await, StatusCode::CONFLICT).await["code"], "payment_cancelled");
+});
