@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::extract::Json;
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::domain::agency::AgencyCode;
-use crate::domain::call::{Call, Envelope, EnvelopeSource, PinnedEnvelope, Reallocation};
+use crate::domain::call::{Envelope, EnvelopeSource, PinnedEnvelope, Reallocation};
 use crate::domain::money::Money;
 use crate::domain::percent::Percent;
 use crate::error::{ApiError, Problem};
@@ -42,13 +42,18 @@ impl From<&EnvelopeInput> for Envelope {
 
 /// One agency's envelope.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"agency_code": "MONTAGNA", "agency_name": "ATS della Montagna", "amount": "293580.00", "source": "official", "note": "Avviso ATS Montagna"}))]
+#[schema(example = json!({"agency_code": "MONTAGNA", "agency_name": "ATS della Montagna", "amount": "293580.00", "source": "official", "note": "Avviso ATS Montagna",
+    "committed": "293580.00", "paid": "35000.00"}))]
 pub struct EnvelopeView {
     pub agency_code: AgencyCode,
     pub agency_name: String,
     pub amount: Money,
     pub source: EnvelopeSource,
     pub note: Option<String>,
+    /// In offered and accepted grants.
+    pub committed: Money,
+    /// Paid out to the projects so far.
+    pub paid: Money,
 }
 
 /// The envelopes of a call and how they add up.
@@ -62,7 +67,9 @@ pub struct EnvelopesView {
     pub items: Vec<EnvelopeView>,
 }
 
-fn envelopes_view(call: &Call, envelopes: &[Envelope]) -> EnvelopesView {
+fn envelopes_view(book: &service::Envelopes) -> EnvelopesView {
+    let (call, envelopes) = (&book.call, &book.items);
+    let spent = |a: &AgencyCode| book.spent.get(a).copied();
     EnvelopesView {
         call_id: call.id,
         total_budget: call.total_budget,
@@ -75,6 +82,8 @@ fn envelopes_view(call: &Call, envelopes: &[Envelope]) -> EnvelopesView {
                 amount: e.amount,
                 source: e.source,
                 note: e.note.clone(),
+                committed: spent(&e.agency).map_or(Money::ZERO, |s| s.committed),
+                paid: spent(&e.agency).map_or(Money::ZERO, |s| s.paid),
             })
             .collect(),
     }
@@ -141,9 +150,8 @@ pub async fn get_envelopes(
     caller: MaybeAuthUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (call, envelopes) =
-        service::envelopes(&state.db, caller.is_admin(), path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(envelopes_view(&call, &envelopes)))
+    let book = service::envelopes(&state.db, caller.is_admin(), path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(envelopes_view(&book)))
 }
 
 /// Set every agency's envelope at once.
@@ -173,12 +181,11 @@ pub async fn put_envelopes(
     path: web::Path<Uuid>,
     body: Json<EnvelopesRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (call, stored) =
-        service::set_envelopes(&state.db, &caller, state.now(), path.into_inner(), || {
-            Ok(body.parse()?.envelopes.iter().map(Envelope::from).collect())
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(envelopes_view(&call, &stored)))
+    let book = service::set_envelopes(&state.db, &caller, state.now(), path.into_inner(), || {
+        Ok(body.parse()?.envelopes.iter().map(Envelope::from).collect())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(envelopes_view(&book)))
 }
 
 /// Split a call's total into envelopes.
@@ -206,7 +213,7 @@ pub async fn split_envelopes(
     path: web::Path<Uuid>,
     body: Json<SplitRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (call, stored) = service::split(&state.db, &caller, state.now(), path.into_inner(), || {
+    let book = service::split(&state.db, &caller, state.now(), path.into_inner(), || {
         let body = body.parse()?;
         Ok(service::Split {
             equal_share: body.equal_share,
@@ -229,7 +236,7 @@ pub async fn split_envelopes(
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(envelopes_view(&call, &stored)))
+    Ok(HttpResponse::Ok().json(envelopes_view(&book)))
 }
 
 /// Move unused money from one agency's envelope to another's.
@@ -272,16 +279,15 @@ pub async fn reallocate(
     path: web::Path<Uuid>,
     body: Json<ReallocationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (call, stored) =
-        service::reallocate(&state.db, &caller, state.now(), path.into_inner(), || {
-            let body = body.parse()?;
-            Ok(Reallocation {
-                from: body.from_agency_code,
-                to: body.to_agency_code,
-                amount: body.amount,
-                reason: body.reason,
-            })
+    let book = service::reallocate(&state.db, &caller, state.now(), path.into_inner(), || {
+        let body = body.parse()?;
+        Ok(Reallocation {
+            from: body.from_agency_code,
+            to: body.to_agency_code,
+            amount: body.amount,
+            reason: body.reason,
         })
-        .await?;
-    Ok(HttpResponse::Created().json(envelopes_view(&call, &stored)))
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(envelopes_view(&book)))
 }

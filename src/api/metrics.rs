@@ -34,6 +34,7 @@ pub struct Metrics {
     applications: IntGaugeVec,
     grants: IntGaugeVec,
     committed: GaugeVec,
+    paid: GaugeVec,
     deliveries: IntGaugeVec,
 }
 
@@ -81,6 +82,14 @@ impl Metrics {
             &["call", "agency"],
         )
         .expect("valid metric");
+        let paid = GaugeVec::new(
+            Opts::new(
+                "paid_eur",
+                "Money paid out to the projects, by call and agency, in EUR",
+            ),
+            &["call", "agency"],
+        )
+        .expect("valid metric");
         let deliveries = IntGaugeVec::new(
             Opts::new("webhook_deliveries", "Webhook deliveries by status"),
             &["status"],
@@ -95,6 +104,7 @@ impl Metrics {
             Box::new(applications.clone()),
             Box::new(grants.clone()),
             Box::new(committed.clone()),
+            Box::new(paid.clone()),
             Box::new(deliveries.clone()),
         ] {
             registry.register(c).expect("each metric registered once");
@@ -109,6 +119,7 @@ impl Metrics {
             applications,
             grants,
             committed,
+            paid,
             deliveries,
         }
     }
@@ -211,12 +222,14 @@ pub async fn serve(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpR
             .with_label_values(&[call.as_str(), agency.as_str(), status.as_str()])
             .set(*n);
     }
-    m.committed.reset();
-    for ((call, agency), amount) in &stats.committed {
-        let eur: f64 = amount.to_string().parse().unwrap_or(0.0);
-        m.committed
-            .with_label_values(&[call.as_str(), agency.as_str()])
-            .set(eur);
+    for (gauge, amounts) in [(&m.committed, &stats.committed), (&m.paid, &stats.paid)] {
+        gauge.reset();
+        for ((call, agency), amount) in amounts {
+            let eur: f64 = amount.to_string().parse().unwrap_or(0.0);
+            gauge
+                .with_label_values(&[call.as_str(), agency.as_str()])
+                .set(eur);
+        }
     }
     m.deliveries.reset();
     for (status, n) in &stats.deliveries {

@@ -276,6 +276,7 @@ pub async fn dashboard(
         eligible: p.eligible,
         envelope: d.envelope,
         committed: d.committed,
+        paid: d.paid,
         free: d.free,
         ranking_status: d.ranking_status,
         approval_target_date: d.approval_target_date,

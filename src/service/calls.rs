@@ -1,5 +1,7 @@
 //! Calls: drafting, publishing, amending, cloning, and their envelopes.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
 use uuid::Uuid;
@@ -21,7 +23,7 @@ use crate::domain::money::Money;
 use crate::domain::percent::Percent;
 use crate::domain::version::Expected;
 use crate::error::ApiError;
-use crate::store::{Page, begin_write, calls, grants, is_unique_violation};
+use crate::store::{Page, begin_write, calls, grants, is_unique_violation, payments};
 
 pub use crate::store::calls::Amendment;
 
@@ -76,10 +78,51 @@ pub async fn envelopes(
     db: &DatabaseConnection,
     admin: bool,
     id: Uuid,
-) -> Result<(Call, Vec<Envelope>), ApiError> {
+) -> Result<Envelopes, ApiError> {
     let call = read(db, admin, id).await?;
     let envelopes = calls::envelopes(db, call.id).await?;
-    Ok((call, envelopes))
+    book(db, call, envelopes).await
+}
+
+/// What an agency has done with its envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spent {
+    /// In offered and accepted grants.
+    pub committed: Money,
+    /// Paid out to the projects.
+    pub paid: Money,
+}
+
+/// A call's envelopes, with what each agency committed and paid.
+#[derive(Debug, Clone)]
+pub struct Envelopes {
+    pub call: Call,
+    pub items: Vec<Envelope>,
+    pub spent: BTreeMap<AgencyCode, Spent>,
+}
+
+/// The envelopes with what each agency committed and paid (money is added in Rust).
+async fn book(
+    db: &DatabaseConnection,
+    call: Call,
+    items: Vec<Envelope>,
+) -> Result<Envelopes, ApiError> {
+    let zero = Spent {
+        committed: Money::ZERO,
+        paid: Money::ZERO,
+    };
+    let mut spent: BTreeMap<AgencyCode, Spent> = items.iter().map(|e| (e.agency, zero)).collect();
+    for g in grants::of_call(db, call.id).await? {
+        if g.status.commits() {
+            let s = spent.entry(g.agency).or_insert(zero);
+            s.committed = s.committed.checked_add(g.amount).unwrap_or(s.committed);
+        }
+    }
+    for (_, agency, amount) in payments::paid_amounts(db, Some(call.id)).await? {
+        let s = spent.entry(agency).or_insert(zero);
+        s.paid = s.paid.checked_add(amount).unwrap_or(s.paid);
+    }
+    Ok(Envelopes { call, items, spent })
 }
 
 /// The stored population of every agency, as the split uses it.
@@ -459,10 +502,10 @@ pub async fn set_envelopes(
     now: DateTime<Utc>,
     id: Uuid,
     parse: impl FnOnce() -> Result<Vec<Envelope>, ApiError>,
-) -> Result<(Call, Vec<Envelope>), ApiError> {
+) -> Result<Envelopes, ApiError> {
     caller.require_admin()?;
     let envelopes = parse()?;
-    replace_envelopes(
+    let (call, stored) = replace_envelopes(
         db,
         &caller.actor(),
         now,
@@ -475,7 +518,8 @@ pub async fn set_envelopes(
             Ok(sorted)
         },
     )
-    .await
+    .await?;
+    book(db, call, stored).await
 }
 
 /// How to split a call's total into envelopes.
@@ -498,7 +542,7 @@ pub async fn split(
     now: DateTime<Utc>,
     id: Uuid,
     parse: impl FnOnce() -> Result<Split, ApiError>,
-) -> Result<(Call, Vec<Envelope>), ApiError> {
+) -> Result<Envelopes, ApiError> {
     caller.require_admin()?;
     let split = parse()?;
     let pops = split_populations(populations(db).await?, &split.populations, &split.pinned)
@@ -511,9 +555,9 @@ pub async fn split(
     if split.dry_run {
         let call = calls::get(db, id).await?.ok_or_else(call_not_found)?;
         let envelopes = compute(&call)?;
-        return Ok((call, envelopes));
+        return book(db, call, envelopes).await;
     }
-    replace_envelopes(
+    let (call, stored) = replace_envelopes(
         db,
         &caller.actor(),
         now,
@@ -521,7 +565,8 @@ pub async fn split(
         CallEvent::EnvelopesSet,
         |call, _| compute(call),
     )
-    .await
+    .await?;
+    book(db, call, stored).await
 }
 
 /// Move money an agency has not committed to another agency's envelope (administrators).
@@ -531,7 +576,7 @@ pub async fn reallocate(
     now: DateTime<Utc>,
     id: Uuid,
     parse: impl FnOnce() -> Result<Reallocation, ApiError>,
-) -> Result<(Call, Vec<Envelope>), ApiError> {
+) -> Result<Envelopes, ApiError> {
     caller.require_admin()?;
     let r = parse()?;
     let call = calls::get(db, id).await?.ok_or_else(call_not_found)?;
@@ -551,5 +596,5 @@ pub async fn reallocate(
         },
     )
     .await?;
-    Ok((call, stored))
+    book(db, call, stored).await
 }

@@ -34,7 +34,7 @@ use crate::store::rankings::{NewVersion, approved};
 use crate::store::rows::money;
 use crate::store::{
     applications, begin_write, calls, grants, is_unique_violation, notifications, partnerships,
-    rankings, review,
+    payments, rankings, review,
 };
 
 pub use crate::store::rankings::Version;
@@ -389,6 +389,8 @@ pub struct Dashboard {
     pub envelope: Money,
     /// Offered and accepted grants.
     pub committed: Money,
+    /// Paid out to the agency's projects.
+    pub paid: Money,
     pub free: Money,
     pub ranking_status: RankingStatus,
     pub approval_target_date: NaiveDate,
@@ -426,6 +428,14 @@ pub async fn dashboard(
     }));
     let envelope = calls::envelope_of(db, call.id, agency).await?;
     let committed = grants::Grant::committed(&grants::of_agency(db, call.id, agency).await?);
+    let paid = Money::sum(
+        payments::paid_amounts(db, Some(call.id))
+            .await?
+            .into_iter()
+            .filter(|(_, a, _)| *a == agency)
+            .map(|(_, _, amount)| amount),
+    )
+    .ok_or_else(|| anyhow::anyhow!("the payments of call {} overflow", call.id))?;
     // From the versions' numbers and statuses alone: no allocation is read.
     let heads = rankings::heads(db, call.id, agency).await?;
     let ranking_status = RankingStatus::of(heads.iter().map(|(_, _, s)| *s));
@@ -438,6 +448,7 @@ pub async fn dashboard(
         progress,
         envelope,
         committed,
+        paid,
         free: envelope.checked_sub(committed).unwrap_or(Money::ZERO),
         ranking_status,
         approval_target_date,

@@ -130,6 +130,17 @@ pub async fn get<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Grant>
         .transpose()
 }
 
+/// The grants of a call, every agency's.
+pub async fn of_call<C: ConnectionTrait>(conn: &C, call_id: Uuid) -> Result<Vec<Grant>, DbErr> {
+    grant::Entity::find()
+        .filter(grant::Column::CallId.eq(call_id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_grant)
+        .collect()
+}
+
 /// The grants of a call's agency.
 pub async fn of_agency<C: ConnectionTrait>(
     conn: &C,

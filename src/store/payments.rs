@@ -12,6 +12,7 @@ use super::Page;
 use super::rows::{corrupt, money};
 use crate::domain::agency::AgencyCode;
 use crate::domain::award::{Act, Payment, PaymentStatus};
+use crate::domain::money::Money;
 use crate::entity::payment;
 
 /// A payment as stored: the domain's payment, the call it belongs to, its place in the plan
@@ -226,12 +227,12 @@ pub async fn list(
     ))
 }
 
-/// What was paid, by call and agency: `(call, agency, amount)` rows of the paid payments,
-/// added in Rust by the caller.
+/// What was paid: a `(call, agency, amount)` row for each paid payment (of one call, or of
+/// all), for the caller to add up in Rust.
 pub async fn paid_amounts<C: ConnectionTrait>(
     conn: &C,
     call_id: Option<Uuid>,
-) -> Result<Vec<(Uuid, String, rust_decimal::Decimal)>, DbErr> {
+) -> Result<Vec<(Uuid, AgencyCode, Money)>, DbErr> {
     let mut q = payment::Entity::find()
         .select_only()
         .column(payment::Column::CallId)
@@ -241,5 +242,14 @@ pub async fn paid_amounts<C: ConnectionTrait>(
     if let Some(c) = call_id {
         q = q.filter(payment::Column::CallId.eq(c));
     }
-    q.into_tuple().all(conn).await
+    q.into_tuple::<(Uuid, String, rust_decimal::Decimal)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|(call, agency, amount)| {
+            let agency =
+                AgencyCode::parse(&agency).ok_or_else(|| corrupt("payment agency", &agency))?;
+            Ok((call, agency, money(amount)?))
+        })
+        .collect()
 }

@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 
 use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::rows::money;
+use crate::domain::award::PaymentStatus;
 use crate::domain::grant::GrantStatus;
 use crate::domain::money::Money;
-use crate::entity::{application, call, grant, webhook_delivery};
+use crate::entity::{application, call, grant, payment, webhook_delivery};
 
 /// Labels: call code, agency code (empty when none yet), status.
 pub type Key = (String, String, String);
@@ -23,6 +24,8 @@ pub struct Stats {
     pub grants: BTreeMap<Key, i64>,
     /// Money committed (offered or accepted) by call and agency.
     pub committed: BTreeMap<(String, String), Money>,
+    /// Money paid out to the projects, by call and agency.
+    pub paid: BTreeMap<(String, String), Money>,
     /// Webhook deliveries by status.
     pub deliveries: BTreeMap<String, i64>,
 }
@@ -79,6 +82,22 @@ pub async fn read(db: &DatabaseConnection) -> Result<Stats, DbErr> {
         if commits {
             *sum = sum.checked_add(money(amount)?).unwrap_or(*sum);
         }
+    }
+    let paid = payment::Entity::find()
+        .select_only()
+        .column(payment::Column::CallId)
+        .column(payment::Column::AgencyCode)
+        .column(payment::Column::Amount)
+        .filter(payment::Column::Status.eq(PaymentStatus::Paid.as_str()))
+        .into_tuple::<(Uuid, String, rust_decimal::Decimal)>()
+        .all(db)
+        .await?;
+    for (call_id, agency, amount) in paid {
+        let sum = stats
+            .paid
+            .entry((code(&call_id), agency))
+            .or_insert(Money::ZERO);
+        *sum = sum.checked_add(money(amount)?).unwrap_or(*sum);
     }
     let deliveries = webhook_delivery::Entity::find()
         .select_only()

@@ -9,14 +9,14 @@ use crate::helpers::*;
 use crate::rankings::scored_round;
 
 /// The value of the first sample whose line starts with `series` (name and labels).
-fn sample(text: &str, series: &str) -> Option<f64> {
+pub fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
 }
 
-async fn scrape(app: &TestApp, token: Option<&str>) -> String {
+pub async fn scrape(app: &TestApp, token: Option<&str>) -> String {
     let mut req = app.client.get(app.url("/metrics"));
     if let Some(t) = token {
         req = req.bearer_auth(t);

@@ -210,6 +210,18 @@ both!(async fn an_accepted_grant_starts_and_its_advance_is_authorized_then_paid_
     let inbox: Value = app.get("/api/v1/notifications", Some(&applicant)).await.json().await.unwrap();
     assert!(inbox["items"].as_array().unwrap().iter().any(|n| n["kind"] == "payment_paid"), "{inbox}");
 
+    // The agency's money: committed, and now paid, in the envelopes, the dashboard and the metrics.
+    let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    let envelopes: Value = app.get(&format!("/api/v1/calls/{demo}/envelopes"), None).await.json().await.unwrap();
+    let montagna = envelopes["items"].as_array().unwrap().iter().find(|e| e["agency_code"] == "MONTAGNA").unwrap();
+    assert_eq!((montagna["committed"].as_str(), montagna["paid"].as_str()), (Some("293580.00"), Some("35000.00")), "{montagna}");
+    let brescia_envelope = envelopes["items"].as_array().unwrap().iter().find(|e| e["agency_code"] == "BRESCIA").unwrap();
+    assert_eq!(brescia_envelope["paid"], "0.00");
+    let dashboard: Value = app.get(&format!("/api/v1/calls/{demo}/agencies/MONTAGNA/dashboard"), Some(&first)).await.json().await.unwrap();
+    assert_eq!(dashboard["paid"], "35000.00", "{dashboard}");
+    let metrics = crate::metrics::scrape(&app, Some(&admin)).await;
+    assert_eq!(crate::metrics::sample(&metrics, r#"welfare_grants_paid_eur{agency="MONTAGNA",call="RLD-DEMO-CONCILIAZIONE"}"#), Some(35000.0), "{metrics}");
+
     // The list, by role and filter.
     let count = |token: String, query: &'static str| {
         let app = &app;
