@@ -46,7 +46,7 @@ async fn kept(app: &TestApp) -> (Vec<String>, usize) {
 }
 
 /// A draft of the demo edition with its members, not yet carrying any annex.
-async fn bare_draft(
+pub(crate) async fn bare_draft(
     app: &TestApp,
     token: &str,
     base: u32,
@@ -194,6 +194,28 @@ both_storages!(async fn a_download_answers_304_to_a_current_copy_and_206_to_a_ra
     assert_eq!(res.headers()["content-range"].to_str().unwrap(), format!("bytes */{}", bytes.len()));
     let p: Value = res.json().await.unwrap();
     assert_eq!(p["code"], "range_not_satisfiable");
+});
+
+both_storages!(async fn a_file_larger_than_an_upload_part_is_kept_and_read_back_exactly(app) {
+    let token = app.login(APPLICANT).await;
+    let (id, _) = bare_draft(&app, &token, 1).await;
+    // Two parts and a bit in S3 (parts of 5 MiB), with no run of equal bytes across them.
+    let part = welfare_grants::storage::s3::MULTIPART_FROM;
+    let mut bytes = pdf("large");
+    bytes.extend((0..2 * part + 1000).map(|i| (i % 251) as u8));
+    let doc = upload(&app, &token, &id, "other", None, "grande.pdf", bytes.clone()).await;
+    assert_eq!(doc["sha256"], sha256(&bytes));
+    assert_eq!(kept(&app).await, (vec![sha256(&bytes)], 0));
+    let content = format!("/api/v1/applications/{id}/documents/{}/content", doc["id"].as_str().unwrap());
+    let res = app.get(&content, Some(&token)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(sha256(&res.bytes().await.unwrap()), sha256(&bytes));
+    // A range across the first two parts.
+    let (from, to) = (part - 10, part + 9);
+    let res = app.client.get(app.url(&content)).bearer_auth(&token)
+        .header("range", format!("bytes={from}-{to}")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), &bytes[from..=to]);
 });
 
 both_storages!(async fn bad_uploads_are_refused_each_with_its_problem_and_nothing_is_kept(app) {

@@ -1149,6 +1149,14 @@ pub async fn upload_raw(
         .expect("the upload is sent")
 }
 
+/// The seconds of an answer's `Retry-After`.
+pub fn retry_after(res: &Response) -> Option<u64> {
+    res.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
 /// Upload an annex of `kind` (about `organization`, when given); answer its description.
 pub async fn upload(
     app: &TestApp,

@@ -28,5 +28,6 @@ mod protocol;
 mod rankings;
 mod review;
 mod status;
+mod storage_outage;
 mod users;
 mod webhooks;
