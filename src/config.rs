@@ -558,6 +558,22 @@ mod tests {
     }
 
     #[test]
+    fn the_s3_backend_needs_a_bucket_and_never_prints_its_secret() {
+        let mut s3 = Settings::defaults();
+        s3.storage.backend = StorageBackend::S3;
+        let refused = s3.check().unwrap_err().to_string();
+        assert!(refused.contains("storage.s3.bucket"), "{refused}");
+        s3.storage.s3.bucket = "welfare-grants-files".into();
+        assert!(s3.check().is_ok(), "the machine's credentials");
+        s3.storage.s3.access_key_id = "AKIAEXAMPLE".into();
+        let refused = s3.check().unwrap_err().to_string();
+        assert!(refused.contains("secret_access_key"), "{refused}");
+        s3.storage.s3.secret_access_key = SecretString::from("s3-secret-never-printed");
+        assert!(s3.check().is_ok());
+        assert!(!format!("{s3:?}").contains("s3-secret-never-printed"));
+    }
+
+    #[test]
     fn the_360giving_prefix_is_checked_at_start_up() {
         let mut own = Settings::defaults();
         own.open_data.giving_prefix = "rl-welfare".into();
