@@ -27,7 +27,8 @@ use crate::config::S3Settings;
 
 /// Files larger than this are sent in parts of this size (S3's smallest part is 5 MiB).
 pub const MULTIPART_FROM: usize = 5 * 1024 * 1024;
-/// Parts sent at once besides the one being filled: what bounds an upload's memory.
+/// More of the file is read only while at most this many parts are being sent (filling the
+/// next part may start one more): what bounds an upload's memory to about two parts.
 const PARTS_IN_FLIGHT: usize = 1;
 /// How many bytes are read from the staged file at a time.
 const CHUNK: usize = 64 * 1024;
