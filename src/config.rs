@@ -39,9 +39,15 @@ pub struct OpenDataSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSettings {
+    /// Where the files are kept: `filesystem` (under `path`) or `s3` (in the bucket of
+    /// `storage.s3`, shared by every replica).
+    pub backend: StorageBackend,
     /// The folder of the filesystem backend, created when missing (by default inside the
-    /// data folder, beside the SQLite default).
+    /// data folder, beside the SQLite default). With `s3`, only its `tmp/` is used: an upload
+    /// is written there while its SHA-256 is computed, then sent to the bucket.
     pub path: String,
+    /// The bucket of the `s3` backend.
+    pub s3: S3Settings,
     /// How often the sweeper looks for files that nothing refers to.
     pub sweep_interval_secs: u64,
     /// How old such a file must be before the sweeper removes it: an upload writes its file
@@ -51,6 +57,34 @@ pub struct StorageSettings {
     /// Whether an annex may still be registered as "a file kept elsewhere" (a JSON body with
     /// its name, size and SHA-256, and no bytes). Off: annexes are uploaded.
     pub external_files: bool,
+}
+
+/// The storage backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// Files under `storage.path`: one machine, or a folder every replica mounts.
+    Filesystem,
+    /// Objects in an S3-compatible bucket (`storage.s3`).
+    S3,
+}
+
+/// An S3-compatible bucket. The access key needs `s3:PutObject`, `s3:GetObject`,
+/// `s3:DeleteObject`, `s3:ListBucket` and `s3:AbortMultipartUpload` on it (see the README).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    /// The service's URL, e.g. `https://s3.eu-south-1.amazonaws.com` or
+    /// `http://minio:9000`; empty: AWS, from `region`. Buckets are addressed by path.
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    /// Empty (with an empty secret): the credentials of the machine (instance metadata).
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    /// The longest one request to the bucket may take (a part of a large file is 5 MiB);
+    /// past it, or when the bucket cannot be reached, an upload or a download answers 503.
+    pub request_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -334,10 +368,19 @@ allow_private_networks = false
 enabled = true
 
 [storage]
+backend = "filesystem"
 path = "data/files"
 sweep_interval_secs = 3600
 orphan_age_secs = 86400
 external_files = false
+
+[storage.s3]
+endpoint = ""
+bucket = ""
+region = "us-east-1"
+access_key_id = ""
+secret_access_key = ""
+request_timeout_secs = 30
 
 [rate_limit]
 enabled = true
@@ -452,6 +495,25 @@ impl Settings {
                 "database.submit_concurrency must be from 1 to database.max_connections".into(),
             ));
         }
+        if self.storage.backend == StorageBackend::S3 {
+            let s3 = &self.storage.s3;
+            if s3.bucket.trim().is_empty() {
+                return Err(config::ConfigError::Message(
+                    "storage.backend = \"s3\" needs storage.s3.bucket (APP_STORAGE__S3__BUCKET)"
+                        .into(),
+                ));
+            }
+            if s3.access_key_id.is_empty() != s3.secret_access_key.expose_secret().is_empty() {
+                return Err(config::ConfigError::Message(
+                    "storage.s3.access_key_id and storage.s3.secret_access_key go together: set both, or neither to use the machine's credentials".into(),
+                ));
+            }
+            if s3.request_timeout_secs == 0 {
+                return Err(config::ConfigError::Message(
+                    "storage.s3.request_timeout_secs must be at least 1".into(),
+                ));
+            }
+        }
         crate::domain::giving::check_prefix(&self.open_data.giving_prefix)
             .map_err(config::ConfigError::Message)?;
         Ok(())
@@ -493,6 +555,22 @@ mod tests {
         assert!(off.check().is_ok());
         // The demo (a laptop, the tests) keeps them open.
         assert!(Settings::defaults().check().is_ok());
+    }
+
+    #[test]
+    fn the_s3_backend_needs_a_bucket_and_never_prints_its_secret() {
+        let mut s3 = Settings::defaults();
+        s3.storage.backend = StorageBackend::S3;
+        let refused = s3.check().unwrap_err().to_string();
+        assert!(refused.contains("storage.s3.bucket"), "{refused}");
+        s3.storage.s3.bucket = "welfare-grants-files".into();
+        assert!(s3.check().is_ok(), "the machine's credentials");
+        s3.storage.s3.access_key_id = "AKIAEXAMPLE".into();
+        let refused = s3.check().unwrap_err().to_string();
+        assert!(refused.contains("secret_access_key"), "{refused}");
+        s3.storage.s3.secret_access_key = SecretString::from("s3-secret-never-printed");
+        assert!(s3.check().is_ok());
+        assert!(!format!("{s3:?}").contains("s3-secret-never-printed"));
     }
 
     #[test]

@@ -68,7 +68,8 @@ impl Application {
             _ => None,
         };
         let limits = api::limits::RateLimits::new(&settings.rate_limit)?;
-        let storage = Arc::new(crate::storage::fs::FileStorage::new(&settings.storage.path));
+        let storage = crate::storage::from_settings(&settings.storage)
+            .context("cannot set up the file storage (storage.*)")?;
         let state = web::Data::new(AppState {
             storage,
             keys: Keys::new(&settings.auth)?,

@@ -21,7 +21,7 @@ pub struct AppState {
     pub resolver: Arc<dyn Resolver>,
     pub metrics: api::metrics::Metrics,
     pub limits: api::limits::RateLimits,
-    /// Where the annexes' files are kept (`storage.*`): the filesystem backend today.
+    /// Where the annexes' files are kept (`storage.*`): a folder or an S3 bucket.
     pub storage: Arc<dyn crate::storage::Storage>,
     /// Permits to run a submission's transaction (`database.submit_concurrency`).
     pub submissions: Arc<tokio::sync::Semaphore>,

@@ -57,65 +57,114 @@ impl FileStorage {
             Err(e) => Err(unavailable(e)),
         }
     }
-
-    async fn remove_old_temporaries(&self, age: Duration) -> Result<usize, StorageError> {
-        let mut removed = 0;
-        let mut dir = match tokio::fs::read_dir(self.temporary()).await {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(unavailable(e)),
-        };
-        while let Some(entry) = dir.next_entry().await.map_err(unavailable)? {
-            let modified = entry
-                .metadata()
-                .await
-                .and_then(|m| m.modified())
-                .map_err(unavailable)?;
-            if older_than(modified, age) {
-                match tokio::fs::remove_file(entry.path()).await {
-                    Ok(()) => removed += 1,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(unavailable(e)),
-                }
-            }
-        }
-        Ok(removed)
-    }
 }
 
-fn older_than(modified: SystemTime, age: Duration) -> bool {
+pub(crate) fn older_than(modified: SystemTime, age: Duration) -> bool {
     SystemTime::now()
         .duration_since(modified)
         .is_ok_and(|d| d >= age)
 }
 
-/// A file being written in `tmp/`.
-struct Pending {
+/// A file being written under a temporary name in a folder of temporaries: removed when
+/// dropped, unless `keep` says it was moved away or is no longer needed. Every backend stages
+/// its uploads in one, so that a file's SHA-256 (its key) is known before it is kept.
+pub(crate) struct Temporary {
     file: Option<tokio::fs::File>,
     path: PathBuf,
-    root: FileStorage,
-    committed: bool,
+    kept: bool,
 }
 
-impl Drop for Pending {
+impl Temporary {
+    /// A new empty file in `dir` (created when missing).
+    pub(crate) async fn create(dir: &Path) -> Result<Temporary, StorageError> {
+        tokio::fs::create_dir_all(dir).await.map_err(unavailable)?;
+        let path = dir.join(format!("{}.part", uuid::Uuid::new_v4()));
+        let file = tokio::fs::File::create_new(&path)
+            .await
+            .map_err(unavailable)?;
+        Ok(Temporary {
+            file: Some(file),
+            path,
+            kept: false,
+        })
+    }
+
+    pub(crate) async fn write(&mut self, chunk: &[u8]) -> Result<(), StorageError> {
+        let file = self
+            .file
+            .as_mut()
+            .expect("a temporary file is open until it is finished");
+        file.write_all(chunk).await.map_err(unavailable)
+    }
+
+    /// Flush the file to disk, and hand it back for reading from its start.
+    pub(crate) async fn finish(&mut self) -> Result<tokio::fs::File, StorageError> {
+        let mut file = self.file.take().expect("a temporary file is finished once");
+        file.flush().await.map_err(unavailable)?;
+        file.sync_all().await.map_err(unavailable)?;
+        file.seek(std::io::SeekFrom::Start(0))
+            .await
+            .map_err(unavailable)?;
+        Ok(file)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file was moved away: dropping this no longer removes anything.
+    pub(crate) fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Temporary {
     fn drop(&mut self) {
-        if !self.committed {
-            // Not kept: the client went away, the file was refused or too large.
+        if !self.kept {
+            // Not kept: the client went away, the file was refused or too large, or it was
+            // copied elsewhere.
             let _ = std::fs::remove_file(&self.path);
         }
     }
 }
 
+/// Remove the files in a folder of temporaries older than `age`; how many.
+pub(crate) async fn remove_old_temporaries(
+    dir: &Path,
+    age: Duration,
+) -> Result<usize, StorageError> {
+    let mut removed = 0;
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(unavailable(e)),
+    };
+    while let Some(entry) = entries.next_entry().await.map_err(unavailable)? {
+        let modified = entry
+            .metadata()
+            .await
+            .and_then(|m| m.modified())
+            .map_err(unavailable)?;
+        if older_than(modified, age) {
+            match tokio::fs::remove_file(entry.path()).await {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// A file being written in `tmp/`.
+struct Pending {
+    file: Temporary,
+    root: FileStorage,
+}
+
 impl PendingFile for Pending {
     fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, Result<(), StorageError>> {
-        async move {
-            let file = self
-                .file
-                .as_mut()
-                .expect("a pending file is open until commit");
-            file.write_all(chunk).await.map_err(unavailable)
-        }
-        .boxed()
+        self.file.write(chunk).boxed()
     }
 
     fn commit(mut self: Box<Self>, key: String) -> BoxFuture<'static, Result<(), StorageError>> {
@@ -124,20 +173,17 @@ impl PendingFile for Pending {
                 .root
                 .path_of(&key)
                 .ok_or_else(|| StorageError(format!("not a key: {key}")))?;
-            let mut file = self.file.take().expect("a pending file is committed once");
-            file.flush().await.map_err(unavailable)?;
-            file.sync_all().await.map_err(unavailable)?;
-            drop(file);
+            drop(self.file.finish().await?);
             let dir = target.parent().expect("a key's path has a folder");
             tokio::fs::create_dir_all(dir).await.map_err(unavailable)?;
             // Renamed even when the same content is kept already: the rename replaces it with
             // the same bytes, and a fresh modification time that keeps the sweeper off it until
             // the row that refers to it is written. Two uploads of the same content end as one
             // file.
-            tokio::fs::rename(&self.path, &target)
+            tokio::fs::rename(self.file.path(), &target)
                 .await
                 .map_err(unavailable)?;
-            self.committed = true;
+            self.file.keep();
             Ok(())
         }
         .boxed()
@@ -147,17 +193,10 @@ impl PendingFile for Pending {
 impl Storage for FileStorage {
     fn create(&self) -> BoxFuture<'_, Result<Box<dyn PendingFile>, StorageError>> {
         async move {
-            let dir = self.temporary();
-            tokio::fs::create_dir_all(&dir).await.map_err(unavailable)?;
-            let path = dir.join(format!("{}.part", uuid::Uuid::new_v4()));
-            let file = tokio::fs::File::create_new(&path)
-                .await
-                .map_err(unavailable)?;
+            let file = Temporary::create(&self.temporary()).await?;
             Ok(Box::new(Pending {
-                file: Some(file),
-                path,
+                file,
                 root: self.clone(),
-                committed: false,
             }) as Box<dyn PendingFile>)
         }
         .boxed()
@@ -254,7 +293,7 @@ impl Storage for FileStorage {
         &self,
         age: Duration,
     ) -> BoxFuture<'_, Result<usize, StorageError>> {
-        self.remove_old_temporaries(age).boxed()
+        async move { remove_old_temporaries(&self.temporary(), age).await }.boxed()
     }
 }
 

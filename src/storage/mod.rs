@@ -1,18 +1,36 @@
-//! Where the files of the service are kept: one trait for the backends (the filesystem here;
-//! object storage plugs in beside it), and the streaming upload every backend shares, which
+//! Where the files of the service are kept: one trait for the backends (the filesystem, an
+//! S3-compatible bucket), and the streaming upload every backend shares, which
 //! computes a file's SHA-256 and size while it is written, keeps its first bytes for the
 //! media-type check and enforces the size limit. Files are content-addressed: the key of a
 //! file is its SHA-256, so the same content is stored once.
 
 pub mod fs;
+pub mod s3;
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use sha2::{Digest, Sha256};
 
+use crate::config::{StorageBackend, StorageSettings};
 use crate::domain::media::SNIFF_LEN;
+
+/// The backend that `settings` name (`storage.backend`). Connects to nothing yet: an
+/// unreachable bucket is found by the first request that needs it (503).
+pub fn from_settings(settings: &StorageSettings) -> Result<Arc<dyn Storage>, StorageError> {
+    Ok(match settings.backend {
+        StorageBackend::Filesystem => Arc::new(fs::FileStorage::new(&settings.path)),
+        StorageBackend::S3 => Arc::new(s3::S3Storage::new(
+            &settings.s3,
+            std::path::Path::new(&settings.path).join("tmp"),
+            // Half the orphan age: an upload that finds its content written longer ago than
+            // that writes it again, well before the sweeper may take it.
+            std::time::Duration::from_secs(settings.orphan_age_secs / 2),
+        )?),
+    })
+}
 
 /// Why storage failed: it cannot be reached or is full. Try again later; nothing is kept.
 #[derive(Debug, thiserror::Error)]

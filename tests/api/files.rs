@@ -8,16 +8,15 @@ use futures_util::stream;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use welfare_grants::storage::fs::FileStorage;
 use welfare_grants::storage::{Storage, upload as keep_bytes};
 
 use crate::applications::{complete_application, members, partnership, submit};
-use crate::both;
 use crate::helpers::*;
+use crate::{both, both_storages};
 
 const DEMO: &str = "RLD-DEMO-CONCILIAZIONE";
 
-async fn keep(storage: &FileStorage, bytes: &[u8]) -> String {
+async fn keep(storage: &dyn Storage, bytes: &[u8]) -> String {
     let chunks = stream::iter(vec![Ok::<_, ()>(bytes.to_vec())]);
     keep_bytes(storage, chunks, 1 << 20, |_| Ok(()))
         .await
@@ -29,13 +28,10 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn storage_of(app: &TestApp) -> FileStorage {
-    FileStorage::new(&app.settings.storage.path)
-}
-
-/// The keys of the files kept, and whether an upload left a temporary file behind.
+/// The keys of the files kept, and whether an upload left a temporary file behind (every
+/// backend stages its uploads in the folder's `tmp/`).
 async fn kept(app: &TestApp) -> (Vec<String>, usize) {
-    let storage = storage_of(app);
+    let storage = app.storage();
     let mut keys: Vec<String> = storage
         .list()
         .await
@@ -50,7 +46,7 @@ async fn kept(app: &TestApp) -> (Vec<String>, usize) {
 }
 
 /// A draft of the demo edition with its members, not yet carrying any annex.
-async fn bare_draft(
+pub(crate) async fn bare_draft(
     app: &TestApp,
     token: &str,
     base: u32,
@@ -70,7 +66,7 @@ async fn bare_draft(
     (body["id"].as_str().unwrap().to_owned(), m)
 }
 
-both!(async fn an_applicant_uploads_the_agreement_and_an_evaluator_downloads_exactly_those_bytes(app) {
+both_storages!(async fn an_applicant_uploads_the_agreement_and_an_evaluator_downloads_exactly_those_bytes(app) {
     let token = app.login(APPLICANT).await;
     let demo = app.call_id(DEMO).await;
     let m = members(&app, &token, 1).await;
@@ -157,7 +153,7 @@ fn receipt_sha(receipt: &Value) -> String {
     find(receipt).unwrap_or_else(|| panic!("no agreement in the receipt: {receipt}"))
 }
 
-both!(async fn a_download_answers_304_to_a_current_copy_and_206_to_a_range(app) {
+both_storages!(async fn a_download_answers_304_to_a_current_copy_and_206_to_a_range(app) {
     let token = app.login(APPLICANT).await;
     let (id, _) = bare_draft(&app, &token, 1).await;
     let bytes = pdf("ranges");
@@ -200,7 +196,29 @@ both!(async fn a_download_answers_304_to_a_current_copy_and_206_to_a_range(app) 
     assert_eq!(p["code"], "range_not_satisfiable");
 });
 
-both!(async fn bad_uploads_are_refused_each_with_its_problem_and_nothing_is_kept(app) {
+both_storages!(async fn a_file_larger_than_an_upload_part_is_kept_and_read_back_exactly(app) {
+    let token = app.login(APPLICANT).await;
+    let (id, _) = bare_draft(&app, &token, 1).await;
+    // Two parts and a bit in S3 (parts of 5 MiB), with no run of equal bytes across them.
+    let part = welfare_grants::storage::s3::MULTIPART_FROM;
+    let mut bytes = pdf("large");
+    bytes.extend((0..2 * part + 1000).map(|i| (i % 251) as u8));
+    let doc = upload(&app, &token, &id, "other", None, "grande.pdf", bytes.clone()).await;
+    assert_eq!(doc["sha256"], sha256(&bytes));
+    assert_eq!(kept(&app).await, (vec![sha256(&bytes)], 0));
+    let content = format!("/api/v1/applications/{id}/documents/{}/content", doc["id"].as_str().unwrap());
+    let res = app.get(&content, Some(&token)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(sha256(&res.bytes().await.unwrap()), sha256(&bytes));
+    // A range across the first two parts.
+    let (from, to) = (part - 10, part + 9);
+    let res = app.client.get(app.url(&content)).bearer_auth(&token)
+        .header("range", format!("bytes={from}-{to}")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), &bytes[from..=to]);
+});
+
+both_storages!(async fn bad_uploads_are_refused_each_with_its_problem_and_nothing_is_kept(app) {
     let token = app.login(APPLICANT).await;
     let (id, m) = bare_draft(&app, &token, 1).await;
     let agreement = json!({"kind": "partnership_agreement"});
@@ -277,7 +295,7 @@ both!(async fn bad_uploads_are_refused_each_with_its_problem_and_nothing_is_kept
     assert_eq!(kept(&app).await.0, vec![doc["sha256"].as_str().unwrap().to_owned()]);
 });
 
-both!(async fn the_same_content_is_kept_once_and_stays_while_an_annex_refers_to_it(app) {
+both_storages!(async fn the_same_content_is_kept_once_and_stays_while_an_annex_refers_to_it(app) {
     let token = app.login(APPLICANT).await;
     let (id, _) = bare_draft(&app, &token, 1).await;
     let bytes = pdf("the same");
@@ -289,23 +307,23 @@ both!(async fn the_same_content_is_kept_once_and_stays_while_an_annex_refers_to_
     assert_eq!(a["sha256"], b["sha256"]);
     assert_eq!(kept(&app).await, (vec![sha256(&bytes)], 0));
     let db = welfare_grants::store::connect(&app.settings.database).await.unwrap();
-    let storage = storage_of(&app);
+    let storage = app.storage();
     // One annex goes; the other still refers to the file, which stays, however old.
     let res = app.request(reqwest::Method::DELETE, &format!("/api/v1/applications/{id}/documents/{}", a["id"].as_str().unwrap()), Some(&token), None).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    welfare_grants::service::files::sweep(&db, &storage, Duration::ZERO).await.unwrap();
+    welfare_grants::service::files::sweep(&db, &*storage, Duration::ZERO).await.unwrap();
     assert_eq!(kept(&app).await.0, vec![sha256(&bytes)]);
     // The last one goes: the sweeper removes it once it is old enough.
     let res = app.request(reqwest::Method::DELETE, &format!("/api/v1/applications/{id}/documents/{}", b["id"].as_str().unwrap()), Some(&token), None).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let swept = welfare_grants::service::files::sweep(&db, &storage, Duration::from_secs(3600)).await.unwrap();
+    let swept = welfare_grants::service::files::sweep(&db, &*storage, Duration::from_secs(3600)).await.unwrap();
     assert_eq!(swept.files, 0);
-    let swept = welfare_grants::service::files::sweep(&db, &storage, Duration::ZERO).await.unwrap();
+    let swept = welfare_grants::service::files::sweep(&db, &*storage, Duration::ZERO).await.unwrap();
     assert_eq!(swept.files, 1);
     assert_eq!(kept(&app).await, (vec![], 0));
 });
 
-both!(async fn an_upload_repeated_with_its_idempotency_key_answers_the_first_result(app) {
+both_storages!(async fn an_upload_repeated_with_its_idempotency_key_answers_the_first_result(app) {
     let token = app.login(APPLICANT).await;
     let (id, _) = bare_draft(&app, &token, 1).await;
     let send = |bytes: Vec<u8>, key: &'static str| {
@@ -337,7 +355,7 @@ both!(async fn an_upload_repeated_with_its_idempotency_key_answers_the_first_res
     assert_eq!(send(pdf("second"), "upload-2").await.unwrap().status(), StatusCode::CREATED);
 });
 
-both!(async fn a_client_that_disconnects_mid_upload_leaves_nothing_behind(app) {
+both_storages!(async fn a_client_that_disconnects_mid_upload_leaves_nothing_behind(app) {
     use tokio::io::AsyncWriteExt;
     let token = app.login(APPLICANT).await;
     let (id, _) = bare_draft(&app, &token, 1).await;
@@ -413,24 +431,24 @@ both!(with external_files, async fn with_external_files_on_an_annex_may_be_regis
     upload(&app, &token, &id, "other", None, "a.pdf", pdf("x")).await;
 });
 
-both!(async fn the_sweeper_removes_only_old_files_that_no_annex_refers_to(app) {
+both_storages!(async fn the_sweeper_removes_only_old_files_that_no_annex_refers_to(app) {
     let token = app.login(APPLICANT).await;
     let demo = app.call_id(DEMO).await;
     let m = members(&app, &token, 1).await;
     let id = complete_application(&app, &token, &demo, &m).await;
     let docs: Value = app.get(&format!("/api/v1/applications/{id}/documents"), Some(&token)).await.json().await.unwrap();
     let agreement = docs[0]["sha256"].as_str().unwrap().to_owned();
-    let storage = storage_of(&app);
-    let orphan = keep(&storage, b"%PDF-1.7 nobody refers to this").await;
+    let storage = app.storage();
+    let orphan = keep(&*storage, b"%PDF-1.7 nobody refers to this").await;
     let db = welfare_grants::store::connect(&app.settings.database).await.unwrap();
 
     // Young files stay, whatever refers to them: an upload writes its file first.
-    let swept = welfare_grants::service::files::sweep(&db, &storage, Duration::from_secs(3600)).await.unwrap();
+    let swept = welfare_grants::service::files::sweep(&db, &*storage, Duration::from_secs(3600)).await.unwrap();
     assert_eq!(swept.files, 0);
     assert_eq!(storage.list().await.unwrap().len(), 2);
 
     // Old enough: the orphan goes, the annex's file stays.
-    let swept = welfare_grants::service::files::sweep(&db, &storage, Duration::ZERO).await.unwrap();
+    let swept = welfare_grants::service::files::sweep(&db, &*storage, Duration::ZERO).await.unwrap();
     assert_eq!(swept.files, 1);
     let kept: Vec<String> = storage.list().await.unwrap().into_iter().map(|k| k.key).collect();
     assert_eq!(kept, vec![agreement]);

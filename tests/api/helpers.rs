@@ -9,6 +9,11 @@
 //! A fresh database is a copy of a template that is already migrated (and seeded, when the
 //! test keeps the demo on): migrating and seeding every database took most of a test's time.
 //! See [`templates`].
+//!
+//! The tests of the annexes' files run on both storage backends too ([`both_storages!`]): the
+//! S3 half on a bucket of its own at the S3-compatible server named by `TEST_S3_URL` (e.g.
+//! `http://127.0.0.1:5900`, a `moto_server`), skipped with a message when it is not set,
+//! unless `WG_REQUIRE_S3=1`.
 
 use reqwest::{Method, Response, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
@@ -134,6 +139,61 @@ pub async fn connect_admin(url: &str) -> Result<sea_orm::DatabaseConnection, Str
     Database::connect(options).await.map_err(|e| e.to_string())
 }
 
+/// The S3-compatible server of the tests, when there is one (`TEST_S3_URL`).
+pub fn s3_url() -> Option<String> {
+    std::env::var("TEST_S3_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| u.trim_end_matches('/').to_owned())
+}
+
+/// The server at `TEST_S3_URL`; `None` with a message when it is not set and not required.
+pub fn s3_or_skip() -> Option<String> {
+    let url = s3_url();
+    if url.is_none() {
+        if std::env::var("WG_REQUIRE_S3").is_ok_and(|v| v == "1") {
+            panic!("S3 is required (WG_REQUIRE_S3=1) but TEST_S3_URL is not set");
+        }
+        eprintln!("TEST_S3_URL is not set: this S3 test is skipped");
+    }
+    url
+}
+
+/// Keep the files in a fresh bucket of the S3-compatible server at `endpoint` (made when the
+/// application starts). Its test credentials: the server checks none.
+pub fn on_s3(settings: &mut Settings, endpoint: &str) {
+    use welfare_grants::config::StorageBackend;
+    settings.storage.backend = StorageBackend::S3;
+    let s3 = &mut settings.storage.s3;
+    s3.endpoint = endpoint.to_owned();
+    s3.bucket = format!("wg-test-{}", Uuid::new_v4().simple());
+    s3.region = "us-east-1".into();
+    s3.access_key_id = "wg-test".into();
+    s3.secret_access_key = SecretString::from("wg-test-secret");
+    s3.request_timeout_secs = 5;
+}
+
+/// Make the bucket of `settings` with a plain `PUT /<bucket>`: object_store makes none, and
+/// the test server takes it unsigned.
+async fn create_bucket(settings: &welfare_grants::config::S3Settings) {
+    let res = reqwest::Client::new()
+        .put(format!("{}/{}", settings.endpoint, settings.bucket))
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "the S3 server at {} is not reachable: {e}",
+                settings.endpoint
+            )
+        });
+    assert!(
+        res.status().is_success(),
+        "creating bucket {}: {}",
+        settings.bucket,
+        res.status()
+    );
+}
+
 fn require_postgres() -> bool {
     std::env::var("WG_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
 }
@@ -213,6 +273,9 @@ pub async fn spawn_app_with_resolver(
         }
     }
     customise(&mut settings);
+    if settings.storage.backend == welfare_grants::config::StorageBackend::S3 {
+        create_bucket(&settings.storage.s3).await;
+    }
     // The database exists once the settings are final: they say which template it copies.
     let start = templates::Start::for_settings(&settings);
     let postgres_db = match postgres {
@@ -305,7 +368,41 @@ macro_rules! both {
     };
 }
 
+/// [`both!`] on each storage backend: on the filesystem and in an S3 bucket (see
+/// [`s3_or_skip`]), each on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! both_storages {
+    (async fn $name:ident($app:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($app: $crate::helpers::TestApp) $body
+            $crate::both!(async fn files($app) { super::run($app).await });
+            mod s3 {
+                use $crate::helpers::{Backend, on_s3, s3_or_skip, spawn_app_with};
+                #[tokio::test]
+                async fn sqlite() {
+                    let Some(url) = s3_or_skip() else { return };
+                    super::run(spawn_app_with(Backend::Sqlite, |s| on_s3(s, &url)).await.unwrap()).await
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    let Some(url) = s3_or_skip() else { return };
+                    if let Some(app) = spawn_app_with(Backend::Postgres, |s| on_s3(s, &url)).await {
+                        super::run(app).await
+                    }
+                }
+            }
+        }
+    };
+}
+
 impl TestApp {
+    /// The storage of the application, as the service builds it from its settings.
+    pub fn storage(&self) -> std::sync::Arc<dyn welfare_grants::storage::Storage> {
+        welfare_grants::storage::from_settings(&self.settings.storage).expect("the storage")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -1050,6 +1147,14 @@ pub async fn upload_raw(
         .send()
         .await
         .expect("the upload is sent")
+}
+
+/// The seconds of an answer's `Retry-After`.
+pub fn retry_after(res: &Response) -> Option<u64> {
+    res.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
 }
 
 /// Upload an annex of `kind` (about `organization`, when given); answer its description.

@@ -29,5 +29,6 @@ mod protocol;
 mod rankings;
 mod review;
 mod status;
+mod storage_outage;
 mod users;
 mod webhooks;

@@ -80,14 +80,14 @@ impl Control {
     }
 }
 
-/// A TCP proxy in front of PostgreSQL that the test controls.
-struct Proxy {
-    port: u16,
+/// A TCP proxy in front of PostgreSQL (or another server) that the test controls.
+pub(crate) struct Proxy {
+    pub(crate) port: u16,
     control: Arc<Control>,
 }
 
 impl Proxy {
-    async fn start() -> Proxy {
+    pub(crate) async fn start() -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let port = listener.local_addr().unwrap().port();
         let (mode, _) = watch::channel(Mode::Forward);
@@ -103,15 +103,20 @@ impl Proxy {
         Proxy { port, control }
     }
 
-    fn cut(&self) {
+    /// Forward to `host:port`.
+    pub(crate) fn forward_to(&self, target: &str) {
+        *self.control.target.lock().unwrap() = target.to_owned();
+    }
+
+    pub(crate) fn cut(&self) {
         self.control.set(Mode::Cut);
     }
 
-    fn blackhole(&self) {
+    pub(crate) fn blackhole(&self) {
         self.control.set(Mode::Blackhole);
     }
 
-    fn restore(&self) {
+    pub(crate) fn restore(&self) {
         self.control.set(Mode::Forward);
     }
 
@@ -289,7 +294,7 @@ async fn spawn_behind_proxy_with(
     let app = spawn_app_with(Backend::Postgres, |s| {
         let url = s.database.url.expose_secret().to_owned();
         let (target, through) = split_url(&url, proxy.port);
-        *proxy.control.target.lock().unwrap() = target;
+        proxy.forward_to(&target);
         s.database.url = SecretString::from(through);
         s.database.acquire_timeout_ms = ACQUIRE_TIMEOUT_MS;
         // No background worker writing on its own: the only traffic is the test's.
@@ -326,11 +331,7 @@ async fn assert_unavailable(res: reqwest::Response, started: Instant, what: &str
         elapsed < FAIL_FAST,
         "{what} answered after {elapsed:?}, beyond {FAIL_FAST:?}"
     );
-    let retry_after = res
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let retry_after = retry_after(&res);
     assert!(
         retry_after.is_some_and(|s| s > 0),
         "{what}: Retry-After {retry_after:?}"
