@@ -58,7 +58,7 @@ pub struct EnvelopeView {
 
 /// The envelopes of a call and how they add up.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "total_budget": "5050000.00", "sum": "5050000.00", "items": [{"agency_code": "MONTAGNA", "agency_name": "ATS della Montagna", "amount": "293580.00", "source": "official", "note": "Avviso ATS Montagna"}, {"agency_code": "MILANO", "agency_name": "ATS della Città Metropolitana di Milano", "amount": "1417010.23", "source": "estimated", "note": null}]}))]
+#[schema(example = json!({"call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "total_budget": "5050000.00", "sum": "5050000.00", "items": [{"agency_code": "MONTAGNA", "agency_name": "ATS della Montagna", "amount": "293580.00", "source": "official", "note": "Avviso ATS Montagna", "committed": "293580.00", "paid": "35000.00"}, {"agency_code": "MILANO", "agency_name": "ATS della Città Metropolitana di Milano", "amount": "1417010.23", "source": "estimated", "note": null, "committed": "0.00", "paid": "0.00"}]}))]
 pub struct EnvelopesView {
     pub call_id: Uuid,
     pub total_budget: Money,

@@ -287,6 +287,10 @@ pub async fn list_payments(
 }
 
 /// Read a payment.
+///
+/// Its tranche, amount and status, and the acts of each step: the liquidation act that
+/// authorized it, the payment order that paid it, or why it failed or was cancelled. Visible to
+/// whoever may read its grant.
 #[utoipa::path(
     operation_id = "getPayment",
     tag = "payments",

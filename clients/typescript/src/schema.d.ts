@@ -1007,6 +1007,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/grants/{grant_id}/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a grant's payment plan and payments.
+         * @description The plan's tranches with their amounts for this grant, what was paid and what is left, and
+         *     each payment with its acts. For whoever may read the grant.
+         */
+        get: operations["getGrantPayments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/grants/{grant_id}/revoke": {
         parameters: {
             query?: never;
@@ -1022,6 +1043,30 @@ export interface paths {
          *     reserve list as a new published ranking version.
          */
         post: operations["revokeGrant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/grants/{grant_id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Communicate the project's start.
+         * @description By the lead's representatives, once, for an accepted grant, with a start date not before the
+         *     acceptance. The end date follows from the call's `project_duration_months`. A start
+         *     communicated after the call's `start_deadline_days` is accepted and flagged `overdue`. The
+         *     tranches of the payment plan paid at the start (by default the 70% advance) become payments
+         *     `due`, for the ATS to authorize.
+         */
+        post: operations["startGrant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1303,6 +1348,116 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the payments the caller may see.
+         * @description Evaluators see their agency's; administrators, all; applicants, their partnerships' grants'.
+         *     Oldest due first. Paged.
+         */
+        get: operations["listPayments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/{payment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a payment.
+         * @description Its tranche, amount and status, and the acts of each step: the liquidation act that
+         *     authorized it, the payment order that paid it, or why it failed or was cancelled. Visible to
+         *     whoever may read its grant.
+         */
+        get: operations["getPayment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/{payment_id}/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Authorize a payment.
+         * @description By an evaluator of the grant's ATS, with the liquidation act's number and date (not after
+         *     today), for a payment `due` or `failed` of an accepted grant; never when it would bring the
+         *     total paid above the grant. Every broken rule is listed. The Region's administrators are told
+         *     to record it.
+         */
+        post: operations["authorizePayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/{payment_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a payment.
+         * @description By an evaluator of the grant's ATS or an administrator, with a reason, while not paid. The
+         *     lead and the ATS are told.
+         */
+        post: operations["cancelPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/{payment_id}/record": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record a payment paid or failed.
+         * @description By an administrator of the Region who did not authorize it (four eyes), for an authorized
+         *     payment: `paid` with the payment order's number and date (between the liquidation act and
+         *     today), never above the grant; or `failed` with a reason, after which the ATS may authorize
+         *     it again. The lead is told.
+         */
+        post: operations["recordPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users": {
         parameters: {
             query?: never;
@@ -1465,6 +1620,35 @@ export interface components {
         AcceptRequest: {
             /** @description The project's Codice Unico di Progetto. */
             cup: string;
+        };
+        /**
+         * @description A checked act: a liquidation act or a payment order.
+         * @example {
+         *       "date": "2027-05-03",
+         *       "number": "DDG 1234/2027"
+         *     }
+         */
+        Act: {
+            /** Format: date */
+            date: string;
+            /** @example DDG 1234/2027 */
+            number: string;
+        };
+        /**
+         * @description An act as a request gives it: its number and its date.
+         * @example {
+         *       "date": "2027-04-10",
+         *       "number": "DDG 1234/2027"
+         *     }
+         */
+        ActRequest: {
+            /**
+             * Format: date
+             * @description Not after today (Europe/Rome).
+             */
+            date?: string | null;
+            /** @description 1 to 100 characters. */
+            number?: string | null;
         };
         /**
          * @description An admissibility decision.
@@ -1813,6 +1997,18 @@ export interface components {
             /** Format: date-time */
             occurred_at: string;
             request_id?: string | null;
+        };
+        /**
+         * @description The authorization of a payment.
+         * @example {
+         *       "liquidation": {
+         *         "date": "2027-04-10",
+         *         "number": "DDG 1234/2027"
+         *       }
+         *     }
+         */
+        AuthorizeRequest: {
+            liquidation?: components["schemas"]["ActRequest"] | null;
         };
         /**
          * @description The budget as declared: cost lines, the requested grant and the co-financing.
@@ -2669,6 +2865,16 @@ export interface components {
             window_state: components["schemas"]["WindowState"];
         };
         /**
+         * @description The cancellation of a payment.
+         * @example {
+         *       "reason": "IBAN del capofila da aggiornare: nuova liquidazione a seguire."
+         *     }
+         */
+        CancelRequest: {
+            /** @description Required, up to 2000 characters. */
+            reason?: string | null;
+        };
+        /**
          * @description What kind of body an organization is.
          * @example enterprise
          * @enum {string}
@@ -2820,6 +3026,7 @@ export interface components {
          *       "envelope": "293580.00",
          *       "free": "0.00",
          *       "inadmissible": 0,
+         *       "paid": "35000.00",
          *       "ranking_status": "approved",
          *       "received": 7,
          *       "scored": 7,
@@ -2846,6 +3053,8 @@ export interface components {
             free: components["schemas"]["Money"];
             /** Format: int32 */
             inadmissible: number;
+            /** @description Paid out to the agency's projects so far. */
+            paid: components["schemas"]["Money"];
             /** @description `none`, `draft` or `approved`. */
             ranking_status: components["schemas"]["RankingStatus"];
             /**
@@ -3208,7 +3417,9 @@ export interface components {
          *       "agency_code": "MONTAGNA",
          *       "agency_name": "ATS della Montagna",
          *       "amount": "293580.00",
+         *       "committed": "293580.00",
          *       "note": "Avviso ATS Montagna",
+         *       "paid": "35000.00",
          *       "source": "official"
          *     }
          */
@@ -3216,7 +3427,11 @@ export interface components {
             agency_code: components["schemas"]["AgencyCode"];
             agency_name: string;
             amount: components["schemas"]["Money"];
+            /** @description In offered and accepted grants. */
+            committed: components["schemas"]["Money"];
             note?: string | null;
+            /** @description Paid out to the projects so far. */
+            paid: components["schemas"]["Money"];
             source: components["schemas"]["EnvelopeSource"];
         };
         /**
@@ -3251,14 +3466,18 @@ export interface components {
          *           "agency_code": "MONTAGNA",
          *           "agency_name": "ATS della Montagna",
          *           "amount": "293580.00",
+         *           "committed": "293580.00",
          *           "note": "Avviso ATS Montagna",
+         *           "paid": "35000.00",
          *           "source": "official"
          *         },
          *         {
          *           "agency_code": "MILANO",
          *           "agency_name": "ATS della Città Metropolitana di Milano",
          *           "amount": "1417010.23",
+         *           "committed": "0.00",
          *           "note": null,
+         *           "paid": "0.00",
          *           "source": "estimated"
          *         }
          *       ],
@@ -3350,7 +3569,7 @@ export interface components {
          * @description What happened, as other systems see it.
          * @enum {string}
          */
-        EventType: "application.submitted" | "application.admissibility_decided" | "ranking.changed" | "ranking.approved" | "grant.offered" | "grant.accepted" | "grant.declined" | "grant.revoked" | "grant.expired" | "envelope.changed" | "partnership.member_invited" | "partnership.invitation_accepted" | "partnership.invitation_declined" | "partnership.member_removed";
+        EventType: "application.submitted" | "application.admissibility_decided" | "ranking.changed" | "ranking.approved" | "grant.offered" | "grant.accepted" | "grant.declined" | "grant.revoked" | "grant.expired" | "grant.started" | "payment.authorized" | "payment.paid" | "payment.failed" | "payment.cancelled" | "envelope.changed" | "partnership.member_invited" | "partnership.invitation_accepted" | "partnership.invitation_declined" | "partnership.member_removed";
         /**
          * @description One expense category of a budget, with an optional cap as a share of the total cost.
          * @example {
@@ -3522,6 +3741,43 @@ export interface components {
             total: number;
         };
         /**
+         * @description A grant's payment plan and its payments.
+         * @example {
+         *       "grant_amount": "50000.00",
+         *       "grant_id": "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d",
+         *       "paid": "0.00",
+         *       "payments": [],
+         *       "plan": [
+         *         {
+         *           "amount": "35000.00",
+         *           "code": "advance",
+         *           "share": "70.00",
+         *           "trigger": "start_communicated"
+         *         },
+         *         {
+         *           "amount": "15000.00",
+         *           "code": "balance",
+         *           "share": "30.00",
+         *           "trigger": "final_report_approved"
+         *         }
+         *       ],
+         *       "to_pay": "50000.00"
+         *     }
+         */
+        GrantPayments: {
+            /** @description The grant: the most its payments may pay in all. */
+            grant_amount: components["schemas"]["Money"];
+            /** Format: uuid */
+            grant_id: string;
+            /** @description Everything paid so far. */
+            paid: components["schemas"]["Money"];
+            /** @description The payments its tranches became, in the plan's order. */
+            payments: components["schemas"]["PaymentView"][];
+            plan: components["schemas"]["PlannedTranche"][];
+            /** @description The grant less what was paid. */
+            to_pay: components["schemas"]["Money"];
+        };
+        /**
          * @description Where a grant stands. Committed money is what is offered or accepted.
          * @enum {string}
          */
@@ -3536,11 +3792,16 @@ export interface components {
          *       "call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65",
          *       "cup": null,
          *       "deadline": "2027-04-04T21:59:59.000000Z",
+         *       "end_date": null,
          *       "id": "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d",
          *       "offered_at": "2027-03-05T09:00:00.000000Z",
+         *       "overdue": false,
          *       "ranking_version": 2,
          *       "reason": null,
          *       "requested": "50000.00",
+         *       "start_date": null,
+         *       "start_deadline": null,
+         *       "started_at": null,
          *       "status": "offered"
          *     }
          */
@@ -3560,10 +3821,20 @@ export interface components {
              * @description Accept or decline by then (23:59:59 Europe/Rome of the call's last day).
              */
             deadline: string;
+            /**
+             * Format: date
+             * @description The project's last day: the start plus the call's `project_duration_months`, less a day.
+             */
+            end_date?: string | null;
             /** Format: uuid */
             id: string;
             /** Format: date-time */
             offered_at: string;
+            /**
+             * @description Started after the start deadline, or still not started past it: flagged for the ATS
+             *     (revocation is always an explicit act).
+             */
+            overdue: boolean;
             /**
              * Format: int32
              * @description The ranking version that made the offer.
@@ -3571,6 +3842,22 @@ export interface components {
             ranking_version: number;
             reason?: string | null;
             requested: components["schemas"]["Money"];
+            /**
+             * Format: date
+             * @description The project's start, as its lead communicated it.
+             */
+            start_date?: string | null;
+            /**
+             * Format: date-time
+             * @description Once accepted: the lead communicates the project's start by then (23:59:59
+             *     Europe/Rome of the `start_deadline_days`-th day after the acceptance).
+             */
+            start_deadline?: string | null;
+            /**
+             * Format: date-time
+             * @description When the start was communicated.
+             */
+            started_at?: string | null;
             status: components["schemas"]["GrantStatus"];
         };
         /**
@@ -4374,11 +4661,129 @@ export interface components {
             new_password: string;
         };
         /**
+         * @description A page of payments.
+         * @example {
+         *       "items": [],
+         *       "page": 1,
+         *       "per_page": 20,
+         *       "total": 0
+         *     }
+         */
+        PaymentList: {
+            items: components["schemas"]["PaymentView"][];
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            per_page: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /**
+         * @description What happened to an authorized payment.
+         * @enum {string}
+         */
+        PaymentOutcome: "paid" | "failed";
+        /**
+         * @description Where a payment stands.
+         * @example authorized
+         * @enum {string}
+         */
+        PaymentStatus: "due" | "authorized" | "paid" | "failed" | "cancelled";
+        /**
+         * @description A payment of a grant.
+         * @example {
+         *       "agency_code": "MONTAGNA",
+         *       "amount": "35000.00",
+         *       "authorized_at": "2027-04-10T09:30:00.000000Z",
+         *       "authorized_by": "7d8e9f0a-1b2c-4d3e-8f4a-5b6c7d8e9f0a",
+         *       "call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65",
+         *       "cancel_reason": null,
+         *       "cancelled_at": null,
+         *       "cancelled_by": null,
+         *       "due_at": "2027-04-01T08:00:00.000000Z",
+         *       "failure_reason": null,
+         *       "grant_id": "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d",
+         *       "id": "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+         *       "liquidation": {
+         *         "date": "2027-04-10",
+         *         "number": "DDG 1234/2027"
+         *       },
+         *       "order": null,
+         *       "recorded_at": null,
+         *       "recorded_by": null,
+         *       "status": "authorized",
+         *       "tranche": "advance",
+         *       "updated_at": "2027-04-10T09:30:00.000000Z"
+         *     }
+         */
+        PaymentView: {
+            agency_code: components["schemas"]["AgencyCode"];
+            amount: components["schemas"]["Money"];
+            /** Format: date-time */
+            authorized_at?: string | null;
+            /**
+             * Format: uuid
+             * @description The evaluator of the ATS who authorized it last, with the liquidation act.
+             */
+            authorized_by?: string | null;
+            /** Format: uuid */
+            call_id: string;
+            cancel_reason?: string | null;
+            /** Format: date-time */
+            cancelled_at?: string | null;
+            /** Format: uuid */
+            cancelled_by?: string | null;
+            /**
+             * Format: date-time
+             * @description When its tranche's trigger made it due.
+             */
+            due_at: string;
+            /** @description Why the last payment order failed. */
+            failure_reason?: string | null;
+            /** Format: uuid */
+            grant_id: string;
+            /** Format: uuid */
+            id: string;
+            liquidation?: components["schemas"]["Act"] | null;
+            order?: components["schemas"]["Act"] | null;
+            /** Format: date-time */
+            recorded_at?: string | null;
+            /**
+             * Format: uuid
+             * @description The administrator who recorded it paid or failed (never its authorizer).
+             */
+            recorded_by?: string | null;
+            status: components["schemas"]["PaymentStatus"];
+            /** @description The code of the payment plan's tranche it pays. */
+            tranche: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
          * @description Percentage from 0.00 to 100.00 as a string with exactly two decimals
          * @example 70.00
          * @example 70.00
          */
         Percent: string;
+        /**
+         * @description A tranche of the grant's payment plan, with its amount for this grant.
+         * @example {
+         *       "amount": "35000.00",
+         *       "code": "advance",
+         *       "share": "70.00",
+         *       "trigger": "start_communicated"
+         *     }
+         */
+        PlannedTranche: {
+            /**
+             * @description The share of the grant rounded down to the cent; the last tranche takes the remainder
+             *     (the balance: at the final report, the final grant less everything paid).
+             */
+            amount: components["schemas"]["Money"];
+            code: string;
+            share: components["schemas"]["Percent"];
+            trigger: components["schemas"]["TrancheTrigger"];
+        };
         /**
          * @description Points with at most one decimal place, as a string
          * @example 25.0
@@ -4661,6 +5066,22 @@ export interface components {
             snapshot_sha256: string;
             /** Format: date-time */
             submitted_at: string;
+        };
+        /**
+         * @description The recording of a payment: paid with the payment order, or failed with a reason.
+         * @example {
+         *       "order": {
+         *         "date": "2027-04-15",
+         *         "number": "MP 2027/00077"
+         *       },
+         *       "outcome": "paid"
+         *     }
+         */
+        RecordRequest: {
+            order?: components["schemas"]["ActRequest"] | null;
+            outcome: components["schemas"]["PaymentOutcome"];
+            /** @description Failed: why (up to 2000 characters). */
+            reason?: string | null;
         };
         /**
          * @description A refresh token.
@@ -5025,6 +5446,19 @@ export interface components {
             pinned?: components["schemas"]["EnvelopeInput"][];
             /** @description Populations to use instead of the stored ones. */
             populations?: components["schemas"]["PopulationInput"][];
+        };
+        /**
+         * @description The project's start, as the lead communicates it.
+         * @example {
+         *       "start_date": "2027-04-01"
+         *     }
+         */
+        StartRequest: {
+            /**
+             * Format: date
+             * @description The first day of the project (not before the acceptance, in Europe/Rome).
+             */
+            start_date: string;
         };
         /**
          * @description The service is up and its database answers.
@@ -12327,6 +12761,69 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    getGrantPayments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The plan and the payments */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantPayments"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_path_parameter",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_path_parameter"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such grant that the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payment_not_found",
+                     *       "detail": "There is no such payment that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:payment_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     revokeGrant: {
         parameters: {
             query?: never;
@@ -12480,6 +12977,169 @@ export interface operations {
                      *           "code": "invalid_cup",
                      *           "field": "cup",
                      *           "message": "The CUP has 15 capital letters and digits, e.g. J51B22000120002."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    startGrant: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartRequest"];
+            };
+        };
+        responses: {
+            /** @description Started: the grant with its start and end dates */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_body",
+                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_body",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "unknown_field_name",
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not the lead's representative */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "lead_only",
+                     *       "detail": "Only the representatives of the lead partner may do this; the other members read it.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:lead_only"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such grant that the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "grant_not_found",
+                     *       "detail": "There is no such grant that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:grant_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not accepted, or already started */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "already_started",
+                     *       "detail": "The project already started on 2027-04-01: its start is communicated once.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:already_started"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "unsupported_media_type",
+                     *       "detail": "The request body must be application/json.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 415,
+                     *       "title": "Unsupported media type",
+                     *       "type": "urn:welfare-grants:problem:unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A start before the acceptance */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "start_before_acceptance",
+                     *           "field": "start_date",
+                     *           "message": "The project cannot start before the grant was accepted (2027-03-10)."
                      *         }
                      *       ]
                      *     }
@@ -14360,6 +15020,660 @@ export interface operations {
                      *           "code": "call_closed",
                      *           "field": "call_id",
                      *           "message": "The call's submission window has closed: its partnerships can no longer change."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listPayments: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Page number, from 1.
+                 * @example 1
+                 */
+                page?: number;
+                /**
+                 * @description Items per page, 1 to 100 (default 20).
+                 * @example 20
+                 */
+                per_page?: number;
+                call_id?: string;
+                agency_code?: components["schemas"]["AgencyCode"];
+                status?: components["schemas"]["PaymentStatus"];
+                grant_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of payments */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentList"];
+                };
+            };
+            /** @description The request cannot be read: a query parameter of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_query_parameter",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_query_parameter"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    /** @description The authentication scheme: `Bearer`. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "missing_token",
+                     *       "detail": "This operation needs a bearer token: log in at /api/v1/auth/login or /api/v1/auth/token.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "urn:welfare-grants:problem:missing_token"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A query parameter is out of range or not one of its values */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "out_of_range",
+                     *           "field": "per_page",
+                     *           "message": "per_page is 1 to 100."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getPayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The payment's id */
+                payment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The payment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_path_parameter",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_path_parameter"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such payment that the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payment_not_found",
+                     *       "detail": "There is no such payment that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:payment_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    authorizePayment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The payment's id */
+                payment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthorizeRequest"];
+            };
+        };
+        responses: {
+            /** @description Authorized */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_body",
+                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_body",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "unknown_field_name",
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not an evaluator of the grant's ATS */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "four_eyes",
+                     *       "detail": "You authorized this payment: another person records it (four eyes).",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:four_eyes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such payment that the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payment_not_found",
+                     *       "detail": "There is no such payment that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:payment_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already authorized, paid or cancelled; or the grant is no longer accepted */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payment_already_authorized",
+                     *       "detail": "The payment is already authorized: it waits to be recorded paid or failed.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:payment_already_authorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "unsupported_media_type",
+                     *       "detail": "The request body must be application/json.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 415,
+                     *       "title": "Unsupported media type",
+                     *       "type": "urn:welfare-grants:problem:unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The act's number or date missing or invalid, or the payment above the grant */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "missing_field",
+                     *           "field": "liquidation.date",
+                     *           "message": "This field is required."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    cancelPayment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The payment's id */
+                payment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CancelRequest"];
+            };
+        };
+        responses: {
+            /** @description Cancelled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_body",
+                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_body",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "unknown_field_name",
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Neither an evaluator of the grant's ATS nor an administrator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "four_eyes",
+                     *       "detail": "You authorized this payment: another person records it (four eyes).",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:four_eyes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such payment that the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payment_not_found",
+                     *       "detail": "There is no such payment that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:payment_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already paid or cancelled */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payment_already_authorized",
+                     *       "detail": "The payment is already authorized: it waits to be recorded paid or failed.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:payment_already_authorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "unsupported_media_type",
+                     *       "detail": "The request body must be application/json.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 415,
+                     *       "title": "Unsupported media type",
+                     *       "type": "urn:welfare-grants:problem:unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "missing_field",
+                     *           "field": "liquidation.date",
+                     *           "message": "This field is required."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    recordPayment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The payment's id */
+                payment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecordRequest"];
+            };
+        };
+        responses: {
+            /** @description Recorded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_body",
+                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_body",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "unknown_field_name",
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not an administrator, or the administrator who authorized it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "four_eyes",
+                     *       "detail": "You authorized this payment: another person records it (four eyes).",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:four_eyes"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such payment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payment_not_found",
+                     *       "detail": "There is no such payment that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:payment_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authorized, or already paid or cancelled */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payment_already_authorized",
+                     *       "detail": "The payment is already authorized: it waits to be recorded paid or failed.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:payment_already_authorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "unsupported_media_type",
+                     *       "detail": "The request body must be application/json.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 415,
+                     *       "title": "Unsupported media type",
+                     *       "type": "urn:welfare-grants:problem:unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The order's number or date missing or invalid, no reason for a failure, or the payment above the grant */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "missing_field",
+                     *           "field": "liquidation.date",
+                     *           "message": "This field is required."
                      *         }
                      *       ]
                      *     }
