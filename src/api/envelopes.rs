@@ -43,7 +43,7 @@ impl From<&EnvelopeInput> for Envelope {
 /// One agency's envelope.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"agency_code": "MONTAGNA", "agency_name": "ATS della Montagna", "amount": "293580.00", "source": "official", "note": "Avviso ATS Montagna",
-    "committed": "293580.00", "paid": "35000.00"}))]
+    "committed": "293580.00", "paid": "35000.00", "to_recover": "0.00"}))]
 pub struct EnvelopeView {
     pub agency_code: AgencyCode,
     pub agency_name: String,
@@ -54,11 +54,13 @@ pub struct EnvelopeView {
     pub committed: Money,
     /// Paid out to the projects so far.
     pub paid: Money,
+    /// Paid beyond what revoked or renounced grants allow, not yet paid back.
+    pub to_recover: Money,
 }
 
 /// The envelopes of a call and how they add up.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "total_budget": "5050000.00", "sum": "5050000.00", "items": [{"agency_code": "MONTAGNA", "agency_name": "ATS della Montagna", "amount": "293580.00", "source": "official", "note": "Avviso ATS Montagna", "committed": "293580.00", "paid": "35000.00"}, {"agency_code": "MILANO", "agency_name": "ATS della Città Metropolitana di Milano", "amount": "1417010.23", "source": "estimated", "note": null, "committed": "0.00", "paid": "0.00"}]}))]
+#[schema(example = json!({"call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "total_budget": "5050000.00", "sum": "5050000.00", "items": [{"agency_code": "MONTAGNA", "agency_name": "ATS della Montagna", "amount": "293580.00", "source": "official", "note": "Avviso ATS Montagna", "committed": "293580.00", "paid": "35000.00", "to_recover": "0.00"}, {"agency_code": "MILANO", "agency_name": "ATS della Città Metropolitana di Milano", "amount": "1417010.23", "source": "estimated", "note": null, "committed": "0.00", "paid": "0.00", "to_recover": "0.00"}]}))]
 pub struct EnvelopesView {
     pub call_id: Uuid,
     pub total_budget: Money,
@@ -84,6 +86,7 @@ fn envelopes_view(book: &service::Envelopes) -> EnvelopesView {
                 note: e.note.clone(),
                 committed: spent(&e.agency).map_or(Money::ZERO, |s| s.committed),
                 paid: spent(&e.agency).map_or(Money::ZERO, |s| s.paid),
+                to_recover: spent(&e.agency).map_or(Money::ZERO, |s| s.to_recover),
             })
             .collect(),
     }

@@ -10,6 +10,7 @@ use super::PageParams;
 use super::extract::Json;
 use crate::auth::AuthUser;
 use crate::domain::agency::AgencyCode;
+use crate::domain::award::RevocationCause;
 use crate::domain::grant::GrantStatus;
 use crate::domain::money::Money;
 use crate::error::{ApiError, Problem};
@@ -21,7 +22,8 @@ use crate::state::AppState;
 #[schema(example = json!({"id": "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d", "call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "agency_code": "MONTAGNA",
     "application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "amount": "43580.00", "requested": "50000.00", "status": "offered",
     "offered_at": "2027-03-05T09:00:00.000000Z", "deadline": "2027-04-04T21:59:59.000000Z", "cup": null, "answered_at": null, "reason": null, "ranking_version": 2,
-    "start_deadline": null, "start_date": null, "end_date": null, "started_at": null, "overdue": false}))]
+    "start_deadline": null, "start_date": null, "end_date": null, "started_at": null, "overdue": false,
+    "revocation_cause": null, "ended_at": null}))]
 pub struct GrantView {
     pub id: Uuid,
     pub call_id: Uuid,
@@ -56,6 +58,11 @@ pub struct GrantView {
     /// Started after the start deadline, or still not started past it: flagged for the ATS
     /// (revocation is always an explicit act).
     pub overdue: bool,
+    /// Why it was revoked, when a cause was given.
+    pub revocation_cause: Option<RevocationCause>,
+    /// When it was revoked or renounced.
+    #[serde(with = "crate::domain::timestamp::option")]
+    pub ended_at: Option<DateTime<Utc>>,
 }
 
 impl From<&Viewed> for GrantView {
@@ -80,6 +87,8 @@ impl From<&Viewed> for GrantView {
             end_date: g.end_date,
             started_at: g.started_at,
             overdue: v.overdue,
+            revocation_cause: g.revocation_cause,
+            ended_at: g.ended_at,
         }
     }
 }
@@ -252,19 +261,23 @@ pub async fn decline(
     Ok(HttpResponse::Ok().json(GrantView::from(&g)))
 }
 
-/// A reason, for a revocation.
+/// A revocation: its reason (the act, in words) and, optionally, its cause.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"reason": "Il progetto non è stato avviato entro i termini."}))]
+#[schema(example = json!({"reason": "Il progetto non è stato avviato entro i termini (decreto n. 77).", "cause": "no_start"}))]
 pub struct RevokeRequest {
     #[schema(max_length = 2000)]
     pub reason: String,
+    pub cause: Option<RevocationCause>,
 }
 
 /// Revoke a grant.
 ///
-/// Administrators only, with a reason, for an offered or accepted grant: its money goes down the
-/// reserve list as a new published ranking version.
+/// By an administrator or an evaluator of the grant's ATS, with a reason and an optional cause
+/// code, for an offered or accepted grant. Its payments not yet made are cancelled; what it
+/// already paid becomes a recovery order (due in the call's `recovery_due_days`). Its money goes
+/// down the reserve list as a new published ranking version while the ranking's scorrimento is
+/// open (`scorrimento_months` after its approval); after that it stays in the envelope, unused.
 #[utoipa::path(
     operation_id = "revokeGrant",
     tag = "grants",
@@ -272,8 +285,8 @@ pub struct RevokeRequest {
     request_body = RevokeRequest,
     responses(
         (status = 200, description = "Revoked", body = GrantView),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such grant", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Neither an administrator nor an evaluator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such grant that the caller may see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not offered or accepted", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No reason", body = Problem, content_type = "application/problem+json"),
     ),
@@ -287,6 +300,39 @@ pub async fn revoke(
     body: Json<RevokeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let g = service::revoke(&state.db, &caller, state.now(), path.into_inner(), || {
+        let body = body.parse()?;
+        Ok((body.reason, body.cause))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(GrantView::from(&g)))
+}
+
+/// Renounce an accepted grant.
+///
+/// By the lead's representatives, with an optional reason. Its payments not yet made are
+/// cancelled; what it already paid becomes a recovery order. Its money goes down the reserve
+/// list while the ranking's scorrimento is open, otherwise it stays in the envelope, unused.
+#[utoipa::path(
+    operation_id = "renounceGrant",
+    tag = "grants",
+    params(("grant_id" = Uuid, Path, description = "The grant's id")),
+    request_body = DeclineRequest,
+    responses(
+        (status = 200, description = "Renounced", body = GrantView),
+        (status = 403, description = "Not the lead's representative", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such grant that the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not accepted", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/grants/{grant_id}/renounce")]
+pub async fn renounce(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<Uuid>,
+    body: Json<DeclineRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let g = service::renounce(&state.db, &caller, state.now(), path.into_inner(), || {
         Ok(body.parse()?.reason)
     })
     .await?;

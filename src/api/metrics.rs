@@ -35,6 +35,7 @@ pub struct Metrics {
     grants: IntGaugeVec,
     committed: GaugeVec,
     paid: GaugeVec,
+    to_recover: GaugeVec,
     deliveries: IntGaugeVec,
 }
 
@@ -90,6 +91,14 @@ impl Metrics {
             &["call", "agency"],
         )
         .expect("valid metric");
+        let to_recover = GaugeVec::new(
+            Opts::new(
+                "to_recover_eur",
+                "Money to be recovered (issued recovery orders), by call and agency, in EUR",
+            ),
+            &["call", "agency"],
+        )
+        .expect("valid metric");
         let deliveries = IntGaugeVec::new(
             Opts::new("webhook_deliveries", "Webhook deliveries by status"),
             &["status"],
@@ -105,6 +114,7 @@ impl Metrics {
             Box::new(grants.clone()),
             Box::new(committed.clone()),
             Box::new(paid.clone()),
+            Box::new(to_recover.clone()),
             Box::new(deliveries.clone()),
         ] {
             registry.register(c).expect("each metric registered once");
@@ -120,6 +130,7 @@ impl Metrics {
             grants,
             committed,
             paid,
+            to_recover,
             deliveries,
         }
     }
@@ -222,7 +233,11 @@ pub async fn serve(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpR
             .with_label_values(&[call.as_str(), agency.as_str(), status.as_str()])
             .set(*n);
     }
-    for (gauge, amounts) in [(&m.committed, &stats.committed), (&m.paid, &stats.paid)] {
+    for (gauge, amounts) in [
+        (&m.committed, &stats.committed),
+        (&m.paid, &stats.paid),
+        (&m.to_recover, &stats.to_recover),
+    ] {
         gauge.reset();
         for ((call, agency), amount) in amounts {
             let eur: f64 = amount.to_string().parse().unwrap_or(0.0);

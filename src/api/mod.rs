@@ -21,6 +21,7 @@ pub mod organizations;
 pub mod partnerships;
 pub mod payments;
 pub mod rankings;
+pub mod recoveries;
 pub mod results;
 pub mod review;
 pub mod security;
@@ -119,6 +120,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(grants::decline)
             .service(grants::revoke)
             .service(grants::start)
+            .service(grants::renounce)
+            .service(recoveries::list_recoveries)
+            .service(recoveries::get_recovery)
+            .service(recoveries::settle)
+            .service(recoveries::cancel)
             .service(payments::grant_payments)
             .service(payments::list_payments)
             .service(payments::get_payment)

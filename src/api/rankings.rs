@@ -277,6 +277,7 @@ pub async fn dashboard(
         envelope: d.envelope,
         committed: d.committed,
         paid: d.paid,
+        to_recover: d.to_recover,
         free: d.free,
         ranking_status: d.ranking_status,
         approval_target_date: d.approval_target_date,

@@ -602,6 +602,15 @@ catalogue! {
     ReceiptNotFound = "receipt_not_found", 404,
         "The application has not been submitted: it has no receipt.",
         "La domanda non è stata presentata: non ha una ricevuta.";
+    RecoveryCancelled = "recovery_cancelled", 409,
+        "The recovery order was cancelled: it no longer changes.",
+        "L'ordine di recupero è stato annullato: non cambia più.";
+    RecoveryNotFound = "recovery_not_found", 404,
+        "There is no such recovery order that you may see.",
+        "Non esiste un ordine di recupero con questo identificativo visibile a lei.";
+    RecoverySettled = "recovery_settled", 409,
+        "The recovery order has been settled: it no longer changes.",
+        "L'ordine di recupero è stato saldato: non cambia più.";
     RefreshTokenReused = "refresh_token_reused", 401,
         "This refresh token was already exchanged: somebody may have copied it, so its session is ended. Log in again.",
         "Questo refresh token è già stato scambiato: qualcuno potrebbe averlo copiato, quindi la sua sessione è chiusa. Accedere di nuovo.";

@@ -8,6 +8,7 @@ pub mod call;
 pub mod grant;
 pub mod payment;
 pub mod ranking;
+pub mod recovery;
 pub mod review;
 
 use serde_json::Value;
@@ -22,6 +23,7 @@ use call::CallEvent;
 use grant::GrantEvent;
 use payment::PaymentEvent;
 use ranking::RankingEvent;
+use recovery::RecoveryEvent;
 
 /// Who made a change, and in which request.
 #[derive(Debug, Clone, Default)]
@@ -97,6 +99,8 @@ pub enum EventKind {
     Grant(GrantEvent),
     /// A payment of a grant changed.
     Payment(PaymentEvent),
+    /// A recovery order was issued, settled or cancelled.
+    Recovery(RecoveryEvent),
     /// An agency's ranking changed.
     Ranking(RankingEvent),
 }
@@ -192,6 +196,7 @@ impl DomainEvent {
             EventKind::Call(e) => e.action(),
             EventKind::Grant(e) => e.action(),
             EventKind::Payment(e) => e.action(),
+            EventKind::Recovery(e) => e.action(),
             EventKind::Ranking(e) => e.action(),
         }
     }
@@ -239,6 +244,7 @@ impl DomainEvent {
             EventKind::Call(e) => e.webhook(),
             EventKind::Grant(e) => e.webhook(),
             EventKind::Payment(e) => Some(e.webhook()),
+            EventKind::Recovery(e) => Some(e.webhook()),
             EventKind::Ranking(e) => e.webhook(),
         }
     }
@@ -258,6 +264,7 @@ impl DomainEvent {
             EventKind::Call(_) => vec![],
             EventKind::Grant(e) => e.notices(self.entity_id),
             EventKind::Payment(e) => e.notices(self.entity_id),
+            EventKind::Recovery(e) => e.notices(self.entity_id),
             EventKind::Ranking(e) => e.notices(),
             EventKind::MemberInvited {
                 organization,
@@ -353,6 +360,10 @@ pub(crate) fn expected_webhook(action: &str, envelopes: bool) -> Option<EventTyp
         "payment.paid" => EventType::PaymentPaid,
         "payment.failed" => EventType::PaymentFailed,
         "payment.cancelled" => EventType::PaymentCancelled,
+        "grant.renounced" => EventType::GrantRenounced,
+        "recovery.issued" => EventType::RecoveryIssued,
+        "recovery.settled" => EventType::RecoverySettled,
+        "recovery.cancelled" => EventType::RecoveryCancelled,
         "call.envelopes_set" | "call.reallocated" => EventType::EnvelopeChanged,
         "call.changed" | "call.amended" if envelopes => EventType::EnvelopeChanged,
         _ => return None,

@@ -23,7 +23,10 @@ pub enum GrantStatus {
     Declined,
     /// The acceptance deadline passed without an answer.
     Expired,
+    /// Revoked by the ATS or the Region.
     Revoked,
+    /// Given up by its lead after the acceptance.
+    Renounced,
 }
 
 impl GrantStatus {
@@ -34,6 +37,7 @@ impl GrantStatus {
             GrantStatus::Declined => "declined",
             GrantStatus::Expired => "expired",
             GrantStatus::Revoked => "revoked",
+            GrantStatus::Renounced => "renounced",
         }
     }
 
@@ -44,6 +48,7 @@ impl GrantStatus {
             GrantStatus::Declined,
             GrantStatus::Expired,
             GrantStatus::Revoked,
+            GrantStatus::Renounced,
         ]
         .into_iter()
         .find(|g| g.as_str() == s)

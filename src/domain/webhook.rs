@@ -43,6 +43,9 @@ pub enum EventType {
     GrantDeclined,
     #[serde(rename = "grant.revoked")]
     GrantRevoked,
+    /// An accepted grant was given up by its lead.
+    #[serde(rename = "grant.renounced")]
+    GrantRenounced,
     /// An offer lapsed: its acceptance deadline passed without an answer.
     #[serde(rename = "grant.expired")]
     GrantExpired,
@@ -61,6 +64,15 @@ pub enum EventType {
     /// A payment not yet paid was cancelled.
     #[serde(rename = "payment.cancelled")]
     PaymentCancelled,
+    /// A grant paid more than it now allows: a recovery order was issued.
+    #[serde(rename = "recovery.issued")]
+    RecoveryIssued,
+    /// A recovery order was paid back.
+    #[serde(rename = "recovery.settled")]
+    RecoverySettled,
+    /// A recovery order was cancelled.
+    #[serde(rename = "recovery.cancelled")]
+    RecoveryCancelled,
     /// A call's envelopes were set, split or reallocated.
     #[serde(rename = "envelope.changed")]
     EnvelopeChanged,
@@ -79,7 +91,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 19] = [
+    pub const ALL: [EventType; 23] = [
         EventType::ApplicationSubmitted,
         EventType::AdmissibilityDecided,
         EventType::RankingChanged,
@@ -88,12 +100,16 @@ impl EventType {
         EventType::GrantAccepted,
         EventType::GrantDeclined,
         EventType::GrantRevoked,
+        EventType::GrantRenounced,
         EventType::GrantExpired,
         EventType::GrantStarted,
         EventType::PaymentAuthorized,
         EventType::PaymentPaid,
         EventType::PaymentFailed,
         EventType::PaymentCancelled,
+        EventType::RecoveryIssued,
+        EventType::RecoverySettled,
+        EventType::RecoveryCancelled,
         EventType::EnvelopeChanged,
         EventType::MemberInvited,
         EventType::InvitationAccepted,
@@ -111,12 +127,16 @@ impl EventType {
             EventType::GrantAccepted => "grant.accepted",
             EventType::GrantDeclined => "grant.declined",
             EventType::GrantRevoked => "grant.revoked",
+            EventType::GrantRenounced => "grant.renounced",
             EventType::GrantExpired => "grant.expired",
             EventType::GrantStarted => "grant.started",
             EventType::PaymentAuthorized => "payment.authorized",
             EventType::PaymentPaid => "payment.paid",
             EventType::PaymentFailed => "payment.failed",
             EventType::PaymentCancelled => "payment.cancelled",
+            EventType::RecoveryIssued => "recovery.issued",
+            EventType::RecoverySettled => "recovery.settled",
+            EventType::RecoveryCancelled => "recovery.cancelled",
             EventType::EnvelopeChanged => "envelope.changed",
             EventType::MemberInvited => "partnership.member_invited",
             EventType::InvitationAccepted => "partnership.invitation_accepted",

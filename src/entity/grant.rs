@@ -25,6 +25,8 @@ pub struct Model {
     pub end_date: Option<Date>,
     pub started_at: Option<DateTimeUtc>,
     pub start_overdue: bool,
+    pub revocation_cause: Option<String>,
+    pub ended_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

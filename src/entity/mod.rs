@@ -22,6 +22,7 @@ pub mod partnership;
 pub mod partnership_member;
 pub mod payment;
 pub mod ranking_version;
+pub mod recovery;
 pub mod review_step;
 pub mod user;
 pub mod webhook;

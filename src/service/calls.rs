@@ -23,7 +23,7 @@ use crate::domain::money::Money;
 use crate::domain::percent::Percent;
 use crate::domain::version::Expected;
 use crate::error::ApiError;
-use crate::store::{Page, begin_write, calls, grants, is_unique_violation, payments};
+use crate::store::{Page, begin_write, calls, grants, is_unique_violation, payments, recoveries};
 
 pub use crate::store::calls::Amendment;
 
@@ -91,6 +91,8 @@ pub struct Spent {
     pub committed: Money,
     /// Paid out to the projects.
     pub paid: Money,
+    /// Paid beyond what revoked, renounced or reduced grants allow, and not yet paid back.
+    pub to_recover: Money,
 }
 
 /// A call's envelopes, with what each agency committed and paid.
@@ -110,6 +112,7 @@ async fn book(
     let zero = Spent {
         committed: Money::ZERO,
         paid: Money::ZERO,
+        to_recover: Money::ZERO,
     };
     let mut spent: BTreeMap<AgencyCode, Spent> = items.iter().map(|e| (e.agency, zero)).collect();
     for g in grants::of_call(db, call.id).await? {
@@ -121,6 +124,10 @@ async fn book(
     for (_, agency, amount) in payments::paid_amounts(db, Some(call.id)).await? {
         let s = spent.entry(agency).or_insert(zero);
         s.paid = s.paid.checked_add(amount).unwrap_or(s.paid);
+    }
+    for (_, agency, amount) in recoveries::to_recover(db, Some(call.id)).await? {
+        let s = spent.entry(agency).or_insert(zero);
+        s.to_recover = s.to_recover.checked_add(amount).unwrap_or(s.to_recover);
     }
     Ok(Envelopes { call, items, spent })
 }

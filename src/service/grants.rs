@@ -21,11 +21,13 @@ use crate::domain::call::check_text;
 use crate::domain::event::Actor;
 use crate::domain::event::grant as event;
 use crate::domain::grant::{GrantStatus, answer as answer_rule, check_cup};
+use crate::domain::money::Money;
 use crate::domain::partnership::Access;
 use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::store::{
     Page, applications, begin_write, calls, grants, organizations, partnerships, payments,
+    recoveries,
 };
 
 pub use crate::store::grants::Grant;
@@ -233,6 +235,41 @@ pub(super) async fn member_applications(
     Ok(apps.iter().map(|a| a.id).collect())
 }
 
+/// What a list of what belongs to grants (payments, recovery orders) may show the caller:
+/// the agency to keep to, and for applicants the grants of their partnerships.
+pub(super) struct Scope {
+    pub agency: Option<AgencyCode>,
+    pub grants: Option<Vec<Uuid>>,
+}
+
+/// The scope of such a list: administrators all, evaluators their agency's (nothing when
+/// they ask for another), applicants their partnerships' grants'.
+pub(super) async fn scope(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    agency: Option<AgencyCode>,
+) -> Result<Scope, ApiError> {
+    Ok(match caller.role {
+        Role::Admin => Scope {
+            agency,
+            grants: None,
+        },
+        Role::Evaluator => Scope {
+            agency: caller.agency,
+            grants: agency
+                .is_some_and(|a| Some(a) != caller.agency)
+                .then(Vec::new),
+        },
+        Role::Applicant => {
+            let apps: Vec<Uuid> = member_applications(db, caller).await?.into_iter().collect();
+            Scope {
+                agency,
+                grants: Some(grants::ids_of_applications(db, &apps).await?),
+            }
+        }
+    })
+}
+
 /// A grant whose offer the caller's organization may answer: it leads the application (the
 /// other members learn nothing of the offer's answer: 404).
 async fn answerable(
@@ -326,47 +363,156 @@ async fn answer_offer(
     reread(db, id, now).await
 }
 
-/// Revoke an offered or accepted grant (administrators), with a reason (`parse`); its money
-/// goes down the list.
+/// Revoke an offered or accepted grant (administrators, or evaluators of its ATS), with a
+/// reason and an optional cause (`parse`).
 pub async fn revoke(
     db: &DatabaseConnection,
     caller: &AuthUser,
     now: DateTime<Utc>,
     id: Uuid,
-    parse: impl FnOnce() -> Result<String, ApiError>,
+    parse: impl FnOnce() -> Result<(String, Option<award::RevocationCause>), ApiError>,
 ) -> Result<Viewed, ApiError> {
-    caller.require_admin()?;
+    caller.require(&[Role::Admin, Role::Evaluator])?;
     let (g, _) = seen(db, caller, now, id).await?;
-    let reason = parse()?;
+    let (reason, cause) = parse()?;
     ApiError::check(check_text("reason", &reason, 2000).into_iter().collect())?;
+    let actor = award::Actor {
+        user_id: caller.id,
+        role: caller.role,
+        agency: caller.agency,
+    };
     let reason = reason.trim();
-    let actor = caller.actor();
-    let id = g.id;
-    let tx = begin_write(db).await?;
-    let current = grants::get(&tx, id).await?.ok_or_else(grant_not_found)?;
-    calls::lock_envelopes(&tx, current.call_id).await?;
-    let current = grants::get(&tx, id).await?.ok_or_else(grant_not_found)?;
-    if !current.status.commits() {
-        return Err(ApiError::from(ErrorCode::GrantNotLive));
+    end(
+        db,
+        caller,
+        now,
+        g.id,
+        GrantStatus::Revoked,
+        cause,
+        reason,
+        |current| Ok(award::may_revoke(&actor, current.agency, current.status)?),
+    )
+    .await
+}
+
+/// Renounce an accepted grant (the lead's representatives), with an optional reason
+/// (`parse`).
+pub async fn renounce(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    now: DateTime<Utc>,
+    id: Uuid,
+    parse: impl FnOnce() -> Result<Option<String>, ApiError>,
+) -> Result<Viewed, ApiError> {
+    let g = led(db, caller, now, id).await?;
+    let reason = parse()?;
+    if let Some(r) = &reason {
+        ApiError::check(check_text("reason", r, 2000).into_iter().collect())?;
     }
-    grants::revoke(&tx, id, reason, now).await?;
+    let reason = reason.as_deref().map_or("renounced by the lead", str::trim);
+    end(
+        db,
+        caller,
+        now,
+        g.id,
+        GrantStatus::Renounced,
+        None,
+        reason,
+        |current| Ok(award::may_renounce(current.status)?),
+    )
+    .await
+}
+
+/// End a live grant before its time, in one transaction: its open payments are cancelled,
+/// what it already paid becomes a recovery order, and its money goes down the reserve list
+/// while the ranking's scorrimento is open (otherwise it stays in the envelope, unused).
+#[allow(clippy::too_many_arguments)]
+async fn end(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    now: DateTime<Utc>,
+    id: Uuid,
+    status: GrantStatus,
+    cause: Option<award::RevocationCause>,
+    reason: &str,
+    allowed: impl FnOnce(&Grant) -> Result<(), ApiError>,
+) -> Result<Viewed, ApiError> {
+    let actor = caller.actor();
+    let tx = begin_write(db).await?;
+    let known = grants::get(&tx, id).await?.ok_or_else(grant_not_found)?;
+    calls::lock_envelopes(&tx, known.call_id).await?;
+    let current = grants::get_for_update(&tx, id)
+        .await?
+        .ok_or_else(grant_not_found)?;
+    allowed(&current)?;
+    let call = calls::get(&tx, current.call_id)
+        .await?
+        .ok_or_else(grant_not_found)?;
+    grants::end(&tx, id, status, cause, reason, now).await?;
+    payments::cancel_open(
+        &tx,
+        id,
+        &format!("grant {}: {reason}", status.as_str()),
+        now,
+    )
+    .await?;
+    let paid = award::total_paid(
+        payments::of_grant(&tx, id)
+            .await?
+            .iter()
+            .map(|p| &p.payment),
+    );
+    let today = now
+        .with_timezone(&crate::domain::call::CALL_TIME_ZONE)
+        .date_naive();
+    if let Some(r) = award::recovery_due(
+        id,
+        current.agency,
+        paid,
+        Money::ZERO,
+        call.rules.post_award.recovery_due_days,
+        today,
+        format!("Grant {}: {reason}", status.as_str()),
+    ) {
+        recoveries::insert(&tx, current.call_id, &r, now).await?;
+        let issued = crate::domain::event::recovery::changed(None, &r, current.application_id);
+        events::record(&tx, &actor, now, issued).await?;
+    }
     scorrimento_after(
         &tx,
         &actor,
         current.call_id,
         current.agency,
-        &format!("scorrimento after the revocation of grant {id}: {reason}"),
+        &format!(
+            "scorrimento after the {} of grant {id}: {reason}",
+            if status == GrantStatus::Renounced {
+                "renunciation"
+            } else {
+                "revocation"
+            }
+        ),
         now,
     )
     .await?;
-    let revoked = event::revoked(
-        id,
-        current.application_id,
-        current.amount,
-        current.status,
-        reason,
-    );
-    events::record(&tx, &actor, now, revoked).await?;
+    let ended = if status == GrantStatus::Renounced {
+        event::renounced(
+            id,
+            current.agency,
+            current.application_id,
+            current.amount,
+            reason,
+        )
+    } else {
+        event::revoked(
+            id,
+            current.application_id,
+            current.amount,
+            current.status,
+            reason,
+            cause,
+        )
+    };
+    events::record(&tx, &actor, now, ended).await?;
     tx.commit().await?;
     reread(db, id, now).await
 }

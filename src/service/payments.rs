@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::events;
-use super::grants::{grant_not_found, member_applications, seen};
+use super::grants::{grant_not_found, scope, seen};
 use crate::auth::AuthUser;
 use crate::domain::ErrorCode;
 use crate::domain::agency::AgencyCode;
@@ -209,25 +209,13 @@ pub async fn list(
     query: Query,
     page: Page,
 ) -> Result<(Vec<StoredPayment>, u64), ApiError> {
-    let mut filter = payments::Filter {
+    let scope = scope(db, caller, query.agency).await?;
+    let filter = payments::Filter {
         call_id: query.call_id,
-        agency: query.agency,
+        agency: scope.agency,
         status: query.status,
         grant_id: query.grant_id,
-        grants: None,
+        grants: scope.grants,
     };
-    match caller.role {
-        Role::Admin => {}
-        Role::Evaluator => {
-            if query.agency.is_some_and(|a| Some(a) != caller.agency) {
-                filter.grants = Some(Vec::new());
-            }
-            filter.agency = caller.agency;
-        }
-        Role::Applicant => {
-            let apps: Vec<Uuid> = member_applications(db, caller).await?.into_iter().collect();
-            filter.grants = Some(grants::ids_of_applications(db, &apps).await?);
-        }
-    }
     Ok(payments::list(db, &filter, page).await?)
 }

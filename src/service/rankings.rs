@@ -14,6 +14,7 @@ use crate::domain::ErrorCode;
 use crate::domain::Violations;
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::ApplicationStatus;
+use crate::domain::award::scorrimento_open;
 use crate::domain::call::{AllocationMode, Call, CallStatus, WindowState, check_text};
 use crate::domain::event::Actor;
 use crate::domain::event::grant as grant_event;
@@ -34,7 +35,7 @@ use crate::store::rankings::{NewVersion, approved};
 use crate::store::rows::money;
 use crate::store::{
     applications, begin_write, calls, grants, is_unique_violation, notifications, partnerships,
-    payments, rankings, review,
+    payments, rankings, recoveries, review,
 };
 
 pub use crate::store::rankings::Version;
@@ -391,6 +392,8 @@ pub struct Dashboard {
     pub committed: Money,
     /// Paid out to the agency's projects.
     pub paid: Money,
+    /// Paid beyond what its revoked or renounced grants allow, not yet paid back.
+    pub to_recover: Money,
     pub free: Money,
     pub ranking_status: RankingStatus,
     pub approval_target_date: NaiveDate,
@@ -436,6 +439,14 @@ pub async fn dashboard(
             .map(|(_, _, amount)| amount),
     )
     .ok_or_else(|| anyhow::anyhow!("the payments of call {} overflow", call.id))?;
+    let to_recover = Money::sum(
+        recoveries::to_recover(db, Some(call.id))
+            .await?
+            .into_iter()
+            .filter(|(_, a, _)| *a == agency)
+            .map(|(_, _, amount)| amount),
+    )
+    .ok_or_else(|| anyhow::anyhow!("the recoveries of call {} overflow", call.id))?;
     // From the versions' numbers and statuses alone: no allocation is read.
     let heads = rankings::heads(db, call.id, agency).await?;
     let ranking_status = RankingStatus::of(heads.iter().map(|(_, _, s)| *s));
@@ -449,6 +460,7 @@ pub async fn dashboard(
         envelope,
         committed,
         paid,
+        to_recover,
         free: envelope.checked_sub(committed).unwrap_or(Money::ZERO),
         ranking_status,
         approval_target_date,
@@ -549,13 +561,21 @@ pub async fn scorrimento_after<C: ConnectionTrait>(
     let Some(latest) = latest.as_ref().filter(|v| v.status.is_approved()) else {
         return Ok(());
     };
+    // Past the call's scorrimento months, freed money stays in the envelope, unused.
+    let first = rankings::first_approval(conn, call_id, agency).await?;
+    if !scorrimento_open(&call.rules.post_award, first, now) {
+        return Ok(());
+    }
     let grants = grants::of_agency(conn, call_id, agency).await?;
     let lapsed: BTreeSet<Uuid> = grants
         .iter()
         .filter(|g| {
             matches!(
                 g.status,
-                GrantStatus::Declined | GrantStatus::Expired | GrantStatus::Revoked
+                GrantStatus::Declined
+                    | GrantStatus::Expired
+                    | GrantStatus::Revoked
+                    | GrantStatus::Renounced
             )
         })
         .map(|g| g.application_id)

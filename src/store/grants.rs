@@ -38,6 +38,10 @@ pub struct Grant {
     pub started_at: Option<DateTime<Utc>>,
     /// The start was communicated after the start deadline.
     pub start_overdue: bool,
+    /// Why it was revoked.
+    pub revocation_cause: Option<crate::domain::award::RevocationCause>,
+    /// When it was revoked or renounced.
+    pub ended_at: Option<DateTime<Utc>>,
 }
 
 fn to_grant(m: grant::Model) -> Result<Grant, DbErr> {
@@ -60,6 +64,15 @@ fn to_grant(m: grant::Model) -> Result<Grant, DbErr> {
         end_date: m.end_date,
         started_at: m.started_at,
         start_overdue: m.start_overdue,
+        revocation_cause: m
+            .revocation_cause
+            .as_deref()
+            .map(|c| {
+                crate::domain::award::RevocationCause::parse(c)
+                    .ok_or_else(|| bad("revocation cause"))
+            })
+            .transpose()?,
+        ended_at: m.ended_at,
     })
 }
 
@@ -90,12 +103,14 @@ fn offered(o: &Offer) -> grant::ActiveModel {
         end_date: Set(None),
         started_at: Set(None),
         start_overdue: Set(false),
+        revocation_cause: Set(None),
+        ended_at: Set(None),
     }
 }
 
 /// Insert offers, a thousand at a time.
 pub async fn insert_offers<C: ConnectionTrait>(conn: &C, offers: &[Offer]) -> Result<(), DbErr> {
-    // 18 columns a row: well under the databases' bind limits.
+    // 20 columns a row: well under the databases' bind limits.
     for chunk in offers.chunks(1000) {
         grant::Entity::insert_many(chunk.iter().map(offered))
             .exec(conn)
@@ -304,18 +319,21 @@ pub async fn expire<C: ConnectionTrait>(
     Ok(result.rows_affected)
 }
 
-/// Revoke a grant with a reason.
-pub async fn revoke<C: ConnectionTrait>(
+/// End a live grant before its time: revoked (with its cause) or renounced, with a reason.
+pub async fn end<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
+    status: GrantStatus,
+    cause: Option<crate::domain::award::RevocationCause>,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     grant::Entity::update_many()
         .set(grant::ActiveModel {
-            status: Set(GrantStatus::Revoked.as_str().to_owned()),
+            status: Set(status.as_str().to_owned()),
             reason: Set(Some(reason.to_owned())),
-            answered_at: Set(Some(now)),
+            revocation_cause: Set(cause.map(|c| c.as_str().to_owned())),
+            ended_at: Set(Some(now)),
             ..Default::default()
         })
         .filter(grant::Column::Id.eq(id))

@@ -13,6 +13,7 @@ pub mod organizations;
 pub mod partnerships;
 pub mod payments;
 pub mod rankings;
+pub mod recoveries;
 pub mod review;
 pub mod rows;
 pub mod scopes;

@@ -152,6 +152,25 @@ pub async fn approved<C: ConnectionTrait>(
         .any(|(_, _, status)| status.is_approved()))
 }
 
+/// When an agency's ranking of a call was first approved, if it was.
+pub async fn first_approval<C: ConnectionTrait>(
+    conn: &C,
+    call_id: Uuid,
+    agency: AgencyCode,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let first: Option<Option<DateTime<Utc>>> = ranking_version::Entity::find()
+        .select_only()
+        .column(ranking_version::Column::ApprovedAt)
+        .filter(ranking_version::Column::CallId.eq(call_id))
+        .filter(ranking_version::Column::AgencyCode.eq(agency.as_str()))
+        .filter(ranking_version::Column::ApprovedAt.is_not_null())
+        .order_by_asc(ranking_version::Column::Version)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(first.flatten())
+}
+
 /// A time as the database gives it back: PostgreSQL keeps microseconds (and the driver
 /// truncates), SQLite keeps the text of all of it.
 pub fn as_stored<C: ConnectionTrait>(conn: &C, t: DateTime<Utc>) -> DateTime<Utc> {

@@ -9,9 +9,10 @@ use uuid::Uuid;
 
 use super::rows::money;
 use crate::domain::award::PaymentStatus;
+use crate::domain::award::RecoveryStatus;
 use crate::domain::grant::GrantStatus;
 use crate::domain::money::Money;
-use crate::entity::{application, call, grant, payment, webhook_delivery};
+use crate::entity::{application, call, grant, payment, recovery, webhook_delivery};
 
 /// Labels: call code, agency code (empty when none yet), status.
 pub type Key = (String, String, String);
@@ -26,6 +27,8 @@ pub struct Stats {
     pub committed: BTreeMap<(String, String), Money>,
     /// Money paid out to the projects, by call and agency.
     pub paid: BTreeMap<(String, String), Money>,
+    /// Money to be recovered (issued recovery orders), by call and agency.
+    pub to_recover: BTreeMap<(String, String), Money>,
     /// Webhook deliveries by status.
     pub deliveries: BTreeMap<String, i64>,
 }
@@ -95,6 +98,22 @@ pub async fn read(db: &DatabaseConnection) -> Result<Stats, DbErr> {
     for (call_id, agency, amount) in paid {
         let sum = stats
             .paid
+            .entry((code(&call_id), agency))
+            .or_insert(Money::ZERO);
+        *sum = sum.checked_add(money(amount)?).unwrap_or(*sum);
+    }
+    let issued = recovery::Entity::find()
+        .select_only()
+        .column(recovery::Column::CallId)
+        .column(recovery::Column::AgencyCode)
+        .column(recovery::Column::Amount)
+        .filter(recovery::Column::Status.eq(RecoveryStatus::Issued.as_str()))
+        .into_tuple::<(Uuid, String, rust_decimal::Decimal)>()
+        .all(db)
+        .await?;
+    for (call_id, agency, amount) in issued {
+        let sum = stats
+            .to_recover
             .entry((code(&call_id), agency))
             .or_insert(Money::ZERO);
         *sum = sum.checked_add(money(amount)?).unwrap_or(*sum);

@@ -420,7 +420,19 @@ fn table() -> Vec<Row> {
         // An unknown field: the lead's `{}` would decline the offer.
         token("POST /api/v1/grants/{grant_id}/decline", LEAD_WRITES)
             .body(json!({"authz_probe": true})),
-        token("POST /api/v1/grants/{grant_id}/revoke", ADMIN_ONLY),
+        // Revocation: administrators and the ATS's evaluators.
+        token(
+            "POST /api/v1/grants/{grant_id}/revoke",
+            [NO, NO, NO, OK, HID, OK],
+        ),
+        // An unknown field: the lead's `{}` would renounce the grant.
+        token("POST /api/v1/grants/{grant_id}/renounce", LEAD_STEPS)
+            .body(json!({"authz_probe": true})),
+        // Recovery orders: read like the grant; settled or cancelled by the Region.
+        token("GET /api/v1/recoveries", EVERYONE),
+        token("GET /api/v1/recoveries/{recovery_id}", APPLICATION_READS),
+        token("POST /api/v1/recoveries/{recovery_id}/settle", ADMIN_ONLY),
+        token("POST /api/v1/recoveries/{recovery_id}/cancel", ADMIN_ONLY),
         // The project's start: the lead's; a member reads the grant, so it is told why not.
         token("POST /api/v1/grants/{grant_id}/start", LEAD_STEPS),
         // Payments: read like the grant; the ATS authorizes, the Region records, either cancels.
@@ -462,6 +474,7 @@ fn default_fixture(param: &str) -> Option<&'static str> {
         "user_id" => "user",
         "grant_id" => "grant",
         "payment_id" => "payment",
+        "recovery_id" => "recovery",
         "notification_id" => "notification",
         "webhook_id" => "webhook",
         _ => return None,
@@ -784,6 +797,52 @@ async fn fixture(app: &TestApp) -> Fixture {
     )
     .await;
     let payment = id_of(&plan["payments"][0]);
+    // Paid, then revoked: what it paid is to be recovered.
+    let today = later.with_timezone(&chrono_tz::Europe::Rome).date_naive();
+    json_of(
+        app.post(
+            &format!("/api/v1/payments/{payment}/authorize"),
+            Some(&evaluator),
+            &json!({"liquidation": {"number": "DDG 1", "date": today}}),
+        )
+        .await,
+        StatusCode::OK,
+        "the advance authorized",
+    )
+    .await;
+    json_of(
+        app.post(
+            &format!("/api/v1/payments/{payment}/record"),
+            Some(&admin),
+            &json!({"outcome": "paid", "order": {"number": "MP 1", "date": today}}),
+        )
+        .await,
+        StatusCode::OK,
+        "the advance paid",
+    )
+    .await;
+    json_of(
+        app.post(
+            &format!("/api/v1/grants/{grant}/revoke"),
+            Some(&admin),
+            &json!({"reason": "Revoca di prova.", "cause": "other"}),
+        )
+        .await,
+        StatusCode::OK,
+        "the grant revoked",
+    )
+    .await;
+    let recoveries = json_of(
+        app.get(
+            &format!("/api/v1/recoveries?grant_id={grant}"),
+            Some(&admin),
+        )
+        .await,
+        StatusCode::OK,
+        "the grant's recovery orders",
+    )
+    .await;
+    let recovery = id_of(&recoveries["items"][0]);
     let inbox = json_of(
         app.get("/api/v1/notifications", Some(&lead)).await,
         StatusCode::OK,
@@ -812,6 +871,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         ("user", member_user),
         ("grant", grant),
         ("payment", payment),
+        ("recovery", recovery),
         ("notification", notification),
         ("webhook", hooks[0].clone()),
         ("spare_webhook", hooks[1].clone()),

@@ -61,6 +61,14 @@ async fn set_grant_amount(app: &TestApp, grant: &str, amount: &str) {
     db.close().await.ok();
 }
 
+/// How many versions ATS Montagna's ranking of the demo call has.
+async fn versions(app: &TestApp, evaluator: &str) -> usize {
+    let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    let path = format!("/api/v1/calls/{demo}/agencies/MONTAGNA/ranking/versions");
+    let v: Value = app.get(&path, Some(evaluator)).await.json().await.unwrap();
+    v.as_array().unwrap().len()
+}
+
 fn codes(p: &Value) -> Vec<(String, String)> {
     let mut v = violations(p);
     v.sort();
@@ -276,4 +284,100 @@ both!(async fn a_late_start_is_accepted_and_flagged_and_a_due_payment_can_be_can
     assert!(cancelled["cancelled_at"].is_string());
     let act = json!({"liquidation": {"number": "DDG 1", "date": rome_day(&app, 0)}});
     assert_eq!(problem(app.post(&format!("/api/v1/payments/{id}/authorize"), Some(&first), &act).await, StatusCode::CONFLICT).await["code"], "payment_cancelled");
+});
+
+both!(async fn a_revoked_grant_cancels_its_open_payments_and_what_it_paid_is_recovered(app) {
+    let (full, applicant, first) = approved_round(&app).await;
+    let (g0, g1, g2) = (&full[0], &full[1], &full[2]);
+    let admin = app.login(ADMIN).await;
+    let brescia = app.login(EVALUATOR_BRESCIA).await;
+    let today = rome_day(&app, 0);
+    for g in [g0, g1, g2] {
+        let res = app.post(&format!("/api/v1/grants/{g}/accept"), Some(&applicant), &json!({"cup": "J51B22000120002"})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let res = app.post(&format!("/api/v1/grants/{g}/start"), Some(&applicant), &json!({"start_date": today})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    // g0's advance is paid.
+    let advance = |g: &str| {
+        let app = &app;
+        let first = first.clone();
+        let g = g.to_owned();
+        async move {
+            let list: Value = app.get(&format!("/api/v1/payments?grant_id={g}"), Some(&first)).await.json().await.unwrap();
+            list["items"][0]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let paid = advance(g0).await;
+    let res = app.post(&format!("/api/v1/payments/{paid}/authorize"), Some(&first), &json!({"liquidation": {"number": "DDG 5", "date": today}})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.post(&format!("/api/v1/payments/{paid}/record"), Some(&admin), &json!({"outcome": "paid", "order": {"number": "MP 5", "date": today}})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let before = versions(&app, &first).await;
+
+    // Who revokes: the ATS of the grant or the Region; another ATS does not see it.
+    let revoke = format!("/api/v1/grants/{g0}/revoke");
+    let body = json!({"reason": "Perdita dei requisiti del partenariato (decreto n. 88).", "cause": "loss_of_requirements"});
+    problem(app.post(&revoke, Some(&brescia), &body).await, StatusCode::NOT_FOUND).await;
+    assert_eq!(problem(app.post(&revoke, Some(&applicant), &body).await, StatusCode::FORBIDDEN).await["code"], "role_not_allowed");
+    let res = app.post(&revoke, Some(&first), &body).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let revoked: Value = res.json().await.unwrap();
+    assert_eq!((revoked["status"].as_str(), revoked["revocation_cause"].as_str()), (Some("revoked"), Some("loss_of_requirements")));
+    assert!(revoked["ended_at"].is_string());
+    assert_eq!(problem(app.post(&revoke, Some(&admin), &body).await, StatusCode::CONFLICT).await["code"], "grant_not_live");
+    // Its money went down the reserve list: a new version.
+    assert_eq!(versions(&app, &first).await, before + 1);
+
+    // What it paid is a recovery order, due in 30 days.
+    let list: Value = app.get(&format!("/api/v1/recoveries?grant_id={g0}"), Some(&applicant)).await.json().await.unwrap();
+    assert_eq!(list["total"], 1, "{list}");
+    let recovery = &list["items"][0];
+    let due = (chrono::NaiveDate::parse_from_str(&today, "%Y-%m-%d").unwrap() + chrono::Days::new(30)).to_string();
+    assert_eq!((recovery["amount"].as_str(), recovery["status"].as_str(), recovery["due_date"].as_str()), (Some("35000.00"), Some("issued"), Some(due.as_str())));
+    let id = recovery["id"].as_str().unwrap().to_owned();
+    let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    let envelopes: Value = app.get(&format!("/api/v1/calls/{demo}/envelopes"), None).await.json().await.unwrap();
+    let montagna = envelopes["items"].as_array().unwrap().iter().find(|e| e["agency_code"] == "MONTAGNA").unwrap().clone();
+    assert_eq!((montagna["paid"].as_str(), montagna["to_recover"].as_str()), (Some("35000.00"), Some("35000.00")), "{montagna}");
+    let metrics = crate::metrics::scrape(&app, Some(&admin)).await;
+    assert_eq!(crate::metrics::sample(&metrics, r#"welfare_grants_to_recover_eur{agency="MONTAGNA",call="RLD-DEMO-CONCILIAZIONE"}"#), Some(35000.0), "{metrics}");
+    let inbox: Value = app.get("/api/v1/notifications", Some(&applicant)).await.json().await.unwrap();
+    assert!(inbox["items"].as_array().unwrap().iter().any(|n| n["kind"] == "recovery.issued"), "{inbox}");
+    problem(app.get(&format!("/api/v1/recoveries/{id}"), Some(&brescia)).await, StatusCode::NOT_FOUND).await;
+
+    // The Region settles it once, with the payment's reference.
+    let settle = format!("/api/v1/recoveries/{id}/settle");
+    assert_eq!(problem(app.post(&settle, Some(&first), &json!({"payment_reference": "CRO 1"})).await, StatusCode::FORBIDDEN).await["code"], "role_not_allowed");
+    let p = problem(app.post(&settle, Some(&admin), &json!({})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(codes(&p), vec![("payment_reference".to_owned(), "missing_field".to_owned())]);
+    let res = app.post(&settle, Some(&admin), &json!({"payment_reference": "CRO 0123456789"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let settled: Value = res.json().await.unwrap();
+    assert_eq!((settled["status"].as_str(), settled["payment_reference"].as_str()), (Some("settled"), Some("CRO 0123456789")));
+    assert_eq!(problem(app.post(&settle, Some(&admin), &json!({"payment_reference": "CRO 2"})).await, StatusCode::CONFLICT).await["code"], "recovery_settled");
+    assert_eq!(problem(app.post(&format!("/api/v1/recoveries/{id}/cancel"), Some(&admin), &json!({"reason": "x"})).await, StatusCode::CONFLICT).await["code"], "recovery_settled");
+    let envelopes: Value = app.get(&format!("/api/v1/calls/{demo}/envelopes"), None).await.json().await.unwrap();
+    let montagna = envelopes["items"].as_array().unwrap().iter().find(|e| e["agency_code"] == "MONTAGNA").unwrap().clone();
+    assert_eq!(montagna["to_recover"], "0.00");
+
+    // The lead renounces g1: its advance, due, is cancelled and nothing is to be recovered.
+    let renounce = format!("/api/v1/grants/{g1}/renounce");
+    assert_eq!(problem(app.post(&renounce, Some(&first), &json!({})).await, StatusCode::FORBIDDEN).await["code"], "role_not_allowed");
+    let res = app.post(&renounce, Some(&applicant), &json!({"reason": "Il partenariato non può proseguire."})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "renounced");
+    assert_eq!(problem(app.post(&renounce, Some(&applicant), &json!({})).await, StatusCode::CONFLICT).await["code"], "grant_not_accepted");
+    let advance1 = advance(g1).await;
+    let p: Value = app.get(&format!("/api/v1/payments/{advance1}"), Some(&first)).await.json().await.unwrap();
+    assert_eq!(p["status"], "cancelled", "{p}");
+    let list: Value = app.get(&format!("/api/v1/recoveries?grant_id={g1}"), Some(&admin)).await.json().await.unwrap();
+    assert_eq!(list["total"], 0);
+    assert_eq!(versions(&app, &first).await, before + 2);
+
+    // Past the scorrimento months (12 after the approval), freed money stays in the envelope.
+    app.clock.set(app.clock.now() + chrono::Duration::days(400));
+    let res = app.post(&format!("/api/v1/grants/{g2}/revoke"), Some(&admin), &json!({"reason": "Progetto non realizzato."})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(versions(&app, &first).await, before + 2);
 });

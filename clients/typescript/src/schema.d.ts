@@ -1028,6 +1028,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/grants/{grant_id}/renounce": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Renounce an accepted grant.
+         * @description By the lead's representatives, with an optional reason. Its payments not yet made are
+         *     cancelled; what it already paid becomes a recovery order. Its money goes down the reserve
+         *     list while the ranking's scorrimento is open, otherwise it stays in the envelope, unused.
+         */
+        post: operations["renounceGrant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/grants/{grant_id}/revoke": {
         parameters: {
             query?: never;
@@ -1039,8 +1061,11 @@ export interface paths {
         put?: never;
         /**
          * Revoke a grant.
-         * @description Administrators only, with a reason, for an offered or accepted grant: its money goes down the
-         *     reserve list as a new published ranking version.
+         * @description By an administrator or an evaluator of the grant's ATS, with a reason and an optional cause
+         *     code, for an offered or accepted grant. Its payments not yet made are cancelled; what it
+         *     already paid becomes a recovery order (due in the call's `recovery_due_days`). Its money goes
+         *     down the reserve list as a new published ranking version while the ranking's scorrimento is
+         *     open (`scorrimento_months` after its approval); after that it stays in the envelope, unused.
          */
         post: operations["revokeGrant"];
         delete?: never;
@@ -1452,6 +1477,90 @@ export interface paths {
          *     it again. The lead is told.
          */
         post: operations["recordPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recoveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the recovery orders the caller may see.
+         * @description Evaluators see their agency's; administrators, all; applicants, their partnerships' grants'.
+         *     Oldest first. Paged.
+         */
+        get: operations["listRecoveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recoveries/{recovery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a recovery order.
+         * @description Its amount, due date and why it was issued, and how it ended. Visible to whoever may read its
+         *     grant.
+         */
+        get: operations["getRecovery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recoveries/{recovery_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a recovery order.
+         * @description By an administrator of the Region, with a reason, for an issued order. The lead and the ATS
+         *     are told.
+         */
+        post: operations["cancelRecovery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recoveries/{recovery_id}/settle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Settle a recovery order.
+         * @description By an administrator of the Region, with the reference of the payment that paid it back, for an
+         *     issued order. The lead and the ATS are told.
+         */
+        post: operations["settleRecovery"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2865,6 +2974,16 @@ export interface components {
             window_state: components["schemas"]["WindowState"];
         };
         /**
+         * @description The cancellation of a recovery order.
+         * @example {
+         *       "reason": "Revoca annullata in autotutela (decreto n. 91)."
+         *     }
+         */
+        CancelRecoveryRequest: {
+            /** @description Required, up to 2000 characters. */
+            reason?: string | null;
+        };
+        /**
          * @description The cancellation of a payment.
          * @example {
          *       "reason": "IBAN del capofila da aggiornare: nuova liquidazione a seguire."
@@ -3030,6 +3149,7 @@ export interface components {
          *       "ranking_status": "approved",
          *       "received": 7,
          *       "scored": 7,
+         *       "to_recover": "0.00",
          *       "under_review": 0,
          *       "warning": null
          *     }
@@ -3067,6 +3187,8 @@ export interface components {
              * @description Admitted with a score (enough final evaluations, or a consensus).
              */
             scored: number;
+            /** @description Paid beyond what its revoked or renounced grants allow, not yet paid back. */
+            to_recover: components["schemas"]["Money"];
             /**
              * Format: int32
              * @description Waiting for an admissibility decision or an integration.
@@ -3420,7 +3542,8 @@ export interface components {
          *       "committed": "293580.00",
          *       "note": "Avviso ATS Montagna",
          *       "paid": "35000.00",
-         *       "source": "official"
+         *       "source": "official",
+         *       "to_recover": "0.00"
          *     }
          */
         EnvelopeView: {
@@ -3433,6 +3556,8 @@ export interface components {
             /** @description Paid out to the projects so far. */
             paid: components["schemas"]["Money"];
             source: components["schemas"]["EnvelopeSource"];
+            /** @description Paid beyond what revoked or renounced grants allow, not yet paid back. */
+            to_recover: components["schemas"]["Money"];
         };
         /**
          * @description The envelopes of every agency at once.
@@ -3469,7 +3594,8 @@ export interface components {
          *           "committed": "293580.00",
          *           "note": "Avviso ATS Montagna",
          *           "paid": "35000.00",
-         *           "source": "official"
+         *           "source": "official",
+         *           "to_recover": "0.00"
          *         },
          *         {
          *           "agency_code": "MILANO",
@@ -3478,7 +3604,8 @@ export interface components {
          *           "committed": "0.00",
          *           "note": null,
          *           "paid": "0.00",
-         *           "source": "estimated"
+         *           "source": "estimated",
+         *           "to_recover": "0.00"
          *         }
          *       ],
          *       "sum": "5050000.00",
@@ -3569,7 +3696,7 @@ export interface components {
          * @description What happened, as other systems see it.
          * @enum {string}
          */
-        EventType: "application.submitted" | "application.admissibility_decided" | "ranking.changed" | "ranking.approved" | "grant.offered" | "grant.accepted" | "grant.declined" | "grant.revoked" | "grant.expired" | "grant.started" | "payment.authorized" | "payment.paid" | "payment.failed" | "payment.cancelled" | "envelope.changed" | "partnership.member_invited" | "partnership.invitation_accepted" | "partnership.invitation_declined" | "partnership.member_removed";
+        EventType: "application.submitted" | "application.admissibility_decided" | "ranking.changed" | "ranking.approved" | "grant.offered" | "grant.accepted" | "grant.declined" | "grant.revoked" | "grant.renounced" | "grant.expired" | "grant.started" | "payment.authorized" | "payment.paid" | "payment.failed" | "payment.cancelled" | "recovery.issued" | "recovery.settled" | "recovery.cancelled" | "envelope.changed" | "partnership.member_invited" | "partnership.invitation_accepted" | "partnership.invitation_declined" | "partnership.member_removed";
         /**
          * @description One expense category of a budget, with an optional cap as a share of the total cost.
          * @example {
@@ -3781,7 +3908,7 @@ export interface components {
          * @description Where a grant stands. Committed money is what is offered or accepted.
          * @enum {string}
          */
-        GrantStatus: "offered" | "accepted" | "declined" | "expired" | "revoked";
+        GrantStatus: "offered" | "accepted" | "declined" | "expired" | "revoked" | "renounced";
         /**
          * @description A grant.
          * @example {
@@ -3793,12 +3920,14 @@ export interface components {
          *       "cup": null,
          *       "deadline": "2027-04-04T21:59:59.000000Z",
          *       "end_date": null,
+         *       "ended_at": null,
          *       "id": "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d",
          *       "offered_at": "2027-03-05T09:00:00.000000Z",
          *       "overdue": false,
          *       "ranking_version": 2,
          *       "reason": null,
          *       "requested": "50000.00",
+         *       "revocation_cause": null,
          *       "start_date": null,
          *       "start_deadline": null,
          *       "started_at": null,
@@ -3826,6 +3955,11 @@ export interface components {
              * @description The project's last day: the start plus the call's `project_duration_months`, less a day.
              */
             end_date?: string | null;
+            /**
+             * Format: date-time
+             * @description When it was revoked or renounced.
+             */
+            ended_at?: string | null;
             /** Format: uuid */
             id: string;
             /** Format: date-time */
@@ -3842,6 +3976,7 @@ export interface components {
             ranking_version: number;
             reason?: string | null;
             requested: components["schemas"]["Money"];
+            revocation_cause?: components["schemas"]["RevocationCause"] | null;
             /**
              * Format: date
              * @description The project's start, as its lead communicated it.
@@ -5084,6 +5219,82 @@ export interface components {
             reason?: string | null;
         };
         /**
+         * @description A page of recovery orders.
+         * @example {
+         *       "items": [],
+         *       "page": 1,
+         *       "per_page": 20,
+         *       "total": 0
+         *     }
+         */
+        RecoveryList: {
+            items: components["schemas"]["RecoveryView"][];
+            /** Format: int64 */
+            page: number;
+            /** Format: int64 */
+            per_page: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /**
+         * @description Where a recovery order stands.
+         * @example issued
+         * @enum {string}
+         */
+        RecoveryStatus: "issued" | "settled" | "cancelled";
+        /**
+         * @description A recovery order.
+         * @example {
+         *       "agency_code": "MONTAGNA",
+         *       "amount": "35000.00",
+         *       "call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65",
+         *       "cancel_reason": null,
+         *       "cancelled_at": null,
+         *       "cancelled_by": null,
+         *       "due_date": "2027-06-09",
+         *       "grant_id": "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d",
+         *       "id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+         *       "issued_at": "2027-05-10T09:00:00.000000Z",
+         *       "payment_reference": null,
+         *       "reason": "Grant revoked: progetto non avviato.",
+         *       "settled_at": null,
+         *       "settled_by": null,
+         *       "status": "issued"
+         *     }
+         */
+        RecoveryView: {
+            agency_code: components["schemas"]["AgencyCode"];
+            /** @description What the grant paid beyond what it now allows. */
+            amount: components["schemas"]["Money"];
+            /** Format: uuid */
+            call_id: string;
+            cancel_reason?: string | null;
+            /** Format: date-time */
+            cancelled_at?: string | null;
+            /** Format: uuid */
+            cancelled_by?: string | null;
+            /**
+             * Format: date
+             * @description Pay back by this day (the call's `recovery_due_days` after the issue).
+             */
+            due_date: string;
+            /** Format: uuid */
+            grant_id: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            issued_at: string;
+            /** @description The reference of the payment that settled it. */
+            payment_reference?: string | null;
+            /** @description Why it was issued. */
+            reason: string;
+            /** Format: date-time */
+            settled_at?: string | null;
+            /** Format: uuid */
+            settled_by?: string | null;
+            status: components["schemas"]["RecoveryStatus"];
+        };
+        /**
          * @description A refresh token.
          * @example {
          *       "refresh_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9..."
@@ -5229,12 +5440,20 @@ export interface components {
             review_status?: components["schemas"]["ReviewStatus"] | null;
         };
         /**
-         * @description A reason, for a revocation.
+         * @description Why a grant is revoked (DOMAIN.md §5.9).
+         * @example no_start
+         * @enum {string}
+         */
+        RevocationCause: "no_start" | "late_report" | "under_realisation" | "loss_of_requirements" | "false_declaration" | "other";
+        /**
+         * @description A revocation: its reason (the act, in words) and, optionally, its cause.
          * @example {
-         *       "reason": "Il progetto non è stato avviato entro i termini."
+         *       "cause": "no_start",
+         *       "reason": "Il progetto non è stato avviato entro i termini (decreto n. 77)."
          *     }
          */
         RevokeRequest: {
+            cause?: components["schemas"]["RevocationCause"] | null;
             reason: string;
         };
         /**
@@ -5389,6 +5608,16 @@ export interface components {
          * @enum {string}
          */
         SeatKind: "registered" | "operating";
+        /**
+         * @description The settlement of a recovery order.
+         * @example {
+         *       "payment_reference": "CRO 0123456789"
+         *     }
+         */
+        SettleRequest: {
+            /** @description The reference of the payment that paid it back: required, up to 100 characters. */
+            payment_reference?: string | null;
+        };
         /**
          * @description A what-if: the same computation with another envelope, threshold or mode.
          * @example {
@@ -12824,6 +13053,169 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    renounceGrant: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeclineRequest"];
+            };
+        };
+        responses: {
+            /** @description Renounced */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GrantView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_body",
+                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_body",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "unknown_field_name",
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not the lead's representative */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "role_not_allowed",
+                     *       "detail": "Your role may not perform this operation.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:role_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such grant that the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "grant_not_found",
+                     *       "detail": "There is no such grant that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:grant_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not accepted */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "offer_expired",
+                     *       "detail": "The acceptance deadline has passed: the offer has lapsed.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:offer_expired"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "unsupported_media_type",
+                     *       "detail": "The request body must be application/json.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 415,
+                     *       "title": "Unsupported media type",
+                     *       "type": "urn:welfare-grants:problem:unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks one or more rules, every one listed in violations; or the Idempotency-Key was used before with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "invalid_cup",
+                     *           "field": "cup",
+                     *           "message": "The CUP has 15 capital letters and digits, e.g. J51B22000120002."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     revokeGrant: {
         parameters: {
             query?: never;
@@ -12879,7 +13271,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Not an administrator */
+            /** @description Neither an administrator nor an evaluator */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12898,7 +13290,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such grant */
+            /** @description No such grant that the caller may see */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -15673,6 +16065,497 @@ export interface operations {
                      *         {
                      *           "code": "missing_field",
                      *           "field": "liquidation.date",
+                     *           "message": "This field is required."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listRecoveries: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Page number, from 1.
+                 * @example 1
+                 */
+                page?: number;
+                /**
+                 * @description Items per page, 1 to 100 (default 20).
+                 * @example 20
+                 */
+                per_page?: number;
+                call_id?: string;
+                agency_code?: components["schemas"]["AgencyCode"];
+                status?: components["schemas"]["RecoveryStatus"];
+                grant_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of recovery orders */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryList"];
+                };
+            };
+            /** @description The request cannot be read: a query parameter of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_query_parameter",
+                     *       "detail": "The query parameter status is not valid. \"maybe\" is not one of the allowed values: draft, published.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_query_parameter"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not logged in */
+            401: {
+                headers: {
+                    /** @description The authentication scheme: `Bearer`. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "missing_token",
+                     *       "detail": "This operation needs a bearer token: log in at /api/v1/auth/login or /api/v1/auth/token.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "urn:welfare-grants:problem:missing_token"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A query parameter is out of range or not one of its values */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "out_of_range",
+                     *           "field": "per_page",
+                     *           "message": "per_page is 1 to 100."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getRecovery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The recovery order's id */
+                recovery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The recovery order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_path_parameter",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_path_parameter"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such recovery order that the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "recovery_not_found",
+                     *       "detail": "There is no such recovery order that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:recovery_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    cancelRecovery: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The recovery order's id */
+                recovery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CancelRecoveryRequest"];
+            };
+        };
+        responses: {
+            /** @description Cancelled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_body",
+                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_body",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "unknown_field_name",
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not an administrator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "role_not_allowed",
+                     *       "detail": "Your role may not perform this operation.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:role_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such recovery order */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "recovery_not_found",
+                     *       "detail": "There is no such recovery order that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:recovery_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already settled or cancelled */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "recovery_settled",
+                     *       "detail": "The recovery order has been settled: it no longer changes.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:recovery_settled"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "unsupported_media_type",
+                     *       "detail": "The request body must be application/json.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 415,
+                     *       "title": "Unsupported media type",
+                     *       "type": "urn:welfare-grants:problem:unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "missing_field",
+                     *           "field": "payment_reference",
+                     *           "message": "This field is required."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    settleRecovery: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The recovery order's id */
+                recovery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SettleRequest"];
+            };
+        };
+        responses: {
+            /** @description Settled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_body",
+                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_body",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "unknown_field_name",
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not an administrator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "role_not_allowed",
+                     *       "detail": "Your role may not perform this operation.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:role_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such recovery order */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "recovery_not_found",
+                     *       "detail": "There is no such recovery order that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:recovery_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already settled or cancelled */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "recovery_settled",
+                     *       "detail": "The recovery order has been settled: it no longer changes.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:recovery_settled"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "unsupported_media_type",
+                     *       "detail": "The request body must be application/json.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 415,
+                     *       "title": "Unsupported media type",
+                     *       "type": "urn:welfare-grants:problem:unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No payment reference */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "missing_field",
+                     *           "field": "payment_reference",
                      *           "message": "This field is required."
                      *         }
                      *       ]

@@ -90,7 +90,7 @@ pub struct SimulationView {
 /// An agency's progress through the call.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "agency_code": "MONTAGNA", "received": 7, "under_review": 0, "admitted": 7,
-    "inadmissible": 0, "scored": 7, "eligible": 6, "envelope": "293580.00", "committed": "293580.00", "paid": "35000.00", "free": "0.00",
+    "inadmissible": 0, "scored": 7, "eligible": 6, "envelope": "293580.00", "committed": "293580.00", "paid": "35000.00", "to_recover": "0.00", "free": "0.00",
     "ranking_status": "approved", "approval_target_date": "2027-05-27", "warning": null}))]
 pub struct DashboardView {
     pub call_id: Uuid,
@@ -110,6 +110,8 @@ pub struct DashboardView {
     pub committed: Money,
     /// Paid out to the agency's projects so far.
     pub paid: Money,
+    /// Paid beyond what its revoked or renounced grants allow, not yet paid back.
+    pub to_recover: Money,
     pub free: Money,
     /// `none`, `draft` or `approved`.
     pub ranking_status: RankingStatus,

@@ -8,11 +8,13 @@ use super::review::Refusal;
 use super::violation::Violation;
 
 mod payment;
+mod recovery;
 mod rules;
 mod start;
 mod tranche;
 
 pub use payment::*;
+pub use recovery::*;
 pub use rules::*;
 pub use start::*;
 pub use tranche::*;

@@ -270,6 +270,24 @@ pub fn check_plan(plan: &[Tranche], field: &str) -> Vec<Violation> {
     v.into_vec()
 }
 
+/// Whether money freed now still goes down the reserve list of a ranking first approved at
+/// `approved`: until `scorrimento_months` after it (0: never).
+pub fn scorrimento_open(
+    rules: &PostAwardRules,
+    approved: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    let Some(approved) = approved else {
+        return false;
+    };
+    if rules.scorrimento_months == 0 {
+        return false;
+    }
+    approved
+        .checked_add_months(Months::new(rules.scorrimento_months))
+        .is_none_or(|until| now <= until)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,5 +442,20 @@ mod tests {
         );
         r.scorrimento_months = 0;
         assert_eq!(r.scorrimento_until(approved), None);
+    }
+
+    #[test]
+    fn the_reserve_list_stays_open_for_the_scorrimento_months_after_the_approval() {
+        use crate::domain::call::rome;
+        let rules = PostAwardRules::default();
+        let approved = Some(rome(2027, 3, 5, 10, 0));
+        assert!(scorrimento_open(&rules, approved, rome(2028, 3, 5, 10, 0)));
+        assert!(!scorrimento_open(&rules, approved, rome(2028, 3, 5, 10, 1)));
+        assert!(!scorrimento_open(&rules, None, rome(2027, 3, 6, 0, 0)));
+        let never = PostAwardRules {
+            scorrimento_months: 0,
+            ..PostAwardRules::default()
+        };
+        assert!(!scorrimento_open(&never, approved, rome(2027, 3, 5, 10, 0)));
     }
 }

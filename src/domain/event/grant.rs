@@ -34,11 +34,17 @@ pub enum GrantEvent {
         application_id: Uuid,
         amount: Money,
     },
-    /// Revoked by an administrator; the lead hears of it.
+    /// Revoked by the ATS or the Region (with a cause, if given); the lead hears of it.
     Revoked {
         application_id: Uuid,
         amount: Money,
         reason: String,
+    },
+    /// Renounced by its lead; the agency's evaluators hear of it.
+    Renounced {
+        agency: AgencyCode,
+        application_id: Uuid,
+        amount: Money,
     },
     /// Offers of an agency lapsed unanswered at their deadline.
     Expired { call_id: Uuid, agency: AgencyCode },
@@ -63,6 +69,7 @@ impl GrantEvent {
                 accepted: false, ..
             } => "grant.declined",
             GrantEvent::Revoked { .. } => "grant.revoked",
+            GrantEvent::Renounced { .. } => "grant.renounced",
             GrantEvent::Expired { .. } => "grant.expired",
             GrantEvent::Started { .. } => "grant.started",
         }
@@ -93,6 +100,7 @@ impl GrantEvent {
                 accepted: false, ..
             } => EventType::GrantDeclined,
             GrantEvent::Revoked { .. } => EventType::GrantRevoked,
+            GrantEvent::Renounced { .. } => EventType::GrantRenounced,
             GrantEvent::Expired { .. } => EventType::GrantExpired,
             GrantEvent::Started { .. } => EventType::GrantStarted,
         })
@@ -170,6 +178,19 @@ impl GrantEvent {
                     format!("Il contributo di {amount} è stato revocato: {reason}"),
                 ),
                 data: json!({"grant_id": grant_id}),
+            }],
+            GrantEvent::Renounced {
+                agency,
+                application_id,
+                amount,
+            } => vec![Notice {
+                to: Recipients::Evaluators(*agency),
+                kind: "grant_renounced",
+                message: Msg::new(
+                    format!("A grant of {amount} has been renounced by its lead."),
+                    format!("Un contributo di {amount} è stato rinunciato dal capofila."),
+                ),
+                data: json!({"grant_id": grant_id, "application_id": application_id}),
             }],
             GrantEvent::Started {
                 agency,
@@ -310,13 +331,14 @@ pub fn answered(
     }
 }
 
-/// A grant revoked by an administrator.
+/// A grant revoked by the ATS or the Region, with its cause if given.
 pub fn revoked(
     grant_id: Uuid,
     application_id: Uuid,
     amount: Money,
     was: GrantStatus,
     reason: &str,
+    cause: Option<crate::domain::award::RevocationCause>,
 ) -> DomainEvent {
     DomainEvent {
         kind: EventKind::Grant(GrantEvent::Revoked {
@@ -327,7 +349,28 @@ pub fn revoked(
         entity_type: "grant",
         entity_id: grant_id,
         before: Some(json!({"status": was})),
-        after: Some(json!({"status": "revoked", "reason": reason})),
+        after: Some(json!({"status": "revoked", "reason": reason, "cause": cause})),
+    }
+}
+
+/// An accepted grant renounced by its lead.
+pub fn renounced(
+    grant_id: Uuid,
+    agency: AgencyCode,
+    application_id: Uuid,
+    amount: Money,
+    reason: &str,
+) -> DomainEvent {
+    DomainEvent {
+        kind: EventKind::Grant(GrantEvent::Renounced {
+            agency,
+            application_id,
+            amount,
+        }),
+        entity_type: "grant",
+        entity_id: grant_id,
+        before: Some(json!({"status": GrantStatus::Accepted})),
+        after: Some(json!({"status": GrantStatus::Renounced, "reason": reason})),
     }
 }
 
@@ -371,6 +414,11 @@ mod tests {
             GrantEvent::Expired {
                 call_id: app,
                 agency: AgencyCode::ALL[0],
+            },
+            GrantEvent::Renounced {
+                agency: AgencyCode::ALL[0],
+                application_id: app,
+                amount: Money::ZERO,
             },
             GrantEvent::Started {
                 agency: AgencyCode::ALL[0],
