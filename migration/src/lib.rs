@@ -17,6 +17,7 @@ mod m20261209_000011_create_sessions_and_login_throttles;
 mod m20261210_000012_add_membership_consent;
 mod m20261211_000013_add_document_media_type;
 mod m20261212_000014_backfill_post_award_rules;
+mod m20261214_000016_add_signatures;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000012_add_membership_consent::Migration),
             Box::new(m20261211_000013_add_document_media_type::Migration),
             Box::new(m20261212_000014_backfill_post_award_rules::Migration),
+            Box::new(m20261214_000016_add_signatures::Migration),
         ]
     }
 }

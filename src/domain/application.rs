@@ -315,6 +315,8 @@ pub fn check_shape(
 pub struct AnnexFacts {
     pub kind: String,
     pub organization_id: Option<Uuid>,
+    /// The tax codes of its valid signers (of a `.p7m`); empty for any other file.
+    pub valid_signers: Vec<String>,
 }
 
 /// Everything that blocks the submission of a content, all at once: missing fields, the
@@ -431,6 +433,74 @@ pub fn blocking_issues(
     v.into_vec()
 }
 
+/// The required annexes whose signature by a legal representative is missing: for each kind the
+/// call asks to be signed, an annex of the whole application needs the lead's legal
+/// representative among the valid signers of one of its files, an annex asked of each adhering
+/// partner that partner's. A member without a legal representative cannot meet it. An annex
+/// not uploaded at all is [`blocking_issues`]'s to report. Named as `documents`.
+pub fn signature_issues(
+    rules: &CallRules,
+    members: &[Member],
+    annexes: &[AnnexFacts],
+) -> Vec<Violation> {
+    let mut v = Violations::new();
+    for annex in rules
+        .required_annexes
+        .iter()
+        .filter(|a| a.signed_by_legal_representative)
+    {
+        let owners: Vec<(&Member, Option<Uuid>)> = match annex.scope {
+            AnnexScope::Application => members
+                .iter()
+                .filter(|m| m.role == ParticipationRole::Lead)
+                .map(|m| (m, None))
+                .collect(),
+            AnnexScope::EachAdheringPartner => members
+                .iter()
+                .filter(|m| m.role == ParticipationRole::AdheringPartner)
+                .map(|m| (m, Some(m.organization_id)))
+                .collect(),
+        };
+        for (owner, about) in owners {
+            let mut files = annexes.iter().filter(|a| {
+                a.kind == annex.kind && (about.is_none() || a.organization_id == about)
+            });
+            let Some(first) = files.next() else {
+                continue;
+            };
+            let organization = &owner.facts.legal_name;
+            match &owner.facts.legal_representative {
+                None => v.add(
+                    "documents",
+                    ErrorCode::LegalRepresentativeMissing.with(&[
+                        ("kind", &annex.kind),
+                        ("name_en", &annex.name_en),
+                        ("name_it", &annex.name_it),
+                        ("organization", organization),
+                    ]),
+                ),
+                Some(rep) => {
+                    let signed = std::iter::once(first)
+                        .chain(files)
+                        .any(|a| a.valid_signers.iter().any(|s| s == rep.tax_code.as_str()));
+                    if !signed {
+                        v.add(
+                            "documents",
+                            ErrorCode::AnnexNotSigned.with(&[
+                                ("kind", &annex.kind),
+                                ("name_en", &annex.name_en),
+                                ("name_it", &annex.name_it),
+                                ("organization", organization),
+                            ]),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    v.into_vec()
+}
+
 /// The metadata of an annex kept elsewhere: a kind the call knows (or `other`), a file name
 /// without a path, a size from 1 byte to 1 GiB, a lower-case hex SHA-256. `prefix` is the
 /// path of the annex in the request (empty at the top level).
@@ -537,6 +607,7 @@ pub fn submission_problems(
         .map(|m| (m.organization_id, m.role))
         .collect();
     problems.extend(blocking_issues(c, rules, &roles, annexes));
+    problems.extend(signature_issues(rules, members, annexes));
     for o in check_eligibility(&rules.partnership, members)
         .into_iter()
         .filter(|o| !o.passed)

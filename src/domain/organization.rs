@@ -160,6 +160,68 @@ pub struct OrganizationFacts {
     pub seats: Vec<Seat>,
     pub figures: Option<EnterpriseFigures>,
     pub reference_year: Option<i32>,
+    /// Who signs for it; `None` until its representatives name them.
+    pub legal_representative: Option<LegalRepresentative>,
+}
+
+/// The person who legally represents an organization (legale rappresentante): whose
+/// signature a call may require on the annexes that concern it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegalRepresentative {
+    pub full_name: String,
+    /// A person's (16-character) tax code.
+    pub tax_code: TaxCode,
+}
+
+/// A legal representative as declared.
+#[derive(Debug, Clone, Default)]
+pub struct LegalRepresentativeDraft {
+    pub full_name: String,
+    pub tax_code: String,
+}
+
+/// A declared legal representative, every violation under `field`: a name of 1 to 200
+/// characters and a person's tax code with the right check character.
+pub fn check_legal_representative(
+    field: &str,
+    d: &LegalRepresentativeDraft,
+) -> Result<LegalRepresentative, Vec<Violation>> {
+    let mut v = Violations::new();
+    let full_name = d.full_name.trim();
+    if full_name.is_empty() || full_name.chars().count() > 200 {
+        v.add(
+            format!("{field}.full_name"),
+            ErrorCode::InvalidText.with(&[
+                ("subject_en", &"The name"),
+                ("subject_it", &"Il nome"),
+                ("max", &200),
+            ]),
+        );
+    }
+    let tax_code = match TaxCode::parse(&d.tax_code) {
+        Ok(code) if code.is_personal() => Some(code),
+        Ok(_) => {
+            v.add(
+                format!("{field}.tax_code"),
+                ErrorCode::TaxCodeFormat.worded(
+                    "A person's tax code is 16 letters and digits, such as \"RSSMRA85T10A562S\".",
+                    "Il codice fiscale di una persona è composto da 16 lettere e cifre, ad esempio \"RSSMRA85T10A562S\".",
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            v.push(e.violation(&format!("{field}.tax_code")));
+            None
+        }
+    };
+    match tax_code {
+        Some(tax_code) if v.is_empty() => Ok(LegalRepresentative {
+            full_name: full_name.to_owned(),
+            tax_code,
+        }),
+        _ => Err(v.into_vec()),
+    }
 }
 
 impl OrganizationFacts {
@@ -216,6 +278,7 @@ pub struct OrganizationDraft {
     pub turnover: Option<Money>,
     pub balance_sheet_total: Option<Money>,
     pub reference_year: Option<i32>,
+    pub legal_representative: Option<LegalRepresentativeDraft>,
 }
 
 /// An office as declared.
@@ -254,6 +317,12 @@ pub fn check_organization(
     let tax_code = TaxCode::parse(&d.tax_code)
         .map_err(|e| v.push(e.violation("tax_code")))
         .ok();
+    let legal_representative = match &d.legal_representative {
+        Some(r) => check_legal_representative("legal_representative", r)
+            .map_err(|e| v.extend(e))
+            .ok(),
+        None => None,
+    };
     let vat_number = match &d.vat_number {
         Some(s) => VatNumber::parse(s)
             .map_err(|e| v.push(e.violation("vat_number")))
@@ -429,6 +498,7 @@ pub fn check_organization(
             seats,
             figures: if enterprise { figures } else { None },
             reference_year: if enterprise { d.reference_year } else { None },
+            legal_representative,
         }),
         _ => Err(v.into_vec()),
     }
