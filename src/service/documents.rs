@@ -288,7 +288,8 @@ async fn open_envelope(bytes: Vec<u8>) -> Result<SignatureReport, ApiError> {
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("opening an envelope: {e}")))?;
     let unreadable = |en: &str, it: &str| {
-        ApiError::from(
+        ApiError::invalid(
+            "file",
             ErrorCode::UnreadableEnvelope.with(&[("reason_en", &en), ("reason_it", &it)]),
         )
     };

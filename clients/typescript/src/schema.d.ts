@@ -188,6 +188,11 @@ export interface paths {
          *     (`max_size_bytes` of the call's required annexes, 20 MiB by default). The same content is kept
          *     once. Whatever is refused leaves nothing behind.
          *
+         *     A `.p7m` is opened: the file it wraps must be a PDF, PNG or JPEG, and each signature is
+         *     verified over it (RSA, ECDSA); the answer's `signature_report` names each signer (name and
+         *     tax code from the certificate) with `valid` or `invalid`. Whether the certificates are
+         *     trusted is not checked (`trust: "not_checked"`).
+         *
          *     A service run with `storage.external_files` also takes a JSON body registering a file kept
          *     elsewhere (kind, file_name, size_bytes, sha256, organization_id), which has no content to
          *     download; otherwise such a body answers 415 `external_files_disabled`.
@@ -7145,7 +7150,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A missing or repeated part, an empty file, a bad file name, a kind the call does not know, not a member */
+            /** @description A missing or repeated part, an empty file, a bad file name, a kind the call does not know, not a member, a `.p7m` that cannot be opened (`unreadable_envelope`: malformed, or a detached signature without its file) */
             422: {
                 headers: {
                     [name: string]: unknown;

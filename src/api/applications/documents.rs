@@ -148,6 +148,11 @@ fn malformed() -> ApiError {
 /// (`max_size_bytes` of the call's required annexes, 20 MiB by default). The same content is kept
 /// once. Whatever is refused leaves nothing behind.
 ///
+/// A `.p7m` is opened: the file it wraps must be a PDF, PNG or JPEG, and each signature is
+/// verified over it (RSA, ECDSA); the answer's `signature_report` names each signer (name and
+/// tax code from the certificate) with `valid` or `invalid`. Whether the certificates are
+/// trusted is not checked (`trust: "not_checked"`).
+///
 /// A service run with `storage.external_files` also takes a JSON body registering a file kept
 /// elsewhere (kind, file_name, size_bytes, sha256, organization_id), which has no content to
 /// download; otherwise such a body answers 415 `external_files_disabled`.
@@ -175,7 +180,7 @@ fn malformed() -> ApiError {
         (status = 415, description = "A type the service does not keep, a name that says another type, or a JSON body while files are uploaded", body = Problem, content_type = "application/problem+json",
             example = json!({"type": "urn:welfare-grants:problem:unsupported_file_type", "title": "Unsupported media type", "status": 415, "code": "unsupported_file_type",
                 "detail": "The file is none of the types kept (read from its bytes): PDF, CAdES envelope (.p7m), PNG or JPEG."})),
-        (status = 422, description = "A missing or repeated part, an empty file, a bad file name, a kind the call does not know, not a member", body = Problem, content_type = "application/problem+json",
+        (status = 422, description = "A missing or repeated part, an empty file, a bad file name, a kind the call does not know, not a member, a `.p7m` that cannot be opened (`unreadable_envelope`: malformed, or a detached signature without its file)", body = Problem, content_type = "application/problem+json",
             example = json!({"type": "urn:welfare-grants:problem:validation_failed", "title": "Validation failed", "status": 422, "code": "validation_failed",
                 "detail": "The request breaks 1 rule(s); see violations.",
                 "violations": [{"field": "file", "code": "missing_part", "message": "The form has no file part."}]})),
