@@ -503,3 +503,50 @@ pub fn check_organization(
         _ => Err(v.into_vec()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn representative(full_name: &str, tax_code: &str) -> Result<LegalRepresentative, Vec<String>> {
+        check_legal_representative(
+            "legal_representative",
+            &LegalRepresentativeDraft {
+                full_name: full_name.into(),
+                tax_code: tax_code.into(),
+            },
+        )
+        .map_err(|v| {
+            v.into_iter()
+                .map(|v| format!("{} {}", v.field, v.code.as_str()))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_legal_representative_is_a_named_person_with_a_valid_tax_code() {
+        let rep = representative(" Laura Bianchi ", "bnclra70a41i829f").unwrap();
+        assert_eq!(rep.full_name, "Laura Bianchi");
+        assert_eq!(rep.tax_code.as_str(), "BNCLRA70A41I829F");
+    }
+
+    #[test]
+    fn every_fault_of_a_legal_representative_is_reported() {
+        assert_eq!(
+            representative("", "BNCLRA70A41I829A").unwrap_err(),
+            vec![
+                "legal_representative.full_name invalid_text",
+                "legal_representative.tax_code tax_code_check",
+            ]
+        );
+        // An organization's 11-digit code is no person's.
+        assert_eq!(
+            representative("Laura Bianchi", "00095450144").unwrap_err(),
+            vec!["legal_representative.tax_code tax_code_format"]
+        );
+        assert_eq!(
+            representative(&"x".repeat(201), "BNCLRA70A41I829F").unwrap_err(),
+            vec!["legal_representative.full_name invalid_text"]
+        );
+    }
+}

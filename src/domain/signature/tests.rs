@@ -428,3 +428,32 @@ fn a_cades_signature_binds_its_certificate() {
         Some(InvalidReason::CertificateNotBound)
     );
 }
+
+#[test]
+fn masking_hides_the_middle_of_each_signer_tax_code() {
+    let signer = |tax_code: Option<&str>| Signer {
+        name: Some("Mario Rossi".into()),
+        tax_code: tax_code.map(str::to_owned),
+        signing_time: None,
+        signature: SignatureStatus::Valid,
+        invalid_reason: None,
+        trust: Trust::NotChecked,
+    };
+    let mut report = SignatureReport {
+        signers: vec![
+            signer(Some(TAX_CODE)),
+            signer(Some("NOT-A-CODE")),
+            signer(None),
+        ],
+    };
+    report.mask_tax_codes();
+    let codes: Vec<Option<&str>> = report
+        .signers
+        .iter()
+        .map(|s| s.tax_code.as_deref())
+        .collect();
+    assert_eq!(
+        codes,
+        vec![Some("RSS************X"), Some("NOT*******"), None]
+    );
+}
