@@ -361,6 +361,22 @@ impl Ready {
         now: DateTime<Utc>,
         answer: impl FnOnce(&Document) -> Result<Option<Answer>, ApiError>,
     ) -> Result<Document, ApiError> {
+        // The answer shows the signers as a read would: masked, for an annex about a member
+        // the uploader does not represent.
+        let reveal = match (&self.signature_report, self.described.organization_id) {
+            (Some(_), Some(about)) => match self.actor.user_id {
+                Some(user) => organizations::represented_by(db, user)
+                    .await?
+                    .contains(&about),
+                None => false,
+            },
+            _ => true,
+        };
+        let shown = |doc: &Document| {
+            let mut doc = doc.clone();
+            mask_unless(reveal, &mut doc);
+            doc
+        };
         let stored = self.staged.commit().await.map_err(storage_unavailable)?;
         let d = NewDocument {
             kind: self.described.kind,
@@ -371,7 +387,11 @@ impl Ready {
             media_type: Some(self.media.as_str().to_owned()),
             signature_report: self.signature_report,
         };
-        add_to_draft(db, &self.actor, now, self.application_id, d, answer).await
+        let doc = add_to_draft(db, &self.actor, now, self.application_id, d, |doc| {
+            answer(&shown(doc))
+        })
+        .await?;
+        Ok(shown(&doc))
     }
 }
 
@@ -480,11 +500,16 @@ async fn mask_signers(
             Some(o) => represented.contains(&o),
             None => s.access == Access::Manage,
         };
-        if let (false, Some(report)) = (reveal, &mut d.signature_report) {
-            report.mask_tax_codes();
-        }
+        mask_unless(reveal, d);
     }
     Ok(())
+}
+
+/// The signers' tax codes of an annex masked, unless the caller may see them in full.
+fn mask_unless(reveal: bool, d: &mut Document) {
+    if let (false, Some(report)) = (reveal, &mut d.signature_report) {
+        report.mask_tax_codes();
+    }
 }
 
 /// One annex of an application the caller may see.

@@ -298,6 +298,13 @@ both!(async fn a_partner_sees_the_signer_tax_code_masked_and_the_lead_in_full(ap
     let by_partner: Value = app.get(&documents, Some(&partner_token)).await.json().await.unwrap();
     assert_eq!(by_partner[0]["signature_report"]["signers"][0]["tax_code"], "BNC************F");
     assert_eq!(by_partner[0]["signature_report"]["signers"][0]["name"], REP_NAME);
+    // An annex about the partner's organization, uploaded by the lead: its signer masked to
+    // the lead from the first answer, in full to the partner.
+    let about = upload(&app, &lead_token, &id, "other", Some(&org), "nota.pdf.p7m", signed(&ssl, "Nota", &[&someone_else(&ssl)])).await;
+    assert_eq!(about["signature_report"]["signers"][0]["tax_code"], "VRD************T");
+    let path = format!("{documents}/{}", about["id"].as_str().unwrap());
+    let read: Value = app.get(&path, Some(&partner_token)).await.json().await.unwrap();
+    assert_eq!(read["signature_report"]["signers"][0]["tax_code"], OTHER_TAX_CODE);
     // The organizations, the same way: the partner's representative in full to its own, masked
     // to the lead.
     let seen: Value = app.get(&format!("/api/v1/organizations/{org}"), Some(&lead_token)).await.json().await.unwrap();
