@@ -17,7 +17,7 @@ use crate::domain::event::Actor;
 use crate::domain::event::UserEvent;
 use crate::domain::money::Money;
 use crate::domain::organization::{
-    OrganizationDraft, SeatDraft, SeatKind, Subtype, check_organization,
+    LegalRepresentativeDraft, OrganizationDraft, SeatDraft, SeatKind, Subtype, check_organization,
 };
 use crate::domain::partnership::ParticipationRole;
 use crate::domain::percent::Percent;
@@ -325,10 +325,12 @@ type DemoOrganization = (
     &'static [(SeatKind, &'static str, &'static str, &'static str)],
     Option<&'static str>,
     Option<&'static str>,
+    (&'static str, &'static str),
 );
 
 /// The first demo applicant's organizations: a municipality (the lead), a social cooperative,
-/// a micro and a small enterprise, all in Lombardy. Fictional, with valid check digits.
+/// a micro and a small enterprise, all in Lombardy, each with its legal representative.
+/// Fictional, with valid check digits.
 const DEMO_ORGANIZATIONS: [DemoOrganization; 4] = [
     (
         "90000000019",
@@ -342,6 +344,7 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 4] = [
         ],
         None,
         None,
+        ("Laura Bianchi (demo)", "BNCLRA70A41I829F"),
     ),
     (
         "90000000027",
@@ -352,6 +355,7 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 4] = [
         &[(SeatKind::Registered, "Via Nazionale 12", "Tirano", "SO")],
         None,
         None,
+        ("Giuseppe Verdi (demo)", "VRDGPP75C15I829T"),
     ),
     (
         "09000000035",
@@ -365,6 +369,7 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 4] = [
         ],
         Some("7.50"),
         Some("850000.00"),
+        ("Paolo Ferrari (demo)", "FRRPLA68M10F205T"),
     ),
     (
         "09000000043",
@@ -378,6 +383,7 @@ const DEMO_ORGANIZATIONS: [DemoOrganization; 4] = [
         ],
         Some("22.00"),
         Some("3200000.00"),
+        ("Gianni Bianchi (demo)", "BNCGNN82E20F712O"),
     ),
 ];
 
@@ -396,7 +402,9 @@ async fn seed_partnership(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow
         request_id: None,
     };
     let mut ids = Vec::new();
-    for (tax_code, vat, name, subtype, rea, seats, staff, turnover) in DEMO_ORGANIZATIONS {
+    for (tax_code, vat, name, subtype, rea, seats, staff, turnover, (rep_name, rep_code)) in
+        DEMO_ORGANIZATIONS
+    {
         if let Some(existing) = organizations::get_by_tax_code(db, tax_code).await? {
             ids.push(existing.id);
             continue;
@@ -421,6 +429,10 @@ async fn seed_partnership(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow
             turnover: turnover.map(Money::parse).transpose()?,
             balance_sheet_total: None,
             reference_year: staff.map(|_| 2025),
+            legal_representative: Some(LegalRepresentativeDraft {
+                full_name: rep_name.into(),
+                tax_code: rep_code.into(),
+            }),
         };
         let facts = check_organization(&draft, 2026)
             .map_err(|v| anyhow::anyhow!("demo organization {name}: {v:?}"))?;

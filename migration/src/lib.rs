@@ -18,6 +18,7 @@ mod m20261210_000012_add_membership_consent;
 mod m20261211_000013_add_document_media_type;
 mod m20261212_000014_backfill_post_award_rules;
 mod m20261213_000015_create_payments;
+mod m20261214_000016_add_signatures;
 mod m20261215_000017_create_recoveries;
 
 pub struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_000013_add_document_media_type::Migration),
             Box::new(m20261212_000014_backfill_post_award_rules::Migration),
             Box::new(m20261213_000015_create_payments::Migration),
+            Box::new(m20261214_000016_add_signatures::Migration),
             Box::new(m20261215_000017_create_recoveries::Migration),
         ]
     }

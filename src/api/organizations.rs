@@ -18,8 +18,8 @@ use crate::domain::Violation;
 use crate::domain::call::OrganizationCategory;
 use crate::domain::money::Money;
 use crate::domain::organization::{
-    Category, OrganizationDraft, OrganizationFacts, SeatDraft, SeatKind, Subtype,
-    check_organization,
+    Category, LegalRepresentativeDraft, OrganizationDraft, OrganizationFacts, SeatDraft, SeatKind,
+    Subtype, check_organization,
 };
 use crate::domain::size::SizeClass;
 use crate::error::{ApiError, Problem};
@@ -40,6 +40,19 @@ pub struct SeatInput {
     pub province: String,
 }
 
+/// The person who legally represents an organization (legale rappresentante), whose signature
+/// a call may require on the annexes that concern it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"full_name": "Mario Rossi", "tax_code": "RSSMRA85T10A562S"}))]
+pub struct LegalRepresentativeInput {
+    #[schema(max_length = 200)]
+    pub full_name: String,
+    /// A person's codice fiscale (16 characters, its check character checked): what the
+    /// `serialNumber` (`TINIT-...`) of their signature certificate carries.
+    pub tax_code: String,
+}
+
 /// An organization as its representative declares it. The size class of an enterprise is
 /// computed from staff, turnover and balance-sheet total, never declared.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -49,7 +62,8 @@ pub struct SeatInput {
     "category": "enterprise", "subtype": "company", "chamber_registration": "SO-123456",
     "seats": [{"kind": "registered", "address": "Via Trieste 10", "municipality": "Sondrio", "province": "SO"},
               {"kind": "operating", "address": "Via Trieste 10", "municipality": "Sondrio", "province": "SO"}],
-    "staff": "7.50", "turnover": "850000.00", "balance_sheet_total": null, "reference_year": 2025
+    "staff": "7.50", "turnover": "850000.00", "balance_sheet_total": null, "reference_year": 2025,
+    "legal_representative": {"full_name": "Mario Rossi", "tax_code": "RSSMRA85T10A562S"}
 }))]
 pub struct OrganizationInput {
     /// Codice fiscale: 11 digits for legal entities, 16 characters for sole traders.
@@ -71,6 +85,9 @@ pub struct OrganizationInput {
     pub balance_sheet_total: Option<Money>,
     /// Enterprises: the year the figures refer to.
     pub reference_year: Option<i32>,
+    /// Who signs for it; a call may require their signature on its annexes.
+    #[serde(default)]
+    pub legal_representative: Option<LegalRepresentativeInput>,
 }
 
 impl OrganizationInput {
@@ -103,6 +120,12 @@ impl OrganizationInput {
             turnover: self.turnover,
             balance_sheet_total: self.balance_sheet_total,
             reference_year: self.reference_year,
+            legal_representative: self.legal_representative.as_ref().map(|r| {
+                LegalRepresentativeDraft {
+                    full_name: r.full_name.clone(),
+                    tax_code: r.tax_code.clone(),
+                }
+            }),
         })
     }
 
@@ -128,6 +151,12 @@ impl OrganizationInput {
             turnover: f.figures.as_ref().and_then(|x| x.turnover),
             balance_sheet_total: f.figures.as_ref().and_then(|x| x.balance_sheet_total),
             reference_year: f.reference_year,
+            legal_representative: f.legal_representative.as_ref().map(|r| {
+                LegalRepresentativeInput {
+                    full_name: r.full_name.clone(),
+                    tax_code: r.tax_code.as_str().to_owned(),
+                }
+            }),
         }
     }
 
@@ -154,6 +183,7 @@ pub struct RepresentativeView {
     "seats": [{"kind": "registered", "address": "Via Trieste 10", "municipality": "Sondrio", "province": "SO"}],
     "staff": "7.50", "turnover": "850000.00", "balance_sheet_total": null, "reference_year": 2025,
     "size_class": "micro", "call_category": "micro_small_enterprise",
+    "legal_representative": {"full_name": "Mario Rossi", "tax_code": "RSS************S"},
     "representatives": [{"user_id": "0b6f4d1e-3c9a-4a57-9a51-6c1f0e2d8b11", "username": "richiedente1@demo.welfare-grants.test", "full_name": "Richiedente Uno (demo)"}],
     "created_at": "2026-11-28T09:00:00.000000Z", "updated_at": "2026-11-28T09:00:00.000000Z"
 }))]
@@ -178,6 +208,9 @@ pub struct OrganizationView {
     /// The category a call's rules count it in; null for a medium or large enterprise, which
     /// no call admits.
     pub call_category: Option<OrganizationCategory>,
+    /// Who signs for it; `null` until its representatives name them. Their tax code is masked
+    /// for everyone but the representatives and the administrators.
+    pub legal_representative: Option<LegalRepresentativeInput>,
     /// Only for its representatives and the administrators.
     pub representatives: Option<Vec<RepresentativeView>>,
     #[serde(with = "crate::domain::timestamp")]
@@ -212,6 +245,16 @@ pub fn organization_view(
         reference_year: input.reference_year,
         size_class: o.facts.size_class(),
         call_category: o.facts.call_category(),
+        legal_representative: o.facts.legal_representative.as_ref().map(|r| {
+            LegalRepresentativeInput {
+                full_name: r.full_name.clone(),
+                tax_code: if privileged {
+                    r.tax_code.as_str().to_owned()
+                } else {
+                    r.tax_code.masked()
+                },
+            }
+        }),
         representatives,
         created_at: o.created_at,
         updated_at: o.updated_at,

@@ -315,6 +315,8 @@ pub fn check_shape(
 pub struct AnnexFacts {
     pub kind: String,
     pub organization_id: Option<Uuid>,
+    /// The tax codes of its valid signers (of a `.p7m`); empty for any other file.
+    pub valid_signers: Vec<String>,
 }
 
 /// Everything that blocks the submission of a content, all at once: missing fields, the
@@ -431,6 +433,74 @@ pub fn blocking_issues(
     v.into_vec()
 }
 
+/// The required annexes whose signature by a legal representative is missing: for each kind the
+/// call asks to be signed, an annex of the whole application needs the lead's legal
+/// representative among the valid signers of one of its files, an annex asked of each adhering
+/// partner that partner's. A member without a legal representative cannot meet it. An annex
+/// not uploaded at all is [`blocking_issues`]'s to report. Named as `documents`.
+pub fn signature_issues(
+    rules: &CallRules,
+    members: &[Member],
+    annexes: &[AnnexFacts],
+) -> Vec<Violation> {
+    let mut v = Violations::new();
+    for annex in rules
+        .required_annexes
+        .iter()
+        .filter(|a| a.signed_by_legal_representative)
+    {
+        let owners: Vec<(&Member, Option<Uuid>)> = match annex.scope {
+            AnnexScope::Application => members
+                .iter()
+                .filter(|m| m.role == ParticipationRole::Lead)
+                .map(|m| (m, None))
+                .collect(),
+            AnnexScope::EachAdheringPartner => members
+                .iter()
+                .filter(|m| m.role == ParticipationRole::AdheringPartner)
+                .map(|m| (m, Some(m.organization_id)))
+                .collect(),
+        };
+        for (owner, about) in owners {
+            let mut files = annexes.iter().filter(|a| {
+                a.kind == annex.kind && (about.is_none() || a.organization_id == about)
+            });
+            let Some(first) = files.next() else {
+                continue;
+            };
+            let organization = &owner.facts.legal_name;
+            match &owner.facts.legal_representative {
+                None => v.add(
+                    "documents",
+                    ErrorCode::LegalRepresentativeMissing.with(&[
+                        ("kind", &annex.kind),
+                        ("name_en", &annex.name_en),
+                        ("name_it", &annex.name_it),
+                        ("organization", organization),
+                    ]),
+                ),
+                Some(rep) => {
+                    let signed = std::iter::once(first)
+                        .chain(files)
+                        .any(|a| a.valid_signers.iter().any(|s| s == rep.tax_code.as_str()));
+                    if !signed {
+                        v.add(
+                            "documents",
+                            ErrorCode::AnnexNotSigned.with(&[
+                                ("kind", &annex.kind),
+                                ("name_en", &annex.name_en),
+                                ("name_it", &annex.name_it),
+                                ("organization", organization),
+                            ]),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    v.into_vec()
+}
+
 /// The metadata of an annex kept elsewhere: a kind the call knows (or `other`), a file name
 /// without a path, a size from 1 byte to 1 GiB, a lower-case hex SHA-256. `prefix` is the
 /// path of the annex in the request (empty at the top level).
@@ -537,6 +607,7 @@ pub fn submission_problems(
         .map(|m| (m.organization_id, m.role))
         .collect();
     problems.extend(blocking_issues(c, rules, &roles, annexes));
+    problems.extend(signature_issues(rules, members, annexes));
     for o in check_eligibility(&rules.partnership, members)
         .into_iter()
         .filter(|o| !o.passed)
@@ -619,6 +690,124 @@ mod tests {
 
     fn rules() -> CallRules {
         CallRules::lombardy_2022()
+    }
+
+    mod signatures {
+        use super::*;
+        use crate::domain::identifiers::{ProvinceCode, TaxCode};
+        use crate::domain::organization::{
+            LegalRepresentative, OrganizationFacts, Seat, SeatKind, Subtype,
+        };
+        use crate::domain::partnership::MembershipStatus;
+
+        const LEAD_REP: &str = "BNCLRA70A41I829F";
+        const PARTNER_REP: &str = "VRDGPP75C15I829T";
+
+        fn signing_rules() -> CallRules {
+            let mut r = rules();
+            for a in &mut r.required_annexes {
+                a.signed_by_legal_representative = true;
+            }
+            r
+        }
+
+        fn member(n: u128, role: ParticipationRole, rep: Option<&str>) -> Member {
+            Member {
+                organization_id: Uuid::from_u128(n),
+                role,
+                status: MembershipStatus::Accepted,
+                facts: OrganizationFacts {
+                    tax_code: TaxCode::parse("00095450144").unwrap(),
+                    vat_number: None,
+                    legal_name: format!("Ente {n}"),
+                    subtype: Subtype::Municipality,
+                    chamber_registration: None,
+                    seats: vec![Seat {
+                        kind: SeatKind::Registered,
+                        address: "Piazza Campello 1".into(),
+                        municipality: "Sondrio".into(),
+                        province: ProvinceCode::parse("SO").unwrap(),
+                    }],
+                    figures: None,
+                    reference_year: None,
+                    legal_representative: rep.map(|code| LegalRepresentative {
+                        full_name: "Legale rappresentante".into(),
+                        tax_code: TaxCode::parse(code).unwrap(),
+                    }),
+                },
+                partnerships_in_call: 1,
+                leads_in_call: u32::from(role == ParticipationRole::Lead),
+            }
+        }
+
+        fn annex(kind: &str, about: Option<u128>, signers: &[&str]) -> AnnexFacts {
+            AnnexFacts {
+                kind: kind.into(),
+                organization_id: about.map(Uuid::from_u128),
+                valid_signers: signers.iter().map(|s| (*s).to_owned()).collect(),
+            }
+        }
+
+        fn codes(v: Vec<Violation>) -> Vec<String> {
+            v.into_iter().map(|v| v.code.as_str().to_owned()).collect()
+        }
+
+        #[test]
+        fn the_agreement_needs_the_lead_legal_representative_among_its_signers() {
+            let members = [
+                member(1, ParticipationRole::Lead, Some(LEAD_REP)),
+                member(2, ParticipationRole::FullPartner, Some(PARTNER_REP)),
+            ];
+            let r = signing_rules();
+            let check = |signers: &[&str]| {
+                codes(signature_issues(
+                    &r,
+                    &members,
+                    &[annex("partnership_agreement", None, signers)],
+                ))
+            };
+            assert_eq!(check(&[]), vec!["annex_not_signed"]);
+            assert_eq!(check(&[PARTNER_REP]), vec!["annex_not_signed"]);
+            assert!(check(&[PARTNER_REP, LEAD_REP]).is_empty());
+            // Off, nothing is asked.
+            assert!(
+                codes(signature_issues(
+                    &rules(),
+                    &members,
+                    &[annex("partnership_agreement", None, &[])]
+                ))
+                .is_empty()
+            );
+        }
+
+        #[test]
+        fn a_letter_of_adhesion_needs_its_own_partner_legal_representative() {
+            let members = [
+                member(1, ParticipationRole::Lead, Some(LEAD_REP)),
+                member(2, ParticipationRole::AdheringPartner, Some(PARTNER_REP)),
+                member(3, ParticipationRole::AdheringPartner, None),
+            ];
+            let annexes = [
+                annex("partnership_agreement", None, &[LEAD_REP]),
+                annex("letter_of_adhesion", Some(2), &[LEAD_REP]),
+                annex("letter_of_adhesion", Some(3), &[LEAD_REP]),
+            ];
+            let found = codes(signature_issues(&signing_rules(), &members, &annexes));
+            assert_eq!(
+                found,
+                vec!["annex_not_signed", "legal_representative_missing"]
+            );
+            let mut annexes = annexes;
+            annexes[1] = annex("letter_of_adhesion", Some(2), &[PARTNER_REP]);
+            let found = codes(signature_issues(&signing_rules(), &members, &annexes));
+            assert_eq!(found, vec!["legal_representative_missing"]);
+        }
+
+        #[test]
+        fn an_annex_not_uploaded_is_reported_as_missing_not_as_unsigned() {
+            let members = [member(1, ParticipationRole::Lead, None)];
+            assert!(signature_issues(&signing_rules(), &members, &[]).is_empty());
+        }
     }
 
     #[test]

@@ -285,7 +285,7 @@ pub enum AnnexScope {
 /// An annex every application must carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"kind": "partnership_agreement", "scope": "application", "name_it": "Accordo di partenariato", "name_en": "Partnership agreement", "max_size_bytes": 20971520}))]
+#[schema(example = json!({"kind": "partnership_agreement", "scope": "application", "name_it": "Accordo di partenariato", "name_en": "Partnership agreement", "max_size_bytes": 20971520, "signed_by_legal_representative": false}))]
 pub struct RequiredAnnex {
     #[schema(example = "partnership_agreement")]
     pub kind: String,
@@ -298,6 +298,13 @@ pub struct RequiredAnnex {
     #[serde(default = "default_annex_max_size")]
     #[schema(example = 20971520, minimum = 1, maximum = 1073741824)]
     pub max_size_bytes: u64,
+    /// Whether the annex must be a CAdES envelope (`.p7m`) whose valid signers include the
+    /// legal representative of the organization it belongs to (the lead's for an annex of
+    /// the whole application, the adhering partner's for one asked of each): the signer's tax
+    /// code, read from the certificate, must be that representative's. Whether the
+    /// certificate is trusted is not checked. False when left out.
+    #[serde(default)]
+    pub signed_by_legal_representative: bool,
 }
 
 /// The largest annex file when a call says nothing else (and of an annex of kind `other`).
@@ -1056,6 +1063,25 @@ mod tests {
     #[test]
     fn the_2022_rules_are_valid() {
         assert_eq!(CallRules::lombardy_2022().check("rules"), vec![]);
+    }
+
+    #[test]
+    fn the_2022_rules_ask_no_signature_so_that_any_pdf_does() {
+        let rules = CallRules::lombardy_2022();
+        assert!(
+            rules
+                .required_annexes
+                .iter()
+                .all(|a| !a.signed_by_legal_representative)
+        );
+    }
+
+    #[test]
+    fn an_annex_stored_before_signatures_were_asked_reads_as_not_asking() {
+        let stored = serde_json::json!({"kind": "partnership_agreement", "scope": "application",
+            "name_it": "Accordo di partenariato", "name_en": "Partnership agreement"});
+        let annex: RequiredAnnex = serde_json::from_value(stored).unwrap();
+        assert!(!annex.signed_by_legal_representative);
     }
 
     #[test]

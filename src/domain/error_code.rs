@@ -95,6 +95,9 @@ catalogue! {
     AmountZero = "amount_zero", 422,
         "{subject_en} must be above 0.00.",
         "{subject_it} deve essere maggiore di 0.00.";
+    AnnexNotSigned = "annex_not_signed", 422,
+        "The annex {kind} ({name_en}) must be a CAdES envelope (.p7m) with a valid signature of the legal representative of {organization}.",
+        "L'allegato {kind} ({name_it}) deve essere una busta CAdES (.p7m) con una firma valida del legale rappresentante di {organization}.";
     ApplicationExists = "application_exists", 409,
         "This partnership already has an application for the call.",
         "Questo partenariato ha già una domanda per l'avviso.";
@@ -356,6 +359,9 @@ catalogue! {
     LeadOnly = "lead_only", 403,
         "Only the representatives of the lead partner may do this; the other members read it.",
         "Solo i rappresentanti del capofila possono farlo; gli altri partner ne hanno la lettura.";
+    LegalRepresentativeMissing = "legal_representative_missing", 422,
+        "The annex {kind} ({name_en}) must be signed by the legal representative of {organization}, who has none yet: its representatives name one in the registry.",
+        "L'allegato {kind} ({name_it}) deve essere firmato dal legale rappresentante di {organization}, che non è ancora indicato: lo indicano i suoi rappresentanti nell'anagrafe.";
     LockedAfterOpening = "locked_after_opening", 422,
         "The rules of a call cannot change once its window has opened.",
         "Le regole di un avviso non possono cambiare dopo l'apertura della finestra.";
@@ -749,6 +755,9 @@ catalogue! {
     UnknownReason = "unknown_reason", 422,
         "{reason} is not in the call's checklist: {list}.",
         "{reason} non è nella lista dell'avviso: {list}.";
+    UnreadableEnvelope = "unreadable_envelope", 422,
+        "The file is a CAdES envelope (.p7m) the service cannot open: {reason_en}.",
+        "Il file è una busta CAdES (.p7m) che il servizio non riesce ad aprire: {reason_it}.";
     UnsupportedGrantType = "unsupported_grant_type", 400,
         "grant_type must be password or refresh_token.",
         "grant_type deve essere password o refresh_token.";

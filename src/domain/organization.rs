@@ -160,6 +160,68 @@ pub struct OrganizationFacts {
     pub seats: Vec<Seat>,
     pub figures: Option<EnterpriseFigures>,
     pub reference_year: Option<i32>,
+    /// Who signs for it; `None` until its representatives name them.
+    pub legal_representative: Option<LegalRepresentative>,
+}
+
+/// The person who legally represents an organization (legale rappresentante): whose
+/// signature a call may require on the annexes that concern it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegalRepresentative {
+    pub full_name: String,
+    /// A person's (16-character) tax code.
+    pub tax_code: TaxCode,
+}
+
+/// A legal representative as declared.
+#[derive(Debug, Clone, Default)]
+pub struct LegalRepresentativeDraft {
+    pub full_name: String,
+    pub tax_code: String,
+}
+
+/// A declared legal representative, every violation under `field`: a name of 1 to 200
+/// characters and a person's tax code with the right check character.
+pub fn check_legal_representative(
+    field: &str,
+    d: &LegalRepresentativeDraft,
+) -> Result<LegalRepresentative, Vec<Violation>> {
+    let mut v = Violations::new();
+    let full_name = d.full_name.trim();
+    if full_name.is_empty() || full_name.chars().count() > 200 {
+        v.add(
+            format!("{field}.full_name"),
+            ErrorCode::InvalidText.with(&[
+                ("subject_en", &"The name"),
+                ("subject_it", &"Il nome"),
+                ("max", &200),
+            ]),
+        );
+    }
+    let tax_code = match TaxCode::parse(&d.tax_code) {
+        Ok(code) if code.is_personal() => Some(code),
+        Ok(_) => {
+            v.add(
+                format!("{field}.tax_code"),
+                ErrorCode::TaxCodeFormat.worded(
+                    "A person's tax code is 16 letters and digits, such as \"RSSMRA85T10A562S\".",
+                    "Il codice fiscale di una persona è composto da 16 lettere e cifre, ad esempio \"RSSMRA85T10A562S\".",
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            v.push(e.violation(&format!("{field}.tax_code")));
+            None
+        }
+    };
+    match tax_code {
+        Some(tax_code) if v.is_empty() => Ok(LegalRepresentative {
+            full_name: full_name.to_owned(),
+            tax_code,
+        }),
+        _ => Err(v.into_vec()),
+    }
 }
 
 impl OrganizationFacts {
@@ -216,6 +278,7 @@ pub struct OrganizationDraft {
     pub turnover: Option<Money>,
     pub balance_sheet_total: Option<Money>,
     pub reference_year: Option<i32>,
+    pub legal_representative: Option<LegalRepresentativeDraft>,
 }
 
 /// An office as declared.
@@ -254,6 +317,12 @@ pub fn check_organization(
     let tax_code = TaxCode::parse(&d.tax_code)
         .map_err(|e| v.push(e.violation("tax_code")))
         .ok();
+    let legal_representative = match &d.legal_representative {
+        Some(r) => check_legal_representative("legal_representative", r)
+            .map_err(|e| v.extend(e))
+            .ok(),
+        None => None,
+    };
     let vat_number = match &d.vat_number {
         Some(s) => VatNumber::parse(s)
             .map_err(|e| v.push(e.violation("vat_number")))
@@ -429,7 +498,55 @@ pub fn check_organization(
             seats,
             figures: if enterprise { figures } else { None },
             reference_year: if enterprise { d.reference_year } else { None },
+            legal_representative,
         }),
         _ => Err(v.into_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn representative(full_name: &str, tax_code: &str) -> Result<LegalRepresentative, Vec<String>> {
+        check_legal_representative(
+            "legal_representative",
+            &LegalRepresentativeDraft {
+                full_name: full_name.into(),
+                tax_code: tax_code.into(),
+            },
+        )
+        .map_err(|v| {
+            v.into_iter()
+                .map(|v| format!("{} {}", v.field, v.code.as_str()))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_legal_representative_is_a_named_person_with_a_valid_tax_code() {
+        let rep = representative(" Laura Bianchi ", "bnclra70a41i829f").unwrap();
+        assert_eq!(rep.full_name, "Laura Bianchi");
+        assert_eq!(rep.tax_code.as_str(), "BNCLRA70A41I829F");
+    }
+
+    #[test]
+    fn every_fault_of_a_legal_representative_is_reported() {
+        assert_eq!(
+            representative("", "BNCLRA70A41I829A").unwrap_err(),
+            vec![
+                "legal_representative.full_name invalid_text",
+                "legal_representative.tax_code tax_code_check",
+            ]
+        );
+        // An organization's 11-digit code is no person's.
+        assert_eq!(
+            representative("Laura Bianchi", "00095450144").unwrap_err(),
+            vec!["legal_representative.tax_code tax_code_format"]
+        );
+        assert_eq!(
+            representative(&"x".repeat(201), "BNCLRA70A41I829F").unwrap_err(),
+            vec!["legal_representative.full_name invalid_text"]
+        );
     }
 }

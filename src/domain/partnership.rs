@@ -568,6 +568,7 @@ mod tests {
                     balance_sheet_total: None,
                 }),
                 reference_year: None,
+                legal_representative: None,
             },
             partnerships_in_call: 1,
             leads_in_call: u32::from(role == ParticipationRole::Lead),

@@ -25,6 +25,7 @@
 
 use std::fmt;
 
+use super::identifiers::TaxCode;
 use base64::Engine;
 use bcder::decode::{Constructed, DecodeError, Source};
 use bcder::{Mode, OctetString, Tag};
@@ -55,11 +56,30 @@ const TAX_CODE_PREFIX: &str = "TINIT-";
 /// (a DER `SET OF`, sorted by encoding, not by when each signed).
 /// Kept in the document's metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"signers": [{"name": "Mario Rossi", "tax_code": "RSSMRA85T10A562S", "signing_time": "2026-11-27T17:45:00.000000Z", "signature": "valid", "invalid_reason": null, "trust": "not_checked"}]}))]
 pub struct SignatureReport {
     pub signers: Vec<Signer>,
 }
 
 impl SignatureReport {
+    /// The signers' tax codes masked as personal codes are for whoever may not see them in
+    /// full (`RSS************S`, see [`TaxCode::masked`]); a code that is no valid tax code
+    /// keeps its first three characters only.
+    pub fn mask_tax_codes(&mut self) {
+        for signer in &mut self.signers {
+            if let Some(code) = &mut signer.tax_code {
+                *code = match TaxCode::parse(code) {
+                    Ok(valid) => valid.masked(),
+                    Err(_) => {
+                        let shown: String = code.chars().take(3).collect();
+                        let hidden = code.chars().count().saturating_sub(3);
+                        format!("{shown}{}", "*".repeat(hidden))
+                    }
+                };
+            }
+        }
+    }
+
     /// The signers whose signature verifies.
     pub fn valid_signers(&self) -> impl Iterator<Item = &Signer> {
         self.signers
@@ -70,6 +90,7 @@ impl SignatureReport {
 
 /// One signer of a `.p7m`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Mario Rossi", "tax_code": "RSSMRA85T10A562S", "signing_time": "2026-11-27T17:45:00.000000Z", "signature": "valid", "invalid_reason": null, "trust": "not_checked"}))]
 pub struct Signer {
     /// The common name (CN) of the certificate's subject; `null` when the envelope does not
     /// carry the signer's certificate or its subject has no CN.

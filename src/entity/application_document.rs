@@ -12,6 +12,9 @@ pub struct Model {
     pub sha256: String,
     pub organization_id: Option<Uuid>,
     pub media_type: Option<String>,
+    /// The report of a `.p7m`'s signatures as JSON text; `None` for other files.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub signature_report: Option<String>,
     pub created_at: DateTimeUtc,
     pub created_by: Option<Uuid>,
 }

@@ -22,6 +22,8 @@ pub struct Model {
     #[sea_orm(column_type = "Decimal(Some((14, 2)))", nullable)]
     pub balance_sheet_total: Option<Decimal>,
     pub reference_year: Option<i32>,
+    pub legal_representative_name: Option<String>,
+    pub legal_representative_tax_code: Option<String>,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -126,6 +126,12 @@ fn annex_facts(d: &Document) -> AnnexFacts {
     AnnexFacts {
         kind: d.kind.clone(),
         organization_id: d.organization_id,
+        valid_signers: d
+            .signature_report
+            .iter()
+            .flat_map(|r| r.valid_signers())
+            .filter_map(|s| s.tax_code.clone())
+            .collect(),
     }
 }
 

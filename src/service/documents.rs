@@ -7,12 +7,13 @@ use std::collections::BTreeSet;
 use std::ops::Range;
 
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::applications::{application_not_found, draft_in, frozen, managed, record, seen};
+use super::applications::{Seen, application_not_found, draft_in, frozen, managed, record, seen};
 use crate::auth::AuthUser;
 use crate::domain::ErrorCode;
 use crate::domain::Violations;
@@ -20,12 +21,15 @@ use crate::domain::application::{ApplicationStatus, check_annex, check_file_name
 use crate::domain::call::CallRules;
 use crate::domain::event::Actor;
 use crate::domain::event::application::ApplicationEvent;
-use crate::domain::media::{MediaType, name_contradicts, sniff};
+use crate::domain::media::{MediaType, SNIFF_LEN, name_contradicts, sniff};
+use crate::domain::partnership::Access;
+use crate::domain::signature::{self, Content as Wrapped, EnvelopeError, SignatureReport};
+use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::storage::{Content, Staged, Storage, StorageError, UploadError, stage};
 use crate::store::applications as store;
 use crate::store::idempotency::{self, Answer};
-use crate::store::{self as db_store, partnerships};
+use crate::store::{self as db_store, organizations, partnerships};
 
 pub use crate::store::applications::{Document, NewDocument};
 
@@ -51,7 +55,51 @@ pub struct Upload {
     rules: CallRules,
     members: BTreeSet<Uuid>,
     described: Option<Described>,
-    file: Option<(Option<String>, Staged)>,
+    file: Option<Received>,
+}
+
+/// The form's file part: its name, the staged file, and its bytes when it is a `.p7m`.
+struct Received {
+    name: Option<String>,
+    staged: Staged,
+    envelope: Option<Vec<u8>>,
+}
+
+/// The bytes of a file kept in memory while it streams only when its first bytes say it is a
+/// CAdES envelope, which is opened whole; of any other file, at most its first bytes.
+#[derive(Default)]
+struct EnvelopeBytes {
+    bytes: Vec<u8>,
+    /// Whether it is an envelope, once its first bytes are in.
+    cades: Option<bool>,
+}
+
+impl EnvelopeBytes {
+    fn push(&mut self, chunk: &[u8]) {
+        if self.cades == Some(false) {
+            return;
+        }
+        self.bytes.extend_from_slice(chunk);
+        if self.cades.is_none() && self.bytes.len() >= SNIFF_LEN {
+            self.decide();
+        }
+    }
+
+    fn decide(&mut self) {
+        let cades = sniff(&self.bytes) == Some(MediaType::Cades);
+        if !cades {
+            self.bytes = Vec::new();
+        }
+        self.cades = Some(cades);
+    }
+
+    /// The whole file, if it is an envelope.
+    fn finish(mut self) -> Option<Vec<u8>> {
+        if self.cades.is_none() {
+            self.decide();
+        }
+        (self.cades == Some(true)).then_some(self.bytes)
+    }
 }
 
 /// Start an upload to an application: only its lead's representatives upload, only to a draft.
@@ -139,18 +187,30 @@ impl Upload {
             ));
         }
         let limit = self.limit();
+        let mut envelope = EnvelopeBytes::default();
+        let chunks = chunks.inspect(|chunk| {
+            if let Ok(bytes) = chunk {
+                envelope.push(bytes.as_ref());
+            }
+        });
         let staged = stage(storage, chunks, limit).await.map_err(|e| match e {
             UploadError::Refused(e) => e,
             UploadError::TooLarge { limit } => too_large(limit),
             UploadError::Storage(e) => storage_unavailable(e),
         })?;
-        self.file = Some((file_name, staged));
+        self.file = Some(Received {
+            name: file_name,
+            staged,
+            envelope: envelope.finish(),
+        });
         Ok(())
     }
 
     /// Everything about the form, once it is read: both parts, a file name, a file that is not
-    /// empty, of a type the service keeps, not larger than its kind allows.
-    pub fn check(self) -> Result<Ready, ApiError> {
+    /// empty, of a type the service keeps, not larger than its kind allows. A `.p7m` is opened
+    /// (on a blocking thread): its signatures are verified and what it wraps must be of a type
+    /// the service keeps.
+    pub async fn check(self) -> Result<Ready, ApiError> {
         let mut missing = Violations::new();
         if self.described.is_none() {
             missing.add(
@@ -162,7 +222,15 @@ impl Upload {
             missing.add("file", ErrorCode::MissingPart.with(&[("part", &"file")]));
         }
         ApiError::check(missing.into_vec())?;
-        let (Some(described), Some((file_name, staged))) = (self.described, self.file) else {
+        let (
+            Some(described),
+            Some(Received {
+                name: file_name,
+                staged,
+                envelope,
+            }),
+        ) = (self.described, self.file)
+        else {
             unreachable!("both parts are there");
         };
         let limit = self
@@ -189,6 +257,10 @@ impl Upload {
                 ("media_type", &media.as_str()),
             ])));
         }
+        let signature_report = match (media, envelope) {
+            (MediaType::Cades, Some(bytes)) => Some(open_envelope(bytes).await?),
+            _ => None,
+        };
         Ok(Ready {
             application_id: self.application_id,
             actor: self.actor,
@@ -196,7 +268,51 @@ impl Upload {
             file_name,
             media,
             staged,
+            signature_report,
         })
+    }
+}
+
+/// Open a `.p7m` off the async workers (verifying signatures is CPU work): its signatures'
+/// report, once what it wraps is known to be a file the service keeps (not another envelope).
+async fn open_envelope(bytes: Vec<u8>) -> Result<SignatureReport, ApiError> {
+    let opened = tokio::task::spawn_blocking(move || {
+        signature::open(bytes).map(|envelope| {
+            let inner = match envelope.content() {
+                Wrapped::Attached(content) => Some(sniff(content)),
+                Wrapped::Detached => None,
+            };
+            (envelope.into_report(), inner)
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("opening an envelope: {e}")))?;
+    let unreadable = |en: &str, it: &str| {
+        ApiError::invalid(
+            "file",
+            ErrorCode::UnreadableEnvelope.with(&[("reason_en", &en), ("reason_it", &it)]),
+        )
+    };
+    match opened {
+        Err(EnvelopeError::NotCms | EnvelopeError::Malformed(_)) => Err(unreadable(
+            "it is not a well-formed CMS SignedData",
+            "non è una CMS SignedData ben formata",
+        )),
+        Err(EnvelopeError::Unsupported(_)) => Err(unreadable(
+            "it uses an algorithm or a signer identifier the service does not read",
+            "usa un algoritmo o un identificativo del firmatario che il servizio non legge",
+        )),
+        Ok((_, None)) => Err(unreadable(
+            "it does not carry the signed file (a detached signature): sign with the file inside",
+            "non contiene il file firmato (firma staccata): firmare includendo il file",
+        )),
+        Ok((_, Some(None | Some(MediaType::Cades)))) => {
+            Err(ApiError::from(ErrorCode::UnsupportedFileType.worded(
+                "The envelope wraps a file of none of the types kept (read from its bytes): PDF, PNG or JPEG.",
+                "La busta contiene un file di nessuno dei tipi ammessi (letto dal suo contenuto): PDF, PNG o JPEG.",
+            )))
+        }
+        Ok((report, Some(Some(_)))) => Ok(report),
     }
 }
 
@@ -220,6 +336,7 @@ pub struct Ready {
     file_name: String,
     media: MediaType,
     staged: Staged,
+    signature_report: Option<SignatureReport>,
 }
 
 impl Ready {
@@ -244,6 +361,22 @@ impl Ready {
         now: DateTime<Utc>,
         answer: impl FnOnce(&Document) -> Result<Option<Answer>, ApiError>,
     ) -> Result<Document, ApiError> {
+        // The answer shows the signers as a read would: masked, for an annex about a member
+        // the uploader does not represent.
+        let reveal = match (&self.signature_report, self.described.organization_id) {
+            (Some(_), Some(about)) => match self.actor.user_id {
+                Some(user) => organizations::represented_by(db, user)
+                    .await?
+                    .contains(&about),
+                None => false,
+            },
+            _ => true,
+        };
+        let shown = |doc: &Document| {
+            let mut doc = doc.clone();
+            mask_unless(reveal, &mut doc);
+            doc
+        };
         let stored = self.staged.commit().await.map_err(storage_unavailable)?;
         let d = NewDocument {
             kind: self.described.kind,
@@ -252,8 +385,13 @@ impl Ready {
             sha256: stored.sha256,
             organization_id: self.described.organization_id,
             media_type: Some(self.media.as_str().to_owned()),
+            signature_report: self.signature_report,
         };
-        add_to_draft(db, &self.actor, now, self.application_id, d, answer).await
+        let doc = add_to_draft(db, &self.actor, now, self.application_id, d, |doc| {
+            answer(&shown(doc))
+        })
+        .await?;
+        Ok(shown(&doc))
     }
 }
 
@@ -326,6 +464,7 @@ pub async fn register_external(
     let d = NewDocument {
         file_name: d.file_name.trim().to_owned(),
         media_type: None,
+        signature_report: None,
         ..d
     };
     add_to_draft(db, &caller.actor(), now, s.app.id, d, |_| Ok(None)).await
@@ -338,7 +477,39 @@ pub async fn documents(
     id: Uuid,
 ) -> Result<Vec<Document>, ApiError> {
     let s = seen(db, caller, id).await?;
-    Ok(store::documents(db, s.app.id).await?)
+    let mut docs = store::documents(db, s.app.id).await?;
+    mask_signers(db, caller, &s, &mut docs).await?;
+    Ok(docs)
+}
+
+/// Masks the signers' personal tax codes the caller may not see in full, as the members'
+/// tax codes are: an applicant sees those of the annexes about the organizations it represents
+/// (of the whole application's when it leads it); evaluators and administrators see all.
+async fn mask_signers(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    s: &Seen,
+    docs: &mut [Document],
+) -> Result<(), ApiError> {
+    if caller.role != Role::Applicant || docs.iter().all(|d| d.signature_report.is_none()) {
+        return Ok(());
+    }
+    let represented = organizations::represented_by(db, caller.id).await?;
+    for d in docs {
+        let reveal = match d.organization_id {
+            Some(o) => represented.contains(&o),
+            None => s.access == Access::Manage,
+        };
+        mask_unless(reveal, d);
+    }
+    Ok(())
+}
+
+/// The signers' tax codes of an annex masked, unless the caller may see them in full.
+fn mask_unless(reveal: bool, d: &mut Document) {
+    if let (false, Some(report)) = (reveal, &mut d.signature_report) {
+        report.mask_tax_codes();
+    }
 }
 
 /// One annex of an application the caller may see.
@@ -349,9 +520,13 @@ pub async fn document(
     document_id: Uuid,
 ) -> Result<Document, ApiError> {
     let s = seen(db, caller, id).await?;
-    store::document(db, s.app.id, document_id)
+    let doc = store::document(db, s.app.id, document_id)
         .await?
-        .ok_or_else(|| ApiError::from(ErrorCode::DocumentNotFound))
+        .ok_or_else(|| ApiError::from(ErrorCode::DocumentNotFound))?;
+    let mut docs = [doc];
+    mask_signers(db, caller, &s, &mut docs).await?;
+    let [doc] = docs;
+    Ok(doc)
 }
 
 /// The bytes of an annex, or `range` of them.

@@ -19,6 +19,7 @@ use crate::domain::application::{ApplicationContent, ApplicationStatus, totals};
 use crate::domain::call::{Call, CallRules};
 use crate::domain::event::Actor;
 use crate::domain::review::ReviewStatus;
+use crate::domain::signature::SignatureReport;
 use crate::entity::{application, application_document, application_history, conflict_declaration};
 
 /// An application as stored.
@@ -53,6 +54,8 @@ pub struct Document {
     pub organization_id: Option<Uuid>,
     /// Read from the file's bytes; `None` for a file registered as kept elsewhere.
     pub media_type: Option<String>,
+    /// The signatures of a `.p7m`; `None` for any other file.
+    pub signature_report: Option<SignatureReport>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -256,6 +259,7 @@ pub struct NewDocument {
     pub sha256: String,
     pub organization_id: Option<Uuid>,
     pub media_type: Option<String>,
+    pub signature_report: Option<SignatureReport>,
 }
 
 /// Record an annex.
@@ -275,12 +279,18 @@ pub async fn insert_document<C: ConnectionTrait>(
         sha256: Set(d.sha256),
         organization_id: Set(d.organization_id),
         media_type: Set(d.media_type),
+        signature_report: Set(d
+            .signature_report
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| DbErr::Custom(format!("a signature report as JSON: {e}")))?),
         created_at: Set(now),
         created_by: Set(created_by),
     }
     .insert(conn)
     .await?;
-    Ok(to_document(model))
+    to_document(model)
 }
 
 /// Delete an annex of an application; false when it has no such annex.
@@ -585,8 +595,14 @@ async fn count(db: &DatabaseConnection, cond: Condition) -> Result<u64, DbErr> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-fn to_document(m: application_document::Model) -> Document {
-    Document {
+fn to_document(m: application_document::Model) -> Result<Document, DbErr> {
+    let signature_report = m
+        .signature_report
+        .as_deref()
+        .map(serde_json::from_str::<SignatureReport>)
+        .transpose()
+        .map_err(|e| super::rows::corrupt("signature report", e))?;
+    Ok(Document {
         id: m.id,
         kind: m.kind,
         file_name: m.file_name,
@@ -594,12 +610,13 @@ fn to_document(m: application_document::Model) -> Document {
         sha256: m.sha256,
         organization_id: m.organization_id,
         media_type: m.media_type,
+        signature_report,
         created_at: m.created_at,
-    }
+    })
 }
 
 pub async fn documents<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Vec<Document>, DbErr> {
-    Ok(application_document::Entity::find()
+    application_document::Entity::find()
         .filter(application_document::Column::ApplicationId.eq(id))
         .order_by_asc(application_document::Column::CreatedAt)
         .order_by_asc(application_document::Column::Id)
@@ -607,7 +624,7 @@ pub async fn documents<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Vec<Docum
         .await?
         .into_iter()
         .map(to_document)
-        .collect())
+        .collect()
 }
 
 /// Set an application's review status and the deadline of its open request for integration
@@ -671,7 +688,7 @@ pub async fn documents_of<C: ConnectionTrait>(
     for r in rows {
         out.entry(r.application_id)
             .or_default()
-            .push(to_document(r));
+            .push(to_document(r)?);
     }
     Ok(out)
 }
@@ -730,9 +747,10 @@ pub async fn document<C: ConnectionTrait>(
     application_id: Uuid,
     document_id: Uuid,
 ) -> Result<Option<Document>, DbErr> {
-    Ok(application_document::Entity::find_by_id(document_id)
+    application_document::Entity::find_by_id(document_id)
         .filter(application_document::Column::ApplicationId.eq(application_id))
         .one(db)
         .await?
-        .map(to_document))
+        .map(to_document)
+        .transpose()
 }

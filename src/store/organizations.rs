@@ -53,6 +53,14 @@ fn active(
             .and_then(|x| x.balance_sheet_total)
             .map(|m| m.as_decimal())),
         reference_year: Set(f.reference_year),
+        legal_representative_name: Set(f
+            .legal_representative
+            .as_ref()
+            .map(|r| r.full_name.clone())),
+        legal_representative_tax_code: Set(f
+            .legal_representative
+            .as_ref()
+            .map(|r| r.tax_code.as_str().to_owned())),
         version: Set(version),
         created_at: Set(now),
         updated_at: Set(now),
@@ -67,6 +75,7 @@ pub fn facts_json(f: &OrganizationFacts) -> serde_json::Value {
         "seats": f.seats, "staff": f.figures.as_ref().map(|x| x.staff.to_string()),
         "turnover": f.figures.as_ref().and_then(|x| x.turnover), "balance_sheet_total": f.figures.as_ref().and_then(|x| x.balance_sheet_total),
         "reference_year": f.reference_year,
+        "legal_representative": f.legal_representative.as_ref().map(|r| json!({"full_name": r.full_name, "tax_code": r.tax_code.as_str()})),
     })
 }
 

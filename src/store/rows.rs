@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::domain::call::{Call, CallRules, CallStatus, Window};
 use crate::domain::identifiers::{TaxCode, VatNumber};
 use crate::domain::money::Money;
-use crate::domain::organization::{OrganizationFacts, Seat, Subtype};
+use crate::domain::organization::{LegalRepresentative, OrganizationFacts, Seat, Subtype};
 use crate::domain::size::EnterpriseFigures;
 use crate::entity::{call, organization};
 
@@ -86,6 +86,17 @@ pub fn to_organization(m: organization::Model) -> Result<Organization, DbErr> {
                 .map_err(|_| corrupt_organization("seats", id))?,
             figures,
             reference_year: m.reference_year,
+            legal_representative: match (
+                m.legal_representative_name,
+                m.legal_representative_tax_code,
+            ) {
+                (Some(full_name), Some(code)) => Some(LegalRepresentative {
+                    full_name,
+                    tax_code: TaxCode::parse(&code)
+                        .map_err(|_| corrupt_organization("legal representative's tax code", id))?,
+                }),
+                _ => None,
+            },
         },
         version: m.version,
         created_at: m.created_at,

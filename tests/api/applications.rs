@@ -104,8 +104,8 @@ pub async fn accept_invitation(app: &TestApp, token: &str, partnership: &str, or
     );
 }
 
-/// [`complete_application`] of a partnership already formed.
-pub async fn complete_application_of(app: &TestApp, token: &str, pid: &str, m: &Members) -> String {
+/// A draft of a partnership already formed, its content complete, without annexes.
+pub async fn draft_of(app: &TestApp, token: &str, pid: &str, m: &Members) -> String {
     let res = app
         .post(
             "/api/v1/applications",
@@ -116,7 +116,12 @@ pub async fn complete_application_of(app: &TestApp, token: &str, pid: &str, m: &
     let status = res.status();
     let body: Value = res.json().await.unwrap();
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let id = body["id"].as_str().unwrap().to_owned();
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// [`complete_application`] of a partnership already formed.
+pub async fn complete_application_of(app: &TestApp, token: &str, pid: &str, m: &Members) -> String {
+    let id = draft_of(app, token, pid, m).await;
     upload(
         app,
         token,

@@ -1,6 +1,7 @@
 //! Black-box HTTP tests: each starts the real application on port 0 with a fresh database,
 //! on SQLite and on PostgreSQL.
 
+mod cades;
 mod helpers;
 mod registry;
 
@@ -28,6 +29,7 @@ mod payments;
 mod protocol;
 mod rankings;
 mod review;
+mod signatures;
 mod status;
 mod storage_outage;
 mod users;

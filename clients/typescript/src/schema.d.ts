@@ -188,6 +188,11 @@ export interface paths {
          *     (`max_size_bytes` of the call's required annexes, 20 MiB by default). The same content is kept
          *     once. Whatever is refused leaves nothing behind.
          *
+         *     A `.p7m` is opened: the file it wraps must be a PDF, PNG or JPEG, and each signature is
+         *     verified over it (RSA, ECDSA); the answer's `signature_report` names each signer (name and
+         *     tax code from the certificate) with `valid` or `invalid`. Whether the certificates are
+         *     trusted is not checked (`trust: "not_checked"`).
+         *
          *     A service run with `storage.external_files` also takes a JSON body registering a file kept
          *     elsewhere (kind, file_name, size_bytes, sha256, organization_id), which has no content to
          *     download; otherwise such a body answers 415 `external_files_disabled`.
@@ -2306,14 +2311,16 @@ export interface components {
          *                 "max_size_bytes": 20971520,
          *                 "name_en": "Partnership agreement",
          *                 "name_it": "Accordo di partenariato",
-         *                 "scope": "application"
+         *                 "scope": "application",
+         *                 "signed_by_legal_representative": false
          *               },
          *               {
          *                 "kind": "letter_of_adhesion",
          *                 "max_size_bytes": 20971520,
          *                 "name_en": "Letter of adhesion",
          *                 "name_it": "Lettera di adesione",
-         *                 "scope": "each_adhering_partner"
+         *                 "scope": "each_adhering_partner",
+         *                 "signed_by_legal_representative": false
          *               }
          *             ],
          *             "scoring": {
@@ -2565,14 +2572,16 @@ export interface components {
          *           "max_size_bytes": 20971520,
          *           "name_en": "Partnership agreement",
          *           "name_it": "Accordo di partenariato",
-         *           "scope": "application"
+         *           "scope": "application",
+         *           "signed_by_legal_representative": false
          *         },
          *         {
          *           "kind": "letter_of_adhesion",
          *           "max_size_bytes": 20971520,
          *           "name_en": "Letter of adhesion",
          *           "name_it": "Lettera di adesione",
-         *           "scope": "each_adhering_partner"
+         *           "scope": "each_adhering_partner",
+         *           "signed_by_legal_representative": false
          *         }
          *       ],
          *       "scoring": {
@@ -2833,14 +2842,16 @@ export interface components {
          *             "max_size_bytes": 20971520,
          *             "name_en": "Partnership agreement",
          *             "name_it": "Accordo di partenariato",
-         *             "scope": "application"
+         *             "scope": "application",
+         *             "signed_by_legal_representative": false
          *           },
          *           {
          *             "kind": "letter_of_adhesion",
          *             "max_size_bytes": 20971520,
          *             "name_en": "Letter of adhesion",
          *             "name_it": "Lettera di adesione",
-         *             "scope": "each_adhering_partner"
+         *             "scope": "each_adhering_partner",
+         *             "signed_by_legal_representative": false
          *           }
          *         ],
          *         "scoring": {
@@ -3386,12 +3397,24 @@ export interface components {
          * @description An annex.
          * @example {
          *       "created_at": "2026-11-28T09:00:00.000000Z",
-         *       "file_name": "accordo-partenariato.pdf",
+         *       "file_name": "accordo-partenariato.pdf.p7m",
          *       "id": "8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a",
          *       "kind": "partnership_agreement",
-         *       "media_type": "application/pdf",
+         *       "media_type": "application/pkcs7-mime",
          *       "organization_id": null,
          *       "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+         *       "signature_report": {
+         *         "signers": [
+         *           {
+         *             "invalid_reason": null,
+         *             "name": "Mario Rossi",
+         *             "signature": "valid",
+         *             "signing_time": "2026-11-27T17:45:00.000000Z",
+         *             "tax_code": "RSSMRA85T10A562S",
+         *             "trust": "not_checked"
+         *           }
+         *         ]
+         *       },
          *       "size_bytes": 482113
          *     }
          */
@@ -3412,6 +3435,7 @@ export interface components {
             organization_id?: string | null;
             /** @description Lower-case hex SHA-256 of the file: also its download's `ETag`. */
             sha256: string;
+            signature_report?: components["schemas"]["SignatureReport"] | null;
             /** Format: int64 */
             size_bytes: number;
         };
@@ -4050,6 +4074,27 @@ export interface components {
             name_it: string;
         };
         /**
+         * @description Why a signature does not verify.
+         * @enum {string}
+         */
+        InvalidReason: "content_altered" | "content_type_mismatch" | "signature_mismatch" | "certificate_missing" | "certificate_not_bound" | "unsupported_algorithm" | "content_detached";
+        /**
+         * @description The person who legally represents an organization (legale rappresentante), whose signature
+         *     a call may require on the annexes that concern it.
+         * @example {
+         *       "full_name": "Mario Rossi",
+         *       "tax_code": "RSSMRA85T10A562S"
+         *     }
+         */
+        LegalRepresentativeInput: {
+            full_name: string;
+            /**
+             * @description A person's codice fiscale (16 characters, its check character checked): what the
+             *     `serialNumber` (`TINIT-...`) of their signature certificate carries.
+             */
+            tax_code: string;
+        };
+        /**
          * @description A user name and a password.
          * @example {
          *       "password": "demo-admin-2022!",
@@ -4323,14 +4368,16 @@ export interface components {
          *             "max_size_bytes": 20971520,
          *             "name_en": "Partnership agreement",
          *             "name_it": "Accordo di partenariato",
-         *             "scope": "application"
+         *             "scope": "application",
+         *             "signed_by_legal_representative": false
          *           },
          *           {
          *             "kind": "letter_of_adhesion",
          *             "max_size_bytes": 20971520,
          *             "name_en": "Letter of adhesion",
          *             "name_it": "Lettera di adesione",
-         *             "scope": "each_adhering_partner"
+         *             "scope": "each_adhering_partner",
+         *             "signed_by_legal_representative": false
          *           }
          *         ],
          *         "scoring": {
@@ -4536,6 +4583,10 @@ export interface components {
          *       "category": "enterprise",
          *       "chamber_registration": "SO-123456",
          *       "legal_name": "Alfa Servizi S.r.l.",
+         *       "legal_representative": {
+         *         "full_name": "Mario Rossi",
+         *         "tax_code": "RSSMRA85T10A562S"
+         *       },
          *       "reference_year": 2025,
          *       "seats": [
          *         {
@@ -4564,6 +4615,7 @@ export interface components {
             /** @description Enterprises: the REA number as PROVINCE-NUMBER, e.g. `SO-123456`. */
             chamber_registration?: string | null;
             legal_name: string;
+            legal_representative?: components["schemas"]["LegalRepresentativeInput"] | null;
             /**
              * Format: int32
              * @description Enterprises: the year the figures refer to.
@@ -4607,6 +4659,10 @@ export interface components {
          *       "created_at": "2026-11-28T09:00:00.000000Z",
          *       "id": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
          *       "legal_name": "Alfa Servizi S.r.l.",
+         *       "legal_representative": {
+         *         "full_name": "Mario Rossi",
+         *         "tax_code": "RSS************S"
+         *       },
          *       "reference_year": 2025,
          *       "representatives": [
          *         {
@@ -4642,6 +4698,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             legal_name: string;
+            legal_representative?: components["schemas"]["LegalRepresentativeInput"] | null;
             /** Format: int32 */
             reference_year?: number | null;
             /** @description Only for its representatives and the administrators. */
@@ -5351,7 +5408,8 @@ export interface components {
          *       "max_size_bytes": 20971520,
          *       "name_en": "Partnership agreement",
          *       "name_it": "Accordo di partenariato",
-         *       "scope": "application"
+         *       "scope": "application",
+         *       "signed_by_legal_representative": false
          *     }
          */
         RequiredAnnex: {
@@ -5366,6 +5424,14 @@ export interface components {
             name_en: string;
             name_it: string;
             scope: components["schemas"]["AnnexScope"];
+            /**
+             * @description Whether the annex must be a CAdES envelope (`.p7m`) whose valid signers include the
+             *     legal representative of the organization it belongs to (the lead's for an annex of
+             *     the whole application, the adhering partner's for one asked of each): the signer's tax
+             *     code, read from the certificate, must be that representative's. Whether the
+             *     certificate is trusted is not checked. False when left out.
+             */
+            signed_by_legal_representative?: boolean;
         };
         /**
          * @description One published result: an application of an approved ranking (no personal data).
@@ -5619,6 +5685,68 @@ export interface components {
             payment_reference?: string | null;
         };
         /**
+         * @description What a `.p7m` says about its signatures: one entry per signer, in the envelope's order
+         *     (a DER `SET OF`, sorted by encoding, not by when each signed).
+         *     Kept in the document's metadata.
+         * @example {
+         *       "signers": [
+         *         {
+         *           "invalid_reason": null,
+         *           "name": "Mario Rossi",
+         *           "signature": "valid",
+         *           "signing_time": "2026-11-27T17:45:00.000000Z",
+         *           "tax_code": "RSSMRA85T10A562S",
+         *           "trust": "not_checked"
+         *         }
+         *       ]
+         *     }
+         */
+        SignatureReport: {
+            signers: components["schemas"]["Signer"][];
+        };
+        /** @enum {string} */
+        SignatureStatus: "valid" | "invalid";
+        /**
+         * @description One signer of a `.p7m`.
+         * @example {
+         *       "invalid_reason": null,
+         *       "name": "Mario Rossi",
+         *       "signature": "valid",
+         *       "signing_time": "2026-11-27T17:45:00.000000Z",
+         *       "tax_code": "RSSMRA85T10A562S",
+         *       "trust": "not_checked"
+         *     }
+         */
+        Signer: {
+            invalid_reason?: components["schemas"]["InvalidReason"] | null;
+            /**
+             * @description The common name (CN) of the certificate's subject; `null` when the envelope does not
+             *     carry the signer's certificate or its subject has no CN.
+             * @example Mario Rossi
+             */
+            name?: string | null;
+            /** @description Whether the signature verifies over the content of the envelope. */
+            signature: components["schemas"]["SignatureStatus"];
+            /**
+             * Format: date-time
+             * @description When the signer says they signed (the `signingTime` signed attribute); `null` when
+             *     absent. It is part of what is signed, but not a trusted time stamp.
+             */
+            signing_time?: string | null;
+            /**
+             * @description The tax code (codice fiscale) of the certificate's subject, read from its
+             *     `serialNumber` (`TINIT-RSSMRA80A01F205X`) without the `TINIT-` prefix; `null` when the
+             *     subject has none.
+             * @example RSSMRA80A01F205X
+             */
+            tax_code?: string | null;
+            /**
+             * @description Whether the certificate is trusted: always `not_checked` (the EU trusted lists are
+             *     not consulted).
+             */
+            trust: components["schemas"]["Trust"];
+        };
+        /**
          * @description A what-if: the same computation with another envelope, threshold or mode.
          * @example {
          *       "envelope": "350000.00",
@@ -5838,6 +5966,11 @@ export interface components {
          * @enum {string}
          */
         TrancheTrigger: "start_communicated" | "final_report_approved";
+        /**
+         * @description Whether a signer's certificate is trusted.
+         * @enum {string}
+         */
+        Trust: "not_checked";
         /**
          * @description The `metadata` part of an upload: what the file is.
          * @example {
@@ -7680,7 +7813,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A missing or repeated part, an empty file, a bad file name, a kind the call does not know, not a member */
+            /** @description A missing or repeated part, an empty file, a bad file name, a kind the call does not know, not a member, a `.p7m` that cannot be opened (`unreadable_envelope`: malformed, or a detached signature without its file) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -21,6 +21,7 @@ use crate::api::extract::{Json, decode_json};
 use crate::api::idempotency::{Deferral, Recorded, claim_deferred};
 use crate::auth::AuthUser;
 use crate::domain::ErrorCode;
+use crate::domain::signature::SignatureReport;
 use crate::error::{ApiError, Problem, Violation};
 use crate::service::documents::{
     self as service, Described, Document, METADATA_LIMIT, NewDocument,
@@ -81,8 +82,11 @@ pub struct DocumentInput {
 
 /// An annex.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"id": "8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a", "kind": "partnership_agreement", "file_name": "accordo-partenariato.pdf", "size_bytes": 482113,
-    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "media_type": "application/pdf", "organization_id": null, "created_at": "2026-11-28T09:00:00.000000Z"}))]
+#[schema(example = json!({"id": "8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a", "kind": "partnership_agreement", "file_name": "accordo-partenariato.pdf.p7m", "size_bytes": 482113,
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "media_type": "application/pkcs7-mime", "organization_id": null,
+    "signature_report": {"signers": [{"name": "Mario Rossi", "tax_code": "RSSMRA85T10A562S", "signing_time": "2026-11-27T17:45:00.000000Z",
+        "signature": "valid", "invalid_reason": null, "trust": "not_checked"}]},
+    "created_at": "2026-11-28T09:00:00.000000Z"}))]
 pub struct DocumentView {
     pub id: Uuid,
     pub kind: String,
@@ -95,6 +99,13 @@ pub struct DocumentView {
     /// `image/jpeg`; `null` for an annex registered as kept elsewhere, which has no content here.
     pub media_type: Option<String>,
     pub organization_id: Option<Uuid>,
+    /// For a CAdES envelope (`.p7m`), what its signatures say: each signer's name and tax code
+    /// (from the certificate), signing time, whether the signature verifies over the content,
+    /// and `trust: "not_checked"` (the EU trusted lists are not consulted: a plausibility
+    /// check only). `null` for any other file. A signer's personal tax code is masked for
+    /// applicants who do not represent the organization the annex is about (the lead, for an
+    /// annex of the whole application).
+    pub signature_report: Option<SignatureReport>,
     #[serde(with = "crate::domain::timestamp")]
     pub created_at: DateTime<Utc>,
 }
@@ -109,6 +120,7 @@ impl From<&Document> for DocumentView {
             sha256: d.sha256.clone(),
             media_type: d.media_type.clone(),
             organization_id: d.organization_id,
+            signature_report: d.signature_report.clone(),
             created_at: d.created_at,
         }
     }
@@ -135,6 +147,11 @@ fn malformed() -> ApiError {
 /// from its bytes (PDF, CAdES `.p7m`, PNG, JPEG), its size is limited by its kind
 /// (`max_size_bytes` of the call's required annexes, 20 MiB by default). The same content is kept
 /// once. Whatever is refused leaves nothing behind.
+///
+/// A `.p7m` is opened: the file it wraps must be a PDF, PNG or JPEG, and each signature is
+/// verified over it (RSA, ECDSA); the answer's `signature_report` names each signer (name and
+/// tax code from the certificate) with `valid` or `invalid`. Whether the certificates are
+/// trusted is not checked (`trust: "not_checked"`).
 ///
 /// A service run with `storage.external_files` also takes a JSON body registering a file kept
 /// elsewhere (kind, file_name, size_bytes, sha256, organization_id), which has no content to
@@ -163,7 +180,7 @@ fn malformed() -> ApiError {
         (status = 415, description = "A type the service does not keep, a name that says another type, or a JSON body while files are uploaded", body = Problem, content_type = "application/problem+json",
             example = json!({"type": "urn:welfare-grants:problem:unsupported_file_type", "title": "Unsupported media type", "status": 415, "code": "unsupported_file_type",
                 "detail": "The file is none of the types kept (read from its bytes): PDF, CAdES envelope (.p7m), PNG or JPEG."})),
-        (status = 422, description = "A missing or repeated part, an empty file, a bad file name, a kind the call does not know, not a member", body = Problem, content_type = "application/problem+json",
+        (status = 422, description = "A missing or repeated part, an empty file, a bad file name, a kind the call does not know, not a member, a `.p7m` that cannot be opened (`unreadable_envelope`: malformed, or a detached signature without its file)", body = Problem, content_type = "application/problem+json",
             example = json!({"type": "urn:welfare-grants:problem:validation_failed", "title": "Validation failed", "status": 422, "code": "validation_failed",
                 "detail": "The request breaks 1 rule(s); see violations.",
                 "violations": [{"field": "file", "code": "missing_part", "message": "The form has no file part."}]})),
@@ -214,7 +231,7 @@ pub async fn add_document(
             }
         }
     }
-    let ready = upload.check()?;
+    let ready = upload.check().await?;
     let claim = match claim_deferred(&req, &state, &ready.fingerprint()).await? {
         Deferral::Answered(res) => return Ok(res),
         Deferral::Run(claim) => claim,
@@ -264,6 +281,7 @@ async fn register_external(
             sha256: d.sha256,
             organization_id: d.organization_id,
             media_type: None,
+            signature_report: None,
         })
     })
     .await?;

@@ -178,6 +178,8 @@ impl CallRules {
                     name_it: "Accordo di partenariato".into(),
                     name_en: "Partnership agreement".into(),
                     max_size_bytes: DEFAULT_ANNEX_MAX_SIZE,
+                    // Off, so that testers can upload any PDF.
+                    signed_by_legal_representative: false,
                 },
                 RequiredAnnex {
                     kind: "letter_of_adhesion".into(),
@@ -185,6 +187,8 @@ impl CallRules {
                     name_it: "Lettera di adesione".into(),
                     name_en: "Letter of adhesion".into(),
                     max_size_bytes: DEFAULT_ANNEX_MAX_SIZE,
+                    // Off, so that testers can upload any PDF.
+                    signed_by_legal_representative: false,
                 },
             ],
             post_award: PostAwardRules::default(),

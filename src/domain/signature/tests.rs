@@ -1,110 +1,23 @@
 //! Envelopes made here by the openssl CLI, with keys and certificates made here: nothing is
 //! downloaded. Without the CLI each test says so and passes without checking.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use base64::Engine;
 use chrono::{Duration, Utc};
 
 use super::*;
 
+#[path = "../../../tests/api/cades.rs"]
+mod cades;
+
+use cades::{Key, Openssl};
+
 const CONTENT: &[u8] = b"%PDF-1.7\nAccordo di partenariato tra i partner del progetto\n%%EOF\n";
 const TAX_CODE: &str = "RSSMRA80A01F205X";
 
-/// A temporary directory where the openssl CLI makes keys, certificates and envelopes.
-struct Openssl {
-    dir: tempfile::TempDir,
-}
-
-#[derive(Clone, Copy)]
-enum Key {
-    Rsa,
-    P256,
-}
-
-/// A signer's key and self-signed certificate, as files.
-struct Identity {
-    cert: PathBuf,
-    key: PathBuf,
-}
-
 impl Openssl {
-    /// `None`, with a message, when the openssl CLI is not installed.
-    fn new() -> Option<Openssl> {
-        let found = Command::new("openssl")
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            eprintln!("skipping: the openssl CLI is not installed, no envelope can be made");
-            return None;
-        }
-        Some(Openssl {
-            dir: tempfile::tempdir().expect("a temporary directory"),
-        })
+    fn mario_rossi(&self, key: Key) -> cades::Identity {
+        self.person("mario", key, "Mario Rossi", TAX_CODE)
     }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// A key and a certificate whose subject is `subject` (openssl's `/K=V/...` form).
-    fn identity(&self, name: &str, key: Key, subject: &str) -> Identity {
-        let cert = self.path(&format!("{name}.crt"));
-        let key_file = self.path(&format!("{name}.key"));
-        let key_args: &[&str] = match key {
-            Key::Rsa => &["-newkey", "rsa:2048"],
-            Key::P256 => &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
-        };
-        run(Command::new("openssl")
-            .args(["req", "-x509", "-nodes", "-days", "2", "-subj", subject])
-            .args(key_args)
-            .arg("-keyout")
-            .arg(&key_file)
-            .arg("-out")
-            .arg(&cert));
-        Identity {
-            cert,
-            key: key_file,
-        }
-    }
-
-    /// `CONTENT` signed by `signers` (DER); `extra` are more `openssl cms -sign` options.
-    fn sign(&self, signers: &[&Identity], extra: &[&str]) -> Vec<u8> {
-        let input = self.path("content.pdf");
-        std::fs::write(&input, CONTENT).unwrap();
-        let out = self.path("signed.p7m");
-        let mut cmd = Command::new("openssl");
-        cmd.args(["cms", "-sign", "-binary", "-outform", "DER"])
-            .args(extra)
-            .arg("-in")
-            .arg(&input)
-            .arg("-out")
-            .arg(&out);
-        for s in signers {
-            cmd.arg("-signer").arg(&s.cert).arg("-inkey").arg(&s.key);
-        }
-        run(&mut cmd);
-        std::fs::read(&out).unwrap()
-    }
-
-    fn mario_rossi(&self, key: Key) -> Identity {
-        self.identity(
-            "mario",
-            key,
-            &format!("/C=IT/CN=Mario Rossi/serialNumber=TINIT-{TAX_CODE}"),
-        )
-    }
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// One valid signer named Mario Rossi with his tax code, signed a moment ago.
@@ -122,7 +35,7 @@ fn assert_mario_rossi_signed(signer: &Signer) {
 fn an_rsa_signature_verifies_and_names_its_signer() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::Rsa);
-    let envelope = open(ssl.sign(&[&mario], &["-nodetach"])).unwrap();
+    let envelope = open(ssl.sign(CONTENT, &[&mario], &["-nodetach"])).unwrap();
     assert_eq!(envelope.report().signers.len(), 1);
     assert_mario_rossi_signed(&envelope.report().signers[0]);
     assert_eq!(envelope.content(), Content::Attached(CONTENT));
@@ -132,7 +45,7 @@ fn an_rsa_signature_verifies_and_names_its_signer() {
 fn an_ecdsa_p256_signature_verifies_and_names_its_signer() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::P256);
-    let envelope = open(ssl.sign(&[&mario], &["-nodetach"])).unwrap();
+    let envelope = open(ssl.sign(CONTENT, &[&mario], &["-nodetach"])).unwrap();
     assert_eq!(envelope.report().signers.len(), 1);
     assert_mario_rossi_signed(&envelope.report().signers[0]);
     assert_eq!(envelope.content(), Content::Attached(CONTENT));
@@ -143,7 +56,7 @@ fn tampered_content_makes_every_signature_invalid() {
     let Some(ssl) = Openssl::new() else { return };
     let rsa = ssl.mario_rossi(Key::Rsa);
     let ec = ssl.identity("anna", Key::P256, "/CN=Anna Bianchi");
-    let mut p7m = ssl.sign(&[&rsa, &ec], &["-nodetach"]);
+    let mut p7m = ssl.sign(CONTENT, &[&rsa, &ec], &["-nodetach"]);
     let at = p7m
         .windows(CONTENT.len())
         .position(|w| w == CONTENT)
@@ -175,7 +88,7 @@ fn tampered_content_makes_every_signature_invalid() {
 fn a_signature_without_signed_attributes_is_verified_over_the_content() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::Rsa);
-    let p7m = ssl.sign(&[&mario], &["-nodetach", "-noattr"]);
+    let p7m = ssl.sign(CONTENT, &[&mario], &["-nodetach", "-noattr"]);
     let signer = open(p7m.clone()).unwrap().into_report().signers.remove(0);
     assert_eq!(signer.signature, SignatureStatus::Valid);
     assert_eq!(signer.signing_time, None);
@@ -203,7 +116,7 @@ fn two_signers_are_each_reported() {
         Key::P256,
         "/C=IT/O=Cooperativa Sociale Aurora/CN=Cooperativa Sociale Aurora",
     );
-    let envelope = open(ssl.sign(&[&mario, &seal], &["-nodetach"])).unwrap();
+    let envelope = open(ssl.sign(CONTENT, &[&mario, &seal], &["-nodetach"])).unwrap();
     let report = envelope.report();
     assert_eq!(report.signers.len(), 2);
     // DER sorts a SET OF by encoding: the envelope's order is not the command line's.
@@ -230,7 +143,7 @@ fn a_serial_number_other_than_an_italian_tax_code_gives_no_tax_code() {
         Key::Rsa,
         "/C=DE/CN=Hans Muster/serialNumber=PNODE-1234567890",
     );
-    let envelope = open(ssl.sign(&[&foreign], &["-nodetach"])).unwrap();
+    let envelope = open(ssl.sign(CONTENT, &[&foreign], &["-nodetach"])).unwrap();
     let signer = &envelope.report().signers[0];
     assert_eq!(signer.name.as_deref(), Some("Hans Muster"));
     assert_eq!(signer.tax_code, None);
@@ -241,7 +154,7 @@ fn a_serial_number_other_than_an_italian_tax_code_gives_no_tax_code() {
 fn a_base64_envelope_is_read_with_or_without_armour() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::Rsa);
-    let der = ssl.sign(&[&mario], &["-nodetach"]);
+    let der = ssl.sign(CONTENT, &[&mario], &["-nodetach"]);
 
     let plain = base64::engine::general_purpose::STANDARD.encode(&der);
     // Wrapped at 64 columns with CRLF, as some signing tools write it.
@@ -262,7 +175,7 @@ fn a_base64_envelope_is_read_with_or_without_armour() {
 fn a_detached_signature_says_so_and_is_not_valid() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::Rsa);
-    let envelope = open(ssl.sign(&[&mario], &[])).unwrap();
+    let envelope = open(ssl.sign(CONTENT, &[&mario], &[])).unwrap();
     assert_eq!(envelope.content(), Content::Detached);
     let signer = &envelope.report().signers[0];
     assert_eq!(signer.signature, SignatureStatus::Invalid);
@@ -275,7 +188,7 @@ fn a_detached_signature_says_so_and_is_not_valid() {
 fn a_signature_whose_certificate_is_not_carried_is_invalid() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::Rsa);
-    let envelope = open(ssl.sign(&[&mario], &["-nodetach", "-nocerts"])).unwrap();
+    let envelope = open(ssl.sign(CONTENT, &[&mario], &["-nodetach", "-nocerts"])).unwrap();
     let signer = &envelope.report().signers[0];
     assert_eq!(signer.name, None);
     assert_eq!(signer.tax_code, None);
@@ -325,7 +238,7 @@ fn a_file_that_is_not_cms_is_an_error() {
 fn a_truncated_envelope_is_an_error_not_a_panic() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::P256);
-    let der = ssl.sign(&[&mario], &["-nodetach"]);
+    let der = ssl.sign(CONTENT, &[&mario], &["-nodetach"]);
     for len in (0..der.len()).step_by(37) {
         assert!(open(der[..len].to_vec()).is_err(), "cut at {len}");
     }
@@ -365,7 +278,7 @@ fn the_report_serializes_as_the_metadata_carries_it() {
 fn what_was_signed_besides_the_content_cannot_be_altered_either() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::P256);
-    let p7m = ssl.sign(&[&mario], &["-nodetach"]);
+    let p7m = ssl.sign(CONTENT, &[&mario], &["-nodetach"]);
 
     // The signing time (a signed attribute): 20YY becomes 20YY-1, still a valid time.
     let signing_time_oid = [
@@ -409,7 +322,7 @@ fn what_was_signed_besides_the_content_cannot_be_altered_either() {
 fn the_content_must_be_of_the_type_that_was_signed() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::Rsa);
-    let mut p7m = ssl.sign(&[&mario], &["-nodetach"]);
+    let mut p7m = ssl.sign(CONTENT, &[&mario], &["-nodetach"]);
     // id-data (1.2.840.113549.1.7.1): first as the envelope's content type, then inside the
     // signed attributes. The envelope's becomes 1.2.840.113549.1.7.5 (digested data).
     let id_data = [
@@ -433,7 +346,7 @@ fn a_ber_envelope_streamed_in_pieces_is_read() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::P256);
     // Indefinite lengths, the content as a constructed OCTET STRING.
-    let ber = ssl.sign(&[&mario], &["-nodetach", "-stream", "-cades"]);
+    let ber = ssl.sign(CONTENT, &[&mario], &["-nodetach", "-stream", "-cades"]);
     assert_eq!(&ber[..2], &[0x30, 0x80]);
     let envelope = open(ber).unwrap();
     assert_mario_rossi_signed(&envelope.report().signers[0]);
@@ -451,7 +364,7 @@ fn no_single_altered_byte_passes_off_other_content_or_time_as_signed() {
         } else {
             &["-nodetach"]
         };
-        let p7m = ssl.sign(&[&mario], extra);
+        let p7m = ssl.sign(CONTENT, &[&mario], extra);
         let original = open(p7m.clone()).unwrap().into_report().signers.remove(0);
         assert_eq!(original.signature, SignatureStatus::Valid);
         let (mut unreadable, mut invalid, mut other_signer) = (0, 0, 0);
@@ -491,7 +404,7 @@ fn no_single_altered_byte_passes_off_other_content_or_time_as_signed() {
 fn a_cades_signature_binds_its_certificate() {
     let Some(ssl) = Openssl::new() else { return };
     let mario = ssl.mario_rossi(Key::Rsa);
-    let p7m = ssl.sign(&[&mario], &["-nodetach", "-cades"]);
+    let p7m = ssl.sign(CONTENT, &[&mario], &["-nodetach", "-cades"]);
     let envelope = open(p7m.clone()).unwrap();
     assert_mario_rossi_signed(&envelope.report().signers[0]);
 
@@ -513,5 +426,34 @@ fn a_cades_signature_binds_its_certificate() {
     assert_eq!(
         signer.invalid_reason,
         Some(InvalidReason::CertificateNotBound)
+    );
+}
+
+#[test]
+fn masking_hides_the_middle_of_each_signer_tax_code() {
+    let signer = |tax_code: Option<&str>| Signer {
+        name: Some("Mario Rossi".into()),
+        tax_code: tax_code.map(str::to_owned),
+        signing_time: None,
+        signature: SignatureStatus::Valid,
+        invalid_reason: None,
+        trust: Trust::NotChecked,
+    };
+    let mut report = SignatureReport {
+        signers: vec![
+            signer(Some(TAX_CODE)),
+            signer(Some("NOT-A-CODE")),
+            signer(None),
+        ],
+    };
+    report.mask_tax_codes();
+    let codes: Vec<Option<&str>> = report
+        .signers
+        .iter()
+        .map(|s| s.tax_code.as_deref())
+        .collect();
+    assert_eq!(
+        codes,
+        vec![Some("RSS************X"), Some("NOT*******"), None]
     );
 }
