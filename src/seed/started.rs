@@ -159,7 +159,7 @@ pub async fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<
     // The application: complete, for ATS Montagna, with its agreement registered as a file
     // kept elsewhere (seeding keeps no bytes), submitted inside the window.
     let project_start = days.day(45)?;
-    let content = content(*lead, &ids, project_start)?;
+    let content = content(*lead, &ids, project_start, c.rules.project_duration_months)?;
     let draft = applications::create(db, &applicant, submitted, || {
         Ok(applications::NewApplication {
             partnership_id: partnership.id,
@@ -272,9 +272,14 @@ pub async fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<
     Ok(())
 }
 
-/// The application's content: 60,000.00 of costs, 42,000.00 asked (70%), a year from
+/// The application's content: 60,000.00 of costs, 42,000.00 asked (70%), for `months` from
 /// `start`.
-fn content(lead: Uuid, ids: &[Uuid], start: NaiveDate) -> anyhow::Result<ApplicationContent> {
+fn content(
+    lead: Uuid,
+    ids: &[Uuid],
+    start: NaiveDate,
+    months: u32,
+) -> anyhow::Result<ApplicationContent> {
     let enterprise = ids.get(2).copied().unwrap_or(lead);
     let line = |category: &str, description: &str, amount: &str, borne_by| {
         Ok::<_, anyhow::Error>(CostLine {
@@ -294,7 +299,7 @@ delle micro e piccole imprese della rete e le loro famiglie."
         ),
         intervention_areas: vec!["SERVIZI_CURA".into(), "MOBILITA".into()],
         start_date: Some(start),
-        end_date: crate::domain::award::end_date(start, 12),
+        end_date: crate::domain::award::end_date(start, months),
         employees_reached: Some(60),
         enterprises_reached: Some(2),
         budget: Budget {
