@@ -1,4 +1,5 @@
-//! Demo data: the 2022 call as published, an open demo edition, and demo accounts.
+//! Demo data: the 2022 call as published, an open demo edition, a closed demo edition with a
+//! started grant (`started`), and demo accounts.
 //! Idempotent: what already exists (by call code or user name) is left alone.
 //!
 //! The demo accounts' passwords are public (they are in the README), so they work only while
@@ -25,6 +26,9 @@ use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::store::audit;
 use crate::store::{calls, organizations, partnerships, users};
+
+mod started;
+pub use started::STARTED_CALL_CODE;
 
 /// The code of the 2022 call on Bandi Online.
 pub const CALL_2022_CODE: &str = "RLD12022024943";
@@ -312,7 +316,8 @@ pub async fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<
             .await
             .map_err(|e| anyhow::anyhow!("seeding the demo call: {e}"))?;
     }
-    seed_partnership(db, now).await
+    seed_partnership(db, now).await?;
+    started::run(db, now).await
 }
 
 /// One demo organization: tax code, VAT, name, subtype, REA, seats, staff, turnover.

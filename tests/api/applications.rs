@@ -476,9 +476,10 @@ both!(async fn only_the_partnership_and_its_agency_see_an_application(app) {
     problem(submit(&app, &montagna, &id, None).await, StatusCode::FORBIDDEN).await;
     let list: Value = app.get("/api/v1/applications", Some(&brescia)).await.json().await.unwrap();
     assert_eq!(list["total"], 0);
-    let list: Value = app.get("/api/v1/applications?status=submitted", Some(&montagna)).await.json().await.unwrap();
+    // (The closed demo edition's seeded application is Montagna's too: the demo edition only.)
+    let list: Value = app.get(&format!("/api/v1/applications?status=submitted&call_id={demo}"), Some(&montagna)).await.json().await.unwrap();
     assert_eq!(list["total"], 1);
-    let list: Value = app.get("/api/v1/applications", Some(&stranger)).await.json().await.unwrap();
+    let list: Value = app.get(&format!("/api/v1/applications?call_id={demo}"), Some(&stranger)).await.json().await.unwrap();
     assert_eq!(list["total"], 0);
     // A member that is not the lead reads it but does not act on it.
     let member_token = app.login(APPLICANT).await;
@@ -510,7 +511,8 @@ both!(async fn the_list_filters_and_exports_csv(app) {
     assert_eq!((list["items"].as_array().unwrap().len(), list["total"].as_u64()), (1, Some(2)));
     let p = problem(app.get("/api/v1/applications?area=%25", Some(&token)).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(has_violation(&p, "area", "invalid_code"));
-    let res = app.get("/api/v1/applications?format=csv", Some(&app.login(ADMIN).await)).await;
+    // The administrator's export of the demo edition (the closed one has a seeded application).
+    let res = app.get(&format!("/api/v1/applications?format=csv&call_id={demo}"), Some(&app.login(ADMIN).await)).await;
     assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
     let text = res.text().await.unwrap();
     let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
@@ -541,8 +543,9 @@ both!(async fn the_list_shows_each_application_as_its_own_read_does(app) {
     let res = app.post("/api/v1/applications", Some(&token), &json!({"partnership_id": pid})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let bare = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    // In the demo edition: the first demo applicant also leads the closed edition's seeded one.
     for (who, n) in [(&token, 3), (&member_token, 1)] {
-        let list: Value = app.get("/api/v1/applications?per_page=100", Some(who)).await.json().await.unwrap();
+        let list: Value = app.get(&format!("/api/v1/applications?per_page=100&call_id={demo}"), Some(who)).await.json().await.unwrap();
         assert_eq!(list["total"], n, "{list}");
         let items = list["items"].as_array().unwrap();
         assert_eq!(items.len(), n);
@@ -556,7 +559,7 @@ both!(async fn the_list_shows_each_application_as_its_own_read_does(app) {
         // Page by page: the same items in the same order, and every page tells the same total.
         let mut paged = vec![];
         for page in 1..=3 {
-            let list: Value = app.get(&format!("/api/v1/applications?per_page=2&page={page}"), Some(who)).await.json().await.unwrap();
+            let list: Value = app.get(&format!("/api/v1/applications?per_page=2&page={page}&call_id={demo}"), Some(who)).await.json().await.unwrap();
             assert_eq!(list["total"], n, "{list}");
             paged.extend(list["items"].as_array().unwrap().iter().map(|i| i["id"].clone()));
         }

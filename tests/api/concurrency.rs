@@ -162,7 +162,7 @@ async fn race(backend: Backend) {
         .unwrap();
     let all: Value = app
         .get(
-            "/api/v1/grants?agency_code=MONTAGNA&per_page=100",
+            &format!("/api/v1/grants?agency_code=MONTAGNA&call_id={demo}&per_page=100"),
             Some(&admin),
         )
         .await

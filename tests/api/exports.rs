@@ -109,7 +109,7 @@ both!(async fn a_formula_in_a_title_comes_out_of_the_applications_export_as_text
     let admin = app.login(ADMIN).await;
     for hostile in HOSTILE {
         set_title(&app, &token, &id, hostile).await;
-        let res = app.get("/api/v1/applications?format=csv", Some(&admin)).await;
+        let res = app.get(&format!("/api/v1/applications?format=csv&call_id={demo}"), Some(&admin)).await;
         assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
         let rows = rows(&res.text().await.unwrap());
         assert_eq!(column(&rows, "title"), vec![format!("'{hostile}")]);
@@ -130,7 +130,7 @@ both!(async fn a_formula_after_a_semicolon_stays_text_where_a_spreadsheet_splits
     let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let hostile = "Progetto;=cmd|' /C calc'!A0;-2+3";
     set_title(&app, &token, &id, hostile).await;
-    let text = app.get("/api/v1/applications?format=csv", Some(&app.login(ADMIN).await)).await.text().await.unwrap();
+    let text = app.get(&format!("/api/v1/applications?format=csv&call_id={demo}"), Some(&app.login(ADMIN).await)).await.text().await.unwrap();
     for line in text.split("\r\n") {
         for piece in line.split(';') {
             assert!(!piece.starts_with(TRIGGERS), "{piece:?} in {line:?}");
@@ -240,7 +240,7 @@ both!(async fn every_export_is_a_named_attachment_and_has_an_italian_dialect(app
         assert!(has_violation(&p, "dialect", "unknown_dialect"), "{p}");
     }
     // Amounts with a decimal comma.
-    let italian = app.get("/api/v1/applications?format=csv&dialect=excel-it", Some(&admin)).await.text().await.unwrap();
+    let italian = app.get(&format!("/api/v1/applications?format=csv&dialect=excel-it&call_id={demo}"), Some(&admin)).await.text().await.unwrap();
     let row = italian.lines().nth(1).unwrap();
     assert!(row.contains(";24500,00;") && row.contains(";35000,00;"), "{row}");
 });

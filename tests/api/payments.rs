@@ -230,21 +230,22 @@ both!(async fn an_accepted_grant_starts_and_its_advance_is_authorized_then_paid_
     let metrics = crate::metrics::scrape(&app, Some(&admin)).await;
     assert_eq!(crate::metrics::sample(&metrics, r#"welfare_grants_paid_eur{agency="MONTAGNA",call="RLD-DEMO-CONCILIAZIONE"}"#), Some(35000.0), "{metrics}");
 
-    // The list, by role and filter.
-    let count = |token: String, query: &'static str| {
-        let app = &app;
+    // The list of the demo edition's payments (the closed one has a seeded advance), by role
+    // and filter.
+    let count = |token: String, query: String| {
+        let (app, demo) = (&app, &demo);
         async move {
-            let list: Value = app.get(&format!("/api/v1/payments{query}"), Some(&token)).await.json().await.unwrap();
+            let list: Value = app.get(&format!("/api/v1/payments?call_id={demo}{query}"), Some(&token)).await.json().await.unwrap();
             list["total"].as_u64().unwrap()
         }
     };
-    assert_eq!(count(first.clone(), "?status=paid").await, 1);
-    assert_eq!(count(first.clone(), "?status=due").await, 0);
-    assert_eq!(count(first.clone(), "?agency_code=BRESCIA").await, 0);
-    assert_eq!(count(brescia.clone(), "").await, 0);
-    assert_eq!(count(admin.clone(), "?agency_code=MONTAGNA").await, 1);
-    assert_eq!(count(applicant.clone(), "").await, 1);
-    assert_eq!(count(stranger.clone(), "").await, 0);
+    assert_eq!(count(first.clone(), "&status=paid".into()).await, 1);
+    assert_eq!(count(first.clone(), "&status=due".into()).await, 0);
+    assert_eq!(count(first.clone(), "&agency_code=BRESCIA".into()).await, 0);
+    assert_eq!(count(brescia.clone(), String::new()).await, 0);
+    assert_eq!(count(admin.clone(), "&agency_code=MONTAGNA".into()).await, 1);
+    assert_eq!(count(applicant.clone(), String::new()).await, 1);
+    assert_eq!(count(stranger.clone(), String::new()).await, 0);
     problem(app.get(&format!("/api/v1/payments/{id}"), Some(&stranger)).await, StatusCode::NOT_FOUND).await;
     problem(app.get(&format!("/api/v1/payments/{id}"), Some(&brescia)).await, StatusCode::NOT_FOUND).await;
 
@@ -381,3 +382,70 @@ both!(async fn a_revoked_grant_cancels_its_open_payments_and_what_it_paid_is_rec
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(versions(&app, &first).await, before + 2);
 });
+
+both!(async fn the_closed_demo_call_has_a_started_grant_whose_advance_the_admin_records_paid(app) {
+    let admin = app.login(ADMIN).await;
+    let applicant = app.login(APPLICANT).await;
+    let evaluator = app.login(EVALUATOR_MONTAGNA).await;
+    let call = app.call_id(welfare_grants::seed::STARTED_CALL_CODE).await;
+    let seen: Value = app.get(&format!("/api/v1/calls/{call}"), None).await.json().await.unwrap();
+    assert_eq!((seen["status"].as_str(), seen["window_state"].as_str()), (Some("published"), Some("closed")), "{seen}");
+    assert_eq!(seen["rules"]["scoring"]["evaluators_required"], 1);
+    let ranking: Value = app.get(&format!("/api/v1/calls/{call}/agencies/MONTAGNA/ranking"), Some(&evaluator)).await.json().await.unwrap();
+    assert_eq!(ranking["status"], "approved", "{ranking}");
+
+    // The first demo applicant's grant: accepted with its CUP, started, its advance authorized.
+    let grants: Value = app.get(&format!("/api/v1/grants?call_id={call}"), Some(&applicant)).await.json().await.unwrap();
+    assert_eq!(grants["total"], 1, "{grants}");
+    let grant = &grants["items"][0];
+    assert_eq!((grant["status"].as_str(), grant["cup"].as_str(), grant["amount"].as_str()), (Some("accepted"), Some("J51B26000010002"), Some("42000.00")), "{grant}");
+    assert!(grant["start_date"].is_string() && grant["end_date"].is_string(), "{grant}");
+    assert_eq!(grant["overdue"], false);
+    let g = grant["id"].as_str().unwrap().to_owned();
+    let plan: Value = app.get(&format!("/api/v1/grants/{g}/payments"), Some(&applicant)).await.json().await.unwrap();
+    let payments = plan["payments"].as_array().unwrap();
+    assert_eq!(payments.len(), 1, "{plan}");
+    let advance = &payments[0];
+    assert_eq!((advance["tranche"].as_str(), advance["amount"].as_str(), advance["status"].as_str()), (Some("advance"), Some("29400.00"), Some("authorized")), "{advance}");
+    let id = advance["id"].as_str().unwrap().to_owned();
+
+    // Seeding again (a restart) changes nothing.
+    let before = seeded_counts(&app, &admin).await;
+    let again = welfare_grants::startup::Application::build(app.settings.clone()).await.unwrap();
+    drop(again);
+    assert_eq!(seeded_counts(&app, &admin).await, before);
+
+    // The demo administrator (not the evaluator who authorized it) records it paid.
+    let today = rome_day(&app, 0);
+    let res = app.post(&format!("/api/v1/payments/{id}/record"), Some(&admin), &json!({"outcome": "paid", "order": {"number": "MP 2026/1", "date": today}})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let paid: Value = res.json().await.unwrap();
+    assert_eq!((paid["status"].as_str(), paid["order"]["number"].as_str()), (Some("paid"), Some("MP 2026/1")));
+    let plan: Value = app.get(&format!("/api/v1/grants/{g}/payments"), Some(&applicant)).await.json().await.unwrap();
+    assert_eq!((plan["paid"].as_str(), plan["to_pay"].as_str()), (Some("29400.00"), Some("12600.00")));
+});
+
+/// What seeding writes, counted: calls, applications, grants, payments, audit events.
+async fn seeded_counts(app: &TestApp, admin: &str) -> Vec<u64> {
+    let mut counts = Vec::new();
+    for path in [
+        "/api/v1/calls",
+        "/api/v1/applications",
+        "/api/v1/grants",
+        "/api/v1/payments",
+        "/api/v1/audit-events",
+    ] {
+        let list: Value = app
+            .get(&format!("{path}?per_page=1"), Some(admin))
+            .await
+            .json()
+            .await
+            .unwrap();
+        counts.push(
+            list["total"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{path}: {list}")),
+        );
+    }
+    counts
+}
