@@ -12,6 +12,8 @@ pub struct Migration;
 enum Grants {
     Table,
     Id,
+    Status,
+    AnsweredAt,
     RevocationCause,
     EndedAt,
 }
@@ -55,6 +57,17 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        // Grants revoked before: their revocation's time was kept as the answer's.
+        manager
+            .exec_stmt(
+                Query::update()
+                    .table(Grants::Table)
+                    .value(Grants::EndedAt, Expr::col(Grants::AnsweredAt))
+                    .and_where(Expr::col(Grants::Status).eq("revoked"))
+                    .and_where(Expr::col(Grants::EndedAt).is_null())
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()

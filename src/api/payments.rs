@@ -124,7 +124,7 @@ pub struct GrantPayments {
     pub grant_amount: Money,
     /// Everything paid so far.
     pub paid: Money,
-    /// The grant less what was paid.
+    /// The grant less what was paid, while the grant is accepted (0.00 once it ended).
     pub to_pay: Money,
     pub plan: Vec<PlannedTranche>,
     /// The payments its tranches became, in the plan's order.
@@ -196,7 +196,7 @@ pub struct RecordRequest {
 /// The cancellation of a payment.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"reason": "IBAN del capofila da aggiornare: nuova liquidazione a seguire."}))]
+#[schema(example = json!({"reason": "Liquidazione disposta per errore: la quota non è dovuta."}))]
 pub struct CancelRequest {
     /// Required, up to 2000 characters.
     #[schema(max_length = 2000)]
@@ -233,7 +233,12 @@ pub async fn grant_payments(
         grant_id: g.grant.id,
         grant_amount: amount,
         paid,
-        to_pay: amount.checked_sub(paid).unwrap_or(Money::ZERO),
+        // An ended grant pays nothing more.
+        to_pay: if g.grant.status == crate::domain::grant::GrantStatus::Accepted {
+            amount.checked_sub(paid).unwrap_or(Money::ZERO)
+        } else {
+            Money::ZERO
+        },
         plan: plan
             .into_iter()
             .zip(amounts)
@@ -407,7 +412,8 @@ pub async fn record(
 /// Cancel a payment.
 ///
 /// By an evaluator of the grant's ATS or an administrator, with a reason, while not paid. The
-/// lead and the ATS are told.
+/// lead and the ATS are told. A cancelled payment is final: its tranche is not due again (a
+/// payment order that did not go through is recorded `failed` and authorized again instead).
 #[utoipa::path(
     operation_id = "cancelPayment",
     tag = "payments",

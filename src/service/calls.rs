@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::events;
 use super::rankings::scorrimento_after;
+use super::rankings::used;
 use crate::auth::AuthUser;
 use crate::domain::ErrorCode;
 use crate::domain::Violations;
@@ -467,7 +468,13 @@ where
     let new = decide(&current, &before)?;
     let mut v = Violations::new();
     for (i, e) in new.iter().enumerate() {
-        let committed = grants::Grant::committed(&grants::of_agency(&tx, id, e.agency).await?);
+        let committed = used(
+            &tx,
+            id,
+            e.agency,
+            &grants::of_agency(&tx, id, e.agency).await?,
+        )
+        .await?;
         if e.amount < committed {
             v.add(
                 format!("envelopes[{i}].amount"),
@@ -587,7 +594,7 @@ pub async fn reallocate(
     caller.require_admin()?;
     let r = parse()?;
     let call = calls::get(db, id).await?.ok_or_else(call_not_found)?;
-    let committed = grants::Grant::committed(&grants::of_agency(db, id, r.from).await?);
+    let committed = used(db, id, r.from, &grants::of_agency(db, id, r.from).await?).await?;
     let from_amount = calls::envelope_of(db, id, r.from).await?;
     let unused = from_amount.checked_sub(committed).unwrap_or(Money::ZERO);
     ApiError::check(r.check(unused))?;

@@ -449,19 +449,34 @@ async fn end(
         .await?
         .ok_or_else(grant_not_found)?;
     grants::end(&tx, id, status, cause, reason, now).await?;
-    payments::cancel_open(
-        &tx,
-        id,
-        &format!("grant {}: {reason}", status.as_str()),
-        now,
-    )
-    .await?;
-    let paid = award::total_paid(
-        payments::of_grant(&tx, id)
-            .await?
-            .iter()
-            .map(|p| &p.payment),
-    );
+    // Its payments not yet made are cancelled, each with its event.
+    let held = payments::of_grant(&tx, id).await?;
+    for p in &held {
+        if matches!(
+            p.payment.status,
+            award::PaymentStatus::Paid | award::PaymentStatus::Cancelled
+        ) {
+            continue;
+        }
+        let cancelled = award::Payment {
+            status: award::PaymentStatus::Cancelled,
+            cancelled_by: Some(caller.id),
+            cancel_reason: Some(format!("Grant {}: {reason}", status.as_str())),
+            ..p.payment.clone()
+        };
+        if !payments::update(&tx, &cancelled, p.version, payments::Step::Cancelled, now).await? {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "payment {} changed while its grant was locked",
+                p.payment.id
+            )));
+        }
+        let changed =
+            crate::domain::event::payment::changed(&p.payment, &cancelled, current.application_id);
+        if let Some(e) = changed {
+            events::record(&tx, &actor, now, e).await?;
+        }
+    }
+    let paid = award::total_paid(held.iter().map(|p| &p.payment));
     let today = now
         .with_timezone(&crate::domain::call::CALL_TIME_ZONE)
         .date_naive();

@@ -431,6 +431,13 @@ pub async fn dashboard(
     }));
     let envelope = calls::envelope_of(db, call.id, agency).await?;
     let committed = grants::Grant::committed(&grants::of_agency(db, call.id, agency).await?);
+    let used = used(
+        db,
+        call.id,
+        agency,
+        &grants::of_agency(db, call.id, agency).await?,
+    )
+    .await?;
     let paid = Money::sum(
         payments::paid_amounts(db, Some(call.id))
             .await?
@@ -461,7 +468,7 @@ pub async fn dashboard(
         committed,
         paid,
         to_recover,
-        free: envelope.checked_sub(committed).unwrap_or(Money::ZERO),
+        free: envelope.checked_sub(used).unwrap_or(Money::ZERO),
         ranking_status,
         approval_target_date,
         warning,
@@ -543,6 +550,20 @@ pub async fn results(db: &DatabaseConnection, call_id: Uuid) -> Result<Vec<Resul
     Ok(rows)
 }
 
+/// What an agency's envelope cannot lend again: its offered and accepted grants, and what
+/// its ended grants paid and did not get back (recovery orders issued or given up).
+pub(super) async fn used<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    call_id: Uuid,
+    agency: AgencyCode,
+    grants: &[grants::Grant],
+) -> Result<Money, ApiError> {
+    let held = recoveries::held(conn, call_id, agency).await?;
+    grants::Grant::committed(grants)
+        .checked_add(held)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the money of call {call_id} overflows")))
+}
+
 /// After money is freed in an approved ranking (a decline, a lapse, a revocation, a larger
 /// envelope), publish a new version in which it went down the list, inside the freeing
 /// transaction: top up the partial grant, offer the next ones, and tell their leads.
@@ -582,7 +603,7 @@ pub async fn scorrimento_after<C: ConnectionTrait>(
         .collect();
     let envelope = calls::envelope_of(conn, call_id, agency).await?;
     let free = envelope
-        .checked_sub(grants::Grant::committed(&grants))
+        .checked_sub(used(conn, call_id, agency, &grants).await?)
         .unwrap_or(Money::ZERO);
     let next = scorrimento(&latest.allocation, envelope, free, &lapsed, &policy(&call));
     let version = latest.version + 1;

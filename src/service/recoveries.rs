@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::events;
 use super::grants::{grant_not_found, scope, seen};
+use super::rankings::scorrimento_after;
 use crate::auth::AuthUser;
 use crate::domain::ErrorCode;
 use crate::domain::agency::AgencyCode;
@@ -17,7 +18,7 @@ use crate::error::ApiError;
 use crate::store::recoveries;
 
 pub use crate::store::recoveries::StoredRecovery;
-use crate::store::{Page, begin_write, grants};
+use crate::store::{Page, begin_write, calls, grants};
 
 pub fn recovery_not_found() -> ApiError {
     ApiError::from(ErrorCode::RecoveryNotFound)
@@ -71,6 +72,8 @@ async fn close(
     let known = recoveries::get(&tx, id)
         .await?
         .ok_or_else(recovery_not_found)?;
+    // Money paid back may go down the reserve list: the envelopes first, as everywhere.
+    calls::lock_envelopes(&tx, known.call_id).await?;
     // The grant's row orders the steps on its money, one writer at a time.
     let grant = grants::get_for_update(&tx, known.recovery.grant_id)
         .await?
@@ -86,6 +89,20 @@ async fn close(
     }
     let changed = event::changed(Some(&current.recovery), &next, grant.application_id);
     events::record(&tx, &caller.actor(), now, changed).await?;
+    if next.status == RecoveryStatus::Settled {
+        scorrimento_after(
+            &tx,
+            &caller.actor(),
+            known.call_id,
+            next.agency,
+            &format!(
+                "scorrimento after recovery {id} of grant {} was paid back",
+                grant.id
+            ),
+            now,
+        )
+        .await?;
+    }
     tx.commit().await?;
     recoveries::get(db, id)
         .await?

@@ -181,42 +181,6 @@ pub async fn update<C: ConnectionTrait>(
     Ok(updated.rows_affected == 1)
 }
 
-/// Cancel the payments of a grant that are not paid yet (due, authorized or failed), with a
-/// reason, when the grant ends: how many.
-pub async fn cancel_open<C: ConnectionTrait>(
-    conn: &C,
-    grant_id: Uuid,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
-    let open = [
-        PaymentStatus::Due,
-        PaymentStatus::Authorized,
-        PaymentStatus::Failed,
-    ]
-    .map(|s| s.as_str());
-    let updated = payment::Entity::update_many()
-        .set(payment::ActiveModel {
-            status: Set(PaymentStatus::Cancelled.as_str().to_owned()),
-            cancel_reason: Set(Some(reason.to_owned())),
-            cancelled_at: Set(Some(now)),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .col_expr(
-            payment::Column::Version,
-            sea_orm::sea_query::ExprTrait::add(
-                sea_orm::sea_query::Expr::col(payment::Column::Version),
-                sea_orm::sea_query::Expr::val(1),
-            ),
-        )
-        .filter(payment::Column::GrantId.eq(grant_id))
-        .filter(payment::Column::Status.is_in(open))
-        .exec(conn)
-        .await?;
-    Ok(updated.rows_affected)
-}
-
 /// Filters of the payment list; the scope comes from the caller's role.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {

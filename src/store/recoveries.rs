@@ -190,3 +190,29 @@ pub async fn to_recover<C: ConnectionTrait>(
         })
         .collect()
 }
+
+/// What an agency's ended grants paid and did not get back: the recovery orders still
+/// issued and those cancelled (given up), which its envelope cannot lend again.
+pub async fn held<C: ConnectionTrait>(
+    conn: &C,
+    call_id: Uuid,
+    agency: AgencyCode,
+) -> Result<Money, DbErr> {
+    let amounts: Vec<rust_decimal::Decimal> = recovery::Entity::find()
+        .select_only()
+        .column(recovery::Column::Amount)
+        .filter(recovery::Column::CallId.eq(call_id))
+        .filter(recovery::Column::AgencyCode.eq(agency.as_str()))
+        .filter(recovery::Column::Status.is_in([
+            RecoveryStatus::Issued.as_str(),
+            RecoveryStatus::Cancelled.as_str(),
+        ]))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let amounts = amounts
+        .into_iter()
+        .map(money)
+        .collect::<Result<Vec<_>, _>>()?;
+    Money::sum(amounts).ok_or_else(|| corrupt("recovery amounts", call_id))
+}

@@ -69,6 +69,14 @@ async fn versions(app: &TestApp, evaluator: &str) -> usize {
     v.as_array().unwrap().len()
 }
 
+/// The free money of ATS Montagna's envelope of the demo call, by its dashboard.
+async fn free(app: &TestApp, evaluator: &str) -> String {
+    let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    let path = format!("/api/v1/calls/{demo}/agencies/MONTAGNA/dashboard");
+    let d: Value = app.get(&path, Some(evaluator)).await.json().await.unwrap();
+    d["free"].as_str().unwrap().to_owned()
+}
+
 fn codes(p: &Value) -> Vec<(String, String)> {
     let mut v = violations(p);
     v.sort();
@@ -327,8 +335,10 @@ both!(async fn a_revoked_grant_cancels_its_open_payments_and_what_it_paid_is_rec
     assert_eq!((revoked["status"].as_str(), revoked["revocation_cause"].as_str()), (Some("revoked"), Some("loss_of_requirements")));
     assert!(revoked["ended_at"].is_string());
     assert_eq!(problem(app.post(&revoke, Some(&admin), &body).await, StatusCode::CONFLICT).await["code"], "grant_not_live");
-    // Its money went down the reserve list: a new version.
+    // Its money went down the reserve list, a new version, but not what it paid: of its
+    // 50,000.00, 15,000.00 topped up the partial grant (6,420.00) and 8,580.00 stay free.
     assert_eq!(versions(&app, &first).await, before + 1);
+    assert_eq!(free(&app, &first).await, "8580.00");
 
     // What it paid is a recovery order, due in 30 days.
     let list: Value = app.get(&format!("/api/v1/recoveries?grant_id={g0}"), Some(&applicant)).await.json().await.unwrap();
@@ -361,6 +371,11 @@ both!(async fn a_revoked_grant_cancels_its_open_payments_and_what_it_paid_is_rec
     let envelopes: Value = app.get(&format!("/api/v1/calls/{demo}/envelopes"), None).await.json().await.unwrap();
     let montagna = envelopes["items"].as_array().unwrap().iter().find(|e| e["agency_code"] == "MONTAGNA").unwrap().clone();
     assert_eq!(montagna["to_recover"], "0.00");
+    // Only the money paid back goes down the list now: a new version.
+    assert_eq!(versions(&app, &first).await, before + 2);
+    assert_eq!(free(&app, &first).await, "43580.00");
+    let plan: Value = app.get(&format!("/api/v1/grants/{g0}/payments"), Some(&applicant)).await.json().await.unwrap();
+    assert_eq!((plan["paid"].as_str(), plan["to_pay"].as_str()), (Some("35000.00"), Some("0.00")), "an ended grant pays nothing more");
 
     // The lead renounces g1: its advance, due, is cancelled and nothing is to be recovered.
     let renounce = format!("/api/v1/grants/{g1}/renounce");
@@ -372,15 +387,17 @@ both!(async fn a_revoked_grant_cancels_its_open_payments_and_what_it_paid_is_rec
     let advance1 = advance(g1).await;
     let p: Value = app.get(&format!("/api/v1/payments/{advance1}"), Some(&first)).await.json().await.unwrap();
     assert_eq!(p["status"], "cancelled", "{p}");
+    let audit: Value = app.get(&format!("/api/v1/audit-events?entity_type=payment&entity_id={advance1}"), Some(&admin)).await.json().await.unwrap();
+    assert!(audit["items"].as_array().unwrap().iter().any(|e| e["action"] == "payment.cancelled"), "{audit}");
     let list: Value = app.get(&format!("/api/v1/recoveries?grant_id={g1}"), Some(&admin)).await.json().await.unwrap();
     assert_eq!(list["total"], 0);
-    assert_eq!(versions(&app, &first).await, before + 2);
+    assert_eq!(versions(&app, &first).await, before + 3);
 
     // Past the scorrimento months (12 after the approval), freed money stays in the envelope.
     app.clock.set(app.clock.now() + chrono::Duration::days(400));
     let res = app.post(&format!("/api/v1/grants/{g2}/revoke"), Some(&admin), &json!({"reason": "Progetto non realizzato."})).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(versions(&app, &first).await, before + 2);
+    assert_eq!(versions(&app, &first).await, before + 3);
 });
 
 both!(async fn the_closed_demo_call_has_a_started_grant_whose_advance_the_admin_records_paid(app) {

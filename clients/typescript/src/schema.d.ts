@@ -1456,7 +1456,8 @@ export interface paths {
         /**
          * Cancel a payment.
          * @description By an evaluator of the grant's ATS or an administrator, with a reason, while not paid. The
-         *     lead and the ATS are told.
+         *     lead and the ATS are told. A cancelled payment is final: its tranche is not due again (a
+         *     payment order that did not go through is recorded `failed` and authorized again instead).
          */
         post: operations["cancelPayment"];
         delete?: never;
@@ -2997,7 +2998,7 @@ export interface components {
         /**
          * @description The cancellation of a payment.
          * @example {
-         *       "reason": "IBAN del capofila da aggiornare: nuova liquidazione a seguire."
+         *       "reason": "Liquidazione disposta per errore: la quota non è dovuta."
          *     }
          */
         CancelRequest: {
@@ -3925,7 +3926,7 @@ export interface components {
             /** @description The payments its tranches became, in the plan's order. */
             payments: components["schemas"]["PaymentView"][];
             plan: components["schemas"]["PlannedTranche"][];
-            /** @description The grant less what was paid. */
+            /** @description The grant less what was paid, while the grant is accepted (0.00 once it ended). */
             to_pay: components["schemas"]["Money"];
         };
         /**

@@ -271,21 +271,20 @@ pub fn check_plan(plan: &[Tranche], field: &str) -> Vec<Violation> {
 }
 
 /// Whether money freed now still goes down the reserve list of a ranking first approved at
-/// `approved`: until `scorrimento_months` after it (0: never).
+/// `approved`: through the day `scorrimento_months` after the approval's day, in Europe/Rome
+/// (never when the call has no scorrimento).
 pub fn scorrimento_open(
     rules: &PostAwardRules,
     approved: Option<chrono::DateTime<chrono::Utc>>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> bool {
-    let Some(approved) = approved else {
-        return false;
+    let rome = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&crate::domain::call::CALL_TIME_ZONE)
+            .date_naive()
     };
-    if rules.scorrimento_months == 0 {
-        return false;
-    }
     approved
-        .checked_add_months(Months::new(rules.scorrimento_months))
-        .is_none_or(|until| now <= until)
+        .and_then(|a| rules.scorrimento_until(rome(a)))
+        .is_some_and(|until| rome(now) <= until)
 }
 
 #[cfg(test)]
@@ -449,8 +448,8 @@ mod tests {
         use crate::domain::call::rome;
         let rules = PostAwardRules::default();
         let approved = Some(rome(2027, 3, 5, 10, 0));
-        assert!(scorrimento_open(&rules, approved, rome(2028, 3, 5, 10, 0)));
-        assert!(!scorrimento_open(&rules, approved, rome(2028, 3, 5, 10, 1)));
+        assert!(scorrimento_open(&rules, approved, rome(2028, 3, 5, 23, 59)));
+        assert!(!scorrimento_open(&rules, approved, rome(2028, 3, 6, 0, 0)));
         assert!(!scorrimento_open(&rules, None, rome(2027, 3, 6, 0, 0)));
         let never = PostAwardRules {
             scorrimento_months: 0,
