@@ -65,18 +65,41 @@ struct Received {
     envelope: Option<Vec<u8>>,
 }
 
+/// The largest `.p7m` the service opens: it is verified whole, in memory, whatever larger
+/// limit its kind of annex allows.
+pub const MAX_ENVELOPE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The bytes of a file kept in memory while it streams only when its first bytes say it is a
 /// CAdES envelope, which is opened whole; of any other file, at most its first bytes.
-#[derive(Default)]
 struct EnvelopeBytes {
     bytes: Vec<u8>,
     /// Whether it is an envelope, once its first bytes are in.
     cades: Option<bool>,
+    /// The most kept: [`MAX_ENVELOPE_BYTES`].
+    limit: u64,
+    /// An envelope beyond the limit: no longer kept, refused once staged.
+    oversized: bool,
+}
+
+impl Default for EnvelopeBytes {
+    fn default() -> EnvelopeBytes {
+        EnvelopeBytes {
+            bytes: Vec::new(),
+            cades: None,
+            limit: MAX_ENVELOPE_BYTES,
+            oversized: false,
+        }
+    }
 }
 
 impl EnvelopeBytes {
     fn push(&mut self, chunk: &[u8]) {
-        if self.cades == Some(false) {
+        if self.cades == Some(false) || self.oversized {
+            return;
+        }
+        if (self.bytes.len() + chunk.len()) as u64 > self.limit {
+            self.oversized = true;
+            self.bytes = Vec::new();
             return;
         }
         self.bytes.extend_from_slice(chunk);
@@ -198,6 +221,13 @@ impl Upload {
             UploadError::TooLarge { limit } => too_large(limit),
             UploadError::Storage(e) => storage_unavailable(e),
         })?;
+        if envelope.oversized {
+            // The staged file goes with `staged`, never committed.
+            return Err(ApiError::from(ErrorCode::FileTooLarge.worded(
+                format!("The signed file (.p7m) is larger than {MAX_ENVELOPE_BYTES} bytes, the most the service verifies."),
+                format!("Il file firmato (.p7m) supera i {MAX_ENVELOPE_BYTES} byte, il massimo che il servizio verifica."),
+            )));
+        }
         self.file = Some(Received {
             name: file_name,
             staged,
@@ -600,4 +630,34 @@ pub async fn delete_document(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_envelope_beyond_the_limit_is_no_longer_kept_and_other_files_never_are() {
+        // A DER SignedData's first bytes: a SEQUENCE, then the content type's OID.
+        let mut head = vec![0x30, 0x82, 0x10, 0x00];
+        head.extend_from_slice(&[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+        ]);
+        head.resize(SNIFF_LEN, 0);
+        assert_eq!(sniff(&head), Some(MediaType::Cades));
+        let mut other = EnvelopeBytes::default();
+        other.push(&[b'%'; 4096]);
+        assert_eq!(other.finish(), None);
+        let limit = (head.len() + 10) as u64;
+        let mut envelope = EnvelopeBytes {
+            limit,
+            ..EnvelopeBytes::default()
+        };
+        envelope.push(&head);
+        envelope.push(&[0; 10]);
+        assert!(!envelope.oversized);
+        envelope.push(&[0; 1]);
+        assert!(envelope.oversized);
+        assert!(envelope.bytes.is_empty());
+    }
 }
