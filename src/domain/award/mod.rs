@@ -12,12 +12,14 @@ mod recovery;
 mod rules;
 mod start;
 mod tranche;
+mod verification;
 
 pub use payment::*;
 pub use recovery::*;
 pub use rules::*;
 pub use start::*;
 pub use tranche::*;
+pub use verification::*;
 
 /// Why a post-award step is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
