@@ -1,4 +1,4 @@
-//! The end of a grant before its time: a revoked grant keeps its cause, and a revoked or
+//! The end of a grant before its time: a revoked grant keeps its cause and its act, and a revoked or
 //! renounced grant when it ended; what it paid beyond what it now allows becomes a recovery
 //! order, `issued → settled | cancelled`.
 
@@ -15,6 +15,8 @@ enum Grants {
     Status,
     AnsweredAt,
     RevocationCause,
+    RevocationActNumber,
+    RevocationActDate,
     EndedAt,
 }
 
@@ -45,6 +47,8 @@ impl MigrationTrait for Migration {
         // One column per statement: SQLite's ALTER TABLE adds one at a time.
         for column in [
             string_len_null(Grants::RevocationCause, 40).to_owned(),
+            string_len_null(Grants::RevocationActNumber, 100).to_owned(),
+            date_null(Grants::RevocationActDate).to_owned(),
             timestamp_with_time_zone_null(Grants::EndedAt).to_owned(),
         ] {
             let mut column = column;
@@ -122,7 +126,12 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(Recoveries::Table).to_owned())
             .await?;
-        for column in [Grants::EndedAt, Grants::RevocationCause] {
+        for column in [
+            Grants::EndedAt,
+            Grants::RevocationActDate,
+            Grants::RevocationActNumber,
+            Grants::RevocationCause,
+        ] {
             manager
                 .alter_table(
                     Table::alter()

@@ -10,7 +10,7 @@ use super::PageParams;
 use super::extract::Json;
 use crate::auth::AuthUser;
 use crate::domain::agency::AgencyCode;
-use crate::domain::award::RevocationCause;
+use crate::domain::award::{Act, ActInput, RevocationCause};
 use crate::domain::grant::GrantStatus;
 use crate::domain::money::Money;
 use crate::error::{ApiError, Problem};
@@ -23,7 +23,7 @@ use crate::state::AppState;
     "application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "amount": "43580.00", "requested": "50000.00", "status": "offered",
     "offered_at": "2027-03-05T09:00:00.000000Z", "deadline": "2027-04-04T21:59:59.000000Z", "cup": null, "answered_at": null, "reason": null, "ranking_version": 2,
     "start_deadline": null, "start_date": null, "end_date": null, "started_at": null, "overdue": false,
-    "revocation_cause": null, "ended_at": null}))]
+    "revocation_cause": null, "revocation_act": null, "ended_at": null}))]
 pub struct GrantView {
     pub id: Uuid,
     pub call_id: Uuid,
@@ -60,6 +60,8 @@ pub struct GrantView {
     pub overdue: bool,
     /// Why it was revoked, when a cause was given.
     pub revocation_cause: Option<RevocationCause>,
+    /// The act that revoked it, when given.
+    pub revocation_act: Option<Act>,
     /// When it was revoked or renounced.
     #[serde(with = "crate::domain::timestamp::option")]
     pub ended_at: Option<DateTime<Utc>>,
@@ -88,6 +90,7 @@ impl From<&Viewed> for GrantView {
             started_at: g.started_at,
             overdue: v.overdue,
             revocation_cause: g.revocation_cause,
+            revocation_act: g.revocation_act.clone(),
             ended_at: g.ended_at,
         }
     }
@@ -264,11 +267,15 @@ pub async fn decline(
 /// A revocation: its reason (the act, in words) and, optionally, its cause.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"reason": "Il progetto non è stato avviato entro i termini (decreto n. 77).", "cause": "no_start"}))]
+#[schema(example = json!({"reason": "Il progetto non è stato avviato entro i termini.", "cause": "no_start",
+    "act": {"number": "decreto ATS della Montagna n. 77", "date": "2027-06-01"}}))]
 pub struct RevokeRequest {
     #[schema(max_length = 2000)]
     pub reason: String,
     pub cause: Option<RevocationCause>,
+    /// The act that revokes it: when given, its number and date (not after today) are both
+    /// required.
+    pub act: Option<super::payments::ActRequest>,
 }
 
 /// Revoke a grant.
@@ -301,7 +308,11 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let g = service::revoke(&state.db, &caller, state.now(), path.into_inner(), || {
         let body = body.parse()?;
-        Ok((body.reason, body.cause))
+        Ok(service::Revocation {
+            reason: body.reason,
+            cause: body.cause,
+            act: body.act.map(|a| ActInput::from(Some(a))),
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(GrantView::from(&g)))

@@ -26,6 +26,8 @@ pub struct Model {
     pub started_at: Option<DateTimeUtc>,
     pub start_overdue: bool,
     pub revocation_cause: Option<String>,
+    pub revocation_act_number: Option<String>,
+    pub revocation_act_date: Option<Date>,
     pub ended_at: Option<DateTimeUtc>,
 }
 

@@ -363,35 +363,47 @@ async fn answer_offer(
     reread(db, id, now).await
 }
 
+/// What a revocation says: its reason, and optionally its cause and its act.
+pub struct Revocation {
+    pub reason: String,
+    pub cause: Option<award::RevocationCause>,
+    pub act: Option<award::ActInput>,
+}
+
 /// Revoke an offered or accepted grant (administrators, or evaluators of its ATS), with a
-/// reason and an optional cause (`parse`).
+/// reason, an optional cause and an optional act (number and date, both then required)
+/// (`parse`).
 pub async fn revoke(
     db: &DatabaseConnection,
     caller: &AuthUser,
     now: DateTime<Utc>,
     id: Uuid,
-    parse: impl FnOnce() -> Result<(String, Option<award::RevocationCause>), ApiError>,
+    parse: impl FnOnce() -> Result<Revocation, ApiError>,
 ) -> Result<Viewed, ApiError> {
     caller.require(&[Role::Admin, Role::Evaluator])?;
     let (g, _) = seen(db, caller, now, id).await?;
-    let (reason, cause) = parse()?;
-    ApiError::check(check_text("reason", &reason, 2000).into_iter().collect())?;
+    let r = parse()?;
+    let mut v = Violations::new();
+    v.extend(check_text("reason", &r.reason, 2000));
+    let today = now
+        .with_timezone(&crate::domain::call::CALL_TIME_ZONE)
+        .date_naive();
+    let act = r.act.as_ref().map(|a| a.check("act", today, &mut v));
+    let act = v.finish(act.flatten()).map_err(ApiError::Validation)?;
     let actor = award::Actor {
         user_id: caller.id,
         role: caller.role,
         agency: caller.agency,
     };
-    let reason = reason.trim();
-    end(
-        db,
-        caller,
-        now,
-        g.id,
-        GrantStatus::Revoked,
-        cause,
-        reason,
-        |current| Ok(award::may_revoke(&actor, current.agency, current.status)?),
-    )
+    let ending = grants::Ending {
+        status: GrantStatus::Revoked,
+        cause: r.cause,
+        act: act.as_ref(),
+        reason: r.reason.trim(),
+    };
+    end(db, caller, now, g.id, &ending, |current| {
+        Ok(award::may_revoke(&actor, current.agency, current.status)?)
+    })
     .await
 }
 
@@ -409,34 +421,30 @@ pub async fn renounce(
     if let Some(r) = &reason {
         ApiError::check(check_text("reason", r, 2000).into_iter().collect())?;
     }
-    let reason = reason.as_deref().map_or("renounced by the lead", str::trim);
-    end(
-        db,
-        caller,
-        now,
-        g.id,
-        GrantStatus::Renounced,
-        None,
-        reason,
-        |current| Ok(award::may_renounce(current.status)?),
-    )
+    let ending = grants::Ending {
+        status: GrantStatus::Renounced,
+        cause: None,
+        act: None,
+        reason: reason.as_deref().map_or("renounced by the lead", str::trim),
+    };
+    end(db, caller, now, g.id, &ending, |current| {
+        Ok(award::may_renounce(current.status)?)
+    })
     .await
 }
 
 /// End a live grant before its time, in one transaction: its open payments are cancelled,
 /// what it already paid becomes a recovery order, and its money goes down the reserve list
 /// while the ranking's scorrimento is open (otherwise it stays in the envelope, unused).
-#[allow(clippy::too_many_arguments)]
 async fn end(
     db: &DatabaseConnection,
     caller: &AuthUser,
     now: DateTime<Utc>,
     id: Uuid,
-    status: GrantStatus,
-    cause: Option<award::RevocationCause>,
-    reason: &str,
+    ending: &grants::Ending<'_>,
     allowed: impl FnOnce(&Grant) -> Result<(), ApiError>,
 ) -> Result<Viewed, ApiError> {
+    let (status, cause, reason) = (ending.status, ending.cause, ending.reason);
     let actor = caller.actor();
     let tx = begin_write(db).await?;
     let known = grants::get(&tx, id).await?.ok_or_else(grant_not_found)?;
@@ -448,7 +456,7 @@ async fn end(
     let call = calls::get(&tx, current.call_id)
         .await?
         .ok_or_else(grant_not_found)?;
-    grants::end(&tx, id, status, cause, reason, now).await?;
+    grants::end(&tx, id, ending, now).await?;
     // Its payments not yet made are cancelled, each with its event.
     let held = payments::of_grant(&tx, id).await?;
     for p in &held {

@@ -40,6 +40,8 @@ pub struct Grant {
     pub start_overdue: bool,
     /// Why it was revoked.
     pub revocation_cause: Option<crate::domain::award::RevocationCause>,
+    /// The act that revoked it, when given.
+    pub revocation_act: Option<crate::domain::award::Act>,
     /// When it was revoked or renounced.
     pub ended_at: Option<DateTime<Utc>>,
 }
@@ -72,6 +74,10 @@ fn to_grant(m: grant::Model) -> Result<Grant, DbErr> {
                     .ok_or_else(|| bad("revocation cause"))
             })
             .transpose()?,
+        revocation_act: match (m.revocation_act_number, m.revocation_act_date) {
+            (Some(number), Some(date)) => Some(crate::domain::award::Act { number, date }),
+            _ => None,
+        },
         ended_at: m.ended_at,
     })
 }
@@ -104,13 +110,15 @@ fn offered(o: &Offer) -> grant::ActiveModel {
         started_at: Set(None),
         start_overdue: Set(false),
         revocation_cause: Set(None),
+        revocation_act_number: Set(None),
+        revocation_act_date: Set(None),
         ended_at: Set(None),
     }
 }
 
 /// Insert offers, a thousand at a time.
 pub async fn insert_offers<C: ConnectionTrait>(conn: &C, offers: &[Offer]) -> Result<(), DbErr> {
-    // 20 columns a row: well under the databases' bind limits.
+    // 22 columns a row: well under the databases' bind limits.
     for chunk in offers.chunks(1000) {
         grant::Entity::insert_many(chunk.iter().map(offered))
             .exec(conn)
@@ -319,20 +327,31 @@ pub async fn expire<C: ConnectionTrait>(
     Ok(result.rows_affected)
 }
 
-/// End a live grant before its time: revoked (with its cause) or renounced, with a reason.
+/// How a grant ended before its time.
+#[derive(Debug, Clone)]
+pub struct Ending<'a> {
+    /// Revoked or renounced.
+    pub status: GrantStatus,
+    pub cause: Option<crate::domain::award::RevocationCause>,
+    pub act: Option<&'a crate::domain::award::Act>,
+    pub reason: &'a str,
+}
+
+/// End a live grant before its time: revoked (with its cause and act) or renounced, with a
+/// reason.
 pub async fn end<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
-    status: GrantStatus,
-    cause: Option<crate::domain::award::RevocationCause>,
-    reason: &str,
+    e: &Ending<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     grant::Entity::update_many()
         .set(grant::ActiveModel {
-            status: Set(status.as_str().to_owned()),
-            reason: Set(Some(reason.to_owned())),
-            revocation_cause: Set(cause.map(|c| c.as_str().to_owned())),
+            status: Set(e.status.as_str().to_owned()),
+            reason: Set(Some(e.reason.to_owned())),
+            revocation_cause: Set(e.cause.map(|c| c.as_str().to_owned())),
+            revocation_act_number: Set(e.act.map(|a| a.number.clone())),
+            revocation_act_date: Set(e.act.map(|a| a.date)),
             ended_at: Set(Some(now)),
             ..Default::default()
         })

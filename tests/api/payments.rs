@@ -326,14 +326,20 @@ both!(async fn a_revoked_grant_cancels_its_open_payments_and_what_it_paid_is_rec
 
     // Who revokes: the ATS of the grant or the Region; another ATS does not see it.
     let revoke = format!("/api/v1/grants/{g0}/revoke");
-    let body = json!({"reason": "Perdita dei requisiti del partenariato (decreto n. 88).", "cause": "loss_of_requirements"});
+    let body = json!({"reason": "Perdita dei requisiti del partenariato.", "cause": "loss_of_requirements",
+        "act": {"number": "decreto n. 88", "date": today}});
     problem(app.post(&revoke, Some(&brescia), &body).await, StatusCode::NOT_FOUND).await;
     assert_eq!(problem(app.post(&revoke, Some(&applicant), &body).await, StatusCode::FORBIDDEN).await["code"], "role_not_allowed");
+    // An act, when given, has its number and its date; every violation is listed.
+    let p = problem(app.post(&revoke, Some(&first), &json!({"reason": " ", "act": {}})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let fields: Vec<String> = codes(&p).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(fields, vec!["act.date", "act.number", "reason"], "{p}");
     let res = app.post(&revoke, Some(&first), &body).await;
     assert_eq!(res.status(), StatusCode::OK);
     let revoked: Value = res.json().await.unwrap();
     assert_eq!((revoked["status"].as_str(), revoked["revocation_cause"].as_str()), (Some("revoked"), Some("loss_of_requirements")));
     assert!(revoked["ended_at"].is_string());
+    assert_eq!(revoked["revocation_act"], json!({"number": "decreto n. 88", "date": today}));
     assert_eq!(problem(app.post(&revoke, Some(&admin), &body).await, StatusCode::CONFLICT).await["code"], "grant_not_live");
     // Its money went down the reserve list, a new version, but not what it paid: of its
     // 50,000.00, 15,000.00 topped up the partial grant (6,420.00) and 8,580.00 stay free.

@@ -3952,6 +3952,7 @@ export interface components {
          *       "ranking_version": 2,
          *       "reason": null,
          *       "requested": "50000.00",
+         *       "revocation_act": null,
          *       "revocation_cause": null,
          *       "start_date": null,
          *       "start_deadline": null,
@@ -4001,6 +4002,7 @@ export interface components {
             ranking_version: number;
             reason?: string | null;
             requested: components["schemas"]["Money"];
+            revocation_act?: components["schemas"]["Act"] | null;
             revocation_cause?: components["schemas"]["RevocationCause"] | null;
             /**
              * Format: date
@@ -5515,11 +5517,16 @@ export interface components {
         /**
          * @description A revocation: its reason (the act, in words) and, optionally, its cause.
          * @example {
+         *       "act": {
+         *         "date": "2027-06-01",
+         *         "number": "decreto ATS della Montagna n. 77"
+         *       },
          *       "cause": "no_start",
-         *       "reason": "Il progetto non è stato avviato entro i termini (decreto n. 77)."
+         *       "reason": "Il progetto non è stato avviato entro i termini."
          *     }
          */
         RevokeRequest: {
+            act?: components["schemas"]["ActRequest"] | null;
             cause?: components["schemas"]["RevocationCause"] | null;
             reason: string;
         };

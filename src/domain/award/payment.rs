@@ -85,7 +85,7 @@ pub struct Act {
 
 impl ActInput {
     /// A number of 1 to 100 characters and a date not after `today`.
-    fn check(&self, field: &str, today: NaiveDate, v: &mut Violations) -> Option<Act> {
+    pub fn check(&self, field: &str, today: NaiveDate, v: &mut Violations) -> Option<Act> {
         let number = match self.number.as_deref() {
             None => {
                 v.add(format!("{field}.number"), ErrorCode::MissingField);
