@@ -10,11 +10,8 @@ use uuid::Uuid;
 use super::PageParams;
 use super::extract::Json;
 use crate::auth::AuthUser;
-use crate::domain::ErrorCode;
 use crate::domain::agency::AgencyCode;
-use crate::domain::award::{
-    Act, ActInput, PaymentStatus, Recording, TrancheTrigger, total_paid, tranche_amounts,
-};
+use crate::domain::award::{Act, ActInput, PaymentStatus, Recording, TrancheTrigger};
 use crate::domain::money::Money;
 use crate::domain::percent::Percent;
 use crate::error::{ApiError, Problem};
@@ -223,25 +220,17 @@ pub async fn grant_payments(
     caller: AuthUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (g, plan, payments) =
+    let (g, standing, payments) =
         crate::service::grants::payments_of(&state.db, &caller, state.now(), path.into_inner())
             .await?;
-    let amount = g.grant.amount;
-    let amounts = tranche_amounts(&plan, amount).unwrap_or_default();
-    let paid = total_paid(payments.iter().map(|p| &p.payment));
     Ok(HttpResponse::Ok().json(GrantPayments {
-        grant_id: g.grant.id,
-        grant_amount: amount,
-        paid,
-        // An ended grant pays nothing more.
-        to_pay: if g.grant.status == crate::domain::grant::GrantStatus::Accepted {
-            amount.checked_sub(paid).unwrap_or(Money::ZERO)
-        } else {
-            Money::ZERO
-        },
-        plan: plan
+        grant_id: g.id,
+        grant_amount: g.amount,
+        paid: standing.paid,
+        to_pay: standing.to_pay,
+        plan: standing
+            .tranches
             .into_iter()
-            .zip(amounts)
             .map(|(t, amount)| PlannedTranche {
                 code: t.code,
                 share: t.share,
@@ -379,31 +368,9 @@ pub async fn record(
 ) -> Result<HttpResponse, ApiError> {
     let p = service::record(&state.db, &caller, state.now(), path.into_inner(), || {
         let body = body.parse()?;
-        // What the other outcome needs is not taken silently.
-        let (stray, recording) = match body.outcome {
-            PaymentOutcome::Paid => (
-                body.reason.is_some().then_some("reason"),
-                Recording::Paid {
-                    order: ActInput::from(body.order),
-                },
-            ),
-            PaymentOutcome::Failed => (
-                body.order.is_some().then_some("order"),
-                Recording::Failed {
-                    reason: body.reason,
-                },
-            ),
-        };
-        match stray {
-            Some(field) => Err(ApiError::invalid(
-                field,
-                ErrorCode::InvalidValue.worded(
-                    "Only a failed payment has a reason, and only a paid one a payment order.",
-                    "Solo un pagamento non riuscito ha una motivazione, e solo uno eseguito un mandato.",
-                ),
-            )),
-            None => Ok(recording),
-        }
+        let paid = matches!(body.outcome, PaymentOutcome::Paid);
+        let order = body.order.map(|o| ActInput::from(Some(o)));
+        Recording::of_request(paid, order, body.reason).map_err(|v| ApiError::Validation(vec![v]))
     })
     .await?;
     Ok(HttpResponse::Ok().json(PaymentView::from(&p)))

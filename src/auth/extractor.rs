@@ -125,6 +125,15 @@ impl AuthUser {
         self.role == Role::Admin
     }
 
+    /// The caller as the post-award rules see it (who, which role, which ATS).
+    pub fn award_actor(&self) -> crate::domain::award::Actor {
+        crate::domain::award::Actor {
+            user_id: self.id,
+            role: self.role,
+            agency: self.agency,
+        }
+    }
+
     /// The caller as the audit log records it.
     pub fn actor(&self) -> Actor {
         Actor {

@@ -462,40 +462,33 @@ pub fn signature_issues(
                 .collect(),
         };
         for (owner, about) in owners {
-            let mut files = annexes.iter().filter(|a| {
-                a.kind == annex.kind && (about.is_none() || a.organization_id == about)
-            });
-            let Some(first) = files.next() else {
+            let files: Vec<&AnnexFacts> = annexes
+                .iter()
+                .filter(|a| a.kind == annex.kind && (about.is_none() || a.organization_id == about))
+                .collect();
+            if files.is_empty() {
                 continue;
-            };
-            let organization = &owner.facts.legal_name;
-            match &owner.facts.legal_representative {
-                None => v.add(
-                    "documents",
-                    ErrorCode::LegalRepresentativeMissing.with(&[
-                        ("kind", &annex.kind),
-                        ("name_en", &annex.name_en),
-                        ("name_it", &annex.name_it),
-                        ("organization", organization),
-                    ]),
-                ),
-                Some(rep) => {
-                    let signed = std::iter::once(first)
-                        .chain(files)
-                        .any(|a| a.valid_signers.iter().any(|s| s == rep.tax_code.as_str()));
-                    if !signed {
-                        v.add(
-                            "documents",
-                            ErrorCode::AnnexNotSigned.with(&[
-                                ("kind", &annex.kind),
-                                ("name_en", &annex.name_en),
-                                ("name_it", &annex.name_it),
-                                ("organization", organization),
-                            ]),
-                        );
-                    }
-                }
             }
+            let code = match &owner.facts.legal_representative {
+                None => ErrorCode::LegalRepresentativeMissing,
+                Some(rep)
+                    if !files
+                        .iter()
+                        .any(|a| a.valid_signers.iter().any(|s| s == rep.tax_code.as_str())) =>
+                {
+                    ErrorCode::AnnexNotSigned
+                }
+                Some(_) => continue,
+            };
+            v.add(
+                "documents",
+                code.with(&[
+                    ("kind", &annex.kind),
+                    ("name_en", &annex.name_en),
+                    ("name_it", &annex.name_it),
+                    ("organization", &owner.facts.legal_name),
+                ]),
+            );
         }
     }
     v.into_vec()

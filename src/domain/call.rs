@@ -27,6 +27,11 @@ pub use preset::examples;
 /// The time zone in which calls define their windows and deadlines.
 pub const CALL_TIME_ZONE: chrono_tz::Tz = Rome;
 
+/// The calendar day of `t` in Europe/Rome, the day the call's acts and deadlines speak of.
+pub fn rome_day(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&CALL_TIME_ZONE).date_naive()
+}
+
 /// `draft` is visible to administrators only; `published` to everybody.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

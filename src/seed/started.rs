@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::{ApplicationContent, Budget, CostLine};
 use crate::domain::award::ActInput;
-use crate::domain::call::{CALL_TIME_ZONE, Window, rome};
+use crate::domain::call::{Window, rome, rome_day};
 use crate::domain::event::Actor;
 use crate::domain::money::Money;
 use crate::domain::partnership::ParticipationRole;
@@ -89,7 +89,7 @@ pub async fn run(db: &DatabaseConnection, now: DateTime<Utc>) -> anyhow::Result<
         return Ok(());
     }
     let days = Story {
-        today: now.with_timezone(&CALL_TIME_ZONE).date_naive(),
+        today: rome_day(now),
     };
     // The story: published, open for 60 days, closed 90 days ago; then review, ranking,
     // acceptance, start, and the advance authorized a week ago.

@@ -235,6 +235,28 @@ pub(super) async fn member_applications(
     Ok(apps.iter().map(|a| a.id).collect())
 }
 
+/// Whether the caller sees something of a grant of `agency` (a payment, a recovery order):
+/// administrators all, evaluators their agency's, applicants their partnerships' grants';
+/// `hidden` otherwise.
+pub(super) async fn sees_part_of(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    now: DateTime<Utc>,
+    (grant_id, agency): (Uuid, AgencyCode),
+    hidden: fn() -> ApiError,
+) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Evaluator if caller.agency == Some(agency) => Ok(()),
+        Role::Evaluator => Err(hidden()),
+        Role::Applicant => match seen(db, caller, now, grant_id).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == ErrorCode::GrantNotFound => Err(hidden()),
+            Err(e) => Err(e),
+        },
+    }
+}
+
 /// What a list of what belongs to grants (payments, recovery orders) may show the caller:
 /// the agency to keep to, and for applicants the grants of their partnerships.
 pub(super) struct Scope {
@@ -385,16 +407,10 @@ pub async fn revoke(
     let r = parse()?;
     let mut v = Violations::new();
     v.extend(check_text("reason", &r.reason, 2000));
-    let today = now
-        .with_timezone(&crate::domain::call::CALL_TIME_ZONE)
-        .date_naive();
+    let today = crate::domain::call::rome_day(now);
     let act = r.act.as_ref().map(|a| a.check("act", today, &mut v));
     let act = v.finish(act.flatten()).map_err(ApiError::Validation)?;
-    let actor = award::Actor {
-        user_id: caller.id,
-        role: caller.role,
-        agency: caller.agency,
-    };
+    let actor = caller.award_actor();
     let ending = grants::Ending {
         status: GrantStatus::Revoked,
         cause: r.cause,
@@ -459,18 +475,10 @@ async fn end(
     grants::end(&tx, id, ending, now).await?;
     // Its payments not yet made are cancelled, each with its event.
     let held = payments::of_grant(&tx, id).await?;
+    let why = format!("Grant {}: {reason}", status.as_str());
     for p in &held {
-        if matches!(
-            p.payment.status,
-            award::PaymentStatus::Paid | award::PaymentStatus::Cancelled
-        ) {
+        let Some(cancelled) = award::cancelled_by_end(&p.payment, caller.id, &why) else {
             continue;
-        }
-        let cancelled = award::Payment {
-            status: award::PaymentStatus::Cancelled,
-            cancelled_by: Some(caller.id),
-            cancel_reason: Some(format!("Grant {}: {reason}", status.as_str())),
-            ..p.payment.clone()
         };
         if !payments::update(&tx, &cancelled, p.version, payments::Step::Cancelled, now).await? {
             return Err(ApiError::Internal(anyhow::anyhow!(
@@ -485,9 +493,7 @@ async fn end(
         }
     }
     let paid = award::total_paid(held.iter().map(|p| &p.payment));
-    let today = now
-        .with_timezone(&crate::domain::call::CALL_TIME_ZONE)
-        .date_naive();
+    let today = crate::domain::call::rome_day(now);
     if let Some(r) = award::recovery_due(
         id,
         current.agency,
@@ -495,7 +501,7 @@ async fn end(
         Money::ZERO,
         call.rules.post_award.recovery_due_days,
         today,
-        format!("Grant {}: {reason}", status.as_str()),
+        why,
     ) {
         recoveries::insert(&tx, current.call_id, &r, now).await?;
         let issued = crate::domain::event::recovery::changed(None, &r, current.application_id);
@@ -622,21 +628,23 @@ pub async fn start(
     reread(db, current.id, now).await
 }
 
-/// A grant the caller may see, with its payment plan's amounts and its payments.
+/// A grant the caller may see, where its payment plan stands, and its payments.
 pub async fn payments_of(
     db: &DatabaseConnection,
     caller: &AuthUser,
     now: DateTime<Utc>,
     id: Uuid,
-) -> Result<(Viewed, Vec<award::Tranche>, Vec<payments::StoredPayment>), ApiError> {
+) -> Result<(Grant, award::PlanStanding, Vec<payments::StoredPayment>), ApiError> {
     let (g, _) = seen(db, caller, now, id).await?;
     let call = calls::get(db, g.call_id)
         .await?
         .ok_or_else(grant_not_found)?;
-    let paid = payments::of_grant(db, g.id).await?;
-    Ok((
-        view(db, g, now).await?,
-        call.rules.post_award.payment_plan,
-        paid,
-    ))
+    let made = payments::of_grant(db, g.id).await?;
+    let standing = award::plan_standing(
+        &call.rules.post_award.payment_plan,
+        g.amount,
+        g.status == GrantStatus::Accepted,
+        made.iter().map(|p| &p.payment),
+    );
+    Ok((g, standing, made))
 }

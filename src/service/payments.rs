@@ -8,14 +8,14 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::events;
-use super::grants::{grant_not_found, scope, seen};
+use super::grants::{grant_not_found, scope, sees_part_of};
 use crate::auth::AuthUser;
 use crate::domain::ErrorCode;
 use crate::domain::agency::AgencyCode;
 use crate::domain::award::{
     self, ActInput, Actor as PaymentActor, Ledger, Payment, PaymentStatus, Recording,
 };
-use crate::domain::call::CALL_TIME_ZONE;
+use crate::domain::call::rome_day;
 use crate::domain::event::payment as event;
 use crate::domain::grant::GrantStatus;
 use crate::domain::user::Role;
@@ -38,26 +38,9 @@ pub async fn read(
     id: Uuid,
 ) -> Result<StoredPayment, ApiError> {
     let p = payments::get(db, id).await?.ok_or_else(payment_not_found)?;
-    visible(db, caller, now, &p.payment).await?;
+    let of = (p.payment.grant_id, p.payment.agency);
+    sees_part_of(db, caller, now, of, payment_not_found).await?;
     Ok(p)
-}
-
-async fn visible(
-    db: &DatabaseConnection,
-    caller: &AuthUser,
-    now: DateTime<Utc>,
-    p: &Payment,
-) -> Result<(), ApiError> {
-    match caller.role {
-        Role::Admin => Ok(()),
-        Role::Evaluator if caller.agency == Some(p.agency) => Ok(()),
-        Role::Evaluator => Err(payment_not_found()),
-        Role::Applicant => match seen(db, caller, now, p.grant_id).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == ErrorCode::GrantNotFound => Err(payment_not_found()),
-            Err(e) => Err(e),
-        },
-    }
 }
 
 /// Apply a step to a payment under its grant's lock, and record it with its event. The
@@ -83,11 +66,7 @@ where
     caller.require(roles)?;
     let known = read(db, caller, now, id).await?;
     let apply = parse()?;
-    let actor = PaymentActor {
-        user_id: caller.id,
-        role: caller.role,
-        agency: caller.agency,
-    };
+    let actor = caller.award_actor();
     let tx = begin_write(db).await?;
     let grant = grants::get_for_update(&tx, known.payment.grant_id)
         .await?
@@ -105,7 +84,7 @@ where
         ),
         ceiling: grant.amount,
     };
-    let today = now.with_timezone(&CALL_TIME_ZONE).date_naive();
+    let today = rome_day(now);
     let next = apply(&current.payment, &actor, ledger, today)?;
     // A grant revoked or renounced since its payment became due pays nothing more.
     if step == Step::Authorized && grant.status != GrantStatus::Accepted {

@@ -430,14 +430,9 @@ pub async fn dashboard(
         _ => Reviewed::Pending,
     }));
     let envelope = calls::envelope_of(db, call.id, agency).await?;
-    let committed = grants::Grant::committed(&grants::of_agency(db, call.id, agency).await?);
-    let used = used(
-        db,
-        call.id,
-        agency,
-        &grants::of_agency(db, call.id, agency).await?,
-    )
-    .await?;
+    let agency_grants = grants::of_agency(db, call.id, agency).await?;
+    let committed = grants::Grant::committed(&agency_grants);
+    let used = used(db, call.id, agency, &agency_grants).await?;
     let paid = Money::sum(
         payments::paid_amounts(db, Some(call.id))
             .await?

@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::events;
-use super::grants::{grant_not_found, scope, seen};
+use super::grants::{grant_not_found, scope, sees_part_of};
 use super::rankings::scorrimento_after;
 use crate::auth::AuthUser;
 use crate::domain::ErrorCode;
@@ -35,20 +35,8 @@ pub async fn read(
     let r = recoveries::get(db, id)
         .await?
         .ok_or_else(recovery_not_found)?;
-    match caller.role {
-        Role::Admin => {}
-        Role::Evaluator if caller.agency == Some(r.recovery.agency) => {}
-        Role::Evaluator => return Err(recovery_not_found()),
-        Role::Applicant => {
-            if let Err(e) = seen(db, caller, now, r.recovery.grant_id).await {
-                return Err(if e.code() == ErrorCode::GrantNotFound {
-                    recovery_not_found()
-                } else {
-                    e
-                });
-            }
-        }
-    }
+    let of = (r.recovery.grant_id, r.recovery.agency);
+    sees_part_of(db, caller, now, of, recovery_not_found).await?;
     Ok(r)
 }
 
@@ -63,11 +51,7 @@ async fn close(
 ) -> Result<StoredRecovery, ApiError> {
     caller.require(&[Role::Admin])?;
     read(db, caller, now, id).await?;
-    let actor = AwardActor {
-        user_id: caller.id,
-        role: caller.role,
-        agency: caller.agency,
-    };
+    let actor = caller.award_actor();
     let tx = begin_write(db).await?;
     let known = recoveries::get(&tx, id)
         .await?

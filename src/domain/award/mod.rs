@@ -47,6 +47,26 @@ impl From<Refusal> for Refused {
     }
 }
 
+/// A required text of 1 to `max` characters, trimmed; its violation otherwise.
+fn required_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+    v: &mut super::violation::Violations,
+) -> Option<String> {
+    let Some(t) = value else {
+        v.add(field, ErrorCode::MissingField);
+        return None;
+    };
+    match super::call::check_text(field, t, max) {
+        Some(e) => {
+            v.push(e);
+            None
+        }
+        None => Some(t.trim().to_owned()),
+    }
+}
+
 fn step(coded: impl Into<super::error_code::Coded>) -> Refused {
     let r = Refusal::from(coded.into());
     debug_assert!(matches!(r.code.status(), 403 | 409), "{}", r.code);

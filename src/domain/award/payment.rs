@@ -9,15 +9,14 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::agency::AgencyCode;
-use crate::domain::call::check_text;
 use crate::domain::error_code::ErrorCode;
 use crate::domain::money::Money;
 use crate::domain::user::Role;
-use crate::domain::violation::Violations;
+use crate::domain::violation::{Violation, Violations};
 
 use super::rules::{Tranche, TrancheTrigger};
 use super::tranche::{tranche_amounts, tranches_due};
-use super::{Refused, step};
+use super::{Refused, required_text, step};
 
 /// Where a payment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -86,19 +85,7 @@ pub struct Act {
 impl ActInput {
     /// A number of 1 to 100 characters and a date not after `today`.
     pub fn check(&self, field: &str, today: NaiveDate, v: &mut Violations) -> Option<Act> {
-        let number = match self.number.as_deref() {
-            None => {
-                v.add(format!("{field}.number"), ErrorCode::MissingField);
-                None
-            }
-            Some(n) => match check_text(&format!("{field}.number"), n, 100) {
-                Some(e) => {
-                    v.push(e);
-                    None
-                }
-                None => Some(n.trim().to_owned()),
-            },
-        };
+        let number = required_text(&format!("{field}.number"), self.number.as_deref(), 100, v);
         let date = match self.date {
             None => {
                 v.add(format!("{field}.date"), ErrorCode::MissingField);
@@ -208,6 +195,36 @@ pub fn total_paid<'a>(payments: impl IntoIterator<Item = &'a Payment>) -> Money 
     .unwrap_or(Money::ZERO)
 }
 
+/// Where a grant's payment plan stands: each tranche with its amount for the grant, what
+/// its payments paid, and what is left to pay (nothing once the grant has ended).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanStanding {
+    pub tranches: Vec<(Tranche, Money)>,
+    pub paid: Money,
+    pub to_pay: Money,
+}
+
+/// The standing of `plan` for a grant of `grant`, `live` (accepted) or ended, with these
+/// payments. A plan whose amounts cannot be computed shows no tranches.
+pub fn plan_standing<'a>(
+    plan: &[Tranche],
+    grant: Money,
+    live: bool,
+    payments: impl IntoIterator<Item = &'a Payment>,
+) -> PlanStanding {
+    let amounts = tranche_amounts(plan, grant).unwrap_or_default();
+    let paid = total_paid(payments);
+    PlanStanding {
+        tranches: plan.iter().cloned().zip(amounts).collect(),
+        paid,
+        to_pay: if live {
+            grant.checked_sub(paid).unwrap_or(Money::ZERO)
+        } else {
+            Money::ZERO
+        },
+    }
+}
+
 /// How an administrator records an authorized payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recording {
@@ -215,6 +232,38 @@ pub enum Recording {
     Paid { order: ActInput },
     /// Failed, with a reason; it can be authorized again.
     Failed { reason: Option<String> },
+}
+
+impl Recording {
+    /// A recording as a request gives it: paid with the payment order, or failed with a
+    /// reason; what the other outcome needs is not taken silently.
+    pub fn of_request(
+        paid: bool,
+        order: Option<ActInput>,
+        reason: Option<String>,
+    ) -> Result<Recording, Violation> {
+        let stray = match (paid, &order, &reason) {
+            (true, _, Some(_)) => Some("reason"),
+            (false, Some(_), _) => Some("order"),
+            _ => None,
+        };
+        if let Some(field) = stray {
+            return Err(Violation::new(
+                field,
+                ErrorCode::InvalidValue.worded(
+                    "Only a failed payment has a reason, and only a paid one a payment order.",
+                    "Solo un pagamento non riuscito ha una motivazione, e solo uno eseguito un mandato.",
+                ),
+            ));
+        }
+        Ok(if paid {
+            Recording::Paid {
+                order: order.unwrap_or_default(),
+            }
+        } else {
+            Recording::Failed { reason }
+        })
+    }
 }
 
 /// An evaluator of `agency`; another role is refused with `(en, it)`.
@@ -253,22 +302,6 @@ fn check_ceiling(p: &Payment, ledger: Ledger, v: &mut Violations) {
                 ("ceiling", &ledger.ceiling),
             ]),
         );
-    }
-}
-
-fn reason(field: &str, value: Option<&str>, v: &mut Violations) -> Option<String> {
-    match value {
-        None => {
-            v.add(field, ErrorCode::MissingField);
-            None
-        }
-        Some(r) => match check_text(field, r, 2000) {
-            Some(e) => {
-                v.push(e);
-                None
-            }
-            None => Some(r.trim().to_owned()),
-        },
     }
 }
 
@@ -351,7 +384,7 @@ pub fn record(
             })
         }
         Recording::Failed { reason: r } => {
-            let r = reason("reason", r.as_deref(), &mut v);
+            let r = required_text("reason", r.as_deref(), 2000, &mut v);
             let r = v.finish(r).map_err(Refused::Invalid)?;
             Ok(Payment {
                 status: PaymentStatus::Failed,
@@ -377,12 +410,24 @@ pub fn cancel(p: &Payment, actor: &Actor, reason_text: Option<&str>) -> Result<P
     }
     not_closed(p)?;
     let mut v = Violations::new();
-    let r = reason("reason", reason_text, &mut v);
+    let r = required_text("reason", reason_text, 2000, &mut v);
     let r = v.finish(r).map_err(Refused::Invalid)?;
     Ok(Payment {
         status: PaymentStatus::Cancelled,
         cancelled_by: Some(actor.user_id),
         cancel_reason: r,
+        ..p.clone()
+    })
+}
+
+/// A grant that ends (revoked or renounced) pays nothing more: its payment not yet paid is
+/// cancelled by `by`, with `reason`; none for one already paid or cancelled.
+pub fn cancelled_by_end(p: &Payment, by: Uuid, reason: &str) -> Option<Payment> {
+    not_closed(p).ok()?;
+    Some(Payment {
+        status: PaymentStatus::Cancelled,
+        cancelled_by: Some(by),
+        cancel_reason: Some(reason.to_owned()),
         ..p.clone()
     })
 }
@@ -808,6 +853,30 @@ mod tests {
             payments_due_at_start(user(99), AgencyCode::Montagna, &plan, m("0.01")).unwrap(),
             vec![]
         );
+    }
+
+    #[test]
+    fn an_ending_grant_cancels_what_it_has_not_paid() {
+        let due = advance();
+        let cancelled = cancelled_by_end(&due, user(5), "Grant revoked").unwrap();
+        assert_eq!(
+            (
+                cancelled.status,
+                cancelled.cancelled_by,
+                cancelled.cancel_reason.as_deref()
+            ),
+            (
+                PaymentStatus::Cancelled,
+                Some(user(5)),
+                Some("Grant revoked")
+            )
+        );
+        let paid = Payment {
+            status: PaymentStatus::Paid,
+            ..due
+        };
+        assert_eq!(cancelled_by_end(&paid, user(5), "x"), None);
+        assert_eq!(cancelled_by_end(&cancelled, user(5), "x"), None);
     }
 
     #[test]

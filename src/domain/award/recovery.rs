@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::agency::AgencyCode;
-use crate::domain::call::check_text;
 use crate::domain::error_code::ErrorCode;
 use crate::domain::grant::GrantStatus;
 use crate::domain::money::Money;
@@ -18,7 +17,7 @@ use crate::domain::user::Role;
 use crate::domain::violation::Violations;
 
 use super::payment::Actor;
-use super::{Refused, step};
+use super::{Refused, required_text, step};
 
 /// Why a grant is revoked (DOMAIN.md §5.9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -186,23 +185,6 @@ fn issued(r: &Recovery) -> Result<(), Refused> {
     }
 }
 
-/// A required text of 1 to `max` characters, trimmed.
-fn text(field: &str, value: Option<&str>, max: usize, v: &mut Violations) -> Option<String> {
-    match value {
-        None => {
-            v.add(field, ErrorCode::MissingField);
-            None
-        }
-        Some(t) => match check_text(field, t, max) {
-            Some(e) => {
-                v.push(e);
-                None
-            }
-            None => Some(t.trim().to_owned()),
-        },
-    }
-}
-
 /// An administrator records an issued recovery as paid back, with the payment's reference.
 pub fn settle(r: &Recovery, actor: &Actor, reference: Option<&str>) -> Result<Recovery, Refused> {
     administrator(
@@ -212,7 +194,7 @@ pub fn settle(r: &Recovery, actor: &Actor, reference: Option<&str>) -> Result<Re
     )?;
     issued(r)?;
     let mut v = Violations::new();
-    let reference = text("payment_reference", reference, 100, &mut v);
+    let reference = required_text("payment_reference", reference, 100, &mut v);
     let reference = v.finish(reference).map_err(Refused::Invalid)?;
     Ok(Recovery {
         status: RecoveryStatus::Settled,
@@ -235,7 +217,7 @@ pub fn cancel_recovery(
     )?;
     issued(r)?;
     let mut v = Violations::new();
-    let reason = text("reason", reason, 2000, &mut v);
+    let reason = required_text("reason", reason, 2000, &mut v);
     let reason = v.finish(reason).map_err(Refused::Invalid)?;
     Ok(Recovery {
         status: RecoveryStatus::Cancelled,

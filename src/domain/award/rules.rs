@@ -278,10 +278,7 @@ pub fn scorrimento_open(
     approved: Option<chrono::DateTime<chrono::Utc>>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> bool {
-    let rome = |t: chrono::DateTime<chrono::Utc>| {
-        t.with_timezone(&crate::domain::call::CALL_TIME_ZONE)
-            .date_naive()
-    };
+    use crate::domain::call::rome_day as rome;
     approved
         .and_then(|a| rules.scorrimento_until(rome(a)))
         .is_some_and(|until| rome(now) <= until)

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Months, NaiveDate, Utc};
 
-use crate::domain::call::CALL_TIME_ZONE;
+use crate::domain::call::rome_day;
 use crate::domain::error_code::ErrorCode;
 use crate::domain::grant::GrantStatus;
 use crate::domain::review::deadline_after;
@@ -64,7 +64,7 @@ pub fn start(
         return Err(step(ErrorCode::AlreadyStarted.with(&[("start_date", &d)])));
     }
     let mut v = Violations::new();
-    let accepted_on = accepted_at.with_timezone(&CALL_TIME_ZONE).date_naive();
+    let accepted_on = rome_day(accepted_at);
     if start_date < accepted_on {
         v.add(
             "start_date",
@@ -83,7 +83,7 @@ pub fn start(
     }
     let end_date = v.finish(end).map_err(Refused::Invalid)?;
     let deadline = start_deadline(rules, accepted_at);
-    let deadline_day = deadline.with_timezone(&CALL_TIME_ZONE).date_naive();
+    let deadline_day = rome_day(deadline);
     Ok(Started {
         start_date,
         end_date: end_date.unwrap_or(start_date),

@@ -12,11 +12,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::call::{ExpenseCategory, check_text};
+use crate::domain::call::ExpenseCategory;
 use crate::domain::error_code::ErrorCode;
 use crate::domain::money::Money;
 use crate::domain::percent::Percent;
 use crate::domain::violation::{Violation, Violations};
+
+use super::required_text;
 
 /// Why a cost line is reduced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -125,10 +127,7 @@ pub fn verify(
                         ),
                     );
                 }
-                match text {
-                    None => v.add(format!("{field}.text"), ErrorCode::MissingField),
-                    Some(t) => v.extend(check_text(&format!("{field}.text"), t, 2000)),
-                }
+                required_text(&format!("{field}.text"), text.as_deref(), 2000, &mut v);
                 accepted_lines.insert(*id, (*amount).min(line.amount));
             }
         }
