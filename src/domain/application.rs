@@ -469,26 +469,28 @@ pub fn signature_issues(
             if files.is_empty() {
                 continue;
             }
-            let code = match &owner.facts.legal_representative {
-                None => ErrorCode::LegalRepresentativeMissing,
-                Some(rep)
-                    if !files
-                        .iter()
-                        .any(|a| a.valid_signers.iter().any(|s| s == rep.tax_code.as_str())) =>
-                {
-                    ErrorCode::AnnexNotSigned
-                }
-                Some(_) => continue,
-            };
-            v.add(
-                "documents",
-                code.with(&[
+            let problem = match &owner.facts.legal_representative {
+                None => ErrorCode::LegalRepresentativeMissing.with(&[
                     ("kind", &annex.kind),
                     ("name_en", &annex.name_en),
                     ("name_it", &annex.name_it),
                     ("organization", &owner.facts.legal_name),
                 ]),
-            );
+                Some(rep)
+                    if !files
+                        .iter()
+                        .any(|a| a.valid_signers.iter().any(|s| s == rep.tax_code.as_str())) =>
+                {
+                    ErrorCode::AnnexNotSigned.with(&[
+                        ("kind", &annex.kind),
+                        ("name_en", &annex.name_en),
+                        ("name_it", &annex.name_it),
+                        ("organization", &owner.facts.legal_name),
+                    ])
+                }
+                Some(_) => continue,
+            };
+            v.add("documents", problem);
         }
     }
     v.into_vec()
