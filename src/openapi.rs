@@ -126,7 +126,8 @@ To try it in Swagger UI (`/docs/`): press **Authorize** and log in with a demo a
         (name = "notifications", description = "Every user's inbox"),
         (name = "rankings", description = "Each agency's ranking and allocation"),
         (name = "grants", description = "Grants: offers, acceptance with the CUP, decline, the project's start"),
-        (name = "recoveries", description = "Recovery orders: what a revoked or renounced grant paid, to pay back; settled or cancelled by the Region"),
+        (name = "reports", description = "The final report of a project: the lead's draft with its evidence files, the submission with its receipt, the ATS's verification that sets the final grant"),
+        (name = "recoveries", description = "Recovery orders: what a grant paid beyond its final grant, or a revoked or renounced grant paid, to pay back; settled or cancelled by the Region"),
         (name = "payments", description = "Payments of grants: authorized by the ATS with the liquidation act, recorded by the Region with the payment order (four eyes)"),
         (name = "audit", description = "The audit log (administrators)"),
         (name = "webhooks", description = "Event subscriptions of other systems, and their deliveries (administrators)"),
@@ -650,6 +651,9 @@ fn declare_idempotency_retry_after(response: &mut Value) {
 fn resource(path: &str) -> &'static str {
     let segments: Vec<&str> = path.trim_start_matches("/api/v1/").split('/').collect();
     let last = segments.last().copied().unwrap_or("");
+    if segments.get(2) == Some(&"final-report") {
+        return "report";
+    }
     match (segments.first().copied().unwrap_or(""), last) {
         ("applications", "admissibility" | "integration" | "conflict-of-interest") => "review",
         ("applications", "mine" | "consensus" | "evaluations" | "reopen") => "scores",
@@ -731,6 +735,7 @@ fn problem_example(shape: &Shape, status: &str) -> Option<Value> {
                 "grant" | "start" => E::GrantNotFound,
                 "payment" => E::PaymentNotFound,
                 "recovery" => E::RecoveryNotFound,
+                "report" => E::GrantNotFound,
                 _ => E::CallNotFound,
             },
             &[],
@@ -748,6 +753,7 @@ fn problem_example(shape: &Shape, status: &str) -> Option<Value> {
             "grant" => problem(E::OfferExpired, &[]),
             "payment" => problem(E::PaymentAlreadyAuthorized, &[]),
             "recovery" => problem(E::RecoverySettled, &[]),
+            "report" => problem(E::ReportSubmitted, &[]),
             "start" => problem(E::AlreadyStarted, &[("start_date", &"2027-04-01")]),
             _ => problem(E::CallCodeTaken, &[("code", &"BANDO-2026")]),
         },
@@ -789,6 +795,11 @@ fn problem_example(shape: &Shape, status: &str) -> Option<Value> {
             "grant" => invalid("cup", E::InvalidCup, &[]),
             "payment" => invalid("liquidation.date", E::MissingField, &[]),
             "recovery" => invalid("payment_reference", E::MissingField, &[]),
+            "report" => invalid(
+                "lines[0].category",
+                E::UnknownCategory,
+                &[("category", &"NOPE")],
+            ),
             "start" => invalid(
                 "start_date",
                 E::StartBeforeAcceptance,

@@ -20,6 +20,7 @@ mod m20261212_000014_backfill_post_award_rules;
 mod m20261213_000015_create_payments;
 mod m20261214_000016_add_signatures;
 mod m20261215_000017_create_recoveries;
+mod m20261216_000018_create_final_reports;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261213_000015_create_payments::Migration),
             Box::new(m20261214_000016_add_signatures::Migration),
             Box::new(m20261215_000017_create_recoveries::Migration),
+            Box::new(m20261216_000018_create_final_reports::Migration),
         ]
     }
 }

@@ -23,7 +23,7 @@ use crate::state::AppState;
     "application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "amount": "43580.00", "requested": "50000.00", "status": "offered",
     "offered_at": "2027-03-05T09:00:00.000000Z", "deadline": "2027-04-04T21:59:59.000000Z", "cup": null, "answered_at": null, "reason": null, "ranking_version": 2,
     "start_deadline": null, "start_date": null, "end_date": null, "started_at": null, "overdue": false,
-    "revocation_cause": null, "revocation_act": null, "ended_at": null}))]
+    "revocation_cause": null, "revocation_act": null, "ended_at": null, "final_grant": null}))]
 pub struct GrantView {
     pub id: Uuid,
     pub call_id: Uuid,
@@ -65,6 +65,9 @@ pub struct GrantView {
     /// When it was revoked or renounced.
     #[serde(with = "crate::domain::timestamp::option")]
     pub ended_at: Option<DateTime<Utc>>,
+    /// Once the final report is verified: the final grant, what the project commits and is
+    /// paid in all (`GET .../final-report` shows how it was reached).
+    pub final_grant: Option<Money>,
 }
 
 impl From<&Viewed> for GrantView {
@@ -92,6 +95,7 @@ impl From<&Viewed> for GrantView {
             revocation_cause: g.revocation_cause,
             revocation_act: g.revocation_act.clone(),
             ended_at: g.ended_at,
+            final_grant: g.final_amount,
         }
     }
 }

@@ -33,6 +33,7 @@ pub struct Metrics {
     pool_max: IntGauge,
     applications: IntGaugeVec,
     grants: IntGaugeVec,
+    reports: IntGaugeVec,
     committed: GaugeVec,
     paid: GaugeVec,
     to_recover: GaugeVec,
@@ -75,6 +76,14 @@ impl Metrics {
             &["call", "agency", "status"],
         )
         .expect("valid metric");
+        let reports = IntGaugeVec::new(
+            Opts::new(
+                "final_reports",
+                "Final reports by call, agency and status (draft, submitted, integration_requested, verified)",
+            ),
+            &["call", "agency", "status"],
+        )
+        .expect("valid metric");
         let committed = GaugeVec::new(
             Opts::new(
                 "committed_eur",
@@ -112,6 +121,7 @@ impl Metrics {
             Box::new(pool_max.clone()),
             Box::new(applications.clone()),
             Box::new(grants.clone()),
+            Box::new(reports.clone()),
             Box::new(committed.clone()),
             Box::new(paid.clone()),
             Box::new(to_recover.clone()),
@@ -128,6 +138,7 @@ impl Metrics {
             pool_max,
             applications,
             grants,
+            reports,
             committed,
             paid,
             to_recover,
@@ -230,6 +241,12 @@ pub async fn serve(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpR
     m.grants.reset();
     for ((call, agency, status), n) in &stats.grants {
         m.grants
+            .with_label_values(&[call.as_str(), agency.as_str(), status.as_str()])
+            .set(*n);
+    }
+    m.reports.reset();
+    for ((call, agency, status), n) in &stats.reports {
+        m.reports
             .with_label_values(&[call.as_str(), agency.as_str(), status.as_str()])
             .set(*n);
     }

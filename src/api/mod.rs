@@ -22,6 +22,7 @@ pub mod partnerships;
 pub mod payments;
 pub mod rankings;
 pub mod recoveries;
+pub mod reports;
 pub mod results;
 pub mod review;
 pub mod security;
@@ -121,6 +122,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(grants::revoke)
             .service(grants::start)
             .service(grants::renounce)
+            .service(reports::get_report)
+            .service(reports::patch_report)
+            .service(reports::submit_report)
+            .service(reports::verify_report)
+            .service(reports::answer_integration)
+            .service(reports::add_evidence)
+            .service(reports::get_evidence)
+            .service(reports::download_evidence)
             .service(recoveries::list_recoveries)
             .service(recoveries::get_recovery)
             .service(recoveries::settle)
@@ -244,6 +253,17 @@ pub fn created<T: serde::Serialize>(location: String, version: i32, body: &T) ->
         .insert_header((header::LOCATION, location))
         .insert_header((header::ETAG, etag(version)))
         .json(body)
+}
+
+/// The content `current` with a JSON Merge Patch applied, read back as its type (every rule of
+/// its shape checked, as for a body).
+pub fn patched<T>(current: &T, patch: &serde_json::Value) -> Result<T, ApiError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let mut doc = serde_json::to_value(current).map_err(anyhow::Error::from)?;
+    merge_patch(&mut doc, patch)?;
+    extract::decode_json::<T>(doc.to_string().as_bytes())
 }
 
 /// Apply a JSON Merge Patch (RFC 7396) to a document.

@@ -200,6 +200,9 @@ catalogue! {
     DurationExceeded = "duration_exceeded", 422,
         "A project lasts at most {months} months: it must end by {end_by}.",
         "Un progetto dura al massimo {months} mesi: deve terminare entro il {end_by}.";
+    EvidenceRequired = "evidence_required", 422,
+        "Each cost line of a final report needs at least one evidence file.",
+        "Ogni voce di costo del rendiconto richiede almeno un file di prova.";
     EmptyFile = "empty_file", 422,
         "The file is empty.",
         "Il file è vuoto.";
@@ -572,6 +575,9 @@ catalogue! {
     PrivateAddress = "private_address", 422,
         "{reason_en}: webhooks are sent to public addresses only.",
         "{reason_it}: i webhook si inviano solo a indirizzi pubblici.";
+    ProjectNotStarted = "project_not_started", 409,
+        "Only a started project that is still live has a final report.",
+        "Solo un progetto avviato e non concluso ha un rendiconto.";
     QuestionRequired = "question_required", 422,
         "Say what the applicant must provide.",
         "Indicare cosa deve fornire il richiedente.";
@@ -605,6 +611,18 @@ catalogue! {
     ReasonsRequired = "reasons_required", 422,
         "Give at least one reason from the call's checklist.",
         "Indicare almeno un motivo dalla lista dell'avviso.";
+    ReportNotFound = "report_not_found", 404,
+        "There is no final report of this project to show yet.",
+        "Non c'è ancora un rendiconto di questo progetto da mostrare.";
+    ReportNotSubmitted = "report_not_submitted", 409,
+        "The final report is still a draft: the ATS acts on it once it is submitted.",
+        "Il rendiconto è ancora una bozza: l'ATS interviene una volta presentato.";
+    ReportSubmitted = "report_submitted", 409,
+        "The final report has already been submitted; it is submitted once and is then frozen.",
+        "Il rendiconto è già stato presentato; si presenta una sola volta e poi non cambia.";
+    ReportVerified = "report_verified", 409,
+        "The final report has already been verified; it is verified once.",
+        "Il rendiconto è già stato verificato; si verifica una sola volta.";
     ReceiptNotFound = "receipt_not_found", 404,
         "The application has not been submitted: it has no receipt.",
         "La domanda non è stata presentata: non ha una ricevuta.";
@@ -734,6 +752,9 @@ catalogue! {
     UnknownEventType = "unknown_event_type", 422,
         "Unknown event type {event_type}; known: {list}.",
         "Tipo di evento sconosciuto {event_type}; noti: {list}.";
+    UnknownEvidence = "unknown_evidence", 422,
+        "{document_id} is not an evidence file of this project's final report.",
+        "{document_id} non è un file di prova del rendiconto di questo progetto.";
     UnknownField = "unknown_field", 400,
         "`{name}` is not a field of this object; its fields are: {fields}.",
         "`{name}` non è un campo di questo oggetto; i suoi campi sono: {fields}.";

@@ -9,6 +9,7 @@ pub mod grant;
 pub mod payment;
 pub mod ranking;
 pub mod recovery;
+pub mod report;
 pub mod review;
 
 use serde_json::Value;
@@ -101,6 +102,8 @@ pub enum EventKind {
     Payment(PaymentEvent),
     /// A recovery order was issued, settled or cancelled.
     Recovery(RecoveryEvent),
+    /// A step of a project's final report.
+    Report(report::ReportEvent),
     /// An agency's ranking changed.
     Ranking(RankingEvent),
 }
@@ -197,6 +200,7 @@ impl DomainEvent {
             EventKind::Grant(e) => e.action(),
             EventKind::Payment(e) => e.action(),
             EventKind::Recovery(e) => e.action(),
+            EventKind::Report(e) => e.action(),
             EventKind::Ranking(e) => e.action(),
         }
     }
@@ -245,6 +249,7 @@ impl DomainEvent {
             EventKind::Grant(e) => e.webhook(),
             EventKind::Payment(e) => Some(e.webhook()),
             EventKind::Recovery(e) => Some(e.webhook()),
+            EventKind::Report(e) => e.webhook(),
             EventKind::Ranking(e) => e.webhook(),
         }
     }
@@ -265,6 +270,7 @@ impl DomainEvent {
             EventKind::Grant(e) => e.notices(self.entity_id),
             EventKind::Payment(e) => e.notices(self.entity_id),
             EventKind::Recovery(e) => e.notices(self.entity_id),
+            EventKind::Report(e) => e.notices(),
             EventKind::Ranking(e) => e.notices(),
             EventKind::MemberInvited {
                 organization,

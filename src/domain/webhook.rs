@@ -73,6 +73,18 @@ pub enum EventType {
     /// A recovery order was cancelled.
     #[serde(rename = "recovery.cancelled")]
     RecoveryCancelled,
+    /// The lead submitted a project's final report.
+    #[serde(rename = "final_report.submitted")]
+    FinalReportSubmitted,
+    /// The ATS asked for an integration of a final report.
+    #[serde(rename = "final_report.integration_requested")]
+    FinalReportIntegrationRequested,
+    /// The lead answered a request for integration of a final report.
+    #[serde(rename = "final_report.integration_answered")]
+    FinalReportIntegrationAnswered,
+    /// The ATS verified a final report: the final grant is known.
+    #[serde(rename = "final_report.verified")]
+    FinalReportVerified,
     /// A call's envelopes were set, split or reallocated.
     #[serde(rename = "envelope.changed")]
     EnvelopeChanged,
@@ -91,7 +103,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 23] = [
+    pub const ALL: [EventType; 27] = [
         EventType::ApplicationSubmitted,
         EventType::AdmissibilityDecided,
         EventType::RankingChanged,
@@ -110,6 +122,10 @@ impl EventType {
         EventType::RecoveryIssued,
         EventType::RecoverySettled,
         EventType::RecoveryCancelled,
+        EventType::FinalReportSubmitted,
+        EventType::FinalReportIntegrationRequested,
+        EventType::FinalReportIntegrationAnswered,
+        EventType::FinalReportVerified,
         EventType::EnvelopeChanged,
         EventType::MemberInvited,
         EventType::InvitationAccepted,
@@ -137,6 +153,10 @@ impl EventType {
             EventType::RecoveryIssued => "recovery.issued",
             EventType::RecoverySettled => "recovery.settled",
             EventType::RecoveryCancelled => "recovery.cancelled",
+            EventType::FinalReportSubmitted => "final_report.submitted",
+            EventType::FinalReportIntegrationRequested => "final_report.integration_requested",
+            EventType::FinalReportIntegrationAnswered => "final_report.integration_answered",
+            EventType::FinalReportVerified => "final_report.verified",
             EventType::EnvelopeChanged => "envelope.changed",
             EventType::MemberInvited => "partnership.member_invited",
             EventType::InvitationAccepted => "partnership.invitation_accepted",

@@ -29,6 +29,8 @@ pub struct Model {
     pub revocation_act_number: Option<String>,
     pub revocation_act_date: Option<Date>,
     pub ended_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Decimal(Some((14, 2)))", nullable)]
+    pub final_amount: Option<Decimal>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,7 @@ pub mod conflict_declaration;
 pub mod consensus_score;
 pub mod envelope;
 pub mod evaluation;
+pub mod final_report;
 pub mod grant;
 pub mod idempotency_key;
 pub mod login_throttle;

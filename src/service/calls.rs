@@ -119,7 +119,7 @@ async fn book(
     for g in grants::of_call(db, call.id).await? {
         if g.status.commits() {
             let s = spent.entry(g.agency).or_insert(zero);
-            s.committed = s.committed.checked_add(g.amount).unwrap_or(s.committed);
+            s.committed = s.committed.checked_add(g.commits()).unwrap_or(s.committed);
         }
     }
     for (_, agency, amount) in payments::paid_amounts(db, Some(call.id)).await? {

@@ -18,6 +18,7 @@ use crate::auth::AuthUser;
 use crate::domain::ErrorCode;
 use crate::domain::Violations;
 use crate::domain::application::{ApplicationStatus, check_annex, check_file_name};
+use crate::domain::award::EVIDENCE_KIND;
 use crate::domain::call::CallRules;
 use crate::domain::event::Actor;
 use crate::domain::event::application::ApplicationEvent;
@@ -51,11 +52,22 @@ pub struct Described {
 /// byte is kept, the metadata as soon as it is read, the file while it streams.
 pub struct Upload {
     application_id: Uuid,
+    /// An annex of a draft, or an evidence file of a project's final report.
+    target: Target,
     actor: Actor,
     rules: CallRules,
     members: BTreeSet<Uuid>,
     described: Option<Described>,
     file: Option<Received>,
+}
+
+/// Where an upload goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// An annex of a draft application.
+    Draft,
+    /// An evidence file of the final report of this grant (the project).
+    Evidence { grant_id: Uuid },
 }
 
 /// The form's file part: its name, the staged file, and its bytes when it is a `.p7m`.
@@ -140,6 +152,7 @@ pub async fn begin_upload(
         .ok_or_else(application_not_found)?;
     Ok(Upload {
         application_id: s.app.id,
+        target: Target::Draft,
         actor: caller.actor(),
         rules: s.call.rules,
         members: partnership.member_ids(),
@@ -148,13 +161,54 @@ pub async fn begin_upload(
     })
 }
 
+/// Start an upload of an evidence file to a project's final report: only the lead's
+/// representatives, while the report is a draft or asked for integration. Its kind is
+/// `report_evidence`; the largest annex size of the call is its limit.
+pub async fn begin_evidence_upload(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    now: DateTime<Utc>,
+    grant_id: Uuid,
+) -> Result<Upload, ApiError> {
+    let t = super::reports::evidence_target(db, caller, now, grant_id).await?;
+    let partnership = {
+        let app = store::get(db, t.application_id)
+            .await?
+            .ok_or_else(application_not_found)?;
+        partnerships::get(db, app.partnership_id)
+            .await?
+            .ok_or_else(application_not_found)?
+    };
+    Ok(Upload {
+        application_id: t.application_id,
+        target: Target::Evidence {
+            grant_id: t.grant_id,
+        },
+        actor: caller.actor(),
+        rules: t.call.rules,
+        members: partnership.member_ids(),
+        described: None,
+        file: None,
+    })
+}
+
 impl Upload {
+    /// The largest size of a file of `kind`, if the upload takes that kind.
+    fn kind_limit(&self, kind: &str) -> Option<u64> {
+        match self.target {
+            Target::Draft => self.rules.annex_max_size(kind),
+            Target::Evidence { .. } => {
+                (kind == EVIDENCE_KIND).then(|| self.rules.largest_annex_size())
+            }
+        }
+    }
+
     /// The most bytes the file may have as far as the form has told: its kind's limit once the
     /// metadata is read, the largest of the call's before.
     pub fn limit(&self) -> u64 {
         self.described
             .as_ref()
-            .and_then(|d| self.rules.annex_max_size(&d.kind))
+            .and_then(|d| self.kind_limit(&d.kind))
             .unwrap_or_else(|| self.rules.largest_annex_size())
     }
 
@@ -167,14 +221,17 @@ impl Upload {
             ));
         }
         let mut v = Violations::new();
-        if self.rules.annex_max_size(&d.kind).is_none() {
-            let kinds: BTreeSet<&str> = self
-                .rules
-                .required_annexes
-                .iter()
-                .map(|a| a.kind.as_str())
-                .chain(["other"])
-                .collect();
+        if self.kind_limit(&d.kind).is_none() {
+            let kinds: BTreeSet<&str> = match self.target {
+                Target::Draft => self
+                    .rules
+                    .required_annexes
+                    .iter()
+                    .map(|a| a.kind.as_str())
+                    .chain(["other"])
+                    .collect(),
+                Target::Evidence { .. } => BTreeSet::from([EVIDENCE_KIND]),
+            };
             let list = kinds.into_iter().collect::<Vec<_>>().join(", ");
             v.add(
                 "metadata.kind",
@@ -240,7 +297,7 @@ impl Upload {
     /// empty, of a type the service keeps, not larger than its kind allows. A `.p7m` is opened
     /// (on a blocking thread): its signatures are verified and what it wraps must be of a type
     /// the service keeps.
-    pub async fn check(self) -> Result<Ready, ApiError> {
+    pub async fn check(mut self) -> Result<Ready, ApiError> {
         let mut missing = Violations::new();
         if self.described.is_none() {
             missing.add(
@@ -259,14 +316,11 @@ impl Upload {
                 staged,
                 envelope,
             }),
-        ) = (self.described, self.file)
+        ) = (self.described.take(), self.file.take())
         else {
             unreachable!("both parts are there");
         };
-        let limit = self
-            .rules
-            .annex_max_size(&described.kind)
-            .unwrap_or_default();
+        let limit = self.kind_limit(&described.kind).unwrap_or_default();
         let mut v = Violations::new();
         let file_name = file_name.unwrap_or_default();
         v.extend(check_file_name("file.filename", &file_name));
@@ -293,6 +347,7 @@ impl Upload {
         };
         Ok(Ready {
             application_id: self.application_id,
+            target: self.target,
             actor: self.actor,
             described,
             file_name,
@@ -361,6 +416,7 @@ fn too_large(limit: u64) -> ApiError {
 /// An upload whose form is in order, its file still under a temporary name.
 pub struct Ready {
     application_id: Uuid,
+    target: Target,
     actor: Actor,
     described: Described,
     file_name: String,
@@ -417,26 +473,39 @@ impl Ready {
             media_type: Some(self.media.as_str().to_owned()),
             signature_report: self.signature_report,
         };
-        let doc = add_to_draft(db, &self.actor, now, self.application_id, d, |doc| {
-            answer(&shown(doc))
-        })
+        let doc = add_to_draft(
+            db,
+            &self.actor,
+            now,
+            (self.application_id, self.target),
+            d,
+            |doc| answer(&shown(doc)),
+        )
         .await?;
         Ok(shown(&doc))
     }
 }
 
 /// Record an annex of a draft, with its event (and its idempotent answer, if any), in one
-/// transaction that finds the application still a draft.
+/// transaction that finds the application still a draft (for an evidence file, the project's
+/// report still taking evidence).
 async fn add_to_draft(
     db: &DatabaseConnection,
     actor: &Actor,
     now: DateTime<Utc>,
-    id: Uuid,
+    (id, target): (Uuid, Target),
     d: NewDocument,
     answer: impl FnOnce(&Document) -> Result<Option<Answer>, ApiError>,
 ) -> Result<Document, ApiError> {
     let tx = db_store::begin_write(db).await?;
-    draft_in(&tx, id).await?;
+    match target {
+        Target::Draft => {
+            draft_in(&tx, id).await?;
+        }
+        Target::Evidence { grant_id } => {
+            super::reports::lock_for_evidence(&tx, grant_id, now).await?;
+        }
+    }
     let doc = store::insert_document(&tx, id, d, actor.user_id, now).await?;
     store::touch(&tx, id, now).await?;
     record(
@@ -497,7 +566,15 @@ pub async fn register_external(
         signature_report: None,
         ..d
     };
-    add_to_draft(db, &caller.actor(), now, s.app.id, d, |_| Ok(None)).await
+    add_to_draft(
+        db,
+        &caller.actor(),
+        now,
+        (s.app.id, Target::Draft),
+        d,
+        |_| Ok(None),
+    )
+    .await
 }
 
 /// The annexes of an application the caller may see.
@@ -567,17 +644,13 @@ pub struct Download {
     pub content: Content,
 }
 
-/// Read an annex's file, whole or a range of its bytes (`range` is asked once the annex, and
-/// so the file's size, is known: it answers the bytes to send, or a 416).
+/// Read the file of an annex the caller may see, whole or a range of its bytes (`range` is
+/// asked with the file's size: it answers the bytes to send, or a 416).
 pub async fn download(
-    db: &DatabaseConnection,
     storage: &dyn Storage,
-    caller: &AuthUser,
-    id: Uuid,
-    document_id: Uuid,
+    document: Document,
     range: impl FnOnce(u64) -> Result<Option<Range<u64>>, ApiError>,
 ) -> Result<Download, ApiError> {
-    let document = document(db, caller, id, document_id).await?;
     if document.media_type.is_none() {
         return Err(ApiError::from(ErrorCode::DocumentContentNotKept));
     }

@@ -548,7 +548,7 @@ async fn end(
 
 /// A grant the caller's organization leads (its representatives): 404 for whoever may not
 /// see it, 403 for the other members and for roles that never may.
-async fn led(
+pub(super) async fn led(
     db: &DatabaseConnection,
     caller: &AuthUser,
     now: DateTime<Utc>,
@@ -640,11 +640,16 @@ pub async fn payments_of(
         .await?
         .ok_or_else(grant_not_found)?;
     let made = payments::of_grant(db, g.id).await?;
-    let standing = award::plan_standing(
+    let live = g.status == GrantStatus::Accepted;
+    let mut standing = award::plan_standing(
         &call.rules.post_award.payment_plan,
         g.amount,
-        g.status == GrantStatus::Accepted,
+        live,
         made.iter().map(|p| &p.payment),
     );
+    // A verified project's payments add up to its final grant.
+    if let (Some(f), true) = (g.final_amount, live) {
+        standing.to_pay = f.checked_sub(standing.paid).unwrap_or(Money::ZERO);
+    }
     Ok((g, standing, made))
 }

@@ -16,6 +16,7 @@ pub mod partnerships;
 pub mod payments;
 pub mod rankings;
 pub mod recoveries;
+pub mod reports;
 pub mod review;
 pub mod sessions;
 pub mod users;

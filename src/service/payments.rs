@@ -82,7 +82,7 @@ where
                 .map(|o| &o.payment)
                 .filter(|o| o.id != current.payment.id),
         ),
-        ceiling: grant.amount,
+        ceiling: grant.commits(),
     };
     let today = rome_day(now);
     let next = apply(&current.payment, &actor, ledger, today)?;

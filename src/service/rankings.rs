@@ -631,6 +631,8 @@ pub async fn scorrimento_after<C: ConnectionTrait>(
             .find(|g| g.application_id == e.application_id && g.status.commits());
         let happened = match existing {
             Some(g) if g.amount == e.amount => continue,
+            // A verified project's grant is final: never topped up.
+            Some(g) if g.final_amount.is_some() => continue,
             Some(g) => {
                 grants::top_up(conn, g.id, e.amount).await?;
                 grant_event::topped_up(g.id, e.application_id, e.protocol_number.clone(), e.amount)

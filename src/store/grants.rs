@@ -44,6 +44,8 @@ pub struct Grant {
     pub revocation_act: Option<crate::domain::award::Act>,
     /// When it was revoked or renounced.
     pub ended_at: Option<DateTime<Utc>>,
+    /// The final grant once its final report is verified: what it commits from then on.
+    pub final_amount: Option<Money>,
 }
 
 fn to_grant(m: grant::Model) -> Result<Grant, DbErr> {
@@ -79,13 +81,20 @@ fn to_grant(m: grant::Model) -> Result<Grant, DbErr> {
             _ => None,
         },
         ended_at: m.ended_at,
+        final_amount: m.final_amount.map(money).transpose()?,
     })
 }
 
 impl Grant {
-    /// The money a set of grants commits: offered and accepted ones.
+    /// The money a set of grants commits: offered and accepted ones, a verified project its
+    /// final grant.
     pub fn committed(grants: &[Grant]) -> Money {
-        crate::domain::grant::committed(grants.iter().map(|g| (g.status, g.amount)))
+        crate::domain::grant::committed(grants.iter().map(|g| (g.status, g.commits())))
+    }
+
+    /// What this grant commits while live: its final grant once verified, its amount before.
+    pub fn commits(&self) -> Money {
+        self.final_amount.unwrap_or(self.amount)
     }
 }
 
@@ -113,6 +122,7 @@ fn offered(o: &Offer) -> grant::ActiveModel {
         revocation_act_number: Set(None),
         revocation_act_date: Set(None),
         ended_at: Set(None),
+        final_amount: Set(None),
     }
 }
 
@@ -389,4 +399,28 @@ pub async fn start<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     Ok(updated.rows_affected == 1)
+}
+
+/// Record the final grant of a verified project.
+pub async fn set_final_amount<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    amount: Money,
+) -> Result<(), DbErr> {
+    grant::Entity::update_many()
+        .set(grant::ActiveModel {
+            final_amount: Set(Some(amount.as_decimal())),
+            ..Default::default()
+        })
+        .col_expr(
+            grant::Column::Version,
+            sea_orm::sea_query::ExprTrait::add(
+                sea_orm::sea_query::Expr::col(grant::Column::Version),
+                sea_orm::sea_query::Expr::val(1),
+            ),
+        )
+        .filter(grant::Column::Id.eq(id))
+        .exec(conn)
+        .await
+        .map(|_| ())
 }

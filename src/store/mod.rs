@@ -14,6 +14,7 @@ pub mod partnerships;
 pub mod payments;
 pub mod rankings;
 pub mod recoveries;
+pub mod reports;
 pub mod review;
 pub mod rows;
 pub mod scopes;

@@ -12,7 +12,7 @@ use crate::domain::award::PaymentStatus;
 use crate::domain::award::RecoveryStatus;
 use crate::domain::grant::GrantStatus;
 use crate::domain::money::Money;
-use crate::entity::{application, call, grant, payment, recovery, webhook_delivery};
+use crate::entity::{application, call, final_report, grant, payment, recovery, webhook_delivery};
 
 /// Labels: call code, agency code (empty when none yet), status.
 pub type Key = (String, String, String);
@@ -23,6 +23,8 @@ pub struct Stats {
     pub applications: BTreeMap<Key, i64>,
     /// Grants by call, agency and status.
     pub grants: BTreeMap<Key, i64>,
+    /// Final reports by call, agency and status (a project without one has none).
+    pub reports: BTreeMap<Key, i64>,
     /// Money committed (offered or accepted) by call and agency.
     pub committed: BTreeMap<(String, String), Money>,
     /// Money paid out to the projects, by call and agency.
@@ -65,16 +67,43 @@ pub async fn read(db: &DatabaseConnection) -> Result<Stats, DbErr> {
             .applications
             .insert((code(&call_id), agency.unwrap_or_default(), status), n);
     }
+    let reports = final_report::Entity::find()
+        .select_only()
+        .column(final_report::Column::CallId)
+        .column(final_report::Column::AgencyCode)
+        .column(final_report::Column::Status)
+        .column_as(
+            Expr::expr(Func::count(Expr::col(final_report::Column::Id))),
+            "n",
+        )
+        .group_by(final_report::Column::CallId)
+        .group_by(final_report::Column::AgencyCode)
+        .group_by(final_report::Column::Status)
+        .into_tuple::<(Uuid, String, String, i64)>()
+        .all(db)
+        .await?;
+    for (call_id, agency, status, n) in reports {
+        stats.reports.insert((code(&call_id), agency, status), n);
+    }
     let grants = grant::Entity::find()
         .select_only()
         .column(grant::Column::CallId)
         .column(grant::Column::AgencyCode)
         .column(grant::Column::Status)
         .column(grant::Column::Amount)
-        .into_tuple::<(Uuid, String, String, rust_decimal::Decimal)>()
+        .column(grant::Column::FinalAmount)
+        .into_tuple::<(
+            Uuid,
+            String,
+            String,
+            rust_decimal::Decimal,
+            Option<rust_decimal::Decimal>,
+        )>()
         .all(db)
         .await?;
-    for (call_id, agency, status, amount) in grants {
+    for (call_id, agency, status, amount, final_amount) in grants {
+        // A verified project commits its final grant.
+        let amount = final_amount.unwrap_or(amount);
         let commits = GrantStatus::parse(&status).is_some_and(|s| s.commits());
         let call = code(&call_id);
         *stats

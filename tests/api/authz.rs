@@ -448,6 +448,40 @@ fn table() -> Vec<Row> {
             "POST /api/v1/payments/{payment_id}/cancel",
             [NO, NO, NO, OK, HID, OK],
         ),
+        // The final report: read like the grant; the lead writes and submits it and answers an
+        // integration; the ATS's evaluators verify it. The fixture's project is revoked, so the
+        // allowed callers meet a 409 or a 422, never a 401, 403 or 404.
+        token(
+            "GET /api/v1/grants/{grant_id}/final-report",
+            APPLICATION_READS,
+        ),
+        token("PATCH /api/v1/grants/{grant_id}/final-report", LEAD_STEPS),
+        token(
+            "POST /api/v1/grants/{grant_id}/final-report/submit",
+            LEAD_STEPS,
+        ),
+        token(
+            "POST /api/v1/grants/{grant_id}/final-report/verification",
+            EVALUATOR_WORK,
+        ),
+        token(
+            "POST /api/v1/grants/{grant_id}/final-report/integration",
+            LEAD_STEPS,
+        ),
+        token(
+            "POST /api/v1/grants/{grant_id}/final-report/documents",
+            LEAD_STEPS,
+        ),
+        token(
+            "GET /api/v1/grants/{grant_id}/final-report/documents/{document_id}",
+            APPLICATION_READS,
+        )
+        .on(&[("document_id", "evidence")]),
+        token(
+            "GET /api/v1/grants/{grant_id}/final-report/documents/{document_id}/content",
+            APPLICATION_READS,
+        )
+        .on(&[("document_id", "evidence")]),
         token("GET /api/v1/audit-events", ADMIN_ONLY),
         // Webhooks: administrators.
         token("POST /api/v1/webhooks", ADMIN_ONLY),
@@ -797,6 +831,27 @@ async fn fixture(app: &TestApp) -> Fixture {
     )
     .await;
     let payment = id_of(&plan["payments"][0]);
+    // An evidence file of its final report.
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "metadata",
+            reqwest::multipart::Part::text(json!({"kind": "report_evidence"}).to_string())
+                .mime_str("application/json")
+                .unwrap(),
+        )
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(pdf("authz evidence")).file_name("fattura.pdf"),
+        );
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/grants/{grant}/final-report/documents")))
+        .bearer_auth(&lead)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let evidence = id_of(&json_of(res, StatusCode::CREATED, "an evidence file").await);
     // Paid, then revoked: what it paid is to be recovered.
     let today = later.with_timezone(&chrono_tz::Europe::Rome).date_naive();
     json_of(
@@ -871,6 +926,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         ("user", member_user),
         ("grant", grant),
         ("payment", payment),
+        ("evidence", evidence),
         ("recovery", recovery),
         ("notification", notification),
         ("webhook", hooks[0].clone()),

@@ -28,6 +28,7 @@ mod partnerships;
 mod payments;
 mod protocol;
 mod rankings;
+mod reports;
 mod review;
 mod signatures;
 mod status;

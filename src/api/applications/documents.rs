@@ -199,10 +199,23 @@ pub async fn add_document(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     // Who may upload, before a byte of the body is read.
-    let mut upload = service::begin_upload(&state.db, &caller, id).await?;
+    let upload = service::begin_upload(&state.db, &caller, id).await?;
     if !crate::api::deadline::is_multipart(req.headers()) {
         return register_external(&req, &state, &caller, id, payload).await;
     }
+    receive_form(&req, &state, upload, payload, |doc| location(id, doc)).await
+}
+
+/// Read an upload's form into `upload` (the `metadata` part, then or before the `file` part,
+/// streamed), keep it, and answer 201 with its `Location` (`location` of the document's id)
+/// and its `ETag`; a repeat with the same `Idempotency-Key` answers the first result.
+pub(crate) async fn receive_form(
+    req: &HttpRequest,
+    state: &AppState,
+    mut upload: service::Upload,
+    payload: web::Payload,
+    location: impl Fn(Uuid) -> String,
+) -> Result<HttpResponse, ApiError> {
     let mut form = Multipart::new(req.headers(), payload.into_inner());
     while let Some(part) = form.next().await {
         let part = part.map_err(|_| malformed())?;
@@ -232,7 +245,7 @@ pub async fn add_document(
         }
     }
     let ready = upload.check().await?;
-    let claim = match claim_deferred(&req, &state, &ready.fingerprint()).await? {
+    let claim = match claim_deferred(req, state, &ready.fingerprint()).await? {
         Deferral::Answered(res) => return Ok(res),
         Deferral::Run(claim) => claim,
     };
@@ -245,7 +258,7 @@ pub async fn add_document(
                 c.answer_with(
                     StatusCode::CREATED,
                     &body,
-                    Some(&location(id, doc.id)),
+                    Some(&location(doc.id)),
                     Some(&etag(&doc.sha256)),
                 )
             });
@@ -253,7 +266,7 @@ pub async fn add_document(
             Ok(recorded)
         })
         .await?;
-    let mut res = created(id, &doc, answered);
+    let mut res = created(&location(doc.id), &doc, answered);
     if claim.is_some() {
         res.extensions_mut().insert(Recorded);
     }
@@ -285,13 +298,17 @@ async fn register_external(
         })
     })
     .await?;
-    Ok(created(id, &doc, DocumentView::from(&doc)))
+    Ok(created(
+        &location(id, doc.id),
+        &doc,
+        DocumentView::from(&doc),
+    ))
 }
 
 /// 201 with the annex's `Location` and `ETag`.
-fn created(application_id: Uuid, doc: &Document, body: impl Serialize) -> HttpResponse {
+fn created(location: &str, doc: &Document, body: impl Serialize) -> HttpResponse {
     HttpResponse::Created()
-        .insert_header((header::LOCATION, location(application_id, doc.id)))
+        .insert_header((header::LOCATION, location))
         .insert_header((header::ETAG, etag(&doc.sha256)))
         .json(body)
 }
@@ -392,9 +409,14 @@ pub async fn get_document(
 ) -> Result<HttpResponse, ApiError> {
     let (id, document_id) = path.into_inner();
     let doc = service::document(&state.db, &caller, id, document_id).await?;
-    Ok(HttpResponse::Ok()
+    Ok(describe(&doc))
+}
+
+/// An annex's metadata, with its `ETag`.
+pub(crate) fn describe(doc: &Document) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header((header::ETAG, etag(&doc.sha256)))
-        .json(DocumentView::from(&doc)))
+        .json(DocumentView::from(doc))
 }
 
 /// Whether `If-None-Match` names this `ETag` (or is `*`), compared as the public reads do.
@@ -548,22 +570,27 @@ pub async fn download_document(
 ) -> Result<HttpResponse, ApiError> {
     let (id, document_id) = path.into_inner();
     let doc = service::document(&state.db, &caller, id, document_id).await?;
+    send_file(&req, &state, doc).await
+}
+
+/// The file of an annex the caller may see: 304 when the client has it, a range of it, or
+/// all of it, as an attachment with its original name.
+pub(crate) async fn send_file(
+    req: &HttpRequest,
+    state: &AppState,
+    doc: Document,
+) -> Result<HttpResponse, ApiError> {
     let tag = etag(&doc.sha256);
-    if doc.media_type.is_some() && none_match(&req, &tag) {
+    if doc.media_type.is_some() && none_match(req, &tag) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, tag))
             .insert_header((header::CACHE_CONTROL, "private, no-cache"))
             .finish());
     }
     let mut unsatisfiable_size = None;
-    let download = service::download(
-        &state.db,
-        &*state.storage,
-        &caller,
-        id,
-        document_id,
-        |size| requested_range(&req, &tag, size).inspect_err(|_| unsatisfiable_size = Some(size)),
-    )
+    let download = service::download(&*state.storage, doc, |size| {
+        requested_range(req, &tag, size).inspect_err(|_| unsatisfiable_size = Some(size))
+    })
     .await;
     let download = match download {
         Ok(d) => d,

@@ -12,9 +12,9 @@ use super::dto::{
 };
 use super::views::{restricted_view, view_of};
 use crate::api::csv::{Cell, CsvWriter, Dialect};
-use crate::api::extract::{Json, decode_json};
+use crate::api::extract::Json;
 use crate::api::idempotency::{Claim, Recorded};
-use crate::api::{PageParams, created, if_match, merge_patch, with_etag};
+use crate::api::{PageParams, created, if_match, patched, with_etag};
 use crate::auth::AuthUser;
 use crate::domain::ErrorCode;
 use crate::domain::application::{ApplicationContent, totals};
@@ -239,9 +239,7 @@ pub async fn patch_application(
         let version = if_match(&req)?;
         let patch = body.parse()?;
         Ok((version, move |current: &ApplicationContent| {
-            let mut doc = to_json(current)?;
-            merge_patch(&mut doc, &patch)?;
-            decode_json::<ApplicationContent>(doc.to_string().as_bytes())
+            patched(current, &patch)
         }))
     })
     .await?;

@@ -7,7 +7,8 @@ use crate::domain::partnership::Access;
 use crate::error::{Lang, ProblemViolation};
 use crate::service::applications::{self as service, Application, HistoryEntry, Shown};
 
-fn localise(v: Vec<Violation>, lang: Lang) -> Vec<ProblemViolation> {
+/// Violations in the caller's language, as a problem lists them.
+pub(crate) fn localise(v: Vec<Violation>, lang: Lang) -> Vec<ProblemViolation> {
     v.into_iter()
         .map(|x| ProblemViolation {
             field: x.field,

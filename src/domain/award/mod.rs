@@ -9,6 +9,7 @@ use super::violation::Violation;
 
 mod payment;
 mod recovery;
+mod report;
 mod rules;
 mod start;
 mod tranche;
@@ -16,6 +17,7 @@ mod verification;
 
 pub use payment::*;
 pub use recovery::*;
+pub use report::*;
 pub use rules::*;
 pub use start::*;
 pub use tranche::*;
