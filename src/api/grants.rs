@@ -62,7 +62,8 @@ pub struct GrantView {
     pub revocation_cause: Option<RevocationCause>,
     /// The act that revoked it, when given.
     pub revocation_act: Option<Act>,
-    /// When it was revoked or renounced.
+    /// When it ended: revoked, renounced, or closed (its final grant paid, nothing left to
+    /// recover).
     #[serde(with = "crate::domain::timestamp::option")]
     pub ended_at: Option<DateTime<Utc>>,
     /// Once the final report is verified: the final grant, what the project commits and is

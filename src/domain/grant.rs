@@ -27,6 +27,9 @@ pub enum GrantStatus {
     Revoked,
     /// Given up by its lead after the acceptance.
     Renounced,
+    /// The project is over: its final report verified, its final grant paid and every
+    /// recovery order settled (or cancelled).
+    Closed,
 }
 
 impl GrantStatus {
@@ -38,6 +41,7 @@ impl GrantStatus {
             GrantStatus::Expired => "expired",
             GrantStatus::Revoked => "revoked",
             GrantStatus::Renounced => "renounced",
+            GrantStatus::Closed => "closed",
         }
     }
 
@@ -49,14 +53,18 @@ impl GrantStatus {
             GrantStatus::Expired,
             GrantStatus::Revoked,
             GrantStatus::Renounced,
+            GrantStatus::Closed,
         ]
         .into_iter()
         .find(|g| g.as_str() == s)
     }
 
-    /// Whether the grant's money is committed.
+    /// Whether the grant's money is committed (a closed project's final grant stays so).
     pub fn commits(&self) -> bool {
-        matches!(self, GrantStatus::Offered | GrantStatus::Accepted)
+        matches!(
+            self,
+            GrantStatus::Offered | GrantStatus::Accepted | GrantStatus::Closed
+        )
     }
 }
 

@@ -85,6 +85,9 @@ pub enum EventType {
     /// The ATS verified a final report: the final grant is known.
     #[serde(rename = "final_report.verified")]
     FinalReportVerified,
+    /// A project is over: its final grant paid, every recovery order settled.
+    #[serde(rename = "grant.closed")]
+    GrantClosed,
     /// A call's envelopes were set, split or reallocated.
     #[serde(rename = "envelope.changed")]
     EnvelopeChanged,
@@ -103,7 +106,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 27] = [
+    pub const ALL: [EventType; 28] = [
         EventType::ApplicationSubmitted,
         EventType::AdmissibilityDecided,
         EventType::RankingChanged,
@@ -115,6 +118,7 @@ impl EventType {
         EventType::GrantRenounced,
         EventType::GrantExpired,
         EventType::GrantStarted,
+        EventType::GrantClosed,
         EventType::PaymentAuthorized,
         EventType::PaymentPaid,
         EventType::PaymentFailed,
@@ -146,6 +150,7 @@ impl EventType {
             EventType::GrantRenounced => "grant.renounced",
             EventType::GrantExpired => "grant.expired",
             EventType::GrantStarted => "grant.started",
+            EventType::GrantClosed => "grant.closed",
             EventType::PaymentAuthorized => "payment.authorized",
             EventType::PaymentPaid => "payment.paid",
             EventType::PaymentFailed => "payment.failed",

@@ -628,6 +628,41 @@ pub async fn start(
     reread(db, current.id, now).await
 }
 
+/// Close a verified project, inside the transaction of the step that settled its last money
+/// (a payment recorded paid, a recovery settled or cancelled, a verification that leaves
+/// nothing to pay): once no payment is open, no recovery issued, and what it kept is its final
+/// grant. Whether it closed.
+pub(super) async fn close_if_over<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let g = grants::get(conn, id).await?.ok_or_else(grant_not_found)?;
+    if g.status != GrantStatus::Accepted {
+        return Ok(false);
+    }
+    let made = payments::of_grant(conn, id).await?;
+    let orders = recoveries::of_grant(conn, id).await?;
+    let over = award::is_over(
+        g.final_amount,
+        &made.iter().map(|p| &p.payment).collect::<Vec<_>>(),
+        &orders.iter().map(|r| &r.recovery).collect::<Vec<_>>(),
+    );
+    if !over || !grants::close(conn, id, now).await? {
+        return Ok(false);
+    }
+    let final_grant = g.final_amount.unwrap_or(g.amount);
+    events::record(
+        conn,
+        actor,
+        now,
+        event::closed(id, g.agency, g.application_id, final_grant),
+    )
+    .await?;
+    Ok(true)
+}
+
 /// A grant the caller may see, where its payment plan stands, and its payments.
 pub async fn payments_of(
     db: &DatabaseConnection,

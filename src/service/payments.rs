@@ -98,6 +98,9 @@ where
     if let Some(e) = event::changed(&current.payment, &next, grant.application_id) {
         events::record(&tx, &caller.actor(), now, e).await?;
     }
+    if next.status == award::PaymentStatus::Paid {
+        super::grants::close_if_over(&tx, &caller.actor(), grant.id, now).await?;
+    }
     tx.commit().await?;
     payments::get(db, id).await?.ok_or_else(payment_not_found)
 }

@@ -73,6 +73,7 @@ async fn close(
     }
     let changed = event::changed(Some(&current.recovery), &next, grant.application_id);
     events::record(&tx, &caller.actor(), now, changed).await?;
+    super::grants::close_if_over(&tx, &caller.actor(), grant.id, now).await?;
     if next.status == RecoveryStatus::Settled {
         scorrimento_after(
             &tx,

@@ -541,6 +541,8 @@ pub async fn decide(
         event::step(next.id, e, Some(facts(&current)), facts(&next)),
     )
     .await?;
+    // Nothing left to pay or recover: the project is over at once.
+    super::grants::close_if_over(&tx, &caller.actor(), g.id, now).await?;
     tx.commit().await?;
     let g = grants::get(db, g.id).await?.ok_or_else(grant_not_found)?;
     shown(db, g, next, now).await

@@ -424,3 +424,29 @@ pub async fn set_final_amount<C: ConnectionTrait>(
         .await
         .map(|_| ())
 }
+
+/// Close an accepted project whose money is settled: whether it was still accepted.
+pub async fn close<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let updated = grant::Entity::update_many()
+        .set(grant::ActiveModel {
+            status: Set(GrantStatus::Closed.as_str().to_owned()),
+            ended_at: Set(Some(now)),
+            ..Default::default()
+        })
+        .col_expr(
+            grant::Column::Version,
+            sea_orm::sea_query::ExprTrait::add(
+                sea_orm::sea_query::Expr::col(grant::Column::Version),
+                sea_orm::sea_query::Expr::val(1),
+            ),
+        )
+        .filter(grant::Column::Id.eq(id))
+        .filter(grant::Column::Status.eq(GrantStatus::Accepted.as_str()))
+        .exec(conn)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}

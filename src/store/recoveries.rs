@@ -127,6 +127,21 @@ pub struct Filter {
     pub grants: Option<Vec<Uuid>>,
 }
 
+/// Every recovery order of a grant.
+pub async fn of_grant<C: ConnectionTrait>(
+    conn: &C,
+    grant_id: Uuid,
+) -> Result<Vec<StoredRecovery>, DbErr> {
+    recovery::Entity::find()
+        .filter(recovery::Column::GrantId.eq(grant_id))
+        .order_by_asc(recovery::Column::IssuedAt)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_recovery)
+        .collect()
+}
+
 pub async fn list(
     db: &DatabaseConnection,
     f: &Filter,

@@ -300,6 +300,12 @@ both!(async fn a_started_project_reports_its_costs_is_verified_with_a_cut_and_a_
     pay(&app, &evaluator, &admin, balance["id"].as_str().unwrap(), false).await;
     let plan: Value = app.get(&format!("/api/v1/grants/{g}/payments"), Some(&applicant)).await.json().await.unwrap();
     assert_eq!((plan["paid"].as_str(), plan["to_pay"].as_str()), (Some("41598.59"), Some("0.00")));
+    // Its final grant paid, nothing to recover: the project is closed.
+    let seen: Value = app.get(&format!("/api/v1/grants/{g}"), Some(&evaluator)).await.json().await.unwrap();
+    assert_eq!(seen["status"], "closed", "{seen}");
+    assert!(seen["ended_at"].is_string());
+    let inbox: Value = app.get("/api/v1/notifications", Some(&evaluator)).await.json().await.unwrap();
+    assert!(inbox["items"].as_array().unwrap().iter().any(|n| n["kind"] == "grant_closed"), "{inbox}");
     let envelopes: Value = app.get(&format!("/api/v1/calls/{call}/envelopes"), Some(&admin)).await.json().await.unwrap();
     let montagna = envelopes["items"].as_array().unwrap().iter().find(|e| e["agency_code"] == "MONTAGNA").unwrap();
     assert_eq!((montagna["committed"].as_str(), montagna["paid"].as_str()), (Some("41598.59"), Some("41598.59")), "{montagna}");
@@ -389,6 +395,10 @@ both!(async fn a_project_that_spent_less_than_its_advance_ends_in_a_settled_reco
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["status"], "settled");
     assert_eq!(problem(app.post(&settle, Some(&admin), &json!({"payment_reference": "TRN 2027/88"})).await, StatusCode::CONFLICT).await["code"], "recovery_settled");
+    let seen: Value = app.get(&format!("/api/v1/grants/{g}"), Some(&applicant)).await.json().await.unwrap();
+    assert_eq!(seen["status"], "closed", "the recovery settled closes the project: {seen}");
+    let other_seen: Value = app.get(&format!("/api/v1/grants/{other}"), Some(&applicant)).await.json().await.unwrap();
+    assert_eq!(other_seen["status"], "accepted");
     let settled: Value = app.get(&dashboard, Some(&first)).await.json().await.unwrap();
     assert_eq!((settled["committed"].as_str(), settled["to_recover"].as_str()), (Some("277455.39"), Some("0.00")));
 });

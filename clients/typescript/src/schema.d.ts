@@ -1012,6 +1012,178 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/grants/{grant_id}/final-report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a project's final report.
+         * @description For whoever may read the grant: the partnership's members, the evaluators of its ATS,
+         *     administrators. Before the lead writes it, a started project's report is an empty draft
+         *     (version 1). `blocking` lists what still stops a draft's submission; its `ETag` goes in the
+         *     `If-Match` of a `PATCH`.
+         */
+        get: operations["getFinalReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change the draft of a final report.
+         * @description A JSON Merge Patch of the content (RFC 7396: an array such as `lines` is replaced whole),
+         *     with `If-Match` set to the report's `ETag`, by the lead's representatives, while it is a
+         *     draft. A line without an `id` gets one: send it back to keep the line. Every rule is checked
+         *     and listed: known categories and areas, costs borne by members, evidence files of this
+         *     report (`POST .../final-report/documents`); `blocking` lists what still stops the
+         *     submission.
+         */
+        patch: operations["updateFinalReport"];
+        trace?: never;
+    };
+    "/api/v1/grants/{grant_id}/final-report/documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload an evidence file of a final report.
+         * @description By the lead's representatives, while the report is a draft or asked for integration. The
+         *     form is an annex's (`metadata` with `kind: "report_evidence"`, optional `organization_id`,
+         *     and `file`), streamed and checked the same way (PDF, `.p7m`, PNG, JPEG; at most the call's
+         *     largest annex size). A line lists the answer's `id` in its `evidence`.
+         */
+        post: operations["addFinalReportDocument"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/grants/{grant_id}/final-report/documents/{document_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Describe an evidence file of a final report.
+         * @description For whoever may read the report; `ETag` is the file's SHA-256.
+         */
+        get: operations["getFinalReportDocument"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/grants/{grant_id}/final-report/documents/{document_id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download an evidence file of a final report.
+         * @description Exactly the bytes uploaded, as an annex's download: `ETag` is their SHA-256,
+         *     `If-None-Match` answers 304, `Range` answers 206.
+         */
+        get: operations["getFinalReportDocumentContent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/grants/{grant_id}/final-report/integration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answer a request for integration of a final report.
+         * @description By the lead's representatives, once, before the request's deadline: a text, and evidence
+         *     files (uploaded with `POST .../final-report/documents` meanwhile) added to the report's
+         *     lines. The report goes back to the ATS (`submitted`), which is told.
+         */
+        post: operations["answerFinalReportIntegration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/grants/{grant_id}/final-report/submit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Submit a final report.
+         * @description Once, by the lead's representatives: every rule of the content and everything in `blocking`
+         *     is checked and listed. The answer carries the receipt: the report's protocol number, the
+         *     time, and the SHA-256 of its canonical snapshot. A report after its deadline is accepted
+         *     and flagged `overdue`. The ATS's evaluators are told.
+         */
+        post: operations["submitFinalReport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/grants/{grant_id}/final-report/verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify a final report, or ask for its integration.
+         * @description By an evaluator of the project's ATS, for a submitted report. `integration_requested` asks
+         *     the lead for more (a text; answered within the call's `integration_days`, once). `approved`
+         *     decides every line: accepted, or reduced (never above its amount) with a reason code and its
+         *     text; the category caps apply to the accepted costs (the cut is shown); E, the approved
+         *     eligible cost, gives the final grant G × min(E, C) / C rounded down to the cent.
+         *
+         *     In the same transaction the money is settled: payments not yet made are folded into the
+         *     balance; the balance of exactly final grant − paid becomes due, or what was paid beyond the
+         *     final grant becomes a recovery order; what the final grant leaves of the award returns to
+         *     the envelope (down the reserve list while the scorrimento is open). A project whose E is
+         *     below the call's `min_realisation_share` of C is flagged `under_realised` instead and
+         *     settles nothing: the ATS decides on its revocation. A report is verified once.
+         */
+        post: operations["verifyFinalReport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/grants/{grant_id}/payments": {
         parameters: {
             query?: never;
@@ -1766,6 +1938,28 @@ export interface components {
             number?: string | null;
         };
         /**
+         * @description Evidence files added to one line by an answer.
+         * @example {
+         *       "documents": [
+         *         "5d0c1b2a-3e4f-4a5b-8c6d-7e8f9a0b1c2d"
+         *       ],
+         *       "line_id": "0b7f6a52-3f7e-4d0c-9a55-2f4c8e1d6a10"
+         *     }
+         */
+        AddedEvidence: {
+            /**
+             * @description Evidence files of this report, uploaded since the request: the `id`s that
+             *     `POST .../final-report/documents` answered (`GET /api/v1/grants/{grant_id}/final-report`
+             *     lists them in `evidence`).
+             */
+            documents: string[];
+            /**
+             * Format: uuid
+             * @description The `id` of a line of the report's `content.lines` (`GET /api/v1/grants/{grant_id}/final-report`).
+             */
+            line_id: string;
+        };
+        /**
          * @description An admissibility decision.
          * @example {
          *       "decision": "integration_requested",
@@ -2036,6 +2230,22 @@ export interface components {
             /** Format: date */
             act_date: string;
             act_number: string;
+        };
+        /**
+         * @description What the project reached in one intervention area.
+         * @example {
+         *       "area": "SERVIZI_CURA",
+         *       "employees_reached": 120,
+         *       "families_reached": 85
+         *     }
+         */
+        AreaReached: {
+            /** @description One of the call's intervention areas. */
+            area: string;
+            /** Format: int32 */
+            employees_reached: number;
+            /** Format: int32 */
+            families_reached: number;
         };
         /**
          * @description One attempt at a delivery.
@@ -3012,6 +3222,23 @@ export interface components {
          */
         Category: "public_body" | "private_non_profit" | "employers_association" | "enterprise";
         /**
+         * @description A category after the caps.
+         * @example {
+         *       "accepted": "9000.00",
+         *       "cap": "8925.20",
+         *       "category": "COORDINATION",
+         *       "cut": "74.80"
+         *     }
+         */
+        CategoryOutcome: {
+            /** @description What its lines count for. */
+            accepted: components["schemas"]["Money"];
+            cap?: components["schemas"]["Money"] | null;
+            category: string;
+            /** @description What the cap cut. */
+            cut: components["schemas"]["Money"];
+        };
+        /**
          * @description A next edition, cloned from a call as a draft with the same rules.
          * @example {
          *       "closes_at": "2027-07-15T12:00:00+02:00",
@@ -3721,7 +3948,7 @@ export interface components {
          * @description What happened, as other systems see it.
          * @enum {string}
          */
-        EventType: "application.submitted" | "application.admissibility_decided" | "ranking.changed" | "ranking.approved" | "grant.offered" | "grant.accepted" | "grant.declined" | "grant.revoked" | "grant.renounced" | "grant.expired" | "grant.started" | "payment.authorized" | "payment.paid" | "payment.failed" | "payment.cancelled" | "recovery.issued" | "recovery.settled" | "recovery.cancelled" | "envelope.changed" | "partnership.member_invited" | "partnership.invitation_accepted" | "partnership.invitation_declined" | "partnership.member_removed";
+        EventType: "application.submitted" | "application.admissibility_decided" | "ranking.changed" | "ranking.approved" | "grant.offered" | "grant.accepted" | "grant.declined" | "grant.revoked" | "grant.renounced" | "grant.expired" | "grant.started" | "payment.authorized" | "payment.paid" | "payment.failed" | "payment.cancelled" | "recovery.issued" | "recovery.settled" | "recovery.cancelled" | "final_report.submitted" | "final_report.integration_requested" | "final_report.integration_answered" | "final_report.verified" | "grant.closed" | "envelope.changed" | "partnership.member_invited" | "partnership.invitation_accepted" | "partnership.invitation_declined" | "partnership.member_removed";
         /**
          * @description One expense category of a budget, with an optional cap as a share of the total cost.
          * @example {
@@ -3760,6 +3987,70 @@ export interface components {
          * @example %PDF-1.7 ...
          */
         FileContent: string;
+        /**
+         * @description A project's final report.
+         * @example {
+         *       "blocking": [
+         *         {
+         *           "code": "evidence_required",
+         *           "field": "lines[0].evidence",
+         *           "message": "Each cost line of a final report needs at least one evidence file."
+         *         }
+         *       ],
+         *       "content": {
+         *         "lines": [
+         *           {
+         *             "amount": "30000.00",
+         *             "borne_by": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
+         *             "category": "EMPLOYEE_SERVICES",
+         *             "description": "Baby-sitting aziendale",
+         *             "evidence": [],
+         *             "id": "0b7f6a52-3f7e-4d0c-9a55-2f4c8e1d6a10"
+         *           }
+         *         ],
+         *         "narrative": null,
+         *         "reached": []
+         *       },
+         *       "deadline": "2028-03-01",
+         *       "evidence": [],
+         *       "grant_id": "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d",
+         *       "integration": null,
+         *       "overdue": false,
+         *       "receipt": null,
+         *       "status": "draft",
+         *       "updated_at": "2027-12-10T09:00:00.000000Z",
+         *       "verification": null,
+         *       "version": 2
+         *     }
+         */
+        FinalReportView: {
+            /** @description For a draft, every rule that still stops its submission (empty: it can be submitted). */
+            blocking: components["schemas"]["ProblemViolation"][];
+            content: components["schemas"]["ReportContent"];
+            /**
+             * Format: date
+             * @description The last day to submit it: the project's end date plus the call's
+             *     `report_deadline_days`.
+             */
+            deadline?: string | null;
+            /** @description The evidence files uploaded to this report. */
+            evidence: components["schemas"]["DocumentView"][];
+            /** Format: uuid */
+            grant_id: string;
+            integration?: components["schemas"]["IntegrationRequest"] | null;
+            /** @description Submitted after the deadline, or not yet submitted past it. */
+            overdue: boolean;
+            receipt?: components["schemas"]["ReportReceipt"] | null;
+            status: components["schemas"]["ReportStatus"];
+            /** Format: date-time */
+            updated_at: string;
+            verification?: components["schemas"]["VerificationView"] | null;
+            /**
+             * Format: int32
+             * @description Its `ETag`, for the `If-Match` of a `PATCH`.
+             */
+            version: number;
+        };
         /**
          * @description One funded application, as a 360Giving grant.
          * @example {
@@ -3933,7 +4224,7 @@ export interface components {
          * @description Where a grant stands. Committed money is what is offered or accepted.
          * @enum {string}
          */
-        GrantStatus: "offered" | "accepted" | "declined" | "expired" | "revoked" | "renounced";
+        GrantStatus: "offered" | "accepted" | "declined" | "expired" | "revoked" | "renounced" | "closed";
         /**
          * @description A grant.
          * @example {
@@ -3946,6 +4237,7 @@ export interface components {
          *       "deadline": "2027-04-04T21:59:59.000000Z",
          *       "end_date": null,
          *       "ended_at": null,
+         *       "final_grant": null,
          *       "id": "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d",
          *       "offered_at": "2027-03-05T09:00:00.000000Z",
          *       "overdue": false,
@@ -3983,9 +4275,11 @@ export interface components {
             end_date?: string | null;
             /**
              * Format: date-time
-             * @description When it was revoked or renounced.
+             * @description When it ended: revoked, renounced, or closed (its final grant paid, nothing left to
+             *     recover).
              */
             ended_at?: string | null;
+            final_grant?: components["schemas"]["Money"] | null;
             /** Format: uuid */
             id: string;
             /** Format: date-time */
@@ -4044,23 +4338,64 @@ export interface components {
             to_status: string;
         };
         /**
-         * @description The applicant's answer to a request for integration.
+         * @description The lead's answer to a request for integration.
          * @example {
-         *       "answer": "Alleghiamo l'accordo firmato.",
-         *       "documents": [
-         *         {
-         *           "file_name": "accordo-firmato.pdf",
-         *           "kind": "partnership_agreement",
-         *           "organization_id": null,
-         *           "sha256": "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
-         *           "size_bytes": 512000
-         *         }
-         *       ]
+         *       "answered_at": "2028-02-05T09:00:00.000000Z",
+         *       "evidence": {
+         *         "0b7f6a52-3f7e-4d0c-9a55-2f4c8e1d6a10": [
+         *           "5d0c1b2a-3e4f-4a5b-8c6d-7e8f9a0b1c2d"
+         *         ]
+         *       },
+         *       "text": "Allegata la fattura di marzo."
          *     }
          */
         IntegrationAnswer: {
-            answer: string;
-            documents?: components["schemas"]["DocumentInput"][];
+            /** Format: date-time */
+            answered_at: string;
+            /** @description Evidence files added to lines, by line id. */
+            evidence: {
+                [key: string]: string[];
+            };
+            text: string;
+        };
+        /**
+         * @description The lead's answer to a request for integration.
+         * @example {
+         *       "evidence": [
+         *         {
+         *           "documents": [
+         *             "5d0c1b2a-3e4f-4a5b-8c6d-7e8f9a0b1c2d"
+         *           ],
+         *           "line_id": "0b7f6a52-3f7e-4d0c-9a55-2f4c8e1d6a10"
+         *         }
+         *       ],
+         *       "text": "Allegate le fatture di marzo."
+         *     }
+         */
+        IntegrationAnswerRequest: {
+            evidence?: components["schemas"]["AddedEvidence"][];
+            text?: string | null;
+        };
+        /**
+         * @description An open request for integration of a report.
+         * @example {
+         *       "answer": null,
+         *       "due_at": "2028-02-11T09:00:00.000000Z",
+         *       "requested_at": "2028-02-01T09:00:00.000000Z",
+         *       "requested_by": "9c8b7a6f-5e4d-4c3b-a2f1-0e9d8c7b6a5f",
+         *       "text": "Mancano le fatture del trasporto di marzo."
+         *     }
+         */
+        IntegrationRequest: {
+            answer?: components["schemas"]["IntegrationAnswer"] | null;
+            /** Format: date-time */
+            due_at: string;
+            /** Format: date-time */
+            requested_at: string;
+            /** Format: uuid */
+            requested_by: string;
+            /** @description What the ATS asks for. */
+            text: string;
         };
         /**
          * @description One intervention area a project may develop.
@@ -4097,6 +4432,56 @@ export interface components {
              */
             tax_code: string;
         };
+        /**
+         * @description The decision on one cost line.
+         * @example {
+         *       "amount": "25000.00",
+         *       "decision": "reduced",
+         *       "line_id": "0b7f6a52-3f7e-4d0c-9a55-2f4c8e1d6a10",
+         *       "reason": "missing_evidence",
+         *       "text": "Fatture di marzo mancanti."
+         *     }
+         */
+        LineDecisionRequest: {
+            amount?: components["schemas"]["Money"] | null;
+            decision: components["schemas"]["LineVerdict"];
+            /**
+             * Format: uuid
+             * @description The `id` of a line of the report's `content.lines` (`GET /api/v1/grants/{grant_id}/final-report`).
+             */
+            line_id: string;
+            reason?: components["schemas"]["ReductionReason"] | null;
+            /** @description For `reduced`: the reason in words. */
+            text?: string | null;
+        };
+        /**
+         * @description The decision on one line, as verified.
+         * @example {
+         *       "accepted_amount": "25000.00",
+         *       "decision": "reduced",
+         *       "line_id": "0b7f6a52-3f7e-4d0c-9a55-2f4c8e1d6a10",
+         *       "reason": "missing_evidence",
+         *       "text": "Fatture di marzo mancanti."
+         *     }
+         */
+        LineOutcome: {
+            /** @description What the line counts for, before the caps. */
+            accepted_amount: components["schemas"]["Money"];
+            /**
+             * @description `accepted` or `reduced`.
+             * @example reduced
+             */
+            decision: string;
+            /** Format: uuid */
+            line_id: string;
+            reason?: components["schemas"]["ReductionReason"] | null;
+            text?: string | null;
+        };
+        /**
+         * @description `accepted` or `reduced`.
+         * @enum {string}
+         */
+        LineVerdict: "accepted" | "reduced";
         /**
          * @description A user name and a password.
          * @example {
@@ -5355,6 +5740,12 @@ export interface components {
             status: components["schemas"]["RecoveryStatus"];
         };
         /**
+         * @description Why a cost line is reduced.
+         * @example missing_evidence
+         * @enum {string}
+         */
+        ReductionReason: "ineligible_cost" | "missing_evidence" | "outside_period" | "over_category_cap" | "other";
+        /**
          * @description A refresh token.
          * @example {
          *       "refresh_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9..."
@@ -5390,6 +5781,115 @@ export interface components {
         ReopenRequest: {
             reason: string;
         };
+        /**
+         * @description The content of a final report, possibly incomplete while a draft.
+         * @example {
+         *       "lines": [
+         *         {
+         *           "amount": "30000.00",
+         *           "borne_by": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
+         *           "category": "EMPLOYEE_SERVICES",
+         *           "description": "Baby-sitting aziendale, gennaio-giugno",
+         *           "evidence": [
+         *             "5d0c1b2a-3e4f-4a5b-8c6d-7e8f9a0b1c2d"
+         *           ]
+         *         }
+         *       ],
+         *       "narrative": "Servizi di baby-sitting e centri estivi per 120 dipendenti di 9 imprese.",
+         *       "reached": [
+         *         {
+         *           "area": "SERVIZI_CURA",
+         *           "employees_reached": 120,
+         *           "families_reached": 85
+         *         }
+         *       ]
+         *     }
+         */
+        ReportContent: {
+            /** @description The actual cost lines, per category and partner. */
+            lines?: components["schemas"]["ReportLine"][];
+            /** @description What was done, and how it went. */
+            narrative?: string | null;
+            /** @description The indicators reached, per intervention area. */
+            reached?: components["schemas"]["AreaReached"][];
+        };
+        /**
+         * @description A cost actually borne, with the files that prove it.
+         * @example {
+         *       "amount": "30000.00",
+         *       "borne_by": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
+         *       "category": "EMPLOYEE_SERVICES",
+         *       "description": "Baby-sitting aziendale, gennaio-giugno",
+         *       "evidence": [
+         *         "5d0c1b2a-3e4f-4a5b-8c6d-7e8f9a0b1c2d"
+         *       ],
+         *       "id": "0b7f6a52-3f7e-4d0c-9a55-2f4c8e1d6a10"
+         *     }
+         */
+        ReportLine: {
+            /** @description Net of VAT. */
+            amount: components["schemas"]["Money"];
+            /**
+             * Format: uuid
+             * @description The member organization that bore the cost: an `organization_id` from the partnership's
+             *     `members` (`GET /api/v1/partnerships/{partnership_id}`).
+             */
+            borne_by: string;
+            /** @description One of the call's expense categories. */
+            category: string;
+            description: string;
+            /**
+             * @description Evidence files of this report, by the `id` that `POST .../final-report/documents`
+             *     answered (listed in `evidence` of `GET /api/v1/grants/{grant_id}/final-report`).
+             */
+            evidence?: string[];
+            /**
+             * Format: uuid
+             * @description Given by the service to a line without one; the verification decides on lines by it.
+             *     Send it back unchanged to keep the line (as read with `GET /api/v1/grants/{grant_id}/final-report`).
+             */
+            id?: string | null;
+        };
+        /**
+         * @description The receipt of a submitted final report.
+         * @example {
+         *       "protocol_number": "RLD-DEMO-CONCILIAZIONE-CHIUSO-000001-RF",
+         *       "snapshot": {
+         *         "content": {
+         *           "lines": [],
+         *           "narrative": "...",
+         *           "reached": []
+         *         },
+         *         "evidence": [],
+         *         "overdue": false,
+         *         "protocol_number": "RLD-DEMO-CONCILIAZIONE-CHIUSO-000001-RF"
+         *       },
+         *       "snapshot_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+         *       "submitted_at": "2028-01-20T10:15:00.000000Z"
+         *     }
+         */
+        ReportReceipt: {
+            /**
+             * @description `<application's protocol number>-RF`.
+             * @example RLD-DEMO-CONCILIAZIONE-CHIUSO-000001-RF
+             */
+            protocol_number: string;
+            /**
+             * @description What was submitted, as hashed: the content, the evidence files' names and SHA-256, the
+             *     protocol number, the time, the deadline and whether it was late.
+             */
+            snapshot: Record<string, never>;
+            /** @description Lower-case hex SHA-256 of the canonical JSON (RFC 8785) of `snapshot`. */
+            snapshot_sha256: string;
+            /** Format: date-time */
+            submitted_at: string;
+        };
+        /**
+         * @description Where a final report stands.
+         * @example submitted
+         * @enum {string}
+         */
+        ReportStatus: "draft" | "submitted" | "integration_requested" | "verified";
         /**
          * @description A representative, as other representatives and administrators see them.
          * @example {
@@ -6068,6 +6568,96 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
             username: string;
+        };
+        /**
+         * @description `approved` (with a decision on every line) or `integration_requested` (with a text).
+         * @enum {string}
+         */
+        VerificationOutcome: "approved" | "integration_requested";
+        /**
+         * @description The ATS's decision on a submitted final report.
+         * @example {
+         *       "lines": [
+         *         {
+         *           "decision": "accepted",
+         *           "line_id": "0b7f6a52-3f7e-4d0c-9a55-2f4c8e1d6a10"
+         *         },
+         *         {
+         *           "amount": "25000.00",
+         *           "decision": "reduced",
+         *           "line_id": "1c8e7b63-4a8f-4e1d-8b66-3a5d9f2e7b21",
+         *           "reason": "missing_evidence",
+         *           "text": "Fatture di marzo mancanti."
+         *         }
+         *       ],
+         *       "outcome": "approved"
+         *     }
+         */
+        VerificationRequest: {
+            /** @description For `approved`: one decision per cost line of the report. */
+            lines?: components["schemas"]["LineDecisionRequest"][] | null;
+            outcome: components["schemas"]["VerificationOutcome"];
+            /** @description For `integration_requested`: what is asked of the lead. */
+            text?: string | null;
+        };
+        /**
+         * @description The ATS's verification of a final report and the money it settled.
+         * @example {
+         *       "accepted_cost": "55000.00",
+         *       "approved_cost": "60000.00",
+         *       "balance": "7875.00",
+         *       "balance_payment_id": "4e3d2c1b-0a9f-4e8d-b7c6-5a4b3c2d1e0f",
+         *       "cancelled_payments": [],
+         *       "categories": [
+         *         {
+         *           "accepted": "25000.00",
+         *           "cap": null,
+         *           "category": "EMPLOYEE_SERVICES",
+         *           "cut": "0.00"
+         *         }
+         *       ],
+         *       "eligible_cost": "53250.00",
+         *       "final_grant": "37275.00",
+         *       "lines": [
+         *         {
+         *           "accepted_amount": "25000.00",
+         *           "decision": "reduced",
+         *           "line_id": "0b7f6a52-3f7e-4d0c-9a55-2f4c8e1d6a10",
+         *           "reason": "missing_evidence",
+         *           "text": "Fatture di marzo mancanti."
+         *         }
+         *       ],
+         *       "paid_before": "29400.00",
+         *       "recovery_id": null,
+         *       "to_recover": "0.00",
+         *       "under_realised": false
+         *     }
+         */
+        VerificationView: {
+            /** @description The lines' accepted amounts, before the caps. */
+            accepted_cost: components["schemas"]["Money"];
+            /** @description C: the total cost of the approved budget. */
+            approved_cost: components["schemas"]["Money"];
+            balance?: components["schemas"]["Money"] | null;
+            /** Format: uuid */
+            balance_payment_id?: string | null;
+            /** @description Payments not yet made when it was verified, folded into the balance. */
+            cancelled_payments: string[];
+            categories: components["schemas"]["CategoryOutcome"][];
+            /** @description E: the approved eligible cost, after the reductions and the caps. */
+            eligible_cost: components["schemas"]["Money"];
+            /** @description G × min(E, C) / C, rounded down to the cent. */
+            final_grant: components["schemas"]["Money"];
+            lines: components["schemas"]["LineOutcome"][];
+            paid_before?: components["schemas"]["Money"] | null;
+            /** Format: uuid */
+            recovery_id?: string | null;
+            to_recover?: components["schemas"]["Money"] | null;
+            /**
+             * @description E is below the call's `min_realisation_share` of C: nothing was settled, the ATS
+             *     decides on the revocation (`POST /grants/{id}/revoke` with `under_realisation`).
+             */
+            under_realised: boolean;
         };
         /**
          * @description A version, in the list of versions.
@@ -13121,6 +13711,1135 @@ export interface operations {
                      *           "code": "invalid_cup",
                      *           "field": "cup",
                      *           "message": "The CUP has 15 capital letters and digits, e.g. J51B22000120002."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getFinalReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report; its ETag is needed to change it */
+            200: {
+                headers: {
+                    /** @description Its version, for If-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FinalReportView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_path_parameter",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_path_parameter"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such grant that the caller may see, or a project not started */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "grant_not_found",
+                     *       "detail": "There is no such grant that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:grant_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateFinalReport: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The ETag of the report as last read */
+                "If-Match": string;
+            };
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["ReportContent"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FinalReportView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_body",
+                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_body",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "unknown_field_name",
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not the lead's representative */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "role_not_allowed",
+                     *       "detail": "Your role may not perform this operation.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:role_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such grant that the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "grant_not_found",
+                     *       "detail": "There is no such grant that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:grant_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already submitted, or a project not started or ended */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "report_submitted",
+                     *       "detail": "The final report has already been submitted; it is submitted once and is then frozen.",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:report_submitted"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Changed since it was read */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "precondition_failed",
+                     *       "detail": "The resource changed since you read it: read it again and retry with its new ETag.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "urn:welfare-grants:problem:precondition_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is not application/merge-patch+json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "unsupported_media_type",
+                     *       "detail": "The request body must be application/merge-patch+json.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 415,
+                     *       "title": "Unsupported media type",
+                     *       "type": "urn:welfare-grants:problem:unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unknown category, a cost borne by a non-member, evidence from elsewhere */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 2 rule(s); see violations.",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_category",
+                     *           "field": "lines[0].category",
+                     *           "message": "NOPE is not an expense category of the call."
+                     *         },
+                     *         {
+                     *           "code": "unknown_evidence",
+                     *           "field": "lines[0].evidence[0]",
+                     *           "message": "8d7c6b5a-4f3e-4d2c-9b1a-0f9e8d7c6b5a is not an evidence file of this project's final report."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match missing */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "precondition_required",
+                     *       "detail": "This operation requires an If-Match header with the resource's ETag.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 428,
+                     *       "title": "Precondition required",
+                     *       "type": "urn:welfare-grants:problem:precondition_required"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    addFinalReportDocument: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key, e.g. a UUID: a repeat of the same upload answers the first result */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description The form: a `metadata` part (JSON, `{"kind": "report_evidence"}`) and a `file` part. */
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["DocumentUpload"];
+            };
+        };
+        responses: {
+            /** @description Kept; `Location` is the file, `ETag` its SHA-256 */
+            201: {
+                headers: {
+                    /** @description The file's SHA-256, quoted */
+                    ETag?: string;
+                    /** @description The evidence file */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentView"];
+                };
+            };
+            /** @description Not a readable form */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_body",
+                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_body",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "unknown_field_name",
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not the lead's representative */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "role_not_allowed",
+                     *       "detail": "Your role may not perform this operation.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:role_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such grant that the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "grant_not_found",
+                     *       "detail": "There is no such grant that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:grant_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The report no longer takes evidence, or the project has not started */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "report_submitted",
+                     *       "detail": "The final report has already been submitted; it is submitted once and is then frozen.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:report_submitted"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Larger than the call's largest annex */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "The request body exceeds the limit of 262144 bytes.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 413,
+                     *       "title": "Payload too large",
+                     *       "type": "urn:welfare-grants:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A type the service does not keep, or not a form */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "unsupported_media_type",
+                     *       "detail": "The request body must be application/json.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 415,
+                     *       "title": "Unsupported media type",
+                     *       "type": "urn:welfare-grants:problem:unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A missing or repeated part, an empty file, another kind than `report_evidence`, not a member */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_category",
+                     *           "field": "lines[0].category",
+                     *           "message": "NOPE is not an expense category of the call."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The file storage is unavailable; nothing was kept */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "database_unavailable",
+                     *       "detail": "The database is not reachable right now; retry shortly.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 503,
+                     *       "title": "Service unavailable",
+                     *       "type": "urn:welfare-grants:problem:database_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getFinalReportDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+                /** @description The evidence file's id */
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The evidence file */
+            200: {
+                headers: {
+                    /** @description The file's SHA-256, quoted */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_path_parameter",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_path_parameter"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such grant that the caller may see, or no such evidence file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "grant_not_found",
+                     *       "detail": "There is no such grant that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:grant_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getFinalReportDocumentContent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The `ETag` the client holds: 304 when it is current */
+                "If-None-Match"?: string | null;
+                /** @description One byte range, e.g. `bytes=0-1023` */
+                Range?: string | null;
+                /** @description The `ETag` a range is asked of */
+                "If-Range"?: string | null;
+            };
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+                /** @description The evidence file's id */
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, of the type read from its bytes */
+            200: {
+                headers: {
+                    /** @description attachment, with the original name */
+                    "Content-Disposition"?: string;
+                    /** @description The file's SHA-256, quoted */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": components["schemas"]["FileContent"];
+                    "application/pkcs7-mime": components["schemas"]["FileContent"];
+                    "image/jpeg": components["schemas"]["FileContent"];
+                    "image/png": components["schemas"]["FileContent"];
+                };
+            };
+            /** @description The bytes of the range */
+            206: {
+                headers: {
+                    /** @description e.g. bytes 0-1023/482113 */
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": components["schemas"]["FileContent"];
+                    "application/pkcs7-mime": components["schemas"]["FileContent"];
+                    "image/jpeg": components["schemas"]["FileContent"];
+                    "image/png": components["schemas"]["FileContent"];
+                };
+            };
+            /** @description The client's copy is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_path_parameter",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_path_parameter"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such grant that the caller may see, or no such evidence file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "grant_not_found",
+                     *       "detail": "There is no such grant that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:grant_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The range is outside the file */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The file storage is unavailable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "database_unavailable",
+                     *       "detail": "The database is not reachable right now; retry shortly.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 503,
+                     *       "title": "Service unavailable",
+                     *       "type": "urn:welfare-grants:problem:database_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    answerFinalReportIntegration: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IntegrationAnswerRequest"];
+            };
+        };
+        responses: {
+            /** @description Answered */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FinalReportView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_body",
+                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_body",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "unknown_field_name",
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not the lead's representative */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "role_not_allowed",
+                     *       "detail": "Your role may not perform this operation.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:role_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such grant that the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "grant_not_found",
+                     *       "detail": "There is no such grant that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:grant_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No open request for integration, or its deadline passed */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "report_submitted",
+                     *       "detail": "The final report has already been submitted; it is submitted once and is then frozen.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:report_submitted"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "unsupported_media_type",
+                     *       "detail": "The request body must be application/json.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 415,
+                     *       "title": "Unsupported media type",
+                     *       "type": "urn:welfare-grants:problem:unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No text, an unknown line, evidence from elsewhere */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_category",
+                     *           "field": "lines[0].category",
+                     *           "message": "NOPE is not an expense category of the call."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    submitFinalReport: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Submitted, with its receipt */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FinalReportView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_path_parameter",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_path_parameter"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not the lead's representative */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "role_not_allowed",
+                     *       "detail": "Your role may not perform this operation.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:role_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such grant that the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "grant_not_found",
+                     *       "detail": "There is no such grant that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:grant_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already submitted, or a project not started or ended */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "report_submitted",
+                     *       "detail": "The final report has already been submitted; it is submitted once and is then frozen.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:report_submitted"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What stops its submission, every rule listed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "evidence_required",
+                     *           "field": "lines[0].evidence",
+                     *           "message": "Each cost line of a final report needs at least one evidence file."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    verifyFinalReport: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerificationRequest"];
+            };
+        };
+        responses: {
+            /** @description Verified, or asked for integration */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FinalReportView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_body",
+                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_body",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "unknown_field_name",
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not an evaluator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "role_not_allowed",
+                     *       "detail": "Your role may not perform this operation.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:role_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such grant of the caller's ATS */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "grant_not_found",
+                     *       "detail": "There is no such grant that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:grant_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not submitted, already verified, or an integration still awaited */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "report_verified",
+                     *       "detail": "The final report has already been verified; it is verified once.",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:report_verified"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "unsupported_media_type",
+                     *       "detail": "The request body must be application/json.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 415,
+                     *       "title": "Unsupported media type",
+                     *       "type": "urn:welfare-grants:problem:unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A line missing or decided twice, a reduction above the line or without a reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 2 rule(s); see violations.",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "missing_field",
+                     *           "field": "lines[1].reason",
+                     *           "message": "This field is required."
+                     *         },
+                     *         {
+                     *           "code": "invalid_value",
+                     *           "field": "lines[1].amount",
+                     *           "message": "A reduction leaves at most the line's amount, 30000.00."
                      *         }
                      *       ]
                      *     }

@@ -227,6 +227,35 @@ pub fn cancel_recovery(
     })
 }
 
+/// Whether a verified project is over (DOMAIN.md §5.10): its final grant known, no payment
+/// still open, no recovery order still issued, and what it kept (paid, less what was paid
+/// back or written off) is its final grant.
+pub fn is_over(
+    final_grant: Option<Money>,
+    payments: &[&super::Payment],
+    recoveries: &[&Recovery],
+) -> bool {
+    let Some(f) = final_grant else {
+        return false;
+    };
+    let open_payment = payments.iter().any(|p| {
+        !matches!(
+            p.status,
+            super::PaymentStatus::Paid | super::PaymentStatus::Cancelled
+        )
+    });
+    if open_payment
+        || recoveries
+            .iter()
+            .any(|r| r.status == RecoveryStatus::Issued)
+    {
+        return false;
+    }
+    let paid = super::total_paid(payments.iter().copied());
+    let returned = Money::sum(recoveries.iter().map(|r| r.amount)).unwrap_or(Money::ZERO);
+    paid.checked_sub(returned) == Some(f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,6 +420,50 @@ mod tests {
         assert_eq!(
             settle(&cancelled, &admin, Some("x")).unwrap_err().codes(),
             vec![ErrorCode::RecoveryCancelled]
+        );
+    }
+
+    #[test]
+    fn a_project_is_over_once_it_kept_its_final_grant_and_nothing_is_open() {
+        use crate::domain::award::{Payment, PaymentStatus};
+        let payment = |amount: &str, status| Payment {
+            status,
+            ..Payment::due(Uuid::nil(), AgencyCode::Montagna, "advance", m(amount))
+        };
+        let order = |amount: &str, status| Recovery {
+            status,
+            ..recovery_due(
+                Uuid::nil(),
+                AgencyCode::Montagna,
+                m(amount),
+                Money::ZERO,
+                30,
+                chrono::NaiveDate::MIN,
+                "x",
+            )
+            .unwrap()
+        };
+        let paid = payment("700.00", PaymentStatus::Paid);
+        let balance_due = payment("300.00", PaymentStatus::Due);
+        let balance_paid = payment("300.00", PaymentStatus::Paid);
+        let f = Some(m("1000.00"));
+        assert!(!is_over(None, &[&paid, &balance_paid], &[]), "not verified");
+        assert!(
+            !is_over(f, &[&paid, &balance_due], &[]),
+            "the balance still due"
+        );
+        assert!(is_over(f, &[&paid, &balance_paid], &[]));
+        let over = Some(m("600.00"));
+        let issued = order("100.00", RecoveryStatus::Issued);
+        let settled = order("100.00", RecoveryStatus::Settled);
+        assert!(
+            !is_over(over, &[&paid], &[&issued]),
+            "the recovery still issued"
+        );
+        assert!(is_over(over, &[&paid], &[&settled]));
+        assert!(
+            !is_over(Some(m("650.00")), &[&paid], &[&settled]),
+            "kept 600.00, not 650.00"
         );
     }
 }

@@ -57,6 +57,13 @@ pub enum GrantEvent {
         overdue: bool,
         due: Vec<(String, Money)>,
     },
+    /// The project is over (final grant paid, recoveries settled); its lead and its ATS hear
+    /// of it.
+    Closed {
+        agency: AgencyCode,
+        application_id: Uuid,
+        final_grant: Money,
+    },
 }
 
 impl GrantEvent {
@@ -72,6 +79,7 @@ impl GrantEvent {
             GrantEvent::Renounced { .. } => "grant.renounced",
             GrantEvent::Expired { .. } => "grant.expired",
             GrantEvent::Started { .. } => "grant.started",
+            GrantEvent::Closed { .. } => "grant.closed",
         }
     }
 
@@ -103,6 +111,7 @@ impl GrantEvent {
             GrantEvent::Renounced { .. } => EventType::GrantRenounced,
             GrantEvent::Expired { .. } => EventType::GrantExpired,
             GrantEvent::Started { .. } => EventType::GrantStarted,
+            GrantEvent::Closed { .. } => EventType::GrantClosed,
         })
     }
 
@@ -229,7 +238,56 @@ impl GrantEvent {
                     data: json!({"grant_id": grant_id, "application_id": application_id}),
                 }]
             }
+            GrantEvent::Closed {
+                agency,
+                application_id,
+                final_grant,
+            } => {
+                let message = Msg::new(
+                    format!(
+                        "The project is closed: its final grant of {final_grant} is paid and nothing is left to recover."
+                    ),
+                    format!(
+                        "Il progetto è chiuso: il contributo finale di {final_grant} è liquidato e non resta nulla da recuperare."
+                    ),
+                );
+                let data = json!({"grant_id": grant_id, "application_id": application_id, "final_grant": final_grant});
+                vec![
+                    Notice {
+                        to: Recipients::LeadOf(*application_id),
+                        kind: "grant_closed",
+                        message: message.clone(),
+                        data: data.clone(),
+                    },
+                    Notice {
+                        to: Recipients::Evaluators(*agency),
+                        kind: "grant_closed",
+                        message,
+                        data,
+                    },
+                ]
+            }
         }
+    }
+}
+
+/// The project is over: its final grant paid, every recovery settled.
+pub fn closed(
+    grant: Uuid,
+    agency: AgencyCode,
+    application_id: Uuid,
+    final_grant: Money,
+) -> DomainEvent {
+    DomainEvent {
+        kind: EventKind::Grant(GrantEvent::Closed {
+            agency,
+            application_id,
+            final_grant,
+        }),
+        entity_type: "grant",
+        entity_id: grant,
+        before: Some(json!({"status": GrantStatus::Accepted})),
+        after: Some(json!({"status": GrantStatus::Closed, "final_grant": final_grant})),
     }
 }
 
