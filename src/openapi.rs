@@ -127,6 +127,7 @@ To try it in Swagger UI (`/docs/`): press **Authorize** and log in with a demo a
         (name = "rankings", description = "Each agency's ranking and allocation"),
         (name = "grants", description = "Grants: offers, acceptance with the CUP, decline, the project's start"),
         (name = "reports", description = "The final report of a project: the lead's draft with its evidence files, the submission with its receipt, the ATS's verification that sets the final grant"),
+        (name = "variations", description = "Variations of a project: budget shifts, partner changes, extensions; every version of the project stays readable"),
         (name = "recoveries", description = "Recovery orders: what a grant paid beyond its final grant, or a revoked or renounced grant paid, to pay back; settled or cancelled by the Region"),
         (name = "payments", description = "Payments of grants: authorized by the ATS with the liquidation act, recorded by the Region with the payment order (four eyes)"),
         (name = "audit", description = "The audit log (administrators)"),
@@ -654,6 +655,9 @@ fn resource(path: &str) -> &'static str {
     if segments.get(2) == Some(&"final-report") {
         return "report";
     }
+    if segments.get(2) == Some(&"variations") {
+        return "variation";
+    }
     match (segments.first().copied().unwrap_or(""), last) {
         ("applications", "admissibility" | "integration" | "conflict-of-interest") => "review",
         ("applications", "mine" | "consensus" | "evaluations" | "reopen") => "scores",
@@ -735,7 +739,7 @@ fn problem_example(shape: &Shape, status: &str) -> Option<Value> {
                 "grant" | "start" => E::GrantNotFound,
                 "payment" => E::PaymentNotFound,
                 "recovery" => E::RecoveryNotFound,
-                "report" => E::GrantNotFound,
+                "report" | "variation" => E::GrantNotFound,
                 _ => E::CallNotFound,
             },
             &[],
@@ -754,6 +758,7 @@ fn problem_example(shape: &Shape, status: &str) -> Option<Value> {
             "payment" => problem(E::PaymentAlreadyAuthorized, &[]),
             "recovery" => problem(E::RecoverySettled, &[]),
             "report" => problem(E::ReportSubmitted, &[]),
+            "variation" => problem(E::VariationDecided, &[]),
             "start" => problem(E::AlreadyStarted, &[("start_date", &"2027-04-01")]),
             _ => problem(E::CallCodeTaken, &[("code", &"BANDO-2026")]),
         },
@@ -795,6 +800,11 @@ fn problem_example(shape: &Shape, status: &str) -> Option<Value> {
             "grant" => invalid("cup", E::InvalidCup, &[]),
             "payment" => invalid("liquidation.date", E::MissingField, &[]),
             "recovery" => invalid("payment_reference", E::MissingField, &[]),
+            "variation" => invalid(
+                "end_date",
+                E::ExtensionTooLong,
+                &[("latest", &"2028-03-31"), ("months", &3)],
+            ),
             "report" => invalid(
                 "lines[0].category",
                 E::UnknownCategory,

@@ -28,6 +28,7 @@ pub mod review;
 pub mod security;
 pub mod status;
 pub mod users;
+pub mod variations;
 pub mod webhooks;
 
 use actix_web::http::header;
@@ -130,6 +131,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .service(reports::add_evidence)
             .service(reports::get_evidence)
             .service(reports::download_evidence)
+            .service(variations::request_variation)
+            .service(variations::list_variations)
+            .service(variations::get_variation)
+            .service(variations::decide_variation)
+            .service(variations::consent)
             .service(recoveries::list_recoveries)
             .service(recoveries::get_recovery)
             .service(recoveries::settle)

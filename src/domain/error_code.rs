@@ -116,6 +116,9 @@ catalogue! {
     BelowCommitted = "below_committed", 422,
         "{agency} has committed {committed} in grants: its envelope cannot be lower.",
         "{agency} ha impegnato {committed} in contributi: la sua dotazione non può essere inferiore.";
+    BudgetTotalChanged = "budget_total_changed", 422,
+        "A budget shift keeps the total: the lines add up to {total}, the approved budget to {approved}.",
+        "Una variazione di budget mantiene il totale: le voci sommano {total}, il budget approvato {approved}.";
     BudgetEmpty = "budget_empty", 422,
         "The budget needs at least one cost line above 0.00.",
         "Il budget richiede almeno una voce di costo maggiore di 0.00.";
@@ -236,6 +239,9 @@ catalogue! {
     ExternalFilesDisabled = "external_files_disabled", 415,
         "Upload the file as multipart/form-data, a metadata part and a file part: this service keeps the files of its annexes.",
         "Caricare il file come multipart/form-data, con una parte metadata e una parte file: il servizio conserva i file degli allegati.";
+    ExtensionTooLong = "extension_too_long", 422,
+        "The end date can be extended to {latest} at the latest ({months} months after the original end date).",
+        "La data di fine si può prorogare al più tardi al {latest} ({months} mesi dopo la data di fine originaria).";
     FileNameContradictsType = "file_name_contradicts_type", 415,
         "The file name {file_name} says another type than its content, which is {media_type}.",
         "Il nome del file {file_name} indica un tipo diverso dal suo contenuto, che è {media_type}.";
@@ -575,6 +581,9 @@ catalogue! {
     PrivateAddress = "private_address", 422,
         "{reason_en}: webhooks are sent to public addresses only.",
         "{reason_it}: i webhook si inviano solo a indirizzi pubblici.";
+    ProjectNotLive = "project_not_live", 409,
+        "Only a started project that is still live (not closed, revoked or renounced) changes.",
+        "Cambia solo un progetto avviato e ancora in corso (non chiuso, revocato o rinunciato).";
     ProjectNotStarted = "project_not_started", 409,
         "Only a started project that is still live has a final report.",
         "Solo un progetto avviato e non concluso ha un rendiconto.";
@@ -797,6 +806,18 @@ catalogue! {
     ValidationFailed = "validation_failed", 422,
         "The request breaks {count} rule(s); see violations.",
         "La richiesta viola {count} regola/e; vedere violations.";
+    VariationAwaitingConsent = "variation_awaiting_consent", 409,
+        "The variation waits for the consent of the organization it adds.",
+        "La variazione attende il consenso dell'ente che aggiunge.";
+    VariationDecided = "variation_decided", 409,
+        "The variation has already been decided; a variation is decided once.",
+        "La variazione è già stata decisa; una variazione si decide una sola volta.";
+    VariationNotFound = "variation_not_found", 404,
+        "No such variation of this project.",
+        "Nessuna variazione di questo progetto.";
+    VariationOpen = "variation_open", 409,
+        "Another variation of this project waits for a decision: one at a time.",
+        "Un'altra variazione di questo progetto attende una decisione: una alla volta.";
     VatNumberCheck = "vat_number_check", 422,
         "The VAT number's check digit is wrong: it is not a valid partita IVA.",
         "La cifra di controllo della partita IVA è errata.";

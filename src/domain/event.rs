@@ -11,6 +11,7 @@ pub mod ranking;
 pub mod recovery;
 pub mod report;
 pub mod review;
+pub mod variation;
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -104,6 +105,8 @@ pub enum EventKind {
     Recovery(RecoveryEvent),
     /// A step of a project's final report.
     Report(report::ReportEvent),
+    /// A step of a project's variation.
+    Variation(variation::VariationEvent),
     /// An agency's ranking changed.
     Ranking(RankingEvent),
 }
@@ -201,6 +204,7 @@ impl DomainEvent {
             EventKind::Payment(e) => e.action(),
             EventKind::Recovery(e) => e.action(),
             EventKind::Report(e) => e.action(),
+            EventKind::Variation(e) => e.action(),
             EventKind::Ranking(e) => e.action(),
         }
     }
@@ -250,6 +254,7 @@ impl DomainEvent {
             EventKind::Payment(e) => Some(e.webhook()),
             EventKind::Recovery(e) => Some(e.webhook()),
             EventKind::Report(e) => e.webhook(),
+            EventKind::Variation(e) => e.webhook(),
             EventKind::Ranking(e) => e.webhook(),
         }
     }
@@ -271,6 +276,7 @@ impl DomainEvent {
             EventKind::Payment(e) => e.notices(self.entity_id),
             EventKind::Recovery(e) => e.notices(self.entity_id),
             EventKind::Report(e) => e.notices(),
+            EventKind::Variation(e) => e.notices(self.entity_id),
             EventKind::Ranking(e) => e.notices(),
             EventKind::MemberInvited {
                 organization,

@@ -88,6 +88,12 @@ pub enum EventType {
     /// A project is over: its final grant paid, every recovery order settled.
     #[serde(rename = "grant.closed")]
     GrantClosed,
+    /// A project's lead asked for a variation (a budget shift, a partner change, an extension).
+    #[serde(rename = "variation.requested")]
+    VariationRequested,
+    /// A variation was approved (by the ATS, or at once within the tolerance) or rejected.
+    #[serde(rename = "variation.decided")]
+    VariationDecided,
     /// A call's envelopes were set, split or reallocated.
     #[serde(rename = "envelope.changed")]
     EnvelopeChanged,
@@ -106,7 +112,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 28] = [
+    pub const ALL: [EventType; 30] = [
         EventType::ApplicationSubmitted,
         EventType::AdmissibilityDecided,
         EventType::RankingChanged,
@@ -130,6 +136,8 @@ impl EventType {
         EventType::FinalReportIntegrationRequested,
         EventType::FinalReportIntegrationAnswered,
         EventType::FinalReportVerified,
+        EventType::VariationRequested,
+        EventType::VariationDecided,
         EventType::EnvelopeChanged,
         EventType::MemberInvited,
         EventType::InvitationAccepted,
@@ -162,6 +170,8 @@ impl EventType {
             EventType::FinalReportIntegrationRequested => "final_report.integration_requested",
             EventType::FinalReportIntegrationAnswered => "final_report.integration_answered",
             EventType::FinalReportVerified => "final_report.verified",
+            EventType::VariationRequested => "variation.requested",
+            EventType::VariationDecided => "variation.decided",
             EventType::EnvelopeChanged => "envelope.changed",
             EventType::MemberInvited => "partnership.member_invited",
             EventType::InvitationAccepted => "partnership.invitation_accepted",

@@ -26,6 +26,7 @@ pub mod ranking_version;
 pub mod recovery;
 pub mod review_step;
 pub mod user;
+pub mod variation;
 pub mod webhook;
 pub mod webhook_attempt;
 pub mod webhook_delivery;

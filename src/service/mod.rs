@@ -20,6 +20,7 @@ pub mod reports;
 pub mod review;
 pub mod sessions;
 pub mod users;
+pub mod variations;
 pub mod webhooks;
 
 /// A page of a list, as every list operation takes it.

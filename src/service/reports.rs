@@ -19,7 +19,6 @@ use super::rankings::scorrimento_after;
 use crate::auth::AuthUser;
 use crate::clock::Clock;
 use crate::domain::ErrorCode;
-use crate::domain::application::totals;
 use crate::domain::award::{
     self, DecisionInput, EVIDENCE_KIND, LineDecision, ReportContent, ReportStatus, Verification,
     check_report, report_blocking, report_deadline, report_overdue, report_protocol,
@@ -33,7 +32,7 @@ use crate::domain::version::Expected;
 use crate::domain::violation::Violation;
 use crate::error::ApiError;
 use crate::store::applications::{self as app_store, Document};
-use crate::store::{begin_write, calls, grants, partnerships, payments, recoveries, reports};
+use crate::store::{begin_write, calls, grants, payments, recoveries, reports};
 
 pub use crate::store::grants::Grant;
 pub use crate::store::reports::StoredReport;
@@ -155,14 +154,11 @@ async fn shown<C: ConnectionTrait>(
     })
 }
 
+/// The project's members in its current version (after any approved partner change).
 async fn members<C: ConnectionTrait>(conn: &C, g: &Grant) -> Result<BTreeSet<Uuid>, ApiError> {
-    let app = app_store::get(conn, g.application_id)
+    Ok(super::variations::current_version(conn, g)
         .await?
-        .ok_or_else(grant_not_found)?;
-    let p = partnerships::get(conn, app.partnership_id)
-        .await?
-        .ok_or_else(grant_not_found)?;
-    Ok(p.member_ids())
+        .member_ids())
 }
 
 /// A project whose report can be written: accepted, started, not ended.
@@ -478,11 +474,10 @@ pub async fn decide(
             (next, ReportStep::IntegrationRequested { due_at })
         }
         Decision::Approve { lines } => {
-            let app = app_store::get(&tx, g.application_id)
+            // C: the total of the project's current budget (a shift keeps it).
+            let approved_cost = super::variations::current_version(&tx, &g)
                 .await?
-                .ok_or_else(grant_not_found)?;
-            let approved_cost = totals(&app.content.budget, &call.rules)
-                .map(|t| t.total_cost)
+                .total()
                 .ok_or_else(|| anyhow::anyhow!("the budget of grant {} overflows", g.id))?;
             let v = award::verify_report(
                 &actor,

@@ -450,3 +450,27 @@ pub async fn close<C: ConnectionTrait>(
         .await?;
     Ok(updated.rows_affected == 1)
 }
+
+/// Move a project's end date (an approved extension).
+pub async fn set_end_date<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    end_date: NaiveDate,
+) -> Result<(), DbErr> {
+    grant::Entity::update_many()
+        .set(grant::ActiveModel {
+            end_date: Set(Some(end_date)),
+            ..Default::default()
+        })
+        .col_expr(
+            grant::Column::Version,
+            sea_orm::sea_query::ExprTrait::add(
+                sea_orm::sea_query::Expr::col(grant::Column::Version),
+                sea_orm::sea_query::Expr::val(1),
+            ),
+        )
+        .filter(grant::Column::Id.eq(id))
+        .exec(conn)
+        .await
+        .map(|_| ())
+}

@@ -21,6 +21,7 @@ pub mod scopes;
 pub mod sessions;
 pub mod stats;
 pub mod users;
+pub mod variations;
 pub mod webhooks;
 
 use std::time::Duration;

@@ -482,6 +482,25 @@ fn table() -> Vec<Row> {
             APPLICATION_READS,
         )
         .on(&[("document_id", "evidence")]),
+        // Variations: the lead requests them, the ATS decides, an added organization consents
+        // (nobody here represents one, so to every applicant the variation is not there).
+        token("POST /api/v1/grants/{grant_id}/variations", LEAD_STEPS),
+        token(
+            "GET /api/v1/grants/{grant_id}/variations",
+            APPLICATION_READS,
+        ),
+        token(
+            "GET /api/v1/grants/{grant_id}/variations/{variation_id}",
+            APPLICATION_READS,
+        ),
+        token(
+            "POST /api/v1/grants/{grant_id}/variations/{variation_id}/decision",
+            EVALUATOR_WORK,
+        ),
+        token(
+            "POST /api/v1/grants/{grant_id}/variations/{variation_id}/consent",
+            [HID, HID, HID, NO, NO, NO],
+        ),
         token("GET /api/v1/audit-events", ADMIN_ONLY),
         // Webhooks: administrators.
         token("POST /api/v1/webhooks", ADMIN_ONLY),
@@ -509,6 +528,7 @@ fn default_fixture(param: &str) -> Option<&'static str> {
         "grant_id" => "grant",
         "payment_id" => "payment",
         "recovery_id" => "recovery",
+        "variation_id" => "variation",
         "notification_id" => "notification",
         "webhook_id" => "webhook",
         _ => return None,
@@ -812,7 +832,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         "the grant accepted",
     )
     .await;
-    json_of(
+    let started = json_of(
         app.post(
             &format!("/api/v1/grants/{grant}/start"),
             Some(&lead),
@@ -823,6 +843,22 @@ async fn fixture(app: &TestApp) -> Fixture {
         "the project started",
     )
     .await;
+    // A variation waiting for the ATS: an extension of a month.
+    let end = chrono::NaiveDate::parse_from_str(started["end_date"].as_str().unwrap(), "%Y-%m-%d")
+        .unwrap();
+    let variation = id_of(
+        &json_of(
+            app.post(
+                &format!("/api/v1/grants/{grant}/variations"),
+                Some(&lead),
+                &json!({"kind": "extension", "reasons": "Prova.", "end_date": end + chrono::Months::new(1)}),
+            )
+            .await,
+            StatusCode::CREATED,
+            "an extension requested",
+        )
+        .await,
+    );
     let plan = json_of(
         app.get(&format!("/api/v1/grants/{grant}/payments"), Some(&lead))
             .await,
@@ -927,6 +963,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         ("grant", grant),
         ("payment", payment),
         ("evidence", evidence),
+        ("variation", variation),
         ("recovery", recovery),
         ("notification", notification),
         ("webhook", hooks[0].clone()),

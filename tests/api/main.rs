@@ -34,4 +34,5 @@ mod signatures;
 mod status;
 mod storage_outage;
 mod users;
+mod variations;
 mod webhooks;

@@ -13,6 +13,7 @@ mod report;
 mod rules;
 mod start;
 mod tranche;
+mod variation;
 mod verification;
 
 pub use payment::*;
@@ -21,6 +22,7 @@ pub use report::*;
 pub use rules::*;
 pub use start::*;
 pub use tranche::*;
+pub use variation::*;
 pub use verification::*;
 
 /// Why a post-award step is refused.
