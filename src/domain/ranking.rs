@@ -225,12 +225,14 @@ pub fn rank_and_allocate(candidates: &[Candidate], envelope: Money, policy: &Pol
 /// Scorrimento: the money freed in an approved ranking goes down the list. The partially
 /// funded entry is topped up first (up to its request), then the reserve entries are funded
 /// by the allocation mode, each with a new offer; entries whose grant lapsed are marked so.
-/// `free` is the envelope less what the remaining grants commit.
+/// `free` is the envelope less what the remaining grants commit. An entry in `settled` (a
+/// verified project, whose final grant is set) keeps its amount and holds nobody back.
 pub fn scorrimento(
     previous: &Allocation,
     envelope: Money,
     free: Money,
     lapsed: &std::collections::BTreeSet<Uuid>,
+    settled: &std::collections::BTreeSet<Uuid>,
     policy: &Policy,
 ) -> Allocation {
     let mut remaining = free;
@@ -242,6 +244,8 @@ pub fn scorrimento(
         if lapsed.contains(&e.application_id) {
             e.outcome = Outcome::Lapsed;
             e.amount = Money::ZERO;
+        } else if settled.contains(&e.application_id) {
+            // A verified project's grant is final: never topped up, and it holds nobody back.
         } else {
             match e.outcome {
                 Outcome::PartiallyFunded => {
@@ -592,7 +596,14 @@ mod tests {
             .unwrap()
             .checked_sub(committed)
             .unwrap();
-        let next = scorrimento(&first, first.envelope, free, &lapsed, &p);
+        let next = scorrimento(
+            &first,
+            first.envelope,
+            free,
+            &lapsed,
+            &Default::default(),
+            &p,
+        );
         assert_eq!(
             outcomes(&next),
             vec![
@@ -693,7 +704,7 @@ mod tests {
             if let Some(gone) = a.entries.iter().find(|e| e.amount > Money::ZERO) {
                 let lapsed = [gone.application_id].into();
                 let committed = Money::sum(a.entries.iter().filter(|e| e.application_id != gone.application_id).map(|e| e.amount)).unwrap();
-                let next = scorrimento(&a, envelope, envelope.checked_sub(committed).unwrap(), &lapsed, &p);
+                let next = scorrimento(&a, envelope, envelope.checked_sub(committed).unwrap(), &lapsed, &Default::default(), &p);
                 prop_assert!(next.allocated <= envelope);
                 prop_assert_eq!(Money::sum(next.entries.iter().map(|e| e.amount)).unwrap(), next.allocated);
                 prop_assert!(next.entries.iter().all(|e| e.application_id != gone.application_id || e.amount == Money::ZERO));

@@ -600,7 +600,20 @@ pub async fn scorrimento_after<C: ConnectionTrait>(
     let free = envelope
         .checked_sub(used(conn, call_id, agency, &grants).await?)
         .unwrap_or(Money::ZERO);
-    let next = scorrimento(&latest.allocation, envelope, free, &lapsed, &policy(&call));
+    // Verified projects: their final grant is settled, never raised.
+    let settled: BTreeSet<Uuid> = grants
+        .iter()
+        .filter(|g| g.final_amount.is_some())
+        .map(|g| g.application_id)
+        .collect();
+    let next = scorrimento(
+        &latest.allocation,
+        envelope,
+        free,
+        &lapsed,
+        &settled,
+        &policy(&call),
+    );
     let version = latest.version + 1;
     rankings::insert(
         conn,
