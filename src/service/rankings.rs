@@ -437,16 +437,16 @@ pub async fn dashboard(
         payments::paid_amounts(db, Some(call.id))
             .await?
             .into_iter()
-            .filter(|(_, a, _)| *a == agency)
-            .map(|(_, _, amount)| amount),
+            .filter(|m| m.agency == agency)
+            .map(|m| m.amount),
     )
     .ok_or_else(|| anyhow::anyhow!("the payments of call {} overflow", call.id))?;
     let to_recover = Money::sum(
         recoveries::to_recover(db, Some(call.id))
             .await?
             .into_iter()
-            .filter(|(_, a, _)| *a == agency)
-            .map(|(_, _, amount)| amount),
+            .filter(|m| m.agency == agency)
+            .map(|m| m.amount),
     )
     .ok_or_else(|| anyhow::anyhow!("the recoveries of call {} overflow", call.id))?;
     // From the versions' numbers and statuses alone: no allocation is read.
