@@ -11,6 +11,7 @@ use super::csv::{Cell, CsvWriter, Dialect};
 use crate::domain::ErrorCode;
 use crate::domain::agency::AgencyCode;
 use crate::domain::giving::{GivingIds, REGION_NAME};
+use crate::domain::grant::GrantStatus;
 use crate::domain::money::Money;
 use crate::domain::score::Score;
 use crate::error::{ApiError, Problem};
@@ -20,7 +21,8 @@ use crate::state::AppState;
 /// One published result: an application of an approved ranking (no personal data).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"agency_code": "MONTAGNA", "rank": 1, "protocol_number": "RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia",
-    "recipient": "Comune di Sondrio (demo)", "score": "90.00", "outcome": "funded", "amount": "50000.00", "act_number": "decreto ATS n. 123", "act_date": "2027-03-05"}))]
+    "recipient": "Comune di Sondrio (demo)", "score": "90.00", "outcome": "funded", "amount": "50000.00", "act_number": "decreto ATS n. 123", "act_date": "2027-03-05",
+    "grant_status": "accepted", "final_grant": null, "disbursed": "35000.00", "start_date": "2027-04-01", "end_date": "2028-03-31"}))]
 pub struct ResultView {
     pub agency_code: AgencyCode,
     pub rank: Option<u32>,
@@ -33,6 +35,18 @@ pub struct ResultView {
     pub amount: Money,
     pub act_number: Option<String>,
     pub act_date: Option<NaiveDate>,
+    /// Where the application's grant stands (`offered`, `accepted`, `closed`, `revoked`, ...);
+    /// null while it has none. The fields below are null then too.
+    pub grant_status: Option<GrantStatus>,
+    /// Once the final report is verified: the final grant, what the project is paid in all.
+    pub final_grant: Option<Money>,
+    /// What was paid to the project (payments recorded paid) less what it paid back (recovery
+    /// orders settled): `0.00` before the first payment.
+    pub disbursed: Option<Money>,
+    /// The project's actual start, as its lead communicated it; null before the start.
+    pub start_date: Option<NaiveDate>,
+    /// The project's end, computed from its start; null before the start.
+    pub end_date: Option<NaiveDate>,
 }
 
 /// The results in the 360Giving data standard: a package of grants that validates against its
@@ -40,7 +54,8 @@ pub struct ResultView {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"grants": [{"id": "360G-regione-lombardia-RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia",
     "description": "Servizi di conciliazione per i dipendenti delle micro e piccole imprese della rete.", "currency": "EUR",
-    "amountAwarded": 50000.0, "awardDate": "2027-03-05",
+    "amountAwarded": 50000.0, "amountDisbursed": 35000.0, "awardDate": "2027-03-05",
+    "actualDates": [{"startDate": "2027-04-01", "endDate": "2028-03-31"}],
     "recipientOrganization": [{"id": "IT-CF-00000010143", "name": "Comune di Sondrio (demo)"}],
     "fundingOrganization": [{"id": "360G-regione-lombardia-ATS-MONTAGNA", "name": "ATS della Montagna"}]}],
     "publisher": {"identifier": "360G-regione-lombardia-REGIONE-LOMBARDIA", "name": "Regione Lombardia"}}))]
@@ -65,7 +80,8 @@ pub struct GivingPublisher {
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"id": "360G-regione-lombardia-RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia",
     "description": "Servizi di conciliazione per i dipendenti delle micro e piccole imprese della rete.", "currency": "EUR",
-    "amountAwarded": 50000.0, "awardDate": "2027-03-05",
+    "amountAwarded": 50000.0, "amountDisbursed": 35000.0, "awardDate": "2027-03-05",
+    "actualDates": [{"startDate": "2027-04-01", "endDate": "2028-03-31"}],
     "recipientOrganization": [{"id": "IT-CF-00000010143", "name": "Comune di Sondrio (demo)"}],
     "fundingOrganization": [{"id": "360G-regione-lombardia-ATS-MONTAGNA", "name": "ATS della Montagna"}]}))]
 pub struct GivingGrant {
@@ -78,12 +94,29 @@ pub struct GivingGrant {
     pub currency: String,
     /// A number, as the standard wants (the JSON and CSV results carry the exact string).
     pub amount_awarded: f64,
+    /// What was paid less what was paid back, as a number; absent while the application has
+    /// no grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_disbursed: Option<f64>,
     /// The date of the agency's act that approved the ranking.
     pub award_date: NaiveDate,
+    /// The project's actual start and end, once it started; absent before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual_dates: Option<Vec<GivingDates>>,
     /// The lead partner.
     pub recipient_organization: Vec<GivingOrganization>,
     /// The agency.
     pub funding_organization: Vec<GivingOrganization>,
+}
+
+/// When a 360Giving grant's activity took place (the standard's `Event`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"startDate": "2027-04-01", "endDate": "2028-03-31"}))]
+pub struct GivingDates {
+    pub start_date: NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<NaiveDate>,
 }
 
 /// An organization of a 360Giving grant.
@@ -108,7 +141,8 @@ struct Unpublished {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 #[schema(example = json!([{"agency_code": "MONTAGNA", "rank": 1, "protocol_number": "RLD-DEMO-CONCILIAZIONE-000001", "title": "Valtellina concilia",
-    "recipient": "Comune di Sondrio (demo)", "score": "90.00", "outcome": "funded", "amount": "50000.00", "act_number": "decreto ATS n. 123", "act_date": "2027-03-05"}]))]
+    "recipient": "Comune di Sondrio (demo)", "score": "90.00", "outcome": "funded", "amount": "50000.00", "act_number": "decreto ATS n. 123", "act_date": "2027-03-05",
+    "grant_status": "accepted", "final_grant": null, "disbursed": "35000.00", "start_date": "2027-04-01", "end_date": "2028-03-31"}]))]
 pub enum ResultsDocument {
     Results(Vec<ResultView>),
     ThreeSixtyGiving(GivingGrants),
@@ -140,11 +174,18 @@ pub enum ResultsFormat {
     ThreeSixtyGiving,
 }
 
+/// An amount as the number 360Giving wants (the JSON and CSV results carry the exact string).
+fn number(m: Money) -> f64 {
+    m.to_string().parse::<f64>().unwrap_or(0.0)
+}
+
 /// Read the published results of a call.
 ///
 /// The approved rankings, as published: JSON, CSV (`format=csv`, with `dialect=excel-it` for Excel
-/// set to Italian), or the 360Giving data standard (`format=360giving`). Public, with no personal
-/// data.
+/// set to Italian), or the 360Giving data standard (`format=360giving`). An application with a
+/// grant also shows where the grant stands, its final grant once verified, what it was paid less
+/// what it paid back (`amountDisbursed` in 360Giving) and the project's actual start and end
+/// (`actualDates`). Public, with no personal data.
 #[utoipa::path(
     operation_id = "getCallResults",
     tag = "rankings",
@@ -190,6 +231,11 @@ pub async fn results(
                     amount: r.amount,
                     act_number: r.act_number,
                     act_date: r.act_date,
+                    grant_status: r.grant.as_ref().map(|g| g.status),
+                    final_grant: r.grant.as_ref().and_then(|g| g.final_amount),
+                    disbursed: r.grant.as_ref().map(|g| g.disbursed),
+                    start_date: r.grant.as_ref().and_then(|g| g.start_date),
+                    end_date: r.grant.as_ref().and_then(|g| g.end_date),
                 },
                 Unpublished {
                     tax_code: r.tax_code,
@@ -212,6 +258,11 @@ pub async fn results(
                 "amount",
                 "act_number",
                 "act_date",
+                "grant_status",
+                "final_grant",
+                "disbursed",
+                "start_date",
+                "end_date",
             ])?;
             for (r, _) in &rows {
                 out.write_record([
@@ -229,6 +280,11 @@ pub async fn results(
                     Cell::number(r.amount),
                     Cell::text_or_empty(r.act_number.clone()),
                     Cell::text_or_empty(r.act_date.map(|d| d.to_string())),
+                    Cell::text_or_empty(r.grant_status.map(|s| s.as_str())),
+                    Cell::number_or_empty(r.final_grant),
+                    Cell::number_or_empty(r.disbursed),
+                    Cell::text_or_empty(r.start_date.map(|d| d.to_string())),
+                    Cell::text_or_empty(r.end_date.map(|d| d.to_string())),
                 ])?;
             }
             out.into_response(&format!("results-{call_id}.csv"))
@@ -247,8 +303,15 @@ pub async fn results(
                         description: public.summary.clone().unwrap_or_else(|| title.clone()),
                         title,
                         currency: "EUR".into(),
-                        amount_awarded: r.amount.to_string().parse::<f64>().unwrap_or(0.0),
+                        amount_awarded: number(r.amount),
+                        amount_disbursed: r.disbursed.map(number),
                         award_date,
+                        actual_dates: r.start_date.map(|start_date| {
+                            vec![GivingDates {
+                                start_date,
+                                end_date: r.end_date,
+                            }]
+                        }),
                         recipient_organization: vec![GivingOrganization {
                             id: ids.recipient(public.tax_code.as_deref(), &r.protocol_number),
                             name: r.recipient.clone(),

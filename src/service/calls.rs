@@ -122,13 +122,13 @@ async fn book(
             s.committed = s.committed.checked_add(g.commits()).unwrap_or(s.committed);
         }
     }
-    for (_, agency, amount) in payments::paid_amounts(db, Some(call.id)).await? {
-        let s = spent.entry(agency).or_insert(zero);
-        s.paid = s.paid.checked_add(amount).unwrap_or(s.paid);
+    for p in payments::paid_amounts(db, Some(call.id)).await? {
+        let s = spent.entry(p.agency).or_insert(zero);
+        s.paid = s.paid.checked_add(p.amount).unwrap_or(s.paid);
     }
-    for (_, agency, amount) in recoveries::to_recover(db, Some(call.id)).await? {
-        let s = spent.entry(agency).or_insert(zero);
-        s.to_recover = s.to_recover.checked_add(amount).unwrap_or(s.to_recover);
+    for r in recoveries::to_recover(db, Some(call.id)).await? {
+        let s = spent.entry(r.agency).or_insert(zero);
+        s.to_recover = s.to_recover.checked_add(r.amount).unwrap_or(s.to_recover);
     }
     Ok(Envelopes { call, items, spent })
 }

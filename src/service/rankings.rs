@@ -437,16 +437,16 @@ pub async fn dashboard(
         payments::paid_amounts(db, Some(call.id))
             .await?
             .into_iter()
-            .filter(|(_, a, _)| *a == agency)
-            .map(|(_, _, amount)| amount),
+            .filter(|m| m.agency == agency)
+            .map(|m| m.amount),
     )
     .ok_or_else(|| anyhow::anyhow!("the payments of call {} overflow", call.id))?;
     let to_recover = Money::sum(
         recoveries::to_recover(db, Some(call.id))
             .await?
             .into_iter()
-            .filter(|(_, a, _)| *a == agency)
-            .map(|(_, _, amount)| amount),
+            .filter(|m| m.agency == agency)
+            .map(|m| m.amount),
     )
     .ok_or_else(|| anyhow::anyhow!("the recoveries of call {} overflow", call.id))?;
     // From the versions' numbers and statuses alone: no allocation is read.
@@ -488,14 +488,54 @@ pub struct ResultRow {
     pub tax_code: Option<String>,
     /// The project's summary, as submitted.
     pub summary: Option<String>,
+    /// The application's grant, once it has one.
+    pub grant: Option<ResultGrant>,
 }
 
-/// The approved rankings of a published call, agency by agency, ranked entries only.
+/// What a published result shows of its grant: where it stands and the money it paid.
+#[derive(Debug, Clone)]
+pub struct ResultGrant {
+    pub status: GrantStatus,
+    /// The final grant, once the final report is verified.
+    pub final_amount: Option<Money>,
+    /// What was paid less what came back by settled recovery orders.
+    pub disbursed: Money,
+    /// The project's actual start and end, once it started.
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+}
+
+/// The approved rankings of a published call, agency by agency, ranked entries only, each
+/// with its grant (where it stands, what it paid).
 pub async fn results(db: &DatabaseConnection, call_id: Uuid) -> Result<Vec<ResultRow>, ApiError> {
     let call = calls::get(db, call_id)
         .await?
         .filter(|c| c.status == CallStatus::Published)
         .ok_or_else(call_not_found)?;
+    // The grants and their money, in three statements for the whole call.
+    let paid = payments::paid_amounts(db, Some(call.id)).await?;
+    let settled = recoveries::settled(db, call.id).await?;
+    let disbursed = crate::domain::award::disbursed(
+        paid.into_iter().map(|p| (p.grant_id, p.amount)),
+        settled.into_iter().map(|r| (r.grant_id, r.amount)),
+    )
+    .ok_or_else(|| anyhow::anyhow!("the payments of call {} do not add up", call.id))?;
+    let mut grant_of: HashMap<Uuid, ResultGrant> = grants::of_call(db, call.id)
+        .await?
+        .into_iter()
+        .map(|g| {
+            (
+                g.application_id,
+                ResultGrant {
+                    status: g.status,
+                    final_amount: g.final_amount,
+                    disbursed: disbursed.get(&g.id).copied().unwrap_or(Money::ZERO),
+                    start_date: g.start_date,
+                    end_date: g.end_date,
+                },
+            )
+        })
+        .collect();
     let mut rows = Vec::new();
     for agency in AgencyCode::ALL {
         let Some(v) = rankings::latest(db, call.id, agency, true).await? else {
@@ -539,6 +579,7 @@ pub async fn results(db: &DatabaseConnection, call_id: Uuid) -> Result<Vec<Resul
                     .filter(|o| !o.facts.tax_code.is_personal())
                     .map(|o| o.facts.tax_code.as_str().to_owned()),
                 summary: app.and_then(|(_, summary, _)| summary.clone()),
+                grant: grant_of.remove(&e.application_id),
             });
         }
     }

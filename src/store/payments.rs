@@ -9,10 +9,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::Page;
-use super::rows::{corrupt, money};
+use super::rows::{GrantMoney, corrupt, money};
 use crate::domain::agency::AgencyCode;
 use crate::domain::award::{Act, Payment, PaymentStatus};
-use crate::domain::money::Money;
 use crate::entity::payment;
 
 /// A payment as stored: the domain's payment, the call it belongs to, its place in the plan
@@ -227,29 +226,35 @@ pub async fn list(
     ))
 }
 
-/// What was paid: a `(call, agency, amount)` row for each paid payment (of one call, or of
-/// all), for the caller to add up in Rust.
+/// What was paid: a row for each paid payment (of one call, or of all), with its grant, for
+/// the caller to add up in Rust.
 pub async fn paid_amounts<C: ConnectionTrait>(
     conn: &C,
     call_id: Option<Uuid>,
-) -> Result<Vec<(Uuid, AgencyCode, Money)>, DbErr> {
+) -> Result<Vec<GrantMoney>, DbErr> {
     let mut q = payment::Entity::find()
         .select_only()
         .column(payment::Column::CallId)
         .column(payment::Column::AgencyCode)
+        .column(payment::Column::GrantId)
         .column(payment::Column::Amount)
         .filter(payment::Column::Status.eq(PaymentStatus::Paid.as_str()));
     if let Some(c) = call_id {
         q = q.filter(payment::Column::CallId.eq(c));
     }
-    q.into_tuple::<(Uuid, String, rust_decimal::Decimal)>()
+    q.into_tuple::<(Uuid, String, Uuid, rust_decimal::Decimal)>()
         .all(conn)
         .await?
         .into_iter()
-        .map(|(call, agency, amount)| {
+        .map(|(call_id, agency, grant_id, amount)| {
             let agency =
                 AgencyCode::parse(&agency).ok_or_else(|| corrupt("payment agency", &agency))?;
-            Ok((call, agency, money(amount)?))
+            Ok(GrantMoney {
+                call_id,
+                agency,
+                grant_id,
+                amount: money(amount)?,
+            })
         })
         .collect()
 }

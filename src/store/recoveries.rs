@@ -8,7 +8,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::Page;
-use super::rows::{corrupt, money};
+use super::rows::{GrantMoney, corrupt, money};
 use crate::domain::agency::AgencyCode;
 use crate::domain::award::{Recovery, RecoveryStatus};
 use crate::domain::money::Money;
@@ -179,29 +179,53 @@ pub async fn list(
     ))
 }
 
-/// What is still to be recovered: a `(call, agency, amount)` row for each issued order (of
-/// one call, or of all), for the caller to add up in Rust.
+/// What is still to be recovered: a row for each issued order (of one call, or of all), with
+/// its grant, for the caller to add up in Rust.
 pub async fn to_recover<C: ConnectionTrait>(
     conn: &C,
     call_id: Option<Uuid>,
-) -> Result<Vec<(Uuid, AgencyCode, Money)>, DbErr> {
+) -> Result<Vec<GrantMoney>, DbErr> {
+    amounts(conn, call_id, RecoveryStatus::Issued).await
+}
+
+/// What came back: a row for each settled order of a call, with its grant, for the caller to
+/// add up in Rust.
+pub async fn settled<C: ConnectionTrait>(
+    conn: &C,
+    call_id: Uuid,
+) -> Result<Vec<GrantMoney>, DbErr> {
+    amounts(conn, Some(call_id), RecoveryStatus::Settled).await
+}
+
+/// The orders in `status` (of one call, or of all), one row each.
+async fn amounts<C: ConnectionTrait>(
+    conn: &C,
+    call_id: Option<Uuid>,
+    status: RecoveryStatus,
+) -> Result<Vec<GrantMoney>, DbErr> {
     let mut q = recovery::Entity::find()
         .select_only()
         .column(recovery::Column::CallId)
         .column(recovery::Column::AgencyCode)
+        .column(recovery::Column::GrantId)
         .column(recovery::Column::Amount)
-        .filter(recovery::Column::Status.eq(RecoveryStatus::Issued.as_str()));
+        .filter(recovery::Column::Status.eq(status.as_str()));
     if let Some(c) = call_id {
         q = q.filter(recovery::Column::CallId.eq(c));
     }
-    q.into_tuple::<(Uuid, String, rust_decimal::Decimal)>()
+    q.into_tuple::<(Uuid, String, Uuid, rust_decimal::Decimal)>()
         .all(conn)
         .await?
         .into_iter()
-        .map(|(call, agency, amount)| {
+        .map(|(call_id, agency, grant_id, amount)| {
             let agency =
                 AgencyCode::parse(&agency).ok_or_else(|| corrupt("recovery agency", &agency))?;
-            Ok((call, agency, money(amount)?))
+            Ok(GrantMoney {
+                call_id,
+                agency,
+                grant_id,
+                amount: money(amount)?,
+            })
         })
         .collect()
 }

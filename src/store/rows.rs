@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::DbErr;
 use uuid::Uuid;
 
+use crate::domain::agency::AgencyCode;
 use crate::domain::call::{Call, CallRules, CallStatus, Window};
 use crate::domain::identifiers::{TaxCode, VatNumber};
 use crate::domain::money::Money;
@@ -15,6 +16,16 @@ use crate::entity::{call, organization};
 /// A stored value that the domain refuses: the database was changed behind the service.
 pub fn corrupt(what: &str, detail: impl std::fmt::Display) -> DbErr {
     DbErr::Custom(format!("stored {what} is not valid: {detail}"))
+}
+
+/// One amount of a grant's money (a paid payment, a recovery order), with the call and the
+/// agency it counts for: rows for the caller to add up in Rust (SQLite cannot sum money).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrantMoney {
+    pub call_id: Uuid,
+    pub agency: AgencyCode,
+    pub grant_id: Uuid,
+    pub amount: Money,
 }
 
 /// Read money from a `NUMERIC(14,2)` column (SQLite may hand back a different scale).

@@ -31,7 +31,7 @@ const HOSTILE: [&str; 6] = [
 const TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// The rows of a CSV file, header first.
-fn rows(text: &str) -> Vec<Vec<String>> {
+pub fn rows(text: &str) -> Vec<Vec<String>> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .from_reader(text.as_bytes());

@@ -4,8 +4,11 @@
 
 use crate::applications::{Members, complete_application, members, submit};
 use crate::both;
+use crate::exports::rows;
 use crate::helpers::*;
+use crate::rankings::{approve_montagna, scored_round};
 use crate::registry::*;
+use crate::reports::{evidence, members_of, pay, read, today};
 use chrono::Timelike;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -315,4 +318,212 @@ both!(async fn every_timestamp_of_an_answer_has_six_fraction_digits_and_z(app) {
     assert!(!audited.is_empty() && audited.iter().all(|e| has_the_one_form(e["occurred_at"].as_str().unwrap())));
     // The submitted snapshot is answered as it was hashed.
     assert_eq!(answers[1].1["snapshot"]["submitted_at"], submitted);
+});
+
+/// The public results in JSON and CSV (header first), and the 360Giving package, checked
+/// against the schemas.
+async fn published(app: &TestApp, call: &str) -> (Vec<Value>, Vec<Vec<String>>, Value) {
+    let path = format!("/api/v1/calls/{call}/results");
+    let json: Vec<Value> = app.get(&path, None).await.json().await.unwrap();
+    let csv = rows(
+        &app.get(&format!("{path}?format=csv"), None)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let giving: Value = app
+        .get(&format!("{path}?format=360giving"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(giving_errors(&giving), Vec::<String>::new(), "{giving:#}");
+    (json, csv, giving)
+}
+
+/// The row of a protocol number in each form of the results.
+fn of_protocol<'a>(
+    published: &'a (Vec<Value>, Vec<Vec<String>>, Value),
+    protocol: &str,
+) -> (&'a Value, &'a Vec<String>, &'a Value) {
+    let (json, csv, giving) = published;
+    let row = json
+        .iter()
+        .find(|r| r["protocol_number"] == protocol)
+        .expect("the JSON row");
+    let at = csv[0].iter().position(|h| h == "protocol_number").unwrap();
+    let line = csv[1..]
+        .iter()
+        .find(|r| r[at] == protocol)
+        .expect("the CSV row");
+    let grant = giving["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["id"].as_str().unwrap().ends_with(&format!("-{protocol}")))
+        .expect("the 360Giving grant");
+    (row, line, grant)
+}
+
+/// A CSV cell by its column.
+fn cell<'a>(header: &[String], line: &'a [String], name: &str) -> &'a str {
+    &line[header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name}"))]
+}
+
+/// The protocol number of a grant's application.
+async fn protocol_of(app: &TestApp, token: &str, grant: &Value) -> String {
+    let application: Value = app
+        .get(
+            &format!(
+                "/api/v1/applications/{}",
+                grant["application_id"].as_str().unwrap()
+            ),
+            Some(token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    application["protocol_number"].as_str().unwrap().to_owned()
+}
+
+/// The ETag of the public results, asked with the tag held: the status says whether it still
+/// serves.
+async fn revalidate(app: &TestApp, call: &str, held: &str) -> (StatusCode, String) {
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/calls/{call}/results")))
+        .header("if-none-match", held)
+        .send()
+        .await
+        .unwrap();
+    (
+        res.status(),
+        res.headers()["etag"].to_str().unwrap().to_owned(),
+    )
+}
+
+both!(async fn a_started_project_is_published_with_what_it_was_paid_and_its_actual_dates(app) {
+    let demo = approved_round(&app).await;
+    let applicant = app.login(APPLICANT2).await;
+    let evaluator = app.login(EVALUATOR_MONTAGNA).await;
+    let admin = app.login(ADMIN).await;
+    let all: Value = app.get("/api/v1/grants?per_page=50", Some(&applicant)).await.json().await.unwrap();
+    let items = all["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{all}");
+    let (started, offered) = (&items[0], &items[1]);
+    let (protocol, waiting) = (protocol_of(&app, &applicant, started).await, protocol_of(&app, &applicant, offered).await);
+    let g = started["id"].as_str().unwrap();
+
+    // Before the start: the status of each grant, nothing paid, no dates.
+    let before = published(&app, &demo).await;
+    let (row, line, grant) = of_protocol(&before, &protocol);
+    assert_eq!((row["grant_status"].as_str(), row["disbursed"].as_str()), (Some("offered"), Some("0.00")), "{row}");
+    assert_eq!((&row["final_grant"], &row["start_date"], &row["end_date"]), (&Value::Null, &Value::Null, &Value::Null), "{row}");
+    assert_eq!(cell(&before.1[0], line, "disbursed"), "0.00");
+    assert_eq!(grant["amountDisbursed"].as_f64(), Some(0.0), "{grant}");
+    assert!(grant.get("actualDates").is_none(), "{grant}");
+    let (_, tag) = revalidate(&app, &demo, "\"none\"").await;
+
+    // Accepted, started today, its advance (70% of 24,500.00) authorized by the ATS and paid
+    // by the Region.
+    let day = today(&app);
+    assert_eq!(app.post(&format!("/api/v1/grants/{g}/accept"), Some(&applicant), &json!({"cup": "J51B22000120002"})).await.status(), StatusCode::OK);
+    let res = app.post(&format!("/api/v1/grants/{g}/start"), Some(&applicant), &json!({"start_date": day})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let end = res.json::<Value>().await.unwrap()["end_date"].as_str().unwrap().to_owned();
+    assert!(end > day, "{end}");
+    // Started, not paid yet: the dates show, the cache already serves the new answer.
+    let (status, started_tag) = revalidate(&app, &demo, &tag).await;
+    assert_eq!(status, StatusCode::OK);
+    let plan: Value = app.get(&format!("/api/v1/grants/{g}/payments"), Some(&applicant)).await.json().await.unwrap();
+    let advance = &plan["payments"][0];
+    assert_eq!(advance["amount"], "17150.00");
+    pay(&app, &evaluator, &admin, advance["id"].as_str().unwrap(), false).await;
+
+    // The payment changes what the cache serves.
+    let (status, paid_tag) = revalidate(&app, &demo, &started_tag).await;
+    assert_eq!(status, StatusCode::OK, "a paid advance is a new answer");
+    assert_ne!(paid_tag, started_tag);
+    assert_eq!(revalidate(&app, &demo, &paid_tag).await.0, StatusCode::NOT_MODIFIED);
+
+    let after = published(&app, &demo).await;
+    let (row, line, grant) = of_protocol(&after, &protocol);
+    assert_eq!((row["grant_status"].as_str(), row["disbursed"].as_str(), row["amount"].as_str()), (Some("accepted"), Some("17150.00"), Some("24500.00")), "{row}");
+    assert_eq!((row["start_date"].as_str(), row["end_date"].as_str(), &row["final_grant"]), (Some(day.as_str()), Some(end.as_str()), &Value::Null), "{row}");
+    // CSV: the old columns first and in their order, the grant's appended.
+    let header = &after.1[0];
+    assert_eq!(header, &["agency_code", "rank", "protocol_number", "title", "recipient", "score", "outcome", "amount", "act_number", "act_date",
+        "grant_status", "final_grant", "disbursed", "start_date", "end_date"]);
+    assert_eq!(&line[10..], &["accepted", "", "17150.00", day.as_str(), end.as_str()]);
+    // 360Giving: the standard's own fields.
+    assert_eq!(grant["amountDisbursed"].as_f64(), Some(17150.0), "{grant}");
+    assert_eq!(grant["amountAwarded"].as_f64(), Some(24500.0), "{grant}");
+    assert_eq!(grant["actualDates"], json!([{"startDate": day, "endDate": end}]));
+    // The other grant, offered, has paid nothing.
+    let (row, _, grant) = of_protocol(&after, &waiting);
+    assert_eq!((row["grant_status"].as_str(), row["disbursed"].as_str(), &row["start_date"]), (Some("offered"), Some("0.00"), &Value::Null), "{row}");
+    assert_eq!(grant["amountDisbursed"].as_f64(), Some(0.0));
+    // Still no personal data.
+    let text = after.2.to_string() + &serde_json::to_string(&after.0).unwrap();
+    assert!(!text.contains(PERSONAL_TAX_CODE) && !text.contains("Mario Rossi"), "{text}");
+});
+
+both!(async fn a_closed_project_is_published_as_having_disbursed_its_final_grant(app) {
+    let (_, applicant, first, _) = scored_round(&app).await;
+    approve_montagna(&app, &first).await;
+    let admin = app.login(ADMIN).await;
+    let demo = app.call_id("RLD-DEMO-CONCILIAZIONE").await;
+    let all: Value = app.get("/api/v1/grants?per_page=50", Some(&applicant)).await.json().await.unwrap();
+    let partial = all["items"].as_array().unwrap().iter().find(|g| g["amount"] == "43580.00").unwrap().clone();
+    let g = partial["id"].as_str().unwrap().to_owned();
+    let protocol = protocol_of(&app, &applicant, &partial).await;
+    let day = today(&app);
+    assert_eq!(app.post(&format!("/api/v1/grants/{g}/accept"), Some(&applicant), &json!({"cup": "J51B22000120002"})).await.status(), StatusCode::OK);
+    assert_eq!(app.post(&format!("/api/v1/grants/{g}/start"), Some(&applicant), &json!({"start_date": day})).await.status(), StatusCode::OK);
+    // The advance, 70% of 43,580.00, is paid.
+    let plan: Value = app.get(&format!("/api/v1/grants/{g}/payments"), Some(&applicant)).await.json().await.unwrap();
+    assert_eq!(plan["payments"][0]["amount"], "30506.00");
+    pay(&app, &first, &admin, plan["payments"][0]["id"].as_str().unwrap(), false).await;
+
+    // The final report spends 45,000.00 of 71,428.58: the final grant is 27,455.39 and
+    // 3,050.61 of the advance is to come back.
+    let (_, members) = members_of(&app, &applicant, &partial).await;
+    let doc = evidence(&app, &applicant, &g, "fattura-unica").await;
+    let path = format!("/api/v1/grants/{g}/final-report");
+    let (_, tag) = read(&app, &path, &applicant).await;
+    let report = json!({"lines": [{"category": "EMPLOYEE_SERVICES", "description": "Servizi", "amount": "45000.00", "borne_by": members[0], "evidence": [doc]}],
+        "reached": [{"area": "SERVIZI_CURA", "employees_reached": 30, "families_reached": 20}], "narrative": "Realizzato in parte."});
+    assert_eq!(app.patch(&path, Some(&applicant), Some(&tag), &report).await.status(), StatusCode::OK);
+    assert_eq!(app.post(&format!("{path}/submit"), Some(&applicant), &json!({})).await.status(), StatusCode::OK);
+    let report: Value = app.get(&path, Some(&first)).await.json().await.unwrap();
+    let line_id = report["content"]["lines"][0]["id"].as_str().unwrap().to_owned();
+    let res = app.post(&format!("{path}/verification"), Some(&first), &json!({"outcome": "approved", "lines": [{"line_id": line_id, "decision": "accepted"}]})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v = res.json::<Value>().await.unwrap()["verification"].clone();
+    assert_eq!((v["final_grant"].as_str(), v["to_recover"].as_str()), (Some("27455.39"), Some("3050.61")), "{v}");
+
+    // Verified, the recovery not settled yet: what was paid is still out.
+    let verified = published(&app, &demo).await;
+    let (row, _, _) = of_protocol(&verified, &protocol);
+    assert_eq!((row["grant_status"].as_str(), row["final_grant"].as_str(), row["disbursed"].as_str()), (Some("accepted"), Some("27455.39"), Some("30506.00")), "{row}");
+    let (_, verified_tag) = revalidate(&app, &demo, "\"none\"").await;
+
+    // Settled by the Region: the project is closed and disbursed its final grant.
+    let res = app.post(&format!("/api/v1/recoveries/{}/settle", v["recovery_id"].as_str().unwrap()), Some(&admin), &json!({"payment_reference": "TRN 2027/88"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, _) = revalidate(&app, &demo, &verified_tag).await;
+    assert_eq!(status, StatusCode::OK, "a settled recovery is a new answer");
+    let closed = published(&app, &demo).await;
+    let (row, line, grant) = of_protocol(&closed, &protocol);
+    assert_eq!((row["grant_status"].as_str(), row["final_grant"].as_str(), row["disbursed"].as_str()), (Some("closed"), Some("27455.39"), Some("27455.39")), "{row}");
+    assert_eq!(row["start_date"].as_str(), Some(day.as_str()));
+    let header = &closed.1[0];
+    assert_eq!((cell(header, line, "grant_status"), cell(header, line, "final_grant"), cell(header, line, "disbursed")), ("closed", "27455.39", "27455.39"));
+    assert_eq!(grant["amountDisbursed"].as_f64(), Some(27455.39), "{grant}");
+    assert_eq!(grant["actualDates"][0]["startDate"], day.as_str());
 });

@@ -204,7 +204,7 @@ both!(async fn the_montagna_envelope_is_ranked_and_allocated_to_the_cent(app) {
         assert!(r["recipient"].as_str().unwrap().starts_with("Ente "), "{r}");
     }
     let csv = app.get(&format!("/api/v1/calls/{demo}/results?format=csv"), None).await.text().await.unwrap();
-    assert!(csv.starts_with("agency_code,rank,protocol_number,title,recipient,score,outcome,amount,act_number,act_date\r\n"));
+    assert!(csv.starts_with("agency_code,rank,protocol_number,title,recipient,score,outcome,amount,act_number,act_date,grant_status,final_grant,disbursed,start_date,end_date\r\n"), "{csv}");
     let giving: Value = app.get(&format!("/api/v1/calls/{demo}/results?format=360giving"), None).await.json().await.unwrap();
     assert_eq!(giving["grants"].as_array().unwrap().len(), 6);
     assert_eq!(giving["grants"][0]["currency"], "EUR");

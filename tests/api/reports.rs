@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use welfare_grants::clock::Clock;
 
 /// Today in Rome by the test clock.
-fn today(app: &TestApp) -> String {
+pub fn today(app: &TestApp) -> String {
     app.clock
         .now()
         .with_timezone(&chrono_tz::Europe::Rome)
@@ -47,7 +47,7 @@ async fn upload_evidence(
 }
 
 /// An evidence file uploaded by the lead: its id.
-async fn evidence(app: &TestApp, token: &str, grant: &str, name: &str) -> String {
+pub async fn evidence(app: &TestApp, token: &str, grant: &str, name: &str) -> String {
     let res = upload_evidence(app, token, grant, "report_evidence", name).await;
     let status = res.status();
     let body: Value = res.json().await.unwrap();
@@ -57,7 +57,7 @@ async fn evidence(app: &TestApp, token: &str, grant: &str, name: &str) -> String
 }
 
 /// The grant's application and the organization ids of its partnership: the lead's first.
-async fn members_of(app: &TestApp, token: &str, grant: &Value) -> (Value, Vec<String>) {
+pub async fn members_of(app: &TestApp, token: &str, grant: &Value) -> (Value, Vec<String>) {
     let application: Value = app
         .get(
             &format!(
@@ -98,7 +98,7 @@ async fn members_of(app: &TestApp, token: &str, grant: &Value) -> (Value, Vec<St
 }
 
 /// A read with its ETag.
-async fn read(app: &TestApp, path: &str, token: &str) -> (Value, String) {
+pub async fn read(app: &TestApp, path: &str, token: &str) -> (Value, String) {
     let res = app.get(path, Some(token)).await;
     assert_eq!(res.status(), StatusCode::OK);
     let tag = res.headers()["etag"].to_str().unwrap().to_owned();
@@ -106,7 +106,13 @@ async fn read(app: &TestApp, path: &str, token: &str) -> (Value, String) {
 }
 
 /// Authorize (by the ATS) and record paid (by the Region) a payment.
-async fn pay(app: &TestApp, evaluator: &str, admin: &str, payment: &str, already_authorized: bool) {
+pub async fn pay(
+    app: &TestApp,
+    evaluator: &str,
+    admin: &str,
+    payment: &str,
+    already_authorized: bool,
+) {
     let day = today(app);
     if !already_authorized {
         let res = app

@@ -916,8 +916,10 @@ export interface paths {
         /**
          * Read the published results of a call.
          * @description The approved rankings, as published: JSON, CSV (`format=csv`, with `dialect=excel-it` for Excel
-         *     set to Italian), or the 360Giving data standard (`format=360giving`). Public, with no personal
-         *     data.
+         *     set to Italian), or the 360Giving data standard (`format=360giving`). An application with a
+         *     grant also shows where the grant stands, its final grant once verified, what it was paid less
+         *     what it paid back (`amountDisbursed` in 360Giving) and the project's actual start and end
+         *     (`actualDates`). Public, with no personal data.
          */
         get: operations["getCallResults"];
         put?: never;
@@ -4052,9 +4054,29 @@ export interface components {
             version: number;
         };
         /**
+         * @description When a 360Giving grant's activity took place (the standard's `Event`).
+         * @example {
+         *       "endDate": "2028-03-31",
+         *       "startDate": "2027-04-01"
+         *     }
+         */
+        GivingDates: {
+            /** Format: date */
+            endDate?: string | null;
+            /** Format: date */
+            startDate: string;
+        };
+        /**
          * @description One funded application, as a 360Giving grant.
          * @example {
+         *       "actualDates": [
+         *         {
+         *           "endDate": "2028-03-31",
+         *           "startDate": "2027-04-01"
+         *         }
+         *       ],
          *       "amountAwarded": 50000,
+         *       "amountDisbursed": 35000,
          *       "awardDate": "2027-03-05",
          *       "currency": "EUR",
          *       "description": "Servizi di conciliazione per i dipendenti delle micro e piccole imprese della rete.",
@@ -4075,11 +4097,19 @@ export interface components {
          *     }
          */
         GivingGrant: {
+            /** @description The project's actual start and end, once it started; absent before. */
+            actualDates?: components["schemas"]["GivingDates"][] | null;
             /**
              * Format: double
              * @description A number, as the standard wants (the JSON and CSV results carry the exact string).
              */
             amountAwarded: number;
+            /**
+             * Format: double
+             * @description What was paid less what was paid back, as a number; absent while the application has
+             *     no grant.
+             */
+            amountDisbursed?: number | null;
             /**
              * Format: date
              * @description The date of the agency's act that approved the ranking.
@@ -4103,7 +4133,14 @@ export interface components {
          * @example {
          *       "grants": [
          *         {
+         *           "actualDates": [
+         *             {
+         *               "endDate": "2028-03-31",
+         *               "startDate": "2027-04-01"
+         *             }
+         *           ],
          *           "amountAwarded": 50000,
+         *           "amountDisbursed": 35000,
          *           "awardDate": "2027-03-05",
          *           "currency": "EUR",
          *           "description": "Servizi di conciliazione per i dipendenti delle micro e piccole imprese della rete.",
@@ -5943,11 +5980,16 @@ export interface components {
          *       "act_number": "decreto ATS n. 123",
          *       "agency_code": "MONTAGNA",
          *       "amount": "50000.00",
+         *       "disbursed": "35000.00",
+         *       "end_date": "2028-03-31",
+         *       "final_grant": null,
+         *       "grant_status": "accepted",
          *       "outcome": "funded",
          *       "protocol_number": "RLD-DEMO-CONCILIAZIONE-000001",
          *       "rank": 1,
          *       "recipient": "Comune di Sondrio (demo)",
          *       "score": "90.00",
+         *       "start_date": "2027-04-01",
          *       "title": "Valtellina concilia"
          *     }
          */
@@ -5957,6 +5999,14 @@ export interface components {
             act_number?: string | null;
             agency_code: components["schemas"]["AgencyCode"];
             amount: components["schemas"]["Money"];
+            disbursed?: components["schemas"]["Money"] | null;
+            /**
+             * Format: date
+             * @description The project's end, computed from its start; null before the start.
+             */
+            end_date?: string | null;
+            final_grant?: components["schemas"]["Money"] | null;
+            grant_status?: components["schemas"]["GrantStatus"] | null;
             outcome: components["schemas"]["Outcome"];
             protocol_number: string;
             /** Format: int32 */
@@ -5964,6 +6014,11 @@ export interface components {
             /** @description The lead organization (a natural person's name is never shown). */
             recipient: string;
             score?: components["schemas"]["Score"] | null;
+            /**
+             * Format: date
+             * @description The project's actual start, as its lead communicated it; null before the start.
+             */
+            start_date?: string | null;
             title?: string | null;
         };
         /**
@@ -5974,11 +6029,16 @@ export interface components {
          *         "act_number": "decreto ATS n. 123",
          *         "agency_code": "MONTAGNA",
          *         "amount": "50000.00",
+         *         "disbursed": "35000.00",
+         *         "end_date": "2028-03-31",
+         *         "final_grant": null,
+         *         "grant_status": "accepted",
          *         "outcome": "funded",
          *         "protocol_number": "RLD-DEMO-CONCILIAZIONE-000001",
          *         "rank": 1,
          *         "recipient": "Comune di Sondrio (demo)",
          *         "score": "90.00",
+         *         "start_date": "2027-04-01",
          *         "title": "Valtellina concilia"
          *       }
          *     ]

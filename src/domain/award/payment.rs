@@ -3,6 +3,8 @@
 //! payment order, never the same person (four eyes), and the total paid never exceeds the
 //! grant.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -193,6 +195,26 @@ pub fn total_paid<'a>(payments: impl IntoIterator<Item = &'a Payment>) -> Money 
             .map(|p| p.amount),
     )
     .unwrap_or(Money::ZERO)
+}
+
+/// What each grant has disbursed (the open data's `amountDisbursed`): what its payments paid
+/// less what its settled recovery orders brought back, added exactly. A grant that paid
+/// nothing is not in the map (it disbursed 0.00). `None` when a sum overflows or a grant got
+/// back more than it paid, which stored money cannot show.
+pub fn disbursed(
+    paid: impl IntoIterator<Item = (Uuid, Money)>,
+    recovered: impl IntoIterator<Item = (Uuid, Money)>,
+) -> Option<HashMap<Uuid, Money>> {
+    let mut out: HashMap<Uuid, Money> = HashMap::new();
+    for (grant, amount) in paid {
+        let total = out.entry(grant).or_insert(Money::ZERO);
+        *total = total.checked_add(amount)?;
+    }
+    for (grant, amount) in recovered {
+        let total = out.get_mut(&grant)?;
+        *total = total.checked_sub(amount)?;
+    }
+    Some(out)
 }
 
 /// Where a grant's payment plan stands: each tranche with its amount for the grant, what
@@ -448,6 +470,26 @@ mod tests {
 
     fn user(n: u128) -> Uuid {
         Uuid::from_u128(n)
+    }
+
+    #[test]
+    fn a_grant_disbursed_what_it_paid_less_what_came_back() {
+        let (a, b, c) = (user(1), user(2), user(3));
+        let got = disbursed(
+            [(a, m("30506.00")), (b, m("35000.00")), (b, m("15000.00"))],
+            [(a, m("3050.61"))],
+        )
+        .unwrap();
+        assert_eq!(got[&a], m("27455.39"));
+        assert_eq!(got[&b], m("50000.00"));
+        assert!(!got.contains_key(&c), "nothing paid: 0.00, not listed");
+        // Back more than paid, or back without a payment: not money the service stores.
+        assert_eq!(disbursed([(a, m("10.00"))], [(a, m("10.01"))]), None);
+        assert_eq!(disbursed([], [(a, m("1.00"))]), None);
+        assert_eq!(
+            disbursed([(a, m("999999999999.99")), (a, m("0.01"))], []),
+            None
+        );
     }
 
     fn evaluator(n: u128, agency: AgencyCode) -> Actor {
