@@ -7,6 +7,7 @@ use super::error_code::ErrorCode;
 use super::review::Refusal;
 use super::violation::Violation;
 
+mod deadline;
 mod payment;
 mod recovery;
 mod report;
@@ -15,6 +16,7 @@ mod start;
 mod tranche;
 mod verification;
 
+pub use deadline::*;
 pub use payment::*;
 pub use recovery::*;
 pub use report::*;
