@@ -155,8 +155,9 @@ fn spawn_sweeper(state: web::Data<AppState>) {
 }
 
 /// The periodic task that lapses unanswered offers past their deadline (they are also
-/// detected lazily whenever grants are read or answered) and forgets idempotency keys older
-/// than a day.
+/// detected lazily whenever grants are read or answered), sends the projects' deadline
+/// reminders and missed-deadline notices (each once, whatever the replicas) and forgets
+/// idempotency keys older than a day.
 fn spawn_expiry(state: web::Data<AppState>) {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(60);
     tokio::spawn(async move {
@@ -173,6 +174,17 @@ fn spawn_expiry(state: web::Data<AppState>) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "offers lapsed past their deadline"),
                 Err(e) => tracing::warn!(error = %e, "cannot lapse expired offers"),
+            }
+            match crate::service::deadlines::notify_due(
+                &state.db,
+                &crate::domain::event::Actor::system(),
+                state.now(),
+            )
+            .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sent = n, "deadline reminders and missed-deadline notices"),
+                Err(e) => tracing::warn!(error = %e, "cannot send the deadline notices"),
             }
             // Sessions and tokens live in real time (see `auth::start_session`).
             match crate::store::sessions::purge(&state.db, chrono::Utc::now()).await {

@@ -21,6 +21,7 @@ mod m20261213_000015_create_payments;
 mod m20261214_000016_add_signatures;
 mod m20261215_000017_create_recoveries;
 mod m20261216_000018_create_final_reports;
+mod m20261217_000019_create_deadline_notices;
 mod m20261218_000020_create_variations;
 
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261214_000016_add_signatures::Migration),
             Box::new(m20261215_000017_create_recoveries::Migration),
             Box::new(m20261216_000018_create_final_reports::Migration),
+            Box::new(m20261217_000019_create_deadline_notices::Migration),
             Box::new(m20261218_000020_create_variations::Migration),
         ]
     }

@@ -22,7 +22,7 @@ use crate::state::AppState;
 #[schema(example = json!({"id": "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d", "call_id": "3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65", "agency_code": "MONTAGNA",
     "application_id": "2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901", "amount": "43580.00", "requested": "50000.00", "status": "offered",
     "offered_at": "2027-03-05T09:00:00.000000Z", "deadline": "2027-04-04T21:59:59.000000Z", "cup": null, "answered_at": null, "reason": null, "ranking_version": 2,
-    "start_deadline": null, "start_date": null, "end_date": null, "started_at": null, "overdue": false,
+    "start_deadline": null, "start_date": null, "end_date": null, "started_at": null, "overdue": false, "report_deadline": null, "report_overdue": false,
     "revocation_cause": null, "revocation_act": null, "ended_at": null, "final_grant": null}))]
 pub struct GrantView {
     pub id: Uuid,
@@ -58,6 +58,12 @@ pub struct GrantView {
     /// Started after the start deadline, or still not started past it: flagged for the ATS
     /// (revocation is always an explicit act).
     pub overdue: bool,
+    /// Once started: the last day to submit the final report (the end date plus the call's
+    /// `report_deadline_days`, Europe/Rome).
+    pub report_deadline: Option<NaiveDate>,
+    /// The final report was submitted after its deadline, or, while the project is live, is
+    /// still not submitted past it: flagged for the ATS.
+    pub report_overdue: bool,
     /// Why it was revoked, when a cause was given.
     pub revocation_cause: Option<RevocationCause>,
     /// The act that revoked it, when given.
@@ -93,6 +99,8 @@ impl From<&Viewed> for GrantView {
             end_date: g.end_date,
             started_at: g.started_at,
             overdue: v.overdue,
+            report_deadline: v.report_deadline,
+            report_overdue: v.report_overdue,
             revocation_cause: g.revocation_cause,
             revocation_act: g.revocation_act.clone(),
             ended_at: g.ended_at,

@@ -88,6 +88,10 @@ pub enum EventType {
     /// A project is over: its final grant paid, every recovery order settled.
     #[serde(rename = "grant.closed")]
     GrantClosed,
+    /// A live project missed a deadline (its start not communicated, its final report not
+    /// submitted, in time): the grant is flagged overdue. Nothing is revoked by it.
+    #[serde(rename = "grant.deadline_missed")]
+    GrantDeadlineMissed,
     /// A project's lead asked for a variation (a budget shift, a partner change, an extension).
     #[serde(rename = "variation.requested")]
     VariationRequested,
@@ -112,7 +116,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 30] = [
+    pub const ALL: [EventType; 31] = [
         EventType::ApplicationSubmitted,
         EventType::AdmissibilityDecided,
         EventType::RankingChanged,
@@ -125,6 +129,7 @@ impl EventType {
         EventType::GrantExpired,
         EventType::GrantStarted,
         EventType::GrantClosed,
+        EventType::GrantDeadlineMissed,
         EventType::PaymentAuthorized,
         EventType::PaymentPaid,
         EventType::PaymentFailed,
@@ -159,6 +164,7 @@ impl EventType {
             EventType::GrantExpired => "grant.expired",
             EventType::GrantStarted => "grant.started",
             EventType::GrantClosed => "grant.closed",
+            EventType::GrantDeadlineMissed => "grant.deadline_missed",
             EventType::PaymentAuthorized => "payment.authorized",
             EventType::PaymentPaid => "payment.paid",
             EventType::PaymentFailed => "payment.failed",

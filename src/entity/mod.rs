@@ -10,6 +10,7 @@ pub mod call;
 pub mod call_amendment;
 pub mod conflict_declaration;
 pub mod consensus_score;
+pub mod deadline_notice;
 pub mod envelope;
 pub mod evaluation;
 pub mod final_report;

@@ -27,7 +27,7 @@ use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::store::{
     Page, applications, begin_write, calls, grants, organizations, partnerships, payments,
-    recoveries,
+    recoveries, reports,
 };
 
 pub use crate::store::grants::Grant;
@@ -44,16 +44,22 @@ pub struct Viewed {
     pub start_deadline: Option<DateTime<Utc>>,
     /// Started late, or not started and past the start deadline: the ATS sees it flagged.
     pub overdue: bool,
+    /// A started project's last day to submit its final report.
+    pub report_deadline: Option<NaiveDate>,
+    /// Its final report submitted late, or, while live, still not submitted past the deadline.
+    pub report_overdue: bool,
 }
 
-/// The post-award rules of the calls of these grants, each call read once.
+/// The post-award rules of the calls of these grants (the accepted and the started ones), each
+/// call read once.
 async fn post_award_rules<C: sea_orm::ConnectionTrait>(
     conn: &C,
     grants: &[Grant],
 ) -> Result<BTreeMap<Uuid, PostAwardRules>, ApiError> {
     let mut rules = BTreeMap::new();
     for g in grants {
-        if g.status == GrantStatus::Accepted && !rules.contains_key(&g.call_id) {
+        let dated = g.status == GrantStatus::Accepted || g.end_date.is_some();
+        if dated && !rules.contains_key(&g.call_id) {
             let call = calls::get(conn, g.call_id)
                 .await?
                 .ok_or_else(grant_not_found)?;
@@ -70,6 +76,16 @@ async fn view_all<C: sea_orm::ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<Vec<Viewed>, ApiError> {
     let rules = post_award_rules(conn, &grants).await?;
+    let started: Vec<Uuid> = grants
+        .iter()
+        .filter(|g| g.end_date.is_some())
+        .map(|g| g.id)
+        .collect();
+    let submissions = if started.is_empty() {
+        BTreeMap::new()
+    } else {
+        reports::submissions(conn, &started).await?
+    };
     Ok(grants
         .into_iter()
         .map(|grant| {
@@ -84,10 +100,21 @@ async fn view_all<C: sea_orm::ConnectionTrait>(
                 (None, Some(d)) => now > d,
                 (None, None) => false,
             };
+            let report_deadline = grant
+                .end_date
+                .zip(rules.get(&grant.call_id))
+                .map(|(end, r)| award::report_deadline(r, end));
+            let submitted_late = submissions
+                .get(&grant.id)
+                .and_then(|s| s.submitted_at.map(|_| s.overdue));
+            let live = grant.status == GrantStatus::Accepted;
+            let report_overdue = award::report_flagged(report_deadline, submitted_late, live, now);
             Viewed {
                 grant,
                 start_deadline: deadline,
                 overdue,
+                report_deadline,
+                report_overdue,
             }
         })
         .collect())

@@ -4,6 +4,7 @@
 
 pub mod applications;
 pub mod calls;
+pub mod deadlines;
 pub mod documents;
 pub mod events;
 pub mod files;

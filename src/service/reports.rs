@@ -21,7 +21,8 @@ use crate::clock::Clock;
 use crate::domain::ErrorCode;
 use crate::domain::award::{
     self, DecisionInput, EVIDENCE_KIND, LineDecision, ReportContent, ReportStatus, Verification,
-    check_report, report_blocking, report_deadline, report_overdue, report_protocol,
+    check_report, report_blocking, report_deadline, report_flagged, report_overdue,
+    report_protocol,
 };
 use crate::domain::call::{Call, rome_day};
 use crate::domain::event::report::{self as event, ReportEvent, ReportStep};
@@ -126,11 +127,8 @@ async fn shown<C: ConnectionTrait>(
         .end_date
         .map(|end| report_deadline(&call.rules.post_award, end));
     let live = g.status == GrantStatus::Accepted;
-    let overdue = match (report.submitted_at, deadline) {
-        (Some(_), _) => report.overdue,
-        (None, Some(d)) => live && report_overdue(d, None, now),
-        (None, None) => false,
-    };
+    let submitted_late = report.submitted_at.map(|_| report.overdue);
+    let overdue = report_flagged(deadline, submitted_late, live, now);
     let evidence = evidence_of(conn, &g).await?;
     let blocking = if report.status == ReportStatus::Draft {
         let mut b = check_report(

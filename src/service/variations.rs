@@ -31,7 +31,7 @@ use crate::domain::violation::Violation;
 use crate::error::ApiError;
 use crate::store::partnerships::MemberRecord;
 use crate::store::{
-    applications, begin_write, calls, grants, organizations, partnerships, variations,
+    applications, begin_write, calls, deadlines, grants, organizations, partnerships, variations,
 };
 
 pub use crate::store::variations::StoredVariation;
@@ -346,6 +346,12 @@ async fn apply<C: ConnectionTrait>(conn: &C, v: &StoredVariation) -> Result<(), 
         && let Some(end) = v.after.end_date
     {
         grants::set_end_date(conn, v.grant_id, end).await?;
+        // The report's deadline moved: its reminder and its missed notice are due again.
+        let report = [
+            award::DeadlineNotice::ReportReminder,
+            award::DeadlineNotice::ReportMissed,
+        ];
+        deadlines::forget(conn, v.grant_id, &report).await?;
     }
     Ok(())
 }

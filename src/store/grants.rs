@@ -474,3 +474,59 @@ pub async fn set_end_date<C: ConnectionTrait>(
         .await
         .map(|_| ())
 }
+
+/// Live projects (accepted) still owed a notice of one of their deadlines: not started, and
+/// not yet told the ATS that the start was missed (`Deadline::Start`); started, their final
+/// report not submitted, and not yet told it was missed (`Deadline::Report`).
+pub async fn awaiting<C: ConnectionTrait>(
+    conn: &C,
+    deadline: crate::domain::award::Deadline,
+) -> Result<Vec<Grant>, DbErr> {
+    use crate::domain::award::{Deadline, DeadlineNotice};
+    use crate::entity::{deadline_notice, final_report};
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+
+    let missed = match deadline {
+        Deadline::Start => DeadlineNotice::StartMissed,
+        Deadline::Report => DeadlineNotice::ReportMissed,
+    };
+    let told = Query::select()
+        .expr(Expr::val(1))
+        .from(deadline_notice::Entity)
+        .and_where(
+            Expr::col((deadline_notice::Entity, deadline_notice::Column::GrantId))
+                .equals((grant::Entity, grant::Column::Id)),
+        )
+        .and_where(
+            Expr::col((deadline_notice::Entity, deadline_notice::Column::Kind)).eq(missed.as_str()),
+        )
+        .to_owned();
+    let mut q = grant::Entity::find()
+        .filter(grant::Column::Status.eq(GrantStatus::Accepted.as_str()))
+        .filter(Expr::exists(told).not());
+    q = match deadline {
+        Deadline::Start => q.filter(grant::Column::StartDate.is_null()),
+        Deadline::Report => {
+            let submitted = Query::select()
+                .expr(Expr::val(1))
+                .from(final_report::Entity)
+                .and_where(
+                    Expr::col((final_report::Entity, final_report::Column::GrantId))
+                        .equals((grant::Entity, grant::Column::Id)),
+                )
+                .and_where(
+                    Expr::col((final_report::Entity, final_report::Column::SubmittedAt))
+                        .is_not_null(),
+                )
+                .to_owned();
+            q.filter(grant::Column::EndDate.is_not_null())
+                .filter(Expr::exists(submitted).not())
+        }
+    };
+    q.order_by_asc(grant::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_grant)
+        .collect()
+}

@@ -6,6 +6,7 @@
 pub mod applications;
 pub mod audit;
 pub mod calls;
+pub mod deadlines;
 pub mod grants;
 pub mod idempotency;
 pub mod notifications;

@@ -3,8 +3,11 @@
 //! kept as JSON; the figures the envelopes need are columns.
 
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    Set,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -125,6 +128,45 @@ pub async fn of_grant<C: ConnectionTrait>(
         .await?
         .map(to_report)
         .transpose()
+}
+
+/// Whether a project's final report was submitted, and late, as a grant list shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Submission {
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// Submitted after its deadline.
+    pub overdue: bool,
+}
+
+/// The submissions of these projects' final reports (those with one), in one query per
+/// thousand projects.
+pub async fn submissions<C: ConnectionTrait>(
+    conn: &C,
+    grants: &[Uuid],
+) -> Result<BTreeMap<Uuid, Submission>, DbErr> {
+    let mut found = BTreeMap::new();
+    // A thousand at a time: well under the databases' bind limits.
+    for chunk in grants.chunks(1000) {
+        let rows: Vec<(Uuid, Option<DateTime<Utc>>, bool)> = final_report::Entity::find()
+            .select_only()
+            .column(final_report::Column::GrantId)
+            .column(final_report::Column::SubmittedAt)
+            .column(final_report::Column::Overdue)
+            .filter(final_report::Column::GrantId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (grant_id, submitted_at, overdue) in rows {
+            found.insert(
+                grant_id,
+                Submission {
+                    submitted_at,
+                    overdue,
+                },
+            );
+        }
+    }
+    Ok(found)
 }
 
 /// Store a report's new state: inserted when `expected` is `None` (its first change), else

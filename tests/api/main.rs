@@ -13,6 +13,7 @@ mod caching;
 mod calls;
 mod concurrency;
 mod consent;
+mod deadlines;
 mod demo;
 mod errors;
 mod exports;

@@ -7,6 +7,7 @@ use super::error_code::ErrorCode;
 use super::review::Refusal;
 use super::violation::Violation;
 
+mod deadline;
 mod payment;
 mod recovery;
 mod report;
@@ -16,6 +17,7 @@ mod tranche;
 mod variation;
 mod verification;
 
+pub use deadline::*;
 pub use payment::*;
 pub use recovery::*;
 pub use report::*;

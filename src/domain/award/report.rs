@@ -309,6 +309,22 @@ pub fn report_overdue(
     rome_day(submitted_at.unwrap_or(now)) > deadline
 }
 
+/// Whether a project's final report is flagged overdue at `now`: once submitted, as it was
+/// flagged then (`submitted_late`); before, when the project is live and its deadline's day
+/// (`deadline`, once started) has passed.
+pub fn report_flagged(
+    deadline: Option<NaiveDate>,
+    submitted_late: Option<bool>,
+    live: bool,
+    now: DateTime<Utc>,
+) -> bool {
+    match (submitted_late, deadline) {
+        (Some(late), _) => late,
+        (None, Some(d)) => live && report_overdue(d, None, now),
+        (None, None) => false,
+    }
+}
+
 /// The protocol number of a project's final report: its application's, marked as the report's
 /// (one report per project, so it is unique).
 pub fn report_protocol(application_protocol: &str) -> String {

@@ -1,10 +1,13 @@
-//! The changes of a grant: offered by a ranking, topped up, answered, revoked, lapsed.
+//! The changes of a grant: offered by a ranking, topped up, answered, revoked, lapsed,
+//! started, closed, and the notices of its project's deadlines.
 
+use chrono::NaiveDate;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{DomainEvent, EventKind, Notice, Recipients};
 use crate::domain::agency::AgencyCode;
+use crate::domain::award::{Deadline, DeadlineNotice};
 use crate::domain::grant::{GrantStatus, Offer};
 use crate::domain::money::Money;
 use crate::domain::violation::Msg;
@@ -64,6 +67,23 @@ pub enum GrantEvent {
         application_id: Uuid,
         final_grant: Money,
     },
+    /// A deadline of a live project is a week away and what it awaits has not come (the
+    /// start, the final report): its lead hears of it, once.
+    DeadlineApproaching {
+        kind: Deadline,
+        /// The last day (Europe/Rome).
+        deadline: NaiveDate,
+        application_id: Uuid,
+    },
+    /// A deadline of a live project passed without what it awaited: the ATS's evaluators hear
+    /// of it, once, and the grant is flagged overdue (revocation stays their explicit act).
+    DeadlineMissed {
+        kind: Deadline,
+        /// The last day (Europe/Rome).
+        deadline: NaiveDate,
+        agency: AgencyCode,
+        application_id: Uuid,
+    },
 }
 
 impl GrantEvent {
@@ -80,6 +100,8 @@ impl GrantEvent {
             GrantEvent::Expired { .. } => "grant.expired",
             GrantEvent::Started { .. } => "grant.started",
             GrantEvent::Closed { .. } => "grant.closed",
+            GrantEvent::DeadlineApproaching { .. } => "grant.deadline_approaching",
+            GrantEvent::DeadlineMissed { .. } => "grant.deadline_missed",
         }
     }
 
@@ -102,7 +124,7 @@ impl GrantEvent {
     pub fn webhook(&self) -> Option<EventType> {
         Some(match self {
             GrantEvent::Offered { .. } => EventType::GrantOffered,
-            GrantEvent::ToppedUp { .. } => return None,
+            GrantEvent::ToppedUp { .. } | GrantEvent::DeadlineApproaching { .. } => return None,
             GrantEvent::Answered { accepted: true, .. } => EventType::GrantAccepted,
             GrantEvent::Answered {
                 accepted: false, ..
@@ -112,6 +134,7 @@ impl GrantEvent {
             GrantEvent::Expired { .. } => EventType::GrantExpired,
             GrantEvent::Started { .. } => EventType::GrantStarted,
             GrantEvent::Closed { .. } => EventType::GrantClosed,
+            GrantEvent::DeadlineMissed { .. } => EventType::GrantDeadlineMissed,
         })
     }
 
@@ -267,7 +290,101 @@ impl GrantEvent {
                     },
                 ]
             }
+            GrantEvent::DeadlineApproaching {
+                kind,
+                deadline,
+                application_id,
+            } => {
+                let message = match kind {
+                    Deadline::Start => Msg::new(
+                        format!(
+                            "Communicate the project's start by {deadline}: after that day it is flagged overdue to the ATS."
+                        ),
+                        format!(
+                            "Comunicare l'avvio del progetto entro il {deadline}: dopo quel giorno è segnalato in ritardo all'ATS."
+                        ),
+                    ),
+                    Deadline::Report => Msg::new(
+                        format!(
+                            "Submit the project's final report by {deadline}: after that day it is flagged overdue to the ATS."
+                        ),
+                        format!(
+                            "Presentare il rendiconto finale del progetto entro il {deadline}: dopo quel giorno è segnalato in ritardo all'ATS."
+                        ),
+                    ),
+                };
+                vec![Notice {
+                    to: Recipients::LeadOf(*application_id),
+                    kind: "grant_deadline_approaching",
+                    message,
+                    data: json!({"grant_id": grant_id, "application_id": application_id, "deadline_kind": kind, "deadline": deadline}),
+                }]
+            }
+            GrantEvent::DeadlineMissed {
+                kind,
+                deadline,
+                agency,
+                application_id,
+            } => {
+                let message = match kind {
+                    Deadline::Start => Msg::new(
+                        format!(
+                            "A project's start was not communicated by {deadline}: the grant is flagged overdue."
+                        ),
+                        format!(
+                            "L'avvio di un progetto non è stato comunicato entro il {deadline}: il contributo è segnalato in ritardo."
+                        ),
+                    ),
+                    Deadline::Report => Msg::new(
+                        format!(
+                            "A project's final report was not submitted by {deadline}: the grant is flagged overdue."
+                        ),
+                        format!(
+                            "Il rendiconto finale di un progetto non è stato presentato entro il {deadline}: il contributo è segnalato in ritardo."
+                        ),
+                    ),
+                };
+                vec![Notice {
+                    to: Recipients::Evaluators(*agency),
+                    kind: "grant_deadline_missed",
+                    message,
+                    data: json!({"grant_id": grant_id, "application_id": application_id, "deadline_kind": kind, "deadline": deadline}),
+                }]
+            }
         }
+    }
+}
+
+/// A notice of a live project's deadline (`notice`), whose last day is `deadline`: a reminder
+/// to its lead, or the ATS told it was missed.
+pub fn deadline_notice(
+    grant: Uuid,
+    agency: AgencyCode,
+    application_id: Uuid,
+    notice: DeadlineNotice,
+    deadline: NaiveDate,
+) -> DomainEvent {
+    let kind = notice.deadline();
+    let event = if notice.missed() {
+        GrantEvent::DeadlineMissed {
+            kind,
+            deadline,
+            agency,
+            application_id,
+        }
+    } else {
+        GrantEvent::DeadlineApproaching {
+            kind,
+            deadline,
+            application_id,
+        }
+    };
+    DomainEvent {
+        kind: EventKind::Grant(event),
+        entity_type: "grant",
+        entity_id: grant,
+        before: None,
+        after: Some(json!({"deadline_notice": notice, "deadline": deadline})),
     }
 }
 
@@ -494,6 +611,28 @@ mod tests {
                 "{e:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_reminder_goes_to_the_lead_alone_and_a_missed_deadline_to_the_ats_and_its_webhook() {
+        let (grant, app, agency) = (Uuid::nil(), Uuid::max(), AgencyCode::ALL[0]);
+        let day = chrono::NaiveDate::MIN;
+        let reminder = deadline_notice(grant, agency, app, DeadlineNotice::StartReminder, day);
+        assert!(reminder.audited());
+        assert_eq!(reminder.action(), "grant.deadline_approaching");
+        assert_eq!(reminder.webhook(), None);
+        let to: Vec<Recipients> = reminder.notices().into_iter().map(|n| n.to).collect();
+        assert_eq!(to, vec![Recipients::LeadOf(app)]);
+        let missed = deadline_notice(grant, agency, app, DeadlineNotice::ReportMissed, day);
+        assert_eq!(missed.action(), "grant.deadline_missed");
+        assert_eq!(missed.webhook(), Some(EventType::GrantDeadlineMissed));
+        let notices = missed.notices();
+        assert_eq!(notices.len(), 1);
+        assert_eq!(
+            (notices[0].to.clone(), notices[0].kind),
+            (Recipients::Evaluators(agency), "grant_deadline_missed")
+        );
+        assert_eq!(notices[0].data["deadline_kind"], "report");
     }
 
     #[test]
