@@ -1277,6 +1277,108 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/grants/{grant_id}/variations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a project's variations.
+         * @description With its current version (budget lines, members, end date); each variation keeps the version
+         *     it started from and the one it made, so every version stays readable. For whoever may read
+         *     the grant.
+         */
+        get: operations["listVariations"];
+        put?: never;
+        /**
+         * Request a variation of a project.
+         * @description By the lead's representatives, for a started project still live, one open variation at a
+         *     time, with `reasons`. A `budget_shift` gives every line of the new budget: the total stays the
+         *     approved one and the category caps hold (422 otherwise); when each category moves by at
+         *     most the call's `variation_tolerance` of its approved amount it is approved at once
+         *     (`automatic`), otherwise the ATS decides. A `partner_change` adds and/or removes members: the
+         *     composition rules must hold on the result (each broken one listed, as in the eligibility
+         *     report), the lead stays, and a removed member bears no cost line; an added organization's
+         *     representatives consent first (`POST .../consent`) unless the lead's representative also
+         *     represents it. An `extension` moves the end date, at most the call's
+         *     `max_extension_months` after the original one. An approved variation is the project's new
+         *     version, which the final report and its verification use.
+         */
+        post: operations["requestVariation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/grants/{grant_id}/variations/{variation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a variation.
+         * @description What the lead asked and why, the project's version it started from and the one it makes, and
+         *     where it stands (awaiting consent, pending, approved, rejected), for whoever may read the
+         *     grant.
+         */
+        get: operations["getVariation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/grants/{grant_id}/variations/{variation_id}/consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Consent to join a project.
+         * @description By a representative of an organization that a partner change adds, while the change awaits
+         *     consent: accepted, it goes to the ATS for its decision; refused, it is rejected. To anybody
+         *     else the variation is not there.
+         */
+        post: operations["consentToVariation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/grants/{grant_id}/variations/{variation_id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide on a variation.
+         * @description By an evaluator of the project's ATS, once, for a pending variation of a live project. An
+         *     approved one is the project's new version at once (an extension moves the grant's
+         *     `end_date`, and so the report's deadline); a rejection needs a `note`. The lead is told.
+         */
+        post: operations["decideVariation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/notifications": {
         parameters: {
             query?: never;
@@ -3321,6 +3423,16 @@ export interface components {
             scores: components["schemas"]["CriterionScore"][];
         };
         /**
+         * @description An added organization's answer.
+         * @example {
+         *       "accept": true
+         *     }
+         */
+        ConsentRequest: {
+            /** @description Whether the organization consents to join the project. */
+            accept: boolean;
+        };
+        /**
          * @description One cost line of the budget, net of VAT.
          * @example {
          *       "amount": "30000.00",
@@ -3950,7 +4062,7 @@ export interface components {
          * @description What happened, as other systems see it.
          * @enum {string}
          */
-        EventType: "application.submitted" | "application.admissibility_decided" | "ranking.changed" | "ranking.approved" | "grant.offered" | "grant.accepted" | "grant.declined" | "grant.revoked" | "grant.renounced" | "grant.expired" | "grant.started" | "payment.authorized" | "payment.paid" | "payment.failed" | "payment.cancelled" | "recovery.issued" | "recovery.settled" | "recovery.cancelled" | "final_report.submitted" | "final_report.integration_requested" | "final_report.integration_answered" | "final_report.verified" | "grant.closed" | "envelope.changed" | "partnership.member_invited" | "partnership.invitation_accepted" | "partnership.invitation_declined" | "partnership.member_removed";
+        EventType: "application.submitted" | "application.admissibility_decided" | "ranking.changed" | "ranking.approved" | "grant.offered" | "grant.accepted" | "grant.declined" | "grant.revoked" | "grant.renounced" | "grant.expired" | "grant.started" | "payment.authorized" | "payment.paid" | "payment.failed" | "payment.cancelled" | "recovery.issued" | "recovery.settled" | "recovery.cancelled" | "final_report.submitted" | "final_report.integration_requested" | "final_report.integration_answered" | "final_report.verified" | "grant.closed" | "grant.deadline_missed" | "variation.requested" | "variation.decided" | "envelope.changed" | "partnership.member_invited" | "partnership.invitation_accepted" | "partnership.invitation_declined" | "partnership.member_removed";
         /**
          * @description One expense category of a budget, with an optional cap as a share of the total cost.
          * @example {
@@ -4280,6 +4392,8 @@ export interface components {
          *       "overdue": false,
          *       "ranking_version": 2,
          *       "reason": null,
+         *       "report_deadline": null,
+         *       "report_overdue": false,
          *       "requested": "50000.00",
          *       "revocation_act": null,
          *       "revocation_cause": null,
@@ -4332,6 +4446,17 @@ export interface components {
              */
             ranking_version: number;
             reason?: string | null;
+            /**
+             * Format: date
+             * @description Once started: the last day to submit the final report (the end date plus the call's
+             *     `report_deadline_days`, Europe/Rome).
+             */
+            report_deadline?: string | null;
+            /**
+             * @description The final report was submitted after its deadline, or, while the project is live, is
+             *     still not submitted past it: flagged for the ATS.
+             */
+            report_overdue: boolean;
             requested: components["schemas"]["Money"];
             revocation_act?: components["schemas"]["Act"] | null;
             revocation_cause?: components["schemas"]["RevocationCause"] | null;
@@ -5545,6 +5670,53 @@ export interface components {
             message: string;
         };
         /**
+         * @description A member of the project, as a version of it lists them.
+         * @example {
+         *       "organization_id": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
+         *       "role": "full_partner"
+         *     }
+         */
+        ProjectMember: {
+            /**
+             * Format: uuid
+             * @description An organization of the registry (`GET /api/v1/organizations`).
+             */
+            organization_id: string;
+            role: components["schemas"]["ParticipationRole"];
+        };
+        /**
+         * @description One version of the project: its budget lines, its members, its end date.
+         * @example {
+         *       "end_date": "2028-03-31",
+         *       "lines": [
+         *         {
+         *           "amount": "42000.00",
+         *           "borne_by": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
+         *           "category": "EMPLOYEE_SERVICES",
+         *           "description": "Baby-sitting e centri estivi"
+         *         }
+         *       ],
+         *       "members": [
+         *         {
+         *           "organization_id": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
+         *           "role": "lead"
+         *         }
+         *       ],
+         *       "version": 2
+         *     }
+         */
+        ProjectVersion: {
+            /** Format: date */
+            end_date?: string | null;
+            lines: components["schemas"]["CostLine"][];
+            members: components["schemas"]["ProjectMember"][];
+            /**
+             * Format: int32
+             * @description 1 for the project as approved; one more for each approved variation.
+             */
+            version: number;
+        };
+        /**
          * @description How a ranking is ordered, funded and approved.
          * @example {
          *       "allocation_mode": "strict_order",
@@ -6253,6 +6425,23 @@ export interface components {
             payment_reference?: string | null;
         };
         /**
+         * @description A budget shift's new lines.
+         * @example {
+         *       "lines": [
+         *         {
+         *           "amount": "42000.00",
+         *           "borne_by": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
+         *           "category": "EMPLOYEE_SERVICES",
+         *           "description": "Baby-sitting e centri estivi"
+         *         }
+         *       ]
+         *     }
+         */
+        ShiftedBudget: {
+            /** @description Every line of the new budget (the total stays the approved one). */
+            lines: components["schemas"]["CostLine"][];
+        };
+        /**
          * @description What a `.p7m` says about its signatures: one entry per signer, in the envelope's order
          *     (a DER `SET OF`, sorted by encoding, not by when each signed).
          *     Kept in the document's metadata.
@@ -6628,6 +6817,152 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
             username: string;
+        };
+        /**
+         * @description The ATS's decision on a variation.
+         * @example {
+         *       "note": "La proroga non è motivata da eventi esterni.",
+         *       "outcome": "rejected"
+         *     }
+         */
+        VariationDecision: {
+            /** @description Why: required to reject. */
+            note?: string | null;
+            outcome: components["schemas"]["VariationOutcome"];
+        };
+        /**
+         * @description What a variation changes.
+         * @example budget_shift
+         * @enum {string}
+         */
+        VariationKind: "budget_shift" | "partner_change" | "extension";
+        /**
+         * @description A project's current version and its variations, oldest first.
+         * @example {
+         *       "current": {
+         *         "end_date": "2028-03-31",
+         *         "lines": [],
+         *         "members": [],
+         *         "version": 2
+         *       },
+         *       "items": []
+         *     }
+         */
+        VariationList: {
+            current: components["schemas"]["ProjectVersion"];
+            items: components["schemas"]["VariationView"][];
+        };
+        /**
+         * @description `approved` or `rejected`.
+         * @enum {string}
+         */
+        VariationOutcome: "approved" | "rejected";
+        /**
+         * @description What the lead asks. A `budget_shift` gives `budget.lines`; a `partner_change` gives `add`
+         *     and/or `remove`; an `extension` gives `end_date`.
+         * @example {
+         *       "end_date": "2028-03-31",
+         *       "kind": "extension",
+         *       "reasons": "I centri estivi si chiudono a settembre."
+         *     }
+         */
+        VariationRequest: {
+            /**
+             * @description Organizations of the registry to add as partners (`GET /api/v1/organizations`); each
+             *     one's representatives consent before the ATS decides.
+             */
+            add?: components["schemas"]["ProjectMember"][];
+            budget?: components["schemas"]["ShiftedBudget"] | null;
+            /**
+             * Format: date
+             * @description The new end date: later than the current one, at most the call's
+             *     `max_extension_months` after the original one.
+             */
+            end_date?: string | null;
+            kind: components["schemas"]["VariationKind"];
+            /** @description Why the project needs it. */
+            reasons?: string | null;
+            /**
+             * @description Members to remove: `organization_id`s of the project's current `members`
+             *     (`GET /api/v1/grants/{grant_id}/variations`).
+             */
+            remove?: string[];
+        };
+        /**
+         * @description Where a variation stands.
+         * @example pending
+         * @enum {string}
+         */
+        VariationStatus: "awaiting_consent" | "pending" | "approved" | "rejected";
+        /**
+         * @description A variation of a project.
+         * @example {
+         *       "after": {
+         *         "end_date": "2028-03-31",
+         *         "lines": [],
+         *         "members": [],
+         *         "version": 2
+         *       },
+         *       "automatic": false,
+         *       "before": {
+         *         "end_date": "2027-12-31",
+         *         "lines": [],
+         *         "members": [],
+         *         "version": 1
+         *       },
+         *       "consent_at": null,
+         *       "consent_by": null,
+         *       "decided_at": null,
+         *       "decided_by": null,
+         *       "decision_note": null,
+         *       "grant_id": "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d",
+         *       "id": "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c",
+         *       "kind": "extension",
+         *       "project_version": null,
+         *       "reasons": "I centri estivi si chiudono a settembre.",
+         *       "request": {
+         *         "end_date": "2028-03-31",
+         *         "kind": "extension"
+         *       },
+         *       "requested_at": "2027-09-01T09:00:00.000000Z",
+         *       "requested_by": "9c8b7a6f-5e4d-4c3b-a2f1-0e9d8c7b6a5f",
+         *       "status": "pending"
+         *     }
+         */
+        VariationView: {
+            /** @description The version it makes once approved. */
+            after: components["schemas"]["ProjectVersion"];
+            /** @description Approved at once: a budget shift within the call's tolerance. */
+            automatic: boolean;
+            /** @description The project's version it starts from. */
+            before: components["schemas"]["ProjectVersion"];
+            /** Format: date-time */
+            consent_at?: string | null;
+            /** Format: uuid */
+            consent_by?: string | null;
+            /** Format: date-time */
+            decided_at?: string | null;
+            /** Format: uuid */
+            decided_by?: string | null;
+            decision_note?: string | null;
+            /** Format: uuid */
+            grant_id: string;
+            /** Format: uuid */
+            id: string;
+            kind: components["schemas"]["VariationKind"];
+            /**
+             * Format: int32
+             * @description The project's version it made, once approved.
+             */
+            project_version?: number | null;
+            reasons: string;
+            /** @description What the lead asked, as it asked it. */
+            request: Record<string, never>;
+            /** Format: date-time */
+            requested_at: string;
+            /** Format: uuid */
+            requested_by: string;
+            status: components["schemas"]["VariationStatus"];
         };
         /**
          * @description `approved` (with a decision on every line) or `integration_requested` (with a text).
@@ -15452,6 +15787,624 @@ export interface operations {
                      *           "code": "start_before_acceptance",
                      *           "field": "start_date",
                      *           "message": "The project cannot start before the grant was accepted (2027-03-10)."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listVariations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The current version and the variations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VariationList"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_path_parameter",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_path_parameter"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such grant that the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "grant_not_found",
+                     *       "detail": "There is no such grant that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:grant_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    requestVariation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VariationRequest"];
+            };
+        };
+        responses: {
+            /** @description Requested (or approved at once: `status` says) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VariationView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_body",
+                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_body",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "unknown_field_name",
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not the lead's representative */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "role_not_allowed",
+                     *       "detail": "Your role may not perform this operation.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:role_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such grant that the caller may see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "grant_not_found",
+                     *       "detail": "There is no such grant that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:grant_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A project not started, closed, revoked or renounced; another variation open */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "project_not_live",
+                     *       "detail": "Only a started project that is still live (not closed, revoked or renounced) changes.",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:project_not_live"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "unsupported_media_type",
+                     *       "detail": "The request body must be application/json.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 415,
+                     *       "title": "Unsupported media type",
+                     *       "type": "urn:welfare-grants:problem:unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A broken cap, a changed total, a broken composition rule, an extension beyond the maximum */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "extension_too_long",
+                     *           "field": "end_date",
+                     *           "message": "The end date can be extended to 2028-03-31 at the latest (3 months after the original end date)."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getVariation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+                /** @description The variation's id */
+                variation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The variation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VariationView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_path_parameter",
+                     *       "detail": "The path parameter call_id is not valid. Expected a UUID such as 3f2a9c4e-5b7d-4e21-8a6f-1d0c9b8e7a65, not \"x\".",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_path_parameter"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No such grant that the caller may see, or no such variation of it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "grant_not_found",
+                     *       "detail": "There is no such grant that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:grant_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    consentToVariation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+                /** @description The variation's id */
+                variation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConsentRequest"];
+            };
+        };
+        responses: {
+            /** @description Answered */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VariationView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_body",
+                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_body",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "unknown_field_name",
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not an applicant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "role_not_allowed",
+                     *       "detail": "Your role may not perform this operation.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:role_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such variation adding an organization the caller represents */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "grant_not_found",
+                     *       "detail": "There is no such grant that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:grant_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not awaiting consent, or a project no longer live */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "variation_decided",
+                     *       "detail": "The variation has already been decided; a variation is decided once.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:variation_decided"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "unsupported_media_type",
+                     *       "detail": "The request body must be application/json.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 415,
+                     *       "title": "Unsupported media type",
+                     *       "type": "urn:welfare-grants:problem:unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body breaks one or more rules, every one listed in violations; or the Idempotency-Key was used before with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "extension_too_long",
+                     *           "field": "end_date",
+                     *           "message": "The end date can be extended to 2028-03-31 at the latest (3 months after the original end date)."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    decideVariation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Repeat-safe key (1 to 255 visible ASCII characters, e.g. a UUID): a repeat with the same key and body answers the first result again. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The grant's id */
+                grant_id: string;
+                /** @description The variation's id */
+                variation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VariationDecision"];
+            };
+        };
+        responses: {
+            /** @description Decided */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VariationView"];
+                };
+            };
+            /** @description The request cannot be read: a path parameter of the wrong type, a malformed body, an unknown field, a field named twice or a value of the wrong type, an invalid Idempotency-Key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "invalid_body",
+                     *       "detail": "The body has fields this operation does not know, or values of the wrong type; see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 400,
+                     *       "title": "Bad request",
+                     *       "type": "urn:welfare-grants:problem:invalid_body",
+                     *       "violations": [
+                     *         {
+                     *           "code": "unknown_field",
+                     *           "field": "unknown_field_name",
+                     *           "message": "`unknown_field_name` is not a field of this object; its fields are: title, summary."
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Not an evaluator */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "role_not_allowed",
+                     *       "detail": "Your role may not perform this operation.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
+                     *       "type": "urn:welfare-grants:problem:role_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such grant of the caller's ATS, or no such variation of it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "grant_not_found",
+                     *       "detail": "There is no such grant that you may see.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 404,
+                     *       "title": "Not found",
+                     *       "type": "urn:welfare-grants:problem:grant_not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already decided, waiting for consent, or a project no longer live */
+            409: {
+                headers: {
+                    /** @description With `idempotency_in_progress`: seconds until the running request's lease ends (at most 60); retry with the same key then. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "variation_decided",
+                     *       "detail": "The variation has already been decided; a variation is decided once.",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "type": "urn:welfare-grants:problem:variation_decided"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "unsupported_media_type",
+                     *       "detail": "The request body must be application/json.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 415,
+                     *       "title": "Unsupported media type",
+                     *       "type": "urn:welfare-grants:problem:unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rejection without a note */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "The request breaks 1 rule(s); see violations.",
+                     *       "request_id": "5f0c8a1e-7d3b-4c55-9d8e-3b2f4a6c1d20",
+                     *       "status": 422,
+                     *       "title": "Validation failed",
+                     *       "type": "urn:welfare-grants:problem:validation_failed",
+                     *       "violations": [
+                     *         {
+                     *           "code": "extension_too_long",
+                     *           "field": "end_date",
+                     *           "message": "The end date can be extended to 2028-03-31 at the latest (3 months after the original end date)."
                      *         }
                      *       ]
                      *     }
