@@ -31,6 +31,7 @@ enum Variations {
     ProjectVersion,
     RequestedBy,
     RequestedAt,
+    Consents,
     ConsentBy,
     ConsentAt,
     DecidedBy,
@@ -60,6 +61,7 @@ impl MigrationTrait for Migration {
                     .col(integer_null(Variations::ProjectVersion))
                     .col(uuid(Variations::RequestedBy))
                     .col(timestamp_with_time_zone(Variations::RequestedAt))
+                    .col(text(Variations::Consents))
                     .col(uuid_null(Variations::ConsentBy))
                     .col(timestamp_with_time_zone_null(Variations::ConsentAt))
                     .col(uuid_null(Variations::DecidedBy))

@@ -57,7 +57,7 @@ pub struct VariationRequest {
     "before": {"version": 1, "lines": [], "members": [], "end_date": "2027-12-31"},
     "after": {"version": 2, "lines": [], "members": [], "end_date": "2028-03-31"},
     "automatic": false, "project_version": null, "requested_by": "9c8b7a6f-5e4d-4c3b-a2f1-0e9d8c7b6a5f",
-    "requested_at": "2027-09-01T09:00:00.000000Z", "consent_by": null, "consent_at": null,
+    "requested_at": "2027-09-01T09:00:00.000000Z", "consents": [], "consent_by": null, "consent_at": null,
     "decided_by": null, "decided_at": null, "decision_note": null}))]
 pub struct VariationView {
     pub id: Uuid,
@@ -79,6 +79,9 @@ pub struct VariationView {
     pub requested_by: Uuid,
     #[serde(with = "crate::domain::timestamp")]
     pub requested_at: DateTime<Utc>,
+    /// The added organizations that have consented to join.
+    pub consents: Vec<Uuid>,
+    /// Who answered last for an added organization.
     pub consent_by: Option<Uuid>,
     #[serde(with = "crate::domain::timestamp::option")]
     pub consent_at: Option<DateTime<Utc>>,
@@ -103,6 +106,7 @@ impl From<StoredVariation> for VariationView {
             project_version: v.project_version,
             requested_by: v.requested_by,
             requested_at: v.requested_at,
+            consents: v.consents,
             consent_by: v.consent_by,
             consent_at: v.consent_at,
             decided_by: v.decided_by,

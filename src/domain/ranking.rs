@@ -226,13 +226,13 @@ pub fn rank_and_allocate(candidates: &[Candidate], envelope: Money, policy: &Pol
 /// funded entry is topped up first (up to its request), then the reserve entries are funded
 /// by the allocation mode, each with a new offer; entries whose grant lapsed are marked so.
 /// `free` is the envelope less what the remaining grants commit. An entry in `settled` (a
-/// verified project, whose final grant is set) keeps its amount and holds nobody back.
+/// verified project) counts for its final grant, the amount given, and holds nobody back.
 pub fn scorrimento(
     previous: &Allocation,
     envelope: Money,
     free: Money,
     lapsed: &std::collections::BTreeSet<Uuid>,
-    settled: &std::collections::BTreeSet<Uuid>,
+    settled: &std::collections::BTreeMap<Uuid, Money>,
     policy: &Policy,
 ) -> Allocation {
     let mut remaining = free;
@@ -244,8 +244,10 @@ pub fn scorrimento(
         if lapsed.contains(&e.application_id) {
             e.outcome = Outcome::Lapsed;
             e.amount = Money::ZERO;
-        } else if settled.contains(&e.application_id) {
-            // A verified project's grant is final: never topped up, and it holds nobody back.
+        } else if let Some(final_grant) = settled.get(&e.application_id) {
+            // A verified project's grant is final: it counts for its final grant, is never
+            // topped up, and holds nobody back.
+            e.amount = *final_grant;
         } else {
             match e.outcome {
                 Outcome::PartiallyFunded => {

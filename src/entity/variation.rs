@@ -22,6 +22,8 @@ pub struct Model {
     pub project_version: Option<i32>,
     pub requested_by: Uuid,
     pub requested_at: DateTimeUtc,
+    #[sea_orm(column_type = "Text")]
+    pub consents: String,
     pub consent_by: Option<Uuid>,
     pub consent_at: Option<DateTimeUtc>,
     pub decided_by: Option<Uuid>,

@@ -23,9 +23,7 @@ use crate::domain::call::CallRules;
 use crate::domain::event::Actor;
 use crate::domain::event::application::ApplicationEvent;
 use crate::domain::media::{MediaType, SNIFF_LEN, name_contradicts, sniff};
-use crate::domain::partnership::Access;
 use crate::domain::signature::{self, Content as Wrapped, EnvelopeError, SignatureReport};
-use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::storage::{Content, Staged, Storage, StorageError, UploadError, stage};
 use crate::store::applications as store;
@@ -460,7 +458,7 @@ impl Ready {
         };
         let shown = |doc: &Document| {
             let mut doc = doc.clone();
-            mask_unless(reveal, &mut doc);
+            super::signers::mask_unless(reveal, &mut doc);
             doc
         };
         let stored = self.staged.commit().await.map_err(storage_unavailable)?;
@@ -589,34 +587,14 @@ pub async fn documents(
     Ok(docs)
 }
 
-/// Masks the signers' personal tax codes the caller may not see in full, as the members'
-/// tax codes are: an applicant sees those of the annexes about the organizations it represents
-/// (of the whole application's when it leads it); evaluators and administrators see all.
+/// Masks the signers' personal tax codes the caller may not see in full (`signers::mask`).
 async fn mask_signers(
     db: &DatabaseConnection,
     caller: &AuthUser,
     s: &Seen,
     docs: &mut [Document],
 ) -> Result<(), ApiError> {
-    if caller.role != Role::Applicant || docs.iter().all(|d| d.signature_report.is_none()) {
-        return Ok(());
-    }
-    let represented = organizations::represented_by(db, caller.id).await?;
-    for d in docs {
-        let reveal = match d.organization_id {
-            Some(o) => represented.contains(&o),
-            None => s.access == Access::Manage,
-        };
-        mask_unless(reveal, d);
-    }
-    Ok(())
-}
-
-/// The signers' tax codes of an annex masked, unless the caller may see them in full.
-fn mask_unless(reveal: bool, d: &mut Document) {
-    if let (false, Some(report)) = (reveal, &mut d.signature_report) {
-        report.mask_tax_codes();
-    }
+    super::signers::mask(db, caller, s.access, docs).await
 }
 
 /// One annex of an application the caller may see.

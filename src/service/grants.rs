@@ -520,12 +520,21 @@ async fn end(
         }
     }
     let paid = award::total_paid(held.iter().map(|p| &p.payment));
+    // What earlier orders already claim (a verified project's recovery, paid back, pending or
+    // written off) is not claimed again.
+    let claimed = Money::sum(
+        recoveries::of_grant(&tx, id)
+            .await?
+            .iter()
+            .map(|r| r.recovery.amount),
+    )
+    .unwrap_or(Money::ZERO);
     let today = crate::domain::call::rome_day(now);
     if let Some(r) = award::recovery_due(
         id,
         current.agency,
         paid,
-        Money::ZERO,
+        claimed,
         call.rules.post_award.recovery_due_days,
         today,
         why,

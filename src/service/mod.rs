@@ -20,6 +20,7 @@ pub mod recoveries;
 pub mod reports;
 pub mod review;
 pub mod sessions;
+pub mod signers;
 pub mod users;
 pub mod variations;
 pub mod webhooks;

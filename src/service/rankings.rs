@@ -642,10 +642,10 @@ pub async fn scorrimento_after<C: ConnectionTrait>(
         .checked_sub(used(conn, call_id, agency, &grants).await?)
         .unwrap_or(Money::ZERO);
     // Verified projects: their final grant is settled, never raised.
-    let settled: BTreeSet<Uuid> = grants
+    let settled: std::collections::BTreeMap<Uuid, Money> = grants
         .iter()
-        .filter(|g| g.final_amount.is_some())
-        .map(|g| g.application_id)
+        .filter(|g| g.status.commits())
+        .filter_map(|g| Some((g.application_id, g.final_amount?)))
         .collect();
     let next = scorrimento(
         &latest.allocation,

@@ -28,6 +28,7 @@ use crate::domain::call::{Call, rome_day};
 use crate::domain::event::report::{self as event, ReportEvent, ReportStep};
 use crate::domain::grant::GrantStatus;
 use crate::domain::money::Money;
+use crate::domain::partnership::Access;
 use crate::domain::user::Role;
 use crate::domain::version::Expected;
 use crate::domain::violation::Violation;
@@ -116,8 +117,12 @@ async fn call_of<C: ConnectionTrait>(conn: &C, g: &Grant) -> Result<Call, ApiErr
         .ok_or_else(grant_not_found)
 }
 
-async fn shown<C: ConnectionTrait>(
-    conn: &C,
+/// The report as `caller` (with `access` to the project's application) sees it: the signers'
+/// tax codes of its evidence masked as an annex's are.
+async fn shown(
+    conn: &DatabaseConnection,
+    caller: &AuthUser,
+    access: Access,
     g: Grant,
     report: StoredReport,
     now: DateTime<Utc>,
@@ -129,7 +134,8 @@ async fn shown<C: ConnectionTrait>(
     let live = g.status == GrantStatus::Accepted;
     let submitted_late = report.submitted_at.map(|_| report.overdue);
     let overdue = report_flagged(deadline, submitted_late, live, now);
-    let evidence = evidence_of(conn, &g).await?;
+    let mut evidence = evidence_of(conn, &g).await?;
+    super::signers::mask(conn, caller, access, &mut evidence).await?;
     let blocking = if report.status == ReportStatus::Draft {
         let mut b = check_report(
             &report.content,
@@ -175,12 +181,12 @@ pub async fn read(
     now: DateTime<Utc>,
     id: Uuid,
 ) -> Result<Shown, ApiError> {
-    let (g, _) = seen(db, caller, now, id).await?;
+    let (g, access) = seen(db, caller, now, id).await?;
     let (report, stored) = report_of(db, &g, now).await?;
     if !stored && g.start_date.is_none() {
         return Err(ApiError::from(ErrorCode::ReportNotFound));
     }
-    shown(db, g, report, now).await
+    shown(db, caller, access, g, report, now).await
 }
 
 /// One evidence file of a project's report, for whoever may read the report.
@@ -191,11 +197,15 @@ pub async fn evidence(
     id: Uuid,
     document_id: Uuid,
 ) -> Result<Document, ApiError> {
-    let (g, _) = seen(db, caller, now, id).await?;
-    app_store::document(db, g.application_id, document_id)
+    let (g, access) = seen(db, caller, now, id).await?;
+    let doc = app_store::document(db, g.application_id, document_id)
         .await?
         .filter(|d| d.kind == EVIDENCE_KIND)
-        .ok_or_else(|| ApiError::from(ErrorCode::DocumentNotFound))
+        .ok_or_else(|| ApiError::from(ErrorCode::DocumentNotFound))?;
+    let mut docs = [doc];
+    super::signers::mask(db, caller, access, &mut docs).await?;
+    let [doc] = docs;
+    Ok(doc)
 }
 
 /// What an evidence upload needs to know once the caller may upload: the project's
@@ -318,7 +328,7 @@ where
     )
     .await?;
     tx.commit().await?;
-    shown(db, g, next, now).await
+    shown(db, caller, Access::Manage, g, next, now).await
 }
 
 /// Submit the draft, once: every rule of the content and what blocks it are checked and
@@ -409,7 +419,7 @@ pub async fn submit(
     )
     .await?;
     tx.commit().await?;
-    shown(db, g, next, now).await
+    shown(db, caller, Access::Manage, g, next, now).await
 }
 
 /// What the ATS decides on a submitted report.
@@ -489,17 +499,20 @@ pub async fn decide(
                 approved_cost,
                 now,
             )?;
-            // An under-realised project settles nothing: the ATS decides on its revocation.
+            // An under-realised project settles nothing and pays nothing more: its payments not
+            // yet made are cancelled, and the ATS decides on its revocation.
             let settled = if v.under_realised {
-                None
+                let why = "The project spent less than the call requires: flagged for revocation";
+                let (paid, cancelled) = fold_open_payments(&tx, caller, &g, why, now).await?;
+                Outcome::Flagged { paid, cancelled }
             } else {
-                Some(settle(&tx, caller, &call, &g, v.final_grant, now).await?)
+                Outcome::Settled(settle(&tx, caller, &call, &g, v.final_grant, now).await?)
             };
             let next = StoredReport {
                 status: ReportStatus::Verified,
                 version: current.version + 1,
                 updated_at: now,
-                verification: Some(verification_json(&v, settled.as_ref())),
+                verification: Some(verification_json(&v, &settled)),
                 verified_at: Some(now),
                 verified_by: Some(caller.id),
                 eligible_cost: Some(v.verified.eligible),
@@ -538,7 +551,15 @@ pub async fn decide(
     super::grants::close_if_over(&tx, &caller.actor(), g.id, now).await?;
     tx.commit().await?;
     let g = grants::get(db, g.id).await?.ok_or_else(grant_not_found)?;
-    shown(db, g, next, now).await
+    shown(db, caller, Access::Manage, g, next, now).await
+}
+
+/// What a verification did with the money: settled it, or (an under-realised project) only
+/// stopped the payments not yet made.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Settled(Settled),
+    Flagged { paid: Money, cancelled: Vec<Uuid> },
 }
 
 /// What a verification settled.
@@ -551,22 +572,17 @@ struct Settled {
     cancelled: Vec<Uuid>,
 }
 
-/// Settle a verified project's money: its payments not yet made are folded into the balance
-/// (cancelled, each with its event), the balance of exactly final grant − paid becomes due,
-/// or what was paid beyond the final grant becomes a recovery order; the final grant is what
-/// the project commits from now on, and what it frees goes down the reserve list while the
-/// scorrimento is open.
-async fn settle<C: ConnectionTrait>(
+/// Cancel a verified project's payments not yet made, each with its event (a verification
+/// settles the money anew): what it had paid, and the payments cancelled.
+async fn fold_open_payments<C: ConnectionTrait>(
     tx: &C,
     caller: &AuthUser,
-    call: &Call,
     g: &Grant,
-    final_grant: Money,
+    why: &str,
     now: DateTime<Utc>,
-) -> Result<Settled, ApiError> {
+) -> Result<(Money, Vec<Uuid>), ApiError> {
     let actor = caller.actor();
     let held = payments::of_grant(tx, g.id).await?;
-    let why = "Folded into the balance of the verified final report";
     let mut cancelled = vec![];
     for p in &held {
         let Some(next) = award::cancelled_by_end(&p.payment, caller.id, why) else {
@@ -584,7 +600,34 @@ async fn settle<C: ConnectionTrait>(
         }
         cancelled.push(p.payment.id);
     }
-    let paid = award::total_paid(held.iter().map(|p| &p.payment));
+    Ok((
+        award::total_paid(held.iter().map(|p| &p.payment)),
+        cancelled,
+    ))
+}
+
+/// Settle a verified project's money: its payments not yet made are folded into the balance
+/// (cancelled, each with its event), the balance of exactly final grant − paid becomes due,
+/// or what was paid beyond the final grant becomes a recovery order; the final grant is what
+/// the project commits from now on, and what it frees goes down the reserve list while the
+/// scorrimento is open.
+async fn settle<C: ConnectionTrait>(
+    tx: &C,
+    caller: &AuthUser,
+    call: &Call,
+    g: &Grant,
+    final_grant: Money,
+    now: DateTime<Utc>,
+) -> Result<Settled, ApiError> {
+    let actor = caller.actor();
+    let (paid, cancelled) = fold_open_payments(
+        tx,
+        caller,
+        g,
+        "Folded into the balance of the verified final report",
+        now,
+    )
+    .await?;
     let b = award::balance(final_grant, paid);
     let plan = &call.rules.post_award.payment_plan;
     let mut balance_payment = None;
@@ -643,7 +686,11 @@ async fn settle<C: ConnectionTrait>(
 
 /// The verification as shown: every line's decision, the categories after the caps, the
 /// figures and what they settled.
-fn verification_json(v: &Verification, s: Option<&Settled>) -> Value {
+fn verification_json(v: &Verification, o: &Outcome) -> Value {
+    let (paid_before, cancelled, s) = match o {
+        Outcome::Settled(s) => (s.paid_before, s.cancelled.clone(), Some(s)),
+        Outcome::Flagged { paid, cancelled } => (*paid, cancelled.clone(), None),
+    };
     let lines: Vec<Value> = v
         .decisions
         .iter()
@@ -672,12 +719,12 @@ fn verification_json(v: &Verification, s: Option<&Settled>) -> Value {
         "approved_cost": v.approved_cost,
         "final_grant": v.final_grant,
         "under_realised": v.under_realised,
-        "paid_before": s.map(|s| s.paid_before),
+        "paid_before": paid_before,
         "balance": s.map(|s| s.balance.to_pay),
         "to_recover": s.map(|s| s.balance.to_recover),
         "balance_payment_id": s.and_then(|s| s.balance_payment),
         "recovery_id": s.and_then(|s| s.recovery),
-        "cancelled_payments": s.map(|s| s.cancelled.clone()).unwrap_or_default(),
+        "cancelled_payments": cancelled,
     })
 }
 
@@ -739,5 +786,5 @@ pub async fn answer_integration(
     )
     .await?;
     tx.commit().await?;
-    shown(db, g, next, now).await
+    shown(db, caller, Access::Manage, g, next, now).await
 }

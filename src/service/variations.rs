@@ -89,6 +89,23 @@ pub async fn current_version<C: ConnectionTrait>(
     }
 }
 
+/// The budget of the last shift the ATS itself approved, if any.
+async fn last_decided_budget<C: ConnectionTrait>(
+    conn: &C,
+    grant_id: Uuid,
+) -> Result<Option<Vec<CostLine>>, ApiError> {
+    Ok(variations::of_grant(conn, grant_id)
+        .await?
+        .into_iter()
+        .filter(|v| {
+            v.kind == VariationKind::BudgetShift
+                && v.status == VariationStatus::Approved
+                && !v.automatic
+        })
+        .max_by_key(|v| v.project_version)
+        .map(|v| v.after.lines))
+}
+
 /// What the lead asks.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -208,6 +225,7 @@ pub async fn request(
     let mut automatic = false;
     let mut awaiting_consent = false;
     let mut added = BTreeSet::new();
+    let mut consents: Vec<Uuid> = vec![];
     match req.kind {
         VariationKind::BudgetShift => match &req.lines {
             None => v.add("budget.lines", ErrorCode::MissingField),
@@ -236,8 +254,14 @@ pub async fn request(
                         .filter(|x| x.field.starts_with("budget.lines")),
                 );
                 check_total(&current.lines, lines, &mut v);
+                // Measured against the budget the ATS approved last (the original one, or
+                // its last decided shift), so that automatic shifts do not add up.
+                let approved = match last_decided_budget(&tx, g.id).await? {
+                    Some(lines) => lines,
+                    None => original(&tx, &g).await?.lines,
+                };
                 automatic =
-                    within_tolerance(&current.lines, lines, rules.post_award.variation_tolerance);
+                    within_tolerance(&approved, lines, rules.post_award.variation_tolerance);
                 after.lines = lines.clone();
             }
         },
@@ -258,7 +282,9 @@ pub async fn request(
                     v.extend(composition(&tx, &g, &rules.partnership, &next, &added).await?);
                     after.members = next;
                     let represented = organizations::represented_by(&tx, caller.id).await?;
-                    awaiting_consent = !added.iter().all(|o| represented.contains(o));
+                    // The requester consents for the organizations it represents.
+                    consents = added.intersection(&represented).copied().collect();
+                    awaiting_consent = consents.len() < added.len();
                 }
                 Ok(_) => {}
             }
@@ -300,6 +326,7 @@ pub async fn request(
         project_version: automatic.then_some(0),
         requested_by: caller.id,
         requested_at: now,
+        consents,
         consent_by: None,
         consent_at: None,
         decided_by: None,
@@ -318,7 +345,7 @@ pub async fn request(
     };
     events::record(&tx, &actor, now, changed(&stored, g.application_id, step)).await?;
     if automatic {
-        apply(&tx, &stored).await?;
+        apply(&tx, &stored, now).await?;
         let decided = VariationStep::Decided { approved: true };
         events::record(
             &tx,
@@ -340,18 +367,55 @@ fn request_json(r: &Request) -> serde_json::Value {
     }
 }
 
-/// What an approved variation changes outside its own row: the project's end date.
-async fn apply<C: ConnectionTrait>(conn: &C, v: &StoredVariation) -> Result<(), ApiError> {
-    if v.kind == VariationKind::Extension
-        && let Some(end) = v.after.end_date
-    {
-        grants::set_end_date(conn, v.grant_id, end).await?;
-        // The report's deadline moved: its reminder and its missed notice are due again.
-        let report = [
-            award::DeadlineNotice::ReportReminder,
-            award::DeadlineNotice::ReportMissed,
-        ];
-        deadlines::forget(conn, v.grant_id, &report).await?;
+/// What an approved variation changes outside its own row: the project's end date (and the
+/// report's deadline notices, due again), or the partnership's members (who may see the
+/// project follows them).
+async fn apply<C: ConnectionTrait>(
+    conn: &C,
+    v: &StoredVariation,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    match v.kind {
+        VariationKind::Extension => {
+            if let Some(end) = v.after.end_date {
+                grants::set_end_date(conn, v.grant_id, end).await?;
+                // The report's deadline moved: its reminder and its missed notice are due again.
+                let report = [
+                    award::DeadlineNotice::ReportReminder,
+                    award::DeadlineNotice::ReportMissed,
+                ];
+                deadlines::forget(conn, v.grant_id, &report).await?;
+            }
+        }
+        VariationKind::PartnerChange => {
+            let g = grants::get(conn, v.grant_id)
+                .await?
+                .ok_or_else(grant_not_found)?;
+            let app = applications::get(conn, g.application_id)
+                .await?
+                .ok_or_else(grant_not_found)?;
+            let (before, after) = (v.before.member_ids(), v.after.member_ids());
+            for gone in before.difference(&after) {
+                partnerships::delete_member(conn, app.partnership_id, *gone).await?;
+            }
+            for m in v
+                .after
+                .members
+                .iter()
+                .filter(|m| !before.contains(&m.organization_id))
+            {
+                let joined = MemberRecord {
+                    organization_id: m.organization_id,
+                    role: m.role,
+                    added_at: now,
+                    status: MembershipStatus::Accepted,
+                    answered_at: Some(now),
+                };
+                partnerships::insert_member(conn, app.partnership_id, &joined).await?;
+            }
+            partnerships::touch(conn, app.partnership_id, now).await?;
+        }
+        VariationKind::BudgetShift => {}
     }
     Ok(())
 }
@@ -447,7 +511,7 @@ pub async fn decide(
         return Err(ApiError::from(ErrorCode::VariationDecided));
     }
     if approve {
-        apply(&tx, &next).await?;
+        apply(&tx, &next, now).await?;
     }
     let step = VariationStep::Decided { approved: approve };
     events::record(
@@ -461,8 +525,9 @@ pub async fn decide(
     Ok(next)
 }
 
-/// A representative of an organization a partner change adds consents (or not) to join: the
-/// change then waits for the ATS, or is rejected. 404 for whoever represents none of them.
+/// A representative of an organization a partner change adds consents (or not) to join, for
+/// each added organization it represents: once every one has consented, the change waits for
+/// the ATS; a refusal rejects it. 404 for whoever represents none of them.
 pub async fn consent(
     db: &DatabaseConnection,
     caller: &AuthUser,
@@ -473,15 +538,17 @@ pub async fn consent(
 ) -> Result<StoredVariation, ApiError> {
     caller.require(&[Role::Applicant])?;
     let represented = organizations::represented_by(db, caller.id).await?;
+    let added_by = |v: &StoredVariation| -> BTreeSet<Uuid> {
+        v.after
+            .member_ids()
+            .difference(&v.before.member_ids())
+            .filter(|o| represented.contains(o))
+            .copied()
+            .collect()
+    };
     let known = variations::get(db, variation_id)
         .await?
-        .filter(|v| v.grant_id == id)
-        .filter(|v| {
-            v.after
-                .member_ids()
-                .difference(&v.before.member_ids())
-                .any(|o| represented.contains(o))
-        })
+        .filter(|v| v.grant_id == id && !added_by(v).is_empty())
         .ok_or_else(variation_not_found)?;
     let accept = parse()?;
     let tx = begin_write(db).await?;
@@ -492,12 +559,32 @@ pub async fn consent(
         .await?
         .ok_or_else(variation_not_found)?;
     award::may_consent(current.status)?;
+    let mine = added_by(&current);
+    if mine.iter().all(|o| current.consents.contains(o)) {
+        return Err(ApiError::from(ErrorCode::VariationDecided.worded(
+            "The organizations you represent have already consented to this variation.",
+            "Gli enti che rappresenta hanno già acconsentito a questa variazione.",
+        )));
+    }
     live(&g)?;
+    let mut consents = current.consents.clone();
+    consents.extend(mine.iter().filter(|o| !current.consents.contains(o)));
+    let all = current
+        .after
+        .member_ids()
+        .difference(&current.before.member_ids())
+        .all(|o| consents.contains(o));
+    let status = match (accept, all) {
+        (false, _) => VariationStatus::Rejected,
+        (true, true) => VariationStatus::Pending,
+        (true, false) => VariationStatus::AwaitingConsent,
+    };
     let next = StoredVariation {
-        status: if accept {
-            VariationStatus::Pending
+        status,
+        consents: if accept {
+            consents
         } else {
-            VariationStatus::Rejected
+            current.consents.clone()
         },
         consent_by: Some(caller.id),
         consent_at: Some(now),
@@ -508,7 +595,10 @@ pub async fn consent(
     if !variations::update(&tx, &next, current.version).await? {
         return Err(ApiError::from(ErrorCode::VariationDecided));
     }
-    let step = VariationStep::Consented { accepted: accept };
+    let step = VariationStep::Consented {
+        accepted: accept,
+        complete: status != VariationStatus::AwaitingConsent,
+    };
     events::record(
         &tx,
         &caller.actor(),

@@ -35,6 +35,9 @@ pub struct StoredVariation {
     pub project_version: Option<i32>,
     pub requested_by: Uuid,
     pub requested_at: DateTime<Utc>,
+    /// The added organizations that have consented to join.
+    pub consents: Vec<Uuid>,
+    /// Who answered last for an added organization, and when.
     pub consent_by: Option<Uuid>,
     pub consent_at: Option<DateTime<Utc>>,
     pub decided_by: Option<Uuid>,
@@ -68,6 +71,7 @@ fn to_variation(m: variation::Model) -> Result<StoredVariation, DbErr> {
         project_version: m.project_version,
         requested_by: m.requested_by,
         requested_at: m.requested_at,
+        consents: from_json("variation consents", id, &m.consents)?,
         consent_by: m.consent_by,
         consent_at: m.consent_at,
         decided_by: m.decided_by,
@@ -93,6 +97,7 @@ fn to_model(v: &StoredVariation) -> Result<variation::ActiveModel, DbErr> {
         project_version: Set(v.project_version),
         requested_by: Set(v.requested_by),
         requested_at: Set(v.requested_at),
+        consents: Set(to_json(&v.consents)?),
         consent_by: Set(v.consent_by),
         consent_at: Set(v.consent_at),
         decided_by: Set(v.decided_by),

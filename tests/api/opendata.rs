@@ -521,7 +521,7 @@ both!(async fn a_closed_project_is_published_as_having_disbursed_its_final_grant
     let closed = published(&app, &demo).await;
     let (row, line, grant) = of_protocol(&closed, &protocol);
     assert_eq!((row["grant_status"].as_str(), row["final_grant"].as_str(), row["disbursed"].as_str()), (Some("closed"), Some("27455.39"), Some("27455.39")), "{row}");
-    assert_eq!(row["amount"], "43580.00", "a verified project keeps its award in the ranking: {row}");
+    assert_eq!(row["amount"], "27455.39", "a verified project counts for its final grant in the ranking: {row}");
     assert_eq!(row["start_date"].as_str(), Some(day.as_str()));
     let header = &closed.1[0];
     assert_eq!((cell(header, line, "grant_status"), cell(header, line, "final_grant"), cell(header, line, "disbursed")), ("closed", "27455.39", "27455.39"));

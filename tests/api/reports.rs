@@ -309,6 +309,9 @@ both!(async fn a_started_project_reports_its_costs_is_verified_with_a_cut_and_a_
     // Its final grant paid, nothing to recover: the project is closed.
     let seen: Value = app.get(&format!("/api/v1/grants/{g}"), Some(&evaluator)).await.json().await.unwrap();
     assert_eq!(seen["status"], "closed", "{seen}");
+    // A closed project is over: it is no longer revoked.
+    let p = problem(app.post(&format!("/api/v1/grants/{g}/revoke"), Some(&evaluator), &json!({"reason": "Prova."})).await, StatusCode::CONFLICT).await;
+    assert_eq!(p["code"], "grant_not_live");
     assert!(seen["ended_at"].is_string());
     let inbox: Value = app.get("/api/v1/notifications", Some(&evaluator)).await.json().await.unwrap();
     assert!(inbox["items"].as_array().unwrap().iter().any(|n| n["kind"] == "grant_closed"), "{inbox}");
@@ -407,4 +410,37 @@ both!(async fn a_project_that_spent_less_than_its_advance_ends_in_a_settled_reco
     assert_eq!(other_seen["status"], "accepted");
     let settled: Value = app.get(&dashboard, Some(&first)).await.json().await.unwrap();
     assert_eq!((settled["committed"].as_str(), settled["to_recover"].as_str()), (Some("277455.39"), Some("0.00")));
+});
+
+both!(async fn revoking_a_verified_project_claims_only_what_no_recovery_order_claims_yet(app) {
+    let (_, applicant, first, _) = scored_round(&app).await;
+    approve_montagna(&app, &first).await;
+    let admin = app.login(ADMIN).await;
+    let all: Value = app.get("/api/v1/grants?per_page=50", Some(&applicant)).await.json().await.unwrap();
+    let partial = all["items"].as_array().unwrap().iter().find(|g| g["amount"] == "43580.00").unwrap().clone();
+    let g = partial["id"].as_str().unwrap().to_owned();
+    let day = today(&app);
+    assert_eq!(app.post(&format!("/api/v1/grants/{g}/accept"), Some(&applicant), &json!({"cup": "J51B22000120002"})).await.status(), StatusCode::OK);
+    assert_eq!(app.post(&format!("/api/v1/grants/{g}/start"), Some(&applicant), &json!({"start_date": day})).await.status(), StatusCode::OK);
+    let plan: Value = app.get(&format!("/api/v1/grants/{g}/payments"), Some(&applicant)).await.json().await.unwrap();
+    pay(&app, &first, &admin, plan["payments"][0]["id"].as_str().unwrap(), false).await;
+    let (_, members) = members_of(&app, &applicant, &partial).await;
+    let doc = evidence(&app, &applicant, &g, "fattura").await;
+    let path = format!("/api/v1/grants/{g}/final-report");
+    let (_, tag) = read(&app, &path, &applicant).await;
+    let content = json!({"lines": [{"category": "EMPLOYEE_SERVICES", "description": "Servizi", "amount": "45000.00", "borne_by": members[0], "evidence": [doc]}],
+        "reached": [{"area": "SERVIZI_CURA", "employees_reached": 30, "families_reached": 20}], "narrative": "Realizzato in parte."});
+    assert_eq!(app.patch(&path, Some(&applicant), Some(&tag), &content).await.status(), StatusCode::OK);
+    assert_eq!(app.post(&format!("{path}/submit"), Some(&applicant), &json!({})).await.status(), StatusCode::OK);
+    let report: Value = app.get(&path, Some(&first)).await.json().await.unwrap();
+    let line = report["content"]["lines"][0]["id"].as_str().unwrap().to_owned();
+    let res = app.post(&format!("{path}/verification"), Some(&first), &json!({"outcome": "approved", "lines": [{"line_id": line, "decision": "accepted"}]})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // 3,050.61 is already claimed; revoked now, the project owes the rest of the 30,506.00 paid.
+    let res = app.post(&format!("/api/v1/grants/{g}/revoke"), Some(&first), &json!({"reason": "Dichiarazioni non veritiere.", "cause": "false_declaration"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let orders: Value = app.get(&format!("/api/v1/recoveries?grant_id={g}"), Some(&admin)).await.json().await.unwrap();
+    let mut amounts: Vec<&str> = orders["items"].as_array().unwrap().iter().map(|r| r["amount"].as_str().unwrap()).collect();
+    amounts.sort();
+    assert_eq!(amounts, vec!["27455.39", "3050.61"], "{orders}");
 });

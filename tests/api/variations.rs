@@ -61,8 +61,10 @@ both!(async fn a_shift_within_the_tolerance_applies_at_once_others_wait_for_the_
     let p = problem(app.post(&path, Some(&applicant), &json!({"kind": "budget_shift", "budget": {"lines": lines(&enterprise, &lead, ["40000.00", "11000.00", "7000.00", "2000.00"])}})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(fields(&p), vec!["reasons:missing_field"]);
 
-    // Communication +900.00 (of 2,000.00): beyond 20%, the ATS decides; one variation at a time.
-    let res = app.post(&path, Some(&applicant), &shift(["40000.00", "10100.00", "7000.00", "2900.00"])).await;
+    // Coordination +300.00 more: within 20% of the current 7,000.00, but 7,300.00 is beyond 20%
+    // of the approved 6,000.00, so automatic shifts do not add up: the ATS decides. One
+    // variation at a time.
+    let res = app.post(&path, Some(&applicant), &shift(["40000.00", "10700.00", "7300.00", "2000.00"])).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let second: Value = res.json().await.unwrap();
     assert_eq!((second["status"].as_str(), second["automatic"].as_bool()), (Some("pending"), Some(false)));
@@ -115,7 +117,7 @@ both!(async fn a_shift_within_the_tolerance_applies_at_once_others_wait_for_the_
     let listed: Value = app.get(&path, Some(&evaluator)).await.json().await.unwrap();
     assert_eq!(listed["current"]["version"], 4);
     assert_eq!(listed["current"]["end_date"], later(2));
-    assert_eq!(listed["current"]["lines"][3]["amount"], "2900.00");
+    assert_eq!(listed["current"]["lines"][2]["amount"], "7300.00");
     let items = listed["items"].as_array().unwrap();
     assert_eq!(items.len(), 3);
     assert_eq!((items[0]["before"]["version"].as_i64(), items[0]["before"]["lines"][2]["amount"].as_str()), (Some(1), Some("6000.00")));

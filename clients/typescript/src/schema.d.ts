@@ -6912,6 +6912,7 @@ export interface components {
          *       },
          *       "consent_at": null,
          *       "consent_by": null,
+         *       "consents": [],
          *       "decided_at": null,
          *       "decided_by": null,
          *       "decision_note": null,
@@ -6938,8 +6939,13 @@ export interface components {
             before: components["schemas"]["ProjectVersion"];
             /** Format: date-time */
             consent_at?: string | null;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description Who answered last for an added organization.
+             */
             consent_by?: string | null;
+            /** @description The added organizations that have consented to join. */
+            consents: string[];
             /** Format: date-time */
             decided_at?: string | null;
             /** Format: uuid */

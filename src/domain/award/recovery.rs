@@ -77,7 +77,8 @@ pub fn may_revoke(actor: &Actor, agency: AgencyCode, status: GrantStatus) -> Res
             )));
         }
     }
-    if !status.commits() {
+    // A closed project is over: it commits its final grant but is no longer revoked.
+    if !matches!(status, GrantStatus::Offered | GrantStatus::Accepted) {
         return Err(step(ErrorCode::GrantNotLive));
     }
     Ok(())
@@ -228,8 +229,8 @@ pub fn cancel_recovery(
 }
 
 /// Whether a verified project is over (DOMAIN.md §5.10): its final grant known, no payment
-/// still open, no recovery order still issued, and what it kept (paid, less what was paid
-/// back or written off) is its final grant.
+/// still open, every recovery order settled (an issued or a cancelled one keeps it open), and
+/// what it kept (paid, less what was paid back) is its final grant.
 pub fn is_over(
     final_grant: Option<Money>,
     payments: &[&super::Payment],

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -416,7 +416,8 @@ pub fn request_integration(
     Ok(IntegrationRequest {
         text,
         requested_at: now,
-        due_at: now + TimeDelta::days(i64::from(days)),
+        // The last day at 23:59:59 in Rome, as for an application's integration.
+        due_at: crate::domain::review::deadline_after(now, days),
         requested_by: actor.user_id,
         answer: None,
     })
@@ -601,6 +602,7 @@ pub fn verify_report(
 mod tests {
     use super::*;
     use crate::domain::agency::AgencyCode;
+    use chrono::TimeDelta;
 
     fn m(s: &str) -> Money {
         Money::parse(s).unwrap()

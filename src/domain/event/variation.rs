@@ -17,8 +17,10 @@ pub enum VariationStep {
     Requested {
         awaiting: Vec<Uuid>,
     },
+    /// An added organization answered; `complete`: nobody's consent is awaited any more.
     Consented {
         accepted: bool,
+        complete: bool,
     },
     Decided {
         approved: bool,
@@ -93,11 +95,18 @@ impl VariationEvent {
                     format!("Un progetto chiede una {it_kind}: decidere."),
                 )]
             }
-            VariationStep::Consented { accepted: true } => vec![ats(
+            VariationStep::Consented {
+                accepted: true,
+                complete: false,
+            } => vec![],
+            VariationStep::Consented { accepted: true, .. } => vec![ats(
                 format!("A {en_kind} has the consent of the organization it adds: decide on it."),
                 format!("Una {it_kind} ha il consenso dell'ente che aggiunge: decidere."),
             )],
-            VariationStep::Consented { accepted: false } | VariationStep::Decided { .. }
+            VariationStep::Consented {
+                accepted: false, ..
+            }
+            | VariationStep::Decided { .. }
                 if !self.automatic =>
             {
                 let approved = matches!(
