@@ -444,3 +444,43 @@ both!(async fn revoking_a_verified_project_claims_only_what_no_recovery_order_cl
     amounts.sort();
     assert_eq!(amounts, vec!["27455.39", "3050.61"], "{orders}");
 });
+
+both!(async fn an_under_realised_project_settles_nothing_and_pays_nothing_more(app) {
+    let admin = app.login(ADMIN).await;
+    let applicant = app.login(APPLICANT).await;
+    let evaluator = app.login(EVALUATOR_MONTAGNA).await;
+    let call = app.call_id(welfare_grants::seed::STARTED_CALL_CODE).await;
+    let grants: Value = app.get(&format!("/api/v1/grants?call_id={call}"), Some(&applicant)).await.json().await.unwrap();
+    let grant = grants["items"][0].clone();
+    let g = grant["id"].as_str().unwrap().to_owned();
+    let (_, members) = members_of(&app, &applicant, &grant).await;
+    // The seeded advance is authorized, not yet paid.
+    let plan: Value = app.get(&format!("/api/v1/grants/{g}/payments"), Some(&applicant)).await.json().await.unwrap();
+    let advance = plan["payments"][0]["id"].as_str().unwrap().to_owned();
+    let doc = evidence(&app, &applicant, &g, "fattura").await;
+    let path = format!("/api/v1/grants/{g}/final-report");
+    let (_, tag) = read(&app, &path, &applicant).await;
+    // 30,000.00 spent of the approved 60,000.00: 50%, below the 60% the call requires.
+    let content = json!({"lines": [{"category": "EMPLOYEE_SERVICES", "description": "Servizi", "amount": "30000.00", "borne_by": members[0], "evidence": [doc]}],
+        "reached": [{"area": "SERVIZI_CURA", "employees_reached": 10, "families_reached": 5}], "narrative": "Realizzato a metà."});
+    assert_eq!(app.patch(&path, Some(&applicant), Some(&tag), &content).await.status(), StatusCode::OK);
+    assert_eq!(app.post(&format!("{path}/submit"), Some(&applicant), &json!({})).await.status(), StatusCode::OK);
+    let report: Value = app.get(&path, Some(&evaluator)).await.json().await.unwrap();
+    let line = report["content"]["lines"][0]["id"].as_str().unwrap().to_owned();
+    let res = app.post(&format!("{path}/verification"), Some(&evaluator), &json!({"outcome": "approved", "lines": [{"line_id": line, "decision": "accepted"}]})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v = res.json::<Value>().await.unwrap()["verification"].clone();
+    assert_eq!((v["under_realised"].as_bool(), v["final_grant"].as_str(), v["balance"].clone()), (Some(true), Some("21000.00"), Value::Null), "{v}");
+    assert_eq!(v["cancelled_payments"], json!([advance]));
+    // The authorized advance is cancelled: nothing is paid while the ATS decides.
+    let day = today(&app);
+    let p = problem(app.post(&format!("/api/v1/payments/{advance}/record"), Some(&admin), &json!({"outcome": "paid", "order": {"number": "MP 1", "date": day}})).await, StatusCode::CONFLICT).await;
+    assert_eq!(p["code"], "payment_cancelled");
+    let seen: Value = app.get(&format!("/api/v1/grants/{g}"), Some(&evaluator)).await.json().await.unwrap();
+    assert_eq!((seen["status"].as_str(), seen["final_grant"].clone()), (Some("accepted"), Value::Null));
+    // The ATS revokes it for under-realisation: nothing was paid, nothing to recover.
+    let res = app.post(&format!("/api/v1/grants/{g}/revoke"), Some(&evaluator), &json!({"reason": "Realizzato sotto la soglia.", "cause": "under_realisation"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let orders: Value = app.get(&format!("/api/v1/recoveries?grant_id={g}"), Some(&admin)).await.json().await.unwrap();
+    assert_eq!(orders["total"], 0);
+});

@@ -366,3 +366,36 @@ both!(async fn each_demo_organization_has_a_legal_representative(app) {
         assert!(rep["full_name"].is_string() && rep["tax_code"].as_str().unwrap().len() == 16, "{o}");
     }
 });
+
+both!(async fn a_final_report_masks_its_evidence_signers_to_a_partner_as_its_annexes_do(app) {
+    let lead_token = app.login(APPLICANT).await;
+    let ssl = openssl();
+    let call = app.call_id(welfare_grants::seed::STARTED_CALL_CODE).await;
+    let grants: Value = app.get(&format!("/api/v1/grants?call_id={call}"), Some(&lead_token)).await.json().await.unwrap();
+    let g = grants["items"][0]["id"].as_str().unwrap().to_owned();
+    let listed: Value = app.get(&format!("/api/v1/grants/{g}/variations"), Some(&lead_token)).await.json().await.unwrap();
+    let member = listed["current"]["members"].as_array().unwrap().iter()
+        .find(|m| m["role"] != "lead").unwrap()["organization_id"].as_str().unwrap().to_owned();
+    // A representative of a member that does not lead.
+    let partner = ("socio.rendiconto@example.org", "a long and private passphrase");
+    let res = app.post("/api/v1/auth/register", None, &json!({"username": partner.0, "password": partner.1, "full_name": "Socio Rendiconto"})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = app.post(&format!("/api/v1/organizations/{member}/representatives"), Some(&lead_token), &json!({"username": partner.0})).await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
+    let partner_token = app.login(partner).await;
+    // The lead uploads a signed invoice for the whole report.
+    let form = reqwest::multipart::Form::new()
+        .part("metadata", reqwest::multipart::Part::text(json!({"kind": "report_evidence"}).to_string()).mime_str("application/json").unwrap())
+        .part("file", reqwest::multipart::Part::bytes(signed(&ssl, "Fattura", &[&someone_else(&ssl)])).file_name("fattura.pdf.p7m"));
+    let res = app.client.post(app.url(&format!("/api/v1/grants/{g}/final-report/documents"))).bearer_auth(&lead_token).multipart(form).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(doc["signature_report"]["signers"][0]["tax_code"], OTHER_TAX_CODE);
+    let report = format!("/api/v1/grants/{g}/final-report");
+    let by_partner: Value = app.get(&report, Some(&partner_token)).await.json().await.unwrap();
+    assert_eq!(by_partner["evidence"][0]["signature_report"]["signers"][0]["tax_code"], "VRD************T");
+    let one: Value = app.get(&format!("{report}/documents/{}", doc["id"].as_str().unwrap()), Some(&partner_token)).await.json().await.unwrap();
+    assert_eq!(one["signature_report"]["signers"][0]["tax_code"], "VRD************T");
+    let by_lead: Value = app.get(&report, Some(&lead_token)).await.json().await.unwrap();
+    assert_eq!(by_lead["evidence"][0]["signature_report"]["signers"][0]["tax_code"], OTHER_TAX_CODE);
+});

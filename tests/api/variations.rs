@@ -140,9 +140,14 @@ both!(async fn a_new_partner_joins_a_project_only_with_its_consent_and_the_ats_d
     let grants: Value = app.get(&format!("/api/v1/grants?call_id={call}"), Some(&applicant)).await.json().await.unwrap();
     let g = grants["items"][0]["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/grants/{g}/variations");
-    // An enterprise that the lead's representative does not represent.
+    // Two enterprises that the lead's representative does not represent, of two other users.
     let newcomer = crate::registry::register(&app, &other, &crate::registry::enterprise(71, "SO", &["SO"], "3", Some("200000.00"), None)).await;
-    let add = json!({"kind": "partner_change", "reasons": "Un'impresa in più offre il servizio.", "add": [{"organization_id": newcomer, "role": "full_partner"}]});
+    let res = app.post("/api/v1/auth/register", None, &json!({"username": "terza.impresa@example.org", "password": "a long and private passphrase", "full_name": "Terza Impresa"})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let third = app.login(("terza.impresa@example.org", "a long and private passphrase")).await;
+    let second = crate::registry::register(&app, &third, &crate::registry::enterprise(72, "SO", &["SO"], "5", Some("300000.00"), None)).await;
+    let add = json!({"kind": "partner_change", "reasons": "Due imprese in più offrono il servizio.",
+        "add": [{"organization_id": newcomer, "role": "full_partner"}, {"organization_id": second, "role": "full_partner"}]});
     let res = app.post(&path, Some(&applicant), &add).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let v: Value = res.json().await.unwrap();
@@ -154,16 +159,22 @@ both!(async fn a_new_partner_joins_a_project_only_with_its_consent_and_the_ats_d
     // The ATS waits for the consent; only the newcomer's representatives give it.
     assert_eq!(problem(app.post(&format!("{path}/{id}/decision"), Some(&evaluator), &json!({"outcome": "approved"})).await, StatusCode::CONFLICT).await["code"], "variation_awaiting_consent");
     problem(app.post(&format!("{path}/{id}/consent"), Some(&applicant), &json!({"accept": true})).await, StatusCode::NOT_FOUND).await;
+    // One consent is not enough: every added organization consents.
     let res = app.post(&format!("{path}/{id}/consent"), Some(&other), &json!({"accept": true})).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.json::<Value>().await.unwrap()["status"], "pending");
+    let half: Value = res.json().await.unwrap();
+    assert_eq!((half["status"].as_str(), half["consents"].clone()), (Some("awaiting_consent"), json!([newcomer])));
     assert_eq!(problem(app.post(&format!("{path}/{id}/consent"), Some(&other), &json!({"accept": true})).await, StatusCode::CONFLICT).await["code"], "variation_decided");
+    let res = app.post(&format!("{path}/{id}/consent"), Some(&third), &json!({"accept": true})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "pending");
     let res = app.post(&format!("{path}/{id}/decision"), Some(&evaluator), &json!({"outcome": "approved"})).await;
     assert_eq!(res.status(), StatusCode::OK);
 
-    // The project's fifth member bears costs in the final report.
+    // The project's new members read it, and bear costs in the final report.
     let listed: Value = app.get(&path, Some(&applicant)).await.json().await.unwrap();
-    assert_eq!(listed["current"]["members"].as_array().unwrap().len(), 5);
+    assert_eq!(listed["current"]["members"].as_array().unwrap().len(), 6);
+    assert_eq!(app.get(&format!("/api/v1/grants/{g}"), Some(&third)).await.status(), StatusCode::OK);
     let report = format!("/api/v1/grants/{g}/final-report");
     let tag = app.get(&report, Some(&applicant)).await.headers()["etag"].to_str().unwrap().to_owned();
     let res = app.patch(&report, Some(&applicant), Some(&tag), &json!({"lines": [{"category": "EMPLOYEE_SERVICES", "description": "Servizi", "amount": "1000.00", "borne_by": newcomer}]})).await;
