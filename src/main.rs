@@ -62,7 +62,8 @@ async fn run() -> anyhow::Result<()> {
         return Ok(());
     }
     let settings = Settings::load()?;
-    telemetry::init(&settings.log);
+    // Kept to the end of main: dropping it flushes the queued log lines.
+    let _log_guard = telemetry::init(&settings.log);
     match command.as_str() {
         "serve" => {
             let app = Application::build(settings).await?;

@@ -6,16 +6,25 @@ use tracing_subscriber::fmt::format::FmtSpan;
 
 use crate::config::{LogFormat, LogSettings};
 
-/// Install the global subscriber once; later calls (e.g. from tests) do nothing.
-pub fn init(settings: &LogSettings) {
+/// Install the global subscriber once; later calls (e.g. from tests) do nothing. Lines are
+/// written by a dedicated thread through a bounded queue, so that a slow terminal or log
+/// collector never blocks a worker: when the queue is full, lines are dropped (and counted by
+/// the writer) rather than waited for. Keep the guard until the process ends: dropping it
+/// flushes what is queued.
+pub fn init(settings: &LogSettings) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .lossy(true)
+        .thread_name("log-writer")
+        .finish(std::io::stderr());
     // One line per request when its span closes: method, route, status, request id, latency.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_span_events(FmtSpan::CLOSE)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let _ = match settings.format {
         LogFormat::Json => builder
             .json()
@@ -24,7 +33,11 @@ pub fn init(settings: &LogSettings) {
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+    guard
 }
+
+/// The lines the log queue holds before it drops new ones: a few seconds of a busy minute.
+const LOG_QUEUE_LINES: usize = 128_000;
 
 /// The root span of every request, as tracing-actix-web's default but without the query
 /// string: queries may carry personal data (a tax code filter), which never reaches a log.

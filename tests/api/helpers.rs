@@ -292,7 +292,10 @@ pub async fn spawn_app_with_resolver(
     // TEST_LOG=1 shows the service's logs (with the cause of any 500).
     if std::env::var("TEST_LOG").is_ok() {
         settings.log.format = welfare_grants::config::LogFormat::Pretty;
-        welfare_grants::telemetry::init(&settings.log);
+        // The writer's guard lives as long as the test process: its lines are flushed.
+        static LOG_GUARD: std::sync::OnceLock<tracing_appender::non_blocking::WorkerGuard> =
+            std::sync::OnceLock::new();
+        LOG_GUARD.get_or_init(|| welfare_grants::telemetry::init(&settings.log));
     }
     let clock = std::sync::Arc::new(TestClock::default());
     let app = Application::build_with(settings.clone(), clock.clone(), resolver)
