@@ -175,6 +175,14 @@ both!(async fn a_new_partner_joins_a_project_only_with_its_consent_and_the_ats_d
     let listed: Value = app.get(&path, Some(&applicant)).await.json().await.unwrap();
     assert_eq!(listed["current"]["members"].as_array().unwrap().len(), 6);
     assert_eq!(app.get(&format!("/api/v1/grants/{g}"), Some(&third)).await.status(), StatusCode::OK);
+    // Removed again, its representatives no longer see the project.
+    let res = app.post(&path, Some(&applicant), &json!({"kind": "partner_change", "reasons": "L'impresa si ritira.", "remove": [second]})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let removal: Value = res.json().await.unwrap();
+    assert_eq!(removal["status"], "pending");
+    let res = app.post(&format!("{path}/{}/decision", removal["id"].as_str().unwrap()), Some(&evaluator), &json!({"outcome": "approved"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    problem(app.get(&format!("/api/v1/grants/{g}"), Some(&third)).await, StatusCode::NOT_FOUND).await;
     let report = format!("/api/v1/grants/{g}/final-report");
     let tag = app.get(&report, Some(&applicant)).await.headers()["etag"].to_str().unwrap().to_owned();
     let res = app.patch(&report, Some(&applicant), Some(&tag), &json!({"lines": [{"category": "EMPLOYEE_SERVICES", "description": "Servizi", "amount": "1000.00", "borne_by": newcomer}]})).await;
