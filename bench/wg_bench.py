@@ -922,26 +922,34 @@ async def seed_and_measure(api: Api, service: Service, pg: PgStats | None, s: Se
     # led by the applicants in turn with partners drawn from the whole registry.
     rush_in_agency = sum(1 for i in range(n_app) if home[i] == s.agency)
     extra = max(0, s.rank_apps - rush_in_agency)
-    projects = [(i, i, home[i], [orgs[i][1], orgs[i][2], orgs[i][3]], True) for i in range(n_app)]
+    # Partners are (organization, the applicant who represents it).
+    projects = [(i, i, home[i], [(orgs[i][k], i) for k in (1, 2, 3)], True) for i in range(n_app)]
     for j in range(extra):
         a = j % n_app
-        partners = [orgs[(a + 1 + j) % n_app][1], orgs[(a + 7 * j + 3) % n_app][2], orgs[(a + 13 * j + 5) % n_app][3]]
+        owners = [(a + 1 + j) % n_app, (a + 7 * j + 3) % n_app, (a + 13 * j + 5) % n_app]
+        partners = [(orgs[owners[0]][1], owners[0]), (orgs[owners[1]][2], owners[1]), (orgs[owners[2]][3], owners[2])]
         projects.append((n_app + j, a, s.agency, partners, False))
 
+    accepted = 0
     async def new_project(p):
+        nonlocal accepted
         j, a, agency, partners, _ = p
         t = tokens[a]
         lead = orgs[a][0]
         pid = (await api.call("POST", "/api/v1/partnerships", t, {"call_id": call_id, "name": f"Rete {j}", "lead_organization_id": lead}))["id"]
-        for o in partners:
+        for o, owner in partners:
             await api.call("POST", f"/api/v1/partnerships/{pid}/members", t, {"organization_id": o, "role": "full_partner"})
+            # An organization another applicant represents is invited: that applicant accepts.
+            if owner != a:
+                await api.call("POST", f"/api/v1/partnerships/{pid}/members/{o}/accept", tokens[owner])
+                accepted += 1
         app = await api.call("POST", "/api/v1/applications", t, {"partnership_id": pid, "content": content(random.Random(s.seed * 1_000_003 + j), j, agency, lead)})
         await api.upload(f"/api/v1/applications/{app['id']}/documents", t, {"kind": "partnership_agreement"},
                          "accordo.pdf", small_pdf(f"Accordo di partenariato, progetto {j}"))
         return app["id"]
     app_ids, secs = await pool(projects, new_project, s.concurrency, "partnerships + complete drafts")
     phases["projects"] = {"count": len(projects), "secs": round(secs, 1), "per_s": round(len(projects) / secs, 1),
-                          "requests_each": 6}
+                          "requests_each": 6, "invitations_accepted": accepted}
 
     # Check one draft: nothing blocks it.
     view = await api.call("GET", f"/api/v1/applications/{app_ids[0]}", tokens[0])
