@@ -334,9 +334,11 @@ class PgStats:
     autocommit, every statement outside a transaction is one transaction, so the count of
     commits per request is the count of statements of read-only requests."""
 
-    def __init__(self, admin_url: str, db: str) -> None:
+    def __init__(self, admin_url: str, db: str, url: str = "", pgbench: str | None = None) -> None:
         self.admin_url = admin_url
         self.db = db
+        self.url = url
+        self.pgbench = pgbench
 
     def maintain(self) -> None:
         subprocess.run(["psql", f"{self.admin_url}/{self.db}", "-qAtc", "VACUUM (ANALYZE)"], check=True)
@@ -399,6 +401,243 @@ class PgStats:
                                 "idx_scans": round(v[2], 2), "idx_rows": round(v[3], 1),
                                 "inserted": round(v[4], 2), "updated": round(v[5], 2)}
         return {"statements": round(xacts / n, 1), "rows_read": round(max(0.0, rows) / n, 1), "tables": tables}
+
+
+# ---------------------------------------------------------------------------------------
+# CPU per request: the service's and PostgreSQL's, from /proc
+# ---------------------------------------------------------------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_ticks(pid: int | str) -> tuple[int, int] | None:
+    """(start time, utime + stime) of a process, in clock ticks (all its threads); None once
+    it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # After "(comm)" come the fields from the 3rd on: utime is the 14th, stime the 15th,
+    # starttime the 22nd.
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[19]), int(fields[11]) + int(fields[12])
+
+
+def machine_busy_ticks() -> int:
+    """Busy ticks of all cores (user, nice, system, irq, softirq, steal), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+
+
+def load_average() -> list[float]:
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+class CpuMeter:
+    """CPU time spent during a phase by the service's process and by every PostgreSQL server
+    process (every process whose comm is `postgres`: the postmaster, its background
+    processes and all backends, whatever their database), from /proc/<pid>/stat.
+
+    Backends come and go: all of them are read before and after the phase, and every 200 ms
+    in between; a process missing before counts from 0, one gone before the end counts by
+    its last reading (so at most 200 ms of its CPU can be missed). A process is known by its
+    pid and start time, so a reused pid is a new process. The PostgreSQL total is split by
+    the process title: the benchmark database's backends, the server's own processes
+    (postmaster, checkpointer, walwriter, autovacuum...), and backends of other databases
+    (other work on a shared server, which the total includes)."""
+
+    def __init__(self, service_pid: int | None, pg_db: str | None) -> None:
+        self.service_pid = service_pid
+        self.db_marker = f" {pg_db} " if pg_db else None
+        self.first: dict = {}
+        self.last: dict = {}
+        self._task = None
+
+    def _scan(self) -> dict:
+        seen = {}
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/comm") as f:
+                    if f.read().strip() != "postgres":
+                        continue
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    title = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            except OSError:
+                continue
+            t = proc_ticks(name)
+            if t is None:
+                continue
+            start, ticks = t
+            if self.db_marker and self.db_marker in title:
+                kind = "db"
+            elif "(" in title or "[local]" in title:
+                kind = "other"   # a client backend of another database
+            else:
+                kind = "server"
+            seen[(int(name), start)] = (ticks, kind)
+        if self.service_pid:
+            t = proc_ticks(self.service_pid)
+            if t:
+                seen[("service", t[0])] = (t[1], "service")
+        return seen
+
+    def _sample(self) -> None:
+        self.last.update(self._scan())
+
+    async def __aenter__(self):
+        self.load_before = load_average()
+        self.busy_before = machine_busy_ticks()
+        self.first = self._scan()
+        self.last = dict(self.first)
+        self.t0 = time.perf_counter()
+
+        async def loop():
+            while True:
+                await asyncio.sleep(0.2)
+                self._sample()
+        self._task = asyncio.create_task(loop())
+        return self
+
+    async def __aexit__(self, *exc):
+        self._task.cancel()
+        final = self._scan()
+        self.secs = time.perf_counter() - self.t0
+        self.busy = machine_busy_ticks() - self.busy_before
+        self.load_after = load_average()
+        self.gone = sum(1 for k in self.last if k not in final)
+        self.started = sum(1 for k in final if k not in self.first) + sum(
+            1 for k in self.last if k not in final and k not in self.first)
+        self.last.update(final)
+
+    def result(self, requests: int) -> dict:
+        ms = {"service": 0.0, "db": 0.0, "server": 0.0, "other": 0.0}
+        for key, (ticks, kind) in self.last.items():
+            before = self.first.get(key, (0, kind))[0]
+            ms[kind] += (ticks - before) * 1000 / CLK_TCK
+        pg = ms["db"] + ms["server"] + ms["other"]
+        n = max(requests, 1)
+        return {
+            "requests": requests, "secs": round(self.secs, 2),
+            "service_ms": round(ms["service"]), "postgres_ms": round(pg),
+            "postgres_db_ms": round(ms["db"]), "postgres_server_ms": round(ms["server"]),
+            "postgres_other_db_ms": round(ms["other"]),
+            "machine_busy_ms": round(self.busy * 1000 / CLK_TCK),
+            "cores": os.cpu_count(),
+            "per_request": {"service_ms": round(ms["service"] / n, 3), "postgres_ms": round(pg / n, 3),
+                            "total_ms": round((ms["service"] + pg) / n, 3),
+                            "postgres_db_ms": round(ms["db"] / n, 3)},
+            "postgres_processes_started": self.started, "postgres_processes_gone": self.gone,
+            "load_average": {"before": self.load_before, "after": self.load_after},
+        }
+
+
+# ---------------------------------------------------------------------------------------
+# pgbench: the database's own limit for the same SQL
+# ---------------------------------------------------------------------------------------
+
+PGBENCH_DIR = ROOT / "bench" / "pgbench"
+
+
+def service_pool_size(env: dict) -> int:
+    """The service's pool size: its setting when given, else the default in src/config.rs."""
+    if env.get("APP_DATABASE__MAX_CONNECTIONS"):
+        return int(env["APP_DATABASE__MAX_CONNECTIONS"])
+    import re
+    m = re.search(r"^max_connections\s*=\s*(\d+)", (ROOT / "src" / "config.rs").read_text(), re.M)
+    return int(m.group(1)) if m else 10
+
+
+def jwt_claims(token: str) -> dict:
+    import base64
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+async def pgbench(binary: str, url: str, script: pathlib.Path, variables: dict, clients: int,
+                  secs: int, service_pid: int | None, pg_db: str, options: str | None = None) -> dict:
+    """`pgbench -n -M prepared -c <clients> -j 2 -T <secs>` of a script, with its PostgreSQL
+    CPU per transaction measured as the service's requests are."""
+    import re
+    args = [binary, "-n", "-M", "prepared", "-c", str(clients), "-j", "2", "-T", str(secs), "-f", str(script)]
+    for k, v in variables.items():
+        args += ["-D", f"{k}={v}"]
+    args.append(url)
+    env = dict(os.environ)
+    if options:
+        env["PGOPTIONS"] = options
+    async with CpuMeter(service_pid, pg_db) as cpu:
+        p = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
+                                                 stderr=asyncio.subprocess.PIPE, env=env)
+        out, err = await p.communicate()
+    text = out.decode()
+    if p.returncode != 0:
+        raise RuntimeError(f"pgbench {script.name} failed: {err.decode()[-2000:]}{text[-1000:]}")
+    def grab(pattern: str, cast=float):
+        m = re.search(pattern, text, re.M)
+        return cast(m.group(1)) if m else None
+    done = grab(r"number of transactions actually processed: (\d+)", int) or 0
+    return {
+        "script": f"bench/pgbench/{script.name}", "clients": clients, "threads": 2, "secs": secs,
+        "tps": grab(r"^tps = ([\d.]+) \(without initial connection time\)"),
+        "transactions": done, "failed": grab(r"number of failed transactions: (\d+)", int) or 0,
+        "latency_avg_ms": grab(r"^latency average = ([\d.]+) ms"),
+        "cpu": cpu.result(done),
+        "command": " ".join(a if " " not in a else repr(a) for a in args[:-1] + ["<database>"]),
+    }
+
+
+def copy_for_submit(admin_url: str, db: str) -> tuple[int, str]:
+    """Copies of protocol_counters, applications and application_history in the schema
+    bench_copy for submit.sql: the same columns, defaults, checks, indexes and foreign keys
+    (pointing at the copies where the referenced table is copied), the same rows; the copied
+    applications are renumbered 1..n (as uuids) so that the script can pick one at random,
+    and their history follows them. Returns n and the server's report of the copy."""
+    sql = """
+DROP SCHEMA IF EXISTS bench_copy CASCADE;
+CREATE SCHEMA bench_copy;
+CREATE TABLE bench_copy.protocol_counters (LIKE public.protocol_counters INCLUDING ALL);
+CREATE TABLE bench_copy.applications (LIKE public.applications INCLUDING ALL);
+CREATE TABLE bench_copy.application_history (LIKE public.application_history INCLUDING ALL);
+INSERT INTO bench_copy.protocol_counters SELECT * FROM public.protocol_counters;
+CREATE TEMP TABLE renumber AS SELECT id AS old, lpad(to_hex(row_number() OVER (ORDER BY id)), 32, '0')::uuid AS new FROM public.applications;
+INSERT INTO bench_copy.applications SELECT * FROM public.applications;
+UPDATE bench_copy.applications a SET id = r.new FROM renumber r WHERE a.id = r.old;
+INSERT INTO bench_copy.application_history SELECT * FROM public.application_history;
+UPDATE bench_copy.application_history h SET application_id = r.new FROM renumber r WHERE h.application_id = r.old;
+DO $$
+DECLARE
+  stmts text[];
+  stmt text;
+BEGIN
+  -- The definitions are read with search_path = public (names unqualified), then run with
+  -- the copies first in search_path, so that they point at the copies where there are some.
+  SELECT coalesce(array_agg(format('ALTER TABLE bench_copy.%I ADD CONSTRAINT %I %s',
+                                   conrelid::regclass::text, conname, pg_get_constraintdef(oid))), '{}')
+    INTO stmts
+    FROM pg_constraint
+   WHERE contype = 'f'
+     AND conrelid IN ('public.protocol_counters'::regclass, 'public.applications'::regclass,
+                      'public.application_history'::regclass);
+  PERFORM set_config('search_path', 'bench_copy, public', true);
+  FOREACH stmt IN ARRAY stmts LOOP
+    EXECUTE stmt;
+  END LOOP;
+END $$;
+VACUUM (ANALYZE) bench_copy.protocol_counters, bench_copy.applications, bench_copy.application_history;
+SELECT count(*) FROM bench_copy.applications;
+"""
+    out = subprocess.run(["psql", f"{admin_url}/{db}", "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", "SET search_path = public", "-f", "-"],
+                         input=sql, check=True, capture_output=True, text=True).stdout
+    return int(out.strip().splitlines()[-1]), out
+
+
+def drop_copies(admin_url: str, db: str) -> None:
+    subprocess.run(["psql", f"{admin_url}/{db}", "-qAtXc", "DROP SCHEMA IF EXISTS bench_copy CASCADE"], check=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -521,6 +760,42 @@ async def rush(host: str, port: int, items: list[tuple[str, str]]) -> dict:
     }
 
 
+async def measure_pgbench(pg: PgStats, service: Service, result: dict, token: str, read_app: str,
+                          call_id: str, code: str, r: dict) -> None:
+    """pgbench of the single read's SQL (as `token`'s user reading `read_app`) and of the
+    minimal submission transaction (on copies), and the service's shares of them."""
+    claims = jwt_claims(token)
+    secs = env_int("BENCH_PGBENCH_SECS", 30)
+    clients = result["pool_size"]
+    log(f"  pgbench ({pg.pgbench}): read.sql, {clients} clients, {secs} s")
+    pb_read = await pgbench(pg.pgbench, pg.url, PGBENCH_DIR / "read.sql",
+                            {"user_id": claims["sub"], "session_id": claims.get("sid", ""), "app_id": read_app},
+                            clients, secs, service.pid, pg.db)
+    napps, _ = copy_for_submit(pg.admin_url, pg.db)
+    try:
+        log(f"  pgbench: submit.sql on copies of {napps} applications, {clients} clients, {secs} s")
+        pb_submit = await pgbench(pg.pgbench, pg.url, PGBENCH_DIR / "submit.sql",
+                                  {"call_id": call_id, "prefix": f"{code}-", "napps": napps, "user_id": claims["sub"]},
+                                  clients, secs, service.pid, pg.db, options="-c search_path=bench_copy,public")
+    finally:
+        if not os.environ.get("BENCH_KEEP_DB"):
+            drop_copies(pg.admin_url, pg.db)
+    pb_submit["copied_applications"] = napps
+    submitted = r["status_codes"].get("200", 0)
+    rush_rate = submitted / r["wall_s"] if r["wall_s"] else 0.0
+    result["pgbench"] = {"read": pb_read, "submit": pb_submit}
+    result["ratios"] = {
+        "read": round(result["reads"]["get_application"]["rps"] / pb_read["tps"], 3) if pb_read["tps"] else None,
+        "rush": round(rush_rate / pb_submit["tps"], 3) if pb_submit["tps"] else None,
+        "rush_per_s": round(rush_rate, 1),
+    }
+    for name, pb in (("read.sql", pb_read), ("submit.sql", pb_submit)):
+        log(f"  pgbench {name}: {pb['tps']:.0f} tps, {pb['failed']} failed, latency {pb['latency_avg_ms']} ms; "
+            f"PostgreSQL CPU {pb['cpu']['per_request']['postgres_ms']} ms per transaction; load {pb['cpu']['load_average']['before'][0]}")
+    log(f"  ratios: the single read {result['ratios']['read']} of pgbench read.sql; "
+        f"the rush ({rush_rate:.0f}/s) {result['ratios']['rush']} of pgbench submit.sql")
+
+
 # ---------------------------------------------------------------------------------------
 # One backend, end to end
 # ---------------------------------------------------------------------------------------
@@ -558,7 +833,8 @@ async def run_backend(args, s: Settings) -> dict:
     service = Service(pathlib.Path(args.binary), env, outdir / "service.log")
     base = f"http://127.0.0.1:{s.port}"
     api = Api(base, max(s.concurrency, 64))
-    pg = PgStats(args.pg_admin_url, args.pg_db) if backend == "postgres" else None
+    pg = PgStats(args.pg_admin_url, args.pg_db, args.database_url, args.pgbench) if backend == "postgres" else None
+    result["pool_size"] = service_pool_size(env)
     try:
         for _ in range(600):
             try:
@@ -646,26 +922,34 @@ async def seed_and_measure(api: Api, service: Service, pg: PgStats | None, s: Se
     # led by the applicants in turn with partners drawn from the whole registry.
     rush_in_agency = sum(1 for i in range(n_app) if home[i] == s.agency)
     extra = max(0, s.rank_apps - rush_in_agency)
-    projects = [(i, i, home[i], [orgs[i][1], orgs[i][2], orgs[i][3]], True) for i in range(n_app)]
+    # Partners are (organization, the applicant who represents it).
+    projects = [(i, i, home[i], [(orgs[i][k], i) for k in (1, 2, 3)], True) for i in range(n_app)]
     for j in range(extra):
         a = j % n_app
-        partners = [orgs[(a + 1 + j) % n_app][1], orgs[(a + 7 * j + 3) % n_app][2], orgs[(a + 13 * j + 5) % n_app][3]]
+        owners = [(a + 1 + j) % n_app, (a + 7 * j + 3) % n_app, (a + 13 * j + 5) % n_app]
+        partners = [(orgs[owners[0]][1], owners[0]), (orgs[owners[1]][2], owners[1]), (orgs[owners[2]][3], owners[2])]
         projects.append((n_app + j, a, s.agency, partners, False))
 
+    accepted = 0
     async def new_project(p):
+        nonlocal accepted
         j, a, agency, partners, _ = p
         t = tokens[a]
         lead = orgs[a][0]
         pid = (await api.call("POST", "/api/v1/partnerships", t, {"call_id": call_id, "name": f"Rete {j}", "lead_organization_id": lead}))["id"]
-        for o in partners:
+        for o, owner in partners:
             await api.call("POST", f"/api/v1/partnerships/{pid}/members", t, {"organization_id": o, "role": "full_partner"})
+            # An organization another applicant represents is invited: that applicant accepts.
+            if owner != a:
+                await api.call("POST", f"/api/v1/partnerships/{pid}/members/{o}/accept", tokens[owner])
+                accepted += 1
         app = await api.call("POST", "/api/v1/applications", t, {"partnership_id": pid, "content": content(random.Random(s.seed * 1_000_003 + j), j, agency, lead)})
         await api.upload(f"/api/v1/applications/{app['id']}/documents", t, {"kind": "partnership_agreement"},
                          "accordo.pdf", small_pdf(f"Accordo di partenariato, progetto {j}"))
         return app["id"]
     app_ids, secs = await pool(projects, new_project, s.concurrency, "partnerships + complete drafts")
     phases["projects"] = {"count": len(projects), "secs": round(secs, 1), "per_s": round(len(projects) / secs, 1),
-                          "requests_each": 6}
+                          "requests_each": 6, "invitations_accepted": accepted}
 
     # Check one draft: nothing blocks it.
     view = await api.call("GET", f"/api/v1/applications/{app_ids[0]}", tokens[0])
@@ -726,11 +1010,16 @@ async def seed_and_measure(api: Api, service: Service, pg: PgStats | None, s: Se
         for key, label, url, token in targets:
             await oha(url, token, 2, s.connections)  # warm-up
             before = pg.settled() if pg else None
-            m = await oha(url, token, s.duration, s.connections)
+            async with CpuMeter(service.pid, pg.db if pg else None) as cpu:
+                m = await oha(url, token, s.duration, s.connections)
+            m["cpu"] = cpu.result(m["requests"])
             if pg:
                 diagnostics[key] = PgStats.per_request(PgStats.delta(before, pg.settled()), m["requests"])
             m["label"] = label
             reads[key] = m
+            c = m["cpu"]["per_request"]
+            log(f"  {label}: CPU per request: service {c['service_ms']} ms" + (f", PostgreSQL {c['postgres_ms']} ms" if pg else "")
+                + f"; load {m['cpu']['load_average']['before'][0]}")
             log(f"  {label}: {m['rps']} req/s, p50 {m['p50_ms']} ms, p99 {m['p99_ms']} ms, non-2xx {m['non_2xx']}"
                 + (f"; {diagnostics[key]['statements']} SQL statements, {diagnostics[key]['rows_read']} rows read per request" if pg else ""))
             # Then at a fixed share of that maximum, right after it.
@@ -750,7 +1039,9 @@ async def seed_and_measure(api: Api, service: Service, pg: PgStats | None, s: Se
     rush_items = [(app_ids[k], tokens[projects[k][1]]) for k in range(len(projects)) if projects[k][4]]
     before = pg.settled() if pg else None
     async with MemoryWatch(service) as w:
-        r = await rush("127.0.0.1", int(base.rsplit(":", 1)[1]), rush_items)
+        async with CpuMeter(service.pid, pg.db if pg else None) as cpu:
+            r = await rush("127.0.0.1", int(base.rsplit(":", 1)[1]), rush_items)
+    r["cpu"] = cpu.result(len(rush_items))
     result["memory"]["rush"] = w.result()
     if pg:
         diagnostics["submit"] = PgStats.per_request(PgStats.delta(before, pg.settled()), len(rush_items))
@@ -786,8 +1077,21 @@ async def seed_and_measure(api: Api, service: Service, pg: PgStats | None, s: Se
     result["rush"] = r
     log(f"  rush: {r['submits']} submits, errors {r['errors']} {r['status_codes']}, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
         f"wall {r['wall_s']} s, protocols {r['protocol_check']}")
+    c = r["cpu"]["per_request"]
+    log(f"  rush: CPU per submission: service {c['service_ms']} ms" + (f", PostgreSQL {c['postgres_ms']} ms" if pg else "")
+        + f"; load {r['cpu']['load_average']['before'][0]}")
     if r["error_samples"]:
         log(f"  rush error samples: {r['error_samples']}")
+
+    # --- The database's own limit for the same work: pgbench of the single read's SQL and
+    # of the minimal submission transaction, with as many clients as the service's pool.
+    if pg and pg.pgbench:
+        try:
+            await measure_pgbench(pg, service, result, tokens[lead_a], read_app, call_id, code, r)
+        except (RuntimeError, subprocess.CalledProcessError, ValueError, KeyError, TypeError) as e:
+            # The service's own figures still count; the ratios are left out, and why is kept.
+            result["pgbench_error"] = str(e)[-2000:]
+            log(f"  pgbench failed, no ratios: {result['pgbench_error']}")
 
     await api.reset()
     # --- The window closes (an amendment by the administrator), the agency reviews.
@@ -860,6 +1164,7 @@ def main() -> None:
     r.add_argument("--database-url", required=True)
     r.add_argument("--pg-admin-url", default="postgres://postgres@127.0.0.1:5432")
     r.add_argument("--pg-db", default="wg_bench")
+    r.add_argument("--pgbench", default=None, help="pgbench's path (bench/run finds it); none: no pgbench runs")
     rep = sub.add_parser("report", help="print the table and write BENCHMARKS.md")
     rep.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     rep.add_argument("--elapsed", type=float, default=None)
