@@ -371,6 +371,14 @@ pub async fn end<C: ConnectionTrait>(
         .map(|_| ())
 }
 
+/// The grant's version plus one: every change of a grant's row bumps it.
+fn next_version() -> sea_orm::sea_query::SimpleExpr {
+    sea_orm::sea_query::ExprTrait::add(
+        sea_orm::sea_query::Expr::col(grant::Column::Version),
+        sea_orm::sea_query::Expr::val(1),
+    )
+}
+
 /// Record the start of an accepted grant that has not started: whether it had not.
 pub async fn start<C: ConnectionTrait>(
     conn: &C,
@@ -386,13 +394,7 @@ pub async fn start<C: ConnectionTrait>(
             start_overdue: Set(started.overdue),
             ..Default::default()
         })
-        .col_expr(
-            grant::Column::Version,
-            sea_orm::sea_query::ExprTrait::add(
-                sea_orm::sea_query::Expr::col(grant::Column::Version),
-                sea_orm::sea_query::Expr::val(1),
-            ),
-        )
+        .col_expr(grant::Column::Version, next_version())
         .filter(grant::Column::Id.eq(id))
         .filter(grant::Column::Status.eq(GrantStatus::Accepted.as_str()))
         .filter(grant::Column::StartDate.is_null())
@@ -412,13 +414,7 @@ pub async fn set_final_amount<C: ConnectionTrait>(
             final_amount: Set(Some(amount.as_decimal())),
             ..Default::default()
         })
-        .col_expr(
-            grant::Column::Version,
-            sea_orm::sea_query::ExprTrait::add(
-                sea_orm::sea_query::Expr::col(grant::Column::Version),
-                sea_orm::sea_query::Expr::val(1),
-            ),
-        )
+        .col_expr(grant::Column::Version, next_version())
         .filter(grant::Column::Id.eq(id))
         .exec(conn)
         .await
@@ -437,13 +433,7 @@ pub async fn close<C: ConnectionTrait>(
             ended_at: Set(Some(now)),
             ..Default::default()
         })
-        .col_expr(
-            grant::Column::Version,
-            sea_orm::sea_query::ExprTrait::add(
-                sea_orm::sea_query::Expr::col(grant::Column::Version),
-                sea_orm::sea_query::Expr::val(1),
-            ),
-        )
+        .col_expr(grant::Column::Version, next_version())
         .filter(grant::Column::Id.eq(id))
         .filter(grant::Column::Status.eq(GrantStatus::Accepted.as_str()))
         .exec(conn)
@@ -462,13 +452,7 @@ pub async fn set_end_date<C: ConnectionTrait>(
             end_date: Set(Some(end_date)),
             ..Default::default()
         })
-        .col_expr(
-            grant::Column::Version,
-            sea_orm::sea_query::ExprTrait::add(
-                sea_orm::sea_query::Expr::col(grant::Column::Version),
-                sea_orm::sea_query::Expr::val(1),
-            ),
-        )
+        .col_expr(grant::Column::Version, next_version())
         .filter(grant::Column::Id.eq(id))
         .exec(conn)
         .await

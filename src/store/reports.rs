@@ -9,11 +9,9 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
     Set,
 };
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::rows::{corrupt, money};
+use super::rows::{corrupt, from_json, money, to_json};
 use crate::domain::agency::AgencyCode;
 use crate::domain::award::{IntegrationRequest, ReportContent, ReportStatus};
 use crate::domain::money::Money;
@@ -46,14 +44,6 @@ pub struct StoredReport {
     pub eligible_cost: Option<Money>,
     pub final_grant: Option<Money>,
     pub under_realised: Option<bool>,
-}
-
-fn from_json<T: DeserializeOwned>(what: &str, id: Uuid, s: &str) -> Result<T, DbErr> {
-    serde_json::from_str(s).map_err(|e| corrupt(what, format!("{id}: {e}")))
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<String, DbErr> {
-    serde_json::to_string(value).map_err(|e| DbErr::Custom(format!("a report as JSON: {e}")))
 }
 
 fn to_report(m: final_report::Model) -> Result<StoredReport, DbErr> {

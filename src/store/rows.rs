@@ -18,6 +18,20 @@ pub fn corrupt(what: &str, detail: impl std::fmt::Display) -> DbErr {
     DbErr::Custom(format!("stored {what} is not valid: {detail}"))
 }
 
+/// A JSON text column of row `id` read back as `T`; `what` names it when it is not valid.
+pub fn from_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    id: Uuid,
+    s: &str,
+) -> Result<T, DbErr> {
+    serde_json::from_str(s).map_err(|e| corrupt(what, format!("{id}: {e}")))
+}
+
+/// A value as the JSON text of a column.
+pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String, DbErr> {
+    serde_json::to_string(value).map_err(|e| DbErr::Custom(format!("a value as JSON: {e}")))
+}
+
 /// One amount of a grant's money (a paid payment, a recovery order), with the call and the
 /// agency it counts for: rows for the caller to add up in Rust (SQLite cannot sum money).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

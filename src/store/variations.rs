@@ -5,11 +5,9 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     Set,
 };
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::rows::corrupt;
+use super::rows::{corrupt, from_json, to_json};
 use crate::domain::agency::AgencyCode;
 use crate::domain::award::{ProjectVersion, VariationKind, VariationStatus};
 use crate::entity::variation;
@@ -44,14 +42,6 @@ pub struct StoredVariation {
     pub decided_at: Option<DateTime<Utc>>,
     pub decision_note: Option<String>,
     pub version: i32,
-}
-
-fn from_json<T: DeserializeOwned>(what: &str, id: Uuid, s: &str) -> Result<T, DbErr> {
-    serde_json::from_str(s).map_err(|e| corrupt(what, format!("{id}: {e}")))
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<String, DbErr> {
-    serde_json::to_string(value).map_err(|e| DbErr::Custom(format!("a variation as JSON: {e}")))
 }
 
 fn to_variation(m: variation::Model) -> Result<StoredVariation, DbErr> {
