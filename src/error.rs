@@ -349,6 +349,7 @@ impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> ApiError {
         if crate::store::is_unavailable(&err) {
             tracing::warn!(error = %err, "database unavailable");
+            crate::store::suspect_idle_connections();
             return ApiError::Unavailable {
                 code: ErrorCode::DatabaseUnavailable,
                 message: ErrorCode::DatabaseUnavailable.message(),

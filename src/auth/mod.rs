@@ -6,7 +6,7 @@ pub mod jwt;
 pub mod password;
 
 use extractor::session_ended;
-pub use extractor::{AuthUser, MaybeAuthUser};
+pub use extractor::{AuthUser, Caller, MaybeAuthUser};
 pub use jwt::{Keys, TokenKind};
 
 use chrono::Utc;
@@ -50,7 +50,8 @@ pub async fn authenticate(
             Ok(after) => starts_a_wait = after.wait_secs(state.now()).is_some(),
         }
     }
-    let user = users::get_by_username(&state.db, &username).await?;
+    let user =
+        crate::store::first(&state.db, || users::get_by_username(&state.db, &username)).await?;
     let hash = user
         .as_ref()
         .map(|u| u.password_hash.clone())

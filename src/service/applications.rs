@@ -14,7 +14,7 @@ use super::calls::call_not_found;
 use super::events;
 use super::partnerships::partnership_not_found;
 use super::rankings::ensure_not_approved;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Caller};
 use crate::clock::Clock;
 use crate::domain::ErrorCode;
 use crate::domain::agency::AgencyCode;
@@ -32,7 +32,9 @@ use crate::domain::version::Expected;
 use crate::domain::violation::Violation;
 use crate::error::ApiError;
 use crate::store::applications::{self as store, Filter, Submission};
-use crate::store::idempotency::{self, Answer};
+use crate::store::idempotency::Answer;
+use crate::store::submission::Submitted;
+use crate::store::writes::Writes;
 use crate::store::{self as db_store, Page, calls, organizations, partnerships};
 
 pub use crate::store::applications::{Application, Document, HistoryEntry, NewDocument};
@@ -75,19 +77,43 @@ pub struct Shown {
     pub blocking: Vec<Violation>,
 }
 
-/// An application the caller may see, with its call. One statement for the application
-/// and its call, then one for an applicant's representation of the members, or one for an
-/// evaluator's conflict declaration.
+/// An application the caller may see, with its call. One statement for the application, its
+/// call and an applicant's representation of the members, then one for an evaluator's
+/// conflict declaration. The snapshot is left out.
 pub(super) async fn seen(
     db: &DatabaseConnection,
     caller: &AuthUser,
     id: Uuid,
 ) -> Result<Seen, ApiError> {
+    seen_reading(db, caller, id, false).await
+}
+
+async fn seen_reading(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    id: Uuid,
+    snapshot: bool,
+) -> Result<Seen, ApiError> {
     // Only an applicant's access depends on the members (evaluators' on the agency).
-    let reader = (caller.role == Role::Applicant).then_some(caller.id);
-    let (app, call, facts) = store::get_for_reader(db, id, reader)
+    let of = store::ReadOf {
+        reader: (caller.role == Role::Applicant).then_some(caller.id),
+        caller: None,
+        snapshot,
+    };
+    let (app, call, facts, _) = store::get_for_reader(db, id, of)
         .await?
         .ok_or_else(application_not_found)?;
+    decide_access(db, caller, app, call, &facts).await
+}
+
+/// Who may see an application read with the facts of the caller's access.
+async fn decide_access(
+    db: &DatabaseConnection,
+    caller: &AuthUser,
+    app: Application,
+    call: Call,
+    facts: &crate::store::scopes::AccessFacts,
+) -> Result<Seen, ApiError> {
     let access = application_access(
         caller.role,
         caller.agency,
@@ -170,14 +196,33 @@ async fn shown(db: &DatabaseConnection, now: DateTime<Utc>, s: Seen) -> Result<S
     })
 }
 
-/// Read an application the caller may see.
+/// Read an application the caller may see. The caller's token is checked in the statement
+/// that reads the application, so that a read makes one round trip (two for an evaluator,
+/// more for a draft, whose blocking rules are read too).
 pub async fn read(
     db: &DatabaseConnection,
-    caller: &AuthUser,
+    caller: Caller,
     now: DateTime<Utc>,
     id: Uuid,
 ) -> Result<Shown, ApiError> {
-    let s = seen(db, caller, id).await?;
+    let Some(key) = caller.key() else {
+        let caller = caller.confirm(db, None).await?;
+        let s = seen(db, &caller, id).await?;
+        return shown(db, now, s).await;
+    };
+    let of = store::ReadOf {
+        reader: (key.role == Role::Applicant).then_some(key.user_id),
+        caller: Some(key),
+        snapshot: false,
+    };
+    let read = db_store::first(db, || store::get_for_reader(db, id, of)).await?;
+    let Some((app, call, facts, checked)) = read else {
+        // Nothing read, the caller unchecked: a caller no longer valid learns that first.
+        caller.confirm(db, None).await?;
+        return Err(application_not_found());
+    };
+    let caller = caller.confirm(db, checked).await?;
+    let s = decide_access(db, &caller, app, call, &facts).await?;
     shown(db, now, s).await
 }
 
@@ -430,7 +475,7 @@ pub async fn receipt(
     caller: &AuthUser,
     id: Uuid,
 ) -> Result<Receipt, ApiError> {
-    let s = seen(db, caller, id).await?;
+    let s = seen_reading(db, caller, id, true).await?;
     let reveal = revealer(db, caller).await?;
     receipt_of(&s.app, &s.call, &*reveal)
 }
@@ -494,11 +539,28 @@ where
     if !problems.is_empty() {
         return Err(ApiError::Validation(problems));
     }
-    // The evaluators to tell, read before the protocol counter is locked.
+    // Everything that does not need the protocol number is read before the counter is
+    // taken: the evaluators to tell, and who the event reaches (its webhook subscribers and
+    // the users of its notices depend on whom it concerns, not on the number).
     let evaluators = match app.content.agency_code {
         Some(agency) => crate::store::notifications::evaluators_of(&tx, agency).await?,
         None => vec![],
     };
+    let submitted_event = |protocol_number: String, hash: Option<&str>| DomainEvent {
+        kind: EventKind::Application(ApplicationEvent::Submitted {
+            agency: app.content.agency_code,
+            evaluators: evaluators.clone(),
+            protocol_number: protocol_number.clone(),
+            title: app.content.title.clone().unwrap_or_default(),
+        }),
+        entity_type: "application",
+        entity_id: id,
+        before: None,
+        after: hash.map(|h| json!({"protocol_number": protocol_number, "snapshot_sha256": h})),
+    };
+    let audience = events::audience(&tx, &submitted_event(String::new(), None)).await?;
+    // From here to COMMIT the call's counter row is locked: take the number, compute the
+    // snapshot and its hash, and send every write in one unit of work.
     let n = store::next_protocol(&tx, call.id).await?;
     let protocol = protocol_number(&call.code, n);
     let snapshot = json!({
@@ -528,16 +590,45 @@ where
     });
     let canonical = serde_json_canonicalizer::to_string(&snapshot).map_err(anyhow::Error::from)?;
     let hash = hex::encode(Sha256::digest(canonical.as_bytes()));
-    let stored = store::mark_submitted(
+    let mut event_rows = Writes::new();
+    events::plan(
+        &mut event_rows,
+        &actor,
+        now,
+        submitted_event(protocol.clone(), Some(&hash)),
+        &audience,
+    )?;
+    let submission = Submission {
+        protocol_number: &protocol,
+        submitted_at: now,
+        snapshot: &canonical,
+        snapshot_sha256: &hash,
+    };
+    let submitted = Application {
+        status: ApplicationStatus::Submitted,
+        protocol_number: Some(protocol.clone()),
+        submitted_at: Some(now),
+        snapshot: Some(canonical.clone()),
+        snapshot_sha256: Some(hash.clone()),
+        review_status: Some(crate::domain::review::ReviewStatus::Pending),
+        version: app.version + 1,
+        updated_at: now,
+        ..app
+    };
+    let receipt = receipt_of(&submitted, &s.call, &*reveal)?;
+    let answer = respond(&receipt)?;
+    // The application was locked as a draft: its update touches it, or nothing is kept.
+    let stored = db_store::submission::write(
         &tx,
-        id,
-        app.version + 1,
-        &Submission {
-            protocol_number: &protocol,
-            submitted_at: now,
-            snapshot: &canonical,
-            snapshot_sha256: &hash,
+        &Submitted {
+            id,
+            version: submitted.version,
+            submission,
+            actor: &actor,
+            at: now,
         },
+        event_rows,
+        answer.as_ref(),
     )
     .await?;
     if !stored {
@@ -545,46 +636,6 @@ where
             "The application has already been submitted.",
             "La domanda è già stata presentata.",
         )));
-    }
-    store::record_history(
-        &tx,
-        id,
-        Some(ApplicationStatus::Draft.as_str()),
-        ApplicationStatus::Submitted.as_str(),
-        &actor,
-        now,
-        Some(format!("protocol {protocol}")),
-    )
-    .await?;
-    record(
-        &tx,
-        &actor,
-        now,
-        ApplicationEvent::Submitted {
-            agency: app.content.agency_code,
-            evaluators,
-            protocol_number: protocol.clone(),
-            title: app.content.title.clone().unwrap_or_default(),
-        },
-        id,
-        None,
-        Some(json!({"protocol_number": protocol, "snapshot_sha256": hash})),
-    )
-    .await?;
-    let submitted = Application {
-        status: ApplicationStatus::Submitted,
-        protocol_number: Some(protocol),
-        submitted_at: Some(now),
-        snapshot: Some(canonical),
-        snapshot_sha256: Some(hash),
-        review_status: Some(crate::domain::review::ReviewStatus::Pending),
-        version: app.version + 1,
-        updated_at: now,
-        ..app
-    };
-    let receipt = receipt_of(&submitted, &s.call, &*reveal)?;
-    if let Some(answer) = respond(&receipt)? {
-        idempotency::record(&tx, &answer).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -12,9 +12,19 @@ pub use crate::entity::audit_event::Model as AuditEvent;
 pub use crate::store::audit::Filter as AuditFilter;
 pub use crate::store::stats::Stats;
 
-/// Whether the database answers.
-pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
-    store::ping(db).await
+/// Check that the database answers within `limit`; why not, otherwise. A database that does
+/// not answer makes the pool ping its idle connections before their next use.
+pub async fn ping_within(
+    db: &DatabaseConnection,
+    limit: std::time::Duration,
+) -> Result<(), String> {
+    let cause = match tokio::time::timeout(limit, store::ping(db)).await {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} ms", limit.as_millis()),
+    };
+    store::suspect_idle_connections();
+    Err(cause)
 }
 
 /// The business figures of the metrics, read from the database at each scrape.

@@ -13,6 +13,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::writes::Writes;
 use super::{Page, scopes};
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::{ApplicationContent, ApplicationStatus, totals};
@@ -109,7 +110,22 @@ pub async fn record_history<C: ConnectionTrait>(
     at: DateTime<Utc>,
     reason: Option<String>,
 ) -> Result<(), DbErr> {
-    application_history::ActiveModel {
+    let mut w = Writes::new();
+    record_history_in(&mut w, id, from, to, actor, at, reason);
+    w.run(conn).await.map(|_| ())
+}
+
+/// Add a status change to a unit of work.
+pub fn record_history_in(
+    w: &mut Writes,
+    id: Uuid,
+    from: Option<&str>,
+    to: &str,
+    actor: &Actor,
+    at: DateTime<Utc>,
+    reason: Option<String>,
+) {
+    w.insert(application_history::ActiveModel {
         id: Set(Uuid::new_v4()),
         application_id: Set(id),
         from_status: Set(from.map(str::to_owned)),
@@ -118,10 +134,7 @@ pub async fn record_history<C: ConnectionTrait>(
         actor_id: Set(actor.user_id),
         actor_role: Set(actor.role.map(|r| r.as_str().to_owned())),
         reason: Set(reason),
-    }
-    .insert(conn)
-    .await
-    .map(|_| ())
+    });
 }
 
 /// The denormalised columns a list filters and sorts on.
@@ -316,30 +329,26 @@ pub struct Submission<'a> {
     pub snapshot_sha256: &'a str,
 }
 
-/// Mark a draft submitted, its review pending; false when it is no longer a draft.
-pub async fn mark_submitted<C: ConnectionTrait>(
-    conn: &C,
-    id: Uuid,
-    version: i32,
-    s: &Submission<'_>,
-) -> Result<bool, DbErr> {
-    let result = application::Entity::update_many()
-        .set(application::ActiveModel {
-            status: Set(ApplicationStatus::Submitted.as_str().to_owned()),
-            protocol_number: Set(Some(s.protocol_number.to_owned())),
-            submitted_at: Set(Some(s.submitted_at)),
-            snapshot: Set(Some(s.snapshot.to_owned())),
-            snapshot_sha256: Set(Some(s.snapshot_sha256.to_owned())),
-            review_status: Set(Some(ReviewStatus::Pending.as_str().to_owned())),
-            version: Set(version),
-            updated_at: Set(s.submitted_at),
-            ..Default::default()
-        })
-        .filter(application::Column::Id.eq(id))
-        .filter(application::Column::Status.eq(ApplicationStatus::Draft.as_str()))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected == 1)
+/// Add the marking of a draft submitted, its review pending, to a unit of work: the write
+/// touches no row when the application is no longer a draft.
+pub fn mark_submitted_in(w: &mut Writes, id: Uuid, version: i32, s: &Submission<'_>) {
+    w.update(
+        application::Entity::update_many()
+            .set(application::ActiveModel {
+                status: Set(ApplicationStatus::Submitted.as_str().to_owned()),
+                protocol_number: Set(Some(s.protocol_number.to_owned())),
+                submitted_at: Set(Some(s.submitted_at)),
+                snapshot: Set(Some(s.snapshot.to_owned())),
+                snapshot_sha256: Set(Some(s.snapshot_sha256.to_owned())),
+                review_status: Set(Some(ReviewStatus::Pending.as_str().to_owned())),
+                version: Set(version),
+                updated_at: Set(s.submitted_at),
+                ..Default::default()
+            })
+            .filter(application::Column::Id.eq(id))
+            .filter(application::Column::Status.eq(ApplicationStatus::Draft.as_str()))
+            .into_query(),
+    );
 }
 
 /// Mark an application withdrawn, at a new version.
@@ -370,34 +379,73 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Applicat
         .transpose()
 }
 
-/// An application with its call and, for an applicant (`reader`), the facts that decide its
-/// access (empty for anyone else), in one statement: what every read of one needs.
+/// What reading one application (with [`get_for_reader`]) also reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOf {
+    /// For an applicant: the facts that decide its access (empty for anyone else).
+    pub reader: Option<Uuid>,
+    /// The caller to check in the same statement ([`scopes::caller_column`]).
+    pub caller: Option<scopes::CallerKey>,
+    /// The submission's snapshot (a few KB that only the receipt shows): NULL otherwise.
+    pub snapshot: bool,
+}
+
+/// An application with its call, the facts of `of.reader`'s access and the check of
+/// `of.caller` (its user name when current), in one statement: what every read of one needs.
 pub async fn get_for_reader<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
-    reader: Option<Uuid>,
-) -> Result<Option<(Application, Call, scopes::AccessFacts)>, DbErr> {
-    let mut q = application::Entity::find_by_id(id).find_also_related(crate::entity::call::Entity);
-    if let Some(user) = reader {
-        for (expr, alias) in scopes::access_columns(user) {
-            q = q.expr_as(expr, alias);
+    of: ReadOf,
+) -> Result<Option<(Application, Call, scopes::AccessFacts, Option<String>)>, DbErr> {
+    use sea_orm::{IdenStatic, Iterable};
+    let mut q = Query::select();
+    q.from(application::Entity).inner_join(
+        crate::entity::call::Entity,
+        Expr::col((crate::entity::call::Entity, crate::entity::call::Column::Id))
+            .equals((application::Entity, application::Column::CallId)),
+    );
+    for c in application::Column::iter() {
+        let alias = format!("A_{}", c.as_str());
+        if matches!(c, application::Column::Snapshot) && !of.snapshot {
+            q.expr_as(Expr::cust("CAST(NULL AS TEXT)"), alias);
+        } else {
+            q.expr_as(Expr::col((application::Entity, c)), alias);
         }
     }
-    let Some(row) = db.query_one_raw(q.build(db.get_database_backend())).await? else {
+    for c in crate::entity::call::Column::iter() {
+        q.expr_as(
+            Expr::col((crate::entity::call::Entity, c)),
+            format!("B_{}", c.as_str()),
+        );
+    }
+    if let Some(user) = of.reader {
+        for (expr, alias) in scopes::access_columns(user) {
+            q.expr_as(expr, alias);
+        }
+    }
+    if let Some(key) = &of.caller {
+        let (expr, alias) = scopes::caller_column(key);
+        q.expr_as(expr, alias);
+    }
+    q.and_where(Expr::col((application::Entity, application::Column::Id)).eq(id));
+    let Some(row) = db.query_one(&q).await? else {
         return Ok(None);
     };
     let app = application::Model::from_query_result(&row, "A_")?;
-    let Some(call) = crate::entity::call::Model::from_query_result_optional(&row, "B_")? else {
-        return Ok(None);
-    };
-    let facts = match reader {
+    let call = crate::entity::call::Model::from_query_result(&row, "B_")?;
+    let facts = match of.reader {
         Some(_) => scopes::access_facts_of(&row)?,
         None => scopes::AccessFacts::default(),
+    };
+    let caller = match of.caller {
+        Some(_) => scopes::caller_of(&row)?,
+        None => None,
     };
     Ok(Some((
         to_application(app)?,
         super::rows::to_call(call)?,
         facts,
+        caller,
     )))
 }
 
@@ -528,9 +576,20 @@ pub async fn list(
     Ok((items, total))
 }
 
+/// The applications of a condition in list order, without their snapshots: a few KB each
+/// that no list shows (only the receipt does), which the database would have to decompress.
 fn in_list_order(cond: Condition) -> sea_orm::Select<application::Entity> {
-    application::Entity::find()
-        .filter(cond)
+    use sea_orm::Iterable;
+    let mut q = application::Entity::find().select_only();
+    for c in application::Column::iter() {
+        q = match c {
+            application::Column::Snapshot => {
+                q.column_as(Expr::cust("CAST(NULL AS TEXT)"), "snapshot")
+            }
+            c => q.column(c),
+        };
+    }
+    q.filter(cond)
         .order_by_asc(application::Column::ProtocolNumber)
         .order_by_asc(application::Column::CreatedAt)
         .order_by_asc(application::Column::Id)

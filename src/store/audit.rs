@@ -1,10 +1,11 @@
 //! Audit events, written in the same transaction as the change they record.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+use sea_orm::{ConnectionTrait, DbErr, Set};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::writes::Writes;
 use crate::domain::event::Actor;
 use crate::entity::audit_event;
 
@@ -24,7 +25,14 @@ pub async fn insert<C: ConnectionTrait>(
     at: DateTime<Utc>,
     change: Change<'_>,
 ) -> Result<(), DbErr> {
-    audit_event::ActiveModel {
+    let mut w = Writes::new();
+    insert_in(&mut w, actor, at, change);
+    w.run(conn).await.map(|_| ())
+}
+
+/// Add one audit row to a unit of work.
+pub fn insert_in(w: &mut Writes, actor: &Actor, at: DateTime<Utc>, change: Change<'_>) {
+    w.insert(audit_event::ActiveModel {
         id: Set(Uuid::new_v4()),
         occurred_at: Set(at),
         actor_id: Set(actor.user_id),
@@ -35,10 +43,7 @@ pub async fn insert<C: ConnectionTrait>(
         before: Set(change.before.map(|v| v.to_string())),
         after: Set(change.after.map(|v| v.to_string())),
         request_id: Set(actor.request_id.clone()),
-    }
-    .insert(conn)
-    .await
-    .map(|_| ())
+    });
 }
 
 /// Filters of the audit log.

@@ -3,12 +3,14 @@
 //! is still running is a conflict.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::UpdateStatement;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, Set,
+    QueryFilter, QueryTrait, Set,
 };
 use uuid::Uuid;
 
+use super::writes::Writes;
 use crate::entity::idempotency_key;
 
 /// What to do with a request that carries a key.
@@ -154,6 +156,16 @@ pub async fn record<C: ConnectionTrait>(conn: &C, answer: &Answer) -> Result<(),
     .await
 }
 
+/// Add the recording of an answer to the unit of work of the change it answers.
+pub fn record_in(w: &mut Writes, answer: &Answer) {
+    w.update(finish_statement(
+        answer.user_id,
+        &answer.key,
+        answer.status,
+        &answer.stored,
+    ));
+}
+
 /// Record the answer of a finished request; inside the request's own transaction when the
 /// operation records it with its change, so that a committed change always has its answer.
 pub async fn finish<C: ConnectionTrait>(
@@ -163,6 +175,12 @@ pub async fn finish<C: ConnectionTrait>(
     status: u16,
     body: &str,
 ) -> Result<(), DbErr> {
+    db.execute(&finish_statement(user_id, key, status, body))
+        .await
+        .map(|_| ())
+}
+
+fn finish_statement(user_id: Uuid, key: &str, status: u16, body: &str) -> UpdateStatement {
     idempotency_key::Entity::update_many()
         .set(idempotency_key::ActiveModel {
             state: Set("done".into()),
@@ -172,9 +190,7 @@ pub async fn finish<C: ConnectionTrait>(
         })
         .filter(idempotency_key::Column::UserId.eq(user_id))
         .filter(idempotency_key::Column::Key.eq(key))
-        .exec(db)
-        .await?;
-    Ok(())
+        .into_query()
 }
 
 /// Forget a key whose request failed for a transient reason, so that a retry runs again. A

@@ -21,11 +21,16 @@ pub mod rows;
 pub mod scopes;
 pub mod sessions;
 pub mod stats;
+pub mod submission;
 pub mod users;
 pub mod variations;
 pub mod webhooks;
+pub mod writes;
 
-use std::time::Duration;
+use std::future::Future;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -52,11 +57,22 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .min_connections(settings.min_connections.min(settings.max_connections))
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
         .connect_timeout(Duration::from_millis(settings.acquire_timeout_ms))
-        // Ping a pooled connection before handing it out, within the acquire timeout: one
-        // that died or hangs since an outage is replaced (or the request answers 503 in
-        // time) instead of failing or hanging the request, and the pool recovers by itself
-        // when the database returns (tests/api/outage.rs).
-        .test_before_acquire(true)
+        // No ping before every acquire: it would cost a round trip to each request. A pooled
+        // connection is pinged (within the acquire timeout) only when it may have died since
+        // it was last used: idle for long, or idle since before a connection was found
+        // broken. A request's first statement that still meets a broken one runs again on
+        // another (`first`). So the pool recovers by itself when the database returns, and
+        // answers 503 in time while it is away (tests/api/outage.rs).
+        .test_before_acquire(false)
+        .map_sqlx_postgres_before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if may_be_broken(meta.idle_for) {
+                    use sea_orm::sqlx::Connection;
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
@@ -76,6 +92,107 @@ fn sqlite_file(url: &str) -> Option<String> {
     (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
 }
 
+/// A pooled connection idle for this long is pinged before it is handed out: servers, proxies
+/// and firewalls drop connections that stay quiet.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(30);
+
+/// When a connection was last found broken or silent, as nanoseconds since `EPOCH` (0: never).
+/// Process-wide: a failure seen by one pool only makes another ping its idle connections once.
+static FOUND_BROKEN_AT: AtomicU64 = AtomicU64::new(0);
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn since_epoch(at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(*EPOCH).as_nanos())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// Note that the database was found unreachable or a connection broken: every connection that
+/// went idle before now is pinged before its next use.
+pub fn suspect_idle_connections() {
+    FOUND_BROKEN_AT.fetch_max(since_epoch(Instant::now()), Ordering::Relaxed);
+}
+
+/// Whether a pooled connection idle for `idle_for` is to be pinged before use.
+fn may_be_broken(idle_for: Duration) -> bool {
+    if idle_for >= PING_WHEN_IDLE_FOR {
+        return true;
+    }
+    let broken_at = FOUND_BROKEN_AT.load(Ordering::Relaxed);
+    broken_at != 0
+        && Instant::now()
+            .checked_sub(idle_for)
+            .is_none_or(|idle_since| since_epoch(idle_since) <= broken_at)
+}
+
+/// Whether an error means the connection the statement got was broken (closed by the server
+/// or the network) rather than anything about the statement.
+fn is_broken_connection(err: &DbErr) -> bool {
+    let (DbErr::Exec(e) | DbErr::Query(e) | DbErr::Conn(e)) = err else {
+        return false;
+    };
+    let sea_orm::RuntimeErr::SqlxError(e) = e else {
+        return false;
+    };
+    use sea_orm::sqlx::Error;
+    match e.as_ref() {
+        Error::Io(_) => true,
+        // The server ended the session (admin shutdown) before the statement ran.
+        Error::Database(db) => db.code().is_some_and(|c| c == "57P01"),
+        _ => false,
+    }
+}
+
+/// The acquire timeout of the pool.
+fn acquire_timeout(db: &DatabaseConnection) -> Duration {
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => db
+            .get_postgres_connection_pool()
+            .options()
+            .get_acquire_timeout(),
+        _ => db
+            .get_sqlite_connection_pool()
+            .options()
+            .get_acquire_timeout(),
+    }
+}
+
+/// Run the first statement of a request, one that changes nothing (the caller's check, a
+/// `BEGIN`). On PostgreSQL: within the acquire timeout, so that a connection that stopped
+/// answering fails the request in time as one that cannot be had; and again on another
+/// connection while the one it got turns out broken, since pooled connections are not pinged
+/// before every use. A statement after the first is never run again: it may have changed
+/// something before its connection broke. On SQLite (a file in this process) it just runs.
+pub async fn first<T, F, Fut>(db: &DatabaseConnection, run: F) -> Result<T, DbErr>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, DbErr>>,
+{
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return run().await;
+    }
+    let attempts = async {
+        loop {
+            match run().await {
+                Err(e) if is_broken_connection(&e) => {
+                    tracing::info!(error = %e, "a pooled connection was broken: once more on another");
+                    suspect_idle_connections();
+                }
+                done => return done,
+            }
+        }
+    };
+    match tokio::time::timeout(acquire_timeout(db), attempts).await {
+        Ok(done) => done,
+        Err(_) => {
+            suspect_idle_connections();
+            Err(DbErr::ConnectionAcquire(
+                sea_orm::error::ConnAcquireErr::Timeout,
+            ))
+        }
+    }
+}
+
 /// Begin a transaction that will write. On SQLite it takes the write lock at once
 /// (`BEGIN IMMEDIATE`), so that two writers queue on the busy timeout instead of failing
 /// when they upgrade a read lock.
@@ -89,7 +206,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
             })
             .await
         }
-        _ => db.begin().await,
+        _ => first(db, || db.begin()).await,
     }
 }
 
@@ -145,7 +262,9 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
 
 /// Check that the database answers.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
-    db.execute_unprepared("SELECT 1").await.map(|_| ())
+    first(db, || db.execute_unprepared("SELECT 1"))
+        .await
+        .map(|_| ())
 }
 
 /// Apply every pending migration.

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::Page;
 use super::scopes::{lead_organizations_of, leads_of, of_agency};
+use super::writes::Writes;
 use crate::domain::agency::AgencyCode;
 use crate::domain::partnership::ParticipationRole;
 use crate::domain::user::Role;
@@ -57,6 +58,13 @@ pub async fn notify_all<C: ConnectionTrait>(
     notices: Vec<Outgoing<'_>>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    let mut w = Writes::new();
+    notify_all_in(&mut w, notices, now);
+    w.run(conn).await.map(|_| ())
+}
+
+/// Add the rows of several notices to a unit of work: a thousand rows an insert.
+pub fn notify_all_in(w: &mut Writes, notices: Vec<Outgoing<'_>>, now: DateTime<Utc>) {
     let rows: Vec<notification::ActiveModel> = notices
         .iter()
         .flat_map(|n| {
@@ -79,11 +87,8 @@ pub async fn notify_all<C: ConnectionTrait>(
         .collect();
     // 8 columns a row: well under the databases' bind limits.
     for chunk in rows.chunks(1000) {
-        notification::Entity::insert_many(chunk.iter().cloned())
-            .exec_without_returning(conn)
-            .await?;
+        w.insert_many(chunk.iter().cloned());
     }
-    Ok(())
 }
 
 /// The enabled evaluators of an agency.

@@ -11,7 +11,10 @@ use uuid::Uuid;
 
 use crate::domain::agency::AgencyCode;
 use crate::domain::partnership::{MembershipStatus, ParticipationRole};
-use crate::entity::{application, organization_representative, partnership_member};
+use crate::domain::user::Role;
+use crate::entity::{
+    application, auth_session, organization_representative, partnership_member, user,
+};
 
 /// What deciding an applicant's access to a partnership (or its application) needs.
 #[derive(Debug, Clone, Default)]
@@ -107,6 +110,57 @@ pub fn access_columns(user_id: Uuid) -> [(Expr, &'static str); 2] {
             "access_represented",
         ),
     ]
+}
+
+/// What a statement needs to check the caller of a request in passing: its token's claims.
+#[derive(Debug, Clone, Copy)]
+pub struct CallerKey {
+    pub user_id: Uuid,
+    /// The session of the token, if it has one.
+    pub session_id: Option<Uuid>,
+    pub token_version: i32,
+    pub role: Role,
+    pub agency: Option<AgencyCode>,
+}
+
+/// A scalar subquery to add to any statement (alias `caller_username`): the caller's user name
+/// when the user is enabled, still at the token's generation, role and agency, and the token's
+/// session is open; NULL otherwise. So the read a request makes also checks its caller.
+pub fn caller_column(key: &CallerKey) -> (Expr, &'static str) {
+    let mut q = Query::select()
+        .column((user::Entity, user::Column::Username))
+        .from(user::Entity)
+        .and_where(Expr::col((user::Entity, user::Column::Id)).eq(key.user_id))
+        .and_where(Expr::col((user::Entity, user::Column::Disabled)).eq(false))
+        .and_where(Expr::col((user::Entity, user::Column::TokenVersion)).eq(key.token_version))
+        .and_where(Expr::col((user::Entity, user::Column::Role)).eq(key.role.as_str()))
+        .to_owned();
+    let agency = Expr::col((user::Entity, user::Column::AgencyCode));
+    q.and_where(match key.agency {
+        Some(a) => agency.eq(a.as_str()),
+        None => agency.is_null(),
+    });
+    if let Some(sid) = key.session_id {
+        q.and_where(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(auth_session::Entity)
+                .and_where(Expr::col((auth_session::Entity, auth_session::Column::Id)).eq(sid))
+                .and_where(
+                    Expr::col((auth_session::Entity, auth_session::Column::UserId)).eq(key.user_id),
+                )
+                .and_where(
+                    Expr::col((auth_session::Entity, auth_session::Column::RevokedAt)).is_null(),
+                )
+                .to_owned(),
+        ));
+    }
+    (Expr::SubQuery(None, Box::new(q.into())), "caller_username")
+}
+
+/// The caller's user name from a row with [`caller_column`]: `None` when not current.
+pub fn caller_of(row: &sea_orm::QueryResult) -> Result<Option<String>, DbErr> {
+    row.try_get("", "caller_username")
 }
 
 /// Only accepted members count, read and are read.

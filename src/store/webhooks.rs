@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::Page;
+use super::writes::Writes;
 use crate::domain::webhook::EventType;
 use crate::entity::{webhook, webhook_attempt, webhook_delivery, webhook_event};
 
@@ -170,16 +171,38 @@ pub async fn enqueue<C: ConnectionTrait>(
     event: EventType,
     data: Value,
 ) -> Result<(), DbErr> {
-    let subscribers: Vec<Uuid> = webhook::Entity::find()
+    let subscribers = subscribers(conn, event).await?;
+    let mut w = Writes::new();
+    enqueue_in(&mut w, at, event, data, &subscribers);
+    w.run(conn).await.map(|_| ())
+}
+
+/// The live subscriptions that asked for a type of event.
+pub async fn subscribers<C: ConnectionTrait>(
+    conn: &C,
+    event: EventType,
+) -> Result<Vec<Uuid>, DbErr> {
+    Ok(webhook::Entity::find()
         .filter(webhook::Column::DeletedAt.is_null())
         .all(conn)
         .await?
         .into_iter()
         .filter(|w| event_types(w).contains(&event))
         .map(|w| w.id)
-        .collect();
+        .collect())
+}
+
+/// Add an event's outbox row and its deliveries to `subscribers` (read before) to a unit of
+/// work; nothing without subscribers.
+pub fn enqueue_in(
+    w: &mut Writes,
+    at: DateTime<Utc>,
+    event: EventType,
+    data: Value,
+    subscribers: &[Uuid],
+) {
     if subscribers.is_empty() {
-        return Ok(());
+        return;
     }
     let id = Uuid::new_v4();
     let payload = json!({
@@ -188,33 +211,29 @@ pub async fn enqueue<C: ConnectionTrait>(
         "occurred_at": crate::domain::timestamp::format(&at),
         "data": data,
     });
-    webhook_event::ActiveModel {
+    w.insert(webhook_event::ActiveModel {
         id: Set(id),
         event_type: Set(event.as_str().to_owned()),
         occurred_at: Set(at),
         payload: Set(payload.to_string()),
-    }
-    .insert(conn)
-    .await?;
-    let rows = subscribers
-        .into_iter()
-        .map(|webhook_id| webhook_delivery::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            webhook_id: Set(webhook_id),
-            event_id: Set(id),
-            status: Set(PENDING.to_owned()),
-            attempts: Set(0),
-            next_attempt_at: Set(at),
-            lease_until: Set(None),
-            last_status_code: Set(None),
-            last_error: Set(None),
-            delivered_at: Set(None),
-            created_at: Set(at),
-        });
-    webhook_delivery::Entity::insert_many(rows)
-        .exec(conn)
-        .await?;
-    Ok(())
+    });
+    w.insert_many(
+        subscribers
+            .iter()
+            .map(|&webhook_id| webhook_delivery::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                webhook_id: Set(webhook_id),
+                event_id: Set(id),
+                status: Set(PENDING.to_owned()),
+                attempts: Set(0),
+                next_attempt_at: Set(at),
+                lease_until: Set(None),
+                last_status_code: Set(None),
+                last_error: Set(None),
+                delivered_at: Set(None),
+                created_at: Set(at),
+            }),
+    );
 }
 
 /// A delivery this worker holds, with what it needs to send it.

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 const SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
 
 /// Store modules that use no other store module and that any store module may use.
-const LEAVES: &[&str] = &["mod", "rows", "scopes"];
+const LEAVES: &[&str] = &["mod", "rows", "scopes", "writes"];
 
 /// Store modules that combine several aggregates in one statement or one read (for speed),
 /// and which no repository uses.
-const UNITS_OF_WORK: &[&str] = &[];
+const UNITS_OF_WORK: &[&str] = &["submission"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

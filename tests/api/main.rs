@@ -27,6 +27,7 @@ mod organizations;
 mod outage;
 mod partnerships;
 mod payments;
+mod pool;
 mod protocol;
 mod rankings;
 mod reports;

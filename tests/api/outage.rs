@@ -253,7 +253,7 @@ async fn pump(
 }
 
 /// `host:port` of a `postgres://` URL, and the same URL through another local port.
-fn split_url(url: &str, proxy_port: u16) -> (String, String) {
+pub(crate) fn split_url(url: &str, proxy_port: u16) -> (String, String) {
     let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
     let (user, rest) = match rest.rsplit_once('@') {
         Some((u, r)) => (format!("{u}@"), r),

@@ -15,7 +15,7 @@ use crate::api::csv::{Cell, CsvWriter, Dialect};
 use crate::api::extract::Json;
 use crate::api::idempotency::{Claim, Recorded};
 use crate::api::{PageParams, created, if_match, patched, with_etag};
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Caller};
 use crate::domain::ErrorCode;
 use crate::domain::application::{ApplicationContent, totals};
 use crate::error::{ApiError, Problem};
@@ -194,10 +194,10 @@ async fn csv_export(
 #[get("/applications/{application_id}")]
 pub async fn get_application(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Caller,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = service::read(&state.db, &caller, state.now(), path.into_inner()).await?;
+    let s = service::read(&state.db, caller, state.now(), path.into_inner()).await?;
     let version = s.app.version;
     Ok(with_etag(StatusCode::OK, version, &view_of(s)))
 }
