@@ -1,7 +1,8 @@
 """Render target/bench/results-*.json as a table on the terminal and as BENCHMARKS.md.
 
 The results are read from `$BENCH_OUT` (default `target/bench`); bench/baseline.json holds the
-figures of the run before the performance fixes, shown next to this run's under "Before and after"."""
+key figures of an earlier run (`report.py --baseline NOTE` writes it from a run's results), shown
+next to this run's under "Before and after"."""
 
 from __future__ import annotations
 
@@ -322,8 +323,16 @@ def figures(r: dict) -> dict:
     codes = dig(r, "rush", "status_codes")
     peaks = [dig(r, "memory", k, "peak_rss_mib") for k in ("reads", "rush", "ranking")]
     secs = dig(r, "ranking", "runs", 0, "secs")
+    read_cpu = dig(r, "reads", "get_application", "cpu", "per_request") or {}
+    rush_cpu = dig(r, "rush", "cpu", "per_request") or {}
     return {
         "sizes": {"rush": dig(r, "sizes", "rush"), "rank_apps": dig(r, "sizes", "rank_apps")},
+        "cpu": {"read_service_ms": read_cpu.get("service_ms"), "read_postgres_ms": read_cpu.get("postgres_ms"),
+                "read_total_ms": read_cpu.get("total_ms"),
+                "rush_service_ms": rush_cpu.get("service_ms"), "rush_postgres_ms": rush_cpu.get("postgres_ms"),
+                "rush_total_ms": rush_cpu.get("total_ms")},
+        "ratios": {"read_pgbench": dig(r, "ratios", "read"), "rush_pgbench": dig(r, "ratios", "rush"),
+                   "rush_per_s": dig(r, "ratios", "rush_per_s")},
         "ceiling_rps": dig(r, "reads", "status", "rps"),
         "reads": {key: {"rps": dig(r, "reads", key, "rps"),
                         "share_of_ceiling": dig(r, "reads", key, "share_of_ceiling"),
@@ -352,6 +361,8 @@ def num(x, kind: str) -> str:
             return fmt_int(x)
         if kind == "share":
             return f"{x:.2f}"
+        if kind == "ms":
+            return f"{x:.3f}"
         return f"{x:,}"
     except (TypeError, ValueError):
         return str(x)
@@ -361,7 +372,16 @@ def comparison_rows(before: dict, r: dict) -> list[tuple[str, str, str]]:
     """(measure, before, after) for one backend: before from bench/baseline.json, after from
     this run's results."""
     after = figures(r)
-    spec = [("Ceiling: GET /status, req/s", ("ceiling_rps",), "int")]
+    spec = [
+        ("Single read: service CPU per request, ms", ("cpu", "read_service_ms"), "ms"),
+        ("  PostgreSQL CPU per request, ms", ("cpu", "read_postgres_ms"), "ms"),
+        ("  service + PostgreSQL, ms", ("cpu", "read_total_ms"), "ms"),
+        ("  share of pgbench of its own SQL", ("ratios", "read_pgbench"), "share"),
+        ("Submission (the rush): service CPU per submission, ms", ("cpu", "rush_service_ms"), "ms"),
+        ("  PostgreSQL CPU per submission, ms", ("cpu", "rush_postgres_ms"), "ms"),
+        ("  share of pgbench of the minimal submission transaction", ("ratios", "rush_pgbench"), "share"),
+        ("Ceiling: GET /status, req/s", ("ceiling_rps",), "int"),
+    ]
     for key in READ_KEYS:
         spec += [(f"{dig(r, 'reads', key, 'label') or READ_LABELS[key]}, req/s", ("reads", key, "rps"), "int"),
                  ("  share of the ceiling", ("reads", key, "share_of_ceiling"), "share"),
@@ -386,6 +406,21 @@ def comparison_rows(before: dict, r: dict) -> list[tuple[str, str, str]]:
     return [(label, num(dig(before, *path), kind), num(dig(after, *path), kind)) for label, path, kind in spec]
 
 
+def write_baseline(note: str) -> None:
+    """bench/baseline.json from this run's results: the 'before' of the next runs."""
+    results = {b: json.loads((OUT / f"results-{b}.json").read_text())
+               for b in ("postgres", "sqlite") if (OUT / f"results-{b}.json").exists()}
+    if not results:
+        raise SystemExit(f"no results in {OUT}")
+    commit = (OUT / "build-commit").read_text().strip() if (OUT / "build-commit").exists() else "unknown"
+    written = max((OUT / f"results-{b}.json").stat().st_mtime for b in results)
+    date = dt.datetime.fromtimestamp(written, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    baseline = {"note": note, "commit": commit, "date": date,
+                "backends": {b: figures(r) for b, r in results.items()}}
+    BASELINE.write_text(json.dumps(baseline, indent=2) + "\n")
+    print(f"written {BASELINE}")
+
+
 def load_baseline() -> dict | None:
     try:
         return json.loads(BASELINE.read_text())
@@ -401,10 +436,10 @@ def before_after(baseline: dict | None, results: dict) -> str:
         return ""
     commit = baseline.get("commit", "baseline")
     parts = ["## Before and after", "",
-             f"Before: the run at commit {commit} ({baseline.get('date', 'date unknown')}), ahead of the performance "
-             "fixes, as printed in BENCHMARKS.md then (its raw results are lost; `bench/baseline.json` holds them, "
-             "rounded as they were printed). After: this run. Lower is better for latencies, errors, times and "
-             "memory; higher for rates, shares and submissions.", ""]
+             f"Before: {baseline.get('note') or 'the run at commit ' + commit}. After: this run. Lower is better "
+             "for CPU, latencies, errors, times and memory; higher for rates, shares and submissions. Absolute "
+             "rates differ between machines of the same kind and between runs; the CPU per request and the "
+             "shares of pgbench are what compare.", ""]
     for backend in backends:
         before = baseline["backends"][backend]
         r = results[backend]
@@ -498,4 +533,10 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description="print the table and write BENCHMARKS.md")
     ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     ap.add_argument("--elapsed", type=float, default=None)
-    main(ap.parse_args())
+    ap.add_argument("--baseline", metavar="NOTE",
+                    help="instead: write bench/baseline.json from the results in $BENCH_OUT, with this note")
+    args = ap.parse_args()
+    if args.baseline:
+        write_baseline(args.baseline)
+    else:
+        main(args)
