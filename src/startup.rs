@@ -272,8 +272,18 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     // With a listener of their own (`metrics.listen`), the metrics are not on the API's port.
     let metrics_here = settings.metrics.listen_address().is_none();
     api::methods::prepare();
+    // The contract and Swagger UI's variant of it, serialised once and shared by the workers:
+    // a worker that kept its own OpenAPI document (about 0.9 MB as JSON) held some 25 MiB of
+    // small allocations for the life of the process.
+    let contract = openapi_document();
+    let contract_json = web::Bytes::from(serde_json::to_vec(&contract)?);
+    let swagger_json = web::Bytes::from(serde_json::to_vec(&crate::openapi::for_swagger_ui(
+        &contract,
+    ))?);
+    drop(contract);
     let mut server = HttpServer::new(move || {
-        let (app, api) = App::new()
+        // Registering the routes describes them too; that description is dropped here.
+        let (app, _) = App::new()
             .into_utoipa_app()
             .openapi(crate::openapi::base())
             .app_data(state.clone())
@@ -287,22 +297,38 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             )
             .configure(api::configure)
             .split_for_parts();
-        let contract = crate::openapi::finish(api);
-        let swagger_ui = crate::openapi::for_swagger_ui(&contract);
-        let contract = std::sync::Arc::new(contract);
+        release_free_memory();
+        let (contract_json, swagger_json) = (contract_json.clone(), swagger_json.clone());
         app.route(
             "/api-docs/openapi.json",
             web::get().to(move || {
-                let contract = contract.clone();
-                async move { HttpResponse::Ok().json(&*contract) }
+                let body = contract_json.clone();
+                async move {
+                    HttpResponse::Ok()
+                        .content_type("application/json")
+                        .body(body)
+                }
+            }),
+        )
+        .route(
+            "/api-docs/swagger-ui.json",
+            web::get().to(move || {
+                let body = swagger_json.clone();
+                async move {
+                    HttpResponse::Ok()
+                        .content_type("application/json")
+                        .body(body)
+                }
             }),
         )
         .service(
             // Swagger UI reads the contract with the login form added
             // (`openapi::for_swagger_ui`).
             SwaggerUi::new("/docs/{_:.*}")
-                .url("/api-docs/swagger-ui.json", swagger_ui)
-                .config(utoipa_swagger_ui::Config::default().persist_authorization(true))
+                .config(
+                    utoipa_swagger_ui::Config::new(["/api-docs/swagger-ui.json"])
+                        .persist_authorization(true),
+                )
                 .oauth(
                     utoipa_swagger_ui::oauth::Config::new()
                         .client_id("swagger-ui")

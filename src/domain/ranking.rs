@@ -358,19 +358,63 @@ pub fn policy(call: &Call) -> Policy {
 
 /// A hash of everything a ranking depends on, to tell a stale draft.
 pub fn inputs_hash(inputs: &Inputs, policy: &Policy) -> String {
-    let doc = serde_json::json!({
-        "envelope": inputs.envelope,
-        "threshold": policy.threshold,
-        "tie_breaks": policy.tie_breaks,
-        "mode": policy.mode,
-        "partial": policy.partial,
-        "candidates": inputs.candidates.iter().map(|c| serde_json::json!({
-            "application_id": c.application_id, "protocol_number": c.protocol_number, "score": c.score.map(|s| s.to_string()),
-            "criteria": c.criteria.iter().map(|(k, v)| serde_json::json!([k, v.to_string()])).collect::<Vec<_>>(), "requested": c.requested,
-        })).collect::<Vec<_>>(),
-    });
-    let canonical = serde_json_canonicalizer::to_string(&doc).unwrap_or_default();
-    hex::encode(Sha256::digest(canonical.as_bytes()))
+    // The canonical document (RFC 8785) is written straight into the hash: no tree of values
+    // and no string of it are built, which for 10,000 candidates would hold tens of MB.
+    #[derive(Serialize)]
+    struct Document<'a> {
+        envelope: &'a Money,
+        threshold: &'a Points,
+        tie_breaks: &'a [TieBreak],
+        mode: &'a AllocationMode,
+        partial: &'a PartialFunding,
+        candidates: Vec<CandidateDoc<'a>>,
+    }
+    #[derive(Serialize)]
+    struct CandidateDoc<'a> {
+        application_id: Uuid,
+        protocol_number: &'a str,
+        score: Option<String>,
+        criteria: Vec<(&'a str, String)>,
+        requested: &'a Money,
+    }
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let doc = Document {
+        envelope: &inputs.envelope,
+        threshold: &policy.threshold,
+        tie_breaks: &policy.tie_breaks,
+        mode: &policy.mode,
+        partial: &policy.partial,
+        candidates: inputs
+            .candidates
+            .iter()
+            .map(|c| CandidateDoc {
+                application_id: c.application_id,
+                protocol_number: &c.protocol_number,
+                score: c.score.map(|s| s.to_string()),
+                criteria: c
+                    .criteria
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.to_string()))
+                    .collect(),
+                requested: &c.requested,
+            })
+            .collect(),
+    };
+    let mut hashing = Hashing(Sha256::new());
+    if serde_json_canonicalizer::to_writer(&doc, &mut hashing).is_err() {
+        // As before: a document that cannot be written hashes as the empty one.
+        return hex::encode(Sha256::digest(b""));
+    }
+    hex::encode(hashing.0.finalize())
 }
 
 /// Where a version of a ranking stands: computed as a `draft`, or `approved` (frozen and
@@ -521,6 +565,62 @@ mod tests {
             .iter()
             .map(|e| (e.protocol_number.clone(), e.outcome, e.amount.to_string()))
             .collect()
+    }
+
+    /// The inputs' hash as it was first computed, through a tree of JSON values: stored drafts
+    /// carry hashes made this way, so the streamed hash must give the same digest.
+    fn inputs_hash_through_values(inputs: &Inputs, policy: &Policy) -> String {
+        let doc = serde_json::json!({
+            "envelope": inputs.envelope,
+            "threshold": policy.threshold,
+            "tie_breaks": policy.tie_breaks,
+            "mode": policy.mode,
+            "partial": policy.partial,
+            "candidates": inputs.candidates.iter().map(|c| serde_json::json!({
+                "application_id": c.application_id, "protocol_number": c.protocol_number, "score": c.score.map(|s| s.to_string()),
+                "criteria": c.criteria.iter().map(|(k, v)| serde_json::json!([k, v.to_string()])).collect::<Vec<_>>(), "requested": c.requested,
+            })).collect::<Vec<_>>(),
+        });
+        let canonical = serde_json_canonicalizer::to_string(&doc).unwrap_or_default();
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    }
+
+    #[test]
+    fn the_streamed_inputs_hash_is_the_hash_of_the_canonical_document() {
+        let mut unscored = cand(3, "70.00", "12.5", "40000.00");
+        unscored.score = None;
+        unscored
+            .criteria
+            .push(("IMPACT".into(), "7".parse().unwrap()));
+        let inputs = Inputs {
+            candidates: vec![
+                cand(1, "80.00", "20", "50000.00"),
+                cand(2, "75.5", "19.25", "0.01"),
+                unscored,
+            ],
+            envelope: Money::parse("120000.00").unwrap(),
+            missing: vec![],
+        };
+        for (mode, partial) in [
+            (AllocationMode::StrictOrder, true),
+            (AllocationMode::SkipToFit, false),
+        ] {
+            let p = policy(mode, partial);
+            assert_eq!(
+                inputs_hash(&inputs, &p),
+                inputs_hash_through_values(&inputs, &p)
+            );
+        }
+        let empty = Inputs {
+            candidates: vec![],
+            envelope: Money::ZERO,
+            missing: vec![],
+        };
+        let p = policy(AllocationMode::StrictOrder, true);
+        assert_eq!(
+            inputs_hash(&empty, &p),
+            inputs_hash_through_values(&empty, &p)
+        );
     }
 
     #[test]
