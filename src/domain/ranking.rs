@@ -358,8 +358,10 @@ pub fn policy(call: &Call) -> Policy {
 
 /// A hash of everything a ranking depends on, to tell a stale draft.
 pub fn inputs_hash(inputs: &Inputs, policy: &Policy) -> String {
-    // The canonical document (RFC 8785) is written straight into the hash: no tree of values
-    // and no string of it are built, which for 10,000 candidates would hold tens of MB.
+    // The canonical document (RFC 8785) is written into the hash from typed views: no tree of
+    // JSON values of every candidate and no string of the whole document are built (for
+    // 10,000 candidates, tens of MB). The canonicaliser still holds each object's members to
+    // sort them, so the candidates' array is held as text until the document's end.
     #[derive(Serialize)]
     struct Document<'a> {
         envelope: &'a Money,

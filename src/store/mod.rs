@@ -125,10 +125,12 @@ fn may_be_broken(idle_for: Duration) -> bool {
             .is_none_or(|idle_since| since_epoch(idle_since) <= broken_at)
 }
 
-/// Whether an error means the connection the statement got was broken (closed by the server
-/// or the network) rather than anything about the statement.
+/// Whether an error means the pooled connection a statement ran on was broken (closed by the
+/// server or the network) rather than anything about the statement. Only a statement's error
+/// counts (`Exec`, `Query`, a `BEGIN` included): a new connection that cannot be opened is a
+/// `Conn` error, and trying again at once would only hammer the server.
 fn is_broken_connection(err: &DbErr) -> bool {
-    let (DbErr::Exec(e) | DbErr::Query(e) | DbErr::Conn(e)) = err else {
+    let (DbErr::Exec(e) | DbErr::Query(e)) = err else {
         return false;
     };
     let sea_orm::RuntimeErr::SqlxError(e) = e else {
@@ -137,32 +139,27 @@ fn is_broken_connection(err: &DbErr) -> bool {
     use sea_orm::sqlx::Error;
     match e.as_ref() {
         Error::Io(_) => true,
-        // The server ended the session (admin shutdown) before the statement ran.
-        Error::Database(db) => db.code().is_some_and(|c| c == "57P01"),
+        // The server ended the session before the statement ran: a connection exception
+        // (class 08, a pooler's idle timeout among them), an administrator's shutdown, or
+        // the server's idle_session_timeout.
+        Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P05"),
         _ => false,
     }
 }
 
-/// The acquire timeout of the pool.
-fn acquire_timeout(db: &DatabaseConnection) -> Duration {
-    match db.get_database_backend() {
-        DatabaseBackend::Postgres => db
-            .get_postgres_connection_pool()
-            .options()
-            .get_acquire_timeout(),
-        _ => db
-            .get_sqlite_connection_pool()
-            .options()
-            .get_acquire_timeout(),
-    }
-}
+/// How many times a request's first statement is tried: after a broken connection the pool
+/// pings the connections that went idle before it, so a second try gets a sound one.
+const FIRST_STATEMENT_TRIES: usize = 3;
 
 /// Run the first statement of a request, one that changes nothing (the caller's check, a
-/// `BEGIN`). On PostgreSQL: within the acquire timeout, so that a connection that stopped
-/// answering fails the request in time as one that cannot be had; and again on another
-/// connection while the one it got turns out broken, since pooled connections are not pinged
-/// before every use. A statement after the first is never run again: it may have changed
-/// something before its connection broke. On SQLite (a file in this process) it just runs.
+/// `BEGIN`). On PostgreSQL: again on another connection while the one it got turns out broken
+/// (pooled connections are not pinged before every use), up to three times; and within the
+/// acquire timeout plus at most one second for the statement itself, so that a connection that
+/// stopped answering fails the request in time as one that cannot be had. A statement after
+/// the first is never run again: it may have changed something before its connection broke.
+/// On SQLite (a file in this process) it just runs.
 pub async fn first<T, F, Fut>(db: &DatabaseConnection, run: F) -> Result<T, DbErr>
 where
     F: Fn() -> Fut,
@@ -171,21 +168,37 @@ where
     if db.get_database_backend() != DatabaseBackend::Postgres {
         return run().await;
     }
+    let pool = db.get_postgres_connection_pool();
+    // A statement that hangs on a connection taken from the idle ones points at a connection
+    // that died silently; one that waited for a busy pool does not.
+    let had_idle = pool.num_idle() > 0;
+    let acquire = pool.options().get_acquire_timeout();
+    let budget = acquire + acquire.min(Duration::from_secs(1));
     let attempts = async {
+        let mut tries = 1;
         loop {
             match run().await {
-                Err(e) if is_broken_connection(&e) => {
+                Err(e) if is_broken_connection(&e) && tries < FIRST_STATEMENT_TRIES => {
                     tracing::info!(error = %e, "a pooled connection was broken: once more on another");
                     suspect_idle_connections();
+                    tries += 1;
+                }
+                Err(e) => {
+                    if is_broken_connection(&e) {
+                        suspect_idle_connections();
+                    }
+                    return Err(e);
                 }
                 done => return done,
             }
         }
     };
-    match tokio::time::timeout(acquire_timeout(db), attempts).await {
+    match tokio::time::timeout(budget, attempts).await {
         Ok(done) => done,
         Err(_) => {
-            suspect_idle_connections();
+            if had_idle {
+                suspect_idle_connections();
+            }
             Err(DbErr::ConnectionAcquire(
                 sea_orm::error::ConnAcquireErr::Timeout,
             ))
@@ -227,12 +240,16 @@ pub fn is_unavailable(err: &DbErr) -> bool {
                     | Error::PoolClosed
                     | Error::WorkerCrashed => return true,
                     // PostgreSQL: connection exceptions (class 08), the server shutting down
-                    // or starting up (57P01-57P03), too many connections (53300).
+                    // or starting up (57P01-57P03), a session ended for idling (57P05), too many
+                    // connections (53300).
                     Error::Database(db) => {
                         if let Some(code) = db.code()
                             && code.len() == 5
                             && (code.starts_with("08")
-                                || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300"))
+                                || matches!(
+                                    code.as_ref(),
+                                    "57P01" | "57P02" | "57P03" | "57P05" | "53300"
+                                ))
                         {
                             return true;
                         }

@@ -1,6 +1,7 @@
 //! Subqueries that several repositories share: which partnerships have a member, an
-//! invitation or an application to an agency, and the columns that decide an applicant's
-//! access to an application. A leaf: it uses no other store module, only entities.
+//! invitation or an application to an agency, the columns that decide an applicant's access
+//! to an application, and the check of a request's caller (its user and session) that a read
+//! carries in its own statement. A leaf: it uses no other store module, only entities.
 
 use std::collections::BTreeSet;
 

@@ -349,3 +349,41 @@ fn the_document_declares_the_token_endpoints_oauth2_errors() {
     let login = &doc["paths"]["/api/v1/auth/login"]["post"]["responses"];
     assert!(login["401"]["content"]["application/problem+json"].is_object());
 }
+
+// The single read checks its caller inside its own statement: every way a token stops working
+// answers as everywhere else, whether the application exists or not.
+both!(async fn the_single_read_refuses_ended_sessions_and_revoked_tokens_as_every_operation_does(app) {
+    let admin = app.login(ADMIN).await;
+    let reader = app.login(APPLICANT).await;
+    let list: Value = app.get("/api/v1/applications", Some(&reader)).await.json().await.unwrap();
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let read = |token: String, id: String| {
+        let app = &app;
+        async move { app.get(&format!("/api/v1/applications/{id}"), Some(&token)).await }
+    };
+    let unknown = "00000000-0000-4000-8000-000000000000".to_owned();
+    assert_eq!(read(reader.clone(), id.clone()).await.status(), StatusCode::OK);
+    assert_eq!(problem(read(reader.clone(), unknown.clone()).await, StatusCode::NOT_FOUND).await["code"], "application_not_found");
+
+    // A session ended by logging out.
+    let (ended, _) = login_pair(&app, APPLICANT).await;
+    assert_eq!(app.post("/api/v1/auth/logout", Some(&ended), &json!({})).await.status(), StatusCode::NO_CONTENT);
+    for target in [id.clone(), unknown.clone()] {
+        assert_eq!(problem(read(ended.clone(), target).await, StatusCode::UNAUTHORIZED).await["code"], "session_ended");
+    }
+
+    // A disabled user: its tokens are revoked at once, then enabled again: still revoked.
+    let user = me(&app, &reader).await["id"].as_str().unwrap().to_owned();
+    for disabled in [true, false] {
+        let res = app.get(&format!("/api/v1/users/{user}"), Some(&admin)).await;
+        let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+        let res = app.patch(&format!("/api/v1/users/{user}"), Some(&admin), Some(&etag), &json!({"disabled": disabled})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        for target in [id.clone(), unknown.clone()] {
+            assert_eq!(problem(read(reader.clone(), target).await, StatusCode::UNAUTHORIZED).await["code"], "token_revoked", "disabled {disabled}");
+        }
+    }
+    // A fresh login reads it again.
+    let fresh = app.login(APPLICANT).await;
+    assert_eq!(read(fresh, id).await.status(), StatusCode::OK);
+});
