@@ -1,7 +1,7 @@
 //! Audit events, written in the same transaction as the change they record.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, Set};
+use sea_orm::{DbErr, Set};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -16,18 +16,6 @@ pub struct Change<'a> {
     pub entity_id: String,
     pub before: Option<Value>,
     pub after: Option<Value>,
-}
-
-/// Write one audit row, and nothing else.
-pub async fn insert<C: ConnectionTrait>(
-    conn: &C,
-    actor: &Actor,
-    at: DateTime<Utc>,
-    change: Change<'_>,
-) -> Result<(), DbErr> {
-    let mut w = Writes::new();
-    insert_in(&mut w, actor, at, change);
-    w.run(conn).await.map(|_| ())
 }
 
 /// Add one audit row to a unit of work.

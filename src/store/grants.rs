@@ -409,11 +409,25 @@ pub async fn set_final_amount<C: ConnectionTrait>(
     id: Uuid,
     amount: Money,
 ) -> Result<(), DbErr> {
-    grant::Entity::update_many()
-        .set(grant::ActiveModel {
+    set(
+        conn,
+        id,
+        grant::ActiveModel {
             final_amount: Set(Some(amount.as_decimal())),
             ..Default::default()
-        })
+        },
+    )
+    .await
+}
+
+/// Change the columns set in `change` of a grant, at its next version.
+async fn set<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    change: grant::ActiveModel,
+) -> Result<(), DbErr> {
+    grant::Entity::update_many()
+        .set(change)
         .col_expr(grant::Column::Version, next_version())
         .filter(grant::Column::Id.eq(id))
         .exec(conn)
@@ -447,16 +461,15 @@ pub async fn set_end_date<C: ConnectionTrait>(
     id: Uuid,
     end_date: NaiveDate,
 ) -> Result<(), DbErr> {
-    grant::Entity::update_many()
-        .set(grant::ActiveModel {
+    set(
+        conn,
+        id,
+        grant::ActiveModel {
             end_date: Set(Some(end_date)),
             ..Default::default()
-        })
-        .col_expr(grant::Column::Version, next_version())
-        .filter(grant::Column::Id.eq(id))
-        .exec(conn)
-        .await
-        .map(|_| ())
+        },
+    )
+    .await
 }
 
 /// Live projects (accepted) still owed a notice of one of their deadlines: not started, and

@@ -21,46 +21,12 @@ use crate::entity::{
     application, notification, organization_representative, partnership_member, user,
 };
 
-/// Leave the same notice in several inboxes.
-pub async fn notify<C: ConnectionTrait>(
-    conn: &C,
-    users: &[Uuid],
-    kind: &str,
-    message: Msg,
-    data: Value,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    notify_all(
-        conn,
-        vec![Outgoing {
-            users,
-            kind,
-            message,
-            data,
-        }],
-        now,
-    )
-    .await
-}
-
 /// A notice to leave in several inboxes.
 pub struct Outgoing<'a> {
     pub users: &'a [Uuid],
     pub kind: &'a str,
     pub message: Msg,
     pub data: Value,
-}
-
-/// Leave several notices, each in its inboxes: a thousand rows an insert, whatever their
-/// number.
-pub async fn notify_all<C: ConnectionTrait>(
-    conn: &C,
-    notices: Vec<Outgoing<'_>>,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let mut w = Writes::new();
-    notify_all_in(&mut w, notices, now);
-    w.run(conn).await.map(|_| ())
 }
 
 /// Add the rows of several notices to a unit of work: a thousand rows an insert.

@@ -162,21 +162,6 @@ pub async fn deliveries(
     Ok((records, total))
 }
 
-/// Write an event to the outbox with a pending delivery for every live subscription that
-/// asked for its type, inside the caller's transaction. Without subscribers nothing is
-/// written: an event is kept only while somebody is to receive it.
-pub async fn enqueue<C: ConnectionTrait>(
-    conn: &C,
-    at: DateTime<Utc>,
-    event: EventType,
-    data: Value,
-) -> Result<(), DbErr> {
-    let subscribers = subscribers(conn, event).await?;
-    let mut w = Writes::new();
-    enqueue_in(&mut w, at, event, data, &subscribers);
-    w.run(conn).await.map(|_| ())
-}
-
 /// The live subscriptions that asked for a type of event.
 pub async fn subscribers<C: ConnectionTrait>(
     conn: &C,
@@ -192,8 +177,9 @@ pub async fn subscribers<C: ConnectionTrait>(
         .collect())
 }
 
-/// Add an event's outbox row and its deliveries to `subscribers` (read before) to a unit of
-/// work; nothing without subscribers.
+/// Add an event's outbox row, with a pending delivery for each of `subscribers` (the live
+/// subscriptions that asked for its type, read before), to a unit of work. Without
+/// subscribers nothing is written: an event is kept only while somebody is to receive it.
 pub fn enqueue_in(
     w: &mut Writes,
     at: DateTime<Utc>,

@@ -74,14 +74,6 @@ impl Writes {
         self.writes.append(&mut other.writes);
     }
 
-    pub fn len(&self) -> usize {
-        self.writes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.writes.is_empty()
-    }
-
     /// Run the writes in `conn` (a transaction, for more than one); the rows each touched, in
     /// the order they were added.
     pub async fn run<C: ConnectionTrait>(self, conn: &C) -> Result<Vec<u64>, DbErr> {
