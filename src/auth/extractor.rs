@@ -9,7 +9,6 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::jwt::{Subject, TokenKind};
@@ -20,7 +19,7 @@ use crate::domain::user::Role;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::scopes::CallerKey;
-use crate::store::{first, sessions, users};
+use crate::store::{FirstStatement, sessions, users};
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -60,23 +59,24 @@ impl AuthUser {
     }
 
     /// The user a verified token speaks for, checked against the user's current state.
-    async fn resolve(db: &DatabaseConnection, subject: Subject) -> Result<AuthUser, ApiError> {
+    async fn resolve<C: FirstStatement>(db: &C, subject: Subject) -> Result<AuthUser, ApiError> {
         match subject {
             Subject::Local { user_id, claims } => {
                 // The user and, for a token of a session, whether the session is still open,
                 // in one statement.
                 let user = match claims.sid {
                     Some(sid) => {
-                        let (user, open) =
-                            first(db, || sessions::user_in_session(db, user_id, sid))
-                                .await?
-                                .ok_or_else(no_longer_valid)?;
+                        let (user, open) = db
+                            .first(|| sessions::user_in_session(db, user_id, sid))
+                            .await?
+                            .ok_or_else(no_longer_valid)?;
                         if !open {
                             return Err(session_ended());
                         }
                         users::from_model(user)?
                     }
-                    None => first(db, || users::get(db, user_id))
+                    None => db
+                        .first(|| users::get(db, user_id))
                         .await?
                         .ok_or_else(no_longer_valid)?,
                 };
@@ -98,7 +98,8 @@ impl AuthUser {
             }
             Subject::External { username } => {
                 // The identity provider authenticates; this service's user record authorises.
-                let user = first(db, || users::get_by_username(db, &username))
+                let user = db
+                    .first(|| users::get_by_username(db, &username))
                     .await?
                     .ok_or_else(no_longer_valid)?;
                 if user.disabled {
@@ -204,9 +205,9 @@ impl Caller {
     /// The caller, given the user name that the statement checking [`Caller::key`] returned:
     /// `Some` when the user is current. Otherwise (or when it was not checked that way) the
     /// user is checked in a statement of its own, which also tells which error applies.
-    pub async fn confirm(
+    pub async fn confirm<C: FirstStatement>(
         self,
-        db: &DatabaseConnection,
+        db: &C,
         checked: Option<String>,
     ) -> Result<AuthUser, ApiError> {
         if let (Some(key), Some(username)) = (self.key(), checked)

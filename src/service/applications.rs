@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, DurationRound, Utc};
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -720,8 +720,8 @@ pub enum Listed {
 }
 
 /// The filter of what the caller may see, with the organizations it represents (applicants).
-async fn scope(
-    db: &DatabaseConnection,
+async fn scope<C: ConnectionTrait>(
+    db: &C,
     caller: &AuthUser,
     q: ListQuery,
     export: bool,
@@ -767,13 +767,19 @@ async fn scope(
 /// The applications the caller may see: of the partnerships its organizations belong to;
 /// for evaluators, those submitted to their agency; for administrators, all. A page, with
 /// the total.
+///
+/// Its statements share one pool connection, in a transaction that only reads: the caller's
+/// check is the first statement after its `BEGIN`.
 pub async fn list(
     db: &DatabaseConnection,
-    caller: &AuthUser,
+    caller: Caller,
     now: DateTime<Utc>,
     q: ListQuery,
     page: Page,
 ) -> Result<(Vec<Listed>, u64), ApiError> {
+    let tx = db_store::begin_read(db).await?;
+    let caller = &caller.confirm(&tx, None).await?;
+    let db = &tx;
     let (filter, represented) = scope(db, caller, q, false).await?;
     let (apps, total) = store::list(db, &filter, Some(page)).await?;
     // What the page needs, in a fixed number of queries whatever its size: the caller's
@@ -867,6 +873,7 @@ pub async fn list(
             blocking,
         })));
     }
+    tx.commit().await?;
     Ok((items, total))
 }
 

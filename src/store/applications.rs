@@ -524,8 +524,8 @@ fn condition(f: &Filter) -> Condition {
 /// index `applications (call_id, agency_code, protocol_number, created_at, id)` lets it stop
 /// after the page), and the total is counted by a query that selects only the count and has no
 /// `ORDER BY`; a short page tells the total without counting.
-pub async fn list(
-    db: &DatabaseConnection,
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
     f: &Filter,
     page: Option<Page>,
 ) -> Result<(Vec<Application>, u64), DbErr> {
@@ -642,7 +642,7 @@ pub async fn calls_of(db: &DatabaseConnection, f: &Filter) -> Result<BTreeMap<Uu
 
 /// How many applications match: `SELECT COUNT(*)` with the filter alone (no `ORDER BY`), so
 /// that PostgreSQL can answer from an index without visiting the rows.
-async fn count(db: &DatabaseConnection, cond: Condition) -> Result<u64, DbErr> {
+async fn count<C: ConnectionTrait>(db: &C, cond: Condition) -> Result<u64, DbErr> {
     let n = application::Entity::find()
         .select_only()
         .column_as(Expr::cust("COUNT(*)"), "n")

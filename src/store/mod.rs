@@ -206,6 +206,48 @@ where
     }
 }
 
+/// A connection a request's first statement runs on: the pool, which may hand out a
+/// connection that broke while idle (so the statement is tried again, see [`first`]), or a
+/// transaction, whose `BEGIN` was the request's first statement (so it just runs).
+pub trait FirstStatement: ConnectionTrait {
+    #[allow(
+        async_fn_in_trait,
+        reason = "used within this crate, on one thread per request"
+    )]
+    async fn first<T, F, Fut>(&self, run: F) -> Result<T, DbErr>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, DbErr>>;
+}
+
+impl FirstStatement for DatabaseConnection {
+    async fn first<T, F, Fut>(&self, run: F) -> Result<T, DbErr>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, DbErr>>,
+    {
+        first(self, run).await
+    }
+}
+
+impl FirstStatement for DatabaseTransaction {
+    async fn first<T, F, Fut>(&self, run: F) -> Result<T, DbErr>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, DbErr>>,
+    {
+        run().await
+    }
+}
+
+/// Begin a transaction that only reads, so that a request reading in several statements
+/// holds one pool connection, not one per statement (each of which sqlx checks on its
+/// return). Its `BEGIN` is the request's first statement ([`first`]). It ends by
+/// [`DatabaseTransaction::commit`]; dropped on an error, it is rolled back.
+pub async fn begin_read(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    first(db, || db.begin()).await
+}
+
 /// Begin a transaction that will write. On SQLite it takes the write lock at once
 /// (`BEGIN IMMEDIATE`), so that two writers queue on the busy timeout instead of failing
 /// when they upgrade a read lock.

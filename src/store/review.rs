@@ -42,8 +42,8 @@ pub async fn declaration<C: ConnectionTrait>(
 }
 
 /// An evaluator's declarations on several applications (e.g. a page of the list), in one query.
-pub async fn declarations_of(
-    db: &DatabaseConnection,
+pub async fn declarations_of<C: ConnectionTrait>(
+    db: &C,
     application_ids: &[Uuid],
     evaluator_id: Uuid,
 ) -> Result<BTreeMap<Uuid, Declaration>, DbErr> {

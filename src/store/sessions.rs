@@ -116,8 +116,8 @@ struct UserInSession {
 
 /// The user and whether its session `session_id` is open (not ended, not forgotten), in one
 /// statement: every request with a token reads this.
-pub async fn user_in_session(
-    db: &DatabaseConnection,
+pub async fn user_in_session<C: ConnectionTrait>(
+    db: &C,
     user_id: Uuid,
     session_id: Uuid,
 ) -> Result<Option<(user::Model, bool)>, DbErr> {

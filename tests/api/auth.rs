@@ -352,7 +352,7 @@ fn the_document_declares_the_token_endpoints_oauth2_errors() {
 
 // The single read checks its caller inside its own statement: every way a token stops working
 // answers as everywhere else, whether the application exists or not.
-both!(async fn the_single_read_refuses_ended_sessions_and_revoked_tokens_as_every_operation_does(app) {
+both!(async fn the_reads_that_check_the_caller_themselves_refuse_ended_sessions_and_revoked_tokens(app) {
     let admin = app.login(ADMIN).await;
     let reader = app.login(APPLICANT).await;
     let list: Value = app.get("/api/v1/applications", Some(&reader)).await.json().await.unwrap();
@@ -371,6 +371,12 @@ both!(async fn the_single_read_refuses_ended_sessions_and_revoked_tokens_as_ever
     for target in [id.clone(), unknown.clone()] {
         assert_eq!(problem(read(ended.clone(), target).await, StatusCode::UNAUTHORIZED).await["code"], "session_ended");
     }
+    // The list checks its caller in its own transaction: the same answers.
+    let listed = |token: String| {
+        let app = &app;
+        async move { app.get("/api/v1/applications?status=draft", Some(&token)).await }
+    };
+    assert_eq!(problem(listed(ended.clone()).await, StatusCode::UNAUTHORIZED).await["code"], "session_ended");
 
     // A disabled user: its tokens are revoked at once, then enabled again: still revoked.
     let user = me(&app, &reader).await["id"].as_str().unwrap().to_owned();
@@ -382,8 +388,10 @@ both!(async fn the_single_read_refuses_ended_sessions_and_revoked_tokens_as_ever
         for target in [id.clone(), unknown.clone()] {
             assert_eq!(problem(read(reader.clone(), target).await, StatusCode::UNAUTHORIZED).await["code"], "token_revoked", "disabled {disabled}");
         }
+        assert_eq!(problem(listed(reader.clone()).await, StatusCode::UNAUTHORIZED).await["code"], "token_revoked", "disabled {disabled}");
     }
     // A fresh login reads it again.
     let fresh = app.login(APPLICANT).await;
+    assert_eq!(listed(fresh.clone()).await.status(), StatusCode::OK);
     assert_eq!(read(fresh, id).await.status(), StatusCode::OK);
 });

@@ -89,7 +89,7 @@ pub async fn create_application(
 #[get("/applications")]
 pub async fn list_applications(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Caller,
     paging: web::Query<PageParams>,
     query: web::Query<ApplicationQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -110,9 +110,10 @@ pub async fn list_applications(
         area: query.area,
     };
     if csv {
+        let caller = caller.confirm(&state.db, None).await?;
         return csv_export(&state, &caller, q, dialect).await;
     }
-    let (items, total) = service::list(&state.db, &caller, state.now(), q, page).await?;
+    let (items, total) = service::list(&state.db, caller, state.now(), q, page).await?;
     let items = items
         .into_iter()
         .map(|l| match l {
