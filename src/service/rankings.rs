@@ -96,7 +96,7 @@ pub async fn inputs<C: ConnectionTrait + StreamTrait>(
 ) -> Result<Inputs, DbErr> {
     let envelope = calls::envelope_of(conn, call.id, agency).await?;
     let rows = rankings::candidate_rows(conn, call.id, agency).await?;
-    let mut scoring = review::agency_scoring(conn, call.id, agency).await?;
+    let mut scoring = review::agency_scoring(conn, call.id, agency, &call.rules.scoring).await?;
     let mut candidates = Vec::new();
     let mut missing = Vec::new();
     for (id, protocol_number, review_status, requested_grant) in rows {
@@ -109,7 +109,7 @@ pub async fn inputs<C: ConnectionTrait + StreamTrait>(
                 continue;
             }
         }
-        let (outcome, finals) = scoring.score(id, &call.rules.scoring);
+        let (outcome, finals) = scoring.score(id);
         if outcome.method == ScoreMethod::Pending {
             let required = call.rules.scoring.evaluators_required;
             missing.push(not_ready(&protocol, Some((finals, required))));
@@ -417,10 +417,10 @@ pub async fn dashboard(
         ..Default::default()
     };
     let (apps, _) = applications::list(db, &filter, None).await?;
-    let mut scoring = review::agency_scoring(db, call.id, agency).await?;
+    let mut scoring = review::agency_scoring(db, call.id, agency, &call.rules.scoring).await?;
     let progress = Progress::count(apps.iter().map(|a| match a.review_status {
         Some(ReviewStatus::Admitted) => {
-            let (outcome, _) = scoring.score(a.id, &call.rules.scoring);
+            let (outcome, _) = scoring.score(a.id);
             Reviewed::Admitted {
                 scored: outcome.method != ScoreMethod::Pending,
                 eligible: outcome.eligible == Some(true),

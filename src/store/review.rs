@@ -6,13 +6,14 @@ use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, Set, StreamTrait, sea_query::Query,
+    QueryFilter, QueryOrder, QuerySelect, Set, StreamTrait, sea_query::Query,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::domain::agency::AgencyCode;
 use crate::domain::application::ApplicationStatus;
+use crate::domain::call::ScoringRules;
 use crate::domain::review::{self, CriterionScore, ReviewStatus};
 use crate::entity::{application, conflict_declaration, consensus_score, evaluation, review_step};
 
@@ -423,34 +424,37 @@ pub fn score_of(
     (outcome, finals.len())
 }
 
-/// What scores the admitted applications of a call for an agency: their evaluations (in
-/// the order `evaluations` reads them) and their consensus scores, by application, in two
-/// queries whatever their number.
+/// The scores of a call's admitted applications for an agency, each computed (as `score_of`
+/// would) while their final evaluations stream past, in two queries whatever their number.
 pub struct AgencyScoring {
-    pub evaluations: HashMap<Uuid, Vec<Evaluation>>,
-    pub consensus: HashMap<Uuid, Consensus>,
+    grid: ScoringRules,
+    scored: HashMap<Uuid, (review::ScoreOutcome, usize)>,
+    consensus: HashMap<Uuid, Consensus>,
 }
 
 impl AgencyScoring {
-    /// An application's score, as `score` computes it.
-    pub fn score(
-        &mut self,
-        application_id: Uuid,
-        grid: &crate::domain::call::ScoringRules,
-    ) -> (review::ScoreOutcome, usize) {
-        score_of(
-            grid,
-            self.evaluations.remove(&application_id).unwrap_or_default(),
-            self.consensus.get(&application_id),
-        )
+    /// An application's score and how many final evaluations it had, as `score_of` gives them.
+    pub fn score(&mut self, application_id: Uuid) -> (review::ScoreOutcome, usize) {
+        self.scored
+            .remove(&application_id)
+            .unwrap_or_else(|| score_of(&self.grid, vec![], self.consensus.get(&application_id)))
     }
 }
 
-/// Read the `AgencyScoring` of a call's admitted applications for an agency.
+/// A criterion's score as the ranking reads it from an evaluation: the justification is
+/// skipped by the parser, never copied.
+#[derive(serde::Deserialize)]
+struct Scored {
+    criterion: String,
+    score: crate::domain::points::Points,
+}
+
+/// Read the `AgencyScoring` of a call's admitted applications for an agency under `grid`.
 pub async fn agency_scoring<C: ConnectionTrait + StreamTrait>(
     conn: &C,
     call_id: Uuid,
     agency: AgencyCode,
+    grid: &ScoringRules,
 ) -> Result<AgencyScoring, DbErr> {
     // A subquery, not a list of ids: a list would outgrow the databases' bind limits.
     let admitted = || {
@@ -463,24 +467,6 @@ pub async fn agency_scoring<C: ConnectionTrait + StreamTrait>(
             .and_where(application::Column::ReviewStatus.eq(ReviewStatus::Admitted.as_str()))
             .to_owned()
     };
-    // Streamed: each row is converted as it arrives, so that the raw rows of an agency's
-    // tens of thousands of evaluations are never all in memory next to their conversions.
-    let mut evaluations: HashMap<Uuid, Vec<Evaluation>> = HashMap::new();
-    {
-        let mut rows = evaluation::Entity::find()
-            .filter(evaluation::Column::ApplicationId.in_subquery(admitted()))
-            .order_by_asc(evaluation::Column::UpdatedAt)
-            .order_by_asc(evaluation::Column::Id)
-            .stream(conn)
-            .await?;
-        while let Some(m) = rows.try_next().await? {
-            let application_id = m.application_id;
-            evaluations
-                .entry(application_id)
-                .or_default()
-                .push(to_evaluation(m)?);
-        }
-    }
     let mut consensus = HashMap::new();
     {
         let mut rows = consensus_score::Entity::find()
@@ -491,8 +477,62 @@ pub async fn agency_scoring<C: ConnectionTrait + StreamTrait>(
             consensus.insert(c.application_id, to_consensus(c)?);
         }
     }
+    // Only the final evaluations count, in the order `evaluations` reads them within each
+    // application. Streamed by application: only one application's scores are held at a
+    // time, never the agency's tens of thousands of evaluations.
+    let mut scored = HashMap::new();
+    {
+        let mut rows = evaluation::Entity::find()
+            .select_only()
+            .columns([
+                evaluation::Column::ApplicationId,
+                evaluation::Column::Id,
+                evaluation::Column::Scores,
+            ])
+            .filter(evaluation::Column::ApplicationId.in_subquery(admitted()))
+            .filter(evaluation::Column::Status.eq("final"))
+            .order_by_asc(evaluation::Column::ApplicationId)
+            .order_by_asc(evaluation::Column::UpdatedAt)
+            .order_by_asc(evaluation::Column::Id)
+            .into_tuple::<(Uuid, Uuid, String)>()
+            .stream(conn)
+            .await?;
+        let mut current: Option<(Uuid, Vec<Vec<CriterionScore>>)> = None;
+        let mut close = |(id, finals): (Uuid, Vec<Vec<CriterionScore>>)| {
+            let outcome = review::application_score(
+                grid,
+                &finals,
+                consensus.get(&id).map(|c: &Consensus| c.scores.as_slice()),
+            );
+            scored.insert(id, (outcome, finals.len()));
+        };
+        while let Some((application_id, id, scores)) = rows.try_next().await? {
+            let scores: Vec<Scored> = serde_json::from_str(&scores)
+                .map_err(|e| DbErr::Custom(format!("evaluation {id} has invalid scores: {e}")))?;
+            let scores = scores
+                .into_iter()
+                .map(|s| CriterionScore {
+                    criterion: s.criterion,
+                    score: s.score,
+                    justification: String::new(),
+                })
+                .collect();
+            match &mut current {
+                Some((app, finals)) if *app == application_id => finals.push(scores),
+                _ => {
+                    if let Some(done) = current.replace((application_id, vec![scores])) {
+                        close(done);
+                    }
+                }
+            }
+        }
+        if let Some(done) = current {
+            close(done);
+        }
+    }
     Ok(AgencyScoring {
-        evaluations,
+        grid: grid.clone(),
+        scored,
         consensus,
     })
 }
