@@ -17,24 +17,28 @@ use crate::state::AppState;
 
 pub use views::*;
 
-fn view(r: &Ranked<Version>, now: DateTime<Utc>) -> RankingView {
-    let (call, agency, v) = (&r.call, r.agency, &r.ranking);
+fn view(r: Ranked<Version>, now: DateTime<Utc>) -> RankingView {
+    let Ranked {
+        call,
+        agency,
+        ranking: v,
+    } = r;
     let target = call
         .window
         .ranking_target_date(call.rules.ranking.approval_target_days);
-    let warning = approval_warning(call, v.status.is_approved(), now);
+    let warning = approval_warning(&call, v.status.is_approved(), now);
     RankingView {
         call_id: call.id,
         agency_code: agency,
         version: v.version,
         status: v.status,
-        reason: v.reason.clone(),
+        reason: v.reason,
         envelope: v.allocation.envelope,
         allocated: v.allocation.allocated,
         remaining: v.allocation.remaining,
-        entries: v.allocation.entries.clone(),
-        inputs_sha256: v.inputs_sha256.clone(),
-        act_number: v.act_number.clone(),
+        entries: v.allocation.entries,
+        inputs_sha256: v.inputs_sha256,
+        act_number: v.act_number,
         act_date: v.act_date,
         created_at: v.created_at,
         approved_at: v.approved_at,
@@ -75,7 +79,7 @@ pub async fn compute(
     let (call_id, agency) = path.into_inner();
     let now = state.now();
     let r = service::compute(&state.db, &caller, now, call_id, agency).await?;
-    Ok(HttpResponse::Created().json(view(&r, now)))
+    Ok(HttpResponse::Created().json(view(r, now)))
 }
 
 /// Read the agency's current ranking.
@@ -105,7 +109,7 @@ pub async fn current(
 ) -> Result<HttpResponse, ApiError> {
     let (call_id, agency) = path.into_inner();
     let r = service::current(&state.db, &caller, call_id, agency).await?;
-    Ok(HttpResponse::Ok().json(view(&r, state.now())))
+    Ok(HttpResponse::Ok().json(view(r, state.now())))
 }
 
 /// List the versions of the agency's ranking.
@@ -190,7 +194,7 @@ pub async fn approve(
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(view(&approved, now)))
+    Ok(HttpResponse::Ok().json(view(approved, now)))
 }
 
 /// Simulate the agency's ranking.
