@@ -261,7 +261,8 @@ def diagnostics(r: dict) -> str:
         return ""
     out = ["", "What one request costs in PostgreSQL (from `pg_stat_database` and `pg_stat_user_tables` around the "
            "maximum-rate run; statements are counted as autocommit transactions, so those inside an explicit "
-           "transaction are not, while index lookups and rows are):", "",
+           "transaction are not, while index lookups and rows are; the lists make their statements in one transaction that "
+           "only reads, on one pool connection):", "",
            "| request | SQL statements | rows read | sequential scans (rows read by them) | index lookups (rows fetched) |",
            "|---|---|---|---|---|"]
     labels = {k: v["label"] for k, v in r["reads"].items()}
@@ -274,7 +275,7 @@ def diagnostics(r: dict) -> str:
         tables = x["tables"]
         seq = ", ".join(f"{t} {v['seq_scans']:g}× ({v['seq_rows']:,.0f})" for t, v in sorted(tables.items(), key=lambda kv: -kv[1]["seq_rows"]) if v["seq_scans"] >= 0.5) or "none"
         idx = ", ".join(f"{t} {v['idx_scans']:,.1f}× ({v['idx_rows']:,.0f})" for t, v in sorted(tables.items(), key=lambda kv: -kv[1]["idx_scans"]) if v["idx_scans"] >= 0.5)
-        stmts = "(one transaction)" if key in ("ranking", "submit") else f"{x['statements']:,}"
+        stmts = "(one transaction)" if key in ("ranking", "submit", "list_applicant", "list_evaluator") else f"{x['statements']:,}"
         out.append(f"| {labels[key]} | {stmts} | {x['rows_read']:,.0f} | {seq} | {idx} |")
     return "\n".join(out)
 

@@ -170,6 +170,9 @@ pub async fn compute(
     let policy = policy(&call);
     let allocation = rank_and_allocate(&inputs.candidates, inputs.envelope, &policy);
     let hash = inputs_hash(&inputs, &policy);
+    let envelope = inputs.envelope;
+    // The candidates are no longer needed while the version is written.
+    drop(inputs);
     let version = existing.last().map(|(_, v, _)| v + 1).unwrap_or(1);
     let id = Uuid::new_v4();
     rankings::insert(
@@ -182,7 +185,7 @@ pub async fn compute(
             status: RankingVersionStatus::Draft,
             reason: "computed",
             inputs_sha256: &hash,
-            envelope: inputs.envelope,
+            envelope,
             allocation: &allocation,
             act_number: None,
             act_date: None,
