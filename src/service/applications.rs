@@ -512,7 +512,9 @@ where
     if app.status != ApplicationStatus::Draft {
         return Err(ApiError::from(ErrorCode::AlreadySubmitted));
     }
-    partnerships::lock(&tx, app.partnership_id).await?;
+    let partnership = partnerships::get_locked(&tx, app.partnership_id)
+        .await?
+        .ok_or_else(partnership_not_found)?;
     // Microseconds: what both databases store, so that the receipt and its snapshot agree.
     let now = clock.now();
     let now = now
@@ -521,9 +523,6 @@ where
     let call = calls::get(&tx, app.call_id)
         .await?
         .ok_or_else(call_not_found)?;
-    let partnership = partnerships::get(&tx, app.partnership_id)
-        .await?
-        .ok_or_else(partnership_not_found)?;
     let members = partnerships::members_for_rules(&tx, &partnership).await?;
     let docs = store::documents(&tx, id).await?;
     let facts: Vec<Member> = members.iter().map(|(m, _)| m.clone()).collect();

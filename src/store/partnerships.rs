@@ -137,6 +137,22 @@ pub async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// [`lock`] and [`get`] at once: the partnership as read under its lock, in two statements.
+pub async fn get_locked<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+) -> Result<Option<Partnership>, DbErr> {
+    let mut q = partnership::Entity::find_by_id(id);
+    if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        q = q.lock_exclusive();
+    }
+    let Some(p) = q.one(conn).await? else {
+        return Ok(None);
+    };
+    let mut members = members_of(conn, &[id]).await?;
+    Ok(Some(assemble(p, members.remove(&id).unwrap_or_default())))
+}
+
 pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Partnership>, DbErr> {
     let Some(p) = partnership::Entity::find_by_id(id).one(db).await? else {
         return Ok(None);
