@@ -41,7 +41,7 @@ import uuid
 import aiohttp
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-OUT = pathlib.Path(os.environ.get("BENCH_OUT", ROOT / "target" / "bench"))
+OUT = pathlib.Path(os.environ.get("BENCH_OUT") or ROOT / "target" / "bench")
 
 AGENCIES = ["MILANO", "INSUBRIA", "BRIANZA", "BERGAMO", "BRESCIA", "VAL_PADANA", "PAVIA", "MONTAGNA"]
 PROVINCES = {

@@ -823,6 +823,8 @@ pub async fn list(
     let members = partnerships::members_for_rules_of(db, &draft_partnerships).await?;
     let draft_ids: Vec<Uuid> = drafts.iter().map(|a| a.id).collect();
     let annexes = store::documents_of(db, &draft_ids).await?;
+    // Everything is read: the connection goes back before the page is built.
+    tx.commit().await?;
     let mut items = Vec::with_capacity(apps.len());
     for app in apps.iter() {
         if !readable(app) {
@@ -872,7 +874,6 @@ pub async fn list(
             blocking,
         })));
     }
-    tx.commit().await?;
     Ok((items, total))
 }
 

@@ -350,8 +350,9 @@ fn the_document_declares_the_token_endpoints_oauth2_errors() {
     assert!(login["401"]["content"]["application/problem+json"].is_object());
 }
 
-// The single read checks its caller inside its own statement: every way a token stops working
-// answers as everywhere else, whether the application exists or not.
+// The single read checks its caller inside its own statement, the list inside its own
+// transaction: every way a token stops working answers as everywhere else, whether the
+// application exists or not, and before what is wrong with the query.
 both!(async fn the_reads_that_check_the_caller_themselves_refuse_ended_sessions_and_revoked_tokens(app) {
     let admin = app.login(ADMIN).await;
     let reader = app.login(APPLICANT).await;
@@ -377,6 +378,13 @@ both!(async fn the_reads_that_check_the_caller_themselves_refuse_ended_sessions_
         async move { app.get("/api/v1/applications?status=draft", Some(&token)).await }
     };
     assert_eq!(problem(listed(ended.clone()).await, StatusCode::UNAUTHORIZED).await["code"], "session_ended");
+    for query in ["per_page=500", "format=xml", "dialect=nowhere"] {
+        let res = app.get(&format!("/api/v1/applications?{query}"), Some(&ended)).await;
+        assert_eq!(problem(res, StatusCode::UNAUTHORIZED).await["code"], "session_ended", "{query}");
+        let res = app.get(&format!("/api/v1/applications?{query}"), Some(&reader)).await;
+        // A current caller learns what is wrong with the query (400 or 422).
+        assert!(matches!(res.status(), StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY), "{query}: {}", res.status());
+    }
 
     // A disabled user: its tokens are revoked at once, then enabled again: still revoked.
     let user = me(&app, &reader).await["id"].as_str().unwrap().to_owned();

@@ -93,15 +93,29 @@ pub async fn list_applications(
     paging: web::Query<PageParams>,
     query: web::Query<ApplicationQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let csv = match query.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => {
-            return Err(ApiError::invalid("format", ErrorCode::UnknownFormat));
+    let parsed = (|| {
+        let csv = match query.format.as_deref() {
+            None | Some("json") => false,
+            Some("csv") => true,
+            Some(_) => {
+                return Err(ApiError::invalid("format", ErrorCode::UnknownFormat));
+            }
+        };
+        Ok((
+            csv,
+            Dialect::parse(query.dialect.as_deref())?,
+            paging.page()?,
+        ))
+    })();
+    let (csv, dialect, page) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            // A caller no longer valid learns that before what is wrong with its query, as
+            // from every other operation.
+            caller.confirm(&state.db, None).await?;
+            return Err(e);
         }
     };
-    let dialect = Dialect::parse(query.dialect.as_deref())?;
-    let page = paging.page()?;
     let query = query.into_inner();
     let q = service::ListQuery {
         call_id: query.call_id,
