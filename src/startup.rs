@@ -205,6 +205,18 @@ fn spawn_expiry(state: web::Data<AppState>) {
     });
 }
 
+/// A route that answers a JSON document serialised once, shared by every request.
+fn json_document(body: web::Bytes) -> actix_web::Route {
+    web::get().to(move || {
+        let body = body.clone();
+        async move {
+            HttpResponse::Ok()
+                .content_type("application/json")
+                .body(body)
+        }
+    })
+}
+
 /// Give the allocator's free pages back to the system. After a burst (a thousand
 /// simultaneous submissions hold about 66 KiB each), glibc keeps the freed memory in its
 /// heaps; trimming once a minute brings the resident memory back down.
@@ -299,69 +311,49 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .split_for_parts();
         release_free_memory();
         let (contract_json, swagger_json) = (contract_json.clone(), swagger_json.clone());
-        app.route(
-            "/api-docs/openapi.json",
-            web::get().to(move || {
-                let body = contract_json.clone();
-                async move {
-                    HttpResponse::Ok()
-                        .content_type("application/json")
-                        .body(body)
+        app.route("/api-docs/openapi.json", json_document(contract_json))
+            .route("/api-docs/swagger-ui.json", json_document(swagger_json))
+            .service(
+                // Swagger UI reads the contract with the login form added
+                // (`openapi::for_swagger_ui`).
+                SwaggerUi::new("/docs/{_:.*}")
+                    .config(
+                        utoipa_swagger_ui::Config::new(["/api-docs/swagger-ui.json"])
+                            .persist_authorization(true),
+                    )
+                    .oauth(
+                        utoipa_swagger_ui::oauth::Config::new()
+                            .client_id("swagger-ui")
+                            .app_name("welfare-grants"),
+                    ),
+            )
+            .service(web::redirect("/docs", "/docs/"))
+            .configure(|c| {
+                if metrics_here {
+                    c.route("/metrics", web::get().to(api::metrics::serve));
                 }
-            }),
-        )
-        .route(
-            "/api-docs/swagger-ui.json",
-            web::get().to(move || {
-                let body = swagger_json.clone();
-                async move {
-                    HttpResponse::Ok()
-                        .content_type("application/json")
-                        .body(body)
-                }
-            }),
-        )
-        .service(
-            // Swagger UI reads the contract with the login form added
-            // (`openapi::for_swagger_ui`).
-            SwaggerUi::new("/docs/{_:.*}")
-                .config(
-                    utoipa_swagger_ui::Config::new(["/api-docs/swagger-ui.json"])
-                        .persist_authorization(true),
-                )
-                .oauth(
-                    utoipa_swagger_ui::oauth::Config::new()
-                        .client_id("swagger-ui")
-                        .app_name("welfare-grants"),
-                ),
-        )
-        .service(web::redirect("/docs", "/docs/"))
-        .configure(|c| {
-            if metrics_here {
-                c.route("/metrics", web::get().to(api::metrics::serve));
-            }
-        })
-        .default_service(web::to(api::methods::fallback))
-        .wrap(actix_web::middleware::from_fn(api::caching::layer))
-        .wrap(actix_web::middleware::from_fn(api::methods::head_as_get))
-        .wrap(actix_web::middleware::from_fn(api::idempotency::layer))
-        .wrap(actix_web::middleware::from_fn(api::limits::layer))
-        .wrap(actix_web::middleware::from_fn(api::deadline::layer))
-        .wrap_fn(|req, srv| {
-            let lang = Lang::from_accept_language(
-                req.headers()
-                    .get(header::ACCEPT_LANGUAGE)
-                    .and_then(|v| v.to_str().ok()),
-            );
-            let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
-            let ctx = RequestContext { lang, request_id };
-            // The headers of every answer are put on by api::security::layer.
-            REQUEST_CONTEXT.scope(ctx, srv.call(req))
-        })
-        .wrap(actix_web::middleware::from_fn(api::metrics::layer))
-        .wrap(cors(&settings.cors.allowed_origins))
-        .wrap(actix_web::middleware::from_fn(api::security::layer))
-        .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
+            })
+            .default_service(web::to(api::methods::fallback))
+            .wrap(actix_web::middleware::from_fn(api::caching::layer))
+            .wrap(actix_web::middleware::from_fn(api::methods::head_as_get))
+            .wrap(actix_web::middleware::from_fn(api::idempotency::layer))
+            .wrap(actix_web::middleware::from_fn(api::limits::layer))
+            .wrap(actix_web::middleware::from_fn(api::deadline::layer))
+            .wrap_fn(|req, srv| {
+                let lang = Lang::from_accept_language(
+                    req.headers()
+                        .get(header::ACCEPT_LANGUAGE)
+                        .and_then(|v| v.to_str().ok()),
+                );
+                let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+                let ctx = RequestContext { lang, request_id };
+                // The headers of every answer are put on by api::security::layer.
+                REQUEST_CONTEXT.scope(ctx, srv.call(req))
+            })
+            .wrap(actix_web::middleware::from_fn(api::metrics::layer))
+            .wrap(cors(&settings.cors.allowed_origins))
+            .wrap(actix_web::middleware::from_fn(api::security::layer))
+            .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
     })
     .listen(listener)?
     .shutdown_timeout(shutdown_timeout);

@@ -180,8 +180,9 @@ impl FromRequest for AuthUser {
 
 /// A caller whose token is verified but whose user is not yet checked against the database:
 /// for a read that checks it in its own first statement ([`Caller::key`]), so that the request
-/// makes one round trip instead of two, or on the connection of its own transaction. [`Caller::confirm`] makes it an [`AuthUser`] with
-/// exactly the checks and errors of the `AuthUser` extractor.
+/// makes one round trip instead of two, or on the connection of its own transaction.
+/// [`Caller::confirm`] makes it an [`AuthUser`] with exactly the checks and errors of the
+/// `AuthUser` extractor.
 pub struct Caller {
     subject: Subject,
 }

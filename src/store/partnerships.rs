@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -124,15 +124,35 @@ fn assemble(p: partnership::Model, members: Vec<MemberRecord>) -> Partnership {
     }
 }
 
-/// Lock a partnership's row until the end of the transaction (PostgreSQL; SQLite's
-/// `BEGIN IMMEDIATE` already serialises writers), so that its members cannot change while
-/// an application of it is being submitted.
+/// A partnership's row, locked until the end of the transaction on PostgreSQL when `locked`
+/// (SQLite's `BEGIN IMMEDIATE` already serialises writers).
+fn find<C: ConnectionTrait>(conn: &C, id: Uuid, locked: bool) -> Select<partnership::Entity> {
+    let q = partnership::Entity::find_by_id(id);
+    if locked && conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        q.lock_exclusive()
+    } else {
+        q
+    }
+}
+
+/// The partnership of a row query, with its members.
+async fn with_members<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    q: Select<partnership::Entity>,
+) -> Result<Option<Partnership>, DbErr> {
+    let Some(p) = q.one(conn).await? else {
+        return Ok(None);
+    };
+    let mut members = members_of(conn, &[id]).await?;
+    Ok(Some(assemble(p, members.remove(&id).unwrap_or_default())))
+}
+
+/// Lock a partnership's row until the end of the transaction, so that its members cannot
+/// change while an application of it is being submitted.
 pub async fn lock<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<(), DbErr> {
     if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        partnership::Entity::find_by_id(id)
-            .lock_exclusive()
-            .one(conn)
-            .await?;
+        find(conn, id, true).one(conn).await?;
     }
     Ok(())
 }
@@ -142,23 +162,11 @@ pub async fn get_locked<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
 ) -> Result<Option<Partnership>, DbErr> {
-    let mut q = partnership::Entity::find_by_id(id);
-    if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        q = q.lock_exclusive();
-    }
-    let Some(p) = q.one(conn).await? else {
-        return Ok(None);
-    };
-    let mut members = members_of(conn, &[id]).await?;
-    Ok(Some(assemble(p, members.remove(&id).unwrap_or_default())))
+    with_members(conn, id, find(conn, id, true)).await
 }
 
 pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Partnership>, DbErr> {
-    let Some(p) = partnership::Entity::find_by_id(id).one(db).await? else {
-        return Ok(None);
-    };
-    let mut members = members_of(db, &[id]).await?;
-    Ok(Some(assemble(p, members.remove(&id).unwrap_or_default())))
+    with_members(db, id, find(db, id, false)).await
 }
 
 /// The partnerships of several ids with their members, in two queries.

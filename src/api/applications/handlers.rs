@@ -93,21 +93,7 @@ pub async fn list_applications(
     paging: web::Query<PageParams>,
     query: web::Query<ApplicationQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let parsed = (|| {
-        let csv = match query.format.as_deref() {
-            None | Some("json") => false,
-            Some("csv") => true,
-            Some(_) => {
-                return Err(ApiError::invalid("format", ErrorCode::UnknownFormat));
-            }
-        };
-        Ok((
-            csv,
-            Dialect::parse(query.dialect.as_deref())?,
-            paging.page()?,
-        ))
-    })();
-    let (csv, dialect, page) = match parsed {
+    let (csv, dialect, page) = match list_options(&query, &paging) {
         Ok(parsed) => parsed,
         Err(e) => {
             // A caller no longer valid learns that before what is wrong with its query, as
@@ -141,6 +127,23 @@ pub async fn list_applications(
         page: page.page,
         per_page: page.per_page,
     }))
+}
+
+/// What a list's query asks beyond its filter: CSV or not, the CSV's dialect, the page.
+fn list_options(
+    query: &ApplicationQuery,
+    paging: &PageParams,
+) -> Result<(bool, Dialect, crate::service::Page), ApiError> {
+    let csv = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(ApiError::invalid("format", ErrorCode::UnknownFormat)),
+    };
+    Ok((
+        csv,
+        Dialect::parse(query.dialect.as_deref())?,
+        paging.page()?,
+    ))
 }
 
 /// Every match as CSV, written row by row as the applications are read.
